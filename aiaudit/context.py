@@ -1,0 +1,108 @@
+"""Everything one audit run shares: target, config, profile, HTTP client, host access.
+
+Host access is opened lazily and checked once, so that an unreachable host turns every
+host-side control into ERROR with one readable reason instead of a traceback per test.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from aiaudit.config import AuditConfig
+from aiaudit.status import CouldNotCheck
+from aiaudit.target import Target
+
+PROFILES = ("quick", "standard", "full")
+
+
+class NoHostAccess(Exception):
+    """The target is network-only: host-side controls do not apply."""
+
+
+@dataclass
+class AuditContext:
+    target: Target
+    config: AuditConfig
+    profile: str = "standard"
+    _cache: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @cached_property
+    def client(self) -> Any:
+        """The run's one SafeClient (created on first use, so its log shows real probes)."""
+        from aiaudit.http import SafeClient
+
+        return SafeClient()
+
+    @cached_property
+    def _host(self) -> Any:
+        import testinfra
+
+        spec = self.target.testinfra_spec()
+        if spec is None:
+            return None
+        kwargs: dict[str, Any] = {}
+        if self.target.kind == "ssh":
+            if self.config.ssh_config_file:
+                kwargs["ssh_config"] = self.config.ssh_config_file
+            if self.config.ssh_identity_file:
+                kwargs["ssh_identity_file"] = self.config.ssh_identity_file
+            kwargs["timeout"] = 10
+        return testinfra.get_host(spec, **kwargs)
+
+    @cached_property
+    def _host_problem(self) -> str | None:
+        """Why host-side checks cannot run, or None when they can (checked once)."""
+        if self._host is None:
+            return None
+        try:
+            result = self._host.run("true")
+        except Exception as exc:  # testinfra raises assorted errors for unreachable hosts
+            return f"cannot reach {self.target.spec}: {type(exc).__name__}: {exc}".strip()
+        if result.rc != 0:
+            detail = (result.stderr or result.stdout or "").strip().splitlines()
+            why = detail[-1] if detail else f"exit code {result.rc}"
+            return f"cannot run commands on {self.target.spec}: {why}"
+        return None
+
+    def host(self) -> Any:
+        """The testinfra host; NoHostAccess for network-only targets, CouldNotCheck if down."""
+        if not self.target.host_access:
+            raise NoHostAccess(
+                f"no host access: {self.target.spec} is a network-only target "
+                "(use local, ssh:// or docker:// for host-side checks)"
+            )
+        if self._host_problem:
+            raise CouldNotCheck(self._host_problem)
+        return self._host
+
+    def network_addresses(self) -> list[str]:
+        """Addresses network probes go to: the target, or this machine's own for `local`."""
+        if self.target.kind != "local":
+            return [self.target.address]
+        addresses = ["127.0.0.1"]
+        try:
+            for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+                addr = str(info[4][0])
+                if addr not in addresses:
+                    addresses.append(addr)
+        except OSError:
+            pass
+        return addresses
+
+    def cached(self, key: str, compute):
+        """Compute a discovery once per run, even when several tests ask concurrently."""
+        with self._lock:
+            if key not in self._cache:
+                try:
+                    self._cache[key] = (True, compute())
+                except Exception as exc:  # remembered and re-raised for every asker
+                    self._cache[key] = (False, exc)
+            ok, value = self._cache[key]
+        if not ok:
+            raise value
+        return value

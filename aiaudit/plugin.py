@@ -1,0 +1,369 @@
+"""The pytest plugin: options, control markers, per-case statuses, report writing.
+
+Audit runs are the ones that collect from a `tests_*` directory; they need `--target`.
+Other runs (the suite's own self-tests) pass through untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiaudit import providers as _providers  # noqa: F401  (registers providers)
+from aiaudit import resources as res
+from aiaudit.catalog import CatalogError, load_catalog
+from aiaudit.config import ConfigError, load_config
+from aiaudit.context import PROFILES, AuditContext, NoHostAccess
+from aiaudit.redact import redact
+from aiaudit.report.html_summary import e, render_summary
+from aiaudit.report.model import RunInfo, build_report, write_json
+from aiaudit.results import MAX_EVIDENCE_CHARS, CaseResult, summarize
+from aiaudit.status import CouldNotCheck, ManualCheck, NotApplicable, Status
+from aiaudit.target import TargetError, parse_target
+
+CTX = pytest.StashKey[AuditContext]()
+STATE = pytest.StashKey[dict]()
+EVIDENCE = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("aiaudit", "aiaudit compliance audit")
+    group.addoption("--target", help="deployment to audit: local | ssh://[user@]host[:port] | "
+                    "docker://container | HOST")
+    group.addoption("--audit-config", metavar="FILE", help="audit config (TOML)")
+    group.addoption("--profile", choices=PROFILES, default="standard",
+                    help="quick: no model generation; full: long injection budgets")
+    group.addoption("--report-dir", default="reports", metavar="DIR",
+                    help="where the HTML and JSON reports go (default: reports/)")
+
+
+def _is_audit_run(config: pytest.Config) -> bool:
+    root = config.rootpath.resolve()
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0]).resolve()
+        if path == root or root.is_relative_to(path):
+            return True
+        try:
+            rel = path.relative_to(root)
+        except ValueError:
+            continue
+        if rel.parts and rel.parts[0].startswith("tests_"):
+            return True
+    return False
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "control(id): the catalog control this test implements")
+    config.addinivalue_line("markers", "resources(**argname_to_provider): parametrize per "
+                            "discovered resource")
+    config.addinivalue_line("markers", "lab: needs root and the lab deployments")
+    if not _is_audit_run(config) or hasattr(config, "workerinput"):
+        return
+    try:
+        target = parse_target(config.getoption("target"))
+        cfg = load_config(config.getoption("audit_config"))
+        load_catalog()
+    except (TargetError, ConfigError, CatalogError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    ctx = AuditContext(target, cfg, config.getoption("profile"))
+    config.stash[CTX] = ctx
+    started = _utc_now()
+    report_dir = Path(config.getoption("report_dir"))
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    base = report_dir / f"{target.slug}-{stamp}"
+    config.stash[STATE] = {"cases": {}, "started": started, "base": base, "doc": None}
+    if not config.getoption("htmlpath", None):
+        config.option.htmlpath = str(base.with_suffix(".html"))
+    config.option.self_contained_html = True
+
+
+def _ctx(config: pytest.Config) -> AuditContext | None:
+    return config.stash.get(CTX, None)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("resources")
+    ctx = _ctx(metafunc.config)
+    if marker is None or ctx is None:
+        return
+    for argname, provider_name in marker.kwargs.items():
+        spec = res.PROVIDERS[provider_name]
+        try:
+            items = ctx.cached(f"provider:{provider_name}", lambda s=spec: s.func(ctx))
+        except NoHostAccess as exc:
+            items = [("no-host-access", res.Unavailable(Status.NOT_APPLICABLE, str(exc)))]
+        except CouldNotCheck as exc:
+            items = [("could-not-discover", res.Unavailable(Status.ERROR, str(exc)))]
+        except Exception as exc:  # a discovery bug must still show up as one ERROR case
+            why = f"discovery {provider_name!r} failed: {type(exc).__name__}: {exc}"
+            items = [("discovery-failed", res.Unavailable(Status.ERROR, why))]
+        if not items:
+            items = [("none-found", res.Unavailable(Status.NOT_APPLICABLE, spec.empty_reason))]
+        ids = res.unique_ids([res.safe_id(i) for i, _ in items])
+        metafunc.parametrize(argname, [v for _, v in items], ids=ids)
+
+
+def _control_of(item: pytest.Item) -> str | None:
+    markers = list(item.iter_markers("control"))
+    if len(markers) != 1 or len(markers[0].args) != 1:
+        return None
+    return str(markers[0].args[0])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _ctx(config) is None:
+        return
+    known = load_catalog().by_id()
+    bad = []
+    for item in items:
+        control = _control_of(item)
+        if control not in known:
+            bad.append(item.nodeid)
+        else:
+            item.stash[EVIDENCE] = {}
+    if bad:
+        raise pytest.UsageError(
+            f"{len(bad)} audit test(s) lack exactly one @pytest.mark.control(ID) naming a "
+            f"catalog control, e.g. {bad[0]}"
+        )
+
+
+class Evidence:
+    """What a test observed; redacted and size-capped before it reaches any report."""
+
+    def __init__(self, store: dict[str, str]):
+        self._store = store
+
+    def add(self, key: str, value: Any) -> None:
+        text = redact(str(value))
+        if len(text) > MAX_EVIDENCE_CHARS:
+            text = text[:MAX_EVIDENCE_CHARS] + f"… [{len(text) - MAX_EVIDENCE_CHARS} chars cut]"
+        self._store[redact(str(key))] = text
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> Evidence:
+    """Record evidence for the report: `evidence.add("bind", "0.0.0.0:8000")`."""
+    return Evidence(request.node.stash.setdefault(EVIDENCE, {}))
+
+
+@pytest.fixture(scope="session")
+def audit(request: pytest.FixtureRequest) -> AuditContext:
+    """The run's shared context (target, config, profile, client, host access)."""
+    ctx = _ctx(request.config)
+    if ctx is None:
+        pytest.skip("not an audit run (no --target)")
+    return ctx
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    for value in (callspec.params.values() if callspec else ()):
+        if isinstance(value, res.Unavailable):
+            if value.status == Status.NOT_APPLICABLE:
+                raise NotApplicable(msg=f"NOT_APPLICABLE: {value.reason}", pytrace=False)
+            raise CouldNotCheck(value.reason)
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _skip_reason(report: pytest.TestReport, call: pytest.CallInfo) -> str:
+    if call.excinfo is not None and isinstance(call.excinfo.value, pytest.skip.Exception):
+        return str(call.excinfo.value.msg)
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr or "")
+
+
+def _classify(report: pytest.TestReport, call: pytest.CallInfo) -> tuple[Status, str]:
+    """Map one phase's outcome onto an audit status and a one-line reason."""
+    if report.passed:
+        return Status.PASS, ""
+    excinfo = call.excinfo
+    if report.skipped:
+        reason = _skip_reason(report, call)
+        if excinfo is not None and excinfo.errisinstance(ManualCheck):
+            return Status.MANUAL, reason.removeprefix("MANUAL: ")
+        return Status.NOT_APPLICABLE, reason.removeprefix("NOT_APPLICABLE: ")
+    if excinfo is None:
+        return Status.ERROR, "failed without an exception"
+    if report.when == "call" and excinfo.errisinstance(AssertionError):
+        message = str(excinfo.value).split("\nassert ", 1)[0]
+        return Status.FAIL, _one_line(message or "assertion failed")
+    if excinfo.errisinstance(CouldNotCheck):
+        return Status.ERROR, _one_line(str(excinfo.value))
+    where = f" during {report.when}" if report.when != "call" else ""
+    return Status.ERROR, _one_line(f"{excinfo.typename}{where}: {excinfo.value}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    state = item.config.stash.get(STATE, None)
+    control = _control_of(item)
+    if state is None or control is None:
+        return
+    status, reason = _classify(report, call)
+    reason = redact(reason)
+    cases: dict[str, CaseResult] = state["cases"]
+    callspec = getattr(item, "callspec", None)
+    case = cases.setdefault(item.nodeid, CaseResult(
+        nodeid=item.nodeid, control=control, case=callspec.id if callspec else "",
+        status=Status.PASS))
+    if status != Status.PASS and (case.status == Status.PASS or report.when == "call"):
+        case.status, case.reason = status, reason
+    case.duration += report.duration
+    case.evidence = dict(item.stash.get(EVIDENCE, {}))
+    # Auditors get one clear line, never a traceback wall; unexpected errors keep theirs.
+    if status in (Status.FAIL, Status.ERROR) and not (
+        status == Status.ERROR and reason.startswith(("TypeError", "AttributeError",
+                                                      "NameError", "KeyError"))
+    ):
+        report.longrepr = f"{status.value} [{control}] {reason}"
+    elif report.skipped and status in (Status.NOT_APPLICABLE, Status.MANUAL):
+        lineno = item.location[1] or 0
+        report.longrepr = (str(item.path), lineno, f"{status.value} [{control}] {reason}")
+    elif report.longrepr is not None:
+        report.longrepr = redact(str(report.longrepr))
+    report.sections = [(title, redact(text)) for title, text in report.sections]
+    report.user_properties.extend([("control", control), ("status", case.status.value)])
+    ctx = _ctx(item.config)
+    waiver = ctx.config.waiver_for(control) if ctx else None
+    if report.when == "call" and status == Status.FAIL and waiver and waiver.valid():
+        report.outcome = "skipped"
+        report.wasxfail = f"WAIVED until {waiver.expires}: {waiver.justification}"
+    report.aiaudit_status = case.status.value  # type: ignore[attr-defined]
+    report.aiaudit_control = control  # type: ignore[attr-defined]
+    report.aiaudit_evidence = case.evidence  # type: ignore[attr-defined]
+
+
+def _finish(session: pytest.Session) -> dict | None:
+    config = session.config
+    state = config.stash.get(STATE, None)
+    ctx = _ctx(config)
+    if state is None or ctx is None:
+        return None
+    catalog = load_catalog()
+    summary = summarize(catalog, list(state["cases"].values()), ctx.config)
+    info = RunInfo(
+        target=ctx.target.spec,
+        target_kind=ctx.target.kind,
+        profile=ctx.profile,
+        started=state["started"].isoformat(),
+        finished=_utc_now().isoformat(),
+        config=ctx.config.path,
+        parameters={"report_dir": str(config.getoption("report_dir"))},
+    )
+    if "client" in ctx.__dict__:
+        info.requests = [
+            {"probe": r.probe, "method": r.method, "url": r.url, "status": r.status,
+             "elapsed": round(r.elapsed, 4), "error": r.error}
+            for r in ctx.client.records
+        ]
+    doc = build_report(info, summary, catalog)
+    state["doc"], state["summary"] = doc, summary
+    base: Path = state["base"]
+    try:
+        write_json(doc, base.with_suffix(".json"))
+        write_json(doc, base.parent / "latest.json")
+    except OSError as exc:
+        state["write_error"] = f"cannot write JSON report in {base.parent}: {exc}"
+    return doc
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    try:
+        doc = _finish(session)
+    except Exception:  # the report must still be written; show why the summary failed
+        session.config.stash[STATE]["write_error"] = traceback.format_exc(limit=3)
+        return
+    if doc is None:
+        return
+    summary = session.config.stash[STATE]["summary"]
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        session.exitstatus = (pytest.ExitCode.TESTS_FAILED if summary.exit_nonzero
+                              else pytest.ExitCode.OK)
+
+
+def pytest_html_report_title(report: Any) -> None:
+    report.title = "aiaudit compliance report"
+
+
+def pytest_html_results_summary(prefix: list, summary: list, postfix: list,
+                                session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state and state.get("doc"):
+        prefix.append(render_summary(state["doc"]))
+
+
+def pytest_html_results_table_header(cells: list) -> None:
+    cells.insert(1, '<th class="sortable" data-column-type="control">Control</th>')
+    cells.insert(2, '<th class="sortable" data-column-type="auditStatus">Status</th>')
+
+
+def pytest_html_results_table_row(report: Any, cells: list) -> None:
+    # pytest-html writes the test id raw (its issue #1024): rewrite the cell escaped.
+    test_id = report.nodeid if report.when == "call" else f"{report.nodeid}::{report.when}"
+    cells[1] = f'<td class="col-testId">{e(redact(test_id))}</td>'
+    control = getattr(report, "aiaudit_control", "")
+    status = getattr(report, "aiaudit_status", "")
+    cells.insert(1, f'<td class="col-control">{e(control)}</td>')
+    cells.insert(2, f'<td class="col-auditStatus">{e(status)}</td>')
+
+
+def pytest_html_results_table_html(report: Any, data: list) -> None:
+    evidence = getattr(report, "aiaudit_evidence", None)
+    if evidence:
+        rows = "".join(f"<div>{e(k)}: {e(v)}</div>" for k, v in evidence.items())
+        data.append(f'<div class="aia-evidence">{rows}</div>')
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if not state:
+        return
+    if state.get("write_error"):
+        terminalreporter.write_line(f"aiaudit: {state['write_error']}", red=True)
+    summary = state.get("summary")
+    if summary is None:
+        return
+    counts = ", ".join(f"{v} {k}" for k, v in summary.counts.items() if v)
+    terminalreporter.write_sep("=", f"aiaudit verdict: {summary.verdict} ({counts})",
+                               red=summary.verdict != "COMPLIANT",
+                               green=summary.verdict == "COMPLIANT")
+    for r in summary.controls:
+        if r.status in (Status.FAIL, Status.ERROR):
+            terminalreporter.write_line(f"  {r.status.value:5} {r.control.id} {r.control.title}")
+    base: Path = state["base"]
+    terminalreporter.write_line(f"aiaudit report: {base.with_suffix('.html')} "
+                                f"(and {base.parent / 'latest.html'}, latest.json)")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if not state:
+        return
+    html = Path(config.option.htmlpath) if getattr(config.option, "htmlpath", None) else None
+    if html and html.exists():
+        try:
+            shutil.copyfile(html, html.parent / "latest.html")
+        except OSError:
+            pass

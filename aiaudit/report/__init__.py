@@ -1,0 +1,1 @@
+"""The auditor-facing report: a JSON twin and the HTML summary placed atop pytest-html."""

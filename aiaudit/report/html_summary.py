@@ -1,0 +1,106 @@
+"""The auditor-first part of the HTML report, inserted above pytest-html's detail table.
+
+pytest-html inserts summary fragments raw, so every value here passes through `e()`.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiaudit.catalog import AREA_TITLES
+
+CSS = """
+<style>
+.aia {font-family: system-ui, sans-serif; font-size: 14px; max-width: 1400px}
+.aia h2 {margin: 1.2em 0 .4em}
+.aia table {border-collapse: collapse; width: 100%; margin-bottom: 1em}
+.aia th, .aia td {border: 1px solid #ccc; padding: 4px 6px; vertical-align: top; text-align: left}
+.aia th {background: #f0f0f0}
+.aia .verdict {padding: 14px 18px; font-size: 22px; font-weight: bold; color: #fff;
+  border-radius: 4px}
+.aia .v-COMPLIANT {background: #2e7d32} .aia .v-INCOMPLETE {background: #ef6c00}
+.aia .v-NOT-COMPLIANT {background: #c62828}
+.aia .st {font-weight: bold; padding: 1px 5px; border-radius: 3px; color: #fff; white-space: nowrap}
+.aia .st-PASS {background: #2e7d32} .aia .st-FAIL {background: #c62828}
+.aia .st-ERROR {background: #6a1b9a} .aia .st-NOT_APPLICABLE {background: #757575}
+.aia .st-WAIVED {background: #0277bd} .aia .st-MANUAL {background: #5d4037}
+.aia .st-NOT_RUN {background: #9e9e9e} .aia .st-NOT_COVERED {background: #bdbdbd}
+.aia .ev {font-family: monospace; font-size: 12px; white-space: pre-wrap; word-break: break-all}
+.aia .sev-critical {color: #b71c1c; font-weight: bold} .aia .sev-high {color: #e65100}
+</style>
+"""
+
+
+def e(value: object) -> str:
+    """Escape anything for HTML text and attributes."""
+    return escape(str(value), quote=True)
+
+
+def _status(status: str) -> str:
+    return f'<span class="st st-{e(status)}">{e(status)}</span>'
+
+
+def _table(headers: list[str], rows: list[list[str]], cls: str = "") -> str:
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def render_summary(doc: dict) -> str:
+    """HTML for the whole auditor summary, from the (already redacted) JSON document."""
+    verdict = doc["verdict"]
+    parts = [CSS, '<div class="aia" id="aiaudit-summary">']
+    parts.append(f'<div class="verdict v-{e(verdict.replace(" ", "-"))}" id="aiaudit-verdict">'
+                 f"{e(verdict)}</div>")
+    meta = [
+        ["Target", e(doc["target"]) + f" ({e(doc['target_kind'])})"],
+        ["Profile", e(doc["profile"])],
+        ["Suite / catalog version", f"{e(doc['suite_version'])} / {e(doc['catalog_version'])}"],
+        ["Started / finished (UTC)", f"{e(doc['started'])} / {e(doc['finished'])}"],
+        ["Audit config", e(doc.get("config") or "none (defaults)")],
+    ] + [[e(k), e(v)] for k, v in doc.get("parameters", {}).items()]
+    parts.append(_table(["Run", ""], meta))
+    counts = doc["counts"]
+    parts.append("<h2>Controls by status</h2>")
+    parts.append(_table(list(counts), [[e(v) for v in counts.values()]], "counts"))
+    if doc["failed_by_severity"]:
+        sev = doc["failed_by_severity"]
+        parts.append(_table([f"FAIL {k}" for k in sev], [[e(v) for v in sev.values()]]))
+    parts.append('<h2>Control matrix</h2><div id="aiaudit-matrix">')
+    for area, title in AREA_TITLES.items():
+        rows = []
+        for c in (c for c in doc["controls"] if c["area"] == area):
+            failing = c["status"] in ("FAIL", "ERROR", "WAIVED")
+            rows.append([
+                f'<a id="ctl-{e(c["id"])}">{e(c["id"])}</a>',
+                e(c["title"]),
+                f'<span class="sev-{e(c["severity"])}">{e(c["severity"])}</span>',
+                _status(c["status"]),
+                f'<div class="ev">{e(c["evidence"] or c["reason"])}</div>',
+                e(c["remediation"]) if failing else "",
+                e(c["time_to_fix"]) if failing else "",
+            ])
+        parts.append(f"<h3>{e(title)}</h3>")
+        parts.append(_table(["ID", "Condition", "Severity", "Status", "Evidence",
+                             "Remediation", "Time to fix"], rows, "matrix"))
+    parts.append("</div><h2>Self-hosted AI audit checklist</h2>")
+    parts.append(_table(["Item", "Requirement", "Controls", "Status"], [
+        [e(i["item"]), e(i["text"]), e(", ".join(i["controls"])), _status(i["status"])]
+        for i in doc["checklist"]
+    ], "checklist"))
+    parts.append("<h2>OWASP Top 10 for LLM Applications 2025</h2>")
+    parts.append(_table(["Risk", "Controls", "Status"], [
+        [e(o["title"]), e(", ".join(o["controls"])), _status(o["status"])] for o in doc["owasp"]
+    ], "owasp"))
+    requests = doc.get("requests", [])
+    parts.append(f"<details><summary>Appendix: {len(requests)} requests sent to the target"
+                 "</summary>")
+    parts.append(_table(["Probe", "Method", "URL", "Status", "Seconds", "Error"], [
+        [e(r.get("probe")), e(r.get("method")), e(r.get("url")), e(r.get("status")),
+         e(f"{r.get('elapsed', 0):.3f}"), e(r.get("error") or "")] for r in requests[:2000]
+    ]))
+    parts.append("</details>")
+    for note in doc.get("notes", []):
+        parts.append(f"<p>{e(note)}</p>")
+    parts.append("</div>")
+    return "".join(parts)

@@ -1,0 +1,64 @@
+"""Discovered resources that controls are parametrized over (one test case per resource).
+
+A test asks for them with `@pytest.mark.resources(argname="provider")`. Discovery that
+cannot run yields one case that reports NOT_APPLICABLE or ERROR with the reason, so a
+control never silently disappears from the report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiaudit.status import Status
+
+Provider = Callable[[Any], list[tuple[str, Any]]]
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    name: str
+    func: Provider
+    empty_reason: str
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Stands in for a resource that could not be discovered."""
+
+    status: Status
+    reason: str
+
+
+PROVIDERS: dict[str, ProviderSpec] = {}
+
+
+def provider(name: str, empty_reason: str) -> Callable[[Provider], Provider]:
+    """Register a discovery function `f(ctx) -> [(readable_id, resource), ...]`."""
+
+    def register(func: Provider) -> Provider:
+        PROVIDERS[name] = ProviderSpec(name, func, empty_reason)
+        return func
+
+    return register
+
+
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._:@/+=-]+")
+
+
+def safe_id(text: str, limit: int = 80) -> str:
+    """A test id that is readable and can never carry markup into the report."""
+    cleaned = _UNSAFE_ID.sub("_", str(text)).strip("_") or "item"
+    return cleaned[:limit]
+
+
+def unique_ids(ids: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for i in ids:
+        n = seen.get(i, 0)
+        seen[i] = n + 1
+        out.append(i if n == 0 else f"{i}#{n + 1}")
+    return out
