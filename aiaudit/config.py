@@ -150,7 +150,7 @@ def _line_of(text: str, section: str | None, key: str, index: int = 0) -> int | 
         if not hits:
             return None
         start = hits[min(index, len(hits) - 1)]
-    key_rx = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    key_rx = re.compile(rf"^\s*({re.escape(key)}\s*=|\[\[?\s*{re.escape(key)}\s*[\].])")
     for i in range(start, len(lines)):
         if i > start and section and lines[i].lstrip().startswith("["):
             break
