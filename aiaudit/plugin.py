@@ -120,6 +120,17 @@ def _control_of(item: pytest.Item) -> str | None:
     return str(markers[0].args[0])
 
 
+def _sanitize_nodeid(item: pytest.Item) -> None:
+    """Parametrize ids may carry target text; make them inert in every output format."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return
+    safe = res.safe_id(callspec.id, limit=120)
+    if safe != callspec.id:
+        base = item.nodeid.rsplit("[", 1)[0]
+        item._nodeid = f"{base}[{safe}]"  # pytest keeps the id here; no public setter
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if _ctx(config) is None:
         return
@@ -131,6 +142,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             bad.append(item.nodeid)
         else:
             item.stash[EVIDENCE] = {}
+        _sanitize_nodeid(item)
     if bad:
         raise pytest.UsageError(
             f"{len(bad)} audit test(s) lack exactly one @pytest.mark.control(ID) naming a "
@@ -224,7 +236,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     cases: dict[str, CaseResult] = state["cases"]
     callspec = getattr(item, "callspec", None)
     case = cases.setdefault(item.nodeid, CaseResult(
-        nodeid=item.nodeid, control=control, case=callspec.id if callspec else "",
+        nodeid=item.nodeid, control=control, case=res.safe_id(callspec.id, 120) if callspec else "",
         status=Status.PASS))
     if status != Status.PASS and (case.status == Status.PASS or report.when == "call"):
         case.status, case.reason = status, reason
