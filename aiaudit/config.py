@@ -47,6 +47,8 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "policy": {k: (int, float) for k in DEFAULT_POLICY},
     "waivers": {"control": _STR, "justification": _STR, "expires": (dt.date, str)},
 }
+# Area sections whose keys the area packages validate themselves (see area_section()).
+AREA_SECTIONS = ("storage", "supply_chain", "injection")
 ARRAY_SECTIONS = {"endpoints", "users", "waivers"}
 REQUIRED = {
     "endpoints": ("name", "url"),
@@ -135,6 +137,11 @@ class AuditConfig:
     extra_ports: list[int] = field(default_factory=list)
     policy: dict[str, int | float] = field(default_factory=lambda: dict(DEFAULT_POLICY))
     waivers: list[Waiver] = field(default_factory=list)
+    areas: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def area_section(self, name: str) -> dict[str, Any]:
+        """The raw `[storage]`, `[supply_chain]` or `[injection]` table (empty if absent)."""
+        return self.areas.get(name, {})
 
     def waiver_for(self, control_id: str) -> Waiver | None:
         return next((w for w in self.waivers if w.control == control_id), None)
@@ -210,8 +217,18 @@ def load_config(path: str | None) -> AuditConfig:
     load = _Loader(path, text)
     cfg = AuditConfig(path=path)
     for section, value in doc.items():
+        if section in AREA_SECTIONS:
+            if not isinstance(value, dict):
+                raise load.fail(None, section, "must be a table")
+            for key, item in value.items():
+                if _SECRET_KEY.search(key) and isinstance(item, str):
+                    raise load.fail(section, key, "literal secrets are not allowed; name an "
+                                    "environment variable (*_env) or a secret file (*_file)")
+            cfg.areas[section] = value
+            continue
         if section not in SCHEMA:
-            raise load.fail(None, section, f"unknown section (known: {', '.join(sorted(SCHEMA))})")
+            known = ", ".join(sorted([*SCHEMA, *AREA_SECTIONS]))
+            raise load.fail(None, section, f"unknown section (known: {known})")
         if section in ARRAY_SECTIONS:
             if not isinstance(value, list):
                 raise load.fail(None, section, f"use [[{section}]] tables")

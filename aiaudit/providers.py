@@ -1,12 +1,6 @@
-"""Resource providers of every area, registered for `@pytest.mark.resources`."""
+"""Imports every area's providers so that `@pytest.mark.resources` can find them."""
 
-from __future__ import annotations
-
-from aiaudit.context import AuditContext
-from aiaudit.exposure.listeners import ai_listeners
-from aiaudit.resources import provider
-
-
-@provider("ai_listeners", empty_reason="no AI service is listening on the target host")
-def _ai_listeners(ctx: AuditContext) -> list[tuple[str, object]]:
-    return [(ai.case_id, ai) for ai in ai_listeners(ctx.host(), ctx.config.extra_ports)]
+from aiaudit.exposure import providers as _exposure  # noqa: F401
+from aiaudit.injection import providers as _injection  # noqa: F401
+from aiaudit.storage import providers as _storage  # noqa: F401
+from aiaudit.supply_chain import providers as _supply_chain  # noqa: F401

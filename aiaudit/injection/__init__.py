@@ -1,0 +1,1 @@
+"""Risk 3: prompt injection. Functions here return facts; tests assert."""
