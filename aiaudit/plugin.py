@@ -80,10 +80,10 @@ def pytest_configure(config: pytest.Config) -> None:
     started = _utc_now()
     report_dir = Path(config.getoption("report_dir"))
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    base = report_dir / f"{target.slug}-{stamp}"
+    base = report_dir / f"{target.slug}-{stamp}"  # a stem: the slug may contain dots
     config.stash[STATE] = {"cases": {}, "started": started, "base": base, "doc": None}
     if not config.getoption("htmlpath", None):
-        config.option.htmlpath = str(base.with_suffix(".html"))
+        config.option.htmlpath = f"{base}.html"
     config.option.self_contained_html = True
 
 
@@ -292,7 +292,7 @@ def _finish(session: pytest.Session) -> dict | None:
     state["doc"], state["summary"] = doc, summary
     base: Path = state["base"]
     try:
-        write_json(doc, base.with_suffix(".json"))
+        write_json(doc, Path(f"{base}.json"))
         write_json(doc, base.parent / "latest.json")
     except OSError as exc:
         state["write_error"] = f"cannot write JSON report in {base.parent}: {exc}"
@@ -365,7 +365,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         if r.status in (Status.FAIL, Status.ERROR):
             terminalreporter.write_line(f"  {r.status.value:5} {r.control.id} {r.control.title}")
     base: Path = state["base"]
-    terminalreporter.write_line(f"aiaudit report: {base.with_suffix('.html')} "
+    terminalreporter.write_line(f"aiaudit report: {config.option.htmlpath} "
                                 f"(and {base.parent / 'latest.html'}, latest.json)")
 
 

@@ -117,8 +117,9 @@ def identify(listener: Listener, extra_ports: list[int],
             return AiListener(svc.name, f"process command line matches {pattern.pattern!r}",
                               listener)
     if listener.port in extra_ports:
-        name = listener.process or "unknown process"
-        return AiListener(f"AI service ({name})",
+        module = re.search(r"\s-m\s+([\w.]+)", listener.cmdline)
+        name = module.group(1) if module else (listener.process or "unknown-process")
+        return AiListener(name,
                           f"port {listener.port} is listed in the audit config's extra_ports",
                           listener)
     if not text:
