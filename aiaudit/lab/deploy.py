@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import audit_toml, llm, netns, nshttp, proc, sshd, state
+from . import audit_toml, llm, netns, nshttp, parts, proc, sshd, state
 from .errors import LabError, require_module, require_root, require_tool
 from .fsutil import apply_modes, make_dir, random_alnum, write_file
 from .netns import NetNS
@@ -284,11 +284,7 @@ def _build(spec: Spec, lab: Path, data: dict[str, Any]) -> dict[str, str]:
     log(f"{spec.name}: starting lab agent on {spec.agent_host}:{AGENT_PORT}")
     _start_agent(spec, lab, agent_config, data)
     _wait_agent(spec, lab, users, data["processes"]["agent"]["pid"])
-    if spec.hardened:
-        apply_modes(lab, 0o700, 0o600)
-    else:
-        apply_modes(home, 0o755, 0o644)
-    config_path = write_file(lab / "audit.toml", audit_toml.render(
+    doc = audit_toml.build(
         ssh_config=ssh_files.ssh_config,
         identity_file=ssh_files.client_key,
         canary=canary,
@@ -301,7 +297,24 @@ def _build(spec: Spec, lab: Path, data: dict[str, Any]) -> dict[str, str]:
         # Listed for both: the vulnerable agent writes none, which the audit should notice.
         access_logs=[lab / "logs" / "agent-access.log"],
         extra_ports=[AGENT_PORT],
-    ), spec.file_mode)
+    )
+    part_ctx = parts.PartContext(
+        name=spec.name, hardened=spec.hardened, netns=ns.name, host_addr=ns.host_addr,
+        target_addr=ns.target_addr, lab=lab, hermes_home=home, canary=canary,
+        user_token_files=users, llm_port=llm.PORT, agent_port=AGENT_PORT,
+        record=lambda n, p, st, hint: _record(data, n, p, st, hint),
+        cleanup=data.setdefault("cleanup", []), file_mode=spec.file_mode,
+        dir_mode=spec.dir_mode,
+    )
+    for part in parts.load_parts():
+        log(f"{spec.name}: adding {part.__name__.rsplit('.', 1)[-1]} parts")
+        state.save(spec.name, data)  # so that `down` can undo a part that failed half-way
+        parts.merge_toml(doc, part.build(part_ctx) or {})
+    if spec.hardened:
+        apply_modes(lab, 0o700, 0o600)
+    else:
+        apply_modes(home, 0o755, 0o644)
+    config_path = write_file(lab / "audit.toml", audit_toml.dumps(doc), spec.file_mode)
     data["ready"] = True
     data["audit_config"] = str(config_path)
     state.save(spec.name, data)
@@ -313,6 +326,11 @@ def _down_locked(spec: Spec) -> None:
     for name, info in reversed(list((recorded.get("processes") or {}).items())):
         if not proc.stop_group(int(info["pid"]), info.get("start_time")):
             log(f"{spec.name}: could not stop {name} (pid {info['pid']})")
+    for argv in reversed(recorded.get("cleanup") or []):
+        try:
+            proc.run(argv, check=False, timeout=30)
+        except Exception as exc:  # keep tearing down; say what was left behind
+            log(f"{spec.name}: cleanup {' '.join(argv)} failed: {exc}")
     netns.destroy(spec.ns)  # also ends anything else still running inside the namespace
     state.forget(spec.name)
 
