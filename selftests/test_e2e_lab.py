@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -19,15 +20,26 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network namespaces)"),
 ]
 
-# The exact expected status of every catalog control on each deployment. Controls whose
-# tests are not written yet are NOT_RUN: the report must show them, never hide them.
-NOT_YET = {cid: "NOT_RUN" for cid in (
-    [f"EXP-0{i}" for i in range(2, 8)] + [f"SUP-0{i}" for i in range(1, 8)]
-    + [f"INJ-0{i}" for i in range(1, 6)] + [f"STO-0{i}" for i in range(1, 9)])}
-EXPECTED = {
-    "vulnerable": {"EXP-01": "FAIL", **NOT_YET},
-    "hardened": {"EXP-01": "PASS", **NOT_YET},
-}
+EXPECTED_DIR = Path(__file__).parent / "expected"
+DEPLOYMENTS = ("vulnerable", "hardened")
+
+
+def expected_statuses() -> dict[str, dict[str, str]]:
+    """The exact expected status of every catalog control per deployment: one file per area
+    in selftests/expected/; a control no file names is NOT_RUN (visible, never hidden)."""
+    from aiaudit.catalog import load_catalog
+
+    expected = {d: {c.id: "NOT_RUN" for c in load_catalog().controls} for d in DEPLOYMENTS}
+    for path in sorted(EXPECTED_DIR.glob("*.toml")):
+        doc = tomllib.loads(path.read_text())
+        for deployment in DEPLOYMENTS:
+            for cid, status in doc.get(deployment, {}).items():
+                assert cid in expected[deployment], f"{path.name}: unknown control {cid}"
+                expected[deployment][cid] = status
+    return expected
+
+
+EXPECTED = expected_statuses()
 
 
 def lab(*args: str) -> str:

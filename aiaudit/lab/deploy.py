@@ -50,10 +50,25 @@ class Spec:
         return 0o600 if self.hardened else 0o644
 
 
+def lab_slot() -> int:
+    """`AIAUDIT_LAB_SLOT=N` (0-9) runs a separate copy of the lab: its own namespaces,
+    subnets (10.77.{10N+1}.0/24, 10.77.{10N+2}.0/24) and lab root, so that concurrent
+    test runs on one machine do not tear down each other's deployments."""
+    raw = os.environ.get("AIAUDIT_LAB_SLOT", "0") or "0"
+    if not raw.isdigit() or int(raw) > 9:
+        raise LabError(f"AIAUDIT_LAB_SLOT must be a digit 0-9, got {raw!r}")
+    return int(raw)
+
+
+_SLOT = lab_slot() if os.environ.get("AIAUDIT_LAB_SLOT", "0").isdigit() else 0
+_SFX = str(_SLOT) if _SLOT else ""
+_NET = 10 * _SLOT
+
 SPECS: dict[str, Spec] = {
     "vulnerable": Spec(
         name="vulnerable",
-        ns=NetNS("aiaudit-vuln", "aa-vuln-h", "aa-vuln-t", "10.77.1.1", "10.77.1.2"),
+        ns=NetNS(f"aiaudit-vuln{_SFX}", f"aa-vuln{_SFX}-h", f"aa-vuln{_SFX}-t",
+                 f"10.77.{_NET + 1}.1", f"10.77.{_NET + 1}.2"),
         hardened=False,
         llm_host="0.0.0.0",
         agent_host="0.0.0.0",
@@ -64,7 +79,8 @@ SPECS: dict[str, Spec] = {
     ),
     "hardened": Spec(
         name="hardened",
-        ns=NetNS("aiaudit-hard", "aa-hard-h", "aa-hard-t", "10.77.2.1", "10.77.2.2"),
+        ns=NetNS(f"aiaudit-hard{_SFX}", f"aa-hard{_SFX}-h", f"aa-hard{_SFX}-t",
+                 f"10.77.{_NET + 2}.1", f"10.77.{_NET + 2}.2"),
         hardened=True,
         llm_host="127.0.0.1",
         agent_host="127.0.0.1",

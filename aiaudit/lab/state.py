@@ -18,7 +18,9 @@ STATE_FILE = "state.json"
 
 def lab_root() -> Path:
     """Root of all deployments; ``AIAUDIT_LAB_ROOT`` overrides it (tests, odd hosts)."""
-    return Path(os.environ.get("AIAUDIT_LAB_ROOT") or DEFAULT_ROOT)
+    root = Path(os.environ.get("AIAUDIT_LAB_ROOT") or DEFAULT_ROOT)
+    slot = os.environ.get("AIAUDIT_LAB_SLOT", "0")
+    return root if slot in ("", "0") else root.with_name(f"{root.name}-slot{slot}")
 
 
 def deployment_dir(name: str) -> Path:
