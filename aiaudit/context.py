@@ -19,6 +19,15 @@ from aiaudit.target import Target
 PROFILES = ("quick", "standard", "full")
 
 
+def _explain(exc: Exception) -> str:
+    """One readable line from testinfra's errors (ssh failures carry a CommandResult)."""
+    result = exc.args[0] if exc.args else None
+    stderr = getattr(result, "stderr", None)
+    if isinstance(stderr, str) and stderr.strip():
+        return stderr.strip().splitlines()[-1]
+    return f"{type(exc).__name__}: {exc}"
+
+
 class NoHostAccess(Exception):
     """The target is network-only: host-side controls do not apply."""
 
@@ -62,7 +71,7 @@ class AuditContext:
         try:
             result = self._host.run("true")
         except Exception as exc:  # testinfra raises assorted errors for unreachable hosts
-            return f"cannot reach {self.target.spec}: {type(exc).__name__}: {exc}".strip()
+            return f"cannot reach {self.target.spec}: {_explain(exc)}"
         if result.rc != 0:
             detail = (result.stderr or result.stdout or "").strip().splitlines()
             why = detail[-1] if detail else f"exit code {result.rc}"

@@ -44,7 +44,9 @@ class ControlResult:
 
 
 def _case_line(case: CaseResult) -> str:
-    return f"{case.case}: {case.reason}" if case.reason else case.case
+    if case.case and case.reason:
+        return f"{case.case}: {case.reason}"
+    return case.reason or case.case
 
 
 def control_result(control: Control, cases: list[CaseResult], cfg: AuditConfig,
@@ -65,7 +67,7 @@ def control_result(control: Control, cases: list[CaseResult], cfg: AuditConfig,
             status = Status.WAIVED
             reason = f"waived until {waiver.expires}: {waiver.justification} ({reason})"
         else:
-            reason = f"waiver expired on {waiver.expires}: {reason}"
+            reason = f"waiver expired on {waiver.expires} ({waiver.justification}): {reason}"
     return ControlResult(control, status, reason, cases)
 
 
