@@ -43,7 +43,16 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     },
     "users": {"name": _STR, "token_env": _STR, "token_file": _STR},
     "paths": {"state_dirs": _LIST, "access_logs": _LIST},
-    "exposure": {"extra_ports": _LIST},
+    "exposure": {
+        "extra_ports": _LIST,
+        "proxy_urls": _LIST,
+        "proxy_auth_header": _STR,
+        "proxy_auth_scheme": _STR,
+        "proxy_auth_env": _STR,
+        "proxy_auth_file": _STR,
+        "alert_sinks": _LIST,
+        "alert_wait_seconds": (int, float),
+    },
     "policy": {k: (int, float) for k in DEFAULT_POLICY},
     "waivers": {"control": _STR, "justification": _STR, "expires": (dt.date, str)},
 }
@@ -109,6 +118,26 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class ExposureConfig:
+    """`[exposure]`: extra ports to probe, the authenticating proxy in front of the AI
+    APIs and its credential (EXP-03), and where EXP-05's marker must show up."""
+
+    proxy_urls: tuple[str, ...] = ()
+    proxy_auth_header: str = "Authorization"
+    proxy_auth_scheme: str = "Bearer"
+    proxy_credential: Credential = Credential()
+    alert_sinks: tuple[str, ...] = ()  # files read like access logs (SIEM spool, alert log)
+    alert_wait_seconds: float = 10.0
+
+    def proxy_auth_headers(self) -> dict[str, str]:
+        secret = self.proxy_credential.value()
+        if not secret:
+            return {}
+        scheme = self.proxy_auth_scheme
+        return {self.proxy_auth_header: f"{scheme} {secret}" if scheme else secret}
+
+
+@dataclass(frozen=True)
 class User:
     name: str
     credential: Credential
@@ -135,6 +164,7 @@ class AuditConfig:
     state_dirs: list[str] = field(default_factory=list)
     access_logs: list[str] = field(default_factory=list)
     extra_ports: list[int] = field(default_factory=list)
+    exposure: ExposureConfig = ExposureConfig()
     policy: dict[str, int | float] = field(default_factory=lambda: dict(DEFAULT_POLICY))
     waivers: list[Waiver] = field(default_factory=list)
     areas: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -200,6 +230,27 @@ class _Loader:
 
 def _credential(table: dict, prefix: str) -> Credential:
     return Credential(env=table.get(f"{prefix}_env"), file=table.get(f"{prefix}_file") or None)
+
+
+def _exposure(load: _Loader, table: dict[str, Any]) -> ExposureConfig:
+    urls = table.get("proxy_urls", [])
+    for url in urls:
+        if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url):
+            raise load.fail("exposure", "proxy_urls", "must be a list of http(s) URLs")
+    sinks = table.get("alert_sinks", [])
+    if not all(isinstance(p, str) for p in sinks):
+        raise load.fail("exposure", "alert_sinks", "must be a list of file paths")
+    wait = table.get("alert_wait_seconds", 10.0)
+    if not 0 < wait <= 300:
+        raise load.fail("exposure", "alert_wait_seconds", "must be between 0 and 300")
+    return ExposureConfig(
+        proxy_urls=tuple(urls),
+        proxy_auth_header=table.get("proxy_auth_header", "Authorization"),
+        proxy_auth_scheme=table.get("proxy_auth_scheme", "Bearer"),
+        proxy_credential=_credential(table, "proxy_auth"),
+        alert_sinks=tuple(sinks),
+        alert_wait_seconds=float(wait),
+    )
 
 
 def load_config(path: str | None) -> AuditConfig:
@@ -269,6 +320,7 @@ def load_config(path: str | None) -> AuditConfig:
     if not all(isinstance(p, int) and 0 < p < 65536 for p in ports):
         raise load.fail("exposure", "extra_ports", "must be a list of port numbers")
     cfg.extra_ports = list(ports)
+    cfg.exposure = _exposure(load, doc.get("exposure", {}))
     cfg.policy.update(doc.get("policy", {}))
     for i, w in enumerate(doc.get("waivers", [])):
         expires = w["expires"]

@@ -38,7 +38,7 @@ class AuditContext:
     config: AuditConfig
     profile: str = "standard"
     _cache: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # cached() may nest
 
     @cached_property
     def client(self) -> Any:

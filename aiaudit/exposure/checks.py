@@ -1,0 +1,223 @@
+"""Network-side exposure facts per discovered service: auth state (EXP-02), the proxy in
+front (EXP-03), CORS (EXP-06), marker requests (EXP-05). Facts only; tests judge.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaudit.exposure import probes
+from aiaudit.exposure.discovery import AUTH_WALL, NetService
+from aiaudit.exposure.fingerprint import Answer, proxy_of
+
+_SNIPPET = 160
+
+
+def _snippet(answer: Answer) -> str:
+    text = " ".join(answer.text.split())
+    return text[:_SNIPPET] + ("…" if len(text) > _SNIPPET else "")
+
+
+def answered(answer: Answer, method: str = "GET") -> bool:
+    """A read that handed out data: 2xx with a JSON body (HEAD: 2xx alone; only asked
+    where GET was refused). An HTML page (SPA fallback, login form) is not an API answer."""
+    if not answer.ok:
+        return False
+    return method == "HEAD" or answer.json() is not None
+
+
+@dataclass
+class AuthState:
+    """How a service treats requests without credentials, from the auditor's position."""
+
+    state: str  # "open" | "bypass" | "protected" | "unknown"
+    reads: list[str] = field(default_factory=list)  # "GET /v1/models -> 200: {...}"
+    bypasses: list[str] = field(default_factory=list)
+    tried: list[str] = field(default_factory=list)
+    refused_by: str = ""  # "proxy Caddy" | "backend (server: uvicorn)"
+    completion: str = ""  # --profile full only
+
+    @property
+    def reachable_unauthenticated(self) -> bool:
+        return self.state in ("open", "bypass")
+
+
+def _get(client: Any, probe: Any, svc: NetService, method: str, path: str,
+         headers: dict[str, str] | None = None) -> Answer:
+    result = client.request(probe, method, svc.base_url + path, headers=headers,
+                            max_bytes=64_000)
+    return Answer.from_result(result)
+
+
+def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> AuthState:
+    out = AuthState("unknown")
+    refused: list[Answer] = []
+    for path in svc.read_paths()[:2]:
+        answer = _get(client, probes.UNAUTH_READ, svc, "GET", path)
+        line = f"GET {path} -> {answer.status}: {_snippet(answer)}"
+        out.reads.append(line)
+        if answered(answer):
+            out.state = "open"
+        elif answer.status in AUTH_WALL:
+            refused.append(answer)
+    if out.state != "open" and refused:
+        out.state = "protected"
+        proxy = proxy_of(refused[0])
+        server = refused[0].headers.get("server", "no Server header")
+        out.refused_by = f"proxy {proxy.name}" if proxy else f"backend (server: {server})"
+        path = svc.read_paths()[0]
+        for variant in probes.bypass_variants(path):
+            answer = _get(client, probes.UNAUTH_READ, svc, variant.method, variant.path,
+                          dict(variant.headers))
+            out.tried.append(f"{variant.label}: {answer.status}")
+            if answered(answer, variant.method):
+                out.bypasses.append(f"{variant.label}: {variant.method} {variant.path} -> "
+                                    f"{answer.status} {_snippet(answer)}")
+        if out.bypasses:
+            out.state = "bypass"
+    if full_profile:
+        out.completion = try_completion(client, svc)
+    return out
+
+
+def try_completion(client: Any, svc: NetService) -> str:
+    """One real completion without credentials, max_tokens=1 (only under --profile full)."""
+    style = svc.service.completion if svc.service else "openai"
+    path = probes.COMPLETION_PATHS.get(style or "openai")
+    if not path:
+        return ""
+    model = "aiaudit-probe"
+    listing = svc.answers.get("/v1/models") or svc.answers.get("/api/tags")
+    if listing and listing.ok:
+        doc = listing.json() or {}
+        ids = [m.get("id") or m.get("name") for m in (doc.get("data") or doc.get("models") or [])
+               if isinstance(m, dict)]
+        model = next((i for i in ids if i), model)
+    if style == "ollama":
+        body = {"model": model, "messages": [{"role": "user", "content": "hi"}],
+                "stream": False, "options": {"num_predict": 1}}
+    else:
+        body = {"model": model, "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 1, "stream": False}
+    result = client.request(probes.COMPLETION, "POST", svc.base_url + path, json=body,
+                            max_bytes=16_000)
+    answer = Answer.from_result(result)
+    return f"POST {path} (max_tokens=1) -> {answer.status}: {_snippet(answer)}"
+
+
+@dataclass
+class ProxyCheck:
+    proxied: bool
+    proxy: str
+    unauth: list[str] = field(default_factory=list)
+    proxy_refused: bool = False  # the proxy itself (not the backend) said 401/403
+    with_credential: str = ""
+    credential_works: bool | None = None  # None: no credential configured
+    tls: dict[str, Any] | None = None
+
+
+def proxy_check(client: Any, svc: NetService, auth_headers: dict[str, str]) -> ProxyCheck:
+    path = svc.read_paths()[0]
+    answer = _get(client, probes.UNAUTH_READ, svc, "GET", path)
+    proxy = proxy_of(answer) or proxy_of(svc.answers.get("/"))
+    out = ProxyCheck(proxied=proxy is not None or bool(svc.proxy_url),
+                     proxy=proxy.name if proxy else (svc.proxy or ""), tls=svc.tls)
+    challenge = answer.headers.get("www-authenticate", "")
+    out.unauth.append(f"GET {path} -> {answer.status} (server: "
+                      f"{answer.headers.get('server', '-')}"
+                      + (f", WWW-Authenticate: {challenge[:80]}" if challenge else "") + ")")
+    out.proxy_refused = answer.status in AUTH_WALL and proxy is not None
+    if auth_headers and out.proxied:
+        authed = _get(client, probes.AUTH_READ, svc, "GET", path, auth_headers)
+        out.with_credential = f"GET {path} with the configured credential -> {authed.status}"
+        out.credential_works = answered(authed)
+    return out
+
+
+@dataclass
+class Cors:
+    preflight: dict[str, str]
+    simple: dict[str, str]
+    path: str
+
+    def verdicts(self, unauth_open: bool) -> list[str]:
+        problems = []
+        for what, headers in (("preflight OPTIONS", self.preflight), ("GET", self.simple)):
+            acao = headers.get("access-control-allow-origin", "")
+            creds = headers.get("access-control-allow-credentials", "").lower() == "true"
+            if acao == probes.CORS_ORIGIN:
+                problems.append(f"{what} reflects the arbitrary Origin"
+                                + (" with Allow-Credentials: true" if creds else ""))
+            elif acao == "*" and creds:
+                problems.append(f"{what} answers Allow-Origin: * with Allow-Credentials: true")
+            elif acao == "*" and unauth_open:
+                problems.append(f"{what} answers Allow-Origin: * on an API that needs no "
+                                "credentials: any web page can drive it")
+        return problems
+
+
+def cors_check(client: Any, svc: NetService) -> Cors:
+    path = svc.read_paths()[0]
+    origin = {"Origin": probes.CORS_ORIGIN}
+    pre = _get(client, probes.CORS, svc, "OPTIONS", path,
+               {**origin, "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization"})
+    simple = _get(client, probes.CORS, svc, "GET", path, origin)
+
+    def pick(a: Answer) -> dict[str, str]:
+        keep = {k: v for k, v in a.headers.items() if k.startswith("access-control-")}
+        keep["status"] = str(a.status)
+        return keep
+
+    return Cors(pick(pre), pick(simple), path)
+
+
+@dataclass
+class MarkerResult:
+    marker: str
+    request: str
+    found: bool
+    waited: float
+    logs: list[str]
+    missing_logs: list[str]
+
+
+def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_paths: list[str],
+                  wait_seconds: float) -> dict[str, MarkerResult]:
+    """Send one marked request per service, then watch the configured logs for the markers.
+
+    `host_ops` has existing_files(paths) and markers_in(paths, markers) (host-side reads).
+    """
+    sent: dict[str, tuple[str, str]] = {}
+    for svc in services:
+        marker = f"aiaudit-{secrets.token_hex(8)}"
+        path = svc.read_paths()[0].split("?", 1)[0]
+        url = f"{svc.base_url}{path}?{probes.MARKER_PARAM}={marker}"
+        result = client.request(probes.MARKER, "GET", url,
+                                headers={"X-Aiaudit-Marker": marker}, max_bytes=4096)
+        sent[svc.case_id] = (marker, f"GET {path}?{probes.MARKER_PARAM}={marker} -> "
+                                     f"{result.status}")
+    present = host_ops.existing_files(log_paths)
+    missing = [p for p in log_paths if p not in present]
+    found: set[str] = set()
+    started = time.monotonic()
+    markers = [m for m, _ in sent.values()]
+    while present:
+        found = host_ops.markers_in(present, markers)
+        if len(found) == len(markers) or time.monotonic() - started >= wait_seconds:
+            break
+        time.sleep(0.5)
+    waited = round(time.monotonic() - started, 1)
+    return {case: MarkerResult(m, req, m in found, waited, present, missing)
+            for case, (m, req) in sent.items()}
+
+
+def describe_tls(tls: dict[str, Any] | None) -> str:
+    if not tls:
+        return ""
+    keys = ("version", "subject", "issuer", "notAfter", "san", "sha256")
+    return json.dumps({k: tls[k] for k in keys if k in tls}, default=str)

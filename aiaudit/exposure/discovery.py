@@ -1,0 +1,230 @@
+"""Network-side discovery: which AI services answer on the target's address, and what they are.
+
+Concurrent TCP connect to the catalog's default ports plus the configured extra ports (and
+the ports of configured proxy URLs), then, per open port, plain HTTP or TLS, then the
+catalog's read-only probes in rounds: the probes of the services that default to that port,
+then (only for ports still unnamed) each service's most telling probe, then the remaining
+probes of the services that showed a signal. Every request goes through the run's
+SafeClient under the probes declared in :mod:`aiaudit.exposure.probes`.
+"""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiaudit.exposure import probes
+from aiaudit.exposure.fingerprint import Answer, Identification, identify, proxy_of
+from aiaudit.http import Probe
+from aiaudit.services import ServiceDef, ai_services, by_name, catalog_ports
+
+CONNECT_TIMEOUT = 1.0
+AUTH_WALL = (401, 403, 407)
+
+
+@dataclass
+class NetService:
+    """One HTTP(S) listener on the target as seen from the auditor's position."""
+
+    address: str
+    port: int
+    scheme: str
+    answers: dict[str, Answer] = field(default_factory=dict)  # without credentials
+    ident: Identification = Identification(None, 0.0, 0.0, (), None)
+    proxy: str | None = None  # reverse proxy that answered (its Server header)
+    tls: dict[str, Any] | None = None
+    proxy_url: str | None = None  # the configured proxy URL this listener serves
+    behind: Identification | None = None  # identified with the proxy credential
+    extra_port: bool = False  # listed in [exposure] extra_ports
+
+    @property
+    def host(self) -> str:
+        return f"[{self.address}]" if ":" in self.address else self.address
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def service(self) -> ServiceDef | None:
+        """The catalog entry of what answers (the backend, for an authenticated proxy)."""
+        for ident in (self.ident, self.behind):
+            if ident and ident.service:
+                return by_name(ident.service)
+        return None
+
+    @property
+    def name(self) -> str:
+        if self.ident.service:
+            return self.ident.service
+        if self.behind and self.behind.service:
+            return f"{self.behind.service} behind {self.proxy or 'a proxy'}"
+        if self.proxy:
+            return f"{self.proxy} (auth proxy)" if self.auth_wall else self.proxy
+        return "unidentified HTTP service"
+
+    @property
+    def case_id(self) -> str:
+        return f"{self.name}@{self.endpoint}"
+
+    @property
+    def auth_wall(self) -> bool:
+        """Every unauthenticated probe was refused with 401/403."""
+        statuses = [a.status for a in self.answers.values() if a.status is not None]
+        return bool(statuses) and all(s in AUTH_WALL for s in statuses)
+
+    @property
+    def is_ai(self) -> bool:
+        """Worth the exposure controls: named by the catalog, behind a configured proxy, or on
+        a port the audit config lists as an AI service's."""
+        return bool(self.ident.service or self.proxy_url or self.extra_port)
+
+    def read_paths(self) -> list[str]:
+        svc = self.service
+        paths = list(svc.read) if svc and svc.read else ["/v1/models"]
+        return paths
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "endpoint": self.endpoint, "scheme": self.scheme, "service": self.name,
+            "version": self.ident.version or (self.behind.version if self.behind else None),
+            "confidence": self.ident.confidence or (self.behind.confidence if self.behind
+                                                    else 0.0),
+            "signals": list(self.ident.signals or (self.behind.signals if self.behind else ())),
+        }
+        if self.ident.resembles and not self.ident.service:
+            out["resembles"] = f"{self.ident.resembles} (score {self.ident.score:g}, too low)"
+        if self.proxy:
+            out["proxy"] = self.proxy
+        return out
+
+
+def open_ports(address: str, ports: list[int], timeout: float = CONNECT_TIMEOUT) -> list[int]:
+    """TCP connect scan (no payload is sent), all ports at once."""
+
+    def is_open(port: int) -> bool:
+        try:
+            with socket.create_connection((address, port), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+    with ThreadPoolExecutor(max_workers=min(64, max(1, len(ports)))) as pool:
+        flags = list(pool.map(is_open, ports))
+    return [p for p, ok in zip(ports, flags, strict=True) if ok]
+
+
+class _PortProber:
+    def __init__(self, client: Any, address: str, port: int):
+        self.client, self.address, self.port = client, address, port
+        self.svc = NetService(address, port, "http")
+
+    def get(self, probe: Probe, path: str, headers: dict[str, str] | None = None) -> Answer:
+        result = self.client.get(probe, self.svc.base_url + path, headers=headers,
+                                 max_bytes=256_000)
+        if result.tls and self.svc.tls is None:
+            self.svc.tls = result.tls
+        return Answer.from_result(result)
+
+    def detect_scheme(self) -> bool:
+        plain = self.get(probes.DISCOVERY, "/")
+        looks_tls = plain.status is None or (plain.status == 400 and "https" in plain.text.lower())
+        if looks_tls:
+            self.svc.scheme = "https"
+            secure = self.get(probes.DISCOVERY, "/")
+            if secure.status is not None:
+                self.svc.answers["/"] = secure
+                return True
+            self.svc.scheme = "http"
+            if plain.status is None:
+                return False
+        self.svc.answers["/"] = plain
+        return True
+
+    def fetch(self, paths: list[str], probe: Probe = probes.DISCOVERY,
+              headers: dict[str, str] | None = None,
+              into: dict[str, Answer] | None = None) -> dict[str, Answer]:
+        into = self.svc.answers if into is None else into
+        todo = [p for p in dict.fromkeys(paths) if p not in into]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for path, answer in zip(todo, pool.map(lambda p: self.get(probe, p, headers), todo),
+                                    strict=True):
+                into[path] = answer
+        return into
+
+
+def _first_round(port: int) -> list[str]:
+    paths = ["/v1/models"]
+    for svc in ai_services():
+        if port in svc.ports:
+            paths += svc.probes
+    return paths
+
+
+def _telling_probe(svc: ServiceDef) -> str | None:
+    best = max(svc.signatures, key=lambda s: s.weight, default=None)
+    return best.path if best else None
+
+
+def fingerprint(prober: _PortProber, answers: dict[str, Answer], probe: Probe,
+                headers: dict[str, str] | None = None) -> Identification:
+    """Rounds of probing until the port is named or the catalog is exhausted."""
+    prober.fetch(_first_round(prober.port), probe, headers, answers)
+    ident = identify(answers)
+    walled = all(a.status in AUTH_WALL for a in answers.values() if a.status is not None)
+    if (ident.service and not by_name(ident.service).generic) or walled:
+        return ident
+    telling = [_telling_probe(s) for s in ai_services() if not s.generic]
+    prober.fetch([p for p in telling if p], probe, headers, answers)
+    hinted = [s for s in ai_services()
+              if any(a.ok for p, a in answers.items() if p in s.probes and p != "/")]
+    prober.fetch([p for s in hinted for p in s.probes], probe, headers, answers)
+    return identify(answers)
+
+
+def _probe_port(client: Any, address: str, port: int, extra: set[int],
+                proxy_urls: dict[int, str], auth_headers: dict[str, str]) -> NetService | None:
+    prober = _PortProber(client, address, port)
+    if not prober.detect_scheme():
+        return None
+    svc = prober.svc
+    svc.extra_port = port in extra
+    svc.ident = fingerprint(prober, svc.answers, probes.DISCOVERY)
+    proxy = proxy_of(svc.answers.get("/")) or next(
+        (p for a in svc.answers.values() if (p := proxy_of(a))), None)
+    svc.proxy = proxy.name if proxy else None
+    svc.proxy_url = proxy_urls.get(port)
+    if svc.proxy_url and auth_headers and not svc.ident.service:
+        authed: dict[str, Answer] = {}
+        svc.behind = fingerprint(prober, authed, probes.AUTH_READ, auth_headers)
+    return svc
+
+
+def discover(client: Any, address: str, extra_ports: list[int], proxy_urls: tuple[str, ...] = (),
+             auth_headers: dict[str, str] | None = None) -> list[NetService]:
+    """Every HTTP(S) service on the catalog ports + extra ports of `address`."""
+    configured: dict[int, str] = {}
+    for url in proxy_urls:
+        parts = urlsplit(url)
+        if (parts.hostname or "") == address:
+            configured[parts.port or (443 if parts.scheme == "https" else 80)] = url
+    ports = sorted(set(catalog_ports()) | set(extra_ports) | set(configured))
+    found = open_ports(address, ports)
+    if not found:
+        return []
+    extra = set(extra_ports)
+    with ThreadPoolExecutor(max_workers=min(16, len(found))) as pool:
+        results = list(pool.map(lambda p: _probe_port(client, address, p, extra, configured,
+                                                      auth_headers or {}), found))
+    return [r for r in results if r is not None]
+
+
+def scanned_ports(extra_ports: list[int]) -> list[int]:
+    return sorted(set(catalog_ports()) | set(extra_ports))

@@ -1,0 +1,176 @@
+"""Naming a service from its answers to the catalog's probes, by scoring signals.
+
+Pure functions over recorded answers, so that the fingerprints are unit-tested against
+responses captured from the real servers (selftests/fixtures/exposure/).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaudit.services import ServiceDef, Signature, ai_services, proxies
+
+_MISSING = object()
+
+
+@dataclass
+class Answer:
+    """One HTTP answer as fingerprinting needs it (status, lower-case headers, body)."""
+
+    status: int | None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    _json: Any = _MISSING
+
+    @classmethod
+    def from_result(cls, result: Any) -> Answer:
+        return cls(result.status, {k.lower(): v for k, v in result.headers.items()}, result.body)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Answer:
+        return cls(raw.get("status"), {k.lower(): v for k, v in raw.get("headers", {}).items()},
+                   raw.get("body", "").encode("utf-8"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "headers": self.headers,
+                "body": self.body.decode("utf-8", "replace")}
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        if self._json is _MISSING:
+            try:
+                self._json = json.loads(self.body) if self.body else None
+            except ValueError:
+                self._json = None
+        return self._json
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def json_values(doc: Any, path: str) -> list[Any]:
+    """Values at a key path: "a.b" walks objects, "a[].b" looks into every list element;
+    "" is the document itself."""
+    if path == "":
+        return [] if doc is None else [doc]
+    values = [doc]
+    for part in path.split("."):
+        each = part.endswith("[]")
+        key = part[:-2] if each else part
+        nxt = []
+        for value in values:
+            if isinstance(value, dict) and key in value:
+                inner = value[key]
+                if each:
+                    nxt.extend(inner if isinstance(inner, list) else [])
+                else:
+                    nxt.append(inner)
+        values = nxt
+    return values
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def signal_matches(sig: Signature, answer: Answer | None) -> bool:
+    if answer is None or answer.status is None:
+        return False
+    if sig.status is not None:
+        if answer.status != sig.status:
+            return False
+    elif not answer.ok:
+        return False
+    if sig.header:
+        value = answer.headers.get(sig.header)
+        return value is not None and (sig.match is None or bool(sig.match.search(value)))
+    if sig.json is not None:
+        values = json_values(answer.json(), sig.json)
+        if sig.equals is not None:
+            return any(_same(v, sig.equals) for v in values)
+        if sig.match is not None:
+            return any(sig.match.search(str(v)) for v in values if not isinstance(v, dict | list))
+        return bool(values)
+    if sig.regex is not None:
+        return bool(sig.regex.search(answer.text))
+    if sig.body is not None:
+        return sig.body in answer.text
+    return True  # status-only signal
+
+
+@dataclass(frozen=True)
+class Score:
+    service: ServiceDef
+    score: float
+    matched: tuple[Signature, ...]
+
+    @property
+    def confidence(self) -> float:
+        top = self.service.max_score or 1.0
+        value = min(1.0, self.score / top)
+        return round(min(value, 0.5) if self.service.generic else value, 2)
+
+    @property
+    def identified(self) -> bool:
+        return len(self.matched) >= 2 and self.score >= self.service.min_score
+
+
+def score(service: ServiceDef, answers: dict[str, Answer]) -> Score:
+    matched = tuple(s for s in service.signatures if signal_matches(s, answers.get(s.path)))
+    return Score(service, sum(s.weight for s in matched), matched)
+
+
+@dataclass(frozen=True)
+class Identification:
+    service: str | None  # None: not identified
+    confidence: float
+    score: float
+    signals: tuple[str, ...]  # described matched signals (the evidence)
+    version: str | None
+    resembles: str | None = None  # best partial candidate when nothing was identified
+    kind: str = ""
+
+
+def version_of(service: ServiceDef, answers: dict[str, Answer]) -> str | None:
+    if not service.version:
+        return None
+    path, key = service.version
+    answer = answers.get(path)
+    if answer is None or not answer.ok:
+        return None
+    values = [v for v in json_values(answer.json(), key) if isinstance(v, str | int | float)]
+    return str(values[0])[:80] if values else None
+
+
+def identify(answers: dict[str, Answer],
+             services: tuple[ServiceDef, ...] | None = None) -> Identification:
+    """The best-scoring catalog service whose signals clear its bar, generic entries last."""
+    scores = [score(s, answers) for s in (services if services is not None else ai_services())]
+    ranked = sorted(scores, key=lambda s: (not s.service.generic, s.score, s.confidence),
+                    reverse=True)
+    for candidate in ranked:
+        if candidate.identified:
+            svc = candidate.service
+            return Identification(svc.name, candidate.confidence, candidate.score,
+                                  tuple(s.describe() for s in candidate.matched),
+                                  version_of(svc, answers), kind=svc.kind)
+    partial = max(scores, key=lambda s: s.score, default=None)
+    if partial is not None and partial.score > 0:
+        return Identification(None, 0.0, partial.score,
+                              tuple(s.describe() for s in partial.matched), None,
+                              resembles=partial.service.name)
+    return Identification(None, 0.0, 0.0, (), None)
+
+
+def proxy_of(answer: Answer | None) -> ServiceDef | None:
+    """The reverse proxy that produced an answer, from its Server header."""
+    if answer is None:
+        return None
+    server = answer.headers.get("server", "")
+    return next((p for p in proxies() if p.server and p.server.search(server)), None)

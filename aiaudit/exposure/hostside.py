@@ -1,0 +1,412 @@
+"""Host-side exposure facts: configured intent of AI services, the inbound firewall, logs.
+
+Everything is read (files, rule sets); nothing on the target is changed and none of the
+target's own tools (openclaw, hermes) is run. One shell round trip per fact family.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaudit.status import CouldNotCheck
+
+SBIN = "/usr/sbin"
+_MAX_FILE = 65536
+_UNIT_WORDS = r"ollama|OLLAMA_|vllm|llama-server|llama_cpp"
+
+
+def _run(host: Any, script: str) -> str:
+    result = host.run("sh -c " + shlex.quote(script))
+    return result.stdout or ""
+
+
+def split_files(output: str) -> dict[str, str]:
+    """`==> path <==` separated dump -> {path: content}."""
+    files: dict[str, str] = {}
+    current = None
+    for line in output.splitlines(keepends=True):
+        m = re.match(r"^==> (.+) <==\n?$", line)
+        if m:
+            current = m.group(1)
+            files[current] = ""
+        elif current is not None:
+            files[current] += line
+    return files
+
+
+def _dump_script(paths: list[str], filtered_globs: list[str]) -> str:
+    quoted = " ".join(shlex.quote(p) if "*" not in p else p for p in paths)
+    globs = " ".join(filtered_globs)
+    show = f'printf "==> %s <==\\n" "$f"; head -c {_MAX_FILE} "$f"; echo'
+    return (f'for f in {quoted}; do [ -f "$f" ] && [ -r "$f" ] && {{ {show}; }}; done; '
+            f'for f in {globs}; do [ -f "$f" ] && grep -q -E {shlex.quote(_UNIT_WORDS)} "$f" '
+            f'2>/dev/null && {{ {show}; }}; done; true')
+
+
+# -------------------------------------------------------------------- configured intent
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a service's configuration says it will listen on (even while it is down)."""
+
+    service: str
+    source: str  # file the setting was read from
+    bind: str  # host/address or mode as configured ("0.0.0.0", "loopback", "lan", ...)
+    auth: str  # "none", "token", "api key set", ...
+    detail: str = ""
+
+    @property
+    def loopback_only(self) -> bool:
+        value = self.bind.strip().strip("[]")
+        if value in ("loopback", "localhost"):
+            return True
+        host = value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+        try:
+            return ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:
+            return host == "localhost"
+
+    @property
+    def case_id(self) -> str:
+        return f"configured:{self.service}@{self.bind}"
+
+
+def _candidate_files(state_dirs: list[str]) -> list[str]:
+    homes = ["/root", "/home/*"]
+    files = []
+    for home in homes:
+        files += [f"{home}/.openclaw/openclaw.json", f"{home}/.hermes/config.yaml",
+                  f"{home}/.hermes/.env"]
+    for d in state_dirs:
+        d = d.rstrip("/")
+        files += [f"{d}/openclaw.json", f"{d}/.openclaw/openclaw.json", f"{d}/config.yaml",
+                  f"{d}/.env"]
+    return files
+
+
+_UNIT_GLOBS = ["/etc/systemd/system/*.service", "/etc/systemd/system/*.service.d/*.conf",
+               "/lib/systemd/system/*.service", "/usr/lib/systemd/system/*.service",
+               "/etc/default/ollama", "/etc/environment"]
+
+
+def _json5(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        stripped = re.sub(r"(?m)^\s*//.*$", "", text)
+        stripped = re.sub(r",(\s*[}\]])", r"\1", stripped)
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            return None
+
+
+def _dig(doc: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(key)
+    return doc
+
+
+def openclaw_intent(path: str, text: str) -> Intent | None:
+    doc = _json5(text)
+    if not isinstance(doc, dict) or "gateway" not in doc:
+        return None
+    gateway = doc.get("gateway") or {}
+    bind = str(gateway.get("bind") or "loopback")
+    if bind == "custom":
+        bind = str(gateway.get("customBindHost") or gateway.get("host") or "custom")
+    mode = _dig(gateway, "auth", "mode") or ("token" if _dig(gateway, "auth", "token") else "none")
+    return Intent("OpenClaw gateway", path, bind, str(mode),
+                  f"gateway.bind={gateway.get('bind', '(default loopback)')}, "
+                  f"gateway.auth.mode={mode}")
+
+
+def _env_pairs(text: str) -> dict[str, str]:
+    pairs = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)\s*=\s*(.*?)\s*$", line)
+        if m:
+            pairs[m.group(1)] = m.group(2).strip("'\"")
+    return pairs
+
+
+def hermes_intent(path: str, text: str) -> Intent | None:
+    if path.endswith(".env"):
+        env = _env_pairs(text)
+        if env.get("API_SERVER_ENABLED", "").lower() not in ("true", "1", "yes"):
+            return None
+        host = env.get("API_SERVER_HOST", "127.0.0.1")
+        auth = "API_SERVER_KEY set" if env.get("API_SERVER_KEY") else "no API_SERVER_KEY"
+        return Intent("Hermes Agent API server", path, host, auth,
+                      f"API_SERVER_HOST={host}, port {env.get('API_SERVER_PORT', '8642')}")
+    try:
+        import yaml
+
+        doc = yaml.safe_load(text)
+    except Exception:  # not YAML, or PyYAML missing: nothing to say about this file
+        return None
+    api = _dig(doc, "platforms", "api_server")
+    if not isinstance(api, dict) or api.get("enabled") is False:
+        return None
+    extra = api.get("extra") if isinstance(api.get("extra"), dict) else {}
+    host = str(api.get("host") or extra.get("host") or "127.0.0.1")
+    key = api.get("key") or extra.get("key")
+    return Intent("Hermes Agent API server", path, host, "key set" if key else "no key",
+                  f"platforms.api_server host={host}")
+
+
+_EXEC = re.compile(r"^\s*ExecStart\s*=\s*-?(.*)$", re.M)
+_ENV_LINE = re.compile(r"""^\s*Environment\s*=\s*(.*)$""", re.M)
+_SERVERS = (
+    ("vLLM", re.compile(r"vllm(\.entrypoints\S*|\s+serve)"), "0.0.0.0", ("--api-key",)),
+    ("llama.cpp server", re.compile(r"(^|/)llama-server(\s|$)"), "127.0.0.1", ("--api-key",
+                                                                                "--api-key-file")),
+    ("llama-cpp-python server", re.compile(r"llama_cpp\.server"), "localhost", ("--api_key",)),
+)
+
+
+def _flag(args: list[str], names: tuple[str, ...]) -> str | None:
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(name + "="):
+                return arg.split("=", 1)[1]
+    return None
+
+
+def unit_intents(path: str, text: str) -> list[Intent]:
+    out = []
+    env: dict[str, str] = {}
+    for raw in _ENV_LINE.findall(text):
+        try:
+            for item in shlex.split(raw):
+                key, _, value = item.partition("=")
+                env[key] = value
+        except ValueError:
+            continue
+    env.update({k: v for k, v in _env_pairs(text).items() if k.startswith("OLLAMA_")})
+    if "OLLAMA_HOST" in env or re.search(r"(^|/)ollama\s+serve", text, re.M):
+        host = env.get("OLLAMA_HOST") or "127.0.0.1"
+        host = re.sub(r"^https?://", "", host)
+        origins = env.get("OLLAMA_ORIGINS")
+        detail = f"OLLAMA_HOST={env.get('OLLAMA_HOST', '(unset: 127.0.0.1)')}"
+        if origins:
+            detail += f", OLLAMA_ORIGINS={origins}"
+        out.append(Intent("Ollama", path, host.rsplit(":", 1)[0] if host.count(":") == 1
+                          else host, "none (Ollama has no auth)", detail))
+    for command in _EXEC.findall(text):
+        try:
+            args = shlex.split(command)
+        except ValueError:
+            args = command.split()
+        for name, pattern, default_host, key_flags in _SERVERS:
+            if pattern.search(command):
+                host = _flag(args, ("--host",)) or default_host
+                key = _flag(args, key_flags)
+                auth = "API key set" if key or env.get("VLLM_API_KEY") else "no API key"
+                out.append(Intent(name, path, host, auth, f"ExecStart: {command[:200]}"))
+    return out
+
+
+def configured_intents(host: Any, state_dirs: list[str]) -> list[Intent]:
+    files = split_files(_run(host, _dump_script(_candidate_files(state_dirs), _UNIT_GLOBS)))
+    intents: list[Intent] = []
+    for path, text in files.items():
+        if path.endswith("openclaw.json"):
+            found = [openclaw_intent(path, text)]
+        elif path.endswith((".env", "config.yaml")):
+            found = [hermes_intent(path, text)]
+        else:
+            found = list(unit_intents(path, text))
+        intents += [i for i in found if i is not None]
+    unique = {(i.service, i.source, i.bind): i for i in intents}
+    return list(unique.values())
+
+
+# --------------------------------------------------------------------------- firewall
+
+
+@dataclass
+class Firewall:
+    """Inbound policy as the host's rule sets say (nftables, iptables, ufw)."""
+
+    default_deny: bool = False
+    sources: list[str] = field(default_factory=list)  # what decided default_deny
+    open_ports: set[int] = field(default_factory=set)  # accepted from the network
+    accept_all: list[str] = field(default_factory=list)  # unconditional accepts
+    notes: list[str] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)  # which rule sets could be read
+
+
+def _nft_ports(right: Any) -> set[int]:
+    if isinstance(right, int):
+        return {right}
+    if isinstance(right, dict):
+        if "set" in right:
+            out: set[int] = set()
+            for item in right["set"]:
+                if isinstance(item, int):
+                    out.add(item)
+                elif isinstance(item, dict) and "range" in item:
+                    lo, hi = item["range"]
+                    out.update(range(int(lo), int(hi) + 1))
+            return out
+        if "range" in right:
+            lo, hi = right["range"]
+            return set(range(int(lo), int(hi) + 1))
+    return set()
+
+
+def parse_nft(doc: Any, fw: Firewall) -> None:
+    items = doc.get("nftables", []) if isinstance(doc, dict) else []
+    inputs = {}
+    for item in items:
+        chain = item.get("chain")
+        if chain and chain.get("hook") == "input":
+            key = (chain.get("family"), chain.get("table"), chain.get("name"))
+            inputs[key] = chain
+            if chain.get("policy") == "drop":
+                fw.default_deny = True
+                fw.sources.append(f"nftables {chain.get('family')} {chain.get('table')} "
+                                  f"{chain.get('name')}: policy drop")
+    last: dict[tuple, dict] = {}
+    for item in items:
+        rule = item.get("rule")
+        if not rule:
+            continue
+        key = (rule.get("family"), rule.get("table"), rule.get("chain"))
+        if key not in inputs:
+            continue
+        last[key] = rule
+        exprs = rule.get("expr", [])
+        verdict = next((k for e in exprs for k in e if k in ("accept", "drop", "reject")), None)
+        matches = [e["match"] for e in exprs if "match" in e]
+        if verdict != "accept":
+            continue
+        lefts = [json.dumps(m.get("left"), sort_keys=True) for m in matches]
+        if any('"iif' in left for left in lefts) or any('"ct"' in left for left in lefts):
+            continue  # loopback interface or established connections
+        ports = set()
+        for m in matches:
+            left = m.get("left", {})
+            if isinstance(left, dict) and left.get("payload", {}).get("field") == "dport":
+                ports |= _nft_ports(m.get("right"))
+        if ports:
+            fw.open_ports |= ports
+        elif not matches:
+            fw.accept_all.append(f"nftables {key[1]} {key[2]}: unconditional accept")
+        else:
+            fw.notes.append(f"nftables {key[1]} {key[2]}: accept on {', '.join(lefts)[:160]}")
+    for key, rule in last.items():
+        exprs = rule.get("expr", [])
+        if len(exprs) == 1 and any(k in exprs[0] for k in ("drop", "reject")):
+            fw.default_deny = True
+            fw.sources.append(f"nftables {key[1]} {key[2]}: final rule drops")
+
+
+def parse_iptables(text: str, fw: Firewall) -> None:
+    table = None
+    last_input = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("*"):
+            table = line[1:]
+        if table != "filter":
+            continue
+        m = re.match(r"^:INPUT (\w+)", line)
+        if m and m.group(1) in ("DROP", "REJECT"):
+            fw.default_deny = True
+            fw.sources.append(f"iptables filter INPUT policy {m.group(1)}")
+        if not line.startswith("-A INPUT"):
+            continue
+        last_input = line
+        if not re.search(r"-j ACCEPT\b", line):
+            continue
+        if re.search(r"(^|\s)-i lo\b", line) or re.search(r"--(ct)?state\s+\S*ESTABLISHED", line):
+            continue
+        ports = set()
+        for spec in re.findall(r"--dports?\s+(\S+)", line):
+            for part in spec.split(","):
+                lo, _, hi = part.partition(":")
+                if lo.isdigit():
+                    ports.update(range(int(lo), int(hi or lo) + 1))
+        if ports:
+            fw.open_ports |= ports
+        elif line.strip() == "-A INPUT -j ACCEPT":
+            fw.accept_all.append("iptables INPUT: unconditional accept")
+    if re.match(r"^-A INPUT -j (DROP|REJECT)", last_input):
+        fw.default_deny = True
+        fw.sources.append("iptables INPUT: final rule drops")
+
+
+def parse_ufw(conf: str, defaults: str, fw: Firewall) -> None:
+    if not re.search(r"(?m)^\s*ENABLED\s*=\s*yes\s*$", conf):
+        if conf:
+            fw.notes.append("ufw installed but not enabled (/etc/ufw/ufw.conf)")
+        return
+    policy = re.search(r'(?m)^\s*DEFAULT_INPUT_POLICY\s*=\s*"?(\w+)"?', defaults)
+    if policy and policy.group(1).upper() in ("DROP", "REJECT"):
+        fw.default_deny = True
+        fw.sources.append(f"ufw enabled, DEFAULT_INPUT_POLICY={policy.group(1)}")
+
+
+def firewall_facts(host: Any) -> Firewall:
+    script = (f'echo "==> nft <=="; {SBIN}/nft -j list ruleset 2>&1 || nft -j list ruleset 2>&1;'
+              f'echo "==> iptables <=="; {SBIN}/iptables-save 2>&1 || iptables-save 2>&1;'
+              'echo "==> ufw.conf <=="; cat /etc/ufw/ufw.conf 2>/dev/null;'
+              'echo "==> ufw.default <=="; cat /etc/default/ufw 2>/dev/null; true')
+    parts = split_files(_run(host, script))
+    if not parts:
+        raise CouldNotCheck("could not read the firewall rule sets on the target")
+    fw = Firewall()
+    nft = parts.get("nft", "").strip()
+    try:
+        doc = json.loads(nft) if nft.startswith("{") else None
+    except ValueError:
+        doc = None
+    if doc is not None:
+        fw.tools.append("nftables")
+        parse_nft(doc, fw)
+    elif nft:
+        fw.notes.append(f"nft: {nft.splitlines()[0][:120]}")
+    ipt = parts.get("iptables", "")
+    if "*filter" in ipt or ipt.startswith("#"):
+        fw.tools.append("iptables")
+        parse_iptables(ipt, fw)
+    elif ipt.strip():
+        fw.notes.append(f"iptables-save: {ipt.strip().splitlines()[0][:120]}")
+    parse_ufw(parts.get("ufw.conf", ""), parts.get("ufw.default", ""), fw)
+    if parts.get("ufw.conf"):
+        fw.tools.append("ufw")
+    return fw
+
+
+# ----------------------------------------------------------------------- access logs
+
+
+def existing_files(host: Any, paths: list[str]) -> list[str]:
+    if not paths:
+        return []
+    quoted = " ".join(shlex.quote(p) for p in paths)
+    out = _run(host, f'for f in {quoted}; do [ -f "$f" ] && [ -r "$f" ] && echo "$f"; done; true')
+    return [line for line in out.splitlines() if line]
+
+
+def markers_in(host: Any, paths: list[str], markers: list[str]) -> set[str]:
+    """Which markers occur in the files (tail of each, so a huge log stays cheap)."""
+    if not paths or not markers:
+        return set()
+    files = " ".join(shlex.quote(p) for p in paths)
+    pats = " ".join(f"-e {shlex.quote(m)}" for m in markers)
+    out = _run(host, f"for f in {files}; do tail -c 20000000 \"$f\" 2>/dev/null; done "
+               f"| grep -F -o {pats}; true")
+    return {m for m in markers if m in out}

@@ -1,0 +1,86 @@
+"""Every request the exposure area may send, declared up front (the probes' safe lists).
+
+Each :class:`~aiaudit.http.Probe` lists exactly the method + path pairs its checks send,
+built from the service catalog, so that the footprint on a target is reviewable and the
+safety self-test can hold every request seen on the wire against these lists.
+Management endpoints from the catalog are never among them: EXP-07 judges those from
+identity plus auth state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiaudit.http import Probe, SafeRoute
+from aiaudit.services import load_services
+
+MARKER_PARAM = "aiaudit-marker"
+CORS_ORIGIN = "https://aiaudit-cors-check.invalid"
+COMPLETION_PATHS = {"openai": "/v1/chat/completions", "ollama": "/api/chat"}
+
+
+def _path(path: str) -> str:
+    return path.split("?", 1)[0]
+
+
+def discovery_paths() -> list[str]:
+    """Every probe path of the catalog, plus `/` (scheme detection), in a stable order."""
+    seen = {"/": None}
+    for svc in load_services():
+        for path in svc.probes:
+            seen.setdefault(path, None)
+    return list(seen)
+
+
+def read_paths() -> list[str]:
+    seen: dict[str, None] = {}
+    for svc in load_services():
+        for path in svc.read:
+            seen.setdefault(path, None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to ask for a protected read without credentials (EXP-02 bypass attempts)."""
+
+    label: str
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def bypass_variants(path: str) -> list[Variant]:
+    base, _, query = path.partition("?")
+    q = f"?{query}" if query else ""
+    out = [
+        Variant("X-Forwarded-For: 127.0.0.1", "GET", path,
+                (("X-Forwarded-For", "127.0.0.1"), ("X-Real-IP", "127.0.0.1"))),
+        Variant("Host: localhost", "GET", path, (("Host", "localhost"),)),
+        Variant("path case", "GET", base.upper() + q),
+        Variant("doubled slashes", "GET", base.replace("/", "//") + q),
+    ]
+    if not base.endswith("/"):
+        out.append(Variant("trailing slash", "GET", base + "/" + q))
+    out += [Variant("HEAD", "HEAD", path), Variant("OPTIONS", "OPTIONS", path)]
+    return out
+
+
+def _routes(method_paths: list[tuple[str, str]]) -> tuple[SafeRoute, ...]:
+    seen = dict.fromkeys((m, _path(p)) for m, p in method_paths)
+    return tuple(SafeRoute(m, p) for m, p in seen)
+
+
+DISCOVERY = Probe("exposure.discovery", _routes([("GET", p) for p in discovery_paths()]))
+UNAUTH_READ = Probe("exposure.unauth-read", _routes(
+    [("GET", p) for p in read_paths()]
+    + [(v.method, v.path) for p in read_paths() for v in bypass_variants(p)]))
+AUTH_READ = Probe("exposure.proxy-auth", _routes(
+    [("GET", p) for p in read_paths()] + [("GET", p) for p in discovery_paths()]))
+CORS = Probe("exposure.cors", _routes(
+    [(m, p) for p in read_paths() for m in ("OPTIONS", "GET")]))
+MARKER = Probe("exposure.alert-marker", _routes([("GET", p) for p in read_paths()]))
+COMPLETION = Probe("exposure.completion", _routes(
+    [("POST", p) for p in COMPLETION_PATHS.values()]))
+
+ALL_PROBES: tuple[Probe, ...] = (DISCOVERY, UNAUTH_READ, AUTH_READ, CORS, MARKER, COMPLETION)

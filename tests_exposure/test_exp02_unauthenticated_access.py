@@ -1,0 +1,34 @@
+"""EXP-02: no AI API answers an unauthenticated request (reads, bypasses, full: completion)."""
+
+import pytest
+
+from aiaudit.exposure.providers import auth_state
+from aiaudit.status import could_not_check
+
+
+@pytest.mark.control("EXP-02")
+@pytest.mark.resources(svc="ai_endpoints")
+def test_no_unauthenticated_read(svc, audit, evidence):
+    state = auth_state(audit, svc)
+    evidence.add("endpoint", svc.base_url)
+    evidence.add("identified as", svc.summary())
+    evidence.add("reads without credentials", state.reads)
+    if state.refused_by:
+        evidence.add("refused by", state.refused_by)
+    if state.tried:
+        evidence.add("bypass attempts", state.tried)
+    if state.completion:
+        evidence.add("completion (max_tokens=1)", state.completion)
+    assert state.state != "open", (
+        f"{svc.name} at {svc.endpoint} answers without credentials: {state.reads[0]}"
+    )
+    assert state.state != "bypass", (
+        f"{svc.name} at {svc.endpoint} refuses a plain read but answers a bypass: "
+        f"{state.bypasses[0]}"
+    )
+    assert not state.completion or " -> 2" not in state.completion, (
+        f"{svc.name} at {svc.endpoint} ran a completion without credentials: {state.completion}"
+    )
+    if state.state == "unknown":
+        could_not_check(f"{svc.name} at {svc.endpoint} neither answered nor refused a read "
+                        f"({'; '.join(state.reads)})")

@@ -1,0 +1,40 @@
+"""EXP-03: endpoints reachable from the network sit behind a proxy that enforces auth and TLS."""
+
+import pytest
+
+from aiaudit.exposure import checks
+from aiaudit.exposure.providers import auth_state
+from aiaudit.status import could_not_check
+
+
+@pytest.mark.control("EXP-03")
+@pytest.mark.resources(svc="ai_endpoints")
+def test_behind_authenticating_tls_proxy(svc, audit, evidence):
+    creds = audit.config.exposure.proxy_auth_headers()
+    check = audit.cached(f"exposure:proxy:{svc.case_id}",
+                         lambda: checks.proxy_check(audit.client, svc, creds))
+    state = auth_state(audit, svc)
+    evidence.add("endpoint", svc.base_url)
+    evidence.add("identified as", svc.summary())
+    evidence.add("without credentials", check.unauth)
+    evidence.add("proxy", check.proxy or "none seen (no proxy Server header)")
+    if check.with_credential:
+        evidence.add("with credential", check.with_credential)
+    if check.tls:
+        evidence.add("TLS certificate", checks.describe_tls(check.tls))
+    assert check.proxied, (
+        f"{svc.name} at {svc.endpoint} is reached directly, not through a reverse proxy "
+        f"({'its own auth: ' + state.refused_by if state.state == 'protected' else 'no auth'})"
+    )
+    assert check.proxy_refused, (
+        f"the proxy in front of {svc.endpoint} did not refuse an unauthenticated request "
+        f"itself: {check.unauth[0]}"
+    )
+    if check.credential_works is None:
+        could_not_check("no proxy credential in the audit config ([exposure] proxy_auth_env or "
+                        "proxy_auth_file): cannot confirm the API answers through the proxy")
+    assert check.credential_works, (
+        f"with the configured credential the API behind {svc.endpoint} did not answer: "
+        f"{check.with_credential}"
+    )
+    assert svc.scheme == "https", f"{svc.endpoint} serves plain HTTP to the network (no TLS)"

@@ -1,0 +1,28 @@
+"""EXP-04: the host firewall drops unexpected inbound traffic by default."""
+
+import pytest
+
+from aiaudit.exposure.providers import host_ai_ports
+
+
+@pytest.mark.control("EXP-04")
+@pytest.mark.resources(fw="firewall")
+def test_inbound_default_deny_and_ai_ports_closed(fw, audit, evidence):
+    evidence.add("rule sets read", ", ".join(fw.tools) or "none")
+    evidence.add("default deny from", "; ".join(fw.sources) or "nothing")
+    evidence.add("ports accepted from the network", sorted(fw.open_ports))
+    if fw.accept_all:
+        evidence.add("unconditional accepts", fw.accept_all)
+    if fw.notes:
+        evidence.add("notes", fw.notes)
+    assert fw.default_deny and not fw.accept_all, (
+        "inbound traffic is accepted by default: no nftables/iptables INPUT policy drop and "
+        "no enabled ufw with a deny default"
+        + (f" ({'; '.join(fw.accept_all)})" if fw.accept_all else "")
+    )
+    ai_ports = host_ai_ports(audit)
+    admitted = {p: ai_ports[p] for p in sorted(fw.open_ports) if p in ai_ports}
+    assert not admitted, (
+        "the firewall admits AI service ports from the network: "
+        + ", ".join(f"{p} ({name})" for p, name in admitted.items())
+    )

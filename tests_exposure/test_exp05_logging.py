@@ -1,0 +1,28 @@
+"""EXP-05: unexpected API calls are logged and alerted (a marked request must show up)."""
+
+import pytest
+
+from aiaudit.context import NoHostAccess
+from aiaudit.exposure.providers import marker_results
+from aiaudit.status import manual
+
+
+@pytest.mark.control("EXP-05")
+@pytest.mark.resources(svc="ai_endpoints")
+def test_marked_request_reaches_the_log(svc, audit, evidence):
+    logs = [*audit.config.access_logs, *audit.config.exposure.alert_sinks]
+    evidence.add("configured logs / sinks", logs or "none")
+    try:
+        result = marker_results(audit)[svc.case_id]
+    except NoHostAccess:
+        manual(f"no host access: look for a request to {svc.base_url} carrying "
+               "`aiaudit-marker` in your access log or alerting")
+    evidence.add("marked request", result.request)
+    evidence.add("waited", f"{result.waited}s")
+    assert logs, ("no access log or alert sink is configured ([paths] access_logs, [exposure] "
+                  "alert_sinks): unexpected API calls go unnoticed")
+    assert result.logs, f"none of the configured logs exists on the target: {', '.join(logs)}"
+    assert result.found, (
+        f"the marked request to {svc.endpoint} did not appear in {', '.join(result.logs)} "
+        f"within {result.waited}s"
+    )

@@ -1,0 +1,31 @@
+"""EXP-07: management endpoints are not reachable without authentication.
+
+Judged from identity plus auth state; the management endpoints themselves are never called.
+"""
+
+import pytest
+
+from aiaudit.exposure.providers import auth_state
+from aiaudit.status import could_not_check, not_applicable
+
+
+@pytest.mark.control("EXP-07")
+@pytest.mark.resources(svc="ai_endpoints")
+def test_management_not_reachable_unauthenticated(svc, audit, evidence):
+    state = auth_state(audit, svc)
+    service = svc.service
+    evidence.add("identified as", svc.summary())
+    evidence.add("auth state", state.state + (f" ({state.refused_by})" if state.refused_by
+                                               else ""))
+    if service and service.management:
+        evidence.add("management endpoints (never called)", list(service.management))
+    if state.state == "unknown":
+        could_not_check(f"auth state of {svc.endpoint} unknown: {'; '.join(state.reads)}")
+    if not state.reachable_unauthenticated:
+        return  # everything asks for credentials first, management included
+    if service is None or not service.management:
+        not_applicable(f"{svc.name} has no management API in the service catalog")
+    raise AssertionError(
+        f"{service.name} at {svc.endpoint} answers without credentials, so its management "
+        f"API is open too: {', '.join(service.management[:3])}"
+    )
