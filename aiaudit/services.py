@@ -53,7 +53,8 @@ class Signature:
             what = ""
         if self.status is not None:
             what = f"status {self.status}" + (f", {what}" if what else "")
-        return f"GET {self.path}: {what}"
+        against = " (counts against)" if self.weight < 0 else ""
+        return f"GET {self.path}: {what}{against}"
 
 
 @dataclass(frozen=True)

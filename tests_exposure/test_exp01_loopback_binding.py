@@ -38,7 +38,7 @@ def test_not_reachable_from_the_network(svc, evidence):
     """Network-only targets: an AI API that answers on the target's address is not bound to
     loopback, unless what answers is the authenticating proxy."""
     evidence.add("reachable at", svc.base_url)
-    evidence.add("identified as", svc.summary())
+    evidence.add("identified as", svc.describe())
     assert svc.proxy and svc.auth_wall, (
         f"{svc.name} answers on {svc.endpoint} from the auditor's position, so it is not "
         "bound to loopback"

@@ -11,12 +11,12 @@ from aiaudit.status import could_not_check
 def test_no_unauthenticated_read(svc, audit, evidence):
     state = auth_state(audit, svc)
     evidence.add("endpoint", svc.base_url)
-    evidence.add("identified as", svc.summary())
-    evidence.add("reads without credentials", state.reads)
+    evidence.add("identified as", svc.describe())
+    evidence.add("reads without credentials", "; ".join(state.reads))
     if state.refused_by:
         evidence.add("refused by", state.refused_by)
     if state.tried:
-        evidence.add("bypass attempts", state.tried)
+        evidence.add("bypass attempts", "; ".join(state.tried))
     if state.completion:
         evidence.add("completion (max_tokens=1)", state.completion)
     assert state.state != "open", (

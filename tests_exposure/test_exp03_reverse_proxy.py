@@ -15,8 +15,8 @@ def test_behind_authenticating_tls_proxy(svc, audit, evidence):
                          lambda: checks.proxy_check(audit.client, svc, creds))
     state = auth_state(audit, svc)
     evidence.add("endpoint", svc.base_url)
-    evidence.add("identified as", svc.summary())
-    evidence.add("without credentials", check.unauth)
+    evidence.add("identified as", svc.describe())
+    evidence.add("without credentials", "; ".join(check.unauth))
     evidence.add("proxy", check.proxy or "none seen (no proxy Server header)")
     if check.with_credential:
         evidence.add("with credential", check.with_credential)

@@ -10,11 +10,12 @@ from aiaudit.exposure.providers import host_ai_ports
 def test_inbound_default_deny_and_ai_ports_closed(fw, audit, evidence):
     evidence.add("rule sets read", ", ".join(fw.tools) or "none")
     evidence.add("default deny from", "; ".join(fw.sources) or "nothing")
-    evidence.add("ports accepted from the network", sorted(fw.open_ports))
+    evidence.add("ports accepted from the network",
+                 ", ".join(str(p) for p in sorted(fw.open_ports)) or "none")
     if fw.accept_all:
-        evidence.add("unconditional accepts", fw.accept_all)
+        evidence.add("unconditional accepts", "; ".join(fw.accept_all))
     if fw.notes:
-        evidence.add("notes", fw.notes)
+        evidence.add("notes", "; ".join(fw.notes))
     assert fw.default_deny and not fw.accept_all, (
         "inbound traffic is accepted by default: no nftables/iptables INPUT policy drop and "
         "no enabled ufw with a deny default"

@@ -11,7 +11,7 @@ from aiaudit.status import manual
 @pytest.mark.resources(svc="ai_endpoints")
 def test_marked_request_reaches_the_log(svc, audit, evidence):
     logs = [*audit.config.access_logs, *audit.config.exposure.alert_sinks]
-    evidence.add("configured logs / sinks", logs or "none")
+    evidence.add("configured logs / sinks", "; ".join(logs) or "none")
     try:
         result = marker_results(audit)[svc.case_id]
     except NoHostAccess:

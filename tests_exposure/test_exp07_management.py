@@ -14,11 +14,11 @@ from aiaudit.status import could_not_check, not_applicable
 def test_management_not_reachable_unauthenticated(svc, audit, evidence):
     state = auth_state(audit, svc)
     service = svc.service
-    evidence.add("identified as", svc.summary())
+    evidence.add("identified as", svc.describe())
     evidence.add("auth state", state.state + (f" ({state.refused_by})" if state.refused_by
                                                else ""))
     if service and service.management:
-        evidence.add("management endpoints (never called)", list(service.management))
+        evidence.add("management endpoints (never called)", "; ".join(service.management))
     if state.state == "unknown":
         could_not_check(f"auth state of {svc.endpoint} unknown: {'; '.join(state.reads)}")
     if not state.reachable_unauthenticated:

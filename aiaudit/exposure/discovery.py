@@ -91,6 +91,15 @@ class NetService:
         paths = list(svc.read) if svc and svc.read else ["/v1/models"]
         return paths
 
+    def describe(self) -> str:
+        """One evidence line: what answers, how sure, and on which signals."""
+        info = self.summary()
+        head = info["service"] + (f" {info['version']}" if info.get("version") else "")
+        head += f" ({info['scheme']}, confidence {info['confidence']:.2f})"
+        if info.get("resembles"):
+            head += f"; resembles {info['resembles']}"
+        return head + (f"; signals: {' | '.join(info['signals'])}" if info["signals"] else "")
+
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "endpoint": self.endpoint, "scheme": self.scheme, "service": self.name,

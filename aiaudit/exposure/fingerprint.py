@@ -118,7 +118,10 @@ class Score:
 
     @property
     def identified(self) -> bool:
-        return len(self.matched) >= 2 and self.score >= self.service.min_score
+        """At least two positive signals, and the score (penalties included) clears the
+        service's bar: one matching string never names a service."""
+        positive = [s for s in self.matched if s.weight > 0]
+        return len(positive) >= 2 and self.score >= self.service.min_score
 
 
 def score(service: ServiceDef, answers: dict[str, Answer]) -> Score:

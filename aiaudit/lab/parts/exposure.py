@@ -104,6 +104,20 @@ https://{addr}:{port} {{
 		}}
 	}}
 }}
+
+# Any other Host (e.g. a "Host: localhost" bypass attempt) is refused and logged too:
+# without this block Caddy answers an empty 200 that no access log records.
+https://:{port} {{
+	bind {addr}
+	tls internal
+	log {{
+		output file {access_log} {{
+			roll_disabled
+		}}
+		format json
+	}}
+	respond "misdirected request" 421
+}}
 """
 
 
