@@ -12,77 +12,26 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import struct
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from aiaudit.exposure.probes import ALL_PROBES
-from aiaudit.http import denied_reason
+from aiaudit.exposure.probes import declared_safe
+from aiaudit.lab.tap import Tap
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The exposure controls' request budget for one deployment (standard profile): discovery
 #: over 37 ports plus EXP-02/03/05/06 checks per AI endpoint. Defenders alert at ~100
 #: requests in a few minutes; the suite stays under it.
 REQUEST_BUDGET = 100
-HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT")
 
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network namespaces)"),
 ]
-
-
-class Tap:
-    """Reads every TCP segment on an interface (AF_PACKET) and keeps HTTP request lines sent
-    to one address."""
-
-    def __init__(self, ifname: str, dst: str):
-        self.dst = socket.inet_aton(dst)
-        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
-        self.sock.bind((ifname, 0))
-        self.sock.settimeout(0.2)
-        self.requests: list[tuple[int, str, str]] = []  # (port, method, target)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                frame = self.sock.recv(65535)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self._parse(frame)
-
-    def _parse(self, frame: bytes) -> None:
-        if len(frame) < 34 or frame[12:14] != b"\x08\x00":
-            return
-        ip = frame[14:]
-        ihl = (ip[0] & 0x0F) * 4
-        if ip[9] != 6 or ip[16:20] != self.dst:
-            return
-        tcp = ip[ihl:]
-        port = struct.unpack("!H", tcp[2:4])[0]
-        payload = tcp[(tcp[12] >> 4) * 4:]
-        line = payload.split(b"\r\n", 1)[0].decode("latin-1", "replace")
-        parts = line.split(" ")
-        if len(parts) == 3 and parts[0] in HTTP_METHODS and parts[2].startswith("HTTP/"):
-            self.requests.append((port, parts[0], parts[1]))
-
-    def close(self) -> list[tuple[int, str, str]]:
-        time.sleep(0.5)  # let the last segments arrive
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
-        return self.requests
 
 
 def lab(*args: str) -> str:
@@ -178,18 +127,12 @@ def test_hardened_evidence_shows_proxy_tls_and_log(exposure_audits):
     assert "policy drop" in _control(doc, "EXP-04")["cases"][0]["evidence"]["default deny from"]
 
 
-def _allowed(method: str, target: str) -> bool:
-    path = target.split("?", 1)[0]
-    return denied_reason(method, path) is None and any(p.allows(method, path)
-                                                       for p in ALL_PROBES)
-
-
 @pytest.mark.parametrize("deployment", list(EXPECTED))
 def test_every_request_on_the_wire_is_declared_safe(exposure_audits, deployment):
     run = exposure_audits[deployment]
     seen = [(m, t) for _port, m, t in run["wire"]] + run["caddy"]
     assert seen, "the tap saw no request at all"
-    unsafe = [(m, t) for m, t in seen if not _allowed(m, t)]
+    unsafe = [(m, t) for m, t in seen if not declared_safe(m, t)]
     assert not unsafe, f"requests outside the declared safe lists: {unsafe[:10]}"
     assert len(seen) <= REQUEST_BUDGET, f"{len(seen)} requests, budget {REQUEST_BUDGET}"
 
@@ -203,4 +146,4 @@ def test_report_records_match_the_wire(exposure_audits, deployment):
     listed = sorted((r["method"], re.sub(r"^https?://[^/]+", "", r["url"])) for r in records)
     seen = sorted([(m, t) for _p, m, t in run["wire"]] + run["caddy"])
     assert len(listed) == len(seen)
-    assert all(_allowed(m, t) for m, t in listed)
+    assert all(declared_safe(m, t) for m, t in listed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiaudit.http import Probe, SafeRoute
+from aiaudit.http import Probe, SafeRoute, denied_reason
 from aiaudit.services import load_services
 
 MARKER_PARAM = "aiaudit-marker"
@@ -84,3 +84,11 @@ COMPLETION = Probe("exposure.completion", _routes(
     [("POST", p) for p in COMPLETION_PATHS.values()]))
 
 ALL_PROBES: tuple[Probe, ...] = (DISCOVERY, UNAUTH_READ, AUTH_READ, CORS, MARKER, COMPLETION)
+
+
+def declared_safe(method: str, target: str) -> bool:
+    """True when `method target` (a request line's target, query allowed) is on some
+    exposure probe's safe list and not on the client's hard deny list."""
+    path = target.split("?", 1)[0]
+    return denied_reason(method, path) is None and any(p.allows(method, path)
+                                                       for p in ALL_PROBES)

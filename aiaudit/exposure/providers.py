@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiaudit.context import AuditContext, NoHostAccess
-from aiaudit.exposure import checks, hostside
+from aiaudit.exposure import bindings, checks, hostside
 from aiaudit.exposure.discovery import NetService, discover
 from aiaudit.exposure.listeners import ai_listeners
 from aiaudit.resources import Unavailable, provider
@@ -66,35 +66,31 @@ def host_ai_ports(ctx: AuditContext) -> dict[int, str]:
     from aiaudit.services import ai_services
 
     ports = {p: svc.name for svc in ai_services() for p in svc.ports}
-    listeners = ctx.cached("exposure:ai_listeners",
-                           lambda: ai_listeners(ctx.host(), ctx.config.extra_ports))
-    ports.update({ai.listener.port: ai.service for ai in listeners
+    ports.update({ai.listener.port: ai.service for ai in _host_listeners(ctx)
                   if not ai.listener.is_loopback})
     return ports
 
 
-@provider("ai_listeners", empty_reason="no AI service is listening on the target host")
-def _ai_listeners(ctx: AuditContext) -> list[tuple[str, object]]:
-    listeners = ctx.cached("exposure:ai_listeners",
-                           lambda: ai_listeners(ctx.host(), ctx.config.extra_ports))
-    return [(ai.case_id, ai) for ai in listeners]
+def _host_listeners(ctx: AuditContext) -> list[Any]:
+    return ctx.cached("exposure:ai_listeners",
+                      lambda: ai_listeners(ctx.host(), ctx.config.extra_ports))
 
 
-@provider("bind_intents", empty_reason="no AI service configuration (OpenClaw, Hermes, Ollama, "
-          "vLLM or llama.cpp units) found on the target host")
-def _bind_intents(ctx: AuditContext) -> list[tuple[str, object]]:
-    intents = hostside.configured_intents(ctx.host(), ctx.config.state_dirs)
-    return [(i.case_id, i) for i in intents]
-
-
-@provider("network_bindings", empty_reason="no AI service answers on the target's address")
-def _network_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
-    """EXP-01's network-side confirmation, for targets without host access."""
-    if ctx.target.host_access:
-        return [("host-side", Unavailable(
-            Status.NOT_APPLICABLE, "host access available: EXP-01 is judged from the host's "
-            "listening sockets and configuration"))]
-    return [(s.case_id, s) for s in ai_endpoints(ctx)]
+@provider("exposure_bindings", empty_reason="no AI service listens on, or is configured on, "
+          "the target host")
+def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
+    """EXP-01: host listeners and configured intent; network-side for network-only targets."""
+    if not ctx.target.host_access:
+        found = [bindings.from_network(s) for s in ai_endpoints(ctx)]
+        if not found:
+            return [("no-host-access", Unavailable(
+                Status.NOT_APPLICABLE, f"no host access ({ctx.target.spec} is network-only) "
+                "and no AI service answers on its address from the auditor's position"))]
+    else:
+        intents = hostside.configured_intents(ctx.host(), ctx.config.state_dirs)
+        found = ([bindings.from_listener(ai) for ai in _host_listeners(ctx)]
+                 + [bindings.from_intent(i) for i in intents])
+    return [(b.case_id, b) for b in found]
 
 
 @provider("ai_endpoints", empty_reason="no AI service answers on the target's address from "

@@ -1,0 +1,87 @@
+"""Host-side exposure facts from real tool output (nft -j / iptables-save captured in a
+scratch namespace) and from the lab's real configuration files."""
+
+import json
+from pathlib import Path
+
+from aiaudit.exposure.hostside import (
+    Firewall,
+    hermes_intent,
+    openclaw_intent,
+    parse_iptables,
+    parse_nft,
+    split_files,
+    unit_intents,
+)
+
+FW = Path(__file__).parent / "fixtures" / "exposure" / "firewall"
+
+
+def nft(name):
+    fw = Firewall()
+    parse_nft(json.loads((FW / name).read_text()), fw)
+    return fw
+
+
+def test_nft_default_drop_admits_only_ssh_and_proxy():
+    fw = nft("nft_hardened.json")
+    assert fw.default_deny and "policy drop" in fw.sources[0]
+    assert fw.open_ports == {22, 443} and not fw.accept_all
+
+
+def test_empty_rule_set_is_not_default_deny():
+    fw = nft("nft_empty.json")
+    parse_iptables((FW / "iptables_save_empty.txt").read_text(), fw)
+    assert not fw.default_deny and not fw.open_ports
+
+
+def test_iptables_drop_policy_with_an_open_ollama_port():
+    fw = Firewall()
+    parse_iptables((FW / "iptables_save_drop_open_ollama.txt").read_text(), fw)
+    assert fw.default_deny and fw.open_ports == {22, 443, 11434}
+    both = nft("nft_from_iptables_rules.json")  # the same rules as nftables shows them
+    assert both.default_deny and 22 in both.open_ports
+
+
+def test_unconditional_accept_is_reported():
+    fw = Firewall()
+    parse_iptables("*filter\n:INPUT DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n", fw)
+    assert fw.accept_all
+
+
+def test_hermes_env_as_the_lab_writes_it():
+    vuln = hermes_intent("/x/.env", "OPENAI_API_KEY=sk-x\nAPI_SERVER_ENABLED=true\n"
+                         "API_SERVER_HOST=0.0.0.0\nAPI_SERVER_PORT=8080\n")
+    assert vuln and not vuln.loopback_only and vuln.auth == "no API_SERVER_KEY"
+    hard = hermes_intent("/x/.env", "API_SERVER_ENABLED=true\nAPI_SERVER_HOST=127.0.0.1\n")
+    assert hard and hard.loopback_only
+    assert hermes_intent("/x/.env", "API_SERVER_HOST=0.0.0.0\n") is None  # not enabled
+
+
+def test_openclaw_bind_and_auth_mode():
+    lan = openclaw_intent("/root/.openclaw/openclaw.json",
+                          '{\n  // JSON5 comment\n  "gateway": {"bind": "lan", "auth": '
+                          '{"mode": "none"},},\n}')
+    assert lan and lan.bind == "lan" and not lan.loopback_only and lan.auth == "none"
+    default = openclaw_intent("/root/.openclaw/openclaw.json", '{"gateway": {"port": 18789}}')
+    assert default and default.loopback_only
+
+
+def test_systemd_units_ollama_vllm_llama():
+    ollama = unit_intents("/etc/systemd/system/ollama.service.d/override.conf",
+                          '[Service]\nEnvironment="OLLAMA_HOST=0.0.0.0:11434"\n'
+                          'Environment="OLLAMA_ORIGINS=*"\n')
+    assert len(ollama) == 1 and ollama[0].bind == "0.0.0.0" and "ORIGINS=*" in ollama[0].detail
+    vllm = unit_intents("/etc/systemd/system/vllm.service",
+                        "[Service]\nExecStart=/opt/venv/bin/vllm serve Qwen/Qwen3-8B\n")
+    assert vllm[0].service == "vLLM" and vllm[0].bind == "0.0.0.0"  # vLLM's default
+    assert vllm[0].auth == "no API key"
+    llama = unit_intents("/etc/systemd/system/llama.service",
+                         "[Service]\nExecStart=/usr/local/bin/llama-server -m m.gguf "
+                         "--host 127.0.0.1 --api-key-file /etc/llama/key\n")
+    assert llama[0].loopback_only and llama[0].auth == "API key set"
+
+
+def test_split_files():
+    out = "==> /a <==\nx\ny\n==> /b <==\nz\n"
+    assert split_files(out) == {"/a": "x\ny\n", "/b": "z\n"}
