@@ -87,8 +87,8 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
 def try_completion(client: Any, svc: NetService) -> str:
     """One real completion without credentials, max_tokens=1 (only under --profile full)."""
     style = svc.service.completion if svc.service else "openai"
-    path = probes.COMPLETION_PATHS.get(style or "openai")
-    if not path:
+    path = probes.COMPLETION_PATHS.get(style)
+    if not path:  # a vector DB, notebook or UI: nothing to complete
         return ""
     model = "aiaudit-probe"
     listing = svc.answers.get("/v1/models") or svc.answers.get("/api/tags")
