@@ -32,6 +32,7 @@ pytestmark = [
 
 REPO = Path(__file__).resolve().parents[1]
 VULN, HARD = SPECS["vulnerable"].ns, SPECS["hardened"].ns
+V, H = VULN.target_addr, HARD.target_addr  # 10.77.1.2 / 10.77.2.2 in lab slot 0
 CANARY = re.compile(r"^AIAUDIT-CANARY-[0-9A-Fa-f]{16}$")
 
 
@@ -104,7 +105,7 @@ def hardened() -> Deployment:
 @pytest.fixture(scope="module")
 def alice_answer(vulnerable: Deployment) -> dict[str, Any]:
     resp = http().post(
-        "http://10.77.1.2:8080/v1/chat/completions",
+        f"http://{V}:8080/v1/chat/completions",
         json={"messages": [{"role": "user", "content": "What is the capital of France?"}],
               "user": "alice", "max_tokens": 32},
         timeout=90,
@@ -115,23 +116,23 @@ def alice_answer(vulnerable: Deployment) -> dict[str, Any]:
 
 # -- vulnerable ---------------------------------------------------------------------------
 def test_up_reports_target_and_config(vulnerable: Deployment) -> None:
-    assert vulnerable.result["target"] == "ssh://root@10.77.1.2:22"
+    assert vulnerable.result["target"] == f"ssh://root@{V}:22"
     assert vulnerable.config_path == vulnerable.lab / "audit.toml"
     cfg = vulnerable.config
     assert CANARY.match(cfg["canary"]["value"])
     assert Path(cfg["ssh"]["config_file"]).is_file()
     endpoints = {e["name"]: e for e in cfg["endpoints"]}
-    assert endpoints["lab-agent"]["url"] == "http://10.77.1.2:8080/v1/chat/completions"
+    assert endpoints["lab-agent"]["url"] == f"http://{V}:8080/v1/chat/completions"
     assert "auth_file" not in endpoints["lab-agent"]
-    assert endpoints["llm-server"]["url"] == "http://10.77.1.2:8000/v1/chat/completions"
+    assert endpoints["llm-server"]["url"] == f"http://{V}:8000/v1/chat/completions"
     assert [u["name"] for u in cfg["users"]] == ["alice", "bob"]
-    assert cfg["exposure"]["extra_ports"] == [8080] and cfg["policy"]["retention_days"] == 90
+    assert 8080 in cfg["exposure"]["extra_ports"] and cfg["policy"]["retention_days"] == 90
     text = vulnerable.config_path.read_text()
     assert vulnerable.token("alice") not in text and vulnerable.token("bob") not in text
 
 
 def test_vulnerable_llm_answers_without_auth(vulnerable: Deployment) -> None:
-    resp = http().get("http://10.77.1.2:8000/v1/models", timeout=10)
+    resp = http().get(f"http://{V}:8000/v1/models", timeout=10)
     assert resp.status_code == 200
     assert resp.json()["data"]
 
@@ -144,18 +145,18 @@ def test_vulnerable_agent_answers_alice(alice_answer: dict[str, Any]) -> None:
 def test_vulnerable_agent_leaks_history_across_users(
     vulnerable: Deployment, alice_answer: dict[str, Any]
 ) -> None:
-    sessions = http().get("http://10.77.1.2:8080/api/sessions", headers={"X-User": "bob"},
+    sessions = http().get(f"http://{V}:8080/api/sessions", headers={"X-User": "bob"},
                           timeout=10).json()["data"]
     alice = [s for s in sessions if s["user_id"] == "alice"]
     assert alice, "isolation is off: bob must see alice's session"
-    msgs = http().get(f"http://10.77.1.2:8080/api/sessions/{alice[0]['id']}/messages",
+    msgs = http().get(f"http://{V}:8080/api/sessions/{alice[0]['id']}/messages",
                       headers={"X-User": "bob"}, timeout=10)
     assert msgs.status_code == 200 and msgs.json()["data"]
 
 
 def test_vulnerable_ssh_login(vulnerable: Deployment) -> None:
     ssh_config = vulnerable.config["ssh"]["config_file"]
-    done = subprocess.run(["ssh", "-F", ssh_config, "10.77.1.2", "ss", "-ltn"],
+    done = subprocess.run(["ssh", "-F", ssh_config, V, "ss", "-ltn"],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     for port in (":22 ", ":8000 ", ":8080 "):
@@ -182,8 +183,9 @@ def test_vulnerable_state_db_has_messages(
 
 # -- hardened -----------------------------------------------------------------------------
 def test_hardened_llm_not_reachable_from_host(hardened: Deployment) -> None:
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("10.77.2.2", 8000), timeout=5).close()
+    # refused (bound to loopback), or dropped silently by the hardened firewall
+    with pytest.raises((ConnectionRefusedError, TimeoutError)):
+        socket.create_connection((H, 8000), timeout=3).close()
 
 
 def test_hardened_agent_requires_token(hardened: Deployment) -> None:
@@ -211,9 +213,9 @@ def test_hardened_state_db_is_encrypted(hardened: Deployment) -> None:
 
 # -- down -----------------------------------------------------------------------------------
 def test_down_stops_everything(vulnerable: Deployment, hardened: Deployment) -> None:
-    pids = [int(p["pid"]) for d in (vulnerable, hardened)
-            for p in d.state()["processes"].values()]
-    assert len(pids) == 6
+    processes = [d.state()["processes"] for d in (vulnerable, hardened)]
+    assert all({"llm", "sshd", "agent"} <= set(p) for p in processes)  # + area parts' own
+    pids = [int(info["pid"]) for p in processes for info in p.values()]
     done = run_lab("down", timeout=120)
     assert done.returncode == 0, done.stderr
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout

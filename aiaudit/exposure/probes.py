@@ -23,21 +23,22 @@ def _path(path: str) -> str:
     return path.split("?", 1)[0]
 
 
-def discovery_paths() -> list[str]:
-    """Every probe path of the catalog, plus `/` (scheme detection), in a stable order."""
-    seen = {"/": None}
+def _catalog_paths(field: str, first: tuple[str, ...] = ()) -> list[str]:
+    """A catalog field's paths over all services, deduplicated, in a stable order."""
+    seen = dict.fromkeys(first)
     for svc in load_services():
-        for path in svc.probes:
-            seen.setdefault(path, None)
+        seen.update(dict.fromkeys(getattr(svc, field)))
     return list(seen)
+
+
+def discovery_paths() -> list[str]:
+    """Every probe path of the catalog, plus `/` (scheme detection)."""
+    return _catalog_paths("probes", first=("/",))
 
 
 def read_paths() -> list[str]:
-    seen: dict[str, None] = {}
-    for svc in load_services():
-        for path in svc.read:
-            seen.setdefault(path, None)
-    return list(seen)
+    """Every unauthenticated read of the catalog (EXP-02, -05, -06)."""
+    return _catalog_paths("read")
 
 
 @dataclass(frozen=True)

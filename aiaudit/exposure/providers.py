@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiaudit.context import AuditContext, NoHostAccess
+from aiaudit.context import AuditContext
 from aiaudit.exposure import bindings, checks, hostside
 from aiaudit.exposure.discovery import NetService, discover
 from aiaudit.exposure.listeners import ai_listeners
@@ -103,5 +103,3 @@ def _ai_endpoints(ctx: AuditContext) -> list[tuple[str, object]]:
 def _firewall(ctx: AuditContext) -> list[tuple[str, object]]:
     return [(ctx.target.address, hostside.firewall_facts(ctx.host()))]
 
-
-__all__ = ["NoHostAccess", "ai_endpoints", "auth_state", "marker_results", "network_services"]

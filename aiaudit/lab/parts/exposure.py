@@ -84,7 +84,7 @@ CADDYFILE = """\
 	}}
 }}
 
-https://{addr}:{port} {{
+(site) {{
 	bind {addr}
 	tls internal
 	log {{
@@ -93,6 +93,10 @@ https://{addr}:{port} {{
 		}}
 		format json
 	}}
+}}
+
+https://{addr}:{port} {{
+	import site
 	@unauthenticated not header Authorization "Bearer {token}"
 	handle @unauthenticated {{
 		header WWW-Authenticate "Bearer realm=\\"aiaudit-lab\\""
@@ -108,14 +112,7 @@ https://{addr}:{port} {{
 # Any other Host (e.g. a "Host: localhost" bypass attempt) is refused and logged too:
 # without this block Caddy answers an empty 200 that no access log records.
 https://:{port} {{
-	bind {addr}
-	tls internal
-	log {{
-		output file {access_log} {{
-			roll_disabled
-		}}
-		format json
-	}}
+	import site
 	respond "misdirected request" 421
 }}
 """
