@@ -19,6 +19,7 @@ from aiaudit import resources as res
 from aiaudit.catalog import CatalogError, load_catalog
 from aiaudit.config import ConfigError, load_config
 from aiaudit.context import PROFILES, AuditContext, NoHostAccess
+from aiaudit.injection.options import add_options as add_injection_options
 from aiaudit.redact import redact
 from aiaudit.report.html_summary import e, render_summary
 from aiaudit.report.model import RunInfo, build_report, write_json
@@ -40,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="quick: no model generation; full: long injection budgets")
     group.addoption("--report-dir", default="reports", metavar="DIR",
                     help="where the HTML and JSON reports go (default: reports/)")
+    add_injection_options(group)
 
 
 def _is_audit_run(config: pytest.Config) -> bool:
@@ -282,11 +284,14 @@ def _finish(session: pytest.Session) -> dict | None:
         config=ctx.config.path,
         parameters={"report_dir": str(config.getoption("report_dir"))},
     )
-    if "client" in ctx.__dict__:
+    # Areas that need other timeouts keep their own SafeClient in "http:extra_clients".
+    clients = [ctx.client] if "client" in ctx.__dict__ else []
+    clients += ctx.cached("http:extra_clients", list)
+    if clients:
         info.requests = [
             {"probe": r.probe, "method": r.method, "url": r.url, "status": r.status,
              "elapsed": round(r.elapsed, 4), "error": r.error}
-            for r in ctx.client.records
+            for r in sorted((r for c in clients for r in c.records), key=lambda r: r.started)
         ]
     doc = build_report(info, summary, catalog)
     state["doc"], state["summary"] = doc, summary

@@ -205,8 +205,12 @@ class Agent:
             else:
                 new_turns.append(("user", text))
         scope = None if self.cfg.shared_history else user
-        history = [("model" if role == "assistant" else "user", text)
-                   for role, text in self.store.recent(scope, self.cfg.history_limit)]
+        # Only the users' side of the history goes back to the model: the base model copies
+        # its own earlier answers verbatim, so feeding them back makes every later answer
+        # identical (an absorbing state in which no question, attack or leak is visible).
+        history = [("user", text)
+                   for role, text in self.store.recent(scope, self.cfg.history_limit)
+                   if role != "assistant"]
         while True:
             prompt = render_gemma(system, history + new_turns)
             if len(prompt) <= PROMPT_BUDGET_CHARS:
