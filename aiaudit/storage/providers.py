@@ -1,3 +1,79 @@
 """Resource providers of the storage area (registered on import)."""
 
 from __future__ import annotations
+
+from aiaudit.context import AuditContext
+from aiaudit.resources import provider
+from aiaudit.storage.locate import locate
+
+
+@provider("storage_stores", empty_reason="no conversation store found on the target "
+          "(known app layouts, env overrides, [paths] state_dirs)")
+def _stores(ctx: AuditContext) -> list[tuple[str, object]]:
+    stores, _ = locate(ctx)
+    return [(s.case_id, s) for s in stores]
+
+
+@provider("storage_file_stores", empty_reason="no file-based conversation store found on the "
+          "target (database servers are checked through STO-01/05/08)")
+def _file_stores(ctx: AuditContext) -> list[tuple[str, object]]:
+    stores, _ = locate(ctx)
+    return [(s.case_id, s) for s in stores if s.kind in ("sqlite", "jsonl", "json")]
+
+
+@provider("storage_state_dirs", empty_reason="no AI app state dir found on the target "
+          "(known app layouts, env overrides, [paths] state_dirs)")
+def _state_dirs(ctx: AuditContext) -> list[tuple[str, object]]:
+    _, dirs = locate(ctx)
+    return [(d.case_id, d) for d in dirs]
+
+
+@provider("storage_history_sources", empty_reason="no conversation store or log file found "
+          "on the target")
+def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
+    from aiaudit.hostfs import HostFS
+    from aiaudit.storage.historyscan import HistorySource, log_files, store_source
+
+    stores, dirs = locate(ctx)
+    sources = [store_source(s) for s in stores if s.kind in ("sqlite", "jsonl", "json")]
+    logs = log_files(HostFS.for_context(ctx), ctx.config.access_logs, [d.path for d in dirs])
+    if logs:
+        sources.append(HistorySource("logs", tuple(logs)))
+    return [(s.case_id, s) for s in sources]
+
+
+@provider("storage_history_apis", empty_reason="no history API or vector store answers on the "
+          "target's address (exposure discovery)")
+def _history_apis(ctx: AuditContext) -> list[tuple[str, object]]:
+    from aiaudit.context import NoHostAccess
+    from aiaudit.exposure.listeners import ai_listeners
+    from aiaudit.exposure.providers import network_services
+    from aiaudit.storage.history_api import history_apis, loopback_apis
+
+    apis = history_apis(network_services(ctx))
+    try:  # the exposure area's host-side listeners (same cache key: computed once)
+        listeners = ctx.cached("exposure:ai_listeners",
+                               lambda: ai_listeners(ctx.host(), ctx.config.extra_ports))
+    except NoHostAccess:
+        listeners = []
+    apis += loopback_apis(listeners, ctx.target.address)
+    return [(api.case_id, api) for api in apis]
+
+
+@provider("storage_user_pairs", empty_reason="fewer than two [[users]] with credentials are "
+          "configured: STO-06 needs user A to plant a conversation and user B to try reading it")
+def _user_pairs(ctx: AuditContext) -> list[tuple[str, object]]:
+    from aiaudit.status import CouldNotCheck
+    from aiaudit.storage.isolation import UserPair
+    from aiaudit.storage.settings import settings_for
+
+    users = ctx.config.users
+    if len(users) < 2:
+        return []
+    wanted = settings_for(ctx).chat_endpoint
+    endpoints = [e for e in ctx.config.endpoints if wanted in (None, e.name)]
+    if not endpoints:
+        raise CouldNotCheck(f"no [[endpoints]] entry named {wanted!r} ([storage] chat_endpoint)"
+                            if wanted else "no [[endpoints]] configured to plant a message")
+    pair = UserPair(users[0], users[1], endpoints[0])
+    return [(pair.case_id, pair)]

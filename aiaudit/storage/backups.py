@@ -1,0 +1,155 @@
+"""Backups of a store: where they are, how old, whether they restore, where they live.
+
+A backup counts when it sits in one of the operator's `[storage] backup_dirs` (or next to
+the store as `<store>.bak*`) and is named after the store (else any file there is tried).
+Restoring means: copy it to a private temp dir, unpack gzip/zstd, open it (with the key for
+SQLCipher), `PRAGMA integrity_check`, and count rows.
+"""
+
+from __future__ import annotations
+
+import gzip
+import posixpath
+import shlex
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiaudit.hostfs import HostFS
+from aiaudit.status import CouldNotCheck
+from aiaudit.storage.locate import STAT_FMT, FileInfo, Store
+from aiaudit.storage.settings import settings_for
+from aiaudit.storage.snapshot import copy_sqlite
+from aiaudit.storage.sqlitefacts import DB_ERRORS, integrity_check, open_copy, row_counts
+
+
+@dataclass(frozen=True)
+class Backup:
+    file: FileInfo
+    device: str  # st_dev of the backup's filesystem
+    mount: str  # its mount point
+
+    def age_days(self, now: float | None = None) -> float:
+        return ((now or time.time()) - self.file.mtime) / 86400
+
+
+@dataclass(frozen=True)
+class Restore:
+    ok: bool
+    detail: str
+    rows: int = 0
+
+
+def _list_script(dirs: list[str], store_path: str) -> str:
+    parts = [f"stat -c 'D %d' -- {shlex.quote(store_path)} 2>/dev/null; "
+             f"findmnt -n -o TARGET -T {shlex.quote(store_path)} 2>/dev/null | sed 's/^/M /'"]
+    for i, d in enumerate(dirs):
+        q = shlex.quote(d)
+        parts.append(f"findmnt -n -o TARGET -T {q} 2>/dev/null | sed 's/^/B{i} /'")
+        parts.append(
+            f"[ -d {q} ] && find {q} -maxdepth 3 -type f -exec stat -c "
+            f"'F %d {STAT_FMT}' -- {{}} + 2>/dev/null"
+        )
+    return "; ".join(parts) + "; true"
+
+
+def find_backups(ctx: Any, store: Store) -> tuple[list[Backup], str, str]:
+    """Backups of `store` plus the store's own (device, mount point)."""
+
+    def compute() -> tuple[list[Backup], str, str]:
+        fs = HostFS.for_context(ctx)
+        dirs = list(settings_for(ctx).backup_dirs)
+        _, out, _ = fs.run(_list_script(dirs, store.path), timeout=60)
+        store_dev = store_mount = ""
+        found: list[Backup] = []
+        mounts: dict[int, str] = {}
+        for line in out.splitlines():
+            tag, _, rest = line.partition(" ")
+            if tag == "D":
+                store_dev = rest.strip()
+            elif tag == "M":
+                store_mount = rest.strip()
+            elif tag.startswith("B") and tag[1:].isdigit():
+                mounts[int(tag[1:])] = rest.strip()
+            elif tag == "F":
+                device, _, stat = rest.partition(" ")
+                try:
+                    info = FileInfo.parse(stat)
+                except ValueError:
+                    continue
+                index = next((i for i, d in enumerate(dirs)
+                              if info.path.startswith(d.rstrip("/") + "/")), -1)
+                found.append(Backup(info, device, mounts.get(index, "?")))
+        stem = posixpath.basename(store.path).split(".", 1)[0].lower()
+        named = [b for b in found if stem and stem in posixpath.basename(b.file.path).lower()]
+        chosen = named or found
+        for copy in store.copies:  # <store>.bak* beside the store: same filesystem
+            if copy.path.endswith(("-wal", "-journal")):
+                continue
+            chosen.append(Backup(copy, store_dev, store_mount))
+        chosen.sort(key=lambda b: b.file.mtime, reverse=True)
+        return chosen, store_dev, store_mount
+
+    return ctx.cached(f"storage:backups:{store.path}", compute)
+
+
+def _unpack(path: Path) -> Path:
+    """gzip / zstd backups are unpacked next to the copy (streamed)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        out = path.with_suffix(".unpacked")
+        with gzip.open(path, "rb") as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+        return out
+    if magic == b"\x28\xb5\x2f\xfd":
+        import zstandard
+
+        out = path.with_suffix(".unpacked")
+        with open(path, "rb") as src, open(out, "wb") as dst:
+            zstandard.ZstdDecompressor().copy_stream(src, dst)
+        return out
+    return path
+
+
+def restore(ctx: Any, backup: Backup, key: str | None) -> Restore:
+    """Restore a backup into a private temp dir and check it opens and holds rows."""
+
+    def compute() -> Restore:
+        fs = HostFS.for_context(ctx)
+        limit = settings_for(ctx).max_copy_mb * 1024 * 1024
+        try:
+            copy = copy_sqlite(fs, [(backup.file.path, backup.file.size)], limit, "backup")
+        except CouldNotCheck as exc:
+            return Restore(False, f"could not copy it: {exc}")
+        db = _unpack(copy.path)
+        errors = []
+        for attempt_key in ([None, key] if key else [None]):
+            try:
+                conn = open_copy(db, attempt_key)
+            except (*DB_ERRORS, OSError) as exc:
+                errors.append(str(exc))
+                continue
+            try:
+                integrity = integrity_check(conn)
+                counts = row_counts(conn)
+            except DB_ERRORS as exc:
+                errors.append(str(exc))
+                continue
+            finally:
+                conn.close()
+            rows = sum(counts.values())
+            how = "with the configured key" if attempt_key else "as plain SQLite"
+            if integrity != "ok":
+                return Restore(False, f"opened {how} but integrity_check: {integrity}", rows)
+            if not counts or rows == 0:
+                return Restore(False, f"opened {how} but it holds no rows", rows)
+            top = ", ".join(f"{t}={n}" for t, n in sorted(counts.items())[:6])
+            return Restore(True, f"opened {how}; integrity_check ok; rows: {top}", rows)
+        return Restore(False, "does not open as SQLite" + (
+            " (nor with the configured key)" if key else " (no [storage] key_file to try)")
+            + (f": {errors[-1]}" if errors else ""))
+
+    return ctx.cached(f"storage:restore:{backup.file.path}", compute)

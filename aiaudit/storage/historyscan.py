@@ -1,0 +1,83 @@
+"""STO-03 facts: secrets inside conversation history, its WAL/journal copies and logs.
+
+Every file is streamed from the target through the secret engine: raw bytes, so text in
+SQLite free pages, WAL frames and rotated logs is seen too, and memory stays flat.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaudit.hostfs import HostFS
+from aiaudit.resources import safe_id
+from aiaudit.status import CouldNotCheck
+from aiaudit.storage.locate import STAT_FMT, FileInfo, Store
+from aiaudit.storage.progress import Progress
+from aiaudit.storage.secrets.engine import Finding, scan_stream
+
+MAX_FILES = 5000
+
+
+@dataclass(frozen=True)
+class HistorySource:
+    """Files of one store, or the deployment's log files, scanned as one case."""
+
+    name: str
+    files: tuple[FileInfo, ...]
+
+    @property
+    def case_id(self) -> str:
+        return safe_id(self.name, 120)
+
+
+@dataclass
+class ScanResult:
+    files: int = 0
+    bytes: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def store_source(store: Store) -> HistorySource:
+    return HistorySource(f"{store.app}:{store.path}", store.all_files[:MAX_FILES])
+
+
+def log_files(fs: HostFS, configured: list[str], state_dirs: list[str]) -> list[FileInfo]:
+    """Configured access logs plus `*.log*` files below the state dirs (rotations included)."""
+    parts = [f"for f in {shlex.quote(p)} {shlex.quote(p)}.*; do [ -f \"$f\" ] && "
+             f"stat -c '{STAT_FMT}' -- \"$f\"; done" for p in configured]
+    parts += [f"[ -d {shlex.quote(d)} ] && find {shlex.quote(d)} -maxdepth 3 -type f "
+              f"\\( -name '*.log' -o -name '*.log.*' \\) -exec stat -c '{STAT_FMT}' -- {{}} +"
+              for d in state_dirs]
+    _, out, _ = fs.run("; ".join(parts) + "; true", timeout=60) if parts else (0, "", "")
+    files: dict[str, FileInfo] = {}
+    for line in out.splitlines():
+        try:
+            info = FileInfo.parse(line)
+        except ValueError:
+            continue
+        files.setdefault(info.path, info)
+    return sorted(files.values(), key=lambda f: f.path)[:MAX_FILES]
+
+
+def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
+    """Stream every file of the source through the engine (progress for big sources)."""
+    fs = HostFS.for_context(ctx)
+    result = ScanResult()
+    progress = Progress(f"scanning {source.name} for secrets", sum(f.size for f in source.files))
+    for info in source.files:
+        try:
+            with fs.open(info.path) as stream:
+                before = progress.done_bytes
+                result.findings.extend(scan_stream(stream, info.path, progress.update))
+                result.bytes += progress.done_bytes - before
+                result.files += 1
+        except (CouldNotCheck, OSError) as exc:
+            result.unreadable.append(f"{posixpath.basename(info.path)}: {exc}")
+    progress.done()
+    if result.files == 0 and source.files:
+        raise CouldNotCheck(f"no file of {source.name} could be read: {result.unreadable[:2]}")
+    return result

@@ -1,0 +1,80 @@
+"""Where self-hosted AI apps keep conversation history (see the storage reference notes).
+
+Data, not code: each layout names the app, the env variable that overrides its state dir,
+default state dirs (relative to a home directory or absolute), and globs of its history
+stores relative to the state dir. `locate.py` turns these into one read-only shell script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StoreGlob:
+    glob: str  # relative to the state dir; shell glob
+    kind: str  # "sqlite" | "jsonl" | "json"
+
+
+@dataclass(frozen=True)
+class Layout:
+    app: str
+    env: str | None  # env variable that names the state dir
+    home_dirs: tuple[str, ...]  # relative to each home directory
+    abs_dirs: tuple[str, ...]  # absolute defaults (Docker images)
+    stores: tuple[StoreGlob, ...]
+    config_files: tuple[str, ...]  # relative to the state dir: files that may hold secrets
+    retention: str  # how the app's retention knob works, for the report
+
+
+S, J, JS = "sqlite", "jsonl", "json"
+
+LAYOUTS: tuple[Layout, ...] = (
+    Layout("hermes", "HERMES_HOME", (".hermes",), (),
+           (StoreGlob("state.db", S), StoreGlob("profiles/*/state.db", S),
+            StoreGlob("sessions/*.jsonl", J)),
+           (".env", "config.yaml", "auth.json", "profiles/*/.env", "profiles/*/config.yaml"),
+           "config.yaml sessions.auto_prune (default false) + sessions.retention_days"),
+    Layout("openclaw", "OPENCLAW_STATE_DIR", (".openclaw",), (),
+           (StoreGlob("agents/*/agent/openclaw-agent.sqlite", S),
+            StoreGlob("state/openclaw.sqlite", S),
+            StoreGlob("agents/*/sessions/*.jsonl", J)),
+           ("openclaw.json", "openclaw.json.bak", "openclaw.json.bak.*", ".env"),
+           "openclaw.json session.maintenance {mode: enforce, pruneAfter}"),
+    Layout("open-webui", "DATA_DIR", (".open-webui",), ("/app/backend/data",),
+           (StoreGlob("webui.db", S), StoreGlob("vector_db/chroma.sqlite3", S)),
+           (".webui_secret_key", ".env"),
+           "none automatic (admin prune only)"),
+    Layout("anythingllm", "STORAGE_DIR", ("anything-llm/server/storage",
+                                           ".config/anythingllm-desktop/storage"),
+           ("/app/server/storage",),
+           (StoreGlob("anythingllm.db", S),),
+           (".env", "../.env"),
+           "none (clearing a chat only sets include=false)"),
+    Layout("text-generation-webui", None, ("text-generation-webui",),
+           ("/opt/text-generation-webui", "/app"),
+           (StoreGlob("user_data/logs/chat/*/*.json", JS), StoreGlob("logs/chat/*/*.json", JS)),
+           ("user_data/settings.yaml",),
+           "none"),
+    Layout("jan", None, (".config/Jan/data", "jan"), (),
+           (StoreGlob("threads/*/messages.jsonl", J),),
+           ("settings/settings.json",),
+           "none"),
+    Layout("lmstudio", None, (".lmstudio", ".cache/lm-studio"), (),
+           (StoreGlob("conversations/*.conversation.json", JS),),
+           (),
+           "none"),
+    Layout("sillytavern", None, ("SillyTavern",), ("/home/node/app", "/opt/SillyTavern"),
+           (StoreGlob("data/*/chats/*/*.jsonl", J), StoreGlob("data/*/group chats/*.jsonl", J)),
+           ("data/*/secrets.json", "config.yaml"),
+           "none (backups/ kept forever by default)"),
+)
+
+BY_APP = {layout.app: layout for layout in LAYOUTS}
+ENV_VARS = tuple(sorted({layout.env for layout in LAYOUTS if layout.env}))
+# Copies of a SQLite store that hold the same data (STO-01/03 inspect them all).
+SQLITE_COPY_SUFFIXES = ("-wal", "-journal", ".bak", ".bak.*", ".backup", ".old", ".orig")
+# Generic history files looked for in operator-configured state dirs no layout matched.
+GENERIC_GLOBS = (StoreGlob("*.db", S), StoreGlob("*.sqlite", S), StoreGlob("*.sqlite3", S),
+                 StoreGlob("*.jsonl", J), StoreGlob("*/*.db", S), StoreGlob("*/*.sqlite", S),
+                 StoreGlob("*/*.jsonl", J))

@@ -1,0 +1,230 @@
+"""Find conversation stores on the target host, read-only, in a few shell round trips.
+
+Sources, most specific first: state dirs named in the audit config, state dirs named by
+env overrides (`HERMES_HOME`, `DATA_DIR`, ...) of processes running in the deployment's
+network namespace (processes of other containers or lab copies have their own and are
+separate targets), and the apps' default dirs below the home directories.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaudit.hostfs import HostFS
+from aiaudit.resources import safe_id
+from aiaudit.status import CouldNotCheck
+from aiaudit.storage.layouts import (
+    BY_APP,
+    ENV_VARS,
+    GENERIC_GLOBS,
+    LAYOUTS,
+    SQLITE_COPY_SUFFIXES,
+    StoreGlob,
+)
+from aiaudit.storage.settings import settings_for
+
+STAT_FMT = "%s %Y %a %u %U %n"  # portable: GNU and busybox stat -c print no \\t
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+    mtime: float
+    mode: int
+    uid: int
+    owner: str
+
+    @classmethod
+    def parse(cls, line: str) -> FileInfo:
+        """One `stat -c STAT_FMT` line (the path is last, so it may contain spaces)."""
+        size, mtime, mode, uid, owner, path = line.split(" ", 5)
+        return cls(path, int(size), float(mtime), int(mode, 8), int(uid), owner)
+
+
+@dataclass(frozen=True)
+class Store:
+    """One conversation store: a SQLite file with its copies, or a directory of JSON(L)."""
+
+    app: str
+    kind: str  # "sqlite" | "jsonl" | "json" | "mongodb" | "postgres"
+    path: str  # the SQLite file, or the directory holding the JSON(L) files / DB data
+    state_dir: str
+    files: tuple[FileInfo, ...]
+    copies: tuple[FileInfo, ...] = ()
+    found_by: str = ""
+    server: dict[str, str] = field(default_factory=dict)  # database servers' settings
+
+    @property
+    def case_id(self) -> str:
+        return safe_id(f"{self.app}:{self.path}", 120)
+
+    @property
+    def all_files(self) -> tuple[FileInfo, ...]:
+        return self.files + self.copies
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.all_files)
+
+
+@dataclass(frozen=True)
+class StateDir:
+    """A state dir: the app's directory holding history, config and keys."""
+
+    app: str
+    path: str
+    found_by: str
+
+    @property
+    def case_id(self) -> str:
+        return safe_id(f"{self.app}:{self.path}", 120)
+
+
+def _env_script() -> str:
+    """Env overrides of processes in our network namespace: `pid<TAB>cwd<TAB>NAME=value`."""
+    names = "|".join(ENV_VARS)
+    return (
+        "me=$(readlink /proc/self/ns/net); "
+        "for p in /proc/[0-9]*; do "
+        '[ "$(readlink $p/ns/net 2>/dev/null)" = "$me" ] || continue; '
+        f"tr '\\0' '\\n' < $p/environ 2>/dev/null | grep -E '^({names})=' | "
+        'while IFS= read -r kv; do printf "%s\\t%s\\t%s\\n" "${p#/proc/}" '
+        '"$(readlink $p/cwd 2>/dev/null)" "$kv"; done; '
+        "done 2>/dev/null; true"
+    )
+
+
+def _home_script() -> str:
+    return "for h in /root /home/*; do [ -d \"$h\" ] && printf '%s\\n' \"$h\"; done; true"
+
+
+def _glob_lines(app: str, state_dir: str, globs: tuple[StoreGlob, ...], found_by: str) -> str:
+    """Shell that prints one `S` line per store file and one `C` line per copy of it."""
+    out = []
+    root = shlex.quote(state_dir.rstrip("/") or "/")
+    copies = " ".join(f'"$f"{suffix}' for suffix in SQLITE_COPY_SUFFIXES)
+    for g in globs:
+        pattern = f"{root}/" + g.glob.replace(" ", "\\ ")  # our own constant globs
+        # Target-supplied text (env values) goes in as one quoted printf argument, never code.
+        head = shlex.quote("\t".join([app, g.kind, state_dir, found_by]))
+        line = (f"for f in {pattern}; do [ -f \"$f\" ] || continue; "
+                f"printf 'S\\t%s\\t' {head}; stat -c '{STAT_FMT}' -- \"$f\"; ")
+        if g.kind == "sqlite":
+            line += (f"for c in {copies}; do [ -f \"$c\" ] || continue; "
+                     "printf 'C\\t%s\\t' \"$f\"; "
+                     f"stat -c '{STAT_FMT}' -- \"$c\"; done; ")
+        out.append(line + "done")
+    return "; ".join(out)
+
+
+def _candidate_dirs(ctx: Any, fs: HostFS) -> list[tuple[str, str, str]]:
+    """(app or "", state dir, found_by) from config, env overrides and home dirs."""
+    candidates: list[tuple[str, str, str]] = []
+    for path in ctx.config.state_dirs:
+        candidates.append(("", path.rstrip("/") or "/", "audit config [paths] state_dirs"))
+    rc, out, _ = fs.run(_env_script(), timeout=60)
+    for line in out.splitlines():
+        parts = line.split("\t", 2)
+        if len(parts) != 3 or "=" not in parts[2]:
+            continue
+        pid, cwd, kv = parts
+        name, value = kv.split("=", 1)
+        if not value:
+            continue
+        path = posixpath.normpath(posixpath.join(cwd or "/", value))
+        for layout in LAYOUTS:
+            if layout.env == name:
+                candidates.append((layout.app, path, f"env {name} of pid {pid}"))
+    if settings_for(ctx).search_homes:
+        rc, out, _ = fs.run(_home_script(), timeout=30)
+        homes = [h for h in out.splitlines() if h.startswith("/")]
+        for layout in LAYOUTS:
+            for home in homes:
+                for rel in layout.home_dirs:
+                    candidates.append((layout.app, posixpath.join(home, rel),
+                                       f"default location below {home}"))
+            for path in layout.abs_dirs:
+                candidates.append((layout.app, path, "default location"))
+    return candidates
+
+
+def _script(candidates: list[tuple[str, str, str]]) -> str:
+    parts = []
+    for app, state_dir, found_by in candidates:
+        layouts = [BY_APP[app]] if app else list(LAYOUTS)
+        for layout in layouts:
+            parts.append(_glob_lines(layout.app, state_dir, layout.stores, found_by))
+        if not app:  # an operator-named dir: also look for history files no layout knows
+            parts.append(_glob_lines("configured", state_dir, GENERIC_GLOBS, found_by))
+    return "; ".join(parts) + "; true"
+
+
+def parse_listing(out: str) -> tuple[list[Store], list[StateDir]]:
+    """Stores from the script's S/C lines: SQLite files with copies, JSON(L) grouped per dir."""
+    mains: dict[str, tuple[str, str, str, str, FileInfo]] = {}
+    copies: dict[str, list[FileInfo]] = {}
+    for line in out.splitlines():
+        fields = line.split("\t", 5)
+        try:
+            if fields[0] == "S" and len(fields) == 6:
+                info = FileInfo.parse(fields[5])
+                app, kind, state_dir, found_by = fields[1:5]
+                known = mains.get(info.path)
+                if known is None or (known[0] == "configured" and app != "configured"):
+                    mains[info.path] = (app, kind, state_dir, found_by, info)
+                elif found_by not in known[3]:
+                    mains[info.path] = (*known[:3], f"{known[3]}; {found_by}", known[4])
+            elif fields[0] == "C":
+                head, _, stat = line[2:].partition("\t")
+                copies.setdefault(head, []).append(FileInfo.parse(stat))
+        except ValueError:
+            continue  # odd file names (tabs, newlines) are skipped rather than misread
+    stores: list[Store] = []
+    groups: dict[tuple[str, str, str], list[FileInfo]] = {}
+    meta: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for path, (app, kind, state_dir, found_by, info) in sorted(mains.items()):
+        if kind == "sqlite":
+            extra = {c.path: c for c in copies.get(path, []) if c.path != path}
+            stores.append(Store(app, kind, path, state_dir, (info,),
+                                tuple(sorted(extra.values(), key=lambda c: c.path)), found_by))
+        else:
+            key = (app, kind, posixpath.dirname(path))
+            groups.setdefault(key, []).append(info)
+            meta[key] = (state_dir, found_by)
+    for (app, kind, directory), files in sorted(groups.items()):
+        state_dir, found_by = meta[(app, kind, directory)]
+        stores.append(Store(app, kind, directory, state_dir, tuple(files), (), found_by))
+    dirs: dict[str, StateDir] = {}
+    for store in stores:
+        dirs.setdefault(store.state_dir, StateDir(store.app, store.state_dir, store.found_by))
+    return stores, sorted(dirs.values(), key=lambda d: d.path)
+
+
+def locate(ctx: Any) -> tuple[list[Store], list[StateDir]]:
+    """Every store and state dir on the target (cached per run)."""
+
+    def compute() -> tuple[list[Store], list[StateDir]]:
+        fs = HostFS.for_context(ctx)
+        candidates = _candidate_dirs(ctx, fs)
+        rc, out, err = fs.run(_script(candidates), timeout=120)
+        if rc != 0 and not out:
+            raise CouldNotCheck(f"cannot list stores on the target: {err.strip()[:200]}")
+        stores, dirs = parse_listing(out)
+        from aiaudit.storage.dbservers import database_servers
+
+        servers = database_servers(fs)
+        stores += servers
+        known = {d.path for d in dirs}
+        dirs += [StateDir(s.app, s.state_dir, s.found_by) for s in servers
+                 if s.state_dir not in known]
+        configured = {p.rstrip("/") or "/" for p in ctx.config.state_dirs}
+        known = {d.path for d in dirs}
+        for path in sorted(configured - known):  # named by the operator: always checked
+            dirs.append(StateDir("configured", path, "audit config [paths] state_dirs"))
+        return stores, dirs
+
+    return ctx.cached("storage:locate", compute)

@@ -1,0 +1,124 @@
+"""STO-05 facts: modes, owners and symlinks below a state dir.
+
+The walk is one `find -printf` (names and metadata only: a multi-GB store costs nothing
+here). Files must have no group/other bits (0600 or stricter; an owner execute bit on a
+script is tolerated), directories 0700 or stricter, everything owned by the service user,
+and no symlink may lead out of the state dir.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaudit.hostfs import HostFS
+from aiaudit.status import CouldNotCheck
+from aiaudit.storage.settings import settings_for
+
+MAX_ENTRIES = 200_000
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # find's %y: f, d, l, ...
+    mode: int
+    owner: str
+    path: str
+    link: str
+
+
+@dataclass
+class PermissionFacts:
+    root: str
+    service_user: str
+    user_source: str
+    entries: int = 0
+    loose_dirs: list[Entry] = field(default_factory=list)
+    loose_files: list[Entry] = field(default_factory=list)
+    wrong_owner: list[Entry] = field(default_factory=list)
+    escaping_links: list[tuple[Entry, str]] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def problems(self) -> list[str]:
+        out = [f"dir {e.path} is {e.mode:04o}" for e in self.loose_dirs]
+        out += [f"file {e.path} is {e.mode:04o}" for e in self.loose_files]
+        out += [f"{e.path} is owned by {e.owner}, not {self.service_user}"
+                for e in self.wrong_owner]
+        out += [f"symlink {e.path} -> {target} leaves the state dir"
+                for e, target in self.escaping_links]
+        return out
+
+
+def parse_find(out: str) -> list[Entry]:
+    entries = []
+    for line in out.split("\0"):
+        cols = line.split("\t", 4)
+        if len(cols) != 5:
+            continue
+        kind, mode, owner, path, link = cols
+        try:
+            entries.append(Entry(kind, int(mode, 8), owner, path, link))
+        except ValueError:
+            continue
+    return entries
+
+
+def resolve_link(path: str, target: str) -> str:
+    base = posixpath.dirname(path)
+    return posixpath.normpath(target if target.startswith("/") else posixpath.join(base, target))
+
+
+def judge(root: str, entries: list[Entry], service_user: str, user_source: str) -> PermissionFacts:
+    facts = PermissionFacts(root, service_user, user_source, len(entries))
+    prefix = root.rstrip("/") + "/"
+    for e in entries:
+        if e.kind == "l":
+            target = resolve_link(e.path, e.link)
+            if target != root and not target.startswith(prefix):
+                facts.escaping_links.append((e, target))
+            continue
+        if e.kind == "d" and e.mode & 0o077:
+            facts.loose_dirs.append(e)
+        elif e.kind != "d" and e.mode & 0o077:
+            facts.loose_files.append(e)
+        if e.owner != service_user:
+            facts.wrong_owner.append(e)
+    return facts
+
+
+def _service_user_script(root: str) -> str:
+    """Owners of processes holding files below root open (the service's account)."""
+    q = shlex.quote(root.rstrip("/") + "/")
+    return (f"for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -qF -- {q} && "
+            "stat -c %U $p; done 2>/dev/null | sort | uniq -c | sort -rn; true")
+
+
+def permission_facts(ctx: Any, root: str) -> PermissionFacts:
+    fs = HostFS.for_context(ctx)
+    q = shlex.quote(root)
+    rc, out, err = fs.run(
+        f"[ -d {q} ] || {{ echo 'missing' >&2; exit 3; }}; "
+        f"find {q} -printf '%y\\t%m\\t%u\\t%p\\t%l\\0' 2>/dev/null | head -z -n {MAX_ENTRIES + 1}",
+        timeout=120,
+    )
+    if rc == 3:
+        raise CouldNotCheck(f"state dir {root} does not exist on the target")
+    entries = parse_find(out)
+    if not entries:
+        raise CouldNotCheck(f"cannot list {root}: {err.strip()[:200] or 'no entries'}")
+    configured = settings_for(ctx).service_user
+    if configured:
+        user, source = configured, "[storage] service_user"
+    else:
+        _, owners, _ = fs.run(_service_user_script(root), timeout=60)
+        top = owners.split()
+        if len(top) >= 2:
+            user, source = top[1], "owner of the process holding the store open"
+        else:
+            user, source = entries[0].owner, "owner of the state dir (no process holds it open)"
+    facts = judge(root, entries[:MAX_ENTRIES], user, source)
+    facts.truncated = len(entries) > MAX_ENTRIES
+    return facts

@@ -1,0 +1,151 @@
+"""STO-02 facts: the app's retention knob, and what the data says about retention.
+
+Knobs (checked in the apps' sources): Hermes `config.yaml` `sessions.auto_prune` (default
+false) + `sessions.retention_days` (default 90); OpenClaw `openclaw.json`
+`session.maintenance` `{mode: "enforce", pruneAfter: "30d"}`. Other apps have none, so only
+their data is judged: the oldest record, rows hidden but kept (soft-deleted), and deleted
+text still readable in SQLite free pages.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from aiaudit.hostfs import HostFS
+from aiaudit.status import CouldNotCheck
+from aiaudit.storage.headers import file_verdict, read_head
+from aiaudit.storage.locate import Store
+from aiaudit.storage.settings import settings_for
+from aiaudit.storage.snapshot import store_copy
+from aiaudit.storage.sqlitefacts import (
+    DB_ERRORS,
+    checkpoint,
+    data_age,
+    free_pages,
+    open_copy,
+)
+
+CONFIG_LIMIT = 1024 * 1024
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Knob:
+    exists: bool
+    enabled: bool
+    days: float | None
+    where: str
+    detail: str
+
+
+@dataclass
+class RetentionFacts:
+    knob: Knob
+    oldest_days: float | None = None
+    oldest_where: str = ""
+    soft_deleted: dict[str, int] = field(default_factory=dict)
+    free_pages: int | None = None
+    free_pages_with_text: int | None = None
+
+
+def _read_config(fs: Any, path: str) -> str | None:
+    try:
+        return read_head(fs, path, CONFIG_LIMIT).decode("utf-8", "replace")
+    except CouldNotCheck:
+        return None
+
+
+def parse_duration_days(text: str) -> float | None:
+    """OpenClaw-style durations: "30d", "720h", "4w", "90" (days)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(text))
+    if not m:
+        return None
+    scale = {"s": 1 / DAY, "m": 60 / DAY, "h": 1 / 24, "d": 1.0, "w": 7.0, "": 1.0}
+    return float(m.group(1)) * scale[m.group(2)]
+
+
+def hermes_knob(config_text: str | None, where: str) -> Knob:
+    if config_text is None:
+        return Knob(True, False, None, where, "config.yaml missing: Hermes defaults to "
+                    "sessions.auto_prune false (history is never pruned)")
+    try:
+        doc = yaml.safe_load(config_text) or {}
+    except yaml.YAMLError as exc:
+        return Knob(True, False, None, where, f"config.yaml does not parse: {exc}")
+    sessions = doc.get("sessions") if isinstance(doc, dict) else None
+    sessions = sessions if isinstance(sessions, dict) else {}
+    enabled = sessions.get("auto_prune") is True
+    days = sessions.get("retention_days", 90)
+    days = float(days) if isinstance(days, int | float) else None
+    return Knob(True, enabled, days, where,
+                f"sessions.auto_prune={str(enabled).lower()}, retention_days={days}"
+                + ("" if "auto_prune" in sessions else " (auto_prune unset: default false)"))
+
+
+def openclaw_knob(config_text: str | None, where: str) -> Knob:
+    if config_text is None:
+        return Knob(True, False, None, where, "openclaw.json missing: no session maintenance")
+    try:
+        doc = json.loads(config_text)
+    except ValueError:
+        return Knob(True, False, None, where, "openclaw.json is not plain JSON; read it by hand")
+    maintenance = ((doc.get("session") or {}).get("maintenance") or {}) if isinstance(
+        doc, dict) else {}
+    mode = maintenance.get("mode")
+    days = parse_duration_days(maintenance.get("pruneAfter", "")) if maintenance else None
+    return Knob(True, mode == "enforce", days, where,
+                f"session.maintenance mode={mode}, pruneAfter={maintenance.get('pruneAfter')} "
+                "(it archives; transcripts stay on disk)")
+
+
+def knob_for(fs: Any, store: Store) -> Knob:
+    root = store.state_dir
+    if store.app == "hermes":
+        path = posixpath.join(root, "config.yaml")
+        return hermes_knob(_read_config(fs, path), path)
+    if store.app == "openclaw":
+        path = posixpath.join(root, "openclaw.json")
+        return openclaw_knob(_read_config(fs, path), path)
+    return Knob(False, False, None, "", f"{store.app} has no retention setting: judged by the data")
+
+
+def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
+    fs = HostFS.for_context(ctx)
+    facts = RetentionFacts(knob_for(fs, store))
+    if store.kind in ("jsonl", "json"):
+        oldest = min(f.mtime for f in store.files)  # a file untouched this long holds
+        facts.oldest_days = (time.time() - oldest) / DAY  # records at least this old
+        facts.oldest_where = "oldest file modification time"
+        return facts
+    verdict = file_verdict(ctx, fs, store.files[0].path)
+    key = None
+    if verdict.encrypted:
+        settings = settings_for(ctx)
+        if not settings.has_key:
+            raise CouldNotCheck(f"{store.path} is encrypted; set [storage] key_file to "
+                                "check the data's retention")
+        key = settings.key()
+    copy = store_copy(ctx, store)
+    try:
+        conn = open_copy(copy.path, key)
+        try:
+            checkpoint(conn)  # our private copy: fold the copied WAL in
+            age = data_age(conn)
+            count = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        finally:
+            conn.close()
+    except DB_ERRORS as exc:
+        raise CouldNotCheck(f"cannot read the copy of {store.path}: {exc}") from None
+    facts.oldest_days = age.oldest_days()
+    facts.oldest_where = age.where
+    facts.soft_deleted = age.soft_deleted
+    facts.free_pages = count
+    facts.free_pages_with_text = free_pages(copy.path).with_text if key is None else 0
+    return facts

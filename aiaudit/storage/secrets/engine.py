@@ -1,0 +1,141 @@
+"""The multi-pattern secret scanner: Hyperscan finds candidates, Python confirms them.
+
+Streams: a file is read in chunks with an overlap, so memory stays flat whatever the size
+of the store, and a secret that straddles two chunks is still seen whole. Findings never
+hold the value: only the rule, where, the first characters, the length and a hash prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+import hyperscan
+
+from aiaudit.redact import mask
+from aiaudit.storage.secrets.rules import PRIORITY, RULES, Rule
+
+CHUNK = 4 * 1024 * 1024
+BACK = 1024  # every rule's confirming match starts at most this far before a candidate end
+AHEAD = max(rule.ahead for rule in RULES)
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One secret, redacted: enough to find and rotate it, useless to a reader."""
+
+    rule: str
+    location: str  # file path (or log name)
+    offset: int  # byte offset of the value in that file
+    masked: str  # first characters, length and hash prefix, e.g. sk-p…[56]#1a2b3c
+    length: int
+    digest: str  # sha256 prefix of the value: the same secret in two places matches
+
+    def line(self) -> str:
+        return f"{self.rule} at {self.location}@{self.offset}: {self.masked}"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    db: hyperscan.Database
+    rules: tuple[Rule, ...]
+    confirm: tuple[re.Pattern[bytes], ...]
+
+
+_local = threading.local()  # a Hyperscan scratch space must not be shared across threads
+
+
+def _compiled() -> _Compiled:
+    compiled = getattr(_local, "compiled", None)
+    if compiled is None:
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        db.compile(expressions=[r.candidate for r in RULES], ids=list(range(len(RULES))),
+                   elements=len(RULES), flags=[hyperscan.HS_FLAG_DOTALL] * len(RULES))
+        compiled = _Compiled(db, RULES, tuple(re.compile(r.confirm, re.S) for r in RULES))
+        _local.compiled = compiled
+    return compiled
+
+
+def _confirm(buf: bytes, ends: list[tuple[int, int]], base: int, location: str,
+             compiled: _Compiled) -> list[Finding]:
+    """Turn candidate ends into findings; overlapping findings keep the most specific rule."""
+    spans: dict[tuple[int, int], tuple[Rule, bytes]] = {}
+    for rule_id, end in ends:
+        rule, rx = compiled.rules[rule_id], compiled.confirm[rule_id]
+        for m in rx.finditer(buf, max(0, end - rule.back), min(len(buf), end + rule.ahead)):
+            if not m.start() < end <= m.end():
+                continue
+            start = m.start("v")
+            if rule.left_boundary and start > 0 and buf[start - 1] in _WORD:
+                continue
+            value = m.group("v")
+            if rule.check is not None and not rule.check(value):
+                continue
+            spans[(start, m.end("v"))] = (rule, value)
+    kept: list[tuple[int, int, Rule, bytes]] = []
+    for (start, stop), (rule, value) in sorted(spans.items(),
+                                               key=lambda kv: PRIORITY[kv[1][0].name]):
+        if any(start < s2 and s1 < stop for s1, s2, _, _ in kept):
+            continue  # a more specific rule already named this value
+        kept.append((start, stop, rule, value))
+    findings = []
+    for start, _stop, rule, value in sorted(kept, key=lambda k: k[0]):
+        text = value.decode("utf-8", "replace")
+        findings.append(Finding(rule.name, location, base + start, mask(text), len(value),
+                                hashlib.sha256(value).hexdigest()[:12]))
+    return findings
+
+
+def scan_stream(stream: IO[bytes], location: str,
+                on_progress: Callable[[int], None] | None = None,
+                chunk_size: int = CHUNK) -> Iterator[Finding]:
+    """Every secret in a byte stream, read chunk by chunk (memory ~ 2 chunks)."""
+    compiled = _compiled()
+    hits: list[tuple[int, int]] = []
+
+    def hit(rule_id: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+        hits.append((rule_id, to))
+
+    tail, base, lo = b"", 0, 0
+    while True:
+        data = stream.read(chunk_size)
+        eof = not data
+        buf = tail + data if tail else data
+        hi = len(buf) if eof else max(len(buf) - AHEAD, 0)
+        keep, next_lo = 0, lo
+        if hi > lo:
+            hits.clear()
+            compiled.db.scan(buf, match_event_handler=hit)
+            ends = [(rule_id, to) for rule_id, to in hits if lo < to <= hi]
+            if ends:
+                yield from _confirm(buf, ends, base, location, compiled)
+            keep = max(hi - BACK, 0)
+            next_lo = hi - keep
+        if eof:
+            return
+        if on_progress:
+            on_progress(len(data))
+        tail, base, lo = buf[keep:], base + keep, next_lo
+
+
+def scan_bytes(data: bytes, location: str = "<bytes>") -> list[Finding]:
+    import io
+
+    return list(scan_stream(io.BytesIO(data), location))
+
+
+def scan_text(text: str, location: str = "<text>") -> list[Finding]:
+    return scan_bytes(text.encode("utf-8", "replace"), location)
+
+
+def distinct(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per secret value (the first place it was seen)."""
+    seen: dict[str, Finding] = {}
+    for f in findings:
+        seen.setdefault(f.digest, f)
+    return list(seen.values())

@@ -1,0 +1,225 @@
+"""Facts from a private copy of a SQLite / SQLCipher store: does the key open it, is it
+intact, how many rows, how old is the oldest record, what was deleted but kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TIME_COLUMNS = ("timestamp", "created_at", "createdat", "started_at", "updated_at",
+                "send_date", "create_time", "ts", "time", "date")
+# (column, SQL condition) pairs that mark a row as deleted/hidden but still stored.
+SOFT_DELETED = (("active", "= 0"), ("include", "= 0"), ("deleted_at", "IS NOT NULL"),
+                ("deleted", "= 1"), ("is_deleted", "= 1"), ("archived", "= 1"))
+PRINTABLE_RUN = re.compile(rb"[\x20-\x7e]{24,}")
+
+
+def _db_errors() -> tuple[type[Exception], ...]:
+    try:
+        from sqlcipher3 import dbapi2
+    except ImportError:
+        return (sqlite3.Error,)
+    return (sqlite3.Error, dbapi2.Error)
+
+
+DB_ERRORS = _db_errors()  # sqlcipher3 raises its own classes, not sqlite3's
+
+
+@dataclass(frozen=True)
+class CipherProof:
+    opened: bool
+    detail: str
+    integrity: str | None = None
+    cipher_version: str | None = None
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _key_pragmas(key: str) -> list[str]:
+    """Ways a key is given to SQLCipher: a raw hex key (with or without salt) or a passphrase."""
+    pragmas = []
+    if re.fullmatch(r"[0-9a-fA-F]{64}|[0-9a-fA-F]{96}", key):
+        pragmas.append(f"PRAGMA key = \"x'{key}'\"")
+    pragmas.append("PRAGMA key = '" + key.replace("'", "''") + "'")
+    return pragmas
+
+
+def open_sqlcipher(path: Path, key: str) -> Any:
+    """Open a SQLCipher copy with `key`; raises sqlite errors when no form of the key works."""
+    from sqlcipher3 import dbapi2 as sqlcipher
+
+    last: Exception | None = None
+    for header in (None, 32):
+        for pragma in _key_pragmas(key):
+            conn = sqlcipher.connect(str(path))
+            try:
+                conn.execute(pragma)
+                if header:
+                    conn.execute(f"PRAGMA cipher_plaintext_header_size = {header}")
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return conn
+            except sqlcipher.Error as exc:
+                last = exc
+                conn.close()
+    raise sqlite3.DatabaseError(f"the configured key does not open it ({last})")
+
+
+def prove_sqlcipher(path: Path, key: str) -> CipherProof:
+    """Open with the key and run `PRAGMA cipher_integrity_check` (HMAC of every page)."""
+    try:
+        conn = open_sqlcipher(path, key)
+    except sqlite3.DatabaseError as exc:
+        return CipherProof(False, str(exc))
+    try:
+        version = conn.execute("PRAGMA cipher_version").fetchone()
+        problems = [r[0] for r in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    finally:
+        conn.close()
+    integrity = "ok" if not problems else "; ".join(str(p) for p in problems[:3])
+    return CipherProof(True, f"opened with the configured key ({tables} schema entries)",
+                       integrity, version[0] if version else None)
+
+
+def open_copy(path: Path, key: str | None) -> Any:
+    """A connection to a private copy: plain sqlite3, or SQLCipher when a key is given."""
+    if key:
+        return open_sqlcipher(path, key)
+    conn = sqlite3.connect(str(path))
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # raises on non-SQLite
+    return conn
+
+
+def integrity_check(conn: Any) -> str:
+    rows = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+    return "ok" if rows == ["ok"] else "; ".join(str(r) for r in rows[:3])
+
+
+def user_tables(conn: Any) -> list[str]:
+    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+    virtual = {n for n, sql in rows if sql and sql.upper().startswith("CREATE VIRTUAL")}
+    shadow = {n for n in (r[0] for r in rows) if any(n.startswith(v + "_") for v in virtual)}
+    return sorted(n for n, _ in rows if not n.startswith("sqlite_") and n not in shadow)
+
+
+def row_counts(conn: Any) -> dict[str, int]:
+    return {t: conn.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0]
+            for t in user_tables(conn)}
+
+
+def _columns(conn: Any, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({_quote(table)})").fetchall()]
+
+
+def _as_epoch(value: Any) -> float | None:
+    """Epoch seconds from seconds, milliseconds or an ISO date string."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value > 1e14:  # microseconds
+            return value / 1e6
+        return value / 1000 if value > 1e11 else float(value)
+    if isinstance(value, str) and value:
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.timestamp()
+    return None
+
+
+@dataclass(frozen=True)
+class DataAge:
+    oldest_epoch: float | None
+    where: str  # table.column holding the oldest record
+    soft_deleted: dict[str, int]  # "table.column cond" -> rows
+
+    def oldest_days(self, now: float | None = None) -> float | None:
+        if self.oldest_epoch is None:
+            return None
+        return ((now or time.time()) - self.oldest_epoch) / 86400
+
+
+def data_age(conn: Any) -> DataAge:
+    """Oldest record over every table's time columns, and rows kept although deleted."""
+    oldest: float | None = None
+    where = ""
+    deleted: dict[str, int] = {}
+    for table in user_tables(conn):
+        cols = _columns(conn, table)
+        lowered = {c.lower(): c for c in cols}
+        for name in TIME_COLUMNS:
+            col = lowered.get(name)
+            if col is None:
+                continue
+            value = conn.execute(
+                f"SELECT min({_quote(col)}) FROM {_quote(table)} WHERE {_quote(col)} IS NOT NULL"
+                f" AND {_quote(col)} != ''"
+            ).fetchone()[0]
+            epoch = _as_epoch(value)
+            if epoch is not None and epoch > 0 and (oldest is None or epoch < oldest):
+                oldest, where = epoch, f"{table}.{col}"
+        for name, cond in SOFT_DELETED:
+            col = lowered.get(name)
+            if col is None:
+                continue
+            n = conn.execute(
+                f"SELECT count(*) FROM {_quote(table)} WHERE {_quote(col)} {cond}"
+            ).fetchone()[0]
+            if n:
+                deleted[f"{table}.{col} {cond}"] = n
+    return DataAge(oldest, where, deleted)
+
+
+@dataclass(frozen=True)
+class FreePages:
+    count: int
+    with_text: int  # free pages still holding readable text (deleted data lingers)
+
+
+def free_pages(path: Path, limit: int = 200_000) -> FreePages:
+    """Walk the freelist of a plaintext SQLite file and look for text left in it."""
+    with open(path, "rb") as fh:
+        header = fh.read(100)
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            return FreePages(0, 0)
+        page_size = struct.unpack(">H", header[16:18])[0]
+        page_size = 65536 if page_size == 1 else page_size
+        trunk, total = struct.unpack(">II", header[32:40])
+
+        def page(number: int) -> bytes:
+            fh.seek((number - 1) * page_size)
+            return fh.read(page_size)
+
+        seen = with_text = 0
+        while trunk and seen < min(total, limit):
+            data = page(trunk)
+            seen += 1
+            if PRINTABLE_RUN.search(data[8 + 4 * struct.unpack(">I", data[4:8])[0]:]):
+                with_text += 1
+            nxt, leaves = struct.unpack(">II", data[:8])
+            for i in range(min(leaves, (page_size - 8) // 4)):
+                if seen >= limit:
+                    break
+                leaf = struct.unpack(">I", data[8 + 4 * i: 12 + 4 * i])[0]
+                seen += 1
+                if PRINTABLE_RUN.search(page(leaf)):
+                    with_text += 1
+            trunk = nxt
+    return FreePages(total, with_text)
+
+
+def checkpoint(conn: Any) -> None:
+    """Fold a copied WAL into the copy (only ever called on the private copy)."""
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    except sqlite3.DatabaseError:
+        pass

@@ -1,0 +1,32 @@
+"""STO-01: every conversation store and its copies are encrypted at rest."""
+
+import pytest
+
+from aiaudit.status import could_not_check
+from aiaudit.storage.encryption import assess
+
+
+@pytest.mark.control("STO-01")
+@pytest.mark.resources(store="storage_stores")
+def test_store_and_copies_are_encrypted_at_rest(store, audit, evidence):
+    facts = assess(audit, store)
+    evidence.add("store", f"{store.app} {store.kind} {store.path} (found by {store.found_by})")
+    for i, f in enumerate(facts.files[:12]):
+        evidence.add(f"file {i + 1}", f.line())
+    if facts.server_setting is not None:
+        evidence.add("server encryption at rest", facts.server_setting)
+    if facts.proof is not None:
+        evidence.add("SQLCipher proof", f"{facts.proof.detail}; cipher_integrity_check: "
+                     f"{facts.proof.integrity}; cipher_version {facts.proof.cipher_version}")
+    plaintext = facts.plaintext
+    assert not plaintext, (
+        f"{len(plaintext)} of {len(facts.files)} file(s) readable at rest: "
+        + "; ".join(f"{f.path}: {f.verdict.kind}" for f in plaintext[:4])
+    )
+    if not facts.judged:
+        could_not_check(f"no file of {store.path} could be judged (all empty or unreadable)")
+    if facts.needs_proof and facts.proof is not None and not facts.proof.opened:
+        could_not_check(f"{store.path} looks encrypted but the configured key does not open "
+                        f"it: {facts.proof.detail}")
+    if facts.needs_proof and facts.proof is None:
+        evidence.add("note", "judged by its bytes only; set [storage] key_file to prove it")

@@ -1,0 +1,43 @@
+"""STO-02: retention is configured within policy and the data agrees."""
+
+import pytest
+
+from aiaudit.status import manual
+from aiaudit.storage.retention import retention_facts
+
+GRACE_DAYS = 1.0  # pruning runs about daily (Hermes: min_interval_hours 24)
+
+
+@pytest.mark.control("STO-02")
+@pytest.mark.resources(store="storage_stores")
+def test_retention_within_policy_and_data_agrees(store, audit, evidence):
+    if store.kind in ("mongodb", "postgres"):
+        manual(f"{store.app}: read retention in the database (LibreChat: a TTL index on "
+               "messages.expiredAt / interface.retentionMode; LobeChat has none) and the "
+               "oldest messages.createdAt")
+    policy = float(audit.config.policy["retention_days"])
+    facts = retention_facts(audit, store)
+    knob = facts.knob
+    evidence.add("policy", f"retention_days <= {policy:g}")
+    evidence.add("retention setting", f"{knob.where}: {knob.detail}" if knob.exists
+                 else knob.detail)
+    problems = []
+    if knob.exists and not knob.enabled:
+        problems.append(f"retention is not enforced ({knob.detail})")
+    elif knob.exists and (knob.days is None or knob.days > policy):
+        problems.append(f"retention of {knob.days} days exceeds the policy's {policy:g}")
+    if facts.oldest_days is not None:
+        evidence.add("oldest record", f"{facts.oldest_days:.0f} days old ({facts.oldest_where})")
+        if facts.oldest_days > policy + GRACE_DAYS:
+            problems.append(f"oldest record is {facts.oldest_days:.0f} days old "
+                            f"({facts.oldest_where})")
+    for where, n in facts.soft_deleted.items():
+        evidence.add(f"soft-deleted {where}", n)
+        problems.append(f"{n} soft-deleted row(s) still stored ({where})")
+    if facts.free_pages is not None:
+        evidence.add("free pages", f"{facts.free_pages} ({facts.free_pages_with_text} still "
+                     "holding readable text)")
+        if facts.free_pages_with_text:
+            problems.append(f"{facts.free_pages_with_text} free page(s) still hold deleted text "
+                            "(VACUUM or secure_delete)")
+    assert not problems, "; ".join(problems)

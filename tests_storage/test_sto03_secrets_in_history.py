@@ -1,0 +1,24 @@
+"""STO-03: no secrets inside conversation history, logs or WAL files."""
+
+import pytest
+
+from aiaudit.storage.historyscan import scan_source
+from aiaudit.storage.secrets.engine import distinct
+
+
+@pytest.mark.control("STO-03")
+@pytest.mark.resources(source="storage_history_sources")
+def test_no_secrets_in_history_logs_or_wal(source, audit, evidence):
+    result = scan_source(audit, source)
+    evidence.add("scanned", f"{result.files} file(s), {result.bytes / 1e6:.1f} MB")
+    if result.unreadable:
+        evidence.add("unreadable", "; ".join(result.unreadable[:5]))
+    secrets = distinct(result.findings)
+    for i, f in enumerate(secrets[:10]):
+        seen = sum(1 for g in result.findings if g.digest == f.digest)
+        evidence.add(f"secret {i + 1}", f"{f.line()} (seen {seen}x)")
+    assert not secrets, (
+        f"{len(secrets)} secret(s) in {source.name}: "
+        + "; ".join(f"{f.rule} in {f.location.rsplit('/', 1)[-1]} ({f.masked})"
+                    for f in secrets[:4])
+    )

@@ -1,0 +1,21 @@
+"""STO-04: secrets come from a secrets manager or mounted files, not .env or config files."""
+
+import pytest
+
+from aiaudit.storage.configsecrets import config_facts
+
+
+@pytest.mark.control("STO-04")
+@pytest.mark.resources(state_dir="storage_state_dirs")
+def test_no_literal_secrets_in_deployment_config(state_dir, audit, evidence):
+    facts = config_facts(audit, state_dir.app, state_dir.path)
+    evidence.add("config files read", ", ".join(facts.files) or "none found")
+    if facts.references:
+        evidence.add("secret references (fine)", "; ".join(facts.references[:8]))
+    for i, f in enumerate(facts.findings[:10]):
+        evidence.add(f"literal secret {i + 1}", f.line())
+    assert not facts.findings, (
+        f"{len(facts.findings)} literal secret(s): "
+        + "; ".join(f"{f.rule} in {f.location.rsplit('/', 1)[-1]} ({f.masked})"
+                    for f in facts.findings[:4])
+    )

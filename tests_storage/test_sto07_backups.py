@@ -1,0 +1,36 @@
+"""STO-07: a recent backup exists, restores, and sits on another filesystem or host."""
+
+import pytest
+
+from aiaudit.status import manual
+from aiaudit.storage.backups import find_backups, restore
+from aiaudit.storage.settings import settings_for
+
+
+@pytest.mark.control("STO-07")
+@pytest.mark.resources(store="storage_stores")
+def test_backup_recent_restorable_elsewhere(store, audit, evidence):
+    if store.kind in ("mongodb", "postgres"):
+        manual(f"{store.app}: check the database dumps (mongodump / pg_dump): age, a test "
+               "restore and where they are kept")
+    settings = settings_for(audit)
+    max_age = float(audit.config.policy["backup_max_age_days"])
+    backups, store_dev, store_mount = find_backups(audit, store)
+    evidence.add("looked in", ", ".join(settings.backup_dirs) or
+                 "no [storage] backup_dirs configured; only copies beside the store")
+    assert backups, f"no backup of {store.path} found"
+    newest = backups[0]
+    evidence.add("newest backup", f"{newest.file.path} ({newest.age_days():.1f} days old, "
+                 f"{newest.file.size} bytes)")
+    evidence.add("filesystems", f"store on device {store_dev} ({store_mount}), backup on "
+                 f"device {newest.device} ({newest.mount or '?'})")
+    assert newest.age_days() <= max_age, (
+        f"newest backup {newest.file.path} is {newest.age_days():.1f} days old "
+        f"(policy: {max_age:g})")
+    key = settings.key() if settings.has_key else None
+    result = restore(audit, newest, key)
+    evidence.add("restore test", result.detail)
+    assert result.ok, f"backup {newest.file.path} does not restore: {result.detail}"
+    assert newest.device != store_dev, (
+        f"backup {newest.file.path} is on the same filesystem as the store "
+        f"(device {store_dev}): it dies with the disk")
