@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from aiaudit.lab import __main__ as cli
-from aiaudit.lab import audit_toml, guards, sshd
+from aiaudit.lab import audit_toml, guards, parts, sshd
 from aiaudit.lab.agent import Agent, AgentConfig, ConfigError, _open_store
 from aiaudit.lab.agent_api import AgentServer
 from aiaudit.lab.prompt import render_gemma
@@ -83,6 +83,17 @@ def test_audit_toml_references_secrets_by_file(tmp_path: Path) -> None:
     cfg = tomllib.loads(text)
     assert cfg["endpoints"][0]["auth_file"].endswith("alice.token")
     assert cfg["endpoints"][1]["url"] == "http://10.77.2.2:8000/v1/chat/completions"
+
+
+def test_part_updates_a_named_endpoint_and_appends_new_ones() -> None:
+    doc = {"endpoints": [{"name": "lab-agent", "url": "http://t:8080/", "api": "openai"}],
+           "exposure": {"proxy_urls": ["https://t:443/"]}}
+    parts.merge_toml(doc, {"endpoints": [{"name": "lab-agent", "url": "https://t:8443/"},
+                                         {"name": "other", "url": "http://t:9/"}],
+                           "exposure": {"proxy_urls": ["https://t:8443/"]}})
+    assert doc["endpoints"] == [{"name": "lab-agent", "url": "https://t:8443/", "api": "openai"},
+                                {"name": "other", "url": "http://t:9/"}]
+    assert doc["exposure"]["proxy_urls"] == ["https://t:443/", "https://t:8443/"]
 
 
 # -- history store ------------------------------------------------------------------------

@@ -3,7 +3,10 @@
 Each area owns one module here with `build(ctx: PartContext) -> dict`. It runs after the
 base deployment (namespace, sshd, LLM server, lab agent) is up and before file modes are
 applied and audit.toml is written. The dict it returns is merged into audit.toml: tables
-merge key by key (lists are extended), arrays of tables are appended.
+merge key by key (lists are extended), arrays of tables are appended, except that an entry
+whose `name` matches an existing entry's updates that entry key by key (e.g. a part that
+publishes the lab agent through a proxy returns `endpoints = [{name = "lab-agent", url =
+...}]`).
 """
 
 from __future__ import annotations
@@ -62,7 +65,21 @@ def merge_toml(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
                 else:
                     current[k] = v
         elif isinstance(current, list) and isinstance(value, list):
-            base[key] = current + value
+            base[key] = _merge_tables(current, value)
         else:
             base[key] = value
     return base
+
+
+def _merge_tables(current: list[Any], extra: list[Any]) -> list[Any]:
+    """Append `extra`'s entries; one named like an existing table updates that table."""
+    out = list(current)
+    for entry in extra:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        match = next((t for t in out if name is not None and isinstance(t, dict)
+                      and t.get("name") == name), None)
+        if match is None:
+            out.append(entry)
+        else:
+            out[out.index(match)] = {**match, **entry}
+    return out

@@ -4,16 +4,16 @@ vulnerable: a second AI service of another kind, a real ChromaDB server, on 0.0.
   non-default port without auth (the LLM server is already on 0.0.0.0 without a key and with
   llama-cpp-python's permissive CORS); no firewall, no access log.
 hardened: Caddy (Debian package) on the target's address with TLS from its internal CA,
-  bearer-token auth and a JSON access log, in front of the LLM server on 127.0.0.1 (whose own
-  key Caddy adds upstream); nftables in the target namespace dropping inbound traffic by
-  default except SSH and the proxy port.
+  bearer-token auth (the lab users' tokens) and a JSON access log, in front of the two
+  loopback-only services: the LLM server on :443 (whose own key Caddy adds upstream) and the
+  lab agent on :8443 (which checks the user's token again); nftables in the target namespace
+  dropping inbound traffic by default except SSH and the two proxy ports.
 """
 
 from __future__ import annotations
 
 import http.client
 import os
-import secrets
 import shutil
 import ssl
 import sys
@@ -28,7 +28,8 @@ from ..netns import NetNS
 from . import PartContext
 
 CHROMA_PORT = 8001  # not Chroma's default (8000, taken by the LLM server): found by extra_ports
-PROXY_PORT = 443
+PROXY_PORT = 443  # the LLM API
+AGENT_PROXY_PORT = 8443  # the lab agent (the users' chat channel)
 SSH_PORT = 22
 
 
@@ -95,30 +96,54 @@ CADDYFILE = """\
 	}}
 }}
 
+(refuse) {{
+	header WWW-Authenticate "Bearer realm=\\"aiaudit-lab\\""
+	respond "authentication required" 401
+}}
+
 https://{addr}:{port} {{
 	import site
-	@unauthenticated not header Authorization "Bearer {token}"
-	handle @unauthenticated {{
-		header WWW-Authenticate "Bearer realm=\\"aiaudit-lab\\""
-		respond "authentication required" 401
+	@authorized {{
+{matcher}
 	}}
-	handle {{
+	handle @authorized {{
 		reverse_proxy 127.0.0.1:{llm_port} {{
 			header_up Authorization "Bearer {llm_key}"
 		}}
+	}}
+	handle {{
+		import refuse
+	}}
+}}
+
+https://{addr}:{agent_proxy_port} {{
+	import site
+	@authorized {{
+{matcher}
+	}}
+	handle @authorized {{
+		reverse_proxy 127.0.0.1:{agent_port}
+	}}
+	handle {{
+		import refuse
 	}}
 }}
 
 # Any other Host (e.g. a "Host: localhost" bypass attempt) is refused and logged too:
 # without this block Caddy answers an empty 200 that no access log records.
-https://:{port} {{
+https://:{port}, https://:{agent_proxy_port} {{
 	import site
 	respond "misdirected request" 421
 }}
 """
 
 
-def _wait_proxy(ctx: PartContext, token: str, pid: int, log: Path) -> None:
+def _matcher(tokens: list[str]) -> str:
+    """Header matcher lines: values of one field are OR-ed, so any listed token passes."""
+    return "\n".join(f'\t\theader Authorization "Bearer {t}"' for t in tokens)
+
+
+def _wait_proxy(ctx: PartContext, port: int, token: str, pid: int, log: Path) -> None:
     """Ready = the proxy answers /v1/models with the token over TLS (from the auditor side)."""
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -126,8 +151,7 @@ def _wait_proxy(ctx: PartContext, token: str, pid: int, log: Path) -> None:
     deadline = time.monotonic() + 30
     last: Any = None
     while time.monotonic() < deadline:
-        conn = http.client.HTTPSConnection(ctx.target_addr, PROXY_PORT, timeout=3,
-                                           context=context)
+        conn = http.client.HTTPSConnection(ctx.target_addr, port, timeout=3, context=context)
         try:
             conn.request("GET", "/v1/models", headers={"Authorization": f"Bearer {token}"})
             resp = conn.getresponse()
@@ -142,21 +166,22 @@ def _wait_proxy(ctx: PartContext, token: str, pid: int, log: Path) -> None:
         if not proc.is_alive(pid):
             break
         time.sleep(0.5)
-    raise LabError(f"Caddy did not proxy /v1/models ({last}); log tail:\n{_log_tail(log)}")
+    raise LabError(f"Caddy did not proxy :{port}/v1/models ({last}); log tail:\n{_log_tail(log)}")
 
 
-def start_caddy(ctx: PartContext) -> tuple[Path, Path]:
+def start_caddy(ctx: PartContext) -> Path:
     caddy = require_tool("caddy", "caddy")
     key_file = ctx.lab / "llm-api.key"
     if not key_file.exists():
         raise LabError(f"hardened LLM key file {key_file} is missing")
     home = make_dir(ctx.lab / "caddy", 0o700)
-    token = secrets.token_urlsafe(32)
-    token_file = write_file(ctx.lab / "proxy.token", token + "\n", 0o600)
+    tokens = [path.read_text().strip() for path in ctx.user_token_files.values()]
     access_log = ctx.lab / "logs" / "caddy-access.log"
     caddyfile = write_file(home / "Caddyfile", CADDYFILE.format(
-        addr=ctx.target_addr, port=PROXY_PORT, data=home / "data", access_log=access_log,
-        token=token, llm_port=ctx.llm_port, llm_key=key_file.read_text().strip()), 0o600)
+        addr=ctx.target_addr, port=PROXY_PORT, agent_proxy_port=AGENT_PROXY_PORT,
+        data=home / "data", access_log=access_log, matcher=_matcher(tokens),
+        llm_port=ctx.llm_port, llm_key=key_file.read_text().strip(),
+        agent_port=ctx.agent_port), 0o600)
     env = dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / "data"),
                XDG_CONFIG_HOME=str(home / "config"))
     log = ctx.lab / "logs" / "caddy.log"
@@ -164,8 +189,9 @@ def start_caddy(ctx: PartContext) -> tuple[Path, Path]:
                                                  "--adapter", "caddyfile"), log, env=env,
                               cwd=home)
     ctx.record("caddy", pid, started, "caddy run (TLS + auth proxy)")
-    _wait_proxy(ctx, token, pid, log)
-    return token_file, access_log
+    for port in (PROXY_PORT, AGENT_PROXY_PORT):
+        _wait_proxy(ctx, port, tokens[0], pid, log)
+    return access_log
 
 
 NFT_RULES = """\
@@ -174,7 +200,7 @@ table inet aiaudit_fw {{
 		type filter hook input priority 0; policy drop;
 		iif "lo" accept
 		ct state established,related accept
-		tcp dport {{ {ssh}, {proxy} }} accept
+		tcp dport {{ {ports} }} accept
 	}}
 }}
 """
@@ -182,8 +208,8 @@ table inet aiaudit_fw {{
 
 def apply_firewall(ctx: PartContext) -> None:
     nft = require_tool("/usr/sbin/nft", "nftables")
-    rules = write_file(ctx.lab / "nftables.conf", NFT_RULES.format(ssh=SSH_PORT,
-                                                                   proxy=PROXY_PORT), 0o600)
+    ports = ", ".join(str(p) for p in (SSH_PORT, PROXY_PORT, AGENT_PROXY_PORT))
+    rules = write_file(ctx.lab / "nftables.conf", NFT_RULES.format(ports=ports), 0o600)
     proc.run(_ns(ctx).exec_argv(nft, "-f", str(rules)))
 
 
@@ -191,10 +217,17 @@ def build(ctx: PartContext) -> dict[str, Any]:
     if not ctx.hardened:
         start_chroma(ctx)
         return {"exposure": {"extra_ports": [CHROMA_PORT]}}
-    token_file, access_log = start_caddy(ctx)
-    apply_firewall(ctx)  # after the readiness check from outside: it admits 443 anyway
+    access_log = start_caddy(ctx)
+    apply_firewall(ctx)  # after the readiness checks from outside: it admits both ports anyway
+    users = ctx.user_token_files
     return {
-        "exposure": {"proxy_urls": [f"https://{ctx.target_addr}:{PROXY_PORT}/"],
-                     "proxy_auth_file": str(token_file)},
+        # The users reach the agent only through the proxy: point the suite's chat channel
+        # at it (an entry named like an existing one updates it, see parts.merge_toml).
+        "endpoints": [{"name": "lab-agent", "url": f"https://{ctx.target_addr}:"
+                       f"{AGENT_PROXY_PORT}/v1/chat/completions"}],
+        "exposure": {"proxy_urls": [f"https://{ctx.target_addr}:{PROXY_PORT}/",
+                                    f"https://{ctx.target_addr}:{AGENT_PROXY_PORT}/"],
+                     # one credential must pass both sites: the proxy admits the lab users
+                     "proxy_auth_file": str(users.get("alice") or next(iter(users.values())))},
         "paths": {"access_logs": [str(access_log)]},
     }
