@@ -25,6 +25,7 @@ from aiaudit.report.html_summary import e, render_summary
 from aiaudit.report.model import RunInfo, build_report, write_json
 from aiaudit.results import MAX_EVIDENCE_CHARS, CaseResult, summarize
 from aiaudit.status import CouldNotCheck, ManualCheck, NotApplicable, Status
+from aiaudit.supply_chain.pytest_options import add_supply_chain_options
 from aiaudit.target import TargetError, parse_target
 
 CTX = pytest.StashKey[AuditContext]()
@@ -41,6 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="quick: no model generation; full: long injection budgets")
     group.addoption("--report-dir", default="reports", metavar="DIR",
                     help="where the HTML and JSON reports go (default: reports/)")
+    add_supply_chain_options(group)
     add_injection_options(group)
 
 

@@ -1,3 +1,117 @@
 """Resource providers of the supply_chain area (registered on import)."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiaudit.context import AuditContext
+from aiaudit.hostfs import HostFS
+from aiaudit.resources import Unavailable, provider
+from aiaudit.status import CouldNotCheck, Status
+from aiaudit.supply_chain import egress, mcp, procs, sandbox
+from aiaudit.supply_chain.discovery import Inventory, discover, probe, read_text
+from aiaudit.supply_chain.settings import settings_for
+
+
+def _fs(ctx: AuditContext) -> HostFS:
+    return ctx.cached("supply_chain:fs", lambda: HostFS.for_context(ctx))
+
+
+def inventory(ctx: AuditContext) -> Inventory:
+    """Skills and configs on the target (discovered once per run)."""
+    return ctx.cached("supply_chain:inventory", lambda: discover(
+        _fs(ctx), settings_for(ctx), ctx.config.state_dirs))
+
+
+def mcp_servers(ctx: AuditContext) -> list[mcp.McpServer | mcp.McpConfigProblem]:
+    """MCP servers with the tool descriptions their bundle manifests declare."""
+    def load() -> list[mcp.McpServer | mcp.McpConfigProblem]:
+        fs = _fs(ctx)
+        servers = mcp.servers_from(inventory(ctx).configs)
+        manifests = {s.id: mcp.bundle_manifest_path(s) for s in servers
+                     if isinstance(s, mcp.McpServer)}
+        found = probe(fs, [p for p in manifests.values() if p])
+        for server in servers:
+            path = manifests.get(server.id)
+            if isinstance(server, mcp.McpServer) and path and found.get(path) == "f":
+                try:
+                    server.tools = mcp.tools_from_manifest(read_text(fs, path))
+                    server.tools_source = path
+                except (ValueError, CouldNotCheck) as exc:
+                    server.tools_source = f"{path}: unreadable ({exc})"
+        return servers
+    return ctx.cached("supply_chain:mcp", load)
+
+
+@provider("skills", empty_reason="no skill found in any OpenClaw, Hermes or Agent Skills root "
+          "or configured skill_roots")
+def _skills(ctx: AuditContext) -> list[tuple[str, Any]]:
+    return [(s.id, s) for s in inventory(ctx).skills]
+
+
+@provider("supply_chain_baselined", empty_reason="no MCP server and no skill found")
+def _baselined(ctx: AuditContext) -> list[tuple[str, Any]]:
+    return [(s.id, s) for s in mcp_servers(ctx)] + [(s.id, s) for s in inventory(ctx).skills]
+
+
+def _processes(ctx: AuditContext, patterns: tuple[str, ...]):
+    fs = _fs(ctx)
+    key = "supply_chain:procs:" + "\x00".join(patterns)
+    return ctx.cached(key, lambda: procs.process_facts(fs, procs.matching_processes(fs,
+                                                                                   patterns)))
+
+
+@provider("skill_runtimes", empty_reason="no agent configuration and no agent or skill-runner "
+          "process found (set [supply_chain] skill_process)")
+def _runtimes(ctx: AuditContext) -> list[tuple[str, Any]]:
+    inv = inventory(ctx)
+    approvals = next(iter(inv.configs_of("openclaw-exec-approvals")), None)
+    runtimes: list[sandbox.Runtime] = []
+    for cfg in inv.configs_of("openclaw"):
+        if cfg.error:
+            raise CouldNotCheck(cfg.error)
+        runtimes.append(sandbox.openclaw_runtime(cfg, approvals))
+    for cfg in inv.configs_of("hermes"):
+        if cfg.error:
+            raise CouldNotCheck(cfg.error)
+        runtimes.append(sandbox.hermes_runtime(cfg))
+    settings = settings_for(ctx)
+    found, shell = _processes(ctx, settings.skill_runner_patterns)
+    runtimes += [sandbox.process_runtime(p, shell) for p in found]
+    items: list[tuple[str, Any]] = [(rt.id, rt) for rt in runtimes]
+    if not found and settings.configured & {"skill_process", "agent_process"}:
+        items.append(("process:not-running", Unavailable(
+            Status.ERROR, "no running process matches the configured skill_process patterns: "
+            "the skill runner's confinement cannot be checked")))
+    return items
+
+
+@provider("egress_contexts", empty_reason="no agent process found (set [supply_chain] "
+          "agent_process)")
+def _egress(ctx: AuditContext) -> list[tuple[str, Any]]:
+    settings = settings_for(ctx)
+    fs = _fs(ctx)
+    patterns = tuple(dict.fromkeys(settings.agent_process + settings.skill_runner_patterns))
+    found, shell = _processes(ctx, patterns)
+    rc, out, _ = fs.run("readlink /proc/1/ns/net; cat /proc/sys/net/netfilter/nf_log_all_netns "
+                        "2>/dev/null || echo 0")
+    lines = out.split()
+    init_netns = lines[0] if lines else ""
+    nf_log_all = lines[1] if len(lines) > 1 else "0"
+    if not found and "agent_process" in settings.configured:
+        return [("egress:not-running", Unavailable(
+            Status.ERROR, "no running process matches the configured agent_process patterns"))]
+    groups: dict[str, list[procs.ProcessFacts]] = {}
+    for proc in found:
+        groups.setdefault(proc.ns.get("net", f"unknown:{proc.pid}"), []).append(proc)
+    contexts = []
+    for netns, members in groups.items():
+        label = ", ".join(dict.fromkeys(p.label for p in members))
+        context = egress.EgressContext(f"egress:{label}", netns, members)
+        enter = None if netns == shell.ns.get("net") else members[0]
+        policy, source = egress.read_policy(fs, enter)
+        egress.judge(context, policy, source, init_netns, nf_log_all)
+        context.facts["processes"] = json.dumps({p.pid: p.label for p in members})
+        contexts.append((context.id, context))
+    return contexts

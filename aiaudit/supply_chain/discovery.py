@@ -1,0 +1,409 @@
+"""Find every skill root and MCP client config on the target, read-only.
+
+Round trips are the cost on a remote host, so discovery is: one command listing the
+homes, one probe listing which candidate paths exist (globs expanded by the target's
+shell), a second probe for directories named in the agents' own configs, then one tar
+stream per skill root and one read per config file. Nothing found is executed.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import shlex
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import json5
+import yaml
+
+from aiaudit.hostfs import HostFS
+from aiaudit.status import CouldNotCheck
+from aiaudit.supply_chain.frontmatter import parse_skill_md
+from aiaudit.supply_chain.model import Skill, SkillFile, SkillRoot
+from aiaudit.supply_chain.settings import Settings
+
+MAX_SKILL_DEPTH = 6  # OpenClaw finds SKILL.md up to 6 directories below a root
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+_NOT_SKILL_DIRS = {".hub", ".git", "node_modules", ".clawhub", ".clawdhub"}
+
+# MCP client configs relative to a home directory: (client, path, format).
+HOME_MCP_CONFIGS = (
+    ("claude-desktop", ".config/Claude/claude_desktop_config.json", "json"),
+    ("claude-code", ".claude.json", "json"),
+    ("cursor", ".cursor/mcp.json", "json"),
+    ("vscode", ".config/Code/User/mcp.json", "jsonc"),
+    ("vscode", ".config/Code/User/settings.json", "jsonc"),
+    ("windsurf", ".codeium/windsurf/mcp_config.json", "json"),
+    ("gemini", ".gemini/settings.json", "json"),
+    ("codex", ".codex/config.toml", "toml"),
+)
+PROJECT_MCP_CONFIGS = (
+    ("claude-code", ".mcp.json", "json"),
+    ("cursor", ".cursor/mcp.json", "json"),
+    ("vscode", ".vscode/mcp.json", "jsonc"),
+)
+
+
+@dataclass
+class ConfigFile:
+    """A config file read from the target and parsed (doc None when it did not parse)."""
+
+    client: str
+    path: str
+    fmt: str
+    doc: Any = None
+    error: str | None = None
+
+
+@dataclass
+class Inventory:
+    """Everything supply-chain discovery found on the target."""
+
+    skills: list[Skill] = field(default_factory=list)
+    roots: list[SkillRoot] = field(default_factory=list)
+    configs: list[ConfigFile] = field(default_factory=list)  # MCP and agent configs
+    homes: list[str] = field(default_factory=list)
+
+    def configs_of(self, client: str) -> list[ConfigFile]:
+        return [c for c in self.configs if c.client == client]
+
+
+def _glob_quote(pattern: str) -> str:
+    """Quote a path for sh, leaving `*` to the shell's glob expansion."""
+    return "*".join(shlex.quote(part) if part else "" for part in pattern.split("*"))
+
+
+def probe(fs: HostFS, patterns: Iterable[str]) -> dict[str, str]:
+    """Which candidate paths exist on the target: {path: "d" | "f"} (one round trip)."""
+    patterns = list(dict.fromkeys(p for p in patterns if p))
+    if not patterns:
+        return {}
+    words = " ".join(_glob_quote(p) for p in patterns)
+    script = (f"for p in {words}; do if [ -d \"$p\" ]; then printf 'd\\t%s\\n' \"$p\"; "
+              f"elif [ -f \"$p\" ]; then printf 'f\\t%s\\n' \"$p\"; fi; done")
+    rc, out, err = fs.run(script)
+    if rc != 0:
+        raise CouldNotCheck(f"cannot list candidate skill paths: {err.strip() or rc}")
+    found = {}
+    for line in out.splitlines():
+        kind, _, path = line.partition("\t")
+        if kind in ("d", "f") and path:
+            found[path.rstrip("/")] = kind
+    return found
+
+
+def login_homes(fs: HostFS) -> list[str]:
+    """Home directories of root and of regular users (uid >= 1000)."""
+    rc, out, _ = fs.run("getent passwd 2>/dev/null || cat /etc/passwd")
+    homes = []
+    for line in out.splitlines():
+        parts = line.split(":")
+        if len(parts) >= 7 and parts[2].isdigit():
+            uid, home = int(parts[2]), parts[5]
+            if (uid == 0 or 1000 <= uid < 65534) and home.startswith("/") and home != "/":
+                homes.append(home.rstrip("/"))
+    if rc != 0 and not homes:
+        raise CouldNotCheck("cannot read the user list (getent passwd) on the target")
+    return list(dict.fromkeys(homes))
+
+
+def read_text(fs: HostFS, path: str, limit: int = MAX_CONFIG_BYTES) -> str:
+    with fs.open(path) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise CouldNotCheck(f"{path} is larger than {limit} bytes")
+    return data.decode("utf-8", "replace")
+
+
+def parse_config(text: str, fmt: str) -> Any:
+    """JSON, JSONC/JSON5 (VS Code, OpenClaw), YAML (Hermes) or TOML (Codex)."""
+    if fmt == "json":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return json5.loads(text)
+    if fmt in ("jsonc", "json5"):
+        return json5.loads(text)
+    if fmt == "yaml":
+        return yaml.safe_load(text)
+    if fmt == "toml":
+        return tomllib.loads(text)
+    raise ValueError(f"unknown config format {fmt}")
+
+
+def _format_of(path: str) -> str:
+    ext = posixpath.splitext(path)[1].lower()
+    return {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json5": "json5"}.get(ext, "jsonc")
+
+
+def _load_config(fs: HostFS, client: str, path: str, fmt: str) -> ConfigFile:
+    cfg = ConfigFile(client, path, fmt)
+    try:
+        cfg.doc = parse_config(read_text(fs, path), fmt)
+    except CouldNotCheck as exc:
+        cfg.error = str(exc)
+    except Exception as exc:  # parsers raise many types on hostile input
+        cfg.error = f"cannot parse {path}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+    return cfg
+
+
+def _rel_label(path: str, base: str, prefix: str = "") -> str:
+    if path == base:
+        return prefix.rstrip("/") or posixpath.basename(path)
+    if path.startswith(base + "/"):
+        return prefix + path[len(base) + 1:]
+    return path
+
+
+def _openclaw_workspaces(doc: Any) -> list[str]:
+    if not isinstance(doc, dict):
+        return []
+    agents = doc.get("agents") if isinstance(doc.get("agents"), dict) else {}
+    out = []
+    defaults = agents.get("defaults") if isinstance(agents.get("defaults"), dict) else {}
+    if isinstance(defaults.get("workspace"), str):
+        out.append(defaults["workspace"])
+    for agent in agents.get("list") or []:
+        if isinstance(agent, dict) and isinstance(agent.get("workspace"), str):
+            out.append(agent["workspace"])
+    return out
+
+
+def _openclaw_extra_dirs(doc: Any) -> list[str]:
+    skills = doc.get("skills") if isinstance(doc, dict) else None
+    load = skills.get("load") if isinstance(skills, dict) else None
+    dirs = load.get("extraDirs") if isinstance(load, dict) else None
+    return [d for d in dirs if isinstance(d, str)] if isinstance(dirs, list) else []
+
+
+def _expand(path: str, home: str) -> str:
+    if path == "~" or path.startswith("~/"):
+        return home + path[1:]
+    return path
+
+
+class _Planner:
+    """Collects candidate roots and config files from homes, settings and agent configs."""
+
+    def __init__(self, settings: Settings, homes: list[str], state_dirs: list[str]):
+        self.settings, self.homes = settings, homes
+        self.openclaw_states = [posixpath.join(h, d) for h in homes
+                                for d in (".openclaw", ".clawdbot")]
+        self.openclaw_states += list(settings.openclaw_state_dirs)
+        self.hermes_homes = [posixpath.join(h, ".hermes") for h in homes]
+        self.hermes_homes += list(settings.hermes_homes) + list(state_dirs)
+
+    def first_patterns(self) -> list[str]:
+        pats: list[str] = []
+        for state in self.openclaw_states:
+            pats += [f"{state}/openclaw.json", f"{state}/clawdbot.json", f"{state}/skills",
+                     f"{state}/workspace", f"{state}/workspace-*",
+                     f"{state}/agents/*/agent/workshop-skills", f"{state}/extensions/*",
+                     f"{state}/.clawhub/lock.json", f"{state}/exec-approvals.json"]
+        for hh in self.hermes_homes:
+            pats += [f"{hh}/skills", f"{hh}/config.yaml"]
+        for home in self.homes:
+            pats += [f"{home}/.agents/skills", f"{home}/.claude/skills",
+                     f"{home}/.claude/plugins/cache/*/*/*/skills",
+                     f"{home}/.claude/plugins/cache/*/*/skills"]
+            pats += [f"{home}/{rel}" for _, rel, _ in HOME_MCP_CONFIGS]
+        for project in self.settings.project_dirs:
+            pats += [f"{project}/{d}" for d in (".claude/skills", ".agents/skills",
+                                                 ".hermes/skills", "skills",
+                                                 ".clawhub/lock.json")]
+            pats += [f"{project}/{rel}" for _, rel, _ in PROJECT_MCP_CONFIGS]
+        pats += list(self.settings.skill_roots) + list(self.settings.mcp_configs)
+        return pats
+
+
+def _workspace_patterns(workspace: str) -> list[str]:
+    return [f"{workspace}/skills", f"{workspace}/.agents/skills",
+            f"{workspace}/.clawhub/lock.json", f"{workspace}/.clawdhub/lock.json"]
+
+
+def plan_roots(settings: Settings, homes: list[str], found: dict[str, str],
+               openclaw_docs: dict[str, Any], hermes_homes: list[str]) -> list[SkillRoot]:
+    """Skill roots from what the probes found (directories only)."""
+    roots: list[SkillRoot] = []
+
+    def add(framework: str, path: str, label: str, lock_dir: str | None = None) -> None:
+        if found.get(path) == "d" and all(r.path != path for r in roots):
+            roots.append(SkillRoot(framework, path, label, lock_dir))
+
+    for state, doc in openclaw_docs.items():
+        workspaces = [_expand(w, posixpath.dirname(state)) for w in _openclaw_workspaces(doc)]
+        workspaces.append(f"{state}/workspace")
+        workspaces += [p for p in found if p.startswith(f"{state}/workspace-")]
+        for ws in workspaces:
+            add("openclaw", f"{ws}/skills", _rel_label(f"{ws}/skills", state), ws)
+            add("openclaw", f"{ws}/.agents/skills", _rel_label(f"{ws}/.agents/skills", state),
+                ws)
+        add("openclaw", f"{state}/skills", "skills", state)
+        for path in sorted(found):
+            if path.startswith(f"{state}/agents/") and path.endswith("/workshop-skills"):
+                add("openclaw", path, _rel_label(path, state))
+            if path.startswith(f"{state}/extensions/"):
+                add("openclaw", path, _rel_label(path, state))
+        for extra in _openclaw_extra_dirs(doc):
+            path = _expand(extra, posixpath.dirname(state))
+            add("openclaw", path, path)
+    for path, kind in sorted(found.items()):
+        if kind != "d":
+            continue
+        home = next((h for h in homes if path.startswith(h + "/")), None)
+        if any(path == f"{hh}/skills" for hh in hermes_homes):
+            add("hermes", path, "skills")
+        elif home and path in (f"{home}/.agents/skills",):
+            add("agents", path, ".agents/skills")
+        elif home and path.startswith(f"{home}/.claude/"):
+            add("claude", path, path[len(home) + 1:])
+    for project in settings.project_dirs:
+        add("claude", f"{project}/.claude/skills", f"{project}/.claude/skills")
+        add("agents", f"{project}/.agents/skills", f"{project}/.agents/skills")
+        add("hermes", f"{project}/.hermes/skills", f"{project}/.hermes/skills")
+        add("openclaw", f"{project}/skills", f"{project}/skills", project)
+    for extra in settings.skill_roots:
+        add("extra", extra.rstrip("/"), extra.rstrip("/"))
+    return roots
+
+
+def read_tree(fs: HostFS, root: str, max_bytes: int) -> list[SkillFile]:
+    entries = []
+    for entry in fs.tree(root):
+        data = None
+        if entry.kind == "file" and entry.size <= max_bytes:
+            with entry.open() as handle:
+                data = handle.read()
+        entries.append(SkillFile(entry.path, entry.kind, entry.size, entry.mode, data,
+                                 entry.linkname))
+    return entries
+
+
+def _json_record(files: list[SkillFile], path: str) -> Any:
+    entry = next((f for f in files if f.path == path and f.data is not None), None)
+    if entry is None:
+        return None
+    try:
+        return json.loads(entry.data.decode("utf-8", "replace"))
+    except ValueError as exc:
+        return {"_error": f"{path} is not valid JSON: {exc}"}
+
+
+def skills_in_tree(root: SkillRoot, entries: list[SkillFile]) -> list[Skill]:
+    """Split a root's tree into skills: directories holding SKILL.md, up to 6 deep."""
+    skill_dirs = []
+    for e in entries:
+        if e.kind != "file" or e.parts[-1] != "SKILL.md":
+            continue
+        parent = e.parts[:-1]
+        if len(parent) > MAX_SKILL_DEPTH or any(p in _NOT_SKILL_DIRS for p in parent):
+            continue
+        skill_dirs.append("/".join(parent))
+    # one pass: every entry joins each skill directory among its ancestors
+    members: dict[str, list[SkillFile]] = {d: [] for d in skill_dirs}
+    nested: dict[str, list[str]] = {d: [] for d in skill_dirs}
+    for e in entries:
+        parts = e.parts
+        for depth in range(len(parts)):
+            owner = "/".join(parts[:depth])
+            if owner in members and e.path != owner:
+                prefix = len(owner) + 1 if owner else 0
+                members[owner].append(SkillFile(e.path[prefix:], e.kind, e.size, e.mode,
+                                                e.data, e.linkname))
+    for d in skill_dirs:
+        for depth in range(len(d.split("/")) if d else 0):
+            owner = "/".join(d.split("/")[:depth])
+            if owner in nested:
+                nested[owner].append(d[len(owner) + 1:] if owner else d)
+    skills = []
+    for rel in sorted(skill_dirs):
+        files = members[rel]
+        manifest = parse_skill_md(next(f for f in files if f.path == "SKILL.md").data
+                                  .decode("utf-8", "replace"))
+        label = posixpath.join(root.label, rel) if rel else root.label
+        skill = Skill(f"{root.framework}:{label}", root, rel, files, manifest,
+                      tuple(nested[rel]))
+        for name in (".clawhub/origin.json", ".clawdhub/origin.json",
+                     ".openclaw/source-origin.json"):
+            record = _json_record(files, name)
+            if record is not None:
+                skill.records[name] = record
+        skills.append(skill)
+    hub_lock = _json_record(entries, ".hub/lock.json")
+    if hub_lock is not None:
+        for skill in skills:
+            skill.records["hermes-lock"] = hub_lock
+    return skills
+
+
+def discover(fs: HostFS, settings: Settings, state_dirs: Iterable[str] = ()) -> Inventory:
+    """The target's skills and MCP/agent configs."""
+    inv = Inventory()
+    inv.homes = list(settings.home_dirs) if settings.home_dirs is not None else login_homes(fs)
+    planner = _Planner(settings, inv.homes, list(state_dirs))
+    found = probe(fs, planner.first_patterns())
+    openclaw_docs: dict[str, Any] = {}
+    for state in planner.openclaw_states:
+        for name in ("openclaw.json", "clawdbot.json"):
+            if found.get(f"{state}/{name}") == "f":
+                cfg = _load_config(fs, "openclaw", f"{state}/{name}", "json5")
+                inv.configs.append(cfg)
+                openclaw_docs[state] = cfg.doc
+                break
+        else:
+            if found.get(state + "/skills") or found.get(state + "/workspace"):
+                openclaw_docs[state] = None
+    second: list[str] = []
+    for state, doc in openclaw_docs.items():
+        for ws in _openclaw_workspaces(doc):
+            second += _workspace_patterns(_expand(ws, posixpath.dirname(state)))
+        second += [_expand(d, posixpath.dirname(state)) for d in _openclaw_extra_dirs(doc)]
+        second += _workspace_patterns(f"{state}/workspace")
+        second += [q for p in found if p.startswith(f"{state}/workspace-")
+                   for q in _workspace_patterns(p)]
+    found.update(probe(fs, second))
+    for hh in planner.hermes_homes:
+        if found.get(f"{hh}/config.yaml") == "f":
+            inv.configs.append(_load_config(fs, "hermes", f"{hh}/config.yaml", "yaml"))
+    for state in planner.openclaw_states:
+        if found.get(f"{state}/exec-approvals.json") == "f":
+            inv.configs.append(_load_config(fs, "openclaw-exec-approvals",
+                                            f"{state}/exec-approvals.json", "json5"))
+    for home in inv.homes:
+        for client, rel, fmt in HOME_MCP_CONFIGS:
+            if found.get(f"{home}/{rel}") == "f":
+                inv.configs.append(_load_config(fs, client, f"{home}/{rel}", fmt))
+    for project in settings.project_dirs:
+        for client, rel, fmt in PROJECT_MCP_CONFIGS:
+            if found.get(f"{project}/{rel}") == "f":
+                inv.configs.append(_load_config(fs, client, f"{project}/{rel}", fmt))
+    for path in settings.mcp_configs:
+        if found.get(path) == "f":
+            inv.configs.append(_load_config(fs, "configured", path, _format_of(path)))
+    inv.roots = plan_roots(settings, inv.homes, found, openclaw_docs, planner.hermes_homes)
+    locks: dict[str, Any] = {}
+    for root in inv.roots:
+        entries = read_tree(fs, root.path, settings.max_file_bytes)
+        skills = skills_in_tree(root, entries)
+        if root.lock_dir and skills:
+            if root.lock_dir not in locks:
+                locks[root.lock_dir] = _clawhub_lock(fs, root.lock_dir, found)
+            for skill in skills:
+                if locks[root.lock_dir] is not None:
+                    skill.records["clawhub-lock"] = locks[root.lock_dir]
+        inv.skills += skills
+    return inv
+
+
+def _clawhub_lock(fs: HostFS, workdir: str, found: dict[str, str]) -> Any:
+    for name in (".clawhub/lock.json", ".clawdhub/lock.json"):
+        path = f"{workdir}/{name}"
+        if found.get(path) == "f":
+            try:
+                return json.loads(read_text(fs, path))
+            except (ValueError, CouldNotCheck) as exc:
+                return {"_error": f"{path}: {exc}"}
+    return None

@@ -1,0 +1,344 @@
+"""SUP-04: a skill's manifest and instructions say what the skill really does.
+
+Two kinds of dishonesty: text the user does not see but the model reads (HTML comments,
+invisible Unicode, "do not tell the user", fake prerequisites), and capabilities the code
+uses that the manifest does not declare (environment variables, binaries, network).
+A skill fails SUP-04 on any finding rated medium or above.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from aiaudit.supply_chain import rules
+from aiaudit.supply_chain.findings import Finding, excerpt
+from aiaudit.supply_chain.frontmatter import Manifest
+from aiaudit.supply_chain.model import Skill
+from aiaudit.supply_chain.review import prose_finding, sort_findings, text_files
+from aiaudit.supply_chain.textctx import TextFile, in_pattern_literal
+
+FAIL_AT = "medium"
+
+_BENIGN_COMMENT = re.compile(r"(?i)^\s*(markdownlint|prettier-ignore|toc|/?toc|end ?toc|"
+                             r"(begin|end)\b[^>]{0,60}|vale |cspell|omit in toc|"
+                             r"keep this line|more)\b")
+_INSTRUCTIONAL = re.compile(
+    r"(?i)\b(ignore|instructions?|assistant|agent|model|must|always|never|do not|don't|send|"
+    r"read|run|execute|curl|fetch|upload|include|system prompt|secret|token|password|key|"
+    r"credential|silently|user)\b")
+_HIDDEN_MARKUP = re.compile(
+    r"(?i)<(?:div|span|p|section)[^>]*(?:display\s*:\s*none|visibility\s*:\s*hidden|"
+    r"font-size\s*:\s*0|\bhidden\b|opacity\s*:\s*0\b|color\s*:\s*(?:#fff(?:fff)?|white)\b)")
+SECRECY = re.compile(
+    r"(?i)\b(?:do not|don't|never)\s+(?:tell|inform|mention|reveal|disclose|show|notify|alert|"
+    r"let)\b" + rules.SENTENCE + r"{0,40}\b(?:user|anyone|human|operator|owner|them|this)\b|"
+    r"\bwithout\s+(?:telling|informing|asking|notifying|alerting)\s+(?:the\s+)?(?:user|human|"
+    r"operator|owner)|\b(?:silently|secretly|covertly|quietly)\s+(?:send|upload|copy|run|execute|"
+    r"post|forward|add|append|read|exfiltrate|install|include)|\bkeep\s+this\s+(?:step\s+)?"
+    r"(?:secret|hidden|confidential)\b|\bdo not mention this\b")
+OVERRIDE = re.compile(
+    r"(?i)\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+)?"
+    r"(?:previous|prior|above|earlier|preceding|system|original)\s+(?:instructions|prompts?|rules|"
+    r"guidelines|directives)|\byou are now\b|\bnew (?:system )?instructions\s*:|"
+    r"\bsystem prompt override\b")
+REMOTE_INSTRUCTIONS = re.compile(
+    r"(?i)\b(?:fetch|download|load|read|retrieve|get|pull|curl)\b" + rules.SENTENCE + r"{0,60}"
+    r"\b(?:instructions|prompt|rules|commands|tasks|directives)\b" + rules.SENTENCE + r"{0,60}"
+    r"https?://|https?://\S+" + rules.SENTENCE + r"{0,60}\b"
+    r"(?:and|then)\s+(?:follow|execute|obey|do what)\b")
+_PASSWORD_NEAR = re.compile(r"(?i)\bpass(?:word|phrase)\b\s*[:=]?\s*\S+")
+_ARCHIVE_WORD = re.compile(r"(?i)\.(?:zip|7z|rar)\b|\barchive\b")
+_RUN_WORD = re.compile(r"(?i)\b(?:paste|copy|run|execute|terminal|shell|launch|open)\b")
+_DOWNLOAD_RUN = re.compile(r"(?i)\bdownload\b[^.\n]{0,80}\b(?:run|execute|open|install|launch)\b"
+                           r"[^.\n]{0,60}\.(?:exe|dmg|pkg|msi|appimage|bin|sh|zip|7z)\b")
+_PASTE_HOST = re.compile(r"(?i)(?:https?://)?(?:" + "|".join(rules.PASTE_TUNNEL_HOSTS) + r")")
+
+_METADATA = ("package.json", "package-lock.json", "_meta.json", "openclaw.plugin.json")
+TAG_BLOCK = range(0xE0000, 0xE0080)
+ZERO_WIDTH = {0x200B, 0x200C, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x180E,
+              0xFEFF, 0x034F}
+BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
+_INVISIBLE = re.compile("[\U000E0000-\U000E007F\u200B-\u200F\u202A-\u202E\u2060-\u2064"
+                        "\u2066-\u2069\u180E\uFEFF\u034F]")
+
+STANDARD_ENV = {
+    "HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "TMPDIR", "TMP", "TEMP", "LANG",
+    "LANGUAGE", "TERM", "HOSTNAME", "IFS", "RANDOM", "SECONDS", "LINENO", "UID", "EUID", "PPID",
+    "BASH_SOURCE", "BASH_VERSION", "OSTYPE", "EDITOR", "VISUAL", "PAGER", "DISPLAY", "TZ",
+    "NODE_ENV", "DEBUG", "CI", "PYTHONPATH", "VIRTUAL_ENV", "NO_COLOR", "FORCE_COLOR", "COLUMNS",
+    "LINES", "SHLVL", "PS1", "MAIL", "HISTFILE", "OPTARG", "OPTIND", "BASH_REMATCH", "PIPESTATUS",
+    "FUNCNAME", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+}
+_ENV_PREFIXES = ("XDG_", "LC_", "OPENCLAW_", "HERMES_", "CLAUDE_", "SKILL_", "npm_", "BASH_")
+STANDARD_BINS = {
+    "sh", "bash", "zsh", "python", "python3", "node", "npm", "npx", "git", "ls", "cat", "echo",
+    "grep", "sed", "awk", "find", "curl", "wget", "tar", "gzip", "gunzip", "unzip", "zip", "mkdir",
+    "rm", "cp", "mv", "chmod", "date", "env", "which", "test", "true", "false", "sort", "uniq",
+    "head", "tail", "wc", "cut", "tr", "xargs", "tee", "touch", "printf", "sleep", "uname", "id",
+    "whoami", "pwd", "basename", "dirname", "readlink", "realpath", "stat", "df", "du", "ps",
+    "kill", "open", "xdg-open", "pip", "pip3", "uv", "deno", "bun", "cmd", "powershell", "pwsh",
+}
+_ENV_USE = {
+    "python": re.compile(r"\bos\.environ\s*\[\s*['\"](\w+)['\"]|\b(?:os\.environ|environ)\.get\s*"
+                         r"\(\s*['\"](\w+)['\"]|\bos\.getenv\s*\(\s*['\"](\w+)['\"]"),
+    "js": re.compile(r"\bprocess\.env\.([A-Za-z_]\w*)|\bprocess\.env\[\s*['\"](\w+)['\"]|"
+                     r"\bDeno\.env\.get\(\s*['\"](\w+)['\"]"),
+    "shell": re.compile(r"\$\{?([A-Z][A-Z0-9_]{2,})\b"),
+    "powershell": re.compile(r"\$env:([A-Za-z_]\w*)"),
+}
+_ENV_ANCHORS = {"python": ("environ", "getenv"), "js": ("process.env", "deno.env"),
+                "shell": ("$",), "powershell": ("$env:",)}
+_BIN_ANCHORS = {"python": ("subprocess", "os.system", "os.popen", "shutil.which"),
+                "js": ("exec", "spawn")}
+INDEXED_ANCHORS = ("pass", "download", *{a for v in _ENV_ANCHORS.values() for a in v},
+                   *{a for v in _BIN_ANCHORS.values() for a in v}, "http")
+_SHELL_ASSIGN = re.compile(r"(?m)(?:^|[\s;(])(?:export\s+|local\s+|declare\s+(?:-\w+\s+)?|"
+                           r"readonly\s+)?([A-Z][A-Z0-9_]*)=|\bread\s+(?:-\w+\s+)*([A-Z][A-Z0-9_]*)|"
+                           r"\bfor\s+([A-Z][A-Z0-9_]*)\s+in\b")
+_BIN_USE = {
+    "python": re.compile(r"\bsubprocess\.\w+\s*\(\s*\[?\s*['\"]([\w.+-]+)|\bos\.(?:system|popen)\s*"
+                         r"\(\s*['\"]([\w.+-]+)|\bshutil\.which\s*\(\s*['\"]([\w.+-]+)"),
+    "js": re.compile(r"\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync)\s*\(\s*['\"`]"
+                     r"([\w.+-]+)"),
+}
+_URL_HOST = re.compile(r"\bhttps?://([A-Za-z0-9.-]+\.[A-Za-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})")
+
+
+def _comment_findings(tf: TextFile) -> list[Finding]:
+    out = []
+    for match in re.finditer(r"<!--(.*?)(?:-->|$)", tf.text, re.S):
+        body = " ".join(match.group(1).split())
+        if not body or _BENIGN_COMMENT.match(body) or len(body.split()) < 4:
+            continue
+        line = tf.line_of(match.start())
+        severity = "high" if _INSTRUCTIONAL.search(body) else "low"
+        out.append(Finding("SUP-04", "html-comment-instruction", severity, tf.path, line,
+                           excerpt(body), "html-comment", "hidden from the rendered page, "
+                           "read by the model"))
+    for match in _HIDDEN_MARKUP.finditer(tf.text):
+        line = tf.line_of(match.start())
+        out.append(Finding("SUP-04", "hidden-markup", "high", tf.path, line,
+                           excerpt(tf.line_text(line)), "markup", "text styled to be invisible"))
+    return out
+
+
+def _is_emoji_joiner(text: str, i: int) -> bool:
+    """U+200D between two pictographs joins an emoji sequence; that is not hiding anything."""
+    def pictograph(ch: str) -> bool:
+        return ord(ch) >= 0x2190 and unicodedata.category(ch) in ("So", "Sk") or \
+            0x1F000 <= ord(ch) <= 0x1FAFF
+    before = text[i - 1] if i > 0 else ""
+    after = text[i + 1] if i + 1 < len(text) else ""
+    if before in ("\ufe0f",) and i > 1:
+        before = text[i - 2]
+    return bool(before and after) and pictograph(before) and pictograph(after)
+
+
+def invisible_unicode(tf: TextFile) -> list[Finding]:
+    """Tag-block characters (decoded), zero-width and bidi controls, one finding per line."""
+    out: list[Finding] = []
+    text = tf.text
+    if text.isascii():
+        return out
+    by_line: dict[int, dict[str, list[str]]] = {}
+    for hit in _INVISIBLE.finditer(text):
+        i, ch = hit.start(), hit.group(0)
+        cp = ord(ch)
+        kind = None
+        if cp in TAG_BLOCK:
+            kind = "tag"
+        elif cp in BIDI:
+            kind = "bidi"
+        elif cp in ZERO_WIDTH and not (cp == 0xFEFF and i == 0):
+            kind = "zero-width"
+        elif cp == 0x200D and not _is_emoji_joiner(text, i):
+            kind = "zero-width"
+        if kind:
+            by_line.setdefault(tf.line_of(i), {}).setdefault(kind, []).append(ch)
+    for line, kinds in sorted(by_line.items()):
+        notes = []
+        if "tag" in kinds:
+            hidden = "".join(chr(ord(c) - 0xE0000) for c in kinds["tag"]
+                             if 0x20 <= ord(c) - 0xE0000 < 0x7F)
+            notes.append(f"Unicode tag characters decode to: {hidden!r}")
+        if "bidi" in kinds:
+            notes.append(f"{len(kinds['bidi'])} bidirectional control character(s)")
+        if "zero-width" in kinds:
+            notes.append(f"{len(kinds['zero-width'])} zero-width character(s)")
+        visible = "".join(ch for ch in tf.line_text(line)
+                          if ord(ch) not in TAG_BLOCK and ord(ch) not in ZERO_WIDTH | BIDI)
+        severity = "critical" if "tag" in kinds else "high"
+        out.append(Finding("SUP-04", "invisible-unicode", severity, tf.path, line,
+                           excerpt(visible), tf.context(line), "; ".join(notes)))
+    return out
+
+
+def _fake_prerequisites(tf: TextFile) -> list[Finding]:
+    out = []
+    lines = tf.text.split("\n")
+
+    def near(line: int, pattern: re.Pattern[str], span: int) -> bool:
+        lo, hi = max(0, line - 1 - span), min(len(lines), line + span)
+        return any(pattern.search(lines[i]) for i in range(lo, hi))
+
+    def add(line: int, note: str) -> None:
+        if tf.is_descriptive(line) or tf.context(line) == "frontmatter":
+            return
+        out.append(Finding("SUP-04", "fake-prerequisite", "high", tf.path, line,
+                           excerpt(tf.line_text(line)), tf.context(line), note))
+
+    scan_lines = tf.has_any(("pass", "download", *rules.HOST_ANCHORS))
+    for i, text in enumerate(lines if scan_lines else [], start=1):
+        if _PASSWORD_NEAR.search(text) and near(i, _ARCHIVE_WORD, 4):
+            add(i, "asks to download a password-protected archive (scanners cannot open it)")
+        elif _PASTE_HOST.search(text) and near(i, _RUN_WORD, 3):
+            add(i, "asks to copy a snippet from a paste site and run it")
+        elif _DOWNLOAD_RUN.search(text):
+            add(i, "asks to download and run a program")
+    for rule in rules.LINE_RULES:
+        if rule.name not in ("download-exec", "decode-exec") or not tf.has_any(rule.anchors):
+            continue
+        for match in rule.pattern.finditer(tf.text):
+            line = tf.line_of(match.start())
+            if not rules.KNOWN_INSTALLERS.search(match.group(0)):
+                add(line, "asks to pipe a download or a decoded blob into a shell")
+    return out
+
+
+def hidden_instructions(tf: TextFile) -> list[Finding]:
+    """Findings about text meant for the model only (Markdown, manifests, tool descriptions)."""
+    out = invisible_unicode(tf)
+    if tf.lang != "markdown":
+        return out
+    if "<" in tf.text:
+        out += _comment_findings(tf)
+    for rule, severity, pattern, note in (
+            ("secrecy-instruction", "high", SECRECY, "tells the agent to hide what it does"),
+            ("instruction-override", "high", OVERRIDE, "tries to override the agent's "
+             "instructions"),
+            ("remote-instructions", "high", REMOTE_INSTRUCTIONS, "fetches instructions at run "
+             "time (the reviewed text is not what runs)")):
+        for match in pattern.finditer(tf.text):
+            finding = prose_finding("SUP-04", rule, severity, tf, match, note)
+            if finding is not None:
+                out.append(finding)
+    out += _fake_prerequisites(tf)
+    return out
+
+
+def manifest_problems(manifest: Manifest) -> list[Finding]:
+    out = [Finding("SUP-04", "manifest-invalid", "medium", "SKILL.md", 1, error, "frontmatter",
+                   "the agent may load it differently from what reviewers read")
+           for error in manifest.errors]
+    if not manifest.errors:
+        for key, limit in (("name", 64), ("description", 1024)):
+            value = manifest.fields.get(key)
+            if not isinstance(value, str) or not value.strip():
+                out.append(Finding("SUP-04", "manifest-incomplete", "medium", "SKILL.md", 1,
+                                   f"no {key}", "frontmatter",
+                                   f"the manifest must state its {key}"))
+            elif len(value) > limit:
+                out.append(Finding("SUP-04", "manifest-incomplete", "low", "SKILL.md", 1,
+                                   f"{key} is {len(value)} characters", "frontmatter",
+                                   f"Agent Skills allow at most {limit}"))
+    return out
+
+
+def _mentioned(name: str, text: str) -> bool:
+    return re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", text) is not None
+
+
+def _registrable(host: str) -> str:
+    parts = host.lower().split(".")
+    return ".".join(parts[-2:]) if len(parts) >= 2 else host.lower()
+
+
+def declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
+    """Environment variables, binaries and hosts the code uses that the manifest omits."""
+    manifest = skill.manifest
+    skill_md = skill.text_of("SKILL.md") or ""
+    declared_env = manifest.declared_env()
+    declared_bins = manifest.declared_bins()
+    homepage = str(manifest.fields.get("homepage") or manifest.openclaw().get("homepage") or "")
+    out: list[Finding] = []
+    uses_network: list[tuple[TextFile, int]] = []
+    hosts: dict[str, tuple[TextFile, int]] = {}
+    for tf in files:
+        if tf.lang not in rules.EXECUTABLE_LANGS and tf.lang != "config":
+            continue
+        if any(p.startswith(".") for p in tf.path.split("/")) or tf.path.endswith(_METADATA):
+            continue  # provenance and package metadata name hosts the code never calls
+        seen_env: set[str] = set()
+        env_rx = _ENV_USE.get(tf.lang)
+        assigned = {g for m in _SHELL_ASSIGN.finditer(tf.text) for g in m.groups() if g} \
+            if tf.lang == "shell" else set()
+        for match in tf.finditer(env_rx, _ENV_ANCHORS[tf.lang]) if env_rx else ():
+            name = next(g for g in match.groups() if g)
+            line = tf.line_of(match.start())
+            if (name in seen_env or name in STANDARD_ENV or name.startswith(_ENV_PREFIXES)
+                    or name in assigned or tf.context(line) == "comment"):
+                continue
+            seen_env.add(name)
+            if name not in declared_env and not _mentioned(name, skill_md):
+                out.append(Finding("SUP-04", "undeclared-env", "medium", tf.path, line,
+                                   excerpt(tf.line_text(line)), tf.context(line),
+                                   f"reads ${name}, which the manifest does not declare"))
+        bin_rx = _BIN_USE.get(tf.lang)
+        for match in tf.finditer(bin_rx, _BIN_ANCHORS[tf.lang]) if bin_rx else ():
+            name = next(g for g in match.groups() if g)
+            line = tf.line_of(match.start())
+            if name in STANDARD_BINS or name in declared_bins or name.startswith(".") \
+                    or _mentioned(name, skill_md) or tf.context(line) == "comment":
+                continue
+            declared_bins.add(name)  # report each binary once
+            out.append(Finding("SUP-04", "undeclared-binary", "medium", tf.path, line,
+                               excerpt(tf.line_text(line)), tf.context(line),
+                               f"runs `{name}`, which requires.bins does not declare"))
+        network = rules.SIGNALS["network"]
+        for match in tf.finditer(network.pattern, network.anchors):
+            line = tf.line_of(match.start())
+            col = match.start() - (tf.text.rfind("\n", 0, match.start()) + 1)
+            if tf.context(line) != "comment" and tf.lang != "config" and \
+                    not in_pattern_literal(tf.line_text(line), col):
+                uses_network.append((tf, line))
+                break
+        for match in tf.finditer(_URL_HOST, ("http",)):
+            host = match.group(1).lower()
+            line = tf.line_of(match.start())
+            if host in ("localhost", "127.0.0.1", "0.0.0.0") or tf.context(line) == "comment":
+                continue
+            hosts.setdefault(host, (tf, line))
+    if not uses_network or manifest.declares_network():
+        return out
+    documented = skill_md + "\n" + homepage
+    undeclared = {h: where for h, where in hosts.items()
+                  if not _mentioned(h, documented) and not _mentioned(_registrable(h), documented)}
+    if undeclared:
+        for host, (tf, line) in sorted(undeclared.items()):
+            out.append(Finding("SUP-04", "undeclared-network", "medium", tf.path, line,
+                               excerpt(tf.line_text(line)), tf.context(line),
+                               f"contacts {host}, which neither the manifest nor SKILL.md "
+                               "names"))
+    elif not hosts:
+        tf, line = uses_network[0]
+        out.append(Finding("SUP-04", "undeclared-network", "medium", tf.path, line,
+                           excerpt(tf.line_text(line)), tf.context(line),
+                           "uses the network; the manifest declares no network use"))
+    return out
+
+
+def manifest_review(skill: Skill) -> list[Finding]:
+    """Every SUP-04 finding of one skill (allowlist not applied)."""
+    files = text_files(skill)
+    findings = manifest_problems(skill.manifest)
+    for tf in files:
+        findings += hidden_instructions(tf)
+    findings += declared_vs_used(skill, files)
+    return sort_findings(findings)
+
+
+def review_text(text: str, label: str) -> list[Finding]:
+    """Hidden-instruction review of free text such as an MCP tool description."""
+    return hidden_instructions(TextFile(label, "markdown", text))

@@ -1,0 +1,223 @@
+"""MCP servers from the clients' configs: how each is launched, pinning and literal secrets.
+
+Tool descriptions are read statically from the server's bundle manifest (MCPB/DXT
+`manifest.json` with a `tools` list) when its entry point is a local file: the suite never
+starts a server to ask it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaudit.redact import SECRET_PATTERNS, mask
+from aiaudit.supply_chain.discovery import ConfigFile
+
+_SECRET_KEY = re.compile(r"(?i)(token|secret|passw|api[_-]?key|auth|credential|private[_-]?key|"
+                         r"access[_-]?key|cookie|session)")
+_REFERENCE = re.compile(r"^\s*(?:(?:Bearer|Basic|Token|token)\s+)?(\$\{?[\w:.-]+\}?|"
+                        r"\{env:[\w.-]+\}|\$\(\w+\)|<[^>]+>|env:[\w.-]+)\s*$")
+_EXACT_NPM = re.compile(r"^(@[^/\s]+/)?[^@\s/]+@v?\d+\.\d+\.\d+(?:-[\w.]+)?$")
+_LAUNCHERS = {"npx", "bunx", "pnpx", "uvx", "pipx", "docker", "podman", "deno"}
+
+
+@dataclass
+class McpServer:
+    """One configured MCP server."""
+
+    client: str
+    config_path: str
+    name: str
+    command: str = ""
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    url: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    transport: str = "stdio"
+    tools: dict[str, str] = field(default_factory=dict)  # name -> description
+    tools_source: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"mcp:{self.client}/{self.name}"
+
+    def definition(self) -> dict[str, Any]:
+        """What the baseline remembers of the launch: never the values of env or headers."""
+        return {"command": self.command, "args": self.args, "url": self.url,
+                "transport": self.transport, "env_keys": sorted(self.env),
+                "header_keys": sorted(self.headers)}
+
+
+@dataclass
+class McpConfigProblem:
+    """A client config that could not be read or parsed."""
+
+    client: str
+    config_path: str
+    error: str
+
+    @property
+    def id(self) -> str:
+        return f"mcp:{self.client}/{posixpath.basename(self.config_path)}"
+
+
+def _servers_table(cfg: ConfigFile) -> list[tuple[str, dict[str, Any]]]:
+    doc = cfg.doc
+    if not isinstance(doc, dict):
+        return []
+    tables: list[Any] = []
+    if cfg.client == "openclaw":
+        mcp = doc.get("mcp")
+        tables.append(mcp.get("servers") if isinstance(mcp, dict) else None)
+    elif cfg.client == "hermes":
+        tables.append(doc.get("mcp_servers"))
+    elif cfg.client == "codex":
+        tables.append(doc.get("mcp_servers"))
+    elif cfg.client == "vscode":
+        tables.append(doc.get("servers"))
+        mcp = doc.get("mcp")
+        tables.append(mcp.get("servers") if isinstance(mcp, dict) else None)
+    else:
+        tables.append(doc.get("mcpServers"))
+        tables.append(doc.get("servers"))
+        projects = doc.get("projects")
+        for project in (projects.values() if isinstance(projects, dict) else ()):
+            if isinstance(project, dict):
+                tables.append(project.get("mcpServers"))
+    out = []
+    for table in tables:
+        if isinstance(table, dict):
+            out += [(str(k), v) for k, v in table.items() if isinstance(v, dict)]
+    return out
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def servers_from(configs: list[ConfigFile]) -> list[McpServer | McpConfigProblem]:
+    """Every MCP server of every client config found (problems for unreadable configs)."""
+    out: list[McpServer | McpConfigProblem] = []
+    for cfg in configs:
+        if cfg.client in ("openclaw-exec-approvals",):
+            continue
+        if cfg.error:
+            out.append(McpConfigProblem(cfg.client, cfg.path, cfg.error))
+            continue
+        for name, raw in _servers_table(cfg):
+            args = raw.get("args")
+            url = raw.get("url") or raw.get("serverUrl") or raw.get("httpUrl") or ""
+            server = McpServer(
+                client=cfg.client, config_path=cfg.path, name=name,
+                command=str(raw.get("command") or ""),
+                args=[str(a) for a in args] if isinstance(args, list) else [],
+                env=_str_map(raw.get("env")), url=str(url),
+                headers=_str_map(raw.get("headers") or raw.get("http_headers")),
+                transport=str(raw.get("type") or raw.get("transport") or
+                              ("http" if url else "stdio")))
+            out.append(server)
+    return out
+
+
+def _package_spec(args: list[str]) -> str | None:
+    """The package a launcher runs: `--package X`/`--from X`, else the first non-option."""
+    for i, arg in enumerate(args):
+        if arg in ("-p", "--package", "--from") and i + 1 < len(args):
+            return args[i + 1]
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--with", "-c", "--call", "--registry", "--python"):
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def pinning_problems(server: McpServer) -> list[str]:
+    """Why the launch is not reproducible (a rug pull can swap the code underneath)."""
+    if server.url:
+        return []
+    base = posixpath.basename(server.command)
+    args = list(server.args)
+    if base in ("pnpm", "yarn", "bun") and args[:1] in (["dlx"], ["x"]):
+        base, args = f"{base} {args[0]}", args[1:]
+    elif base == "uv" and args[:2] == ["tool", "run"]:
+        base, args = "uvx", args[2:]
+    elif base == "pipx" and args[:1] == ["run"]:
+        args = args[1:]
+    if base not in _LAUNCHERS and " " not in base:
+        return []
+    if base in ("docker", "podman"):
+        image = next((a for a in args[args.index("run") + 1:] if not a.startswith("-")), None) \
+            if "run" in args else None
+        if image and "@sha256:" not in image and (":" not in image.split("/")[-1]
+                                                  or image.endswith(":latest")):
+            return [f"container image {image} has no version tag or digest"]
+        return []
+    spec = _package_spec(args)
+    if spec is None:
+        return [f"`{base}` without a package"]
+    if base in ("uvx", "pipx"):
+        if "==" in spec or re.search(r"@\d+\.\d+", spec):
+            return []
+        return [f"`{base} {spec}` is not pinned (use {spec}==X.Y.Z)"]
+    if spec.endswith("@latest") or spec.endswith("@next") or not _EXACT_NPM.match(spec):
+        yes = " -y" if any(a in ("-y", "--yes") for a in args) else ""
+        return [f"`{base}{yes} {spec}` is not pinned to an exact version"]
+    return []
+
+
+def literal_secrets(server: McpServer) -> list[str]:
+    """Literal credentials in env, headers or args (masked: safe to show)."""
+    found = []
+    for where, table in (("env", server.env), ("headers", server.headers)):
+        for key, value in table.items():
+            if _REFERENCE.match(value) or not value.strip():
+                continue
+            shaped = any(p.search(value) for p in SECRET_PATTERNS.values())
+            if shaped or (_SECRET_KEY.search(key) and len(value.strip()) >= 8):
+                found.append(f"{where}.{key} = {mask(value)}")
+    for i, arg in enumerate(server.args):
+        for pattern in SECRET_PATTERNS.values():
+            hit = pattern.search(arg)
+            if hit:
+                found.append(f"args[{i}] holds {mask(hit.group(0))}")
+                break
+    if server.url:
+        query = server.url.split("?", 1)[1] if "?" in server.url else ""
+        for pair in query.split("&"):
+            key, _, value = pair.partition("=")
+            if _SECRET_KEY.search(key) and len(value) >= 8:
+                found.append(f"url query {key} = {mask(value)}")
+    return found
+
+
+def bundle_manifest_path(server: McpServer) -> str | None:
+    """Where a local server's bundle manifest would be (next to its entry file's package)."""
+    for arg in [server.command, *server.args]:
+        if arg.startswith("/") and posixpath.splitext(arg)[1] in (".js", ".mjs", ".cjs", ".py"):
+            folder = posixpath.dirname(arg)
+            if posixpath.basename(folder) in ("server", "dist", "build", "src"):
+                folder = posixpath.dirname(folder)
+            return posixpath.join(folder, "manifest.json")
+    return None
+
+
+def tools_from_manifest(text: str) -> dict[str, str]:
+    doc = json.loads(text)
+    tools = doc.get("tools") if isinstance(doc, dict) else None
+    out = {}
+    for tool in tools if isinstance(tools, list) else []:
+        if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+            out[tool["name"]] = str(tool.get("description") or "")
+    return out
+
+
+def description_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

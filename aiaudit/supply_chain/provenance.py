@@ -1,0 +1,282 @@
+"""SUP-01 and SUP-02 facts: where a skill came from, and whether it is still what came.
+
+Records read: ClawHub's per-skill `.clawhub/origin.json` (CLI shape with `fingerprint`, or
+OpenClaw's installer shape with `fileTreeSha256`/`skillFile`) plus the workdir's
+`.clawhub/lock.json`; Hermes' `skills/.hub/lock.json`; OpenClaw's `.openclaw/source-origin.json`
+(local path or git installs: no registry); the operator's `approved_skills`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiaudit.supply_chain.fingerprints import (
+    UnverifiableTree,
+    clawhub_fingerprint,
+    hermes_content_hash,
+    openclaw_tree_digest,
+)
+from aiaudit.supply_chain.model import Skill
+from aiaudit.supply_chain.settings import Settings
+
+EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
+_HOMOGLYPHS = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t",
+                             "i": "l", "_": "", "-": "", ".": ""})
+
+
+@dataclass
+class Provenance:
+    """What the records say about one skill (SUP-01)."""
+
+    source: str = "none"  # clawhub | openclaw-installer | hermes | operator | local | none
+    registry: str | None = None  # registry id compared with allowed_registries
+    owner: str | None = None
+    slug: str | None = None
+    version: str | None = None
+    record_paths: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # why SUP-01 fails
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Integrity:
+    """Recorded versus recomputed fingerprints and the version pin (SUP-02)."""
+
+    checks: list[tuple[str, str, str]] = field(default_factory=list)  # recipe, recorded, now
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _registry_host(url: str) -> str:
+    url = url.strip()
+    host = urlsplit(url if "://" in url else f"https://{url}").hostname or url
+    return host.lower().removeprefix("www.")
+
+
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def lookalike_of(owner: str, popular: tuple[str, ...]) -> str | None:
+    """The popular publisher an owner handle imitates, if any (never the handle itself)."""
+    handle = owner.lower()
+    skeleton = handle.translate(_HOMOGLYPHS).replace("rn", "m").replace("vv", "w")
+    for name in popular:
+        name = name.lower()
+        if handle == name:
+            return None
+    for name in popular:
+        name = name.lower()
+        target = name.translate(_HOMOGLYPHS).replace("rn", "m").replace("vv", "w")
+        if skeleton == target:
+            return name
+        if len(name) >= 5 and _edit_distance(handle, name) <= (2 if len(name) >= 8 else 1):
+            return name
+        for affix in ("official", "team", "dev", "labs", "hq", "real", "app"):
+            if handle in (f"{name}{affix}", f"{name}-{affix}", f"{affix}-{name}",
+                          f"{affix}{name}", f"{name}_{affix}"):
+                return name
+    return None
+
+
+def _hermes_entry(skill: Skill) -> tuple[str, dict[str, Any]] | None:
+    lock = skill.records.get("hermes-lock")
+    installed = lock.get("installed") if isinstance(lock, dict) else None
+    if not isinstance(installed, dict):
+        return None
+    for name, entry in installed.items():
+        if isinstance(entry, dict) and (entry.get("install_path") == skill.rel
+                                        or (not entry.get("install_path") and name == skill.rel)):
+            return name, entry
+    return None
+
+
+def _clawhub_origin(skill: Skill) -> tuple[str, dict[str, Any]] | None:
+    for path in (".clawhub/origin.json", ".clawdhub/origin.json"):
+        record = skill.records.get(path)
+        if isinstance(record, dict):
+            return path, record
+    return None
+
+
+def _lock_entry(skill: Skill, slug: str) -> dict[str, Any] | None:
+    lock = skill.records.get("clawhub-lock")
+    skills = lock.get("skills") if isinstance(lock, dict) else None
+    entry = skills.get(slug) if isinstance(skills, dict) else None
+    return entry if isinstance(entry, dict) else None
+
+
+def _approval(skill: Skill, settings: Settings):
+    for approved in settings.approved_skills:
+        if approved.path in (skill.id, skill.path, skill.path.rstrip("/")):
+            return approved
+    return None
+
+
+def _check_registry(prov: Provenance, settings: Settings) -> None:
+    allowed = {r.lower() for r in settings.allowed_registries}
+    if prov.registry and prov.registry.lower() not in allowed:
+        prov.problems.append(f"registry {prov.registry} is not in allowed_registries "
+                             f"({', '.join(settings.allowed_registries)})")
+    if prov.owner:
+        imitated = lookalike_of(prov.owner, settings.popular_owners)
+        if imitated:
+            prov.problems.append(f"owner {prov.owner!r} looks like the popular publisher "
+                                 f"{imitated!r}")
+        if settings.allowed_owners and prov.owner.lower() not in {
+                o.lower() for o in settings.allowed_owners}:
+            prov.problems.append(f"owner {prov.owner!r} is not in allowed_owners")
+
+
+def provenance(skill: Skill, settings: Settings) -> Provenance:
+    """SUP-01 facts for one skill."""
+    prov = Provenance()
+    origin = _clawhub_origin(skill)
+    hermes = _hermes_entry(skill)
+    approval = _approval(skill, settings)
+    if origin is not None:
+        path, record = origin
+        prov.record_paths.append(f"{skill.path}/{path}")
+        if "_error" in record:
+            prov.problems.append(record["_error"])
+            return prov
+        prov.source = "openclaw-installer" if "fileTreeSha256" in record else "clawhub"
+        prov.slug = record.get("slug") if isinstance(record.get("slug"), str) else None
+        missing = [k for k in ("registry", "slug", "installedVersion") if not record.get(k)]
+        if record.get("version") != 1 or missing or not isinstance(record.get("installedAt"),
+                                                                   int | float):
+            prov.problems.append(f"{path} is not a valid version-1 origin record "
+                                 f"(missing: {', '.join(missing) or 'version/installedAt'})")
+        if record.get("registry"):
+            prov.registry = _registry_host(str(record["registry"]))
+        entry = _lock_entry(skill, prov.slug or "")
+        if entry is None:
+            prov.problems.append(f"no entry for {prov.slug!r} in the workdir's .clawhub/lock.json")
+        prov.owner = record.get("ownerHandle") or (entry or {}).get("ownerHandle")
+        prov.version = record.get("installedVersion")
+        for key in ("clawhubScan", "trustLabel", "trustState"):
+            if record.get(key):
+                prov.notes.append(f"{key}: {record[key]}")
+    elif hermes is not None:
+        name, entry = hermes
+        prov.source = "hermes"
+        prov.record_paths.append(f"{skill.root.path}/.hub/lock.json#{name}")
+        source = str(entry.get("source") or "")
+        identifier = str(entry.get("identifier") or "")
+        prov.slug = name
+        if source in ("github", "skills.sh", "skills-sh") and identifier.count("/") >= 1:
+            owner_repo = "/".join(identifier.split("/")[:2])
+            prov.registry = f"github:{owner_repo}"
+            prov.owner = identifier.split("/")[0]
+        else:
+            prov.registry = f"hermes:{source}" if source else None
+        if not source:
+            prov.problems.append("the Hermes lock entry names no source")
+        if entry.get("scan_verdict") in ("dangerous", "caution"):
+            prov.problems.append(f"Hermes' own scan verdict was {entry['scan_verdict']!r}")
+        prov.notes.append(f"trust_level: {entry.get('trust_level')}")
+    elif approval is not None:
+        prov.source = "operator"
+        prov.notes.append(f"approved in the audit config: {approval.reason or 'no reason given'}")
+        return prov
+    elif ".openclaw/source-origin.json" in skill.records:
+        prov.source = "local"
+        prov.record_paths.append(f"{skill.path}/.openclaw/source-origin.json")
+        prov.problems.append("installed from a local path or git, not from a registry "
+                             "(.openclaw/source-origin.json)")
+        return prov
+    else:
+        prov.problems.append("no provenance record: a manual drop-in (no ClawHub origin.json, "
+                             "no Hermes lock entry, no operator approval)")
+        return prov
+    _check_registry(prov, settings)
+    return prov
+
+
+def _recompute(label: str, recorded: str, compute, integrity: Integrity) -> None:
+    try:
+        now = compute()
+    except UnverifiableTree as exc:
+        integrity.problems.append(f"{label}: cannot recompute ({exc})")
+        return
+    integrity.checks.append((label, recorded, now))
+    if now.removeprefix("sha256:") != recorded.removeprefix("sha256:").lower():
+        integrity.problems.append(f"{label}: recorded {recorded}, files now give {now}")
+
+
+def _install_pins(skill: Skill, integrity: Integrity) -> None:
+    """Installer specs in the manifest must be pinned (download sha256, exact packages)."""
+    for spec in skill.manifest.install_specs():
+        kind = spec.get("kind")
+        if kind == "download" and not spec.get("sha256"):
+            integrity.problems.append(f"download installer {spec.get('url')} has no sha256")
+        elif kind == "node" and not re.search(r".@\d+\.\d+\.\d+$", str(spec.get("package", ""))):
+            integrity.problems.append(f"node installer {spec.get('package')!r} is not pinned "
+                                      "to an exact version")
+        elif kind == "uv" and "==" not in str(spec.get("package", "")):
+            integrity.problems.append(f"uv installer {spec.get('package')!r} is not pinned "
+                                      "with ==")
+        elif kind == "go" and not re.search(r"@v\d", str(spec.get("module", ""))):
+            integrity.problems.append(f"go installer {spec.get('module')!r} has no @version")
+
+
+def integrity(skill: Skill, settings: Settings) -> Integrity:
+    """SUP-02 facts for one skill."""
+    result = Integrity()
+    origin = _clawhub_origin(skill)
+    hermes = _hermes_entry(skill)
+    approval = _approval(skill, settings)
+    files = skill.files
+    if origin is not None and "_error" not in origin[1]:
+        record = origin[1]
+        if isinstance(record.get("fingerprint"), str):
+            _recompute("ClawHub fingerprint", record["fingerprint"],
+                       lambda: clawhub_fingerprint(files), result)
+        if isinstance(record.get("fileTreeSha256"), str):
+            _recompute("OpenClaw fileTreeSha256", record["fileTreeSha256"],
+                       lambda: openclaw_tree_digest(files), result)
+        skill_file = record.get("skillFile")
+        if isinstance(skill_file, dict) and isinstance(skill_file.get("path"), str):
+            entry = skill.file(skill_file["path"])
+            now = hashlib.sha256(entry.data).hexdigest() if entry and entry.data else "missing"
+            _recompute(f"skillFile {skill_file['path']}", str(skill_file.get("sha256")),
+                       lambda: now, result)
+        if not result.checks and not result.problems:
+            result.problems.append("the origin record holds no fingerprint to verify")
+        version = record.get("installedVersion")
+        entry = _lock_entry(skill, str(record.get("slug")))
+        locked = (entry or {}).get("version")
+        if not isinstance(version, str) or not EXACT_VERSION.match(version):
+            result.problems.append(f"installed version {version!r} is not an exact version")
+        elif locked != version:
+            result.problems.append(f"lock.json pins {locked!r} but {version!r} is installed")
+        elif not (entry or {}).get("pinned"):
+            result.notes.append("lock entry not marked pinned: `clawhub update --all` would "
+                                "move it")
+    elif hermes is not None:
+        recorded = hermes[1].get("content_hash")
+        if isinstance(recorded, str) and recorded:
+            _recompute("Hermes content_hash", recorded, lambda: hermes_content_hash(files),
+                       result)
+        else:
+            result.problems.append("the Hermes lock entry has no content_hash")
+        version = skill.manifest.fields.get("version")
+        result.notes.append(f"pinned by content hash; manifest version {version!r}")
+    elif approval is not None:
+        _recompute("operator-approved content sha256", approval.content_sha256,
+                   lambda: skill.content_sha256, result)
+    else:
+        result.problems.append("no recorded fingerprint or content hash to verify against "
+                               f"(content sha256 now: {skill.content_sha256})")
+    _install_pins(skill, result)
+    return result

@@ -1,0 +1,393 @@
+"""SUP-03: static review of every file of a skill, scored by where each match sits.
+
+Severity is the rule's, adjusted by context: executable code and hidden HTML comments keep
+it, prose and non-shell examples lose a level, comments lose two, and anything inside a
+section that describes attack patterns (or inside a detector's regex literal) is capped at
+"low". A skill fails SUP-03 on any remaining finding rated high or critical.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import posixpath
+import re
+from collections.abc import Iterable
+
+from aiaudit.redact import mask
+from aiaudit.supply_chain import rules
+from aiaudit.supply_chain.findings import (
+    SEVERITIES,
+    Finding,
+    at_least,
+    at_most,
+    excerpt,
+    lower,
+)
+from aiaudit.supply_chain.model import Skill, SkillFile
+from aiaudit.supply_chain.settings import AllowedFinding
+from aiaudit.supply_chain.textctx import (
+    ARCHIVE_EXTS,
+    ARCHIVE_MAGIC,
+    EXEC_MAGIC,
+    IMAGE_MAGIC,
+    TextFile,
+    decode_text,
+    in_pattern_literal,
+    in_quotes,
+    language_of,
+)
+
+FAIL_AT = "high"
+LARGE_FILE_BYTES = 10 * 1024 * 1024
+_SHELL_FENCES = {"bash", "sh", "shell", "console", "zsh", "text", "powershell", "ps1", "ps",
+                 "cmd", "terminal", ""}
+_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{40,}={0,2}(?![A-Za-z0-9+/=])")
+_DECODED_RULES = {"download-exec", "decode-exec", "reverse-shell", "crypto-miner",
+                  "suspicious-host", "raw-ip-url", "remote-code-eval"}
+_PLACEHOLDER = re.compile(r"(?i)(x{6,}|your[_-]|example|changeme|dummy|placeholder|redacted|"
+                          r"\.\.\.|<|\*{4,}|0{8,}|1234567|abcdef)")
+_REGEX_SYNTAX = re.compile(r"\\[|sbdw.]|\.\*|\[\^|\(\?")
+
+
+def text_files(skill: Skill) -> list[TextFile]:
+    """Decoded text files of a skill (own files only), decoded once for both reviews;
+    binary files are structure findings."""
+    cached = skill.__dict__.get("_text_files")
+    if cached is not None:
+        return cached
+    out = []
+    for f in skill.own_files():
+        if f.kind != "file" or f.data is None:
+            continue
+        text = decode_text(f.data)
+        if text is None:
+            continue
+        tf = TextFile(f.path, language_of(f.path, f.data[:128]), text,
+                      is_manifest=f.path == "SKILL.md")
+        if tf.is_manifest:
+            tf.frontmatter_end = skill.manifest.body_line - 1 if skill.manifest.fields else 0
+        out.append(tf)
+    skill.__dict__["_text_files"] = out
+    return out
+
+
+def _column(tf: TextFile, offset: int) -> int:
+    return offset - (tf.text.rfind("\n", 0, offset) + 1)
+
+
+def _context_severity(severity: str, tf: TextFile, offset: int, matched: str
+                      ) -> tuple[str, str]:
+    ctx = tf.context_at(offset)
+    if ctx == "comment":
+        severity = lower(severity, 2)
+    elif ctx in ("prose", "frontmatter", "text") and tf.lang in ("markdown", "data"):
+        severity = lower(severity, 1)
+    elif ctx.startswith("fence:") and ctx[6:] not in _SHELL_FENCES:
+        severity = lower(severity, 1)
+    if _REGEX_SYNTAX.search(matched) or (
+            ctx == "code" and in_pattern_literal(tf.text_at(offset), _column(tf, offset))) or (
+            tf.lang == "markdown" and tf.is_descriptive(tf.line_of(offset))):
+        severity = at_most(severity, "low")
+    return severity, ctx
+
+
+def _is_public_ip(text: str) -> bool | None:
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if ip.is_loopback or ip.is_unspecified:
+        return None
+    return not (ip.is_private or ip.is_link_local) or ip in ipaddress.ip_network("192.0.2.0/24") \
+        or ip in ipaddress.ip_network("198.51.100.0/24") \
+        or ip in ipaddress.ip_network("203.0.113.0/24")
+
+
+def _line_findings(tf: TextFile, rule_set: Iterable[rules.Rule], control: str = "SUP-03",
+                   context: str | None = None, at_line: int | None = None,
+                   note: str = "") -> list[Finding]:
+    found = []
+    for rule in rule_set:
+        if rule.langs is not None and tf.lang not in rule.langs:
+            continue
+        for match in tf.finditer(rule.pattern, rule.anchors):
+            line = at_line or tf.line_of(match.start())
+            severity = rule.severity
+            text = match.group(0)
+            if rule.name == "raw-ip-url":
+                public = _is_public_ip(match.group(1))
+                if public is None:
+                    continue
+                severity = severity if public else "medium"
+            if rule.name == "hardcoded-secret":
+                value = match.group(match.lastindex or 0)
+                if _PLACEHOLDER.search(value) or len(set(value)) < 8:
+                    continue
+            if rule.name == "download-exec" and rules.KNOWN_INSTALLERS.search(text):
+                severity = "medium"
+            if context is None:
+                severity, ctx = _context_severity(severity, tf, match.start(), text)
+            else:
+                ctx = context
+            source = tf.text_at(match.start())
+            offset = _column(tf, match.start())
+            shown = excerpt(source, offset, offset + len(text))
+            if rule.name == "hardcoded-secret":
+                shown = shown.replace(text, mask(text)) if text in shown else shown
+            found.append(Finding(control, rule.name, severity, tf.path, line, shown, ctx,
+                                 note or rule.what))
+    return found
+
+
+def _signals(tf: TextFile) -> dict[str, list[int]]:
+    """Offsets where a code file shows each signal (comments excluded)."""
+    hits: dict[str, list[int]] = {}
+    for name, signal in rules.SIGNALS.items():
+        for match in tf.finditer(signal.pattern, signal.anchors):
+            if tf.is_comment_at(match.start()) or in_pattern_literal(
+                    tf.text_at(match.start()), _column(tf, match.start())):
+                continue
+            hits.setdefault(name, []).append(match.start())
+    return hits
+
+
+def _compound_findings(code_files: list[TextFile]) -> list[Finding]:
+    """Findings that need two facts: what is read and where it goes."""
+    found = []
+    per_file = {tf.path: (tf, _signals(tf)) for tf in code_files}
+    skill_network = [(tf, s["network"]) for tf, s in per_file.values() if "network" in s]
+
+    def add(rule: str, severity: str, tf: TextFile, offset: int, note: str) -> None:
+        found.append(Finding("SUP-03", rule, severity, tf.path, tf.line_of(offset),
+                             excerpt(tf.text_at(offset)), tf.context_at(offset), note))
+
+    def line(tf: TextFile, offsets: list[int]) -> int:
+        return tf.line_of(offsets[0])
+
+
+    for tf, sig in per_file.values():
+        sends = next(((n.path, n.line_of(offs[0])) for n, offs in skill_network), None)
+        where = f"network use at {sends[0]}:{sends[1]}" if sends else ""
+        if "env-harvest" in sig and sends:
+            add("env-exfiltration", "critical", tf, min(sig["env-harvest"]),
+                f"collects the whole environment; {where}")
+        if "credential-path" in sig:
+            if sends:
+                add("credential-exfiltration", "critical", tf, min(sig["credential-path"]),
+                    f"reads credential files; {where}")
+            else:
+                add("credential-access", "medium", tf, min(sig["credential-path"]),
+                    "reads credential files")
+        if "dynamic-eval" in sig and "network" in sig:
+            add("remote-code-eval", "high", tf, min(sig["dynamic-eval"]),
+                f"evaluates dynamic code in a file that fetches from the network "
+                f"(line {line(tf, sig['network'])})")
+        if "socket-connect" in sig and "shell-attach" in sig:
+            add("reverse-shell", "critical", tf, min(sig["shell-attach"]),
+                f"attaches a shell to a socket (line {line(tf, sig['socket-connect'])})")
+        if "download-to-file" in sig and "chmod-exec" in sig:
+            add("download-exec", "high", tf, min(sig["chmod-exec"]),
+                f"downloads a file (line {line(tf, sig['download-to-file'])}) and makes it run")
+        if "file-write" in sig:
+            for rule, target in rules.PERSISTENCE_TARGETS.items():
+                match = target.search(tf.text)
+                if match and not tf.is_comment_at(match.start()):
+                    add(rule, "high", tf, match.start(),
+                        f"writes files and names {match.group(0)} (line "
+                        f"{line(tf, sig['file-write'])} writes)")
+        if "time-gate" in sig and ("credential-path" in sig or "env-harvest" in sig) and sends:
+            add("time-gated-payload", "high", tf, min(sig["time-gate"]),
+                "sensitive reads run only at certain hours (time bomb)")
+    return found
+
+
+def _decoded_findings(tf: TextFile) -> list[Finding]:
+    """Base64 blobs decoded and reviewed again: a payload does not hide by encoding."""
+    found = []
+    if tf.lang == "data":
+        return found
+    for count, match in enumerate(_BLOB.finditer(tf.text)):
+        if count >= 200:
+            break
+        blob = match.group(0)
+        if len(blob) > 1_000_000:
+            continue
+        try:
+            raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        decoded = raw.decode("utf-8", "replace")
+        printable = sum(ch.isprintable() or ch in "\n\t\r" for ch in decoded)
+        if not decoded or printable / len(decoded) < 0.9:
+            continue
+        line = tf.line_of(match.start())
+        around = tf.text_at(match.start())
+        inner = TextFile(tf.path, "shell", decoded)
+        shown = excerpt(decoded.split("\n")[0])
+        for f in _line_findings(inner, [r for r in rules.LINE_RULES if r.name in _DECODED_RULES],
+                                context="decoded", at_line=line):
+            severity = f.severity if not tf.is_descriptive(line) else at_most(f.severity, "low")
+            found.append(Finding("SUP-03", f.rule, severity, tf.path, line, excerpt(around),
+                                 "decoded",
+                                 f"Base64 at line {line} decodes to: {shown}"))
+    return found
+
+
+def _config_token_redirects(tf: TextFile) -> list[Finding]:
+    found = []
+    for match in re.finditer(r"(?im)^[ \t]*[\"']?[\w.-]*(token|oauth|cookie|session|credential|"
+                             r"secret)[\w.-]*[\"']?\s*[:=]\s*[\"']?(https?://[^\s\"',]+)", tf.text):
+        url = match.group(2)
+        host = re.sub(r"^https?://([^/:]+).*$", r"\1", url)
+        tunnel = any(re.fullmatch(p, host, re.I) for p in rules.PASTE_TUNNEL_HOSTS)
+        if tunnel or _is_public_ip(host):
+            line = tf.line_of(match.start())
+            found.append(Finding("SUP-03", "config-token-redirect", "high", tf.path, line,
+                                 excerpt(tf.line_text(line)), "config",
+                                 f"sends {match.group(1)} material to {host}"))
+    return found
+
+
+def _structure_findings(skill: Skill, max_bytes: int) -> list[Finding]:
+    found = []
+    own = skill.own_files()
+    names = {f.path for f in own}
+
+    def add(rule: str, severity: str, f: SkillFile, note: str) -> None:
+        found.append(Finding("SUP-03", rule, severity, f.path, 0, f.path, "structure", note))
+
+    for f in own:
+        ext = posixpath.splitext(f.path)[1].lower()
+        if f.kind == "symlink":
+            target = f.linkname
+            joined = posixpath.normpath(posixpath.join(posixpath.dirname(f.path), target))
+            if target.startswith("/") or joined == ".." or joined.startswith("../"):
+                add("symlink-escape", "high", f, f"symlink leaves the skill: -> {target}")
+            continue
+        if f.kind == "hardlink":
+            add("hardlink", "medium", f, f"hard link to {f.linkname}")
+            continue
+        if f.kind == "other":
+            add("special-file", "medium", f, "device, FIFO or socket inside a skill")
+            continue
+        if f.kind != "file":
+            continue
+        if f.data is None:
+            add("unreviewed-file", "high", f, f"{f.size} bytes: over the {max_bytes}-byte "
+                "review limit, not reviewed")
+            continue
+        head = f.data[:16]
+        if f.size > LARGE_FILE_BYTES:
+            add("large-file", "low", f, f"{f.size} bytes")
+        if ext in (".pyc", ".pyo") or head[2:4] == b"\r\n" and ext == ".pyc":
+            stem = posixpath.basename(f.path).split(".")[0]
+            folder = posixpath.dirname(f.path)
+            base = posixpath.dirname(folder) if folder.endswith("__pycache__") else folder
+            source = posixpath.join(base, stem + ".py") if base else stem + ".py"
+            if source not in names:
+                add("pyc-without-source", "high", f, "compiled Python with no source to review")
+            else:
+                add("pyc-beside-source", "low", f, f"compiled copy of {source}")
+            continue
+        if head.startswith(EXEC_MAGIC):
+            add("binary-executable", "high", f, "native executable: cannot be reviewed")
+            continue
+        if head.startswith(ARCHIVE_MAGIC) or ext in ARCHIVE_EXTS:
+            office = ext in (".docx", ".xlsx", ".pptx", ".odt", ".ods")
+            if ext in (".docm", ".xlsm", ".pptm"):
+                add("office-document", "high", f, "macro-enabled document")
+            elif office:
+                add("office-document", "medium", f, "office document: contents not reviewed")
+            else:
+                add("archive", "high", f, "archive inside a skill: contents not reviewable")
+            continue
+        if decode_text(f.data) is None and not head.startswith(IMAGE_MAGIC) \
+                and not head.startswith(b"%PDF"):
+            add("opaque-binary", "medium", f, "binary data of unknown type")
+        elif f.mode & 0o111 and not f.data.startswith(b"#!") and \
+                language_of(f.path, head) not in ("shell", "python", "js", "powershell"):
+            add("unexpected-executable", "low", f, "executable bit on a non-script file")
+    return found
+
+
+def prose_finding(control: str, rule: str, severity: str, tf: TextFile, match: re.Match[str],
+                  note: str) -> Finding | None:
+    """A finding on instructions in prose; rated down when it only quotes or describes them."""
+    line = tf.line_of(match.start())
+    ctx = tf.context(line)
+    if ctx.startswith("fence:") or ctx in ("code", "config", "frontmatter"):
+        return None
+    source = tf.line_text(line)
+    col = match.start() - (tf.text.rfind("\n", 0, match.start()) + 1)
+    if tf.is_descriptive(line) or in_quotes(source, col, col + len(match.group(0))):
+        severity = at_most(severity, "low")
+    return Finding(control, rule, severity, tf.path, line, excerpt(source, col), ctx, note)
+
+
+def _prose_threats(tf: TextFile) -> list[Finding]:
+    """Instructions in SKILL.md prose that exfiltrate or persist: no code needed."""
+    out = []
+    for rule, pattern, anchors, note in (
+            ("prose-credential-exfiltration", rules.PROSE_EXFIL, rules.PROSE_EXFIL_ANCHORS,
+             "tells the agent to collect credentials and send them"),
+            ("persistence-agent-memory", rules.PROSE_MEMORY, rules.MEMORY_FILE_ANCHORS,
+             "tells the agent to rewrite its own instruction or memory files")):
+        if not any(a in tf.lowered for a in anchors):
+            continue
+        for match in pattern.finditer(tf.text):
+            finding = prose_finding("SUP-03", rule, "high", tf, match, note)
+            if finding is None:
+                continue
+            if rule == "persistence-agent-memory" and match.group(1) in ("AGENTS", "CLAUDE"):
+                finding = Finding(finding.control, finding.rule, "low", finding.file,
+                                  finding.line, finding.excerpt, finding.context,
+                                  "edits project docs (AGENTS.md/CLAUDE.md)")
+            out.append(finding)
+    return out
+
+
+def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Finding]:
+    """Every SUP-03 finding of one skill, most severe first (allowlist not applied)."""
+    files = text_files(skill)
+    findings = _structure_findings(skill, max_bytes)
+    for tf in files:
+        findings += _line_findings(tf, rules.LINE_RULES)
+        findings += _decoded_findings(tf)
+        if tf.lang == "config":
+            findings += _config_token_redirects(tf)
+        if tf.lang == "markdown":
+            findings += _prose_threats(tf)
+    findings += _compound_findings([tf for tf in files if tf.lang in rules.EXECUTABLE_LANGS])
+    return sort_findings(findings)
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    best: dict[tuple[str, str, int], Finding] = {}
+    for f in findings:
+        key = (f.rule, f.file, f.line)
+        if key not in best or SEVERITIES.index(f.severity) > SEVERITIES.index(best[key].severity):
+            best[key] = f
+    return sorted(best.values(), key=lambda f: (-SEVERITIES.index(f.severity), f.file, f.line))
+
+
+def failing(findings: Iterable[Finding], floor: str = FAIL_AT) -> list[Finding]:
+    return [f for f in findings if at_least(f.severity, floor)]
+
+
+def apply_allowlist(skill: Skill, findings: list[Finding],
+                    allowlist: Iterable[AllowedFinding]) -> tuple[list[Finding], list[Finding]]:
+    """(still open, accepted): an entry matches path, rule and the file's current sha256."""
+    entries = list(allowlist)
+    open_, accepted = [], []
+    for f in findings:
+        entry = skill.file(f.file)
+        digest = entry.sha256 if entry is not None and entry.data is not None else None
+        paths = {f"{skill.id}/{f.file}", posixpath.join(skill.path, f.file)}
+        if digest and any(a.rule == f.rule and a.path in paths and a.sha256 == digest
+                          for a in entries):
+            accepted.append(f)
+        else:
+            open_.append(f)
+    return open_, accepted

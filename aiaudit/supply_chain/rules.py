@@ -1,0 +1,292 @@
+"""SUP-03 detection rules: the attack techniques seen in skill registries, as data.
+
+Line rules are regular expressions run over whole files (every file, whole length: a
+payload after 100,000 newlines is still found). Signal rules only mark a file as doing
+something (reading the environment, talking to the network); compound rules in
+`review.py` combine signals, so that a skill that reads one declared API key and calls
+its API is not an "exfiltration", while one that serialises the whole environment and
+posts it is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ALL = None  # a rule for every text file
+# Languages whose lines execute ("text" covers scripts without a known extension).
+EXECUTABLE_LANGS = ("python", "js", "shell", "powershell", "code", "text")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    severity: str
+    pattern: re.Pattern[str]
+    langs: frozenset[str] | None
+    what: str
+    anchors: tuple[str, ...] = ()  # lower-case literals; the regex runs only if one occurs
+
+
+def _rule(name: str, severity: str, regex: str, what: str,
+          langs: tuple[str, ...] | None = ALL, flags: int = re.I,
+          anchors: tuple[str, ...] = ()) -> Rule:
+    return Rule(name, severity, re.compile(regex, flags | re.M),
+                frozenset(langs) if langs else None, what, anchors)
+
+
+_SH = r"(?:sudo\s+)?(?:-?\w+=\S*\s+)*(?:/usr)?(?:/bin/)?(?:ba|z|da|k|fi)?sh\b"
+_INTERP = r"(?:sudo\s+)?(?:python3?|perl|ruby|node|php)\b"
+_DL = r"\b(?:curl|wget|fetch|iwr|invoke-webrequest)\b"
+_B64 = r"[A-Za-z0-9+/]{16,}={0,2}"
+
+PASTE_TUNNEL_HOSTS = (
+    r"pastebin\.com", r"paste\.ee", r"hastebin\.\w+", r"ghostbin\.\w+", r"rentry\.(?:co|org)",
+    r"glot\.io", r"dpaste\.\w+", r"termbin\.com", r"transfer\.sh", r"file\.io", r"0x0\.st",
+    r"webhook\.site", r"requestbin\.\w+", r"[\w-]+\.pipedream\.net",
+    r"[\w-]+\.ngrok(?:-free)?\.(?:io|app|dev)",
+    r"[\w-]+\.trycloudflare\.com", r"serveo\.net", r"[\w-]+\.loca\.lt", r"bore\.pub",
+    r"[\w-]+\.pinggy\.(?:io|link)", r"[\w-]+\.serveo\.net", r"interact\.sh", r"[\w-]+\.oast\.\w+",
+    r"burpcollaborator\.net", r"discord(?:app)?\.com/api/webhooks", r"api\.telegram\.org/bot",
+    r"paste\.rs", r"pastes\.dev", r"controlc\.com", r"privatebin\.\w+",
+)
+KNOWN_INSTALLERS = re.compile(
+    r"(?i)https://(?:deno\.land/install|sh\.rustup\.rs|get\.docker\.com|bun\.sh/install|"
+    r"astral\.sh/uv|raw\.githubusercontent\.com/Homebrew/install|install\.python-poetry\.org|"
+    r"get\.pnpm\.io|ollama\.com/install\.sh|openclaw\.ai/install)")
+
+_DL_ANCHORS = ("curl", "wget", "fetch", "iwr", "invoke-webrequest")
+_MINER_ANCHORS = ("xmrig", "stratum+", "donate-level", "miner", "t-rex", "supportxmr", "minexmr",
+                  "moneroocean", "nanopool", "c3pool", "hashvault", "2miners", "f2pool")
+MEMORY_FILE_ANCHORS = tuple(f"{n}.md" for n in ("soul", "memory", "agents", "claude", "heartbeat",
+                                                 "identity", "user", "tools", "bootstrap"))
+HOST_ANCHORS = ("pastebin", "paste.", "hastebin", "ghostbin", "rentry", "glot.io", "dpaste",
+                 "termbin", "transfer.sh", "file.io", "0x0.st", "webhook.site", "requestbin",
+                 "pipedream", "ngrok", "trycloudflare", "serveo", "loca.lt", "bore.pub", "pinggy",
+                 "interact.sh", "oast.", "burpcollaborator", "discord", "telegram", "pastes.dev",
+                 "controlc", "privatebin")
+_SECRET_ANCHORS = ("-----begin", "sk-", "akia", "asia", "gh", "github_pat_", "xox", "aiza",
+                   "_live_", "hf_")
+
+LINE_RULES: tuple[Rule, ...] = (
+    # download and execute
+    _rule("download-exec", "critical", rf"{_DL}[^\n|;&]*\|\s*(?:{_SH}|{_INTERP})",
+          "downloads a script and pipes it into a shell or interpreter",
+          anchors=_DL_ANCHORS),
+    _rule("download-exec", "critical",
+          rf"(?:ba|z)?sh\s+<\(\s*{_DL}|(?:ba|z)?sh\s+-c\s+[\"']?\$\(\s*{_DL}|\bsource\s+<\(\s*{_DL}|\.\s+<\(\s*{_DL}",
+          "runs the output of a download in a shell",
+          anchors=_DL_ANCHORS),
+    _rule("download-exec", "critical",
+          rf"{_DL}[^\n]*\s(?:-o|-O|--output)\s*\S+[^\n]*(?:&&|;)\s*(?:chmod\s+[+0-7]*x|\./|"
+          r"(?:ba)?sh\s|nohup\s)", "downloads a file and runs it on the same line",
+          anchors=_DL_ANCHORS),
+    _rule("download-exec", "critical",
+          r"(?:iwr|invoke-webrequest|invoke-restmethod|irm|downloadstring)\b[^\n]*\|\s*(?:iex|"
+          r"invoke-expression)\b|\biex\s*\(\s*(?:new-object\s+net\.webclient|iwr|irm)",
+          "PowerShell download piped into Invoke-Expression",
+          anchors=("iwr", "invoke-", "irm", "downloadstring", "iex")),
+    # decode and execute
+    _rule("decode-exec", "critical",
+          r"\bbase64\s+(?:-d|--decode|-D)\b[^\n|]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b|"
+          r"\|\s*base64\s+(?:-d|--decode|-D)\s*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b|"
+          r"\b(?:openssl\s+(?:base64|enc)\s[^\n|]*-d|xxd\s+-r)[^\n|]*\|\s*(?:ba)?sh\b",
+          "decodes an encoded blob and pipes it into a shell",
+          anchors=("base64", "openssl", "xxd")),
+    _rule("decode-exec", "critical",
+          r"\b(?:exec|eval)\s*\(\s*(?:compile\s*\(\s*)?(?:base64\.\w*decode|codecs\.decode|"
+          r"zlib\.decompress|bz2\.decompress|lzma\.decompress|marshal\.loads|bytes\.fromhex|"
+          r"binascii\.\w+|__import__\s*\(\s*['\"](?:base64|zlib|codecs|marshal)['\"]\s*\))",
+          "executes decoded or decompressed bytes", ("python", "text", "markdown"),
+          anchors=("b64decode", "codecs", "decompress", "marshal", "fromhex", "binascii",
+                   "__import__")),
+    _rule("decode-exec", "critical",
+          r"\beval\s*\(\s*(?:atob|unescape|decodeURIComponent|String\.fromCharCode|"
+          r"Buffer\.from\s*\([^)]*['\"](?:base64|hex)['\"])|\b(?:new\s+)?Function\s*\(\s*(?:atob|"
+          r"Buffer\.from\s*\([^)]*['\"](?:base64|hex)['\"])",
+          "evaluates decoded JavaScript", ("js", "text", "markdown"),
+          anchors=("atob", "unescape", "decodeuri", "fromcharcode", "base64", "hex")),
+    _rule("decode-exec", "critical",
+          r"-e(?:nc(?:odedcommand)?)?\s+[A-Za-z0-9+/]{40,}={0,2}|frombase64string\([^\n]*\biex\b",
+          "runs a Base64-encoded PowerShell command", ("powershell", "shell", "text", "markdown"),
+          anchors=("-e", "frombase64string")),
+    # fetched code evaluated in-process
+    _rule("remote-code-eval", "critical",
+          r"\b(?:exec|eval)\s*\(\s*(?:requests\.get|urlopen|urllib\.request\.urlopen|"
+          r"httpx\.get)\s*\(", "executes code fetched from the network", ("python", "text"),
+          anchors=("requests.get", "urlopen", "httpx.get")),
+    _rule("remote-code-eval", "critical",
+          r"\b(?:eval|(?:new\s+)?Function)\s*\(\s*(?:await\s+)?\(?\s*(?:await\s+)?(?:fetch|axios|got)"
+          r"\b|\.then\s*\(\s*(?:eval|Function)\s*\)",
+          "evaluates JavaScript fetched from the network", ("js", "text"),
+          anchors=("fetch", "axios", "got", "then(")),
+    # reverse shells
+    _rule("reverse-shell", "critical",
+          r"\b(?:ba|z)?sh\s+-i\s*[>&]+\s*/dev/(?:tcp|udp)/|/dev/(?:tcp|udp)/[\w.$-]+/\d+|"
+          r"\bnc(?:at)?\b[^\n]*\s-[a-z]*[ec]\s+/?(?:bin/)?(?:ba)?sh|mkfifo[^\n]*\|\s*(?:/bin/)?"
+          r"(?:ba)?sh[^\n]*\bnc\b|\bsocat\b[^\n]*\bexec:|\bfsockopen\s*\(|"
+          r"\bnew-object\s+system\.net\.sockets\.tcpclient",
+          "opens a reverse shell to a remote host",
+          anchors=("/dev/tcp", "/dev/udp", "nc ", "ncat", "mkfifo", "socat", "fsockopen",
+                   "tcpclient")),
+    # miners
+    _rule("crypto-miner", "critical",
+          r"\bxmrig\b|stratum\+(?:tcp|ssl|tls)://|--donate-level\b|\b(?:cpuminer|minerd|nbminer|"
+          r"lolminer|t-rex|phoenixminer)\b|\b(?:supportxmr|minexmr|moneroocean|nanopool|c3pool|"
+          r"hashvault|2miners|f2pool)\.(?:com|org|net|stream|pro)",
+          "runs a cryptocurrency miner",
+          anchors=_MINER_ANCHORS),
+    _rule("crypto-miner", "high", r"\b4[0-9AB][1-9A-HJ-NP-Za-km-z]{93}\b",
+          "contains a Monero wallet address", flags=0),
+    # persistence
+    _rule("persistence-cron", "high",
+          r"\|\s*crontab\s+-\s*$|\|\s*crontab\s+-(?:\s|$)|\bcrontab\s+[\w./~-]+\.(?:txt|cron)\b|"
+          r"/etc/cron\.(?:d|daily|hourly|weekly|monthly)/|/var/spool/cron|^[ \t]*@reboot\s",
+          "installs a cron job",
+          anchors=("crontab", "/etc/cron", "/var/spool/cron", "@reboot")),
+    _rule("persistence-shell-rc", "high",
+          r"(?:>>?|\btee\s+-a|open\s*\([^\n]*['\"][aw]\+?['\"]|appendFile\w*|writeFile\w*|"
+          r"write_text|\.write\s*\()[^\n]*\.(?:bashrc|zshrc|profile|bash_profile|zprofile|"
+          r"bash_login|zshenv)\b|\.(?:bashrc|zshrc|bash_profile|zprofile|zshenv)\b[^\n]*"
+          r"(?:open\s*\([^\n]*['\"][aw]|['\"],\s*['\"]a['\"])",
+          "writes to a shell start-up file",
+          anchors=("bashrc", "zshrc", "profile", "bash_login", "zshenv")),
+    _rule("persistence-service", "high",
+          r"/etc/systemd/system/[\w@.-]+\.(?:service|timer)|\.config/systemd/user/|"
+          r"\bsystemctl\s+(?:--user\s+)?enable\b|Library/Launch(?:Agents|Daemons)|"
+          r"\blaunchctl\s+(?:load|bootstrap)\b|/etc/rc\.local|/etc/init\.d/|/etc/profile\.d/",
+          "installs a service or login item",
+          anchors=("systemd", "systemctl", "launch", "rc.local", "init.d", "profile.d")),
+    _rule("persistence-agent-memory", "high",
+          r"(?:>>?|\btee\b|open\s*\([^\n]*['\"][aw]\+?['\"]|appendFile\w*|writeFile\w*|"
+          r"write_text|\.write\s*\()[^\n]*\b(?:SOUL|MEMORY|AGENTS|CLAUDE|HEARTBEAT|IDENTITY|USER|"
+          r"TOOLS|BOOTSTRAP)\.md\b|\b(?:SOUL|MEMORY|IDENTITY|HEARTBEAT)\.md\b[^\n]*(?:open\s*\([^\n]*"
+          r"['\"][aw]|['\"],\s*['\"]a['\"])",
+          "rewrites the agent's own instruction or memory files", EXECUTABLE_LANGS,
+          anchors=MEMORY_FILE_ANCHORS),
+    _rule("ssh-key-implant", "high",
+          r"(?:>>?|\btee\b|appendFile\w*|writeFile\w*|open\s*\([^\n]*['\"][aw])[^\n]*"
+          r"authorized_keys|authorized_keys[^\n]*(?:open\s*\([^\n]*['\"][aw]|['\"],\s*['\"]a['\"])|"
+          r"\bssh-copy-id\b", "adds an SSH key to authorized_keys",
+          anchors=("authorized_keys", "ssh-copy-id")),
+    _rule("sudoers-edit", "high", r"/etc/sudoers|\bNOPASSWD\s*:\s*ALL\b|\bvisudo\b",
+          "changes sudo rights",
+          anchors=("sudoers", "nopasswd", "visudo")),
+    _rule("git-mirror-exfil", "high", r"\bgit\s+push\b[^\n]*--mirror\b|"
+          r"\bgit\s+push\b[^\n]*--all\b[^\n]*https?://",
+          "mirrors repositories to a remote (bulk source exfiltration)",
+          anchors=("push",)),
+    # hosts
+    _rule("suspicious-host", "high",
+          r"(?:https?://|\b)(?:" + "|".join(PASTE_TUNNEL_HOSTS) + r")\b",
+          "talks to a paste site, tunnel or request catcher",
+          anchors=HOST_ANCHORS),
+    _rule("raw-ip-url", "high", r"\b(?:https?|ftp|tcp|wss?)://(\d{1,3}(?:\.\d{1,3}){3})\b",
+          "talks to a raw IP address instead of a named host",
+          anchors=("://",)),
+    # secrets
+    _rule("hardcoded-secret", "high",
+          r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\bsk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{24,}|"
+          r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bgithub_pat_\w{40,}|"
+          r"\bxox[abposr]-[0-9A-Za-z-]{10,}|\bAIza[0-9A-Za-z_-]{35}\b|\b(?:sk|rk)_live_[0-9A-Za-z]{16,}"
+          r"|\bhf_[A-Za-z0-9]{30,}\b", "holds a hard-coded credential", flags=0,
+          anchors=_SECRET_ANCHORS),
+    _rule("hardcoded-secret", "high",
+          r"\b[\w-]*(?:api[_-]?key|secret|token|passw(?:or)?d|private[_-]?key)[\w-]*['\"]?\s*[:=]\s*"
+          r"['\"]([^'\"\s$<>{}]{16,})['\"]", "assigns a literal secret",
+          anchors=("key", "secret", "token", "passw")),
+)
+
+# Signals: what a file does, combined into findings by review.py. (regex, anchors)
+_SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "env-harvest": (
+        r"\bos\.environ\.(?:items|keys|values)\s*\(|\bdict\s*\(\s*os\.environ\s*\)|"
+        r"\bstr\s*\(\s*os\.environ\s*\)|\bjson\.dumps\s*\(\s*(?:dict\s*\()?os\.environ|"
+        r"\bfor\s+\w+(?:\s*,\s*\w+)?\s+in\s+os\.environ\b|\bos\.environb\b|"
+        r"JSON\.stringify\s*\(\s*process\.env\s*[,)]|Object\.(?:entries|keys|values)\s*"
+        r"\(\s*process\.env\s*\)|\bin\s+process\.env\b|/proc/(?:self|\d+|\$\w+|\*)/environ|"
+        r"^[ \t]*(?:printenv|env)[ \t]*(?:\||>)|\$\(\s*(?:printenv|env)\s*\)|"
+        r"`\s*(?:printenv|env)\s*`|\bexport\s+-p\s*\|",
+        ("environ", "process.env", "printenv", "env", "export -p")),
+    "credential-path": (
+        r"~?/?\.ssh/(?:id_\w+|authorized_keys|config)\b|\bid_(?:rsa|ed25519|ecdsa)\b|"
+        r"\.aws/credentials|\.config/gcloud|\.azure/|\.kube/config|\.docker/config\.json|"
+        r"\.npmrc\b|\.pypirc\b|\.netrc\b|\.git-credentials|\.(?:clawdbot|openclaw|hermes)/\.env|"
+        r"(?:^|[\s/'\"`(])\.env(?:\.local)?\b(?!\.example)|Login Data|key4\.db|logins\.json|"
+        r"cookies\.sqlite|Local State|wallet\.dat|\.electrum|\bExodus\b|\.bitcoin/|MetaMask|"
+        r"nkbihfbeogaeaoehlefnkodbefgpgknn|solana/id\.json|\.ethereum/keystore|\.gnupg/|"
+        r"/etc/shadow|keychain-db|\bseed phrase",
+        (".ssh", "id_rsa", "id_ed25519", "id_ecdsa", ".aws", "gcloud", ".azure", ".kube",
+         ".docker", ".npmrc", ".pypirc", ".netrc", ".git-credentials", ".env", "login data",
+         "key4.db", "logins.json", "cookies.sqlite", "local state", "wallet.dat", ".electrum",
+         "exodus", ".bitcoin", "metamask", "nkbihfbeogaeaoehlefnkodbefgpgknn", "solana",
+         "keystore", ".gnupg", "/etc/shadow", "keychain", "seed phrase")),
+    "network": (
+        r"\brequests\.(?:get|post|put|patch|request)\s*\(|\bhttpx\.\w+\s*\(|\burlopen\s*\(|"
+        r"\burllib\.request\b|\bhttp\.client\b|\baiohttp\b|\bsocket\.(?:socket|"
+        r"create_connection)\s*\(|\bsmtplib\b|\bftplib\b|\bfetch\s*\(|\baxios\b|"
+        r"\bhttps?\.(?:request|get)\s*\(|XMLHttpRequest|\bnet\.(?:connect|Socket|"
+        r"createConnection)\b|\bnew\s+WebSocket\b|\bgot\s*\(|"
+        r"^[ \t]*(?:[^#\n]*\s)?(?:curl|wget|nc|ncat|scp|ftp)\s|/dev/tcp/|"
+        r"Invoke-(?:WebRequest|RestMethod)|Net\.WebClient",
+        ("requests.", "httpx", "urlopen", "urllib", "http.client", "aiohttp", "socket", "smtplib",
+         "ftplib", "fetch", "axios", "http", "xmlhttprequest", "net.", "websocket", "got(",
+         "curl", "wget", "nc", "scp", "ftp", "/dev/tcp", "invoke-", "webclient")),
+    "dynamic-eval": (
+        r"(?<![\w.])(?:exec|eval)\s*\(\s*(?!['\"])|\bnew\s+Function\s*\(|\bvm\.run\w*\s*\(|"
+        r"\bcompile\s*\([^)]*['\"]exec['\"]|\bimportlib\.import_module\s*\(\s*(?!['\"])",
+        ("exec", "eval", "function", "vm.run", "compile", "import_module")),
+    "download-to-file": (
+        r"\b(?:curl|wget)\b[^\n]*\s(?:-o|-O|--output)\s*\S|\burlretrieve\s*\(|"
+        r"\.write(?:_bytes)?\s*\(\s*(?:requests\.get|r\.content|resp\.content|"
+        r"response\.content)|createWriteStream\s*\(",
+        ("curl", "wget", "urlretrieve", ".write", "createwritestream")),
+    "chmod-exec": (
+        r"\bchmod\s+(?:[0-7]*[157]\b|\+?[ugoa]*\+x)|\bos\.chmod\s*\([^)]*0o?7|"
+        r"fs\.chmod\w*\s*\([^)]*0o?7|\bsubprocess\.\w+\s*\(\s*\[?\s*['\"]\./|"
+        r"\bos\.(?:system|exec\w*|spawn\w*)\s*\(\s*['\"]\./|^[ \t]*(?:nohup\s+)?\./[\w.-]+",
+        ("chmod", "subprocess", "os.system", "os.exec", "os.spawn", "./")),
+    "socket-connect": (
+        r"\bsocket\.socket\s*\(|\.connect\s*\(\s*\(|\bnet\.(?:connect|Socket|createConnection)\b",
+        ("socket", ".connect", "net.")),
+    "shell-attach": (
+        r"\bos\.dup2\s*\(|\bpty\.spawn\s*\(|stdin\s*=\s*s\b|"
+        r"spawn\s*\(\s*['\"](?:/bin/)?(?:ba)?sh['\"]|\.pipe\s*\(\s*\w+\.stdin\)",
+        ("dup2", "pty.spawn", "stdin", "spawn", ".pipe")),
+    "file-write": (
+        r"\bopen\s*\([^\n]*['\"][aw]\+?b?['\"]|>>|\.write_text\s*\(|\bappendFile\w*\b|"
+        r"\bwriteFile\w*\b|\btee\s",
+        ("open", ">>", "write", "appendfile", "tee ")),
+    "time-gate": (
+        r"\.hour\b|\bgetHours\s*\(|\btm_hour\b|\bdate\s+\+%H\b|\bgetUTCHours\s*\(",
+        (".hour", "gethours", "tm_hour", "date +%h", "getutchours")),
+}
+SIGNALS: dict[str, Rule] = {
+    name: Rule(name, "info", re.compile(rx, re.I | re.M), None, name, anchors)
+    for name, (rx, anchors) in _SIGNAL_SPECS.items()
+}
+
+# Files whose modification is persistence, and the rule that names it (with a write op).
+PERSISTENCE_TARGETS = {
+    "ssh-key-implant": re.compile(r"\bauthorized_keys\b"),
+    "persistence-shell-rc": re.compile(r"\.(?:bashrc|zshrc|bash_profile|zprofile|zshenv)\b"),
+    "persistence-agent-memory": re.compile(r"\b(?:SOUL|MEMORY|IDENTITY|HEARTBEAT)\.md\b"),
+}
+
+# Prose rules (SKILL.md bodies are instructions the agent follows). SENTENCE spans a sentence
+# across line breaks but not across a blank line or a full stop.
+SENTENCE = r"(?:[^.\n]|\n(?![ \t]*\n))"
+PROSE_EXFIL_ANCHORS = (".env", "~/.ssh", "id_rsa", ".aws/credentials", "credentials file",
+                       "browser", "cookies", "wallet", "seed phrase", "private key", "keychain",
+                       ".npmrc", ".netrc", "environment variable")
+PROSE_EXFIL = re.compile(
+    r"(?i)\b(?:read|open|cat|collect|gather|grab|copy|load|extract|find|take)\b"
+    + SENTENCE + r"{0,80}"
+    r"(?:\.env\b|~/\.ssh|id_rsa|\.aws/credentials|credentials file|browser (?:passwords|cookies|"
+    r"profile)|cookies|wallet|seed phrase|private keys?|keychain|\.npmrc|\.netrc|"
+    r"(?:all|every) environment variables?)" + SENTENCE + r"{0,120}\b(?:send|post|upload|include|"
+    r"append|attach|forward|transmit|submit|exfiltrate|paste|add)\b")
+PROSE_MEMORY = re.compile(
+    r"(?i)\b(?:append|add|write|insert|save|put|store|update|edit|modify)\b" + SENTENCE + r"{0,80}"
+    r"\b(?:to|into|in)\b" + SENTENCE + r"{0,30}\b(SOUL|MEMORY|IDENTITY|HEARTBEAT|USER|AGENTS|"
+    r"CLAUDE)\.md\b")

@@ -1,0 +1,120 @@
+"""SUP-05 facts: do skills run confined? From the agents' configs and from /proc.
+
+Configuration says what should happen (OpenClaw sandbox mode, network, binds, read-only
+root, elevated tools; Hermes terminal backend); the running processes say what does
+(own pid and mount namespaces, a seccomp filter, NoNewPrivs, no effective capabilities,
+no docker.sock). Each source is one case, so a weak spot is named where it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaudit.supply_chain.discovery import ConfigFile
+from aiaudit.supply_chain.procs import ProcessFacts
+
+SANDBOXED_HERMES_BACKENDS = ("docker", "singularity", "modal", "daytona")
+SENSITIVE_BIND_SOURCES = ("/", "/etc", "/root", "/home", "/var/run", "/run", "/proc", "/sys",
+                          "/var/lib/docker", "/dev")
+
+
+@dataclass
+class Runtime:
+    """One place skills execute, and what stands between them and the host."""
+
+    id: str
+    kind: str  # "openclaw-config" | "hermes-config" | "process"
+    facts: dict[str, Any] = field(default_factory=dict)
+    gaps: list[str] = field(default_factory=list)  # why SUP-05 fails
+
+
+def _get(doc: Any, *keys: str) -> Any:
+    for key in keys:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc
+
+
+def _sensitive_bind(bind: str) -> bool:
+    source = bind.split(":", 1)[0].rstrip("/") or "/"
+    if "docker.sock" in bind or source.endswith("/.ssh") or source.endswith("/.aws"):
+        return True
+    return source in SENSITIVE_BIND_SOURCES
+
+
+def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
+    rt = Runtime(f"openclaw:{cfg.path}", "openclaw-config")
+    sandbox = _get(cfg.doc, "agents", "defaults", "sandbox") or {}
+    mode = sandbox.get("mode", "off") if isinstance(sandbox, dict) else "off"
+    docker = sandbox.get("docker") if isinstance(sandbox, dict) else None
+    docker = docker if isinstance(docker, dict) else {}
+    rt.facts.update({"sandbox.mode": mode, "docker.network": docker.get("network", "none"),
+                     "docker.readOnlyRoot": docker.get("readOnlyRoot"),
+                     "docker.binds": docker.get("binds", []),
+                     "docker.runtime": docker.get("runtime"),
+                     "workspaceAccess": sandbox.get("workspaceAccess") if sandbox else None})
+    if mode != "all":
+        rt.gaps.append(f"agents.defaults.sandbox.mode is {mode!r}: skills run on the host"
+                       + (" in the main session" if mode == "non-main" else ""))
+    if docker.get("network", "none") == "host":
+        rt.gaps.append("sandbox.docker.network is 'host'")
+    binds = docker.get("binds") if isinstance(docker.get("binds"), list) else []
+    for bind in binds:
+        if isinstance(bind, str) and _sensitive_bind(bind):
+            rt.gaps.append(f"sandbox bind mount {bind!r} exposes the host")
+    if mode == "all" and docker.get("readOnlyRoot") is not True:
+        rt.gaps.append("sandbox.docker.readOnlyRoot is not true")
+    elevated = _get(cfg.doc, "tools", "elevated")
+    if isinstance(elevated, dict) and elevated.get("enabled") is True:
+        rt.gaps.append("tools.elevated.enabled: elevated tools run on the host, bypassing "
+                       "the sandbox")
+    rt.facts["tools.elevated.enabled"] = _get(elevated, "enabled")
+    if approvals is not None and isinstance(approvals.doc, dict):
+        auto = approvals.doc.get("autoAllowSkills")
+        auto = auto if auto is not None else _get(approvals.doc, "defaults", "autoAllowSkills")
+        rt.facts["exec-approvals.autoAllowSkills"] = auto
+        if auto is True:
+            rt.gaps.append("exec-approvals autoAllowSkills: skill commands run unapproved")
+    return rt
+
+
+def hermes_runtime(cfg: ConfigFile) -> Runtime:
+    rt = Runtime(f"hermes:{cfg.path}", "hermes-config")
+    backend = _get(cfg.doc, "terminal", "backend") or "local"
+    rt.facts["terminal.backend"] = backend
+    if backend not in SANDBOXED_HERMES_BACKENDS:
+        rt.gaps.append(f"terminal.backend is {backend!r}: commands run on the host "
+                       f"(use one of {', '.join(SANDBOXED_HERMES_BACKENDS)})")
+    volumes = _get(cfg.doc, "terminal", "docker_volumes")
+    for volume in volumes if isinstance(volumes, list) else []:
+        if isinstance(volume, str) and _sensitive_bind(volume):
+            rt.gaps.append(f"terminal.docker_volumes mounts {volume!r}")
+    return rt
+
+
+def process_runtime(proc: ProcessFacts, host: ProcessFacts) -> Runtime:
+    rt = Runtime(f"process:{proc.label}", "process")
+    shared = [n for n in ("pid", "mnt", "net", "user", "ipc", "uts")
+              if proc.ns.get(n) and proc.ns.get(n) == host.ns.get(n)]
+    rt.facts.update({"pid": proc.pid, "cmdline": proc.cmdline[:200],
+                     "NoNewPrivs": proc.status.get("NoNewPrivs", "?"),
+                     "Seccomp": proc.status.get("Seccomp", "?"),
+                     "CapEff": proc.status.get("CapEff", "?"),
+                     "namespaces shared with the host": ", ".join(shared) or "none",
+                     "docker.sock mounted": proc.docker_sock})
+    if not proc.status:
+        rt.gaps.append("cannot read /proc/<pid>/status (audit as root)")
+        return rt
+    for ns in ("pid", "mnt"):
+        if ns in shared:
+            rt.gaps.append(f"shares the host's {ns} namespace")
+    if proc.status.get("Seccomp", "0") == "0":
+        rt.gaps.append("no seccomp filter")
+    if proc.status.get("NoNewPrivs") != "1":
+        rt.gaps.append("NoNewPrivs is not set (setuid binaries can raise privileges)")
+    cap = proc.status.get("CapEff", "")
+    if cap.strip("0"):
+        rt.gaps.append(f"effective capabilities {cap}")
+    if proc.docker_sock:
+        rt.gaps.append("docker.sock is mounted (full control of the host)")
+    return rt

@@ -1,0 +1,310 @@
+"""What kind of file this is and what each line of it is: code, comment, prose, example.
+
+Scoring by context is what keeps a security skill that *lists* attack patterns from being
+condemned: the same `curl … | sh` is an instruction in a Prerequisites section, an example
+under "Red flags", and inert inside a regex literal of a detector.
+"""
+
+from __future__ import annotations
+
+import bisect
+import posixpath
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+LANG_BY_EXT = {
+    ".py": "python", ".pyw": "python",
+    ".js": "js", ".mjs": "js", ".cjs": "js", ".ts": "js", ".tsx": "js", ".jsx": "js",
+    ".mts": "js", ".cts": "js",
+    ".sh": "shell", ".bash": "shell", ".zsh": "shell", ".ksh": "shell", ".fish": "shell",
+    ".command": "shell",
+    ".ps1": "powershell", ".psm1": "powershell", ".bat": "shell", ".cmd": "shell",
+    ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown", ".txt": "markdown",
+    ".rst": "markdown",
+    ".yaml": "config", ".yml": "config", ".json": "config", ".json5": "config",
+    ".jsonc": "config", ".toml": "config", ".ini": "config", ".cfg": "config",
+    ".conf": "config", ".env": "config", ".properties": "config", ".xml": "config",
+    ".html": "markdown", ".htm": "markdown", ".svg": "config", ".csv": "data", ".tsv": "data",
+}
+CODE_LANGS = ("python", "js", "shell", "powershell", "code")
+ARCHIVE_EXTS = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".jar", ".whl",
+                ".egg", ".apk", ".deb", ".rpm", ".zst", ".cab", ".iso", ".dmg", ".pkg", ".msi")
+IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"\x00\x00\x01\x00", b"BM")
+EXEC_MAGIC = (b"\x7fELF", b"MZ", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe",
+              b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
+ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"BZh",
+                 b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")
+_SHEBANG = re.compile(rb"^#!\s*(?:/usr/bin/env\s+(?:-S\s+)?)?\S*?(python|node|deno|bun|bash|sh|"
+                      rb"zsh|ksh|dash|pwsh|perl|ruby)")
+_SHEBANG_LANG = {b"python": "python", b"node": "js", b"deno": "js", b"bun": "js",
+                 b"pwsh": "powershell", b"perl": "code", b"ruby": "code"}
+
+DESCRIPTIVE_HEADING = re.compile(
+    r"(?i)(detect|pattern|indicator|red.?flag|warning sign|signs? of|look(s)? (out )?for|"
+    r"watch (out )?for|examples? of (malicious|bad|attack|suspicious)|what .{0,30}looks? like|"
+    r"threat|\bioc|malicious|suspicious|attack|never do|anti-?pattern|do not run|what to flag)")
+DESCRIPTIVE_LEAD = re.compile(
+    r"(?i)(examples? of (a )?(malicious|bad|suspicious|attack)|malicious|red flags?|never run|"
+    r"do not run|don't run|patterns?\b|\bflag (it|this|that|code|skills?|any|lines?)|"
+    r"attackers?|\bbad:|suspicious|indicators?|is a sign|warn (the user|if|when)|detects?\b)")
+
+
+def language_of(path: str, head: bytes) -> str:
+    """A file's language from its name, else its shebang; "text" when neither says."""
+    ext = posixpath.splitext(path)[1].lower()
+    base = posixpath.basename(path)
+    if ext in LANG_BY_EXT:
+        return LANG_BY_EXT[ext]
+    if base in ("Makefile", "Dockerfile", "Procfile", "Justfile"):
+        return "shell"
+    if base.startswith(".env"):
+        return "config"
+    match = _SHEBANG.match(head)
+    if match:
+        return _SHEBANG_LANG.get(match.group(1), "shell")
+    return "text"
+
+
+def decode_text(data: bytes) -> str | None:
+    """Text of a file (UTF-8, or UTF-16 with a BOM); None when it is binary."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    if b"\x00" in data[:8192]:
+        return None
+    return data.decode("utf-8", "replace")
+
+
+@dataclass
+class TextFile:
+    """A decoded text file with line lookup and a context per line."""
+
+    path: str
+    lang: str
+    text: str
+    is_manifest: bool = False  # the skill's SKILL.md
+    frontmatter_end: int = 0  # last frontmatter line (SKILL.md only)
+    _lookups: int = 0
+
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [0] + [m.end() for m in re.finditer("\n", self.text)]
+
+    def line_of(self, offset: int) -> int:
+        """1-based line of an offset; counting beats indexing a file for a few lookups."""
+        self._lookups += 1
+        if self._lookups < 32 and "_starts" not in self.__dict__:
+            return self.text.count("\n", 0, offset) + 1
+        return bisect.bisect_right(self._starts, offset)
+
+    def line_span(self, line: int) -> tuple[int, int]:
+        starts = self._starts
+        start = starts[line - 1]
+        end = starts[line] - 1 if line < len(starts) else len(self.text)
+        return start, end
+
+    def text_at(self, offset: int) -> str:
+        """The whole line around an offset (no line index needed)."""
+        start = self.text.rfind("\n", 0, offset) + 1
+        end = self.text.find("\n", offset)
+        return self.text[start:len(self.text) if end == -1 else end]
+
+    def context_at(self, offset: int) -> str:
+        """Context of the line around an offset; line-comment languages need no full pass."""
+        if self.lang in ("python", "shell", "powershell", "code"):
+            stripped = self.text_at(offset).lstrip()
+            return "comment" if stripped.startswith("#") and not stripped.startswith("#!") \
+                else "code"
+        return self.context(self.line_of(offset))
+
+    def is_comment_at(self, offset: int) -> bool:
+        return self.context_at(offset) == "comment"
+
+    def line_text(self, line: int) -> str:
+        start, end = self.line_span(line)
+        return self.text[start:end]
+
+    @cached_property
+    def lowered(self) -> str:
+        """Lower-cased text for the rules' literal pre-checks."""
+        return self.text.lower()
+
+    @property
+    def line_count(self) -> int:
+        return self.text.count("\n") + 1
+
+    def has_any(self, anchors: tuple[str, ...]) -> bool:
+        """Whether any of the lower-case literals occurs in the file (memoised per literal:
+        the rules share many)."""
+        if not anchors:
+            return True
+        present = self._present
+        lowered = self.lowered
+        for anchor in anchors:
+            hit = present.get(anchor)
+            if hit is None:  # an anchor outside the index: check it once
+                hit = present[anchor] = anchor in lowered
+            if hit:
+                return True
+        return False
+
+    @cached_property
+    def _present(self) -> dict[str, bool]:
+        from aiaudit.supply_chain.anchors import index
+
+        idx = index()
+        found = idx.present(self.text, self.lowered)
+        return {a: a in found for a in idx.anchors}
+
+    def finditer(self, pattern: re.Pattern[str], anchors: tuple[str, ...] = ()):
+        """Matches of a single-line pattern, run only on lines holding one of the anchors
+        (lower-case literals every match contains): regexes cost too much on big files."""
+        if not self.has_any(anchors):
+            return iter(())
+        lowered = self.lowered
+        if not anchors or len(lowered) != len(self.text) or len(self.text) < 20_000:
+            return pattern.finditer(self.text)
+        return self._windowed(pattern, anchors)
+
+    def _windowed(self, pattern: re.Pattern[str], anchors: tuple[str, ...]):
+        lowered = self.lowered
+        spans: set[tuple[int, int]] = set()
+        for anchor in anchors:
+            at = lowered.find(anchor)
+            while at != -1:
+                start = self.text.rfind("\n", 0, at) + 1
+                end = self.text.find("\n", at)
+                spans.add((start, len(self.text) if end == -1 else end))
+                at = lowered.find(anchor, at + 1)
+        for start, end in sorted(spans):
+            yield from pattern.finditer(self.text, start, end)
+
+    @cached_property
+    def contexts(self) -> list[str]:
+        """Context of every line (index 0 is line 1)."""
+        if self.lang == "markdown":
+            return _markdown_contexts(self.text, self.frontmatter_end)
+        if self.lang in CODE_LANGS:
+            return _code_contexts(self.text, self.lang)
+        if self.lang == "config":
+            return ["config"] * self.line_count
+        return ["text"] * self.line_count
+
+    @cached_property
+    def descriptive(self) -> list[bool]:
+        """Lines inside a section or example that describes patterns rather than asks for them."""
+        if self.lang != "markdown":
+            return [False] * self.line_count
+        return _descriptive_lines(self.text.split("\n"), self.contexts)
+
+    def context(self, line: int) -> str:
+        return self.contexts[line - 1] if 0 < line <= len(self.contexts) else "text"
+
+    def is_descriptive(self, line: int) -> bool:
+        if self.lang != "markdown":
+            return False
+        return self.descriptive[line - 1] if 0 < line <= len(self.descriptive) else False
+
+
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*([\w+-]*)")
+
+
+def _markdown_contexts(text: str, frontmatter_end: int) -> list[str]:
+    contexts = []
+    fence: str | None = None
+    lang = ""
+    in_comment = False
+    for i, line in enumerate(text.split("\n"), start=1):
+        if i <= frontmatter_end:
+            contexts.append("frontmatter")
+            continue
+        match = _FENCE.match(line)
+        if fence is None and match and not in_comment:
+            fence, lang = match.group(1), (match.group(2) or "text").lower()
+            contexts.append(f"fence:{lang}")
+            continue
+        if fence is not None:
+            contexts.append(f"fence:{lang}")
+            if line.strip().startswith(fence[0] * len(fence)) and line.strip(fence[0] + " ") == "":
+                fence = None
+            continue
+        if in_comment or "<!--" in line:
+            contexts.append("html-comment")
+            opened = line.rfind("<!--")
+            closed = line.rfind("-->")
+            in_comment = (in_comment and closed == -1) or (opened != -1 and closed < opened)
+            continue
+        contexts.append("prose")
+    return contexts
+
+
+def _descriptive_lines(lines: list[str], contexts: list[str]) -> list[bool]:
+    out = []
+    heading = False  # the current section's heading describes patterns
+    lead = False  # the current paragraph introduces examples ("such as", "red flag")
+    previous_prose = False
+    for line, ctx in zip(lines, contexts, strict=False):
+        stripped = line.strip()
+        if ctx == "prose" and stripped.startswith("#"):
+            heading, lead = bool(DESCRIPTIVE_HEADING.search(stripped)), False
+        elif ctx == "prose" and stripped:
+            match = bool(DESCRIPTIVE_LEAD.search(stripped))
+            lead = (lead or match) if previous_prose else match
+        previous_prose = ctx == "prose" and bool(stripped)
+        if ctx == "prose" or ctx.startswith("fence:"):
+            out.append(heading or lead)
+        else:
+            out.append(heading)
+    return out
+
+
+def _code_contexts(text: str, lang: str) -> list[str]:
+    contexts = []
+    in_block = False
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if lang == "js":
+            if in_block:
+                contexts.append("comment")
+                in_block = "*/" not in stripped
+                continue
+            if stripped.startswith("/*"):
+                contexts.append("comment")
+                in_block = "*/" not in stripped[2:]
+                continue
+            contexts.append("comment" if stripped.startswith("//") else "code")
+        elif lang == "powershell":
+            contexts.append("comment" if stripped.startswith("#") else "code")
+        else:
+            is_comment = stripped.startswith("#") and not stripped.startswith("#!")
+            contexts.append("comment" if is_comment else "code")
+    return contexts
+
+
+_REGEX_CALL = re.compile(r"\bre\.(?:compile|search|match|fullmatch|findall|finditer|sub)\s*\(|"
+                         r"\bnew\s+RegExp\s*\(|\bRegExp\s*\(")
+
+
+def in_pattern_literal(line: str, col: int) -> bool:
+    """Whether column col of a code line sits inside a detector's regex literal
+    (`re.compile(r"xmrig|stratum")`), which describes a pattern rather than using it."""
+    call = _REGEX_CALL.search(line)
+    if call is None or call.end() > col:
+        return False
+    quote = max(line.rfind('"', 0, col), line.rfind("'", 0, col))
+    return quote >= call.end() - 1
+
+
+def in_quotes(line: str, start: int, end: int) -> bool:
+    """Whether [start, end) of a line sits inside `inline code` or a quotation."""
+    for opener, closer in (("`", "`"), ('"', '"'), ("\u201c", "\u201d"), ("'", "'")):
+        left = line.rfind(opener, 0, start)
+        if left == -1:
+            continue
+        right = line.find(closer, end)
+        if right != -1 and (opener != "'" or line[left - 1:left].isspace() or left == 0):
+            return True
+    return False

@@ -1,0 +1,11 @@
+"""SUP-05: skills execute in a sandbox (configuration and running processes)."""
+
+import pytest
+
+
+@pytest.mark.control("SUP-05")
+@pytest.mark.resources(runtime="skill_runtimes")
+def test_skills_execute_in_a_sandbox(runtime, evidence):
+    for key, value in runtime.facts.items():
+        evidence.add(key, value)
+    assert not runtime.gaps, "; ".join(runtime.gaps)
