@@ -200,3 +200,18 @@ def test_cli_missing_sshd_names_package(
     assert cli.main(["up", "hardened"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "openssh-server" in err
+
+
+@pytest.mark.parametrize("slot", ["x", "12"])
+def test_invalid_lab_slot_is_refused_not_slot_zero(slot: str) -> None:
+    """A mistyped slot must not fall back to slot 0 (and tear its deployments down)."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("the lab CLI checks root before the slot")
+    proc = subprocess.run([sys.executable, "-m", "aiaudit.lab", "down"], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "AIAUDIT_LAB_SLOT": slot})
+    assert proc.returncode == 1
+    expected = f"aiaudit.lab: error: AIAUDIT_LAB_SLOT must be a digit 0-9, got {slot!r}"
+    assert proc.stderr.strip() == expected

@@ -60,7 +60,10 @@ def lab_slot() -> int:
     return int(raw)
 
 
-_SLOT = lab_slot() if os.environ.get("AIAUDIT_LAB_SLOT", "0").isdigit() else 0
+try:
+    _SLOT, _SLOT_ERROR = lab_slot(), None
+except LabError as exc:  # reported by every operation, not as an import traceback
+    _SLOT, _SLOT_ERROR = 0, exc
 _SFX = str(_SLOT) if _SLOT else ""
 _NET = 10 * _SLOT
 
@@ -97,7 +100,14 @@ def log(message: str) -> None:
     print(f"[aiaudit.lab] {message}", file=sys.stderr, flush=True)
 
 
+def _check_slot() -> None:
+    """An invalid slot must never fall back to slot 0 and touch its deployments."""
+    if _SLOT_ERROR is not None:
+        raise _SLOT_ERROR
+
+
 def spec_for(name: str) -> Spec:
+    _check_slot()
     try:
         return SPECS[name]
     except KeyError:
@@ -367,6 +377,7 @@ def down(names: list[str] | None = None) -> None:
 def status() -> dict[str, Any]:
     """What runs right now, per deployment, judged from the state file and the kernel."""
     require_root()  # the hardened state file is root-only; a partial answer would mislead
+    _check_slot()
     report: dict[str, Any] = {}
     for name, spec in SPECS.items():
         recorded = state.load(name)
