@@ -79,17 +79,22 @@ class Credential:
     env: str | None = None
     file: str | None = None
 
-    def value(self) -> str | None:
+    def read(self) -> str | None:
+        """The secret (registered for redaction); OSError when the file cannot be read."""
         secret = None
         if self.env:
             secret = os.environ.get(self.env)
         elif self.file:
-            try:
-                secret = Path(self.file).read_text(encoding="utf-8").strip()
-            except OSError:
-                secret = None
+            secret = Path(self.file).read_text(encoding="utf-8").strip()
         register_secret(secret)
-        return secret
+        return secret or None
+
+    def value(self) -> str | None:
+        """The secret, or None when it is unset or unreadable (the caller reports it)."""
+        try:
+            return self.read()
+        except OSError:
+            return None
 
     def describe(self) -> str:
         if self.env:

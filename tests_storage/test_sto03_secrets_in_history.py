@@ -11,6 +11,9 @@ from aiaudit.storage.secrets.engine import distinct
 def test_no_secrets_in_history_logs_or_wal(source, audit, evidence):
     result = scan_source(audit, source)
     evidence.add("scanned", f"{result.files} file(s), {result.bytes / 1e6:.1f} MB")
+    if source.store is not None:
+        evidence.add("read back through SQL", result.cell_note or
+                     f"{result.cells} value(s), {result.inflated} of them zstd-inflated")
     if result.unreadable:
         evidence.add("unreadable", "; ".join(result.unreadable[:5]))
     secrets = distinct(result.findings)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from aiaudit.status import CouldNotCheck
 from aiaudit.storage.configsecrets import config_facts
 
 
@@ -10,6 +11,7 @@ from aiaudit.storage.configsecrets import config_facts
 def test_no_literal_secrets_in_deployment_config(state_dir, audit, evidence):
     facts = config_facts(audit, state_dir.app, state_dir.path)
     evidence.add("config files read", ", ".join(facts.files) or "none found")
+    evidence.add("database tables read", ", ".join(facts.tables[:12]) or "none")
     if facts.references:
         evidence.add("secret references (fine)", "; ".join(facts.references[:8]))
     for i, f in enumerate(facts.findings[:10]):
@@ -19,3 +21,5 @@ def test_no_literal_secrets_in_deployment_config(state_dir, audit, evidence):
         + "; ".join(f"{f.rule} in {f.location.rsplit('/', 1)[-1]} ({f.masked})"
                     for f in facts.findings[:4])
     )
+    if facts.unread:
+        raise CouldNotCheck("; ".join(facts.unread[:3]))

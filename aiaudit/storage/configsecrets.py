@@ -1,4 +1,5 @@
-"""STO-04 facts: literal secrets in a deployment's `.env`, `secrets.json` and config files.
+"""STO-04 facts: literal secrets in a deployment's `.env`, `secrets.json`, config files and
+the config tables of its databases (see `configtables.py`).
 
 A value passes when it references a secret kept elsewhere (`${VAR}`, `*_FILE=/run/secrets/…`,
 `op://`, `vault:`, AWS/GCP secret manager names); it fails when the file holds the secret
@@ -7,6 +8,7 @@ itself, found either by the secret rules or as a literal assigned to a secret-na
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import posixpath
 import re
@@ -42,6 +44,8 @@ class ConfigFacts:
     files: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # database tables/columns read
+    unread: list[str] = field(default_factory=list)  # stores whose tables could not be read
 
 
 def literal_assignments(text: str, location: str) -> tuple[list[Finding], list[str]]:
@@ -93,4 +97,78 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
         found += [f for f in literal if not any(abs(f.offset - o) < 4 for o in covered)]
         facts.findings.extend(found)
         facts.references.extend(refs)
+        _json_document(path, data, facts, {f.digest for f in found})
+    _read_tables(ctx, fs, app, state_dir, facts)
     return facts
+
+
+def _json_document(path: str, data: bytes, facts: ConfigFacts, seen: set[str]) -> None:
+    """A JSON (or OpenClaw JSON5) config is walked key by key: one-line JSON has no
+    `key = value` lines for the line rule to see."""
+    if not (path.endswith((".json", ".json5")) or data.lstrip()[:1] in (b"{", b"[")):
+        return
+    import json
+
+    import json5
+
+    from aiaudit.storage.configtables import TableFacts, document_secrets
+
+    text = data.decode("utf-8", "replace")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        try:  # json5 is pure Python: only for files plain JSON cannot read
+            doc = json5.loads(text)
+        except (ValueError, RecursionError):
+            return
+    found = TableFacts()
+    document_secrets(path, doc, found, seen)
+    facts.findings.extend(found.findings)
+    known = set(facts.references)
+    facts.references += [r for r in found.references if r not in known]
+
+
+def _read_tables(ctx: Any, fs: HostFS, app: str, state_dir: str, facts: ConfigFacts) -> None:
+    """Config tables of the SQLite stores in this state dir, read from the private copy.
+
+    An encrypted store without a configured key cannot be read: that is recorded (and makes
+    the control ERROR) only for stores an app is known to keep secrets in.
+    """
+    from aiaudit.storage.configtables import table_facts
+    from aiaudit.storage.headers import file_verdict
+    from aiaudit.storage.locate import locate
+    from aiaudit.storage.settings import settings_for
+    from aiaudit.storage.snapshot import store_copy
+    from aiaudit.storage.sqlitefacts import DB_ERRORS, checkpoint, open_copy
+
+    layout = BY_APP.get(app)
+    secret_stores = layout.secret_stores if layout else ()
+    stores, _ = locate(ctx)
+    for store in stores:
+        if store.kind != "sqlite" or store.state_dir != state_dir:
+            continue
+        relative = posixpath.relpath(store.path, state_dir)
+        known = any(fnmatch.fnmatch(relative, g) for g in secret_stores)
+        try:
+            key = None
+            if file_verdict(ctx, fs, store.path).encrypted:
+                settings = settings_for(ctx)
+                if not settings.has_key:
+                    if known:
+                        facts.unread.append(f"{relative} is encrypted and {app} keeps "
+                                            "provider keys in it; set [storage] key_file")
+                    continue
+                key = settings.key()
+            conn = open_copy(store_copy(ctx, store).path, key)
+            try:
+                checkpoint(conn)
+                found = table_facts(conn, store.path)
+            finally:
+                conn.close()
+        except (CouldNotCheck, *DB_ERRORS) as exc:
+            if known:
+                facts.unread.append(f"{relative}: {exc}")
+            continue
+        facts.tables += [f"{relative}#{t}" for t in found.tables]
+        facts.findings.extend(found.findings)
+        facts.references.extend(found.references)

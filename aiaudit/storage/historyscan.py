@@ -1,7 +1,9 @@
 """STO-03 facts: secrets inside conversation history, its WAL/journal copies and logs.
 
 Every file is streamed from the target through the secret engine: raw bytes, so text in
-SQLite free pages, WAL frames and rotated logs is seen too, and memory stays flat.
+SQLite free pages, WAL frames and rotated logs is seen too, and memory stays flat. A SQLite
+store is then read back through SQL from its private copy (`sqlcells.py`): values cut
+across overflow pages, zstd-compressed events, and everything of a store with its key.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class HistorySource:
 
     name: str
     files: tuple[FileInfo, ...]
+    store: Store | None = None  # a SQLite store is also read through SQL
 
     @property
     def case_id(self) -> str:
@@ -39,10 +42,14 @@ class ScanResult:
     bytes: int = 0
     findings: list[Finding] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    cells: int = 0  # database values read back through SQL
+    inflated: int = 0  # zstd blobs decompressed
+    cell_note: str = ""  # why the SQL pass did not run, when it did not
 
 
 def store_source(store: Store) -> HistorySource:
-    return HistorySource(f"{store.app}:{store.path}", store.all_files[:MAX_FILES])
+    return HistorySource(f"{store.app}:{store.path}", store.all_files[:MAX_FILES],
+                         store if store.kind == "sqlite" else None)
 
 
 def log_files(fs: HostFS, configured: list[str], state_dirs: list[str]) -> list[FileInfo]:
@@ -80,4 +87,35 @@ def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
     progress.done()
     if result.files == 0 and source.files:
         raise CouldNotCheck(f"no file of {source.name} could be read: {result.unreadable[:2]}")
+    if source.store is not None:
+        _scan_cells(ctx, fs, source.store, result)
     return result
+
+
+def _scan_cells(ctx: Any, fs: HostFS, store: Store, result: ScanResult) -> None:
+    """The SQL pass over the private copy (with the key when the store is encrypted)."""
+    from aiaudit.storage.headers import file_verdict
+    from aiaudit.storage.settings import settings_for
+    from aiaudit.storage.snapshot import store_copy
+    from aiaudit.storage.sqlcells import scan_cells
+    from aiaudit.storage.sqlitefacts import DB_ERRORS, checkpoint, open_copy
+
+    try:
+        key = None
+        if file_verdict(ctx, fs, store.path).encrypted:
+            settings = settings_for(ctx)
+            if not settings.has_key:
+                result.cell_note = "encrypted, no [storage] key: values not read back"
+                return
+            key = settings.key()
+        conn = open_copy(store_copy(ctx, store).path, key)
+        try:
+            checkpoint(conn)
+            cells = scan_cells(conn, store.path, every_cell=key is not None)
+        finally:
+            conn.close()
+    except (CouldNotCheck, *DB_ERRORS) as exc:
+        result.cell_note = f"values not read back: {exc}"
+        return
+    result.cells, result.inflated = cells.cells, cells.inflated
+    result.findings.extend(cells.findings)

@@ -25,6 +25,7 @@ class Layout:
     stores: tuple[StoreGlob, ...]
     config_files: tuple[str, ...]  # relative to the state dir: files that may hold secrets
     retention: str  # how the app's retention knob works, for the report
+    secret_stores: tuple[str, ...] = ()  # SQLite stores (globs) with provider keys in tables
 
 
 S, J, JS = "sqlite", "jsonl", "json"
@@ -39,12 +40,14 @@ LAYOUTS: tuple[Layout, ...] = (
            (StoreGlob("agents/*/agent/openclaw-agent.sqlite", S),
             StoreGlob("state/openclaw.sqlite", S),
             StoreGlob("agents/*/sessions/*.jsonl", J)),
-           ("openclaw.json", "openclaw.json.bak", "openclaw.json.bak.*", ".env"),
-           "openclaw.json session.maintenance {mode: enforce, pruneAfter}"),
+           ("openclaw.json", "openclaw.json.bak", "openclaw.json.bak.*", ".env",
+            "agents/*/agent/auth-profiles.json"),
+           "openclaw.json session.maintenance {mode: enforce, pruneAfter}",
+           ("state/openclaw.sqlite",)),
     Layout("open-webui", "DATA_DIR", (".open-webui",), ("/app/backend/data",),
            (StoreGlob("webui.db", S), StoreGlob("vector_db/chroma.sqlite3", S)),
            (".webui_secret_key", ".env"),
-           "none automatic (admin prune only)"),
+           "none automatic (admin prune only)", ("webui.db",)),
     Layout("anythingllm", "STORAGE_DIR", ("anything-llm/server/storage",
                                            ".config/anythingllm-desktop/storage"),
            ("/app/server/storage",),

@@ -14,12 +14,10 @@ Keys (all optional):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from aiaudit.redact import register_secret
+from aiaudit.config import Credential
 from aiaudit.status import CouldNotCheck
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -40,17 +38,11 @@ class StorageSettings:
 
     def key(self) -> str | None:
         """The SQLCipher key, read only when a proof needs it (and registered for redaction)."""
-        value = None
-        if self.key_env:
-            value = os.environ.get(self.key_env)
-        elif self.key_file:
-            try:
-                value = Path(self.key_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise CouldNotCheck(f"[storage] key_file {self.key_file}: "
-                                    f"{exc.strerror or exc}") from None
-        register_secret(value)
-        return value or None
+        try:
+            return Credential(env=self.key_env, file=self.key_file).read()
+        except OSError as exc:
+            raise CouldNotCheck(f"[storage] key_file {self.key_file}: "
+                                f"{exc.strerror or exc}") from None
 
     @property
     def has_key(self) -> bool:

@@ -1,0 +1,146 @@
+"""STO-04 facts from inside databases: provider keys kept in an app's config tables.
+
+Open WebUI keeps provider keys in its `config` table (a JSON document), older versions a
+user `api_key` column; OpenClaw's `state/openclaw.sqlite` holds a plain secret store. These
+never show up in a file search, so the tables of the located SQLite stores are read from
+the private copy: tables named like configuration or secrets (every text cell), and
+secret-named columns of any table. A JSON cell is walked key by key. Password hashes and
+references to a secrets manager pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaudit.redact import mask
+from aiaudit.storage.configsecrets import REFERENCE, REFERENCE_KEY
+from aiaudit.storage.secrets.engine import Finding, scan_bytes
+from aiaudit.storage.sqlitefacts import _columns, _quote, user_tables
+
+CONFIG_TABLE = re.compile(r"(?i)config|setting|secret|credential|api_?key|auth_?profile|"
+                          r"provider|vault|keychain|oauth")
+SECRET_WORDS = frozenset({"apikey", "secret", "token", "password", "passwd", "credential",
+                          "credentials", "bearer", "passphrase"})
+SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"),
+                          ("secret", "key"), ("client", "secret")})
+PLURAL = {"keys": "key", "secrets": "secret", "passwords": "password", "apikeys": "apikey"}
+# A last word that makes the name about a secret, not the secret: token_count, api_key_id.
+NOT_VALUE = frozenset({"count", "id", "ids", "type", "at", "expiry", "expires", "usage",
+                       "limit", "limits", "length", "len", "name", "url", "file", "path", "env",
+                       "ref", "hint", "prefix", "enabled", "required", "set", "header"})
+# Stored one-way hashes are not secrets one can use (bcrypt, argon2, scrypt, pbkdf2, crypt).
+HASHED = re.compile(r"^(?:\$(?:2[abxy]?|argon2(?:id|i|d)?|scrypt|pbkdf2[-_\w]*|[156y])\$|"
+                    r"pbkdf2_sha\d+\$|sha\d+\$|\{(?:SSHA|SHA|BCRYPT)[^}]*\})")
+MAX_ROWS = 20_000  # per table: config tables are small; history tables are not read here
+MAX_CELL = 1024 * 1024
+
+
+@dataclass
+class TableFacts:
+    tables: list[str] = field(default_factory=list)  # "table" or "table.column" read
+    findings: list[Finding] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+
+
+def secret_named(name: str) -> bool:
+    """`api_key`, `apiKey`, `auth.token`: yes; `input_tokens`, `token_count`: no."""
+    name = re.sub(r"(?:\[\d+\])+$", "", name)  # a list element is named by its list
+    words = [PLURAL.get(w, w) for w in
+             re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())]
+    if not words or words[-1] in NOT_VALUE:
+        return False
+    return bool(SECRET_WORDS.intersection(words)
+                or SECRET_PAIRS.intersection(zip(words, words[1:], strict=False)))
+
+
+def _literal(key: str, value: str) -> bool:
+    value = value.strip()
+    if not value or len(value) < 8 or value.isdigit():
+        return False
+    if REFERENCE_KEY.search(key) or REFERENCE.match(value) or HASHED.match(value):
+        return False
+    return not value.startswith(("{", "["))  # a nested document: walked, not judged whole
+
+
+def _walk(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(dotted key, string value) for every string leaf of a JSON document."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _walk(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node[:1000]):
+            yield from _walk(v, f"{path}[{i}]")
+    elif isinstance(node, str):
+        yield path, node
+
+
+def _finding(where: str, key: str, value: str) -> Finding:
+    raw = value.encode("utf-8", "replace")
+    return Finding("literal-secret-in-config-table", where, 0, f"{key}={mask(value)}",
+                   len(raw), hashlib.sha256(raw).hexdigest()[:12])
+
+
+def document_secrets(where: str, doc: Any, facts: TableFacts, seen: set[str]) -> None:
+    """Literals under secret-named keys of a parsed JSON/YAML document (refs are noted)."""
+    for key, value in _walk(doc, ""):
+        leaf = key.rsplit(".", 1)[-1]
+        if not secret_named(leaf):
+            continue
+        if not _literal(leaf, value):
+            facts.references.append(f"{where}: {key}")
+            continue
+        finding = _finding(where, key, value)
+        if finding.digest not in seen:
+            facts.findings.append(finding)
+            seen.add(finding.digest)
+
+
+def judge_cell(where: str, column: str, text: str, facts: TableFacts) -> None:
+    """Secrets in one cell: rule matches anywhere, literals under secret-named keys."""
+    found = scan_bytes(text.encode("utf-8", "replace"), where)
+    facts.findings.extend(found)
+    try:
+        doc = json.loads(text) if text[:1] in "{[" else None
+    except ValueError:
+        doc = None
+    document_secrets(where, doc if doc is not None else {column: text}, facts,
+                     {f.digest for f in found})
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        if len(value) > MAX_CELL or value[:4] == b"\x28\xb5\x2f\xfd":
+            return None
+        value = value.decode("utf-8", "replace")
+    return value[:MAX_CELL] if isinstance(value, str) and len(value) >= 8 else None
+
+
+def _rows(conn: Any, table: str, select: str) -> Any:
+    return conn.execute(f"SELECT {select} FROM {_quote(table)} LIMIT {MAX_ROWS}")
+
+
+def table_facts(conn: Any, label: str) -> TableFacts:
+    """Read config-like tables and secret-named columns of an open store copy."""
+    facts = TableFacts()
+    for table in user_tables(conn):
+        columns = _columns(conn, table)
+        if CONFIG_TABLE.search(table):
+            wanted = columns
+            facts.tables.append(table)
+        else:
+            wanted = [c for c in columns if secret_named(c)]
+            facts.tables += [f"{table}.{c}" for c in wanted]
+        if not wanted:
+            continue
+        select = ", ".join(_quote(c) for c in wanted)
+        for n, row in enumerate(_rows(conn, table, select)):
+            for column, value in zip(wanted, row, strict=True):
+                text = _text(value)
+                if text is not None:
+                    judge_cell(f"{label}#{table}.{column}[row {n + 1}]", column, text, facts)
+    return facts

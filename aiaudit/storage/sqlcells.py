@@ -1,0 +1,100 @@
+"""STO-03's second look at a SQLite store: the values, read back through SQL.
+
+The raw byte scan of a database file misses two things. A long message does not fit on
+its page: SQLite moves the rest to overflow pages (not adjacent, each starting with a
+4-byte link), so a secret that straddles the cut is never contiguous on disk. And OpenClaw
+keeps larger transcript events zstd-compressed (`event_zstd`), which no byte scan can read.
+So the private copy of the store is queried for the cells that can overflow (longer than
+the smallest local payload of a page) and for zstd blobs, which are decompressed (bounded)
+and scanned. With the SQLCipher key every text cell is read: on disk it is all ciphertext.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import zstandard
+
+from aiaudit.storage.secrets.engine import Finding, scan_bytes, scan_stream
+from aiaudit.storage.sqlitefacts import _columns, _quote
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+MAX_INFLATED = 64 * 1024 * 1024  # per blob: a compression bomb stops here
+
+
+@dataclass
+class CellScan:
+    cells: int = 0
+    inflated: int = 0  # zstd blobs decompressed
+    findings: list[Finding] = field(default_factory=list)
+
+
+class _Bounded(io.RawIOBase):
+    """At most `limit` bytes of a stream (the rest of a bomb is never produced)."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self._stream, self._left = stream, limit
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        size = self._left if size < 0 else min(size, self._left)
+        data = self._stream.read(size)
+        self._left -= len(data)
+        return data
+
+
+def min_local_payload(conn: Any) -> int:
+    """Bytes of a record SQLite always keeps on the leaf page; longer records may overflow."""
+    usable = conn.execute("PRAGMA page_size").fetchone()[0]
+    return ((usable - 12) * 32 // 255) - 23
+
+
+def _plain_tables(conn: Any) -> list[str]:
+    """Ordinary tables (virtual FTS tables and their shadows only copy these)."""
+    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+    virtual = [n for n, sql in rows if sql and sql.upper().startswith("CREATE VIRTUAL")]
+    return sorted(n for n, sql in rows if not n.startswith("sqlite_") and n not in virtual
+                  and not any(n.startswith(v + "_") for v in virtual))
+
+
+def _candidate_rows(conn: Any, table: str, threshold: int) -> Iterator[tuple[str, Any]]:
+    columns = _columns(conn, table)
+    if not columns:
+        return
+    lengths = " + ".join(f"coalesce(length({_quote(c)}), 0)" for c in columns)
+    zstd = " OR ".join(f"substr({_quote(c)}, 1, 4) = X'28B52FFD'" for c in columns)
+    select = ", ".join(_quote(c) for c in columns)
+    sql = f"SELECT {select} FROM {_quote(table)} WHERE ({lengths}) > ? OR {zstd}"
+    for row in conn.execute(sql, (threshold,)):
+        for column, value in zip(columns, row, strict=True):
+            if isinstance(value, str | bytes) and len(value) >= 8:
+                yield column, value
+
+
+def scan_cells(conn: Any, label: str, every_cell: bool = False) -> CellScan:
+    """Findings in overflowing cells and zstd blobs of an open copy (all cells if asked)."""
+    result = CellScan()
+    threshold = 0 if every_cell else min_local_payload(conn)
+    for table in _plain_tables(conn):
+        for n, (column, value) in enumerate(_candidate_rows(conn, table, threshold)):
+            where = f"{label}#{table}.{column}[cell {n + 1}]"
+            result.cells += 1
+            if isinstance(value, bytes) and value.startswith(ZSTD_MAGIC):
+                result.inflated += 1
+                result.findings += _scan_zstd(value, where + " (zstd)")
+            else:
+                data = value.encode("utf-8", "replace") if isinstance(value, str) else value
+                result.findings += scan_bytes(data, where)
+    return result
+
+
+def _scan_zstd(blob: bytes, where: str) -> list[Finding]:
+    try:
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(blob))
+        return list(scan_stream(_Bounded(reader, MAX_INFLATED), where))
+    except zstandard.ZstdError:
+        return []  # not really zstd: the raw scan has already seen these bytes
