@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from aiaudit.supply_chain import rules
 from aiaudit.supply_chain.findings import Finding, excerpt
@@ -103,7 +103,14 @@ _BIN_USE = {
     "js": re.compile(r"\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync)\s*\(\s*['\"`]"
                      r"([\w.+-]+)"),
 }
+# Literals every match holds: "pass" (_PASSWORD_NEAR), "download" (_DOWNLOAD_RUN), a host.
+_PREREQ_ANCHORS = ("pass", "download", *rules.HOST_ANCHORS)
+_PIPE_RULES = tuple(r for r in rules.LINE_RULES if r.name in ("download-exec", "decode-exec"))
 _URL_HOST = re.compile(r"\bhttps?://([A-Za-z0-9.-]+\.[A-Za-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})")
+# Regexes run on whole files (or on every line), prefiltered in one pass (anchors.py).
+PREFILTERED = (SECRECY, OVERRIDE, REMOTE_INSTRUCTIONS, _PASSWORD_NEAR, _PASTE_HOST,
+               _DOWNLOAD_RUN, _HIDDEN_MARKUP, _SHELL_ASSIGN, _URL_HOST, *_ENV_USE.values(),
+               *_BIN_USE.values())
 
 
 def _comment_findings(tf: TextFile) -> list[Finding]:
@@ -117,7 +124,7 @@ def _comment_findings(tf: TextFile) -> list[Finding]:
         out.append(Finding("SUP-04", "html-comment-instruction", severity, tf.path, line,
                            excerpt(body), "html-comment", "hidden from the rendered page, "
                            "read by the model"))
-    for match in _HIDDEN_MARKUP.finditer(tf.text):
+    for match in _HIDDEN_MARKUP.finditer(tf.text) if tf.may_match(_HIDDEN_MARKUP) else ():
         line = tf.line_of(match.start())
         out.append(Finding("SUP-04", "hidden-markup", "high", tf.path, line,
                            excerpt(tf.line_text(line)), "markup", "text styled to be invisible"))
@@ -175,9 +182,30 @@ def invisible_unicode(tf: TextFile) -> list[Finding]:
     return out
 
 
+def _candidate_lines(tf: TextFile, lines: list[str], anchors: tuple[str, ...]) -> list[int]:
+    """1-based lines that can match a pattern whose matches hold one of the anchors: ASCII
+    lines holding one, and every non-ASCII line (Unicode case folding needs no literal)."""
+    lowered = tf.lowered
+    if len(lowered) != len(tf.text):
+        return list(range(1, len(lines) + 1))
+    found = {tf.line_of(at) for anchor in anchors for at in _occurrences(lowered, anchor)}
+    if not tf.text.isascii():
+        found.update(i for i, text in enumerate(lines, start=1) if not text.isascii())
+    return sorted(found)
+
+
+def _occurrences(text: str, literal: str) -> Iterator[int]:
+    at = text.find(literal)
+    while at != -1:
+        yield at
+        at = text.find(literal, at + 1)
+
+
 def _fake_prerequisites(tf: TextFile) -> list[Finding]:
-    out = []
-    lines = tf.text.split("\n")
+    out: list[Finding] = []
+    scan_lines = tf.has_any(_PREREQ_ANCHORS) and any(
+        tf.may_match(p) for p in (_PASSWORD_NEAR, _PASTE_HOST, _DOWNLOAD_RUN))
+    lines = tf.text.split("\n") if scan_lines else []
 
     def near(line: int, pattern: re.Pattern[str], span: int) -> bool:
         lo, hi = max(0, line - 1 - span), min(len(lines), line + span)
@@ -189,18 +217,18 @@ def _fake_prerequisites(tf: TextFile) -> list[Finding]:
         out.append(Finding("SUP-04", "fake-prerequisite", "high", tf.path, line,
                            excerpt(tf.line_text(line)), tf.context(line), note))
 
-    scan_lines = tf.has_any(("pass", "download", *rules.HOST_ANCHORS))
-    for i, text in enumerate(lines if scan_lines else [], start=1):
+    for i in _candidate_lines(tf, lines, _PREREQ_ANCHORS) if scan_lines else ():
+        text = lines[i - 1]
         if _PASSWORD_NEAR.search(text) and near(i, _ARCHIVE_WORD, 4):
             add(i, "asks to download a password-protected archive (scanners cannot open it)")
         elif _PASTE_HOST.search(text) and near(i, _RUN_WORD, 3):
             add(i, "asks to copy a snippet from a paste site and run it")
         elif _DOWNLOAD_RUN.search(text):
             add(i, "asks to download and run a program")
-    for rule in rules.LINE_RULES:
-        if rule.name not in ("download-exec", "decode-exec") or not tf.has_any(rule.anchors):
+    for rule in _PIPE_RULES:
+        if not tf.may_match(rule.pattern) or not tf.has_any(rule.anchors):
             continue
-        for match in rule.pattern.finditer(tf.text):
+        for match in tf.finditer(rule.pattern):  # whole text (no anchors: no windows)
             line = tf.line_of(match.start())
             if not rules.KNOWN_INSTALLERS.search(match.group(0)):
                 add(line, "asks to pipe a download or a decoded blob into a shell")
@@ -220,7 +248,7 @@ def hidden_instructions(tf: TextFile) -> list[Finding]:
              "instructions"),
             ("remote-instructions", "high", REMOTE_INSTRUCTIONS, "fetches instructions at run "
              "time (the reviewed text is not what runs)")):
-        for match in pattern.finditer(tf.text):
+        for match in tf.finditer(pattern):
             finding = prose_finding("SUP-04", rule, severity, tf, match, note)
             if finding is not None:
                 out.append(finding)
@@ -273,7 +301,7 @@ def declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
         seen_env: set[str] = set()
         env_rx = _ENV_USE.get(tf.lang)
         assigned = {g for m in _SHELL_ASSIGN.finditer(tf.text) for g in m.groups() if g} \
-            if tf.lang == "shell" else set()
+            if tf.lang == "shell" and tf.may_match(_SHELL_ASSIGN) else set()
         for match in tf.finditer(env_rx, _ENV_ANCHORS[tf.lang]) if env_rx else ():
             name = next(g for g in match.groups() if g)
             line = tf.line_of(match.start())
@@ -297,11 +325,11 @@ def declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
                                excerpt(tf.line_text(line)), tf.context(line),
                                f"runs `{name}`, which requires.bins does not declare"))
         network = rules.SIGNALS["network"]
-        for match in tf.finditer(network.pattern, network.anchors):
+        for match in tf.finditer(network.pattern, network.anchors) if tf.lang != "config" \
+                else ():  # a config file names hosts; only code sends
             line = tf.line_of(match.start())
             col = match.start() - (tf.text.rfind("\n", 0, match.start()) + 1)
-            if tf.context(line) != "comment" and tf.lang != "config" and \
-                    not in_pattern_literal(tf.line_text(line), col):
+            if tf.context(line) != "comment" and not in_pattern_literal(tf.line_text(line), col):
                 uses_network.append((tf, line))
                 break
         for match in tf.finditer(_URL_HOST, ("http",)):

@@ -67,6 +67,8 @@ class Skill:
 
     def own_files(self) -> list[SkillFile]:
         """Files that belong to this skill and not to a nested one (what is scanned)."""
+        if not self.nested:
+            return list(self.files)
         return [f for f in self.files
                 if not any(f.path == n or f.path.startswith(n + "/") for n in self.nested)]
 

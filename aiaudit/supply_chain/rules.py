@@ -290,3 +290,9 @@ PROSE_MEMORY = re.compile(
     r"(?i)\b(?:append|add|write|insert|save|put|store|update|edit|modify)\b" + SENTENCE + r"{0,80}"
     r"\b(?:to|into|in)\b" + SENTENCE + r"{0,30}\b(SOUL|MEMORY|IDENTITY|HEARTBEAT|USER|AGENTS|"
     r"CLAUDE)\.md\b")
+
+# Every regex above, for the one-pass prefilter (anchors.py) that skips those with no match.
+PREFILTERED: tuple[re.Pattern[str], ...] = (
+    *(r.pattern for r in LINE_RULES), *(s.pattern for s in SIGNALS.values()),
+    *PERSISTENCE_TARGETS.values(), PROSE_EXFIL, PROSE_MEMORY,
+)

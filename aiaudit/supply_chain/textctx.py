@@ -10,8 +10,13 @@ from __future__ import annotations
 import bisect
 import posixpath
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiaudit.supply_chain.anchors import AnchorIndex
 
 LANG_BY_EXT = {
     ".py": "python", ".pyw": "python",
@@ -27,6 +32,7 @@ LANG_BY_EXT = {
     ".conf": "config", ".env": "config", ".properties": "config", ".xml": "config",
     ".html": "markdown", ".htm": "markdown", ".svg": "config", ".csv": "data", ".tsv": "data",
 }
+WINDOWED_FROM = 20_000  # characters: bigger files run anchored regexes line by line
 CODE_LANGS = ("python", "js", "shell", "powershell", "code")
 ARCHIVE_EXTS = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".jar", ".whl",
                 ".egg", ".apk", ".deb", ".rpm", ".zst", ".cab", ".iso", ".dmg", ".pkg", ".msi")
@@ -136,51 +142,103 @@ class TextFile:
     def line_count(self) -> int:
         return self.text.count("\n") + 1
 
+    @cached_property
+    def _scan(self) -> tuple[AnchorIndex, set[str], frozenset[int], bool,
+                             dict[int, tuple[int, ...]]]:
+        """One Hyperscan pass (anchors.AnchorIndex.scan): the anchors present, id() of every
+        regex proved to have no match, whether the pass could read the text, and the
+        alternatives of each alternation it did not rule out."""
+        from aiaudit.supply_chain.anchors import index
+
+        idx = index()
+        return (idx, *idx.scan(self.text, lambda: self.lowered))
+
+    @property
+    def excluded(self) -> frozenset[int]:
+        """id() of every regex the prefilter pass proved has no match in the text."""
+        return self._scan[2]
+
+    def may_match(self, pattern: re.Pattern[str]) -> bool:
+        """False only when the prefilter pass proves the regex has no match in the text."""
+        return id(pattern) not in self._scan[2]
+
     def has_any(self, anchors: tuple[str, ...]) -> bool:
-        """Whether any of the lower-case literals occurs in the file (memoised per literal:
-        the rules share many)."""
+        """Whether any of the lower-case literals occurs in the file (literals outside the
+        index are checked once each and memoised: the rules share many)."""
         if not anchors:
             return True
-        present = self._present
-        lowered = self.lowered
+        idx, found = self._scan[:2]
+        extra = self._extra
         for anchor in anchors:
-            hit = present.get(anchor)
-            if hit is None:  # an anchor outside the index: check it once
-                hit = present[anchor] = anchor in lowered
+            if anchor in found:
+                return True
+            if anchor in idx.anchor_set:
+                continue
+            hit = extra.get(anchor)
+            if hit is None:
+                hit = extra[anchor] = anchor in self.lowered
             if hit:
                 return True
         return False
 
     @cached_property
-    def _present(self) -> dict[str, bool]:
-        from aiaudit.supply_chain.anchors import index
+    def _extra(self) -> dict[str, bool]:
+        return {}
 
-        idx = index()
-        found = idx.present(self.text, self.lowered)
-        return {a: a in found for a in idx.anchors}
-
-    def finditer(self, pattern: re.Pattern[str], anchors: tuple[str, ...] = ()):
-        """Matches of a single-line pattern, run only on lines holding one of the anchors
-        (lower-case literals every match contains): regexes cost too much on big files."""
-        if not self.has_any(anchors):
+    def finditer(self, pattern: re.Pattern[str], anchors: tuple[str, ...] = ()
+                 ) -> Iterator[re.Match[str]]:
+        """Matches of a single-line pattern, run only when the prefilter lets it through and
+        only on lines holding one of the anchors (lower-case literals every match contains):
+        regexes cost too much on big files. Matches are memoised as they are drawn: both
+        reviews ask for some regexes (network use), often stopping at the first match."""
+        if not self.may_match(pattern) or not self.has_any(anchors):
             return iter(())
-        lowered = self.lowered
-        if not anchors or len(lowered) != len(self.text) or len(self.text) < 20_000:
-            return pattern.finditer(self.text)
-        return self._windowed(pattern, anchors)
+        memo = self._matches.get((id(pattern), anchors))
+        if memo is None:
+            kept = self._scan[4].get(id(pattern))
+            regex = pattern if kept is None else self._scan[0].reduced(pattern, kept)
+            if regex is None:
+                source: Iterator[re.Match[str]] = iter(())
+            elif not anchors or len(self.text) < WINDOWED_FROM or \
+                    len(self.lowered) != len(self.text):
+                source = regex.finditer(self.text)
+            else:
+                source = self._windowed(regex, anchors)
+            memo = self._matches[(id(pattern), anchors)] = ([], source)
+        return _replay(*memo)
+
+    @cached_property
+    def _matches(self) -> dict[tuple[int, tuple[str, ...]],
+                              tuple[list[re.Match[str]], Iterator[re.Match[str]]]]:
+        return {}
 
     def _windowed(self, pattern: re.Pattern[str], anchors: tuple[str, ...]):
-        lowered = self.lowered
         spans: set[tuple[int, int]] = set()
         for anchor in anchors:
-            at = lowered.find(anchor)
-            while at != -1:
-                start = self.text.rfind("\n", 0, at) + 1
-                end = self.text.find("\n", at)
-                spans.add((start, len(self.text) if end == -1 else end))
-                at = lowered.find(anchor, at + 1)
+            spans.update(self._anchor_lines(anchor))
         for start, end in sorted(spans):
             yield from pattern.finditer(self.text, start, end)
+
+    def _anchor_lines(self, anchor: str) -> list[tuple[int, int]]:
+        """(start, end) of every line holding the anchor (lower-case, as `lowered` has it)."""
+        known = self._anchor_offsets
+        if known is not None and anchor in self._scan[0].anchor_set:
+            offsets = known.get(anchor, [])
+        else:
+            offsets, at = [], self.lowered.find(anchor)
+            while at != -1:
+                offsets.append(at)
+                at = self.lowered.find(anchor, at + 1)
+        text, spans = self.text, []
+        for at in offsets:
+            start = text.rfind("\n", 0, at) + 1
+            end = text.find("\n", at)
+            spans.append((start, len(text) if end == -1 else end))
+        return spans
+
+    @cached_property
+    def _anchor_offsets(self) -> dict[str, list[int]] | None:
+        return self._scan[0].positions(self.text)
 
     @cached_property
     def contexts(self) -> list[str]:
@@ -207,6 +265,20 @@ class TextFile:
         if self.lang != "markdown":
             return False
         return self.descriptive[line - 1] if 0 < line <= len(self.descriptive) else False
+
+
+def _replay(seen: list[re.Match[str]], source: Iterator[re.Match[str]]
+            ) -> Iterator[re.Match[str]]:
+    """The matches drawn so far, then more from the shared source (recording them)."""
+    i = 0
+    while True:
+        if i == len(seen):
+            match = next(source, None)
+            if match is None:
+                return
+            seen.append(match)
+        yield seen[i]
+        i += 1
 
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*([\w+-]*)")

@@ -12,6 +12,14 @@ once as PyPI and once as npm (skills mix Python and JavaScript).
 
     python bench/skills_scan/run.py [--skills 1000] [--repeat 3]
 
+What is timed, per repetition (median of --repeat repetitions, same tree, same run):
+aiaudit is called in this process: discovery of the tree (the local skill roots walked and
+read, every SKILL.md frontmatter parsed) plus SUP-03 `static_review` and SUP-04
+`manifest_review` of every skill, single-threaded; interpreter start and imports are not
+timed, and the first repetition includes building the rule database (compiled once per
+machine, ~0.6 s, then loaded from ~/.cache/aiaudit). GuardDog is timed as its CLI runs:
+two processes per repetition (pypi and npm scans), start-up included.
+
 The last line reads `speedup: N.Nx` (median aiaudit time against median GuardDog time).
 """
 
