@@ -2,7 +2,8 @@
 
 import pytest
 
-from aiaudit.supply_chain.review import apply_allowlist, failing, static_review
+from aiaudit.supply_chain.providers import reviews
+from aiaudit.supply_chain.review import apply_allowlist, failing
 from aiaudit.supply_chain.settings import settings_for
 
 
@@ -10,8 +11,7 @@ from aiaudit.supply_chain.settings import settings_for
 @pytest.mark.resources(skill="skills")
 def test_skill_code_passes_static_review(skill, audit, evidence):
     settings = settings_for(audit)
-    findings, accepted = apply_allowlist(skill, static_review(skill, settings.max_file_bytes),
-                                         settings.allowlist)
+    findings, accepted = apply_allowlist(skill, reviews(audit)[skill.id][0], settings.allowlist)
     bad = failing(findings, "high")
     evidence.add("files reviewed", sum(1 for f in skill.own_files() if f.kind == "file"))
     evidence.add("findings", "\n".join(f.describe() for f in findings[:12]) or "none")

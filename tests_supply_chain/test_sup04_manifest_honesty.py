@@ -2,7 +2,7 @@
 
 import pytest
 
-from aiaudit.supply_chain.honesty import manifest_review
+from aiaudit.supply_chain.providers import reviews
 from aiaudit.supply_chain.review import apply_allowlist, failing
 from aiaudit.supply_chain.settings import settings_for
 
@@ -10,7 +10,7 @@ from aiaudit.supply_chain.settings import settings_for
 @pytest.mark.control("SUP-04")
 @pytest.mark.resources(skill="skills")
 def test_skill_manifest_is_honest(skill, audit, evidence):
-    findings, accepted = apply_allowlist(skill, manifest_review(skill),
+    findings, accepted = apply_allowlist(skill, reviews(audit)[skill.id][1],
                                          settings_for(audit).allowlist)
     bad = failing(findings, "medium")
     evidence.add("manifest", f"{skill.manifest.syntax}; declares env "

@@ -24,6 +24,14 @@ def inventory(ctx: AuditContext) -> Inventory:
         _fs(ctx), settings_for(ctx), ctx.config.state_dirs))
 
 
+def reviews(ctx: AuditContext) -> Any:
+    """SUP-03 and SUP-04 findings of every skill, computed once over the machine's cores."""
+    from aiaudit.supply_chain.batch import review_all
+
+    return ctx.cached("supply_chain:reviews", lambda: review_all(
+        inventory(ctx).skills, settings_for(ctx).max_file_bytes))
+
+
 def mcp_servers(ctx: AuditContext) -> list[mcp.McpServer | mcp.McpConfigProblem]:
     """MCP servers with the tool descriptions their bundle manifests declare."""
     def load() -> list[mcp.McpServer | mcp.McpConfigProblem]:

@@ -1,0 +1,27 @@
+"""review_all: the forked workers give exactly the findings of the in-process review."""
+
+from __future__ import annotations
+
+import shutil
+
+from aiaudit.hostfs import HostFS
+from aiaudit.lab.parts.supply_chain import materialize_corpus
+from aiaudit.supply_chain.batch import review_all
+from aiaudit.supply_chain.discovery import discover
+from aiaudit.supply_chain.settings import Settings
+
+
+def test_workers_and_serial_review_agree(tmp_path):
+    home = materialize_corpus(tmp_path / "corpus")
+    roots = [p.parent for p in home.rglob("SKILL.md") if ".hub" not in str(p)]
+    skills_dir = home / ".agents" / "skills"
+    skills_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(220 - len(roots)):  # enough skills for two workers
+        src = roots[i % len(roots)]
+        shutil.copytree(src, skills_dir / f"{src.name}-copy{i:03d}", symlinks=True)
+    skills = discover(HostFS("local"), Settings(home_dirs=(str(home),))).skills
+    assert len(skills) >= 200
+    serial = review_all(skills, workers=1)
+    forked = review_all(skills, workers=2)
+    assert forked == serial
+    assert sum(len(a) + len(b) for a, b in serial.values()) > 200  # real findings compared
