@@ -37,7 +37,7 @@ class Budget:
 
 
 PROFILE_BUDGETS: dict[str, Budget] = {
-    "standard": Budget(attacks=6, benign=3, garak=4, actions=3, indirect=3, history=2,
+    "standard": Budget(attacks=6, benign=3, garak=4, actions=3, indirect=3, history=3,
                        minimise=2, markers=3, seconds=40.0),
     "full": Budget(attacks=40, benign=12, garak=24, actions=12, indirect=12, history=8,
                    minimise=6, markers=6, seconds=300.0),
