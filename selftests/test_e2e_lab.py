@@ -78,7 +78,7 @@ def test_every_control_has_its_expected_status(audits, deployment):
     doc = audits[deployment]["json"]
     got = {c["id"]: c["status"] for c in doc["controls"]}
     # An expected value is one status, or a list where the issue itself accepts several
-    # (INJ-02: FAIL or ERROR) or a known flake is recorded in the expected file's comment.
+    # (INJ-02: FAIL or ERROR).
     mismatches = {cid: (want, got.get(cid)) for cid, want in EXPECTED[deployment].items()
                   if got.get(cid) not in ([want] if isinstance(want, str) else want)}
     details = {c["id"]: c["reason"] for c in doc["controls"] if c["id"] in mismatches}
