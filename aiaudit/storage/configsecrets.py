@@ -98,7 +98,7 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
         facts.findings.extend(found)
         facts.references.extend(refs)
         _json_document(path, data, facts, {f.digest for f in found})
-    _read_tables(ctx, fs, app, state_dir, facts)
+    _read_tables(ctx, app, state_dir, facts)
     return facts
 
 
@@ -128,18 +128,15 @@ def _json_document(path: str, data: bytes, facts: ConfigFacts, seen: set[str]) -
     facts.references += [r for r in found.references if r not in known]
 
 
-def _read_tables(ctx: Any, fs: HostFS, app: str, state_dir: str, facts: ConfigFacts) -> None:
+def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None:
     """Config tables of the SQLite stores in this state dir, read from the private copy.
 
     An encrypted store without a configured key cannot be read: that is recorded (and makes
     the control ERROR) only for stores an app is known to keep secrets in.
     """
     from aiaudit.storage.configtables import table_facts
-    from aiaudit.storage.headers import file_verdict
     from aiaudit.storage.locate import locate
-    from aiaudit.storage.settings import settings_for
-    from aiaudit.storage.snapshot import store_copy
-    from aiaudit.storage.sqlitefacts import DB_ERRORS, checkpoint, open_copy
+    from aiaudit.storage.snapshot import NeedsKey, opened_copy
 
     layout = BY_APP.get(app)
     secret_stores = layout.secret_stores if layout else ()
@@ -150,22 +147,14 @@ def _read_tables(ctx: Any, fs: HostFS, app: str, state_dir: str, facts: ConfigFa
         relative = posixpath.relpath(store.path, state_dir)
         known = any(fnmatch.fnmatch(relative, g) for g in secret_stores)
         try:
-            key = None
-            if file_verdict(ctx, fs, store.path).encrypted:
-                settings = settings_for(ctx)
-                if not settings.has_key:
-                    if known:
-                        facts.unread.append(f"{relative} is encrypted and {app} keeps "
-                                            "provider keys in it; set [storage] key_file")
-                    continue
-                key = settings.key()
-            conn = open_copy(store_copy(ctx, store).path, key)
-            try:
-                checkpoint(conn)
-                found = table_facts(conn, store.path)
-            finally:
-                conn.close()
-        except (CouldNotCheck, *DB_ERRORS) as exc:
+            with opened_copy(ctx, store) as opened:
+                found = table_facts(opened.conn, store.path)
+        except NeedsKey:
+            if known:
+                facts.unread.append(f"{relative} is encrypted and {app} keeps provider keys "
+                                    "in it; set [storage] key_file")
+            continue
+        except CouldNotCheck as exc:
             if known:
                 facts.unread.append(f"{relative}: {exc}")
             continue

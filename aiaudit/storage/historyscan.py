@@ -88,33 +88,22 @@ def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
     if result.files == 0 and source.files:
         raise CouldNotCheck(f"no file of {source.name} could be read: {result.unreadable[:2]}")
     if source.store is not None:
-        _scan_cells(ctx, fs, source.store, result)
+        _scan_cells(ctx, source.store, result)
     return result
 
 
-def _scan_cells(ctx: Any, fs: HostFS, store: Store, result: ScanResult) -> None:
+def _scan_cells(ctx: Any, store: Store, result: ScanResult) -> None:
     """The SQL pass over the private copy (with the key when the store is encrypted)."""
-    from aiaudit.storage.headers import file_verdict
-    from aiaudit.storage.settings import settings_for
-    from aiaudit.storage.snapshot import store_copy
+    from aiaudit.storage.snapshot import NeedsKey, opened_copy
     from aiaudit.storage.sqlcells import scan_cells
-    from aiaudit.storage.sqlitefacts import DB_ERRORS, checkpoint, open_copy
 
     try:
-        key = None
-        if file_verdict(ctx, fs, store.path).encrypted:
-            settings = settings_for(ctx)
-            if not settings.has_key:
-                result.cell_note = "encrypted, no [storage] key: values not read back"
-                return
-            key = settings.key()
-        conn = open_copy(store_copy(ctx, store).path, key)
-        try:
-            checkpoint(conn)
-            cells = scan_cells(conn, store.path, every_cell=key is not None)
-        finally:
-            conn.close()
-    except (CouldNotCheck, *DB_ERRORS) as exc:
+        with opened_copy(ctx, store) as opened:
+            cells = scan_cells(opened.conn, store.path, every_cell=opened.key is not None)
+    except NeedsKey:
+        result.cell_note = "encrypted, no [storage] key: values not read back"
+        return
+    except CouldNotCheck as exc:
         result.cell_note = f"values not read back: {exc}"
         return
     result.cells, result.inflated = cells.cells, cells.inflated

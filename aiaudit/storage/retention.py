@@ -20,17 +20,10 @@ import yaml
 
 from aiaudit.hostfs import HostFS
 from aiaudit.status import CouldNotCheck
-from aiaudit.storage.headers import file_verdict, read_head
+from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import Store
-from aiaudit.storage.settings import settings_for
-from aiaudit.storage.snapshot import store_copy
-from aiaudit.storage.sqlitefacts import (
-    DB_ERRORS,
-    checkpoint,
-    data_age,
-    free_pages,
-    open_copy,
-)
+from aiaudit.storage.snapshot import NeedsKey, opened_copy
+from aiaudit.storage.sqlitefacts import data_age, free_pages
 
 CONFIG_LIMIT = 1024 * 1024
 DAY = 86400.0
@@ -124,28 +117,17 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
         facts.oldest_days = (time.time() - oldest) / DAY  # records at least this old
         facts.oldest_where = "oldest file modification time"
         return facts
-    verdict = file_verdict(ctx, fs, store.files[0].path)
-    key = None
-    if verdict.encrypted:
-        settings = settings_for(ctx)
-        if not settings.has_key:
-            raise CouldNotCheck(f"{store.path} is encrypted; set [storage] key_file to "
-                                "check the data's retention")
-        key = settings.key()
-    copy = store_copy(ctx, store)
     try:
-        conn = open_copy(copy.path, key)
-        try:
-            checkpoint(conn)  # our private copy: fold the copied WAL in
-            age = data_age(conn)
-            count = conn.execute("PRAGMA freelist_count").fetchone()[0]
-        finally:
-            conn.close()
-    except DB_ERRORS as exc:
-        raise CouldNotCheck(f"cannot read the copy of {store.path}: {exc}") from None
+        with opened_copy(ctx, store) as opened:
+            age = data_age(opened.conn)
+            count = opened.conn.execute("PRAGMA freelist_count").fetchone()[0]
+    except NeedsKey:
+        raise CouldNotCheck(f"{store.path} is encrypted; set [storage] key_file to "
+                            "check the data's retention") from None
     facts.oldest_days = age.oldest_days()
     facts.oldest_where = age.where
     facts.soft_deleted = age.soft_deleted
     facts.free_pages = count
-    facts.free_pages_with_text = free_pages(copy.path).with_text if key is None else 0
+    plain = opened.key is None  # free pages of a SQLCipher copy are ciphertext
+    facts.free_pages_with_text = free_pages(opened.copy.path).with_text if plain else 0
     return facts

@@ -13,14 +13,18 @@ import os
 import posixpath
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiaudit.hostfs import HostFS
 from aiaudit.status import CouldNotCheck
+from aiaudit.storage.headers import file_verdict
 from aiaudit.storage.progress import Progress
 from aiaudit.storage.settings import settings_for
+from aiaudit.storage.sqlitefacts import DB_ERRORS, checkpoint, open_copy
 
 COPY_CHUNK = 1024 * 1024
 _ROOT: Path | None = None
@@ -93,3 +97,37 @@ def store_copy(ctx: Any, store: Any) -> LocalCopy:
         return copy_sqlite(fs, files, limit, posixpath.basename(store.path) or "store")
 
     return ctx.cached(f"storage:copy:{store.path}", compute)
+
+
+class NeedsKey(CouldNotCheck):
+    """The store is encrypted and no [storage] key is configured to read it."""
+
+
+@dataclass(frozen=True)
+class OpenedCopy:
+    conn: Any
+    copy: LocalCopy
+    key: str | None  # the SQLCipher key it was opened with (None: plain SQLite)
+
+
+@contextmanager
+def opened_copy(ctx: Any, store: Any) -> Iterator[OpenedCopy]:
+    """The store's private copy, open (with the key when the store is encrypted) and its
+    copied WAL folded in; any database error, here or in the caller's queries, becomes
+    CouldNotCheck naming the store."""
+    key = None
+    if file_verdict(ctx, HostFS.for_context(ctx), store.path).encrypted:
+        settings = settings_for(ctx)
+        if not settings.has_key:
+            raise NeedsKey(f"{store.path} is encrypted; set [storage] key_file to read it")
+        key = settings.key()
+    copy = store_copy(ctx, store)
+    try:
+        conn = open_copy(copy.path, key)
+        try:
+            checkpoint(conn)  # our private copy: fold the copied WAL in
+            yield OpenedCopy(conn, copy, key)
+        finally:
+            conn.close()
+    except DB_ERRORS as exc:
+        raise CouldNotCheck(f"cannot read the copy of {store.path}: {exc}") from None
