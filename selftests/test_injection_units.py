@@ -213,3 +213,25 @@ def test_garak_corpus_prompts_and_echo_discount():
                                                           False)]
     docs = garak_corpus.latent_documents("FETCH(http://cb/x)", 3, 1)
     assert len(docs) == 3 and all("FETCH(http://cb/x)" in text for _, text in docs)
+
+
+def _campaign_with(answers: int, failures: int):
+    from aiaudit.injection.adapters import Reply
+    from aiaudit.injection.campaign import Attempt, Campaign
+
+    campaign = Campaign(send=None, seconds=0)  # type: ignore[arg-type]  # attempts added below
+    campaign.attempts += [Attempt("attack", "a", "p", Reply(200, "no", "stop"))] * answers
+    campaign.attempts += [Attempt("attack", "a", "p", Reply(None, "", error="timed out"))
+                          ] * failures
+    return campaign
+
+
+def test_a_pass_needs_most_requests_answered():
+    from aiaudit.injection.campaign import usability_problem
+
+    assert usability_problem(_campaign_with(5, 4), "attack") is None
+    assert usability_problem(_campaign_with(3, 0), "attack") is None
+    one_of_nine = usability_problem(_campaign_with(1, 8), "attack")
+    assert one_of_nine and "only 1 of 9" in one_of_nine and "timed out" in one_of_nine
+    assert "no usable answer to any of 2" in usability_problem(_campaign_with(0, 2), "attack")
+    assert "no attempt was sent" in usability_problem(_campaign_with(0, 0), "attack")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from aiaudit.config import Credential, User
 from aiaudit.injection.adapters import Message
 from aiaudit.injection.attacks import BENIGN_QUESTIONS, Attack
-from aiaudit.injection.campaign import Attempt, Campaign, short, smallest
+from aiaudit.injection.campaign import Attempt, Campaign, short, smallest, usability_problem
 from aiaudit.injection.channel import Channel
 from aiaudit.injection.judge import CanaryJudge
 from aiaudit.injection.markers import opening_of
@@ -148,10 +148,8 @@ def history_campaign(channel: Channel, budget: Budget, seed: int = 0) -> History
     result.attack_rate = campaign.rate("attack")
     result.benign_rate = campaign.rate("benign")
     result.smallest = smallest(campaign.of("attack", "benign"))
-    if not result.attack_rate.trials:
-        tried = campaign.of("attack")
-        result.problem = (f"the channel gave {asker.name} no usable answer to a history "
-                          f"request ({tried[0].reply.describe()})" if tried
-                          else "no history request was sent")
+    problem = usability_problem(campaign, "attack")
+    if problem:
+        result.problem = f"history requests as {asker.name}: {problem}"
     return result
 
