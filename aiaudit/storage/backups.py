@@ -19,6 +19,7 @@ from typing import Any
 
 from aiaudit.hostfs import HostFS
 from aiaudit.status import CouldNotCheck
+from aiaudit.storage.fileformat import ZSTD_MAGIC
 from aiaudit.storage.locate import STAT_FMT, FileInfo, Store
 from aiaudit.storage.settings import settings_for
 from aiaudit.storage.snapshot import copy_sqlite
@@ -104,7 +105,7 @@ def _unpack(path: Path) -> Path:
         with gzip.open(path, "rb") as src, open(out, "wb") as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
         return out
-    if magic == b"\x28\xb5\x2f\xfd":
+    if magic == ZSTD_MAGIC:
         import zstandard
 
         out = path.with_suffix(".unpacked")

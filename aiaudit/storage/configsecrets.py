@@ -107,20 +107,13 @@ def _json_document(path: str, data: bytes, facts: ConfigFacts, seen: set[str]) -
     `key = value` lines for the line rule to see."""
     if not (path.endswith((".json", ".json5")) or data.lstrip()[:1] in (b"{", b"[")):
         return
-    import json
-
-    import json5
-
     from aiaudit.storage.configtables import TableFacts, document_secrets
+    from aiaudit.supply_chain.frontmatter import loads_json5
 
-    text = data.decode("utf-8", "replace")
     try:
-        doc = json.loads(text)
-    except ValueError:
-        try:  # json5 is pure Python: only for files plain JSON cannot read
-            doc = json5.loads(text)
-        except (ValueError, RecursionError):
-            return
+        doc = loads_json5(data.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return
     found = TableFacts()
     document_secrets(path, doc, found, seen)
     facts.findings.extend(found.findings)

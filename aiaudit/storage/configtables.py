@@ -19,6 +19,7 @@ from typing import Any
 
 from aiaudit.redact import mask
 from aiaudit.storage.configsecrets import REFERENCE, REFERENCE_KEY
+from aiaudit.storage.fileformat import ZSTD_MAGIC
 from aiaudit.storage.secrets.engine import Finding, scan_bytes
 from aiaudit.storage.sqlitefacts import _columns, _quote, user_tables
 
@@ -114,7 +115,7 @@ def judge_cell(where: str, column: str, text: str, facts: TableFacts) -> None:
 
 def _text(value: Any) -> str | None:
     if isinstance(value, bytes):
-        if len(value) > MAX_CELL or value[:4] == b"\x28\xb5\x2f\xfd":
+        if len(value) > MAX_CELL or value.startswith(ZSTD_MAGIC):
             return None
         value = value.decode("utf-8", "replace")
     return value[:MAX_CELL] if isinstance(value, str) and len(value) >= 8 else None

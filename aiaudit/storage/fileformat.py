@@ -19,9 +19,10 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 BTREE_TYPES = {0x02, 0x05, 0x0A, 0x0D}
 WAL_MAGICS = {0x377F0682, 0x377F0683}
 JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\x1f\x8b", "gzip"),
-    (0, b"\x28\xb5\x2f\xfd", "zstd"),
+    (0, ZSTD_MAGIC, "zstd"),
     (0, b"\xfd7zXZ\x00", "xz"),
     (0, b"PK\x03\x04", "zip"),
     (0, b"BZh", "bzip2"),

@@ -18,10 +18,10 @@ from typing import IO, Any
 
 import zstandard
 
+from aiaudit.storage.fileformat import ZSTD_MAGIC
 from aiaudit.storage.secrets.engine import Finding, scan_bytes, scan_stream
-from aiaudit.storage.sqlitefacts import _columns, _quote
+from aiaudit.storage.sqlitefacts import _columns, _quote, user_tables
 
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_INFLATED = 64 * 1024 * 1024  # per blob: a compression bomb stops here
 
 
@@ -53,14 +53,6 @@ def min_local_payload(conn: Any) -> int:
     return ((usable - 12) * 32 // 255) - 23
 
 
-def _plain_tables(conn: Any) -> list[str]:
-    """Ordinary tables (virtual FTS tables and their shadows only copy these)."""
-    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
-    virtual = [n for n, sql in rows if sql and sql.upper().startswith("CREATE VIRTUAL")]
-    return sorted(n for n, sql in rows if not n.startswith("sqlite_") and n not in virtual
-                  and not any(n.startswith(v + "_") for v in virtual))
-
-
 def _candidate_rows(conn: Any, table: str, threshold: int) -> Iterator[tuple[str, Any]]:
     columns = _columns(conn, table)
     if not columns:
@@ -79,7 +71,7 @@ def scan_cells(conn: Any, label: str, every_cell: bool = False) -> CellScan:
     """Findings in overflowing cells and zstd blobs of an open copy (all cells if asked)."""
     result = CellScan()
     threshold = 0 if every_cell else min_local_payload(conn)
-    for table in _plain_tables(conn):
+    for table in user_tables(conn, virtual=False):  # FTS tables only copy these
         for n, (column, value) in enumerate(_candidate_rows(conn, table, threshold)):
             where = f"{label}#{table}.{column}[cell {n + 1}]"
             result.cells += 1

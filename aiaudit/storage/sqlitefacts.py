@@ -103,11 +103,14 @@ def integrity_check(conn: Any) -> str:
     return "ok" if rows == ["ok"] else "; ".join(str(r) for r in rows[:3])
 
 
-def user_tables(conn: Any) -> list[str]:
+def user_tables(conn: Any, virtual: bool = True) -> list[str]:
+    """The app's tables, without SQLite's own and the shadow tables of virtual (FTS) ones;
+    `virtual=False` leaves the virtual tables out too (they only copy ordinary tables)."""
     rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
-    virtual = {n for n, sql in rows if sql and sql.upper().startswith("CREATE VIRTUAL")}
-    shadow = {n for n in (r[0] for r in rows) if any(n.startswith(v + "_") for v in virtual)}
-    return sorted(n for n, _ in rows if not n.startswith("sqlite_") and n not in shadow)
+    virtuals = {n for n, sql in rows if sql and sql.upper().startswith("CREATE VIRTUAL")}
+    shadow = {n for n in (r[0] for r in rows) if any(n.startswith(v + "_") for v in virtuals)}
+    skip = shadow if virtual else shadow | virtuals
+    return sorted(n for n, _ in rows if not n.startswith("sqlite_") and n not in skip)
 
 
 def row_counts(conn: Any) -> dict[str, int]:
