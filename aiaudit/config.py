@@ -68,6 +68,19 @@ APIS = ("openai", "ollama", "rest")
 _SECRET_KEY = re.compile(r"(?i)(token|secret|password|api_?key|auth)$")
 
 
+class SettingsError(ValueError):
+    """An area section (`[storage]`, `[supply_chain]`, `[injection]`) has a bad key.
+
+    The area parsers raise it with the key so that `load_config` can name the file and line:
+    every section is validated once, at start, and a typo is a usage error, not an ERROR in
+    every test.
+    """
+
+    def __init__(self, section: str, key: str, msg: str):
+        super().__init__(f"[{section}] {key}: {msg}")
+        self.section, self.key, self.msg = section, key, msg
+
+
 class ConfigError(ValueError):
     """The audit config cannot be used; the message names the file, line and key."""
 
@@ -258,6 +271,20 @@ def _exposure(load: _Loader, table: dict[str, Any]) -> ExposureConfig:
     )
 
 
+def _validate_area(load: _Loader, section: str, table: dict[str, Any]) -> None:
+    """Run the area's own parser now, so a bad key is one usage line naming file and line."""
+    from aiaudit.injection.settings import load_settings
+    from aiaudit.storage.settings import parse_settings as storage_settings
+    from aiaudit.supply_chain.settings import parse_settings as supply_chain_settings
+
+    parser = {"storage": storage_settings, "supply_chain": supply_chain_settings,
+              "injection": load_settings}[section]
+    try:
+        parser(table)
+    except SettingsError as exc:
+        raise load.fail(section, exc.key.split("[", 1)[0], exc.msg) from None
+
+
 def load_config(path: str | None) -> AuditConfig:
     """Read and validate the audit config; no path gives the defaults."""
     if not path:
@@ -280,6 +307,7 @@ def load_config(path: str | None) -> AuditConfig:
                 if _SECRET_KEY.search(key) and isinstance(item, str):
                     raise load.fail(section, key, "literal secrets are not allowed; name an "
                                     "environment variable (*_env) or a secret file (*_file)")
+            _validate_area(load, section, value)
             cfg.areas[section] = value
             continue
         if section not in SCHEMA:

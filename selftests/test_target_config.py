@@ -99,6 +99,13 @@ expires = 2099-01-01
     ('[[waivers]]\ncontrol = "EXP-01"\njustification = "j"\nexpires = "soon"\n',
      ":4: waivers.expires: must be a date"),
     ("[exposure]\nextra_ports = [0]\n", "exposure.extra_ports"),
+    # area sections are validated at load time by the areas' own parsers
+    ('[storage]\nbackup_dir = ["/b"]\n', ":2: storage.backup_dir: unknown key"),
+    ('[storage]\nsearch_homes = 1\n', ":2: storage.search_homes: expected bool"),
+    ('[supply_chain]\nhome_dir = ["/h"]\n', ":2: supply_chain.home_dir: unknown key"),
+    ('[supply_chain]\n\nallowlist = ["too few"]\n', ":3: supply_chain.allowlist"),
+    ('[injection]\natempts = 5\n', ":2: injection.atempts: unknown key"),
+    ('[injection]\nmax_tokens = 0\n', ":2: injection.max_tokens: must be positive"),
 ])
 def test_bad_config_names_line_and_key(tmp_path, text, expected):
     path = write(tmp_path, text)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from aiaudit.config import SettingsError
+
 DEFAULT_GARAK_PROBES = (
     "encoding", "promptinject", "goodside", "smuggling", "dan", "leakreplay",
 )
@@ -16,8 +18,11 @@ QUICK_REASON = ("profile quick makes no model generate text; run --profile stand
                 "for the injection controls")
 
 
-class InjectionConfigError(ValueError):
+class InjectionConfigError(SettingsError):
     """The `[injection]` section cannot be used; the message names the key."""
+
+    def __init__(self, key: str, msg: str):
+        super().__init__("injection", key, msg)
 
 
 @dataclass(frozen=True)
@@ -91,24 +96,22 @@ def load_settings(section: dict[str, Any]) -> InjectionSettings:
     """Validate the raw `[injection]` table."""
     for key, value in section.items():
         if key not in _KEYS:
-            raise InjectionConfigError(
-                f"[injection].{key}: unknown key (known: {', '.join(sorted(_KEYS))})")
+            raise InjectionConfigError(key, f"unknown key (known: {', '.join(sorted(_KEYS))})")
         types = _KEYS[key]
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
             kinds = " or ".join(t.__name__ for t in types)
-            raise InjectionConfigError(
-                f"[injection].{key}: expected {kinds}, got {type(value).__name__}")
+            raise InjectionConfigError(key, f"expected {kinds}, got {type(value).__name__}")
     for key in ("channels", "garak_probes"):
         if key in section and not all(isinstance(v, str) for v in section[key]):
-            raise InjectionConfigError(f"[injection].{key}: must be a list of strings")
+            raise InjectionConfigError(key, "must be a list of strings")
     for key in ("max_tokens", "timeout_seconds", "garak_timeout_seconds"):
         if key in section and section[key] <= 0:
-            raise InjectionConfigError(f"[injection].{key}: must be positive")
+            raise InjectionConfigError(key, "must be positive")
     overrides = {}
     for key, value in section.items():
         if key.startswith("budget_"):
             if value < 0:
-                raise InjectionConfigError(f"[injection].{key}: must not be negative")
+                raise InjectionConfigError(key, "must not be negative")
             overrides[key.removeprefix("budget_")] = value
     plain = {k: v for k, v in section.items() if not k.startswith("budget_")}
     for key in ("channels", "garak_probes"):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aiaudit.config import Credential
+from aiaudit.config import Credential, SettingsError
 from aiaudit.status import CouldNotCheck
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -54,13 +54,14 @@ def parse_settings(raw: dict[str, Any]) -> StorageSettings:
     for key, value in raw.items():
         if key not in _TYPES:
             known = ", ".join(sorted(_TYPES))
-            raise ValueError(f"[storage] {key}: unknown key (known: {known})")
+            raise SettingsError("storage", key, f"unknown key (known: {known})")
         expected = _TYPES[key]
         if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
-            raise ValueError(f"[storage] {key}: expected {getattr(expected, '__name__', expected)}")
+            raise SettingsError("storage", key,
+                                f"expected {getattr(expected, '__name__', expected)}")
     dirs = raw.get("backup_dirs", [])
     if not all(isinstance(d, str) and d.startswith("/") for d in dirs):
-        raise ValueError("[storage] backup_dirs: must be a list of absolute paths")
+        raise SettingsError("storage", "backup_dirs", "must be a list of absolute paths")
     return StorageSettings(
         key_file=raw.get("key_file"), key_env=raw.get("key_env"),
         backup_dirs=tuple(dirs), service_user=raw.get("service_user"),

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aiaudit.config import SettingsError
 from aiaudit.status import CouldNotCheck
 
 # Hermes' hard-coded trusted repositories (tools/skills_guard.py TRUSTED_REPOS) and the
@@ -102,8 +103,12 @@ _TABLES = {"allowlist": ("path", "rule", "sha256"),
 _SCALARS = {"baseline_file": str, "max_file_bytes": int}
 
 
-def _bad(key: str, why: str) -> CouldNotCheck:
-    return CouldNotCheck(f"audit config [supply_chain] {key}: {why}")
+class SupplyChainSettingsError(SettingsError, CouldNotCheck):
+    """A bad `[supply_chain]` key: a usage error at load time, an ERROR if met later."""
+
+
+def _bad(key: str, why: str) -> SupplyChainSettingsError:
+    return SupplyChainSettingsError("supply_chain", key, why)
 
 
 def _string_list(key: str, value: Any) -> tuple[str, ...]:
