@@ -21,8 +21,17 @@ from aiaudit.config import ConfigError, load_config
 from aiaudit.context import PROFILES, AuditContext, NoHostAccess
 from aiaudit.injection.options import add_options as add_injection_options
 from aiaudit.redact import redact
+from aiaudit.report.diff import (
+    FAIL_ON,
+    BaselineError,
+    auto_baseline,
+    compute_diff,
+    exit_nonzero,
+    load_baseline,
+)
 from aiaudit.report.html_summary import e, render_summary
 from aiaudit.report.model import RunInfo, build_report, write_json
+from aiaudit.report.sarif import build_sarif
 from aiaudit.results import MAX_EVIDENCE_CHARS, CaseResult, summarize
 from aiaudit.status import CouldNotCheck, ManualCheck, NotApplicable, Status
 from aiaudit.supply_chain.pytest_options import add_supply_chain_options
@@ -42,6 +51,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="quick: no model generation; full: long injection budgets")
     group.addoption("--report-dir", default="reports", metavar="DIR",
                     help="where the HTML and JSON reports go (default: reports/)")
+    group.addoption("--baseline", metavar="FILE|auto",
+                    help="an earlier JSON report to diff against (auto: the newest earlier "
+                    "report of the same target in the report dir)")
+    group.addoption("--fail-on", default="any", choices=FAIL_ON,
+                    help="exit non-zero on: any FAIL/ERROR (default), only cases new since "
+                    "the baseline, or failing controls of at least that severity")
+    group.addoption("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 log")
     add_supply_chain_options(group)
     add_injection_options(group)
 
@@ -85,10 +101,26 @@ def pytest_configure(config: pytest.Config) -> None:
     report_dir = Path(config.getoption("report_dir"))
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     base = report_dir / f"{target.slug}-{stamp}"  # a stem: the slug may contain dots
-    config.stash[STATE] = {"cases": {}, "started": started, "base": base, "doc": None}
+    config.stash[STATE] = {"cases": {}, "started": started, "base": base, "doc": None,
+                           "baseline": _baseline(config, report_dir, target.slug, base.name)}
     if not config.getoption("htmlpath", None):
         config.option.htmlpath = f"{base}.html"
     config.option.self_contained_html = True
+
+
+def _baseline(config: pytest.Config, report_dir: Path, slug: str,
+              stem: str) -> tuple[str, dict] | None:
+    """The baseline report, read at start so that a bad --baseline is one usage line."""
+    option = config.getoption("baseline")
+    if not option:
+        return None
+    path = auto_baseline(report_dir, slug, stem) if option == "auto" else Path(option)
+    if path is None:
+        return ("auto: no earlier report of this target", {})
+    try:
+        return (str(path), load_baseline(path))
+    except BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _ctx(config: pytest.Config) -> AuditContext | None:
@@ -296,6 +328,10 @@ def _finish(session: pytest.Session) -> dict | None:
             for r in sorted((r for c in clients for r in c.records), key=lambda r: r.started)
         ]
     doc = build_report(info, summary, catalog)
+    baseline = state.get("baseline")
+    if baseline is not None:
+        name, old = baseline
+        doc["diff"] = compute_diff(doc, old, name)  # no earlier report: all failing is new
     state["doc"], state["summary"] = doc, summary
     base: Path = state["base"]
     try:
@@ -303,6 +339,12 @@ def _finish(session: pytest.Session) -> dict | None:
         write_json(doc, base.parent / "latest.json")
     except OSError as exc:
         state["write_error"] = f"cannot write JSON report in {base.parent}: {exc}"
+    sarif = config.getoption("sarif")
+    if sarif:
+        try:
+            write_json(build_sarif(doc), Path(sarif))
+        except OSError as exc:
+            state["write_error"] = f"cannot write SARIF log {sarif}: {exc}"
     return doc
 
 
@@ -315,10 +357,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if doc is None:
         return
-    summary = session.config.stash[STATE]["summary"]
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        session.exitstatus = (pytest.ExitCode.TESTS_FAILED if summary.exit_nonzero
-                              else pytest.ExitCode.OK)
+        failed = exit_nonzero(doc, session.config.getoption("fail_on"))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
 
 
 def pytest_html_report_title(report: Any) -> None:

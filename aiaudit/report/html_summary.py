@@ -46,6 +46,31 @@ def _table(headers: list[str], rows: list[list[str]], cls: str = "") -> str:
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+DIFF_SECTIONS = (
+    ("new", "New since baseline"),
+    ("resolved", "Resolved"),
+    ("still_failing", "Still failing"),
+    ("changed_evidence", "Still failing, with changed evidence"),
+    ("not_checked_now", "Failing in the baseline, not checked in this run"),
+)
+
+
+def render_diff(diff: dict) -> str:
+    """The "since the baseline" block the report opens with (nightly readers look here)."""
+    counts = ", ".join(f"{len(diff.get(k, []))} {t.lower()}" for k, t in DIFF_SECTIONS[:3])
+    parts = [f'<div id="aiaudit-diff"><h2>Since baseline</h2><p>Baseline: '
+             f'{e(diff["baseline"])} {e(diff.get("baseline_started", ""))}: {e(counts)}</p>']
+    for key, title in DIFF_SECTIONS:
+        rows = [[e(c["control"]), e(c["case"]), _status(c["before"]) if c["before"] != "absent"
+                 else "absent", _status(c["status"]) if c["status"] != "absent" else "absent",
+                 f'<div class="ev">{e(c["reason"])}</div>'] for c in diff.get(key, [])]
+        if rows:
+            parts.append(f'<h3 id="diff-{e(key)}">{e(title)} ({len(rows)})</h3>')
+            parts.append(_table(["Control", "Case", "Before", "Now", "Reason"], rows, "diff"))
+    parts.append("</div>")
+    return "".join(parts)
+
+
 def render_summary(doc: dict) -> str:
     """HTML for the whole auditor summary, from the (already redacted) JSON document."""
     verdict = doc["verdict"]
@@ -60,6 +85,8 @@ def render_summary(doc: dict) -> str:
         ["Audit config", e(doc.get("config") or "none (defaults)")],
     ] + [[e(k), e(v)] for k, v in doc.get("parameters", {}).items()]
     parts.append(_table(["Run", ""], meta))
+    if doc.get("diff") is not None:
+        parts.append(render_diff(doc["diff"]))
     counts = doc["counts"]
     parts.append("<h2>Controls by status</h2>")
     parts.append(_table(list(counts), [[e(v) for v in counts.values()]], "counts"))

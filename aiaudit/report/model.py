@@ -11,7 +11,8 @@ from pathlib import Path
 from aiaudit import __version__
 from aiaudit.catalog import Catalog
 from aiaudit.redact import redact_obj
-from aiaudit.results import RunSummary, checklist_status
+from aiaudit.report.identity import case_key, evidence_hash, fingerprint
+from aiaudit.results import CaseResult, RunSummary, checklist_status
 from aiaudit.status import Status
 
 SCHEMA_VERSION = 1
@@ -30,6 +31,21 @@ class RunInfo:
     notes: list[str] = field(default_factory=list)
 
 
+def _case(target: str, control: str, c: CaseResult) -> dict:
+    evidence = redact_obj(c.evidence)
+    key = redact_obj(case_key(control, target, c.case))
+    return {
+        "case": c.case,
+        "key": key,
+        "fingerprint": fingerprint(key),
+        "status": c.status.value,
+        "reason": c.reason,
+        "evidence": c.evidence,
+        "evidence_hash": evidence_hash(evidence),
+        "nodeid": c.nodeid,
+    }
+
+
 def build_report(info: RunInfo, summary: RunSummary, catalog: Catalog) -> dict:
     """Everything an auditor or a CI job needs, redacted."""
     status_of = {r.control.id: r.status for r in summary.controls}
@@ -46,16 +62,7 @@ def build_report(info: RunInfo, summary: RunSummary, catalog: Catalog) -> dict:
             "time_to_fix": r.control.time_to_fix,
             "checklist": list(r.control.checklist),
             "owasp": list(r.control.owasp),
-            "cases": [
-                {
-                    "case": c.case,
-                    "status": c.status.value,
-                    "reason": c.reason,
-                    "evidence": c.evidence,
-                    "nodeid": c.nodeid,
-                }
-                for c in r.cases
-            ],
+            "cases": [_case(info.target, r.control.id, c) for c in r.cases],
         }
         for r in summary.controls
     ]
