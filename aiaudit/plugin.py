@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import sqlite3
 import traceback
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from aiaudit.config import ConfigError, load_config
 from aiaudit.context import PROFILES, AuditContext, NoHostAccess
 from aiaudit.injection.options import add_options as add_injection_options
 from aiaudit.redact import redact
+from aiaudit.report import history
 from aiaudit.report.diff import (
     FAIL_ON,
     BaselineError,
@@ -301,6 +303,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report.aiaudit_evidence = case.evidence  # type: ignore[attr-defined]
 
 
+def _add_history(doc: dict, base: Path) -> None:
+    """Append the run to the report dir's history; add the trend and first-seen dates."""
+    try:
+        history.record_run(base.parent, doc, f"{base.name}.html")
+        doc["trend"] = [{"started": p.started, "counts": p.counts}
+                        for p in history.trend(base.parent, doc["target"])]
+        keys = [c["key"] for ctl in doc["controls"] for c in ctl["cases"]
+                if c["status"] in ("FAIL", "ERROR")]
+        seen = history.first_seen(base.parent, doc["target"], keys)
+        for ctl in doc["controls"]:
+            for case in ctl["cases"]:
+                if case["key"] in seen:
+                    case["first_seen"] = seen[case["key"]]
+    except (OSError, sqlite3.Error) as exc:
+        doc["notes"].append(f"run history not updated: {exc}")
+
+
 def _finish(session: pytest.Session) -> dict | None:
     config = session.config
     state = config.stash.get(STATE, None)
@@ -332,6 +351,7 @@ def _finish(session: pytest.Session) -> dict | None:
     if baseline is not None:
         name, old = baseline
         doc["diff"] = compute_diff(doc, old, name)  # no earlier report: all failing is new
+    _add_history(doc, state["base"])
     state["doc"], state["summary"] = doc, summary
     base: Path = state["base"]
     try:

@@ -61,8 +61,33 @@ def test_change_shows_as_new_then_resolved_and_fail_on_new_follows(tmp_path):
     rc, third, out = audit(tmp_path, "--baseline=auto", "--fail-on=new")
     assert our_keys(third["diff"]["resolved"], tmp_path) == [ours[0]["key"]]
     assert third["diff"]["new"] == [] and rc == 0, out[-2000:]
-    html = next((tmp_path / "reports").glob("local-*.html")).read_text()
-    assert 'id="aiaudit-diff"' in html
+    # History: one row per run, the trend shows all three, first-seen dates the streak.
+    assert [p["started"] for p in third["trend"]] == [first["started"], second["started"],
+                                                      third["started"]]
+    assert [p["counts"]["storage"].get("FAIL", 0) for p in third["trend"]] == [0, 1, 0]
+    planted = next(c for ctl in second["controls"] for c in ctl["cases"]
+                   if c["key"] == ours[0]["key"])
+    assert planted["first_seen"] == second["started"]
+    render_in_chromium(tmp_path / "reports" / "latest.html", tmp_path)
+
+
+def render_in_chromium(page: Path, tmp_path: Path) -> None:
+    """The diff section and the trend chart render in a real browser (Debian chromium)."""
+    from selftests.test_report_output import CHROME_FLAGS, CHROMIUM
+
+    assert CHROMIUM, "Debian chromium is needed (bin/setup installs it)"
+    dom = subprocess.run([CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'p1'}",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    shot = tmp_path / "trend.png"
+    subprocess.run([CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'p2'}",
+                    "--window-size=1400,1600", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, text=True, timeout=120)
+    print(f"screenshot: {shot}")
+    assert 'id="aiaudit-diff"' in dom and 'id="diff-resolved"' in dom
+    trend = dom.split('id="aiaudit-trend"', 1)[1]
+    assert trend.count("<svg") == 4 and 'class="trend-FAIL"' in trend
+    assert shot.exists() and shot.stat().st_size > 10_000
 
 
 def test_bad_baseline_is_one_usage_line(tmp_path):

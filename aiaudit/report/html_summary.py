@@ -40,10 +40,54 @@ def _status(status: str) -> str:
     return f'<span class="st st-{e(status)}">{e(status)}</span>'
 
 
+def _since(control: dict) -> str:
+    """When the control's oldest failing case started failing (from the run history)."""
+    dates = [c["first_seen"] for c in control["cases"] if c.get("first_seen")]
+    return f'<div class="since">failing since {e(min(dates))}</div>' if dates else ""
+
+
 def _table(headers: list[str], rows: list[list[str]], cls: str = "") -> str:
     head = "".join(f"<th>{e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+TREND_COLOURS = {"PASS": "#2e7d32", "FAIL": "#c62828", "ERROR": "#6a1b9a"}
+
+
+def render_trend(points: list[dict]) -> str:
+    """PASS/FAIL/ERROR controls per area over the last runs, as inline SVG (no script, no
+    network: the report stays self-contained)."""
+    if not points:
+        return ""
+    width, height, pad = 260, 90, 14
+    charts = []
+    for area, title in AREA_TITLES.items():
+        series = {s: [p["counts"].get(area, {}).get(s, 0) for p in points]
+                  for s in TREND_COLOURS}
+        top = max([1, *(max(v) for v in series.values())])
+        step = (width - 2 * pad) / max(1, len(points) - 1)
+        lines = []
+        for status, values in series.items():
+            ys = [height - pad - v * (height - 2 * pad) / top for v in values]
+            xy = " ".join(f"{pad + i * step:.1f},{y:.1f}" for i, y in enumerate(ys))
+            colour = TREND_COLOURS[status]
+            lines.append(f'<polyline class="trend-{status}" fill="none" stroke-width="2" '
+                         f'stroke="{colour}" points="{xy}"><title>{e(status)}: '
+                         f'{e(", ".join(map(str, values)))}</title></polyline>')
+            lines.append(f'<text x="{width - pad + 2}" y="{ys[-1]:.1f}" font-size="9" '
+                         f'fill="{colour}">{values[-1]}</text>')
+        charts.append(
+            f'<figure style="display:inline-block;margin:0 12px 8px 0">'
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + 12}" height="{height}" '
+            f'role="img" aria-label="{e(title)} trend"><rect x="0" y="0" width="{width}" '
+            f'height="{height}" fill="#fafafa" stroke="#ddd"/>{"".join(lines)}</svg>'
+            f"<figcaption>{e(title)}</figcaption></figure>")
+    legend = " ".join(f'<span style="color:{c}">&#9632; {s}</span>'
+                      for s, c in TREND_COLOURS.items())
+    return (f'<div id="aiaudit-trend"><h2>Trend: last {len(points)} run(s) of this target</h2>'
+            f'<p>Controls per status, oldest to newest ({e(points[0]["started"])} to '
+            f'{e(points[-1]["started"])}). {legend}</p>{"".join(charts)}</div>')
 
 
 DIFF_SECTIONS = (
@@ -87,6 +131,7 @@ def render_summary(doc: dict) -> str:
     parts.append(_table(["Run", ""], meta))
     if doc.get("diff") is not None:
         parts.append(render_diff(doc["diff"]))
+    parts.append(render_trend(doc.get("trend", [])))
     counts = doc["counts"]
     parts.append("<h2>Controls by status</h2>")
     parts.append(_table(list(counts), [[e(v) for v in counts.values()]], "counts"))
@@ -102,7 +147,7 @@ def render_summary(doc: dict) -> str:
                 f'<a id="ctl-{e(c["id"])}">{e(c["id"])}</a>',
                 e(c["title"]),
                 f'<span class="sev-{e(c["severity"])}">{e(c["severity"])}</span>',
-                _status(c["status"]),
+                _status(c["status"]) + _since(c),
                 f'<div class="ev">{e(c["evidence"] or c["reason"])}</div>',
                 e(c["remediation"]) if failing else "",
                 e(c["time_to_fix"]) if failing else "",
