@@ -142,9 +142,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             items = [("no-host-access", res.Unavailable(Status.NOT_APPLICABLE, str(exc)))]
         except CouldNotCheck as exc:
             items = [("could-not-discover", res.Unavailable(Status.ERROR, str(exc)))]
-        except Exception as exc:  # a discovery bug must still show up as one ERROR case
-            why = f"discovery {provider_name!r} failed: {type(exc).__name__}: {exc}"
-            items = [("discovery-failed", res.Unavailable(Status.ERROR, why))]
+        except Exception:  # a discovery bug still shows up as one ERROR case, never hidden
+            control = _control_of(metafunc.definition) or metafunc.definition.name
+            items = [("discovery-failed", res.Unavailable(
+                Status.ERROR, internal_error(control, f"discovery {provider_name!r}"),
+                trace=traceback.format_exc()))]
         if not items:
             items = [("none-found", res.Unavailable(Status.NOT_APPLICABLE, spec.empty_reason))]
         ids = res.unique_ids([res.safe_id(i) for i, _ in items])
@@ -216,13 +218,32 @@ def audit(request: pytest.FixtureRequest) -> AuditContext:
     return ctx
 
 
+def internal_error(control: str, where: str = "") -> str:
+    """The one reason an unexpected exception gets: never the exception's own text, which
+    means nothing to an auditor and may carry target data; the traceback goes to the log."""
+    return f"internal error in {control}" + (f" ({where})" if where else "") + \
+        ": the traceback is in the run's log"
+
+
+class InternalError(CouldNotCheck):
+    """Raised in place of a case whose discovery broke; carries that traceback to the log."""
+
+    def __init__(self, reason: str, trace: str):
+        super().__init__(reason)
+        self.trace = trace
+
+
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> None:
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A case standing in for an undiscovered resource ends here, before any fixture sees
+    the stand-in (fixtures expect the real resource)."""
     callspec = getattr(item, "callspec", None)
     for value in (callspec.params.values() if callspec else ()):
         if isinstance(value, res.Unavailable):
             if value.status == Status.NOT_APPLICABLE:
                 raise NotApplicable(msg=f"NOT_APPLICABLE: {value.reason}", pytrace=False)
+            if value.trace:
+                raise InternalError(value.reason, value.trace)
             raise CouldNotCheck(value.reason)
 
 
@@ -240,25 +261,32 @@ def _skip_reason(report: pytest.TestReport, call: pytest.CallInfo) -> str:
     return str(longrepr or "")
 
 
-def _classify(report: pytest.TestReport, call: pytest.CallInfo) -> tuple[Status, str]:
-    """Map one phase's outcome onto an audit status and a one-line reason."""
+def _classify(report: pytest.TestReport, call: pytest.CallInfo,
+              control: str) -> tuple[Status, str, bool]:
+    """Map one phase's outcome onto an audit status, a one-line reason, and whether it was
+    an internal error (an exception no check raised on purpose)."""
     if report.passed:
-        return Status.PASS, ""
+        return Status.PASS, "", False
     excinfo = call.excinfo
     if report.skipped:
         reason = _skip_reason(report, call)
         if excinfo is not None and excinfo.errisinstance(ManualCheck):
-            return Status.MANUAL, reason.removeprefix("MANUAL: ")
-        return Status.NOT_APPLICABLE, reason.removeprefix("NOT_APPLICABLE: ")
+            return Status.MANUAL, reason.removeprefix("MANUAL: "), False
+        return Status.NOT_APPLICABLE, reason.removeprefix("NOT_APPLICABLE: "), False
     if excinfo is None:
-        return Status.ERROR, "failed without an exception"
+        return Status.ERROR, internal_error(control, f"{report.when} failed without an "
+                                           "exception"), True
     if report.when == "call" and excinfo.errisinstance(AssertionError):
         message = str(excinfo.value).split("\nassert ", 1)[0]
-        return Status.FAIL, _one_line(message or "assertion failed")
+        return Status.FAIL, _one_line(message or "assertion failed"), False
+    if excinfo.errisinstance(InternalError):
+        return Status.ERROR, str(excinfo.value), True
     if excinfo.errisinstance(CouldNotCheck):
-        return Status.ERROR, _one_line(str(excinfo.value))
-    where = f" during {report.when}" if report.when != "call" else ""
-    return Status.ERROR, _one_line(f"{excinfo.typename}{where}: {excinfo.value}")
+        return Status.ERROR, _one_line(str(excinfo.value)), False
+    if excinfo.errisinstance(NoHostAccess):
+        return Status.NOT_APPLICABLE, _one_line(str(excinfo.value)), False
+    where = f"during {report.when}" if report.when != "call" else ""
+    return Status.ERROR, internal_error(control, where), True
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -269,7 +297,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     control = _control_of(item)
     if state is None or control is None:
         return
-    status, reason = _classify(report, call)
+    status, reason, internal = _classify(report, call, control)
     reason = redact(reason)
     cases: dict[str, CaseResult] = state["cases"]
     callspec = getattr(item, "callspec", None)
@@ -280,11 +308,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         case.status, case.reason = status, reason
     case.duration += report.duration
     case.evidence = dict(item.stash.get(EVIDENCE, {}))
-    # Auditors get one clear line, never a traceback wall; unexpected errors keep theirs.
-    if status in (Status.FAIL, Status.ERROR) and not (
-        status == Status.ERROR and reason.startswith(("TypeError", "AttributeError",
-                                                      "NameError", "KeyError"))
-    ):
+    # Auditors get one clear line, never a traceback wall; internal errors keep theirs
+    # (redacted) in the log, below that line.
+    if internal:
+        excinfo = call.excinfo
+        trace = excinfo.value.trace if excinfo and excinfo.errisinstance(InternalError) \
+            else str(report.longrepr or "")
+        report.longrepr = f"{status.value} [{control}] {reason}\n{redact(trace)}"
+    elif status in (Status.FAIL, Status.ERROR):
         report.longrepr = f"{status.value} [{control}] {reason}"
     elif report.skipped and status in (Status.NOT_APPLICABLE, Status.MANUAL):
         lineno = item.location[1] or 0

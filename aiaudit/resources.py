@@ -30,6 +30,7 @@ class Unavailable:
 
     status: Status
     reason: str
+    trace: str = ""  # the traceback when discovery itself broke (an internal error)
 
 
 PROVIDERS: dict[str, ProviderSpec] = {}

@@ -4,6 +4,7 @@ waivers and exit codes. Each case runs the real suite in a subprocess."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -100,3 +101,88 @@ def test_test_without_control_marker_is_rejected(tmp_path):
                 f"--report-dir={tmp_path / 'r'}", "tests_storage"], cwd=tmp_path)
     assert proc.returncode == 4
     assert "lack exactly one @pytest.mark.control(ID)" in proc.stderr
+
+
+# Exception text that must never reach an auditor as a reason: class names such as
+# `AttributeError`, tracebacks, and Python's own phrasing.
+EXCEPTION_TEXT = re.compile(r"\b[A-Z]\w*(?:Error|Exception)\b|Traceback|has no attribute|"
+                            r"during (?:setup|teardown)|object is not|unexpected keyword")
+
+
+def _reasons(doc: dict) -> list[tuple[str, str]]:
+    """(control or case, reason) for every control and every case of the report."""
+    out = []
+    for control in doc["controls"]:
+        out.append((control["id"], control["reason"]))
+        out += [(f"{control['id']}[{c['case']}]", c["reason"]) for c in control["cases"]]
+    return out
+
+
+def test_no_endpoint_gives_readable_reasons_for_all_controls(tmp_path):
+    """A new user's first run: `--target=local` and no `[[endpoints]]`. The injection
+    controls do not apply (same reason for all five) and no control of the 27 shows
+    Python exception text as its reason."""
+    from aiaudit.injection.providers import NO_CHANNEL
+
+    cfg = tmp_path / "audit.toml"
+    cfg.write_text('[policy]\nretention_days = 90\n')
+    proc = run(["--target=local", f"--audit-config={cfg}", f"--report-dir={tmp_path}"],
+               timeout=600)
+    doc = report(tmp_path)
+    assert len(doc["controls"]) == 27
+    injection = {c["id"]: c for c in doc["controls"] if c["area"] == "injection"}
+    assert sorted(injection) == [f"INJ-0{i}" for i in range(1, 6)]
+    for cid, control in injection.items():
+        assert (control["status"], control["cases"][0]["reason"]) == (
+            "NOT_APPLICABLE", NO_CHANNEL), (cid, control)
+    bad = [(who, why) for who, why in _reasons(doc) if EXCEPTION_TEXT.search(why)]
+    assert not bad, bad
+    assert "Traceback" not in proc.stdout, proc.stdout[-3000:]
+
+
+BROKEN_TESTS = textwrap.dedent('''
+    import pytest
+
+    from aiaudit.resources import provider
+
+
+    @provider("broken_discovery", empty_reason="nothing")
+    def _broken(ctx):
+        return {}["no-such-key"]
+
+
+    @pytest.fixture
+    def needs_attr(case):
+        return case.corpus
+
+
+    @pytest.mark.control("STO-01")
+    @pytest.mark.resources(case="broken_discovery")
+    def test_discovery_breaks(case, needs_attr):
+        pass
+
+
+    @pytest.mark.control("STO-02")
+    def test_check_breaks(evidence):
+        evidence.add("read", "1 file")
+        None.upper()
+''')
+
+
+def test_unexpected_exception_is_internal_error_with_traceback_in_log(tmp_path):
+    (tmp_path / "tests_storage").mkdir()
+    (tmp_path / "tests_storage" / "test_broken.py").write_text(BROKEN_TESTS)
+    proc = run(["-p", "aiaudit.plugin", "--target=local", f"--rootdir={tmp_path}",
+                f"--report-dir={tmp_path / 'r'}", "tests_storage"], cwd=tmp_path)
+    by_id = {c["id"]: c for c in report(tmp_path / "r")["controls"]}
+    assert by_id["STO-01"]["status"] == by_id["STO-02"]["status"] == "ERROR"
+    assert by_id["STO-01"]["cases"][0]["reason"] == (
+        "internal error in STO-01 (discovery 'broken_discovery'): the traceback is in the "
+        "run's log")
+    assert by_id["STO-02"]["cases"][0]["reason"] == (
+        "internal error in STO-02: the traceback is in the run's log")
+    assert not [r for r in _reasons(report(tmp_path / "r")) if EXCEPTION_TEXT.search(r[1])]
+    # the log keeps both tracebacks, with the lines that raised
+    assert 'return {}["no-such-key"]' in proc.stdout and "KeyError" in proc.stdout
+    assert "None.upper()" in proc.stdout and "AttributeError" in proc.stdout
+    assert proc.returncode == 1
