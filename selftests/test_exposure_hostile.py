@@ -68,7 +68,8 @@ def hostile(tmp_path_factory):
             name = next((n for n, p in ports.items() if port and int(port.group(1)) == p), None)
             cases[(control["id"], name or case["case"])] = case
     yield {"proc": proc, "doc": doc, "cases": cases, "took": took, "ports": ports,
-           "servers": servers, "drip_connections": drip_connections, "html": (tmp / "r" / "latest.html").read_text()}
+           "servers": servers, "drip_connections": drip_connections,
+           "html": (tmp / "r" / "latest.html").read_text()}
     for srv in servers.values():
         srv.close()
 
