@@ -23,11 +23,20 @@ import pytest
 from aiaudit.config import load_config
 from aiaudit.context import AuditContext
 from aiaudit.exposure import providers
+from aiaudit.exposure.discovery import NetService
+from aiaudit.exposure.fingerprint import Answer, identify
 from aiaudit.exposure.probes import declared_safe
 from aiaudit.http import catalog_rule, denied_reason
 from aiaudit.services import load_services
 from aiaudit.target import parse_target
-from selftests.hostile_server import SCRIPT, HostileServer, OllamaDrip, personas, wait_for
+from selftests.hostile_server import (
+    SCRIPT,
+    HostileServer,
+    OllamaDrip,
+    ollama_routes,
+    personas,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 6  # [exposure] host_budget_seconds for these audits
@@ -229,3 +238,28 @@ def test_every_catalog_management_endpoint_is_refused():
     assert denied_reason("GET", "/v1/models") is None  # the read stays possible
     assert denied_reason("POST", "/collections/docs/points/search") is None  # a {param}
     # is one path segment, not a prefix of everything below it
+
+
+def _answer(raw: bytes) -> Answer:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return Answer(int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body)
+
+
+def test_imitated_routes_are_emulation_not_a_second_service():
+    """KoboldCpp serving Ollama's /api/tags (as its Ollama emulation does) is KoboldCpp,
+    with the imitation noted, not KoboldCpp plus an Ollama."""
+    kobold = personas()["script"]
+    paths = ["/", "/v1/models", "/api/version", "/api/tags", "/api/extra/version",
+             "/api/v1/model"]
+    answers = {p: _answer(kobold.routes.get(p, kobold.not_found)) for p in paths}
+    ident = identify(answers)
+    assert ident.service == "KoboldCpp"
+    assert ident.emulates == ("Ollama (GET /api/tags)",)
+    svc = NetService("127.0.0.1", 5001, "http", answers, ident)
+    assert "also imitates Ollama (GET /api/tags): emulation by the same service" in (
+        svc.describe())
+    # The real thing is not "emulating" itself: an Ollama alone notes nothing.
+    ollama = {p: _answer(raw) for p, raw in ollama_routes().items()}
+    assert identify(ollama).service == "Ollama" and identify(ollama).emulates == ()

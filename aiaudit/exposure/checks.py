@@ -236,6 +236,7 @@ class MarkerResult:
     waited: float
     logs: list[str]
     missing_logs: list[str]
+    problem: str = ""  # the marked request was not sent or got no answer: why
 
 
 def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_paths: list[str],
@@ -245,6 +246,7 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
     `host_ops` has existing_files(paths) and markers_in(paths, markers) (host-side reads).
     """
     sent: dict[str, tuple[str, str]] = {}
+    problems: dict[str, str] = {}
     for svc in services:
         marker = f"aiaudit-{secrets.token_hex(8)}"
         path = svc.read_paths()[0].split("?", 1)[0]
@@ -252,7 +254,9 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
         result = client.request(probes.MARKER, "GET", url,
                                 headers={"X-Aiaudit-Marker": marker}, max_bytes=4096)
         sent[svc.case_id] = (marker, f"GET {path}?{probes.MARKER_PARAM}={marker} -> "
-                                     f"{result.status}")
+                                     f"{result.status or 'no answer: ' + str(result.cause)}")
+        if result.error_kind in ("skipped", "interrupted"):  # never on the wire
+            problems[svc.case_id] = f"marked request not sent: {result.cause}"
     present = host_ops.existing_files(log_paths)
     missing = [p for p in log_paths if p not in present]
     found: set[str] = set()
@@ -264,7 +268,8 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
             break
         time.sleep(0.5)
     waited = round(time.monotonic() - started, 1)
-    return {case: MarkerResult(m, req, m in found, waited, present, missing)
+    return {case: MarkerResult(m, req, m in found, waited, present, missing,
+                               problems.get(case, ""))
             for case, (m, req) in sent.items()}
 
 
