@@ -763,6 +763,11 @@ def _classify(
         if reason:
             return "tls", f"TLS error: {str(reason).lower().replace('_', ' ')}"
         return "tls", f"TLS error: {_short(str(ssl_err or exc), 120)}"
+    if find(http.client.LineTooLong):
+        return "protocol", "response too large: a status or header line over 64 KiB"
+    too_many = find(http.client.HTTPException)
+    if too_many is not None and "more than" in str(too_many) and "headers" in str(too_many):
+        return "protocol", f"response too large: {_short(str(too_many), 80)}"
     bad = find(http.client.BadStatusLine)
     line = str(bad.args[0]) if bad is not None and bad.args else ""
     if isinstance(bad, http.client.RemoteDisconnected) or (bad is not None and not line):
@@ -1185,7 +1190,7 @@ class SafeClient:
                 if budget:
                     budget.leave()
             if budget and result.timed_out:
-                budget.fail(f"{_host_key(parts)}: {result.cause}")
+                budget.fail(f"{method} {parts.path or '/'}: {result.cause}")
             elapsed = time.monotonic() - t0
             result.elapsed = elapsed
             record = RequestRecord(
@@ -1218,7 +1223,7 @@ class SafeClient:
         if budget.failed is None and budget.remaining() <= 0:
             budget.fail(f"host budget of {_fmt_s(budget.seconds)}s used up")
         if budget.failed:
-            return "skipped", f"skipped, host gave up after its first timeout ({budget.failed})"
+            return "skipped", f"skipped, host given up after its first timeout ({budget.failed})"
         return None
 
     def _result(self, method: str, url: str, **kw: Any) -> HttpResult:

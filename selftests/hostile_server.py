@@ -25,7 +25,7 @@ anything else    404
 A ``persona`` (see the end of this module) replaces those paths with a faithful imitation
 of a real product that misbehaves: a drip Ollama, an endless vLLM stream, 200 MB from LM
 Studio, LiteLLM's malformed JSON, script in KoboldCpp's banners, an in-house API no catalog
-knows, and nginx whose auth_basic is bypassed by X-Forwarded-For.
+knows, nginx whose auth_basic is bypassed by X-Forwarded-For, and OpenSSH on an AI port.
 """
 
 from __future__ import annotations
@@ -69,6 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.request.settimeout(5)
             self.request = ctx.wrap_socket(self.request, server_side=True)
         super().setup()
+        greet = getattr(self.server.owner.persona, "on_connect", None)
+        if greet is not None:  # banner-first protocols speak before the client does
+            greet(self)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -208,6 +211,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"{" * int(q.get("sent", 10)))
         self.wfile.flush()
+        self.close_connection = True
+
+    def do_path_fat_headers(self, q: dict[str, str]) -> None:
+        """[lines=1] one header line of 100 KB, or [lines=N] N small header lines."""
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        n = int(q.get("lines", 1))
+        for i in range(n):
+            self.wfile.write(b"X-Fat-%d: %s\r\n" % (i, b"f" * (100_000 if n == 1 else 8)))
+        self.wfile.write(b"Content-Length: 0\r\n\r\n")
         self.close_connection = True
 
     def do_path_hangup(self, q: dict[str, str]) -> None:
@@ -560,9 +572,28 @@ class NginxXffGateway(Persona):
         self.write(h, b"\r\n".join(lines) + b"\r\n\r\n" + body, path)
 
 
+class SshBanner(Persona):
+    """OpenSSH on a port the audit config calls an AI service's: the server speaks first
+    (RFC 4253 section 4.2: its identification string on connect), never HTTP."""
+
+    product, misbehaviour = "OpenSSH", "not HTTP at all"
+    BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+
+    def on_connect(self, h: _Handler) -> None:
+        try:
+            h.wfile.write(self.BANNER)
+            h.wfile.flush()
+        except OSError:
+            pass
+
+    def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        h.close_connection = True  # sshd drops a peer whose identification is not SSH-2.0
+
+
 def personas() -> dict[str, Persona]:
     """One of each, keyed by a short name."""
     return {"drip": OllamaDrip(), "endless": VllmEndlessStream(),
             "huge-announced": LmStudioHuge(True), "huge-unannounced": LmStudioHuge(False),
             "malformed": LiteLLMMalformed(), "script": KoboldCppScript(),
-            "homegrown": HomegrownJson(), "xff-gateway": NginxXffGateway()}
+            "homegrown": HomegrownJson(), "xff-gateway": NginxXffGateway(),
+            "ssh": SshBanner()}

@@ -1,10 +1,11 @@
 """The exposure controls against hostile and deceptive servers, audited together.
 
 Each server is a real socket on loopback (selftests/hostile_server.py) imitating a real
-product (Ollama, vLLM, LM Studio, LiteLLM, KoboldCpp, nginx in front of Ollama) and then
-misbehaving: dripping bytes, streaming forever, 200 MB bodies, malformed JSON, script in its
-banners, an auth_basic that X-Forwarded-For bypasses. The real suite audits them in a
-subprocess (`pytest tests_exposure --target=127.0.0.1`), as a user would.
+product (Ollama, vLLM, LM Studio, LiteLLM, KoboldCpp, nginx in front of Ollama, OpenSSH) and
+then misbehaving: dripping bytes, streaming forever, 200 MB bodies, malformed JSON, script in
+its banners, an auth_basic that X-Forwarded-For bypasses, no HTTP at all on an AI port.
+The real suite audits them in a subprocess (`pytest tests_exposure --target=127.0.0.1`), as a
+user would.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ CAUSES = {
     "huge-announced": "response too large: announced 209715200 bytes",
     "huge-unannounced": "response too large: more than",
     "malformed": "malformed JSON",
+    "ssh": "invalid HTTP response: 'SSH-2.0-OpenSSH_9.2p1",
 }
 
 
@@ -181,6 +183,8 @@ def test_hostile_servers_answer_like_their_products(hostile):
     the point): the KoboldCpp one is named KoboldCpp, the nginx one is seen as nginx."""
     assert "KoboldCpp" in hostile["cases"][("EXP-02", "script")]["case"]
     assert "nginx" in hostile["cases"][("EXP-02", "xff-gateway")]["case"]
+    ssh = hostile["cases"][("EXP-02", "ssh")]["case"].replace("_", " ")
+    assert ssh.startswith("listener with no HTTP answer@")  # not called an HTTP service
     malformed = hostile["cases"][("EXP-02", "malformed")]["evidence"]["identified as"]
     assert "resembles LiteLLM proxy" in malformed
 

@@ -511,6 +511,8 @@ def test_reasons_name_the_cause(server: HostileServer) -> None:
         short = c.get(ANYTHING, server.url("/short?size=1000&sent=10"))
         slow = c.get(ANYTHING, server.url("/slow?delay=3"))
         refused = c.get(ANYTHING, f"http://127.0.0.1:{free_port()}/")
+        fat_line = c.get(ANYTHING, server.url("/fat-headers?lines=1"))
+        many = c.get(ANYTHING, server.url("/fat-headers?lines=500"))
     assert announced.cause == "response too large: announced 104857600 bytes (limit 100000)"
     assert endless.cause == "response too large: more than 100000 bytes read (limit 100000)"
     assert (announced.cut_kind, endless.cut_kind) == ("size", "size")
@@ -519,6 +521,8 @@ def test_reasons_name_the_cause(server: HostileServer) -> None:
     assert short.cause == "truncated body: connection closed after 10 of 1000 announced bytes"
     assert slow.cause == "timed out after 0.5s waiting for response" and slow.timed_out
     assert refused.cause == "connection refused"
+    assert fat_line.cause == "response too large: a status or header line over 64 KiB"
+    assert many.cause == "response too large: got more than 100 headers"
     assert all("\n" not in r.cause for r in (announced, endless, dripping, short, slow, refused))
 
 
@@ -534,7 +538,7 @@ def test_host_budget_gives_up_on_a_host_after_its_first_timeout() -> None:
     assert 1.4 <= took < 2.2, took  # the budget, not the 10 s request limit
     assert first.cut_kind == "time" and "host budget of 1.5s used up" in first.cause
     assert all(r.error_kind == "skipped" and r.status is None for r in later)
-    assert "gave up after its first timeout" in later[0].cause
+    assert "given up after its first timeout (GET /trickle: " in later[0].cause
     assert "stream did not end" in later[0].cause  # the first timeout, named
     assert drip.hits[("GET", "/ok")] == 0  # skipped means not sent
     assert c.host_problem(drip.url("/")) and c.host_problem(fine.url("/")) is None

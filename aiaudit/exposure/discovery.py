@@ -68,6 +68,8 @@ class NetService:
             return f"{self.behind.service} behind {self.proxy or 'a proxy'}"
         if self.proxy:
             return f"{self.proxy} (auth proxy)" if self.auth_wall else self.proxy
+        if not any(a.status is not None for a in self.answers.values()):
+            return "listener with no HTTP answer"  # kept: a configured AI port
         return "unidentified HTTP service"
 
     @property

@@ -78,7 +78,7 @@ class Answer:
             try:
                 json.loads(self.body)
             except ValueError as exc:
-                what = (f"{exc.msg} at char {exc.pos}" if isinstance(exc, json.JSONDecodeError)
+                what = (f"{exc.msg}: char {exc.pos}" if isinstance(exc, json.JSONDecodeError)
                         else type(exc).__name__)
                 return f"malformed JSON ({what} of {len(self.body)} bytes)"
             return "JSON null"
