@@ -450,7 +450,7 @@ class RequestRecord:
     started: float  # epoch seconds
     elapsed: float
     bytes_read: int
-    error: str | None
+    error: str | None  # the one-line cause: transport error, or why the body was cut short
 
 
 @dataclass(frozen=True)
@@ -1196,7 +1196,7 @@ class SafeClient:
             record = RequestRecord(
                 probe=call.probe.name, method=method, url=redact_url(url),
                 status=result.status, started=started, elapsed=elapsed,
-                bytes_read=len(result.body), error=result.error,
+                bytes_read=len(result.body), error=result.cause,
             )
             with self._lock:
                 self._records.append((seq, record))
