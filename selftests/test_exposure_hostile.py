@@ -267,3 +267,10 @@ def test_imitated_routes_are_emulation_not_a_second_service():
     # The real thing is not "emulating" itself: an Ollama alone notes nothing.
     ollama = {p: _answer(raw) for p, raw in ollama_routes().items()}
     assert identify(ollama).service == "Ollama" and identify(ollama).emulates == ()
+
+
+def test_own_address_is_told_apart_from_a_remote_one():
+    assert providers.own_address("127.0.0.1") == "127.0.0.1 is a loopback address"
+    assert providers.own_address("::1") == "::1 is a loopback address"
+    assert providers.own_address("192.0.2.1") is None  # TEST-NET-1: never this machine's
+    assert providers.own_address("no-such-host.invalid") is None

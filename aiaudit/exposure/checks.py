@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiaudit.concurrency import parallel_map
 from aiaudit.exposure import probes
 from aiaudit.exposure.discovery import AUTH_WALL, NetService
 from aiaudit.exposure.fingerprint import Answer, proxy_of
@@ -247,12 +248,17 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
     """
     sent: dict[str, tuple[str, str]] = {}
     problems: dict[str, str] = {}
-    for svc in services:
+
+    def mark(svc: NetService) -> tuple[str, str, Any]:
         marker = f"aiaudit-{secrets.token_hex(8)}"
         path = svc.read_paths()[0].split("?", 1)[0]
         url = f"{svc.base_url}{path}?{probes.MARKER_PARAM}={marker}"
-        result = client.request(probes.MARKER, "GET", url,
-                                headers={"X-Aiaudit-Marker": marker}, max_bytes=4096)
+        return marker, path, client.request(probes.MARKER, "GET", url,
+                                            headers={"X-Aiaudit-Marker": marker}, max_bytes=4096)
+
+    # All at once: a slow host spends its own budget, not every other host's turn.
+    for svc, (marker, path, result) in zip(services, parallel_map(mark, services, 16),
+                                           strict=True):
         sent[svc.case_id] = (marker, f"GET {path}?{probes.MARKER_PARAM}={marker} -> "
                                      f"{result.status or 'no answer: ' + str(result.cause)}")
         if result.error_kind in ("skipped", "interrupted"):  # never on the wire
