@@ -52,6 +52,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "proxy_auth_file": _STR,
         "alert_sinks": _LIST,
         "alert_wait_seconds": (int, float),
+        "host_budget_seconds": (int, float),
     },
     "policy": {k: (int, float) for k in DEFAULT_POLICY},
     "waivers": {"control": _STR, "justification": _STR, "expires": (dt.date, str)},
@@ -146,6 +147,7 @@ class ExposureConfig:
     proxy_credential: Credential = Credential()
     alert_sinks: tuple[str, ...] = ()  # files read like access logs (SIEM spool, alert log)
     alert_wait_seconds: float = 10.0
+    host_budget_seconds: float = 30.0  # total time one host:port may cost the whole audit
 
     def proxy_auth_headers(self) -> dict[str, str]:
         secret = self.proxy_credential.value()
@@ -261,6 +263,9 @@ def _exposure(load: _Loader, table: dict[str, Any]) -> ExposureConfig:
     wait = table.get("alert_wait_seconds", 10.0)
     if not 0 < wait <= 300:
         raise load.fail("exposure", "alert_wait_seconds", "must be between 0 and 300")
+    budget = table.get("host_budget_seconds", 30.0)
+    if not 1 <= budget <= 3600:
+        raise load.fail("exposure", "host_budget_seconds", "must be between 1 and 3600")
     return ExposureConfig(
         proxy_urls=tuple(urls),
         proxy_auth_header=table.get("proxy_auth_header", "Authorization"),
@@ -268,6 +273,7 @@ def _exposure(load: _Loader, table: dict[str, Any]) -> ExposureConfig:
         proxy_credential=_credential(table, "proxy_auth"),
         alert_sinks=tuple(sinks),
         alert_wait_seconds=float(wait),
+        host_budget_seconds=float(budget),
     )
 
 

@@ -48,6 +48,17 @@ class AuditContext:
         return SafeClient()
 
     @cached_property
+    def exposure_client(self) -> Any:
+        """The exposure area's SafeClient: like :attr:`client`, plus a time budget per
+        host:port for the whole audit (``[exposure] host_budget_seconds``), so a hostile
+        listener costs one budget at most. Its records join the report's appendix."""
+        from aiaudit.http import SafeClient
+
+        client = SafeClient(host_budget=self.config.exposure.host_budget_seconds)
+        self.cached("http:extra_clients", list).append(client)
+        return client
+
+    @cached_property
     def _host(self) -> Any:
         import testinfra
 

@@ -24,6 +24,7 @@ through :class:`SafeClient`, which
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import json as _json
@@ -33,6 +34,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -58,6 +60,8 @@ __all__ = [
     "SafeClient",
     "SafeRoute",
     "UnsafeRequestRefused",
+    "abort_all",
+    "catalog_deny_rules",
     "denied_reason",
     "redact_url",
 ]
@@ -111,10 +115,13 @@ class DenyRule:
     pattern: str
     reason: str
     any_method: bool = False
+    exact: re.Pattern[str] | None = None  # catalog rules: {param} is one segment only
 
     def applies(self, method: str, path: str) -> bool:
         if not self.any_method and method in READ_METHODS:
             return False
+        if self.exact is not None:
+            return self.exact.fullmatch(path) is not None
         return fnmatchcase(path, self.pattern)
 
 
@@ -174,6 +181,44 @@ DENY_RULES: tuple[DenyRule, ...] = (
     ),
 )
 
+#: Hand-listed model launches on a read-looking path: Xinference's ``POST /v1/models``
+#: starts a model (xinference/api/restful_api.py registers ``launch_model`` there).
+DENY_RULES += _rules("model launch (Xinference)", "*/v1/models")
+
+_HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def catalog_rule(service: str, entry: str) -> DenyRule | None:
+    """The deny rule for one catalog ``management`` entry (``"POST /key/generate"``,
+    ``"POST /slots/{id}?action=save"``), or None for prose entries that name no request
+    (``"control UI / WebSocket RPC"``). ``{param}`` becomes ``*``; a read method (GET)
+    refuses the path for every method, since that endpoint changes state on GET."""
+    words = entry.split()
+    if len(words) < 2 or words[0].upper() not in _HTTP_METHODS or not words[1].startswith("/"):
+        return None
+    method = words[0].upper()
+    path = words[1].split("?", 1)[0].lower().rstrip("/")
+    if not path:
+        return None
+    # Any prefix (the same endpoint behind a reverse-proxy path), each {param} one segment.
+    regex = "(?:/.*)?" + "".join("[^/]+" if re.fullmatch(r"\{[^}/]*\}", part) else re.escape(part)
+                                 for part in re.split(r"(\{[^}/]*\})", path))
+    return DenyRule("*" + re.sub(r"\{[^}/]*\}", "*", path),
+                    f"{service} management endpoint {method} {words[1]}",
+                    any_method=method in READ_METHODS, exact=re.compile(regex))
+
+
+@functools.cache
+def catalog_deny_rules() -> tuple[DenyRule, ...]:
+    """Never-send rules derived from every ``management`` entry of the service catalog
+    (aiaudit/data/services.toml), so that what the catalog calls management is refused by
+    construction, not only by each probe's allow-list."""
+    from aiaudit.services import load_services  # data-only module; imported late by design
+
+    rules = (catalog_rule(svc.name, entry) for svc in load_services() for entry in svc.management)
+    return tuple(r for r in rules if r is not None)
+
+
 #: Path segments that name a state change; on a non-read method any segment equal to one
 #: of these (or starting with it plus ``_``) is refused. Defence in depth for servers
 #: nobody listed above.
@@ -212,8 +257,9 @@ def denied_reason(method: str, path: str) -> str | None:
     method = method.strip().upper()
     if method not in ALLOWED_METHODS:
         return f"method {method} is never sent (state-changing or tunnelling)"
+    rules = (*DENY_RULES, *catalog_deny_rules())
     for variant in _path_variants(path):
-        for rule in DENY_RULES:
+        for rule in rules:
             if rule.applies(method, variant):
                 return f"{rule.reason}: {rule.pattern}"
         if method not in READ_METHODS:
@@ -332,6 +378,22 @@ class HttpResult:
     error_kind: str | None
     tls: dict[str, Any] | None
     attempts: int = 1
+    #: Why the body is incomplete although a response arrived, one line: "response too
+    #: large: ...", "stream did not end within ...", "timed out after ...", "truncated
+    #: body: ..."; ``cut_kind`` is "size" | "time" | "closed".
+    cut: str | None = None
+    cut_kind: str | None = None
+
+    @property
+    def cause(self) -> str | None:
+        """The one-line cause when the call did not yield a whole answer (transport error,
+        skipped, or a body cut short), else None."""
+        return self.error or self.cut
+
+    @property
+    def timed_out(self) -> bool:
+        """The target took too long (no answer in time, or a body that never ended)."""
+        return self.error_kind == "timeout" or self.cut_kind == "time"
 
     @property
     def ok(self) -> bool:
@@ -361,6 +423,8 @@ class HttpResult:
         except (ValueError, UnicodeDecodeError) as exc:
             what = exc.msg if isinstance(exc, _json.JSONDecodeError) else type(exc).__name__
             cut = f", body truncated at {len(self.body)} bytes" if self.truncated else ""
+            if self.cut:
+                cut = f"; {self.cut}"
             raise ValueError(
                 f"response from {self.method} {redact_url(self.url)} is not JSON "
                 f"({what}{cut}); body starts {self.body[:60]!r}"
@@ -386,7 +450,7 @@ class RequestRecord:
     started: float  # epoch seconds
     elapsed: float
     bytes_read: int
-    error: str | None
+    error: str | None  # the one-line cause: transport error, or why the body was cut short
 
 
 @dataclass(frozen=True)
@@ -461,6 +525,7 @@ class _Attempt:
         self.sock: Any = None
         self.tls: dict[str, Any] | None = None
         self.fired = False
+        self.aborted = False
         self._finished = False
         self._timer = threading.Timer(max(budget_s, 0.0), self._fire)
         self._timer.daemon = True
@@ -487,6 +552,11 @@ class _Attempt:
         with _OWNER_LOCK:
             if sock is not None:
                 self.sock = sock
+
+    def abort(self) -> None:
+        """Abandon the attempt now (the audit was interrupted): same socket shutdown."""
+        self.aborted = True
+        self._fire()
 
     def _fire(self) -> None:
         with _OWNER_LOCK:
@@ -693,6 +763,11 @@ def _classify(
         if reason:
             return "tls", f"TLS error: {str(reason).lower().replace('_', ' ')}"
         return "tls", f"TLS error: {_short(str(ssl_err or exc), 120)}"
+    if find(http.client.LineTooLong):
+        return "protocol", "response too large: a status or header line over 64 KiB"
+    too_many = find(http.client.HTTPException)
+    if too_many is not None and "more than" in str(too_many) and "headers" in str(too_many):
+        return "protocol", f"response too large: {_short(str(too_many), 80)}"
     bad = find(http.client.BadStatusLine)
     line = str(bad.args[0]) if bad is not None and bad.args else ""
     if isinstance(bad, http.client.RemoteDisconnected) or (bad is not None and not line):
@@ -735,6 +810,52 @@ class _HostGate:
             time.sleep(slot - now)
 
 
+def _host_key(parts: Any) -> str:
+    """``host:port`` of a split URL (the unit a host budget is kept for)."""
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _HostBudget:
+    """The time one host:port may cost the whole audit, and why it is no longer probed.
+
+    Time counts while at least one request to it is in flight (wall-clock, so concurrent
+    probes share it), not while the audit is busy elsewhere. After its first timeout the
+    host is given up: a drip host then costs one timeout, not (probes x timeout).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.failed: str | None = None
+        self._spent = 0.0
+        self._active = 0
+        self._since = 0.0
+        self._lock = threading.Lock()
+
+    def remaining(self) -> float:
+        with self._lock:
+            busy = time.monotonic() - self._since if self._active else 0.0
+            return self.seconds - self._spent - busy
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._active == 0:
+                self._since = time.monotonic()
+            self._active += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._active == 0:
+                self._spent += time.monotonic() - self._since
+
+    def fail(self, why: str) -> None:
+        with self._lock:
+            if self.failed is None:
+                self.failed = why
+
+
 @dataclass
 class _Call:
     probe: Probe
@@ -743,6 +864,20 @@ class _Call:
     started: float = field(default_factory=time.monotonic)
     deadline: float | None = None
     attempts: int = 0
+    limit_s: float = 0.0  # this attempt's time bound and what set it
+    limit_label: str = "total time limit"
+
+    def timeout_msg(self) -> str:
+        return f"timed out after {_fmt_s(self.limit_s)}s ({self.limit_label})"
+
+
+_CLIENTS: weakref.WeakSet[SafeClient] = weakref.WeakSet()
+
+
+def abort_all(reason: str = "the audit was interrupted") -> None:
+    """:meth:`SafeClient.abort` on every client alive in this process (SIGINT/SIGTERM)."""
+    for client in list(_CLIENTS):
+        client.abort(reason)
 
 
 class SafeClient:
@@ -753,6 +888,10 @@ class SafeClient:
     for a per-host concurrency/rate slot is not counted. DNS resolution is not bounded.
     ``per_host_rate`` is requests per second per target (``None``/``0`` = unlimited).
     ``request_budget`` caps the number of requests sent (retries and hops count).
+    ``host_budget`` is the total time (seconds) one host:port may cost over the client's
+    life; after a host's first timeout its further requests are not sent and come back at
+    once with ``error_kind="skipped"`` and the first timeout as the reason.
+    :meth:`abort` abandons every request in flight (an interrupted audit).
     """
 
     def __init__(
@@ -768,6 +907,7 @@ class SafeClient:
         verify_tls: bool = False,
         user_agent: str = DEFAULT_USER_AGENT,
         request_budget: int | None = None,
+        host_budget: float | None = None,
     ) -> None:
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
@@ -779,6 +919,10 @@ class SafeClient:
         self.verify_tls = verify_tls
         self.user_agent = user_agent
         self.request_budget = request_budget
+        self.host_budget = host_budget
+        self._budgets: dict[str, _HostBudget] = {}
+        self._active: set[_Attempt] = set()
+        self._aborted: str | None = None
         self._adapter = _WatchedAdapter(
             pool_connections=32, pool_maxsize=self.per_host_concurrency, max_retries=0
         )
@@ -789,6 +933,7 @@ class SafeClient:
         self._seq = 0
         self._sent = 0
         self._closed = False
+        _CLIENTS.add(self)
 
     # -- public API ----------------------------------------------------------------------
 
@@ -865,6 +1010,21 @@ class SafeClient:
         """Snapshot of requests refused before sending."""
         with self._lock:
             return list(self._refused)
+
+    def abort(self, reason: str = "the audit was interrupted") -> None:
+        """Abandon every request in flight now (their sockets are shut down, so probe
+        threads return at once) and send nothing more: each later call comes back with
+        ``error_kind="interrupted"``."""
+        self._aborted = reason
+        with self._lock:
+            active = list(self._active)
+        for attempt in active:
+            attempt.abort()
+
+    def host_problem(self, url: str) -> str | None:
+        """Why the host:port of ``url`` is no longer probed (its first timeout), if so."""
+        budget = self._budgets.get(_host_key(urlsplit(url)))
+        return budget.failed if budget else None
 
     def close(self) -> None:
         """Close pooled connections; further requests raise ``RuntimeError``."""
@@ -980,6 +1140,7 @@ class SafeClient:
             and result.status is None
             and prep.method in IDEMPOTENT_METHODS
             and result.error_kind in ("connect", "timeout", "protocol")
+            and self.host_problem(prep.url or "") is None  # given up: keep the timeout
         ):
             remaining = (call.deadline or 0.0) - time.monotonic()
             if remaining <= 0.05:
@@ -998,33 +1159,72 @@ class SafeClient:
         scheme = parts.scheme.lower()
         port = parts.port or (443 if scheme == "https" else 80)
         gate = self._gate(f"{scheme}://{(parts.hostname or '').lower()}:{port}")
+        budget = self._host_budget(parts)
         with gate.sem:
             gate.wait_turn()
+            skip = self._not_sent(budget)
+            if skip is not None:  # nothing sent, so nothing recorded
+                return self._result(method, url, error=skip[1], error_kind=skip[0])
             t0 = time.monotonic()
             if call.deadline is None:
                 call.deadline = t0 + self.total_timeout
             remaining = call.deadline - t0
-            if remaining <= 0:  # nothing sent, so nothing recorded
-                return self._result(
-                    method, url, error=f"timed out after {_fmt_s(self.total_timeout)}s "
-                    "(total time limit)", error_kind="timeout",
-                )
+            call.limit_s, call.limit_label = self.total_timeout, "total time limit"
+            left = budget.remaining() if budget else remaining
+            if left < remaining:
+                remaining = left
+                call.limit_s = max(left, 0.0)
+                call.limit_label = f"host budget of {_fmt_s(budget.seconds)}s used up"
+            if remaining <= 0:
+                return self._result(method, url, error=call.timeout_msg(), error_kind="timeout")
             with self._lock:
                 self._seq += 1
                 seq = self._seq
             call.attempts += 1
             started = time.time()
-            result = self._exchange(call, prep, remaining)
+            if budget:
+                budget.enter()
+            try:
+                result = self._exchange(call, prep, remaining)
+            finally:
+                if budget:
+                    budget.leave()
+            if budget and result.timed_out:
+                budget.fail(f"{method} {parts.path or '/'}: {result.cause}")
             elapsed = time.monotonic() - t0
             result.elapsed = elapsed
             record = RequestRecord(
                 probe=call.probe.name, method=method, url=redact_url(url),
                 status=result.status, started=started, elapsed=elapsed,
-                bytes_read=len(result.body), error=result.error,
+                bytes_read=len(result.body), error=result.cause,
             )
             with self._lock:
                 self._records.append((seq, record))
         return result
+
+    def _abandoned(self) -> str:
+        return f"abandoned: {self._aborted or 'the audit was interrupted'}"
+
+    def _host_budget(self, parts: Any) -> _HostBudget | None:
+        if not self.host_budget:
+            return None
+        key = _host_key(parts)
+        with self._lock:
+            if key not in self._budgets:
+                self._budgets[key] = _HostBudget(float(self.host_budget))
+            return self._budgets[key]
+
+    def _not_sent(self, budget: _HostBudget | None) -> tuple[str, str] | None:
+        """(error_kind, reason) when a request must not go out any more."""
+        if self._aborted:
+            return "interrupted", f"not sent: {self._aborted}"
+        if budget is None:
+            return None
+        if budget.failed is None and budget.remaining() <= 0:
+            budget.fail(f"host budget of {_fmt_s(budget.seconds)}s used up")
+        if budget.failed:
+            return "skipped", f"skipped, host given up after its first timeout ({budget.failed})"
+        return None
 
     def _result(self, method: str, url: str, **kw: Any) -> HttpResult:
         base: dict[str, Any] = dict(
@@ -1041,61 +1241,100 @@ class SafeClient:
         ct = min(self.connect_timeout, remaining)
         rt = min(self.read_timeout, remaining)
         with _Attempt(remaining) as attempt:
+            with self._lock:
+                self._active.add(attempt)
             try:
-                resp = self._adapter.send(
-                    prep, stream=True, timeout=(ct, rt), verify=self.verify_tls,
-                    cert=None, proxies={},
-                )
-            except Exception as exc:  # every transport failure becomes a result
-                if attempt.fired:
-                    kind, msg = "timeout", (
-                        f"timed out after {_fmt_s(self.total_timeout)}s (total time limit)"
-                    )
-                else:
-                    kind, msg = _classify(exc, "connect", rt, ct)
-                return self._result(method, url, error=msg, error_kind=kind, tls=attempt.tls)
-            if attempt.fired:  # http.client takes the shutdown's EOF as "end of headers"
-                resp.close()
-                return self._result(
-                    method, url, error_kind="timeout",
-                    error=f"timed out after {_fmt_s(self.total_timeout)}s (total time limit)",
-                )
-            try:
-                body, truncated, error, kind = self._read_body(
-                    resp.raw, call.cap, call.deadline or 0.0, attempt, rt
-                )
+                return self._exchange_in(call, prep, attempt, method, url, ct, rt,
+                                         time.monotonic() + remaining)
             finally:
-                resp.close()  # closes the socket unless the body was read to the end
-            return self._result(
-                method, url, status=resp.status_code, headers=Headers(resp.headers.items()),
-                body=body, truncated=truncated, error=error, error_kind=kind,
-                tls=attempt.tls if url.lower().startswith("https:") else None,
+                with self._lock:
+                    self._active.discard(attempt)
+
+    def _exchange_in(
+        self, call: _Call, prep: requests.PreparedRequest, attempt: _Attempt, method: str,
+        url: str, ct: float, rt: float, deadline: float,
+    ) -> HttpResult:
+        try:
+            resp = self._adapter.send(
+                prep, stream=True, timeout=(ct, rt), verify=self.verify_tls,
+                cert=None, proxies={},
             )
+        except Exception as exc:  # every transport failure becomes a result
+            if attempt.aborted:
+                kind, msg = "interrupted", self._abandoned()
+            elif attempt.fired:
+                kind, msg = "timeout", call.timeout_msg()
+            else:
+                kind, msg = _classify(exc, "connect", rt, ct)
+            return self._result(method, url, error=msg, error_kind=kind, tls=attempt.tls)
+        if attempt.fired:  # http.client takes the shutdown's EOF as "end of headers"
+            resp.close()
+            if attempt.aborted:
+                return self._result(method, url, error_kind="interrupted",
+                                    error=self._abandoned())
+            return self._result(method, url, error_kind="timeout", error=call.timeout_msg())
+        announced = resp.headers.get("content-length", "")
+        try:
+            got = self._read_body(resp.raw, call, deadline, attempt, rt,
+                                  int(announced) if announced.isdigit() else None)
+        finally:
+            resp.close()  # closes the socket unless the body was read to the end
+        if attempt.aborted:
+            got.update(error=self._abandoned(), error_kind="interrupted", cut=None,
+                       cut_kind=None)
+        return self._result(
+            method, url, status=resp.status_code, headers=Headers(resp.headers.items()),
+            tls=attempt.tls if url.lower().startswith("https:") else None, **got,
+        )
 
     @staticmethod
     def _read_body(
-        raw: Any, cap: int, deadline: float, attempt: _Attempt, read_timeout: float
-    ) -> tuple[bytes, bool, str | None, str | None]:
-        """Read at most ``cap`` bytes, stopping at ``deadline``.
+        raw: Any, call: _Call, deadline: float, attempt: _Attempt, read_timeout: float,
+        announced: int | None,
+    ) -> dict[str, Any]:
+        """Read at most ``call.cap`` bytes, stopping at ``deadline``; say why it stopped
+        short (``cut``: too large, stream did not end, timed out, truncated).
 
         ``read1`` returns whatever has arrived (one recv) instead of waiting for a full
         chunk, so a trickling server is noticed between bytes; the watchdog covers a
         single blocked recv.
         """
+        cap = call.cap
         buf = bytearray()
+
+        def out(cut: str | None = None, kind: str | None = None, error: str | None = None,
+                error_kind: str | None = None) -> dict[str, Any]:
+            return {"body": bytes(buf), "truncated": cut is not None, "cut": cut,
+                    "cut_kind": kind, "error": error, "error_kind": error_kind}
+
+        def out_of_time() -> dict[str, Any]:
+            if buf:
+                return out(f"stream did not end within {_fmt_s(call.limit_s)}s "
+                           f"({call.limit_label}; {len(buf)} bytes read)", "time")
+            return out(f"{call.timeout_msg()} waiting for the body", "time")
+
+        if announced is not None and announced > cap:
+            too_large = f"response too large: announced {announced} bytes (limit {cap})"
+        else:
+            too_large = f"response too large: more than {cap} bytes read (limit {cap})"
         try:
             while True:
                 if time.monotonic() >= deadline:
-                    return bytes(buf), True, None, None
+                    return out_of_time()
                 chunk = raw.read1(min(_CHUNK, cap + 1 - len(buf)), decode_content=True)
                 if not chunk:
-                    return bytes(buf), attempt.fired, None, None
+                    return out_of_time() if attempt.fired else out()
                 buf += chunk
                 if len(buf) > cap:
                     del buf[cap:]
-                    return bytes(buf), True, None, None
+                    return out(too_large, "size")
         except Exception as exc:  # mid-body failure: keep what arrived
             if attempt.fired:
-                return bytes(buf), True, None, None
+                return out_of_time()
             kind, msg = _classify(exc, "body", read_timeout)
-            return bytes(buf), False, msg, kind
+            if msg == "connection closed mid-body" and announced is not None:
+                msg = (f"truncated body: connection closed after {len(buf)} of {announced} "
+                       "announced bytes")
+            elif msg == "connection closed mid-body":
+                msg = f"truncated body: connection closed after {len(buf)} bytes"
+            return out(error=msg, error_kind=kind)

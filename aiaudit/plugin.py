@@ -7,8 +7,12 @@ Other runs (the suite's own self-tests) pass through untouched.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import shutil
+import signal
 import sqlite3
+import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ from aiaudit import resources as res
 from aiaudit.catalog import CatalogError, load_catalog
 from aiaudit.config import ConfigError, load_config
 from aiaudit.context import PROFILES, AuditContext, NoHostAccess
+from aiaudit.http import abort_all
 from aiaudit.injection.options import add_options as add_injection_options
 from aiaudit.redact import redact
 from aiaudit.report import history
@@ -99,12 +104,17 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     ctx = AuditContext(target, cfg, config.getoption("profile"))
     config.stash[CTX] = ctx
+    # Audit tests use no Hypothesis; its plugin imports hypothesis (seconds) in the terminal
+    # summary, which would hold an interrupted audit past its 2 s stop.
+    config.pluginmanager.set_blocked("hypothesispytest")
     started = _utc_now()
     report_dir = Path(config.getoption("report_dir"))
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     base = report_dir / f"{target.slug}-{stamp}"  # a stem: the slug may contain dots
     config.stash[STATE] = {"cases": {}, "started": started, "base": base, "doc": None,
-                           "baseline": _baseline(config, report_dir, target.slug, base.name)}
+                           "baseline": _baseline(config, report_dir, target.slug, base.name),
+                           "t0": time.monotonic(), "interrupted": ""}
+    _install_stop_handlers(config.stash[STATE])
     if not config.getoption("htmlpath", None):
         config.option.htmlpath = f"{base}.html"
     config.option.self_contained_html = True
@@ -123,6 +133,37 @@ def _baseline(config: pytest.Config, report_dir: Path, slug: str,
         return (str(path), load_baseline(path))
     except BaselineError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _interrupted_text(state: dict, how: str) -> str:
+    return f"interrupted after {time.monotonic() - state['t0']:.0f} s ({how})"
+
+
+def _install_stop_handlers(state: dict) -> None:
+    """SIGINT/SIGTERM stop the audit at once: every HTTP request in flight is abandoned
+    (its socket shut down, so no probe thread is waited for), then KeyboardInterrupt lets
+    pytest write the report with every case finished so far."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, _frame: Any) -> None:
+        if not state["interrupted"]:
+            state["interrupted"] = _interrupted_text(state, signal.Signals(signum).name)
+        abort_all(f"the audit was {state['interrupted']}")
+        raise KeyboardInterrupt
+
+    state["old_handlers"] = {sig: signal.signal(sig, stop) for sig in _STOP_SIGNALS}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
+    """Keep only the innermost frame of an interrupt's traceback: pytest renders it (source
+    parsing, seconds on a busy host) before the report is written."""
+    if len(excinfo.traceback) > 1:
+        excinfo.traceback = excinfo.traceback[-1:]
 
 
 def _ctx(config: pytest.Config) -> AuditContext | None:
@@ -358,6 +399,8 @@ def _finish(session: pytest.Session) -> dict | None:
     if state is None or ctx is None:
         return None
     catalog = load_catalog()
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED and not state["interrupted"]:
+        state["interrupted"] = _interrupted_text(state, "KeyboardInterrupt")
     summary = summarize(catalog, list(state["cases"].values()), ctx.config)
     info = RunInfo(
         target=ctx.target.spec,
@@ -367,7 +410,12 @@ def _finish(session: pytest.Session) -> dict | None:
         finished=_utc_now().isoformat(),
         config=ctx.config.path,
         parameters={"report_dir": str(config.getoption("report_dir"))},
+        interrupted=state["interrupted"],
     )
+    if state["interrupted"]:
+        info.notes.append(f"The audit was {state['interrupted']}: the report keeps the "
+                          f"{len(state['cases'])} cases finished by then; controls with no "
+                          "finished case are NOT_RUN.")
     # Areas that need other timeouts keep their own SafeClient in "http:extra_clients".
     clients = [ctx.client] if "client" in ctx.__dict__ else []
     clients += ctx.cached("http:extra_clients", list)
@@ -463,6 +511,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for r in summary.controls:
         if r.status in (Status.FAIL, Status.ERROR):
             terminalreporter.write_line(f"  {r.status.value:5} {r.control.id} {r.control.title}")
+    if state.get("interrupted"):
+        terminalreporter.write_line(f"aiaudit: {state['interrupted']}", red=True)
     base: Path = state["base"]
     terminalreporter.write_line(f"aiaudit report: {config.option.htmlpath} "
                                 f"(and {base.parent / 'latest.html'}, latest.json)")
@@ -472,6 +522,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if not state:
         return
+    for sig, handler in state.pop("old_handlers", {}).items():
+        signal.signal(sig, handler)
+    if state.get("interrupted"):
+        gc.freeze()  # the process is ending: spare the exit-time collection (seconds when busy)
     html = Path(config.option.htmlpath) if getattr(config.option, "htmlpath", None) else None
     if html and html.exists():
         try:

@@ -18,8 +18,14 @@ Paths (query parameters in brackets):
 ``/big``         Content-Length [size=100 MB], and really writes it
 ``/inflight``    holds the request [hold=0.2 s]; tracks the peak of concurrent requests
 ``/hangup``        closes the socket without answering
+``/short``       announces [size=1000] bytes, sends [sent=10], closes (truncated body)
 ``/redirect``    [code=302] redirect to [to=/ok]
 anything else    404
+
+A ``persona`` (see the end of this module) replaces those paths with a faithful imitation
+of a real product that misbehaves: a drip Ollama, an endless vLLM stream, 200 MB from LM
+Studio, LiteLLM's malformed JSON, script in KoboldCpp's banners, an in-house API no catalog
+knows, nginx whose auth_basic is bypassed by X-Forwarded-For, and OpenSSH on an AI port.
 """
 
 from __future__ import annotations
@@ -63,6 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.request.settimeout(5)
             self.request = ctx.wrap_socket(self.request, server_side=True)
         super().setup()
+        greet = getattr(self.server.owner.persona, "on_connect", None)
+        if greet is not None:  # banner-first protocols speak before the client does
+            greet(self)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -79,6 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
+        if owner.persona is not None:
+            owner.persona.handle(self, parts.path, query)
+            return
         handler = getattr(self, "do_path_" + parts.path.strip("/").replace("-", "_"), None)
         if handler is None:
             self._send(404, b"not found", "text/plain")
@@ -191,6 +203,25 @@ class _Handler(BaseHTTPRequestHandler):
                 owner.in_flight -= 1
         self._send(200, b'{"held": true}')
 
+    def do_path_short(self, q: dict[str, str]) -> None:
+        """Announces [size=1000] bytes, sends [sent=10], hangs up: a truncated body."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", q.get("size", "1000"))
+        self.end_headers()
+        self.wfile.write(b"{" * int(q.get("sent", 10)))
+        self.wfile.flush()
+        self.close_connection = True
+
+    def do_path_fat_headers(self, q: dict[str, str]) -> None:
+        """[lines=1] one header line of 100 KB, or [lines=N] N small header lines."""
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        n = int(q.get("lines", 1))
+        for i in range(n):
+            self.wfile.write(b"X-Fat-%d: %s\r\n" % (i, b"f" * (100_000 if n == 1 else 8)))
+        self.wfile.write(b"Content-Length: 0\r\n\r\n")
+        self.close_connection = True
+
     def do_path_hangup(self, q: dict[str, str]) -> None:
         self.close_connection = True  # returning without a byte makes the server hang up
 
@@ -204,8 +235,10 @@ class _Handler(BaseHTTPRequestHandler):
 class HostileServer:
     """Context manager: ``with HostileServer() as srv: srv.url("/ok")``."""
 
-    def __init__(self, tls_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, tls_context: ssl.SSLContext | None = None,
+                 persona: Any = None) -> None:
         self.tls_context = tls_context
+        self.persona = persona  # a selftests.hostile_products persona answers every request
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.hits: Counter[tuple[str, str]] = Counter()
@@ -266,3 +299,301 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------------------------------
+# Deceptive product imitations: each persona answers like the real product it pretends to
+# be (routes, bodies, headers as the real server sends them) and then misbehaves. Used by
+# the exposure self-tests that audit them all at once (selftests/test_exposure_hostile.py).
+# ------------------------------------------------------------------------------------------
+
+_HTTP_DATE = "%a, %d %b %Y %H:%M:%S GMT"
+_REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found"}
+
+
+def raw_response(status: int, headers: list[tuple[str, str]], body: bytes,
+                 length: bool = True) -> bytes:
+    """The exact bytes of one HTTP/1.1 response (no Server header unless given)."""
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}",
+             f"Date: {time.strftime(_HTTP_DATE, time.gmtime())}"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    if length:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _json(doc: Any) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+# Ollama (server/routes.go): gin answers "/" and HEAD "/" with c.String -> text/plain;
+# /api/version and /api/tags with c.JSON; unknown routes with gin's "404 page not found".
+# Go's net/http sends no Server header.
+GO_TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+GO_JSON = [("Content-Type", "application/json; charset=utf-8")]
+OLLAMA_TAG = {
+    "name": "llama3.2:latest", "model": "llama3.2:latest",
+    "modified_at": "2025-01-14T10:07:21.492367155Z", "size": 2019393189,
+    "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+    "details": {"parent_model": "", "format": "gguf", "family": "llama",
+                "families": ["llama"], "parameter_size": "3.2B",
+                "quantization_level": "Q4_K_M"},
+}
+
+
+def ollama_routes(version: str = "0.5.7", tags: list[dict] | None = None) -> dict[str, bytes]:
+    models = tags if tags is not None else [OLLAMA_TAG]
+    openai = {"object": "list", "data": [
+        {"id": m["name"], "object": "model", "created": 1736849241, "owned_by": "library"}
+        for m in models]}
+    return {
+        "/": raw_response(200, GO_TEXT, b"Ollama is running"),
+        "/api/version": raw_response(200, GO_JSON, _json({"version": version})),
+        "/api/tags": raw_response(200, GO_JSON, _json({"models": models})),
+        "/v1/models": raw_response(200, GO_JSON, _json(openai)),
+    }
+
+
+GIN_404 = raw_response(404, GO_TEXT, b"404 page not found")
+
+
+class Persona:
+    """Answers every request of a :class:`HostileServer` like ``product`` would."""
+
+    product = "?"
+    misbehaviour = "?"
+
+    def __init__(self) -> None:
+        self.routes: dict[str, bytes] = {}
+        self.not_found = GIN_404
+
+    def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        self.write(h, self.routes.get(path, self.not_found), path)
+
+    def write(self, h: _Handler, data: bytes, path: str) -> None:
+        if h.command == "HEAD":
+            data = data.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+        try:
+            h.wfile.write(data)
+            h.wfile.flush()
+        except OSError:
+            pass
+        h.close_connection = True
+
+
+class OllamaDrip(Persona):
+    """A real-looking Ollama that sends every answer one byte every ``gap`` seconds,
+    status line included: each request would cost the whole timeout."""
+
+    product, misbehaviour = "Ollama", "drips one byte every 0.5 s"
+
+    def __init__(self, gap: float = 0.5) -> None:
+        super().__init__()
+        self.routes = ollama_routes()
+        self.gap = gap
+
+    def write(self, h: _Handler, data: bytes, path: str) -> None:
+        try:
+            for i in range(len(data)):
+                if h._stopped(self.gap):
+                    break
+                h.wfile.write(data[i:i + 1])
+                h.wfile.flush()
+        except OSError:
+            pass
+        h.close_connection = True
+
+
+# vLLM runs under uvicorn: lower-case headers, "server: uvicorn", FastAPI's 404 body.
+UVICORN_JSON = [("server", "uvicorn"), ("content-type", "application/json")]
+FASTAPI_404 = raw_response(404, UVICORN_JSON, b'{"detail":"Not Found"}')
+
+
+class VllmEndlessStream(Persona):
+    """vLLM's /version, but /v1/models is a chunked body that never ends (a few model
+    entries every 50 ms: never too large quickly, never finished)."""
+
+    product, misbehaviour = "vLLM", "streams /v1/models forever"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.not_found = FASTAPI_404
+        self.routes = {"/version": raw_response(200, UVICORN_JSON, b'{"version":"0.6.3"}')}
+
+    def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        if path != "/v1/models":
+            return super().handle(h, path, query)
+        head = UVICORN_JSON + [("transfer-encoding", "chunked")]
+        piece = b'{"id":"meta-llama/Llama-3.2-1B","object":"model","owned_by":"vllm"},'
+        try:
+            h.wfile.write(raw_response(200, head, b"", length=False))
+            first = b'{"object":"list","data":['
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(first), first))
+            while not h._stopped(0.05):
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                h.wfile.flush()
+        except OSError:
+            pass
+        h.close_connection = True
+
+
+# LM Studio's server is Express: X-Powered-By, charset in the type, a weak ETag.
+EXPRESS_JSON = [("X-Powered-By", "Express"), ("Content-Type", "application/json; charset=utf-8"),
+                ("Connection", "keep-alive"), ("Keep-Alive", "timeout=5")]
+HUGE_SIZE = 200 * 1024 * 1024
+
+
+class LmStudioHuge(Persona):
+    """LM Studio's /v1/models answering 200 MB: with Content-Length (announced) or
+    delimited by closing the connection (unannounced)."""
+
+    product = "LM Studio"
+
+    def __init__(self, announced: bool) -> None:
+        super().__init__()
+        self.announced = announced
+        self.misbehaviour = f"200 MB /v1/models ({'announced' if announced else 'unannounced'})"
+        self.not_found = raw_response(404, EXPRESS_JSON,
+                                      b'{"error":"Unexpected endpoint or method."}')
+        self.sent: list[int] = []
+
+    def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        if path != "/v1/models":
+            return super().handle(h, path, query)
+        head = [k for k in EXPRESS_JSON if k[0] not in ("Connection", "Keep-Alive")]
+        head += [("Content-Length", str(HUGE_SIZE))] if self.announced else [
+            ("Connection", "close")]
+        block = b'{"id":"qwen2.5-7b-instruct","object":"model","owned_by":"organization_owner"},'
+        block = block * (65536 // len(block))
+        sent = 0
+        try:
+            h.wfile.write(raw_response(200, head, b'{"data":[', length=False))
+            while sent < HUGE_SIZE and not h.server.owner.stop.is_set():
+                h.wfile.write(block)
+                sent += len(block)
+        except OSError:
+            pass
+        finally:
+            self.sent.append(sent)
+        h.close_connection = True
+
+
+class LiteLLMMalformed(Persona):
+    """LiteLLM's liveliness answer, but its JSON reads are cut mid-document with a
+    matching Content-Length (nothing wrong on the wire: the JSON itself is broken)."""
+
+    product, misbehaviour = "LiteLLM proxy", "malformed JSON"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.not_found = FASTAPI_404
+        cut = b'{"data":[{"id":"gpt-4o","object":"model","created":1677610602,"owned_by":"op'
+        self.routes = {
+            "/health/liveliness": raw_response(200, UVICORN_JSON, b'"I\'m alive!"'),
+            "/v1/models": raw_response(200, UVICORN_JSON, cut),
+            "/model/info": raw_response(200, UVICORN_JSON, b'{"data":[{"model_name":"gpt-4o",'),
+            "/openapi.json": raw_response(200, UVICORN_JSON, b'{"openapi":"3.1.0","info":{"ti'),
+        }
+
+
+SCRIPT = "<script>alert('aiaudit-xss')</script>"
+IMG = '<img src=x onerror="alert(1)">'
+
+
+class KoboldCppScript(Persona):
+    """KoboldCpp (Python http.server, its own Server banner) whose version and model
+    names carry script, and which also serves Ollama's /api/tags, as KoboldCpp's Ollama
+    emulation does: one service imitating another's API."""
+
+    product, misbehaviour = "KoboldCpp", "script in banners; emulates Ollama"
+
+    def __init__(self) -> None:
+        super().__init__()
+        head = [("Server", f"ConcedoLlamaForKoboldServer {IMG}"),
+                ("Content-Type", "application/json")]
+        self.not_found = raw_response(404, head, b'{"detail":{"msg":"Error: HTTP Server is '
+                                      b'running, but this endpoint does not exist.",'
+                                      b'"type":"bad_input"}}')
+        tag = dict(OLLAMA_TAG, name=f"koboldcpp{SCRIPT}", model="koboldcpp:latest")
+        self.routes = {
+            "/api/extra/version": raw_response(200, head, _json(
+                {"result": "KoboldCpp", "version": f"1.80{SCRIPT}", "protected": False,
+                 "txt2img": False})),
+            "/api/v1/model": raw_response(200, head, _json({"result": f"koboldcpp/{SCRIPT}"})),
+            "/v1/models": raw_response(200, head, _json(
+                {"object": "list", "data": [{"id": f"koboldcpp/{SCRIPT}", "object": "model",
+                                             "created": 1, "owned_by": "koboldcpp"}]})),
+            "/api/tags": raw_response(200, head, _json({"models": [tag]})),
+        }
+
+
+class HomegrownJson(Persona):
+    """An in-house inference gateway no catalog knows: JSON data on "/", 404 elsewhere."""
+
+    product, misbehaviour = "unknown in-house API", "unidentified, serves data unauthenticated"
+
+    def __init__(self) -> None:
+        super().__init__()
+        head = [("Content-Type", "application/json")]
+        self.not_found = raw_response(404, head, b'{"error":"no such route"}')
+        self.routes = {"/": raw_response(200, head, _json(
+            {"service": "inference-gw", "models": ["llama3-70b"], "queue": 0}))}
+
+
+# nginx's own 401 page for auth_basic, byte for byte (ngx_http_special_response.c).
+NGINX_VERSION = "nginx/1.24.0"
+NGINX_401 = (b"<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n"
+             b"<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>"
+             + NGINX_VERSION.encode() + b"</center>\r\n</body>\r\n</html>\r\n")
+
+
+class NginxXffGateway(Persona):
+    """nginx in front of Ollama with the classic mistake: ``satisfy any; allow 127.0.0.1;
+    deny all; auth_basic ...`` plus ``set_real_ip_from 0.0.0.0/0; real_ip_header
+    X-Forwarded-For`` so any client claiming to be 127.0.0.1 skips the password."""
+
+    product, misbehaviour = "nginx + Ollama", "X-Forwarded-For: 127.0.0.1 bypasses auth_basic"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backend = ollama_routes()
+
+    def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        client = (h.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
+        if client != "127.0.0.1":
+            self.write(h, raw_response(401, [
+                ("Server", NGINX_VERSION), ("Content-Type", "text/html"),
+                ("WWW-Authenticate", 'Basic realm="LLM"')], NGINX_401), path)
+            return
+        upstream = self.backend.get(path, GIN_404)
+        head, _, body = upstream.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        lines.insert(1, b"Server: " + NGINX_VERSION.encode())  # proxy_pass sets its own
+        self.write(h, b"\r\n".join(lines) + b"\r\n\r\n" + body, path)
+
+
+class SshBanner(Persona):
+    """OpenSSH on a port the audit config calls an AI service's: the server speaks first
+    (RFC 4253 section 4.2: its identification string on connect), never HTTP."""
+
+    product, misbehaviour = "OpenSSH", "not HTTP at all"
+    BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+
+    def on_connect(self, h: _Handler) -> None:
+        try:
+            h.wfile.write(self.BANNER)
+            h.wfile.flush()
+        except OSError:
+            pass
+
+    def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        h.close_connection = True  # sshd drops a peer whose identification is not SSH-2.0
+
+
+def personas() -> dict[str, Persona]:
+    """One of each, keyed by a short name."""
+    return {"drip": OllamaDrip(), "endless": VllmEndlessStream(),
+            "huge-announced": LmStudioHuge(True), "huge-unannounced": LmStudioHuge(False),
+            "malformed": LiteLLMMalformed(), "script": KoboldCppScript(),
+            "homegrown": HomegrownJson(), "xff-gateway": NginxXffGateway(),
+            "ssh": SshBanner()}

@@ -123,7 +123,8 @@ def test_hardened_evidence_shows_proxy_tls_and_log(exposure_audits):
     assert "issuer" in exp03["TLS certificate"] and "Caddy" in exp03["TLS certificate"]
     exp02 = _control(doc, "EXP-02")["cases"][0]["evidence"]
     assert "proxy Caddy" in exp02["refused by"]
-    assert "X-Forwarded-For: 127.0.0.1: 401" in exp02["bypass attempts"]
+    assert "X-Forwarded-For/X-Real-IP/Forwarded/X-Client-IP: 127.0.0.1: 401" in exp02[
+        "bypass attempts"]
     assert "policy drop" in _control(doc, "EXP-04")["cases"][0]["evidence"]["default deny from"]
 
 

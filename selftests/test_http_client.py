@@ -244,8 +244,8 @@ def test_undeclared_route_is_refused(server: HostileServer, client: SafeClient) 
     models_only = Probe("models", (SafeRoute("GET", "/v1/models"),))
     with pytest.raises(UnsafeRequestRefused, match="not declared GET /api/tags"):
         client.get(models_only, server.url("/api/tags"))
-    with pytest.raises(UnsafeRequestRefused, match="not declared POST /v1/models"):
-        client.request(models_only, "POST", server.url("/v1/models"), json={})
+    with pytest.raises(UnsafeRequestRefused, match="not declared POST /v1/chat/completions"):
+        client.request(models_only, "POST", server.url("/v1/chat/completions"), json={})
     _assert_nothing_sent(server, client)
     assert [x.probe for x in client.refused] == ["models", "models"]
 
@@ -497,3 +497,78 @@ def test_records_are_consistent_under_concurrency(server: HostileServer) -> None
     assert len(c.records) == 64 and server.hits[("GET", "/ok")] == 64
     assert sorted(r.url for r in c.records) == sorted(server.url(f"/ok?i={i}")
                                                       for i in range(64))
+
+
+# ------------------------------------------------ 9. reasons, host budgets, interrupts
+
+
+def test_reasons_name_the_cause(server: HostileServer) -> None:
+    with SafeClient(max_bytes=100_000, total_timeout=1.0, read_timeout=0.5, retries=0,
+                    per_host_rate=None) as c:
+        announced = c.get(ANYTHING, server.url("/big"))
+        endless = c.get(ANYTHING, server.url("/forever"))
+        dripping = c.get(ANYTHING, server.url("/forever?size=10&gap=0.05"))
+        short = c.get(ANYTHING, server.url("/short?size=1000&sent=10"))
+        slow = c.get(ANYTHING, server.url("/slow?delay=3"))
+        refused = c.get(ANYTHING, f"http://127.0.0.1:{free_port()}/")
+        fat_line = c.get(ANYTHING, server.url("/fat-headers?lines=1"))
+        many = c.get(ANYTHING, server.url("/fat-headers?lines=500"))
+    assert announced.cause == "response too large: announced 104857600 bytes (limit 100000)"
+    assert endless.cause == "response too large: more than 100000 bytes read (limit 100000)"
+    assert (announced.cut_kind, endless.cut_kind) == ("size", "size")
+    assert dripping.cause.startswith("stream did not end within 1.0s (total time limit; ")
+    assert dripping.timed_out and not announced.timed_out
+    assert short.cause == "truncated body: connection closed after 10 of 1000 announced bytes"
+    assert slow.cause == "timed out after 0.5s waiting for response" and slow.timed_out
+    assert refused.cause == "connection refused"
+    assert fat_line.cause == "response too large: a status or header line over 64 KiB"
+    assert many.cause == "response too large: got more than 100 headers"
+    assert all("\n" not in r.cause for r in (announced, endless, dripping, short, slow, refused))
+
+
+def test_host_budget_gives_up_on_a_host_after_its_first_timeout() -> None:
+    with HostileServer() as drip, HostileServer() as fine, SafeClient(
+            host_budget=1.5, total_timeout=10.0, read_timeout=5.0, per_host_rate=None) as c:
+        t0 = time.monotonic()
+        first = c.get(ANYTHING, drip.url("/trickle?gap=0.2"))
+        took = time.monotonic() - t0
+        later = [c.get(ANYTHING, drip.url("/ok")) for _ in range(5)]
+        elsewhere = c.get(ANYTHING, fine.url("/ok"))
+        total = time.monotonic() - t0
+    assert 1.4 <= took < 2.2, took  # the budget, not the 10 s request limit
+    assert first.cut_kind == "time" and "host budget of 1.5s used up" in first.cause
+    assert all(r.error_kind == "skipped" and r.status is None for r in later)
+    assert "given up after its first timeout (GET /trickle: " in later[0].cause
+    assert "stream did not end" in later[0].cause  # the first timeout, named
+    assert drip.hits[("GET", "/ok")] == 0  # skipped means not sent
+    assert c.host_problem(drip.url("/")) and c.host_problem(fine.url("/")) is None
+    assert elsewhere.status == 200 and total < 2.5
+
+
+def test_host_budget_counts_only_time_spent_on_that_host(server: HostileServer) -> None:
+    with SafeClient(host_budget=1.0, per_host_rate=None) as c:
+        for _ in range(3):
+            assert c.get(ANYTHING, server.url("/slow?delay=0.2")).status == 200
+            time.sleep(0.4)  # the audit busy elsewhere: not charged to this host
+        assert c.get(ANYTHING, server.url("/ok")).status == 200
+        late = c.get(ANYTHING, server.url("/slow?delay=2"))
+    assert late.error_kind == "timeout" and "host budget of 1.0s used up" in late.cause
+
+
+def test_abort_abandons_requests_in_flight_at_once(server: HostileServer) -> None:
+    with SafeClient(read_timeout=30.0, total_timeout=60.0, per_host_rate=None) as c:
+        out: list[HttpResult] = []
+        worker = threading.Thread(target=lambda: out.append(
+            c.get(ANYTHING, server.url("/trickle?gap=0.2"))), daemon=True)
+        worker.start()
+        assert wait_for(lambda: server.connections > 0)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        c.abort("the audit was interrupted (SIGINT)")
+        worker.join(2.0)
+        took = time.monotonic() - t0
+        after = c.get(ANYTHING, server.url("/ok"))
+    assert not worker.is_alive() and took < 1.0
+    assert out[0].error_kind == "interrupted" and "interrupted (SIGINT)" in out[0].cause
+    assert after.error_kind == "interrupted" and after.cause.startswith("not sent:")
+    assert server.hits[("GET", "/ok")] == 0

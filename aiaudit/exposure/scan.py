@@ -22,13 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("host")
     parser.add_argument("--extra-ports", default="", help="comma-separated extra ports")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.add_argument("--host-budget", type=float, default=30.0, metavar="SECONDS",
+                        help="total time one host:port may cost (default 30)")
     args = parser.parse_args(argv)
     try:
         extra = [int(p) for p in args.extra_ports.split(",") if p.strip()]
     except ValueError:
         parser.error("--extra-ports takes comma-separated port numbers")
     started = time.monotonic()
-    with SafeClient() as client:
+    with SafeClient(host_budget=args.host_budget) as client:
         found = discover(client, args.host, extra)
         records = client.records
     elapsed = time.monotonic() - started

@@ -121,6 +121,9 @@ def render_summary(doc: dict) -> str:
     parts = [CSS, '<div class="aia" id="aiaudit-summary">']
     parts.append(f'<div class="verdict v-{e(verdict.replace(" ", "-"))}" id="aiaudit-verdict">'
                  f"{e(verdict)}</div>")
+    if doc.get("interrupted"):
+        parts.append(f'<p id="aiaudit-interrupted"><b>Audit {e(doc["interrupted"])}</b>: '
+                     "cases finished by then are kept; the rest are NOT_RUN.</p>")
     meta = [
         ["Target", e(doc["target"]) + f" ({e(doc['target_kind'])})"],
         ["Profile", e(doc["profile"])],

@@ -29,6 +29,7 @@ class RunInfo:
     parameters: dict[str, str] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    interrupted: str = ""  # "interrupted after 12 s (SIGINT)" when the run was stopped
 
 
 def _case(target: str, control: str, c: CaseResult) -> dict:
@@ -87,6 +88,7 @@ def build_report(info: RunInfo, summary: RunSummary, catalog: Catalog) -> dict:
         "profile": info.profile,
         "started": info.started,
         "finished": info.finished,
+        "interrupted": info.interrupted or None,
         "suite_version": __version__,
         "catalog_version": catalog.version,
         "config": info.config,
