@@ -236,7 +236,7 @@ class HostileServer:
     """Context manager: ``with HostileServer() as srv: srv.url("/ok")``."""
 
     def __init__(self, tls_context: ssl.SSLContext | None = None,
-                 persona: Any = None) -> None:
+                 persona: Any = None, port: int = 0) -> None:
         self.tls_context = tls_context
         self.persona = persona  # a selftests.hostile_products persona answers every request
         self.lock = threading.Lock()
@@ -247,7 +247,7 @@ class HostileServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.big_sent: list[int] = []
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.owner = self
         self.port: int = self._httpd.server_address[1]
         self._thread = threading.Thread(

@@ -274,3 +274,23 @@ def test_own_address_is_told_apart_from_a_remote_one():
     assert providers.own_address("::1") == "::1 is a loopback address"
     assert providers.own_address("192.0.2.1") is None  # TEST-NET-1: never this machine's
     assert providers.own_address("no-such-host.invalid") is None
+
+
+def test_drip_host_on_a_catalog_port_is_reported_not_dropped(tmp_path):
+    """A drip "Ollama" on Ollama's own port, with no audit config at all: it is given up
+    after one timeout, and still gets its cases (ERROR naming the timeout), instead of
+    vanishing from the report because it never said enough to be identified."""
+    try:
+        drip = HostileServer(persona=OllamaDrip(), port=11434)
+    except OSError:
+        pytest.skip("port 11434 is taken on this machine")
+    with drip:
+        cfg = tmp_path / "audit.toml"
+        cfg.write_text("[exposure]\nhost_budget_seconds = 3\n")
+        ctx = AuditContext(parse_target("127.0.0.1"), load_config(str(cfg)))
+        found = [s for s in providers.ai_endpoints(ctx) if s.port == 11434]
+    assert len(found) == 1 and found[0].name == "listener with no HTTP answer"
+    assert "Ollama default port; given up: GET /: timed out after 3.0s" in found[0].describe()
+    state = providers.auth_state(ctx, found[0])
+    assert state.state == "unknown" and state.transport
+    assert "timed out after 3.0s" in state.why_unknown()

@@ -39,6 +39,7 @@ class NetService:
     proxy_url: str | None = None  # the configured proxy URL this listener serves
     behind: Identification | None = None  # identified with the proxy credential
     extra_port: bool = False  # listed in [exposure] extra_ports
+    stalled: str = ""  # an AI service's default port whose host was given up (timed out)
 
     @property
     def host(self) -> str:
@@ -86,7 +87,7 @@ class NetService:
     def is_ai(self) -> bool:
         """Worth the exposure controls: named by the catalog, behind a configured proxy, or on
         a port the audit config lists as an AI service's."""
-        return bool(self.ident.service or self.proxy_url or self.extra_port)
+        return bool(self.ident.service or self.proxy_url or self.extra_port or self.stalled)
 
     def read_paths(self) -> list[str]:
         svc = self.service
@@ -100,6 +101,8 @@ class NetService:
         head += f" ({info['scheme']}, confidence {info['confidence']:.2f})"
         if info.get("resembles"):
             head += f"; resembles {info['resembles']}"
+        if self.stalled:
+            head += f"; {self.stalled}"
         if info.get("emulates"):
             head += (f"; also imitates {', '.join(info['emulates'])}: emulation by the same "
                      "service, not a second one")
@@ -202,12 +205,23 @@ def fingerprint(prober: _PortProber, answers: dict[str, Answer], probe: Probe,
     return identify(answers)
 
 
+def _stalled(client: Any, svc: NetService) -> str:
+    """Why an unidentified listener on an AI service's default port is kept anyway: it
+    timed out (a drip or a tarpit) and was given up, so it may well be that service."""
+    problem = getattr(client, "host_problem", lambda _url: None)(svc.base_url)
+    if not problem or svc.ident.service:
+        return ""
+    names = [s.name for s in ai_services() if svc.port in s.ports]
+    return f"{' / '.join(names)} default port; given up: {problem}" if names else ""
+
+
 def _probe_port(client: Any, address: str, port: int, extra: set[int],
                 proxy_urls: dict[int, str], auth_headers: dict[str, str]) -> NetService | None:
     prober = _PortProber(client, address, port)
     svc = prober.svc
     if not prober.detect_scheme():
-        if port not in extra and port not in proxy_urls:
+        svc.stalled = _stalled(client, svc)
+        if port not in extra and port not in proxy_urls and not svc.stalled:
             return None  # an open catalog port that speaks no HTTP: not an AI API
         # A port the audit config names as an AI service's: keep it, so its cases say why
         # it could not be read (reset, TLS error, timed out) instead of vanishing.
@@ -222,6 +236,7 @@ def _probe_port(client: Any, address: str, port: int, extra: set[int],
     if svc.proxy_url and auth_headers and not svc.ident.service:
         authed: dict[str, Answer] = {}
         svc.behind = fingerprint(prober, authed, probes.AUTH_READ, auth_headers)
+    svc.stalled = _stalled(client, svc)
     return svc
 
 
