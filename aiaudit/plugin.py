@@ -349,6 +349,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         case.status, case.reason = status, reason
     case.duration += report.duration
     case.evidence = dict(item.stash.get(EVIDENCE, {}))
+    if report.when == "call" or not report.passed:  # judged: a call ran, or setup decided
+        state.setdefault("judged", set()).add(item.nodeid)
     # Auditors get one clear line, never a traceback wall; internal errors keep theirs
     # (redacted) in the log, below that line.
     if internal:
@@ -401,7 +403,10 @@ def _finish(session: pytest.Session) -> dict | None:
     catalog = load_catalog()
     if session.exitstatus == pytest.ExitCode.INTERRUPTED and not state["interrupted"]:
         state["interrupted"] = _interrupted_text(state, "KeyboardInterrupt")
-    summary = summarize(catalog, list(state["cases"].values()), ctx.config)
+    cases = list(state["cases"].values())
+    if state["interrupted"]:  # a case whose call was cut off only passed its setup
+        cases = [c for c in cases if c.nodeid in state.get("judged", set())]
+    summary = summarize(catalog, cases, ctx.config)
     info = RunInfo(
         target=ctx.target.spec,
         target_kind=ctx.target.kind,
@@ -414,7 +419,7 @@ def _finish(session: pytest.Session) -> dict | None:
     )
     if state["interrupted"]:
         info.notes.append(f"The audit was {state['interrupted']}: the report keeps the "
-                          f"{len(state['cases'])} cases finished by then; controls with no "
+                          f"{len(cases)} cases finished by then; controls with no "
                           "finished case are NOT_RUN.")
     # Areas that need other timeouts keep their own SafeClient in "http:extra_clients".
     clients = [ctx.client] if "client" in ctx.__dict__ else []

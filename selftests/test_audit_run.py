@@ -186,3 +186,49 @@ def test_unexpected_exception_is_internal_error_with_traceback_in_log(tmp_path):
     assert 'return {}["no-such-key"]' in proc.stdout and "KeyError" in proc.stdout
     assert "None.upper()" in proc.stdout and "AttributeError" in proc.stdout
     assert proc.returncode == 1
+
+
+SLOW_TESTS = textwrap.dedent('''
+    import os, pathlib, time
+    import pytest
+
+    @pytest.mark.control("EXP-04")
+    def test_done(evidence):
+        evidence.add("policy", "drop")
+
+    @pytest.mark.control("EXP-03")
+    def test_cut_off(evidence):
+        pathlib.Path(os.environ["STARTED_FLAG"]).write_text("started")
+        time.sleep(60)
+''')
+
+
+def test_interrupt_keeps_finished_cases_and_never_passes_a_cut_off_one(tmp_path):
+    import signal
+    import time
+
+    (tmp_path / "tests_exposure").mkdir()
+    (tmp_path / "tests_exposure" / "test_slow.py").write_text(SLOW_TESTS)
+    flag = tmp_path / "started"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "aiaudit.plugin",
+         "--target=local", f"--rootdir={tmp_path}", f"--report-dir={tmp_path / 'r'}",
+         "tests_exposure"], cwd=tmp_path, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env={**__import__("os").environ, "STARTED_FLAG": str(flag)})
+    try:
+        deadline = time.monotonic() + 60
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert flag.exists(), "the slow test never started"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        assert time.monotonic() - sent < 2.0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    doc = report(tmp_path / "r")
+    status = {c["id"]: c["status"] for c in doc["controls"]}
+    assert status["EXP-04"] == "PASS"  # finished before the interrupt: kept
+    assert status["EXP-03"] == "NOT_RUN"  # cut off mid-call: never PASS
+    assert doc["interrupted"].startswith("interrupted after") and "1 cases" in doc["notes"][0]
