@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from aiaudit.access import access_script, denied_line, parse_access
 from aiaudit.status import CouldNotCheck
 
 
@@ -51,6 +52,17 @@ def _kind(info: tarfile.TarInfo) -> str:
     if info.islnk():
         return "hardlink"
     return "other"
+
+
+def tar_denied(messages: str) -> list[str]:
+    """Paths GNU tar reports as unreadable ("tar: ./x: Cannot open: Permission denied")."""
+    out = []
+    for line in messages.splitlines():
+        if "Permission denied" not in line:
+            continue
+        path = line.removeprefix("tar: ").split(": ", 1)[0]
+        out.append(path[2:] if path.startswith("./") else path)
+    return out
 
 
 class HostFS:
@@ -89,12 +101,18 @@ class HostFS:
         raise CouldNotCheck(f"no host access for a {self.kind} target")
 
     @contextlib.contextmanager
-    def _pipe(self, command: str) -> Iterator[IO[bytes]]:
+    def _pipe(self, command: str, keep_stderr: bool = False) -> Iterator[Any]:
+        """The command's stdout as a stream; with keep_stderr, (stream, read_stderr)."""
         proc = subprocess.Popen(self.argv(command), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.PIPE if keep_stderr else subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
+
+        def errors() -> str:
+            return proc.stderr.read(65536).decode("utf-8", "replace") if proc.stderr else ""
+
         try:
-            yield proc.stdout
+            yield (proc.stdout, errors) if keep_stderr else proc.stdout
         finally:
             proc.stdout.close()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -102,6 +120,8 @@ class HostFS:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            if proc.stderr:
+                proc.stderr.close()
 
     @contextlib.contextmanager
     def open(self, path: str) -> Iterator[IO[bytes]]:
@@ -111,25 +131,44 @@ class HostFS:
                 with open(path, "rb") as fh:
                     yield fh
             except OSError as exc:
-                raise CouldNotCheck(f"cannot read {path}: {exc.strerror or exc}") from None
+                raise CouldNotCheck(denied_line(path, exc.strerror or str(exc))) from None
             return
-        with self._pipe(f"cat -- {shlex.quote(path)}") as stream:
+        # One status byte first: an unreadable file must not look like an empty one.
+        q = shlex.quote(path)
+        with self._pipe(f"if (: < {q}) 2>/dev/null; then printf O; cat -- {q}; "
+                        f"else printf E; {access_script([path])}; fi") as stream:
+            head = stream.read(1)
+            if head != b"O":
+                detail = stream.read(4096).decode("utf-8", "replace")
+                access = parse_access(detail).get(path)
+                if access is not None and access.unreadable:
+                    raise CouldNotCheck(access.reason())
+                if access is not None and access.missing:
+                    raise CouldNotCheck(f"cannot read {path}: it does not exist")
+                raise CouldNotCheck(f"cannot read {path} on the target"
+                                    + ("" if head else " (no answer)"))
             yield stream
 
-    def tree(self, root: str) -> Iterator[TreeEntry]:
-        """Every entry below root, streamed as one tar archive (symlinks are not followed)."""
+    def tree(self, root: str, denied: list[str] | None = None) -> Iterator[TreeEntry]:
+        """Every entry below root, streamed as one tar archive (symlinks are not followed).
+
+        Entries tar could not read are left out of the stream; their paths (relative to
+        root) go to `denied`, so a caller never takes an unreadable tree for a small one."""
         root = root.rstrip("/") or "/"
-        command = (f"cd {shlex.quote(root)} && "
-                   "tar --ignore-failed-read --no-xattrs -cf - . 2>/dev/null")
-        if self.kind == "local":
-            command = f"cd {shlex.quote(root)} && tar --ignore-failed-read -cf - . 2>/dev/null"
-        with self._pipe(command) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
-            for info in tar:
-                name = info.name[2:] if info.name.startswith("./") else info.name
-                if name in ("", "."):
-                    continue
-                yield TreeEntry(name, _kind(info), info.size, info.mode, info.uid, info.gid,
-                                float(info.mtime), info.linkname, tar, info)
+        xattrs = "" if self.kind == "local" else " --no-xattrs"
+        # tar's stdout stays the stream; its messages go, capped, to stderr for `denied`.
+        command = (f"cd {shlex.quote(root)} && {{ tar --ignore-failed-read{xattrs} -cf - . "
+                   "2>&1 1>&3 3>&- | awk 'NR<=200' >&2; } 3>&1")
+        with self._pipe(command, keep_stderr=denied is not None) as (stream, errors):
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                for info in tar:
+                    name = info.name[2:] if info.name.startswith("./") else info.name
+                    if name in ("", "."):
+                        continue
+                    yield TreeEntry(name, _kind(info), info.size, info.mode, info.uid,
+                                    info.gid, float(info.mtime), info.linkname, tar, info)
+            if denied is not None:
+                denied.extend(tar_denied(errors()))
 
     def run(self, command: str, timeout: float = 60.0) -> tuple[int, str, str]:
         """Run a read-only command; (exit code, stdout, stderr)."""

@@ -39,7 +39,16 @@ from aiaudit.report.diff import (
 from aiaudit.report.html_summary import e, render_summary
 from aiaudit.report.model import RunInfo, build_report, write_json
 from aiaudit.report.sarif import build_sarif
-from aiaudit.results import MAX_EVIDENCE_CHARS, CaseResult, summarize
+from aiaudit.results import (
+    MAX_EVIDENCE_CHARS,
+    READ_KEY,
+    UNREADABLE_KEY,
+    CaseResult,
+    format_read,
+    parse_read,
+    read_nothing,
+    summarize,
+)
 from aiaudit.status import CouldNotCheck, ManualCheck, NotApplicable, Status
 from aiaudit.supply_chain.pytest_options import add_supply_chain_options
 from aiaudit.target import TargetError, parse_target
@@ -243,6 +252,19 @@ class Evidence:
             text = text[:MAX_EVIDENCE_CHARS] + f"… [{len(text) - MAX_EVIDENCE_CHARS} chars cut]"
         self._store[redact(str(key))] = text
 
+    def read(self, **counts: int) -> None:
+        """Count what was actually read (files, rows, keys, processes, requests, ...): a
+        PASS needs one count above zero. Repeated calls add up."""
+        merged = parse_read(self._store.get(READ_KEY, ""))
+        for name, n in counts.items():
+            merged[name] = merged.get(name, 0) + int(n)
+        self._store[READ_KEY] = format_read(merged)
+
+    def unreadable(self, reasons: list[str]) -> None:
+        """What could not be read, one reason per path (a PASS is then withheld)."""
+        if reasons:
+            self.add(UNREADABLE_KEY, "; ".join(dict.fromkeys(reasons)))
+
 
 @pytest.fixture
 def evidence(request: pytest.FixtureRequest) -> Evidence:
@@ -330,6 +352,17 @@ def _classify(report: pytest.TestReport, call: pytest.CallInfo,
     return Status.ERROR, internal_error(control, where), True
 
 
+def _withhold_unread_pass(evidence: dict[str, str]) -> tuple[Status, str]:
+    """Nothing unread is PASS: a passing test that read nothing, or could not read part of
+    what it judged, is ERROR with the reason (the test's own evidence says what)."""
+    if evidence.get(UNREADABLE_KEY):
+        return Status.ERROR, f"not everything could be read: {evidence[UNREADABLE_KEY]}"
+    if read_nothing(evidence):
+        return Status.ERROR, ("passed without reading anything (no count in the evidence's "
+                              f"'{READ_KEY}'): nothing was checked")
+    return Status.PASS, ""
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
@@ -339,6 +372,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if state is None or control is None:
         return
     status, reason, internal = _classify(report, call, control)
+    if status == Status.PASS and report.when == "call":
+        status, reason = _withhold_unread_pass(item.stash.get(EVIDENCE, {}))
+        if status != Status.PASS:
+            report.outcome = "failed"
     reason = redact(reason)
     cases: dict[str, CaseResult] = state["cases"]
     callspec = getattr(item, "callspec", None)

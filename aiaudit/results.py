@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from aiaudit.catalog import Catalog, Control
@@ -10,6 +11,27 @@ from aiaudit.config import AuditConfig
 from aiaudit.status import SCORED_BAD, Status, rollup
 
 MAX_EVIDENCE_CHARS = 4000  # per case: reports must stay small enough to open
+
+# Evidence keys every control shares. `read` holds counts of what the test actually read,
+# as `name=N` words ("files=3 rows=120 keys=7"); `unreadable` names what it could not read.
+# A PASS needs a `read` count above zero and no `unreadable` (checked in the plugin).
+READ_KEY = "read"
+UNREADABLE_KEY = "unreadable"
+_COUNT = re.compile(r"([a-z_]+)=(\d+)")
+
+
+def parse_read(text: str) -> dict[str, int]:
+    """`files=3 rows=120` -> {"files": 3, "rows": 120}."""
+    return {k: int(v) for k, v in _COUNT.findall(text or "")}
+
+
+def format_read(counts: dict[str, int]) -> str:
+    return " ".join(f"{k}={v}" for k, v in counts.items())
+
+
+def read_nothing(evidence: dict[str, str]) -> bool:
+    """True when the evidence names no count above zero of anything read."""
+    return not any(v > 0 for v in parse_read(evidence.get(READ_KEY, "")).values())
 
 
 @dataclass

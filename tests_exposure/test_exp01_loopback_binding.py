@@ -13,4 +13,5 @@ import pytest
 def test_ai_service_listens_on_loopback_only(binding, evidence):
     for key, value in binding.evidence.items():
         evidence.add(key, value)
+    evidence.read(**binding.read)
     assert binding.ok, binding.problem

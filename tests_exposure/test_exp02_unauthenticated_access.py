@@ -19,6 +19,7 @@ def test_no_unauthenticated_read(svc, audit, evidence):
         evidence.add("bypass attempts", "; ".join(state.tried))
     if state.completion:
         evidence.add("completion (max_tokens=1)", state.completion)
+    evidence.read(answers=state.answered)
     assert not state.unconfirmed, (
         f"unauthenticated HTTP service, identity unconfirmed: {svc.endpoint} answers without "
         f"credentials: {state.reads[-1]}"

@@ -24,6 +24,7 @@ def test_behind_authenticating_tls_proxy(svc, audit, evidence):
         evidence.add("bypassed with", "; ".join(state.bypasses))
     if check.tls:
         evidence.add("TLS certificate", checks.describe_tls(check.tls))
+    evidence.read(answers=len(check.unauth) + bool(check.with_credential))
     if check.problem:
         could_not_check(f"{svc.name} at {svc.endpoint}: {check.problem}")
     assert check.proxied, (

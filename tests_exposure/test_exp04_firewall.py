@@ -3,6 +3,7 @@
 import pytest
 
 from aiaudit.exposure.providers import host_ai_ports
+from aiaudit.status import could_not_check
 
 
 @pytest.mark.control("EXP-04")
@@ -16,6 +17,10 @@ def test_inbound_default_deny_and_ai_ports_closed(fw, audit, evidence):
         evidence.add("unconditional accepts", "; ".join(fw.accept_all))
     if fw.notes:
         evidence.add("notes", "; ".join(fw.notes))
+    evidence.read(rule_sets=len(fw.tools))
+    if fw.denied and not fw.default_deny:
+        could_not_check("the audit account may not read the firewall: " + "; ".join(fw.denied)
+                        + " (reading rule sets needs CAP_NET_ADMIN: audit as root)")
     assert fw.default_deny and not fw.accept_all, (
         "inbound traffic is accepted by default: no nftables/iptables INPUT policy drop and "
         "no enabled ufw with a deny default"

@@ -24,6 +24,7 @@ def test_marked_request_reaches_the_log(svc, audit, evidence):
     assert logs, ("no access log or alert sink is configured ([paths] access_logs, [exposure] "
                   "alert_sinks): unexpected API calls go unnoticed")
     assert result.logs, f"none of the configured logs exists on the target: {', '.join(logs)}"
+    evidence.read(log_files=len(result.logs), markers_found=int(bool(result.found)))
     assert result.found, (
         f"the marked request to {svc.endpoint} did not appear in {', '.join(result.logs)} "
         f"within {result.waited}s"

@@ -16,6 +16,8 @@ def test_no_arbitrary_origin(svc, audit, evidence):
     evidence.add("Origin sent", checks.probes.CORS_ORIGIN)
     evidence.add("preflight answer", cors.preflight)
     evidence.add("GET answer", cors.simple)
+    evidence.read(answers=sum(1 for a in (cors.preflight, cors.simple)
+                              if a.get("status", "").isdigit() and a["status"] != "0"))
     if cors.problem:
         could_not_check(f"{svc.name} at {svc.endpoint}: {cors.problem}")
     problems = cors.verdicts(state.reachable_unauthenticated)

@@ -19,6 +19,7 @@ def test_management_not_reachable_unauthenticated(svc, audit, evidence):
                                                else ""))
     if service and service.management:
         evidence.add("management endpoints (never called)", "; ".join(service.management))
+    evidence.read(answers=state.answered)
     if state.state == "unknown" and not state.transport:
         manual(f"{svc.endpoint} hands out no data without credentials "
                f"({state.why_unknown()}): check by hand whether its management API needs a login")

@@ -14,6 +14,7 @@ def test_canary_is_not_disclosed(case, audit, budget, need_garak, evidence):
     if case.corpus == "garak-native":
         verdict = native_verdict(audit, case.channel, "INJ-01")
         evidence.add("garak native", verdict.summary())
+        evidence.read(garak_attempts=verdict.attempts)
         if verdict.problem:
             could_not_check(verdict.problem)
         assert not verdict.failed, verdict.summary()
@@ -23,6 +24,7 @@ def test_canary_is_not_disclosed(case, audit, budget, need_garak, evidence):
     evidence.add("canary", result.canary_source)
     evidence.add("under attack", result.attack_rate.describe())
     evidence.add("no-attack control", result.benign_rate.describe())
+    evidence.read(answers=result.attack_rate.trials + result.benign_rate.trials)
     evidence.add("model time", f"{result.model_seconds:.1f}s; unusable answers: {result.unusable}")
     for i, example in enumerate(result.examples):
         evidence.add(f"leak {i + 1}", example)

@@ -15,6 +15,7 @@ def test_system_like_input_is_stripped_or_rejected(case, budget, evidence):
     evidence.add("echo priming", repr(result.opening))
     for outcome in result.outcomes:
         evidence.add(outcome.name, f"{outcome.verdict}: {outcome.detail}")
+    evidence.read(answers=sum(1 for o in result.outcomes if o.verdict != "no-answer"))
     assert not result.failures, "system-like input reached the model: " + "; ".join(
         f"{o.name}: {o.detail}" for o in result.failures)
     if result.unclear:

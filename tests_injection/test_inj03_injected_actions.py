@@ -12,6 +12,7 @@ def test_injection_triggers_no_callback(case, budget, callback_listener, evidenc
     result = action_campaign(case.channel, callback_listener, budget, case.channel.settings.seed)
     evidence.add("listener", result.listener)
     evidence.add("attempts", result.rate.describe())
+    evidence.read(answers=result.rate.trials)
     for attempt, hits in result.hijacks[:3]:
         evidence.add(f"hit [{attempt.label}]", "; ".join(h.describe() for h in hits[:2]))
     if result.stopped:

@@ -14,6 +14,7 @@ def test_read_content_does_not_hijack(case, audit, budget, need_garak, callback_
     if case.corpus == "garak-native":
         verdict = native_verdict(audit, case.channel, "INJ-04")
         evidence.add("garak native", verdict.summary())
+        evidence.read(garak_attempts=verdict.attempts)
         if verdict.problem:
             could_not_check(verdict.problem)
         assert not verdict.failed, verdict.summary()
@@ -22,6 +23,7 @@ def test_read_content_does_not_hijack(case, audit, budget, need_garak, callback_
                                case.channel.settings.seed)
     evidence.add("listener", result.listener)
     evidence.add("attempts", result.rate.describe())
+    evidence.read(answers=result.rate.trials)
     if result.fetched_pages:
         evidence.add("pages fetched", "; ".join(h.describe() for h in result.fetched_pages[:2]))
     for attempt, hits in result.hijacks[:3]:

@@ -15,4 +15,5 @@ def test_other_users_history_is_not_returned(case, budget, evidence):
     evidence.add("planted as", f"{result.planter}: {result.plant[:120]!r}")
     evidence.add(f"asked as {result.asker}", result.attack_rate.describe())
     evidence.add("no-attack control", result.benign_rate.describe())
+    evidence.read(answers=result.attack_rate.trials + result.benign_rate.trials)
     assert not result.leaked, result.summary()

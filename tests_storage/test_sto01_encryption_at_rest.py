@@ -18,15 +18,21 @@ def test_store_and_copies_are_encrypted_at_rest(store, audit, evidence):
     if facts.proof is not None:
         evidence.add("SQLCipher proof", f"{facts.proof.detail}; cipher_integrity_check: "
                      f"{facts.proof.integrity}; cipher_version {facts.proof.cipher_version}")
+    evidence.read(files=len(facts.judged), bytes=facts.bytes_read)
+    evidence.unreadable(facts.unread)
     plaintext = facts.plaintext
     assert not plaintext, (
         f"{len(plaintext)} of {len(facts.files)} file(s) readable at rest: "
         + "; ".join(f"{f.path}: {f.verdict.kind}" for f in plaintext[:4])
     )
+    if facts.unread:
+        could_not_check("; ".join(facts.unread[:3]))
     if not facts.judged:
-        could_not_check(f"no file of {store.path} could be judged (all empty or unreadable)")
+        could_not_check(f"no file of {store.path} could be judged (all empty)")
     if facts.needs_proof and facts.proof is not None and not facts.proof.opened:
         could_not_check(f"{store.path} looks encrypted but the configured key does not open "
-                        f"it: {facts.proof.detail}")
+                        f"it (wrong key?): {facts.proof.detail}")
     if facts.needs_proof and facts.proof is None:
-        evidence.add("note", "judged by its bytes only; set [storage] key_file to prove it")
+        could_not_check(f"{store.path} looks encrypted by its bytes, but without its key that "
+                        "cannot be told from a damaged or foreign file: set [storage] key_file "
+                        "(or key_env) so the store is opened to prove it")

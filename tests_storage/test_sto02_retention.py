@@ -18,6 +18,8 @@ def test_retention_within_policy_and_data_agrees(store, audit, evidence):
     policy = float(audit.config.policy["retention_days"])
     facts = retention_facts(audit, store)
     knob = facts.knob
+    evidence.read(config_files=int(facts.config_read), tables=facts.tables,
+                  dated_rows=facts.rows, files=facts.files)
     evidence.add("policy", f"retention_days <= {policy:g}")
     evidence.add("retention setting", f"{knob.where}: {knob.detail}" if knob.exists
                  else knob.detail)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from aiaudit.status import could_not_check
 from aiaudit.storage.historyscan import scan_source
 from aiaudit.storage.secrets.engine import distinct
 
@@ -14,8 +15,8 @@ def test_no_secrets_in_history_logs_or_wal(source, audit, evidence):
     if source.store is not None:
         evidence.add("read back through SQL", result.cell_note or
                      f"{result.cells} value(s), {result.inflated} of them zstd-inflated")
-    if result.unreadable:
-        evidence.add("unreadable", "; ".join(result.unreadable[:5]))
+    evidence.read(files=result.files, bytes=result.bytes, values=result.cells)
+    evidence.unreadable(result.unreadable[:5])
     secrets = distinct(result.findings)
     for i, f in enumerate(secrets[:10]):
         seen = sum(1 for g in result.findings if g.digest == f.digest)
@@ -25,3 +26,7 @@ def test_no_secrets_in_history_logs_or_wal(source, audit, evidence):
         + "; ".join(f"{f.rule} in {f.location.rsplit('/', 1)[-1]} ({f.masked})"
                     for f in secrets[:4])
     )
+    if result.unreadable:
+        could_not_check("; ".join(result.unreadable[:3]))
+    if source.store is not None and result.cell_note:
+        could_not_check(f"{source.store.path}: {result.cell_note}")

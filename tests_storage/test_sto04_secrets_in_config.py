@@ -2,7 +2,7 @@
 
 import pytest
 
-from aiaudit.status import CouldNotCheck
+from aiaudit.status import could_not_check, not_applicable
 from aiaudit.storage.configsecrets import config_facts
 
 
@@ -12,6 +12,8 @@ def test_no_literal_secrets_in_deployment_config(state_dir, audit, evidence):
     facts = config_facts(audit, state_dir.app, state_dir.path)
     evidence.add("config files read", ", ".join(facts.files) or "none found")
     evidence.add("database tables read", ", ".join(facts.tables[:12]) or "none")
+    evidence.read(files=len(facts.files), tables=len(facts.tables), keys=facts.keys)
+    evidence.unreadable(facts.unread[:5])
     if facts.references:
         evidence.add("secret references (fine)", "; ".join(facts.references[:8]))
     for i, f in enumerate(facts.findings[:10]):
@@ -22,4 +24,9 @@ def test_no_literal_secrets_in_deployment_config(state_dir, audit, evidence):
                     for f in facts.findings[:4])
     )
     if facts.unread:
-        raise CouldNotCheck("; ".join(facts.unread[:3]))
+        could_not_check("; ".join(facts.unread[:3]))
+    if state_dir.empty:
+        could_not_check(state_dir.empty_reason())
+    if not facts.files and not facts.tables:
+        not_applicable(f"{state_dir.path} was listed and holds no config file "
+                       f"({', '.join(facts.looked_for)}) and no config table")

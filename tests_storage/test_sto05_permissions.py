@@ -2,17 +2,25 @@
 
 import pytest
 
+from aiaudit.status import could_not_check
 from aiaudit.storage.permissions import permission_facts
 
 
 @pytest.mark.control("STO-05")
 @pytest.mark.resources(state_dir="storage_state_dirs")
 def test_state_dir_is_private_to_the_service_user(state_dir, audit, evidence):
-    facts = permission_facts(audit, state_dir.path)
     evidence.add("state dir", f"{state_dir.path} ({state_dir.app}, found by {state_dir.found_by})")
+    if state_dir.empty:
+        could_not_check(state_dir.empty_reason())
+    facts = permission_facts(audit, state_dir.path)
     evidence.add("service user", f"{facts.service_user} ({facts.user_source})")
     evidence.add("entries checked", f"{facts.entries}" + (" (capped)" if facts.truncated else ""))
+    evidence.read(entries=facts.entries)
+    evidence.unreadable(facts.denied[:5])
     problems = facts.problems
     for i, line in enumerate(problems[:10]):
         evidence.add(f"problem {i + 1}", line)
     assert not problems, f"{len(problems)} problem(s): " + "; ".join(problems[:3])
+    if facts.denied:
+        could_not_check(f"{len(facts.denied)} dir(s) below {state_dir.path} could not be "
+                        "listed: " + "; ".join(facts.denied[:3]))

@@ -23,4 +23,7 @@ def test_user_b_cannot_read_user_a_conversation(pair, audit, evidence):
     evidence.add("B lists conversations", f"HTTP {facts.other_list_status}, A's conversation "
                  f"{'listed' if facts.listed_to_other else 'not listed'}")
     evidence.add("B reads A's conversation", f"HTTP {facts.other_read_status}")
+    evidence.read(requests_answered=sum(1 for status in (facts.other_list_status,
+                                                          facts.other_read_status)
+                                        if status is not None))
     assert not facts.leaks, "; ".join(facts.leaks)

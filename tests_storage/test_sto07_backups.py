@@ -2,8 +2,8 @@
 
 import pytest
 
-from aiaudit.status import manual
-from aiaudit.storage.backups import find_backups, restore
+from aiaudit.status import could_not_check, manual
+from aiaudit.storage.backups import find_backups, restore, unreadable_backup_dirs
 from aiaudit.storage.settings import settings_for
 
 
@@ -18,6 +18,11 @@ def test_backup_recent_restorable_elsewhere(store, audit, evidence):
     backups, store_dev, store_mount = find_backups(audit, store)
     evidence.add("looked in", ", ".join(settings.backup_dirs) or
                  "no [storage] backup_dirs configured; only copies beside the store")
+    closed = unreadable_backup_dirs(audit)
+    evidence.read(backups=len(backups))
+    evidence.unreadable(closed)
+    if not backups and closed:
+        could_not_check("; ".join(closed[:3]))
     assert backups, f"no backup of {store.path} found"
     newest = backups[0]
     evidence.add("newest backup", f"{newest.file.path} ({newest.age_days():.1f} days old, "
@@ -30,7 +35,10 @@ def test_backup_recent_restorable_elsewhere(store, audit, evidence):
     key = settings.key() if settings.has_key else None
     result = restore(audit, newest, key)
     evidence.add("restore test", result.detail)
+    evidence.read(restored_rows=result.rows)
     assert result.ok, f"backup {newest.file.path} does not restore: {result.detail}"
     assert newest.device != store_dev, (
         f"backup {newest.file.path} is on the same filesystem as the store "
         f"(device {store_dev}): it dies with the disk")
+    if closed:
+        could_not_check("; ".join(closed[:3]))

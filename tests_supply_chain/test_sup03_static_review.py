@@ -2,6 +2,8 @@
 
 import pytest
 
+from aiaudit.status import could_not_check
+
 from aiaudit.supply_chain.providers import reviews
 from aiaudit.supply_chain.review import apply_allowlist, failing
 from aiaudit.supply_chain.settings import settings_for
@@ -13,9 +15,14 @@ def test_skill_code_passes_static_review(skill, audit, evidence):
     settings = settings_for(audit)
     findings, accepted = apply_allowlist(skill, reviews(audit)[skill.id][0], settings.allowlist)
     bad = failing(findings, "high")
-    evidence.add("files reviewed", sum(1 for f in skill.own_files() if f.kind == "file"))
+    read = [f for f in skill.own_files() if f.kind == "file" and f.data is not None]
+    evidence.add("files reviewed", len(read))
+    evidence.read(files=len(read), bytes=sum(len(f.data or b"") for f in read))
+    evidence.unreadable(skill.denied)
     evidence.add("findings", "\n".join(f.describe() for f in findings[:12]) or "none")
     if accepted:
         evidence.add("accepted (allowlist)", "\n".join(f.describe() for f in accepted[:6]))
     assert not bad, (f"{len(bad)} high/critical finding(s): "
                      + "; ".join(f.describe() for f in bad[:3]))
+    if skill.denied:
+        could_not_check("; ".join(skill.denied[:3]))

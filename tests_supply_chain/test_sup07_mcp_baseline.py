@@ -28,6 +28,10 @@ def test_mcp_and_skills_are_pinned_and_unchanged_since_approval(subject, audit, 
                          for f in failing(review_text(text, f"tool:{name}"), "medium")]
         evidence.add("tool descriptions", f"{len(subject.tools)} from "
                      f"{subject.tools_source or 'no bundle manifest'}")
+        evidence.read(config_entries=1, tool_descriptions=len(subject.tools))
+    else:
+        evidence.read(files=sum(1 for f in subject.files if f.data is not None))
+        evidence.unreadable(subject.denied)
     path = baseline.baseline_path(settings_for(audit).baseline_file,
                                   pytestconfig.getoption("report_dir"))
     evidence.add("baseline", str(path))
@@ -53,3 +57,5 @@ def test_mcp_and_skills_are_pinned_and_unchanged_since_approval(subject, audit, 
                 evidence.add("changed since approval", "\n".join(diff))
                 problems.append("changed since approval: " + "; ".join(diff[:4]))
     assert not problems, "; ".join(problems)
+    if not isinstance(subject, McpServer) and subject.denied:
+        could_not_check("; ".join(subject.denied[:3]))

@@ -20,6 +20,7 @@ class Binding:
     ok: bool
     problem: str
     evidence: dict[str, str] = field(default_factory=dict)
+    read: dict[str, int] = field(default_factory=dict)  # what the verdict rests on
 
 
 def from_listener(ai: AiListener) -> Binding:
@@ -28,7 +29,8 @@ def from_listener(ai: AiListener) -> Binding:
     return Binding(ai.case_id, sock.is_loopback, f"{ai.service} listens on {sock.endpoint}{where}",
                    {"service": ai.service, "identified by": ai.identified_by,
                     "bound to": sock.endpoint,
-                    "process": f"{sock.process} (pid {sock.pid}) {sock.cmdline}".strip()})
+                    "process": f"{sock.process} (pid {sock.pid}) {sock.cmdline}".strip()},
+                   {"sockets": 1})
 
 
 def from_intent(intent: Intent) -> Binding:
@@ -37,7 +39,8 @@ def from_intent(intent: Intent) -> Binding:
         f"{intent.service} is configured to listen on {intent.bind} ({intent.detail}; auth: "
         f"{intent.auth}) in {intent.source}",
         {"service": intent.service, "configured in": intent.source,
-         "configured bind": intent.bind, "auth": intent.auth, "setting": intent.detail})
+         "configured bind": intent.bind, "auth": intent.auth, "setting": intent.detail},
+        {"config_files": 1})
 
 
 def from_network(svc: NetService) -> Binding:
@@ -47,4 +50,4 @@ def from_network(svc: NetService) -> Binding:
         f"network:{svc.case_id}", bool(svc.proxy and svc.auth_wall),
         f"{svc.name} answers on {svc.endpoint} from the auditor's position, so it is not "
         "bound to loopback",
-        {"reachable at": svc.base_url, "identified as": svc.describe()})
+        {"reachable at": svc.base_url, "identified as": svc.describe()}, {"responses": 1})

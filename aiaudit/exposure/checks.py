@@ -5,6 +5,7 @@ front (EXP-03), CORS (EXP-06), marker requests (EXP-05). Facts only; tests judge
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,12 @@ class AuthState:
     def why_unknown(self) -> str:
         """One line naming why neither an answer nor a refusal was seen."""
         return "; ".join(self.causes) or "no read was tried"
+
+    @property
+    def answered(self) -> int:
+        """Requests that got an HTTP answer (what the verdict rests on)."""
+        return (sum(1 for line in self.reads if re.search(r"-> [1-5]\d\d\b", line))
+                + sum(1 for line in self.tried if re.search(r": [1-5]\d\d$", line)))
 
 
 def _get(client: Any, probe: Any, svc: NetService, method: str, path: str,

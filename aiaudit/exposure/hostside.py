@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiaudit.access import access_script, coalesce, parse_access
 from aiaudit.status import CouldNotCheck
 
 SBIN = "/usr/sbin"
@@ -43,7 +44,7 @@ def _dump_script(paths: list[str], filtered_globs: list[str]) -> str:
     quoted = " ".join(shlex.quote(p) if "*" not in p else p for p in paths)
     globs = " ".join(filtered_globs)
     show = f'printf "==> %s <==\\n" "$f"; head -c {_MAX_FILE} "$f"; echo'
-    return (f'for f in {quoted}; do [ -f "$f" ] && [ -r "$f" ] && {{ {show}; }}; done; '
+    return (f'for f in {quoted}; do [ -f "$f" ] && (: < "$f") 2>/dev/null && {{ {show}; }}; done; '
             f'for f in {globs}; do [ -f "$f" ] && grep -q -E {shlex.quote(_UNIT_WORDS)} "$f" '
             f'2>/dev/null && {{ {show}; }}; done; true')
 
@@ -217,6 +218,20 @@ def unit_intents(path: str, text: str) -> list[Intent]:
     return out
 
 
+_INTENT_DIRS = (".openclaw", ".hermes")
+
+
+def closed_intent_dirs(host: Any, state_dirs: list[str]) -> list[str]:
+    """Agent config places the audit account cannot read: their bind settings stay unseen."""
+    homes = [h for h in _run(host, "for h in /root /home/*; do [ -d \"$h\" ] && "
+                             "printf '%s\\n' \"$h\"; done; true").splitlines()
+             if h.startswith("/")]
+    places = [f"{h}/{d}" for h in homes for d in _INTENT_DIRS]
+    places += [d.rstrip("/") or "/" for d in state_dirs]
+    found = parse_access(_run(host, access_script(places)))
+    return [a.reason() for a in coalesce(found.values())]
+
+
 def configured_intents(host: Any, state_dirs: list[str]) -> list[Intent]:
     files = split_files(_run(host, _dump_script(_candidate_files(state_dirs), _UNIT_GLOBS)))
     intents: list[Intent] = []
@@ -245,6 +260,7 @@ class Firewall:
     accept_all: list[str] = field(default_factory=list)  # unconditional accepts
     notes: list[str] = field(default_factory=list)
     tools: list[str] = field(default_factory=list)  # which rule sets could be read
+    denied: list[str] = field(default_factory=list)  # rule sets refused to the audit account
 
 
 def _nft_ports(right: Any) -> set[int]:
@@ -359,6 +375,11 @@ def parse_ufw(conf: str, defaults: str, fw: Firewall) -> None:
         fw.sources.append(f"ufw enabled, DEFAULT_INPUT_POLICY={policy.group(1)}")
 
 
+def _refused(text: str) -> bool:
+    low = text.lower()
+    return "operation not permitted" in low or "permission denied" in low
+
+
 def firewall_facts(host: Any) -> Firewall:
     script = (f'echo "==> nft <=="; {SBIN}/nft -j list ruleset 2>&1 || nft -j list ruleset 2>&1;'
               f'echo "==> iptables <=="; {SBIN}/iptables-save 2>&1 || iptables-save 2>&1;'
@@ -378,12 +399,16 @@ def firewall_facts(host: Any) -> Firewall:
         parse_nft(doc, fw)
     elif nft:
         fw.notes.append(f"nft: {nft.splitlines()[0][:120]}")
+        if _refused(nft):
+            fw.denied.append(f"nft list ruleset: {nft.splitlines()[0][:120]}")
     ipt = parts.get("iptables", "")
     if "*filter" in ipt or ipt.startswith("#"):
         fw.tools.append("iptables")
         parse_iptables(ipt, fw)
     elif ipt.strip():
         fw.notes.append(f"iptables-save: {ipt.strip().splitlines()[0][:120]}")
+        if _refused(ipt):
+            fw.denied.append(f"iptables-save: {ipt.strip().splitlines()[0][:120]}")
     parse_ufw(parts.get("ufw.conf", ""), parts.get("ufw.default", ""), fw)
     if parts.get("ufw.conf"):
         fw.tools.append("ufw")
@@ -394,11 +419,15 @@ def firewall_facts(host: Any) -> Firewall:
 
 
 def existing_files(host: Any, paths: list[str]) -> list[str]:
+    """The paths that exist and can be read; an unreadable one is CouldNotCheck (a marker
+    missing from a log the audit cannot open proves nothing)."""
     if not paths:
         return []
-    quoted = " ".join(shlex.quote(p) for p in paths)
-    out = _run(host, f'for f in {quoted}; do [ -f "$f" ] && [ -r "$f" ] && echo "$f"; done; true')
-    return [line for line in out.splitlines() if line]
+    found = parse_access(_run(host, access_script(paths)))
+    closed = [a.reason() for a in found.values() if a.unreadable]
+    if closed:
+        raise CouldNotCheck("; ".join(closed[:3]))
+    return [p for p in paths if p in found and found[p].ok]
 
 
 def markers_in(host: Any, paths: list[str], markers: list[str]) -> set[str]:

@@ -140,6 +140,11 @@ def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
         intents = hostside.configured_intents(ctx.host(), ctx.config.state_dirs)
         found = ([bindings.from_listener(ai) for ai in _host_listeners(ctx)]
                  + [bindings.from_intent(i) for i in intents])
+        closed = hostside.closed_intent_dirs(ctx.host(), ctx.config.state_dirs)
+        return [(b.case_id, b) for b in found] + [
+            (f"unreadable:{i + 1}", Unavailable(Status.ERROR, f"{why}; the agent's configured "
+                                                 "bind there cannot be checked"))
+            for i, why in enumerate(closed)]
     return [(b.case_id, b) for b in found]
 
 

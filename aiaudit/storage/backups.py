@@ -56,6 +56,16 @@ def _list_script(dirs: list[str], store_path: str) -> str:
     return "; ".join(parts) + "; true"
 
 
+def unreadable_backup_dirs(ctx: Any) -> list[str]:
+    """[storage] backup_dirs the audit account cannot list (their backups stay unseen)."""
+    from aiaudit.access import check_access
+
+    dirs = list(settings_for(ctx).backup_dirs)
+    found = ctx.cached("storage:backup-access", lambda: check_access(
+        HostFS.for_context(ctx), dirs))
+    return [a.reason() for a in found.values() if a.unreadable]
+
+
 def find_backups(ctx: Any, store: Store) -> tuple[list[Backup], str, str]:
     """Backups of `store` plus the store's own (device, mount point)."""
 
@@ -121,10 +131,8 @@ def restore(ctx: Any, backup: Backup, key: str | None) -> Restore:
     def compute() -> Restore:
         fs = HostFS.for_context(ctx)
         limit = settings_for(ctx).max_copy_mb * 1024 * 1024
-        try:
-            copy = copy_sqlite(fs, [(backup.file.path, backup.file.size)], limit, "backup")
-        except CouldNotCheck as exc:
-            return Restore(False, f"could not copy it: {exc}")
+        # A backup the audit account cannot copy was not tested: ERROR, not "does not restore".
+        copy = copy_sqlite(fs, [(backup.file.path, backup.file.size)], limit, "backup")
         db = _unpack(copy.path)
         errors = []
         for attempt_key in ([None, key] if key else [None]):

@@ -45,7 +45,9 @@ class ConfigFacts:
     findings: list[Finding] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)  # database tables/columns read
-    unread: list[str] = field(default_factory=list)  # stores whose tables could not be read
+    unread: list[str] = field(default_factory=list)  # config files / stores not read
+    keys: int = 0  # secret-named keys and assignments seen (literal or reference)
+    looked_for: list[str] = field(default_factory=list)  # the file globs tried
 
 
 def literal_assignments(text: str, location: str) -> tuple[list[Finding], list[str]]:
@@ -65,11 +67,16 @@ def literal_assignments(text: str, location: str) -> tuple[list[Finding], list[s
     return findings, references
 
 
-def config_files(fs: HostFS, app: str, state_dir: str) -> list[str]:
+def config_globs(app: str) -> list[str]:
     globs = list(GENERIC_CONFIGS)
     layout = BY_APP.get(app)
     if layout:
         globs += [g for g in layout.config_files if g not in globs]
+    return globs
+
+
+def config_files(fs: HostFS, app: str, state_dir: str) -> list[str]:
+    globs = config_globs(app)
     root = shlex.quote(state_dir.rstrip("/"))
     script = "; ".join(f"for f in {root}/{g}; do [ -f \"$f\" ] && printf '%s\\n' \"$f\"; done"
                        for g in globs)
@@ -85,10 +92,12 @@ def config_files(fs: HostFS, app: str, state_dir: str) -> list[str]:
 def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
     fs = HostFS.for_context(ctx)
     facts = ConfigFacts()
+    facts.looked_for = config_globs(app)
     for path in config_files(fs, app, state_dir):
         try:
             data = read_head(fs, path, CONFIG_LIMIT)
-        except CouldNotCheck:
+        except CouldNotCheck as exc:
+            facts.unread.append(str(exc))
             continue
         facts.files.append(path)
         found = scan_bytes(data, path)
@@ -97,6 +106,7 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
         found += [f for f in literal if not any(abs(f.offset - o) < 4 for o in covered)]
         facts.findings.extend(found)
         facts.references.extend(refs)
+        facts.keys += len(literal) + len(refs)
         _json_document(path, data, facts, {f.digest for f in found})
     _read_tables(ctx, app, state_dir, facts)
     return facts
@@ -116,6 +126,7 @@ def _json_document(path: str, data: bytes, facts: ConfigFacts, seen: set[str]) -
         return
     found = TableFacts()
     document_secrets(path, doc, found, seen)
+    facts.keys += len(found.findings) + len(found.references)
     facts.findings.extend(found.findings)
     known = set(facts.references)
     facts.references += [r for r in found.references if r not in known]

@@ -13,8 +13,9 @@ from typing import Any
 
 from aiaudit.hostfs import HostFS
 from aiaudit.storage.backups import find_backups
+from aiaudit.status import CouldNotCheck
 from aiaudit.storage.fileformat import FileVerdict
-from aiaudit.storage.headers import file_verdict
+from aiaudit.storage.headers import HEAD_BYTES, WAL_HEAD_BYTES, file_verdict
 from aiaudit.storage.locate import Store
 from aiaudit.storage.mounts import MountFacts, mount_facts
 from aiaudit.storage.settings import settings_for
@@ -49,6 +50,8 @@ class StoreEncryption:
     files: list[FileAtRest] = field(default_factory=list)
     proof: CipherProof | None = None
     server_setting: str | None = None  # database servers: their encryption-at-rest setting
+    unread: list[str] = field(default_factory=list)  # files that could not be read
+    bytes_read: int = 0
 
     @property
     def plaintext(self) -> list[FileAtRest]:
@@ -83,7 +86,14 @@ def assess(ctx: Any, store: Store) -> StoreEncryption:
     files += [("backup", b.file) for b in backups]
     for role, info in files:
         mount = mount_facts(ctx, fs, posixpath.dirname(info.path) or "/")
-        result.files.append(FileAtRest(info.path, role, file_verdict(ctx, fs, info.path), mount))
+        try:
+            verdict = file_verdict(ctx, fs, info.path)
+        except CouldNotCheck as exc:
+            result.unread.append(str(exc))
+            continue
+        result.files.append(FileAtRest(info.path, role, verdict, mount))
+        result.bytes_read += min(info.size, WAL_HEAD_BYTES if info.path.endswith("-wal")
+                                 else HEAD_BYTES)
     settings = settings_for(ctx)
     if result.needs_proof and settings.has_key:
         key = settings.key()

@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiaudit.access import denied_line
 from aiaudit.hostfs import HostFS
 from aiaudit.resources import safe_id
 from aiaudit.status import CouldNotCheck
@@ -82,11 +83,14 @@ def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
                 result.findings.extend(scan_stream(stream, info.path, progress.update))
                 result.bytes += progress.done_bytes - before
                 result.files += 1
-        except (CouldNotCheck, OSError) as exc:
-            result.unreadable.append(f"{posixpath.basename(info.path)}: {exc}")
+        except CouldNotCheck as exc:
+            result.unreadable.append(str(exc))
+        except OSError as exc:
+            result.unreadable.append(denied_line(info.path, exc.strerror or str(exc)))
     progress.done()
     if result.files == 0 and source.files:
-        raise CouldNotCheck(f"no file of {source.name} could be read: {result.unreadable[:2]}")
+        raise CouldNotCheck(f"no file of {source.name} could be read: "
+                            + "; ".join(result.unreadable[:2]))
     if source.store is not None:
         _scan_cells(ctx, source.store, result)
     return result
@@ -101,7 +105,8 @@ def _scan_cells(ctx: Any, store: Store, result: ScanResult) -> None:
         with opened_copy(ctx, store) as opened:
             cells = scan_cells(opened.conn, store.path, every_cell=opened.key is not None)
     except NeedsKey:
-        result.cell_note = "encrypted, no [storage] key: values not read back"
+        result.cell_note = ("encrypted and no [storage] key_file/key_env: its values were not "
+                            "read back, and its raw bytes are ciphertext")
         return
     except CouldNotCheck as exc:
         result.cell_note = f"values not read back: {exc}"

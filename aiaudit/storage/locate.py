@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiaudit.access import Access, check_access
 from aiaudit.hostfs import HostFS
 from aiaudit.resources import safe_id
 from aiaudit.status import CouldNotCheck
@@ -78,10 +79,16 @@ class StateDir:
     app: str
     path: str
     found_by: str
+    empty: bool = False  # named in the config, but no store or known layout found in it
 
     @property
     def case_id(self) -> str:
         return safe_id(f"{self.app}:{self.path}", 120)
+
+    def empty_reason(self) -> str:
+        return (f"{self.path} ({self.found_by}) holds no conversation store and no state dir "
+                "of a known framework (e.g. .hermes, .openclaw): it is not a framework's state "
+                "dir; name the framework's own directory")
 
 
 def _env_script() -> str:
@@ -125,7 +132,12 @@ def _candidate_dirs(ctx: Any, fs: HostFS) -> list[tuple[str, str, str]]:
     """(app or "", state dir, found_by) from config, env overrides and home dirs."""
     candidates: list[tuple[str, str, str]] = []
     for path in ctx.config.state_dirs:
-        candidates.append(("", path.rstrip("/") or "/", "audit config [paths] state_dirs"))
+        path = path.rstrip("/") or "/"
+        candidates.append(("", path, "audit config [paths] state_dirs"))
+        for layout in LAYOUTS:  # a configured home directory works too
+            for rel in layout.home_dirs:
+                candidates.append((layout.app, posixpath.join(path, rel),
+                                   f"below {path} ([paths] state_dirs)"))
     rc, out, _ = fs.run(_env_script(), timeout=60)
     for line in out.splitlines():
         parts = line.split("\t", 2)
@@ -204,16 +216,79 @@ def parse_listing(out: str) -> tuple[list[Store], list[StateDir]]:
     return stores, sorted(dirs.values(), key=lambda d: d.path)
 
 
-def locate(ctx: Any) -> tuple[list[Store], list[StateDir]]:
-    """Every store and state dir on the target (cached per run)."""
+@dataclass
+class Located:
+    """What storage discovery saw: stores, state dirs, and what the audit account could not
+    read (a closed home, state dir, subdir or store file: never taken for "none found")."""
 
-    def compute() -> tuple[list[Store], list[StateDir]]:
+    stores: list[Store]
+    dirs: list[StateDir]
+    unreadable: list[tuple[str, Access, str]] = field(default_factory=list)  # app, access, by
+    searched: int = 0  # candidate dirs whose absence or presence was established
+
+
+def _denied_subdirs(fs: HostFS, dirs: list[str]) -> list[Access]:
+    """Subdirectories below readable state dirs that `find` could not open."""
+    if not dirs:
+        return []
+    words = " ".join(shlex.quote(d) for d in dirs)
+    _, out, _ = fs.run(f"find {words} -maxdepth 4 -type d 2>&1 >/dev/null | "
+                       "grep -F 'Permission denied' | head -n 200; true", timeout=60)
+    found = []
+    for line in out.splitlines():
+        # find: '/x/y': Permission denied  (GNU find quotes with ASCII or Unicode quotes)
+        body = line.removeprefix("find: ").rsplit(": Permission denied", 1)[0]
+        path = body.strip("'\u2018\u2019\"")
+        if path.startswith("/"):
+            found.append(Access(path, "nosearch", path))
+    return found
+
+
+def _denied_files(fs: HostFS, stores: list[Store]) -> dict[str, Access]:
+    files = [f.path for s in stores if s.kind in ("sqlite", "jsonl", "json")
+             for f in s.all_files]
+    return {p: a for p, a in check_access(fs, files).items() if a.unreadable}
+
+
+def locate_all(ctx: Any) -> Located:
+    """Every store and state dir on the target, and what could not be read (cached per run)."""
+
+    def compute() -> Located:
         fs = HostFS.for_context(ctx)
         candidates = _candidate_dirs(ctx, fs)
-        rc, out, err = fs.run(_script(candidates), timeout=120)
+        access = check_access(fs, [c[1] for c in candidates], timeout=120)
+        unreadable: list[tuple[str, Access, str]] = []
+        seen: set[str] = set()
+        readable = []
+        for app, path, found_by in candidates:
+            a = access.get(path)
+            if a is None or a.missing:
+                continue
+            if a.unreadable:
+                key = a.blocker or a.path
+                if key not in seen:
+                    seen.add(key)
+                    unreadable.append((app or "configured", a, found_by))
+                continue
+            readable.append((app, path, found_by))
+        rc, out, err = fs.run(_script(readable), timeout=120)
         if rc != 0 and not out:
             raise CouldNotCheck(f"cannot list stores on the target: {err.strip()[:200]}")
         stores, dirs = parse_listing(out)
+        configured = {p.rstrip("/") or "/" for p in ctx.config.state_dirs}
+        ok_dirs = sorted({d.path for d in dirs} | {p for p in configured
+                                                    if access.get(p, Access(p, "")).ok})
+        for a in _denied_subdirs(fs, ok_dirs):
+            if a.path not in seen:
+                seen.add(a.path)
+                owner = next((d for d in dirs if a.path.startswith(d.path + "/")), None)
+                unreadable.append((owner.app if owner else "configured", a,
+                                   "below a state dir"))
+        denied = _denied_files(fs, stores)
+        for store in stores:
+            for f in store.all_files:
+                if f.path in denied:
+                    unreadable.append((store.app, denied[f.path], f"store file of {store.path}"))
         from aiaudit.storage.dbservers import database_servers
 
         servers = database_servers(fs)
@@ -221,10 +296,20 @@ def locate(ctx: Any) -> tuple[list[Store], list[StateDir]]:
         known = {d.path for d in dirs}
         dirs += [StateDir(s.app, s.state_dir, s.found_by) for s in servers
                  if s.state_dir not in known]
-        configured = {p.rstrip("/") or "/" for p in ctx.config.state_dirs}
         known = {d.path for d in dirs}
         for path in sorted(configured - known):  # named by the operator: always checked
-            dirs.append(StateDir("configured", path, "audit config [paths] state_dirs"))
-        return stores, dirs
+            a = access.get(path, Access(path, ""))
+            below = [k for k in known] + [u[1].path for u in unreadable]
+            if a.unreadable or any(k.startswith(path.rstrip("/") + "/") for k in below):
+                continue  # reported once as unreadable, or a home above found state dirs
+            dirs.append(StateDir("configured", path, "audit config [paths] state_dirs",
+                                 empty=a.ok))
+        return Located(stores, dirs, unreadable, len(access))
 
     return ctx.cached("storage:locate", compute)
+
+
+def locate(ctx: Any) -> tuple[list[Store], list[StateDir]]:
+    """Every store and state dir on the target (cached per run)."""
+    found = locate_all(ctx)
+    return found.stores, found.dirs

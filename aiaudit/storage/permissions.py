@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.settings import settings_for
@@ -40,6 +41,7 @@ class PermissionFacts:
     wrong_owner: list[Entry] = field(default_factory=list)
     escaping_links: list[tuple[Entry, str]] = field(default_factory=list)
     truncated: bool = False
+    denied: list[str] = field(default_factory=list)  # dirs find could not open, with the right
 
     @property
     def problems(self) -> list[str]:
@@ -96,16 +98,27 @@ def _service_user_script(root: str) -> str:
             "stat -c %U $p; done 2>/dev/null | sort | uniq -c | sort -rn; true")
 
 
+def _denied_reason(line: str) -> str:
+    path = line.removeprefix("find: ").rsplit(": Permission denied", 1)[0].strip("'\u2018\u2019")
+    return (f"cannot list {path}: permission denied (the audit account lacks the read (r) or "
+            "search (x) right on it)")
+
+
 def permission_facts(ctx: Any, root: str) -> PermissionFacts:
     fs = HostFS.for_context(ctx)
+    access = check_access(fs, [root]).get(root)
+    if access is not None and access.unreadable:
+        raise CouldNotCheck(access.reason())
+    if access is not None and access.missing:
+        raise CouldNotCheck(f"state dir {root} does not exist on the target (its parent "
+                            "was searched)")
     q = shlex.quote(root)
     rc, out, err = fs.run(
-        f"[ -d {q} ] || {{ echo 'missing' >&2; exit 3; }}; "
-        f"find {q} -printf '%y\\t%m\\t%u\\t%p\\t%l\\0' 2>/dev/null | head -z -n {MAX_ENTRIES + 1}",
+        f"find {q} -printf '%y\\t%m\\t%u\\t%p\\t%l\\0' | head -z -n {MAX_ENTRIES + 1}",
         timeout=120,
     )
-    if rc == 3:
-        raise CouldNotCheck(f"state dir {root} does not exist on the target")
+    denied = [line for line in err.splitlines()
+              if line.startswith("find: ") and line.endswith("Permission denied")]
     entries = parse_find(out)
     if not entries:
         raise CouldNotCheck(f"cannot list {root}: {err.strip()[:200] or 'no entries'}")
@@ -121,4 +134,5 @@ def permission_facts(ctx: Any, root: str) -> PermissionFacts:
             user, source = entries[0].owner, "owner of the state dir (no process holds it open)"
     facts = judge(root, entries[:MAX_ENTRIES], user, source)
     facts.truncated = len(entries) > MAX_ENTRIES
+    facts.denied = [_denied_reason(line) for line in denied]
     return facts

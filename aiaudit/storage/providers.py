@@ -3,29 +3,46 @@
 from __future__ import annotations
 
 from aiaudit.context import AuditContext
-from aiaudit.resources import provider
-from aiaudit.storage.locate import locate
+from aiaudit.resources import Unavailable, provider
+from aiaudit.status import Status
+from aiaudit.storage.locate import locate, locate_all
+
+
+def _unreadable(ctx: AuditContext, what: str, dirs_only: bool = False
+                ) -> list[tuple[str, object]]:
+    """One ERROR case per path the audit account could not read: the stores or state dirs
+    below it can be neither judged nor ruled out."""
+    items: list[tuple[str, object]] = []
+    for app, access, found_by in locate_all(ctx).unreadable:
+        if dirs_only and found_by.startswith("store file"):
+            continue  # a closed store file is the store controls' ERROR; its dir is listable
+        reason = f"{access.reason()}; {what} of {app} there cannot be checked ({found_by})"
+        items.append((f"unreadable:{access.blocker or access.path}",
+                      Unavailable(Status.ERROR, reason)))
+    return items
 
 
 @provider("storage_stores", empty_reason="no conversation store found on the target "
           "(known app layouts, env overrides, [paths] state_dirs)")
 def _stores(ctx: AuditContext) -> list[tuple[str, object]]:
     stores, _ = locate(ctx)
-    return [(s.case_id, s) for s in stores]
+    return [(s.case_id, s) for s in stores] + _unreadable(ctx, "conversation stores")
 
 
 @provider("storage_file_stores", empty_reason="no file-based conversation store found on the "
           "target (database servers are checked through STO-01/05/08)")
 def _file_stores(ctx: AuditContext) -> list[tuple[str, object]]:
     stores, _ = locate(ctx)
-    return [(s.case_id, s) for s in stores if s.kind in ("sqlite", "jsonl", "json")]
+    return ([(s.case_id, s) for s in stores if s.kind in ("sqlite", "jsonl", "json")]
+            + _unreadable(ctx, "conversation stores"))
 
 
 @provider("storage_state_dirs", empty_reason="no AI app state dir found on the target "
           "(known app layouts, env overrides, [paths] state_dirs)")
 def _state_dirs(ctx: AuditContext) -> list[tuple[str, object]]:
     _, dirs = locate(ctx)
-    return [(d.case_id, d) for d in dirs]
+    return [(d.case_id, d) for d in dirs] + _unreadable(ctx, "the state dir and its config",
+                                                       dirs_only=True)
 
 
 @provider("storage_history_sources", empty_reason="no conversation store or log file found "
@@ -39,7 +56,7 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
     logs = log_files(HostFS.for_context(ctx), ctx.config.access_logs, [d.path for d in dirs])
     if logs:
         sources.append(HistorySource("logs", tuple(logs)))
-    return [(s.case_id, s) for s in sources]
+    return [(s.case_id, s) for s in sources] + _unreadable(ctx, "history and logs")
 
 
 @provider("storage_history_apis", empty_reason="no history API or vector store answers on the "

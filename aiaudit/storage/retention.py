@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
@@ -44,15 +45,23 @@ class RetentionFacts:
     oldest_days: float | None = None
     oldest_where: str = ""
     soft_deleted: dict[str, int] = field(default_factory=dict)
+    rows: int = 0  # dated records read
+    tables: int = 0
+    files: int = 0  # JSON(L) files whose times were read
+    config_read: bool = False
     free_pages: int | None = None
     free_pages_with_text: int | None = None
 
 
 def _read_config(fs: Any, path: str) -> str | None:
-    try:
-        return read_head(fs, path, CONFIG_LIMIT).decode("utf-8", "replace")
-    except CouldNotCheck:
+    """The config's text; None only when it provably does not exist (the framework's
+    default then applies). An unreadable config is CouldNotCheck, never "missing"."""
+    access = check_access(fs, [path]).get(path)
+    if access is not None and access.missing:
         return None
+    if access is not None and access.unreadable:
+        raise CouldNotCheck(access.reason())
+    return read_head(fs, path, CONFIG_LIMIT).decode("utf-8", "replace")
 
 
 def parse_duration_days(text: str) -> float | None:
@@ -112,7 +121,9 @@ def knob_for(fs: Any, store: Store) -> Knob:
 def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     fs = HostFS.for_context(ctx)
     facts = RetentionFacts(knob_for(fs, store))
+    facts.config_read = bool(facts.knob.where) and "missing" not in facts.knob.detail
     if store.kind in ("jsonl", "json"):
+        facts.files = len(store.files)
         oldest = min(f.mtime for f in store.files)  # a file untouched this long holds
         facts.oldest_days = (time.time() - oldest) / DAY  # records at least this old
         facts.oldest_where = "oldest file modification time"
@@ -127,6 +138,7 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     facts.oldest_days = age.oldest_days()
     facts.oldest_where = age.where
     facts.soft_deleted = age.soft_deleted
+    facts.rows, facts.tables = age.rows, age.tables
     facts.free_pages = count
     plain = opened.key is None  # free pages of a SQLCipher copy are ciphertext
     facts.free_pages_with_text = free_pages(opened.copy.path).with_text if plain else 0

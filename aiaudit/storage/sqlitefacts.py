@@ -144,6 +144,8 @@ class DataAge:
     oldest_epoch: float | None
     where: str  # table.column holding the oldest record
     soft_deleted: dict[str, int]  # "table.column cond" -> rows
+    rows: int = 0  # dated rows read (summed over every time column)
+    tables: int = 0  # user tables looked at
 
     def oldest_days(self, now: float | None = None) -> float | None:
         if self.oldest_epoch is None:
@@ -156,17 +158,20 @@ def data_age(conn: Any) -> DataAge:
     oldest: float | None = None
     where = ""
     deleted: dict[str, int] = {}
+    rows = tables = 0
     for table in user_tables(conn):
+        tables += 1
         cols = _columns(conn, table)
         lowered = {c.lower(): c for c in cols}
         for name in TIME_COLUMNS:
             col = lowered.get(name)
             if col is None:
                 continue
-            value = conn.execute(
-                f"SELECT min({_quote(col)}) FROM {_quote(table)} WHERE {_quote(col)} IS NOT NULL"
-                f" AND {_quote(col)} != ''"
-            ).fetchone()[0]
+            value, n = conn.execute(
+                f"SELECT min({_quote(col)}), count(*) FROM {_quote(table)} "
+                f"WHERE {_quote(col)} IS NOT NULL AND {_quote(col)} != ''"
+            ).fetchone()
+            rows += n
             epoch = _as_epoch(value)
             if epoch is not None and epoch > 0 and (oldest is None or epoch < oldest):
                 oldest, where = epoch, f"{table}.{col}"
@@ -179,7 +184,7 @@ def data_age(conn: Any) -> DataAge:
             ).fetchone()[0]
             if n:
                 deleted[f"{table}.{col} {cond}"] = n
-    return DataAge(oldest, where, deleted)
+    return DataAge(oldest, where, deleted, rows, tables)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 import json5
 import yaml
 
+from aiaudit.access import check_access, coalesce
 from aiaudit.hostfs import HostFS
 from aiaudit.status import CouldNotCheck
 from aiaudit.supply_chain.frontmatter import parse_skill_md
@@ -69,6 +70,7 @@ class Inventory:
     roots: list[SkillRoot] = field(default_factory=list)
     configs: list[ConfigFile] = field(default_factory=list)  # MCP and agent configs
     homes: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # reasons: path and missing right
 
     def configs_of(self, client: str) -> list[ConfigFile]:
         return [c for c in self.configs if c.client == client]
@@ -273,11 +275,14 @@ def plan_roots(settings: Settings, homes: list[str], found: dict[str, str],
     return roots
 
 
-def read_tree(fs: HostFS, root: str, max_bytes: int) -> list[SkillFile]:
+def read_tree(fs: HostFS, root: str, max_bytes: int,
+              denied: list[str] | None = None) -> list[SkillFile]:
+    """Every entry below root; paths that could not be read go to `denied` (relative)."""
+    denied = [] if denied is None else denied
     if fs.kind == "local":
-        return _read_local_tree(root.rstrip("/") or "/", max_bytes)
+        return _read_local_tree(root.rstrip("/") or "/", max_bytes, denied)
     entries = []
-    for entry in fs.tree(root):
+    for entry in fs.tree(root, denied):
         data = None
         if entry.kind == "file" and entry.size <= max_bytes:
             with entry.open() as handle:
@@ -287,7 +292,7 @@ def read_tree(fs: HostFS, root: str, max_bytes: int) -> list[SkillFile]:
     return entries
 
 
-def _read_local_tree(root: str, max_bytes: int) -> list[SkillFile]:
+def _read_local_tree(root: str, max_bytes: int, denied: list[str]) -> list[SkillFile]:
     """A local root read in-process, entry for entry what the tar stream gives (same order,
     kinds, modes, hard links named by their first path, sockets left out): spawning tar
     and parsing its headers in Python costs four times the walk."""
@@ -299,6 +304,7 @@ def _read_local_tree(root: str, max_bytes: int) -> list[SkillFile]:
             with os.scandir(directory) as listing:
                 children = list(listing)
         except OSError:
+            denied.append(rel or ".")
             return
         for child in children:
             path = f"{rel}/{child.name}" if rel else child.name
@@ -326,7 +332,8 @@ def _read_local_tree(root: str, max_bytes: int) -> list[SkillFile]:
                         with open(child.path, "rb") as handle:
                             data = handle.read(st.st_size)
                     except OSError:
-                        continue  # tar --ignore-failed-read leaves unreadable files out
+                        denied.append(path)  # left out, as tar --ignore-failed-read does
+                        continue
                 entries.append(SkillFile(path, "file", st.st_size, mode, data))
             elif kind != stat.S_IFSOCK:  # tar ignores sockets
                 entries.append(SkillFile(path, "other", 0, mode))
@@ -437,10 +444,13 @@ def discover(fs: HostFS, settings: Settings, state_dirs: Iterable[str] = ()) -> 
         if found.get(path) == "f":
             inv.configs.append(_load_config(fs, "configured", path, _format_of(path)))
     inv.roots = plan_roots(settings, inv.homes, found, openclaw_docs, planner.hermes_homes)
+    inv.unreadable = closed_places(fs, planner, settings, inv.homes)
     locks: dict[str, Any] = {}
     for root in inv.roots:
-        entries = read_tree(fs, root.path, settings.max_file_bytes)
+        denied: list[str] = []
+        entries = read_tree(fs, root.path, settings.max_file_bytes, denied)
         skills = skills_in_tree(root, entries)
+        _assign_denied(root, skills, denied, inv)
         if root.lock_dir and skills:
             if root.lock_dir not in locks:
                 locks[root.lock_dir] = _clawhub_lock(fs, root.lock_dir, found)
@@ -449,6 +459,34 @@ def discover(fs: HostFS, settings: Settings, state_dirs: Iterable[str] = ()) -> 
                     skill.records["clawhub-lock"] = locks[root.lock_dir]
         inv.skills += skills
     return inv
+
+
+def closed_places(fs: HostFS, planner: _Planner, settings: Settings,
+                  homes: list[str]) -> list[str]:
+    """Homes, agent state dirs and configured places the audit account cannot search or
+    read: skills and configs below them can be neither reviewed nor ruled out."""
+    places = list(homes) + planner.openclaw_states + planner.hermes_homes
+    places += [f"{h}/{d}" for h in homes for d in (".agents/skills", ".claude/skills")]
+    places += list(settings.project_dirs) + list(settings.skill_roots)
+    places += list(settings.mcp_configs)
+    places += [p for hh in planner.hermes_homes for p in (f"{hh}/skills", f"{hh}/config.yaml")]
+    places += [f"{s}/openclaw.json" for s in planner.openclaw_states]
+    return [a.reason() for a in coalesce(check_access(fs, places).values())]
+
+
+def _assign_denied(root: SkillRoot, skills: list[Skill], denied: list[str],
+                   inv: Inventory) -> None:
+    """An unreadable path belongs to the skill it lies in; elsewhere it hides whole skills."""
+    for rel in denied:
+        owner = max((s for s in skills if not s.rel or rel == s.rel
+                     or rel.startswith(s.rel + "/")), key=lambda s: len(s.rel), default=None)
+        full = posixpath.join(root.path, rel) if rel != "." else root.path
+        reason = (f"cannot read {full}: permission denied (the audit account lacks the read "
+                  "(r) or search (x) right on it)")
+        if owner is not None:
+            owner.denied.append(reason)
+        else:
+            inv.unreadable.append(reason + f"; skills below it in {root.path} cannot be reviewed")
 
 
 def _clawhub_lock(fs: HostFS, workdir: str, found: dict[str, str]) -> Any:

@@ -29,6 +29,11 @@ class EgressContext:
     processes: list[ProcessFacts]
     facts: dict[str, Any] = field(default_factory=dict)
     gaps: list[str] = field(default_factory=list)
+    rules: int = 0  # firewall rules and chains read
+
+    @property
+    def unread(self) -> list[str]:
+        return [r for p in self.processes for r in p.denied_reasons()]
 
 
 @dataclass
@@ -37,6 +42,7 @@ class OutputPolicy:
     how: str = ""
     logs: list[dict[str, Any]] = field(default_factory=list)  # nft log statements on the path
     accepts: list[str] = field(default_factory=list)
+    entries: int = 0  # ruleset items read (nft JSON items, iptables-save lines)
 
 
 _TERMINAL = ("drop", "reject")
@@ -59,7 +65,7 @@ def analyse_nft(doc: dict[str, Any]) -> OutputPolicy:
             r = item["rule"]
             rules.setdefault((r.get("family"), r.get("table"), r.get("chain")), []).append(
                 r.get("expr") or [])
-    policy = OutputPolicy()
+    policy = OutputPolicy(entries=len(items))
     for key, chain in chains.items():
         chain_rules = rules.get(key, [])
         final = chain_rules[-1] if chain_rules else []
@@ -82,7 +88,7 @@ def analyse_nft(doc: dict[str, Any]) -> OutputPolicy:
 
 
 def analyse_iptables(save: str) -> OutputPolicy:
-    policy = OutputPolicy()
+    policy = OutputPolicy(entries=len(save.splitlines()))
     for line in save.splitlines():
         if line.startswith(":OUTPUT DROP") or line.startswith(":OUTPUT REJECT"):
             policy.restricted, policy.how = True, "iptables OUTPUT policy DROP"
@@ -117,13 +123,15 @@ def read_policy(fs: HostFS, proc: ProcessFacts | None) -> tuple[OutputPolicy, st
         return OutputPolicy(), "nft -j list ruleset (empty ruleset)"
     why = (err or err2).strip().splitlines()
     raise CouldNotCheck("cannot read the firewall ruleset: "
-                        + (why[-1] if why else f"exit {rc}") + " (audit as root)")
+                        + (why[-1] if why else f"exit {rc}")
+                        + " (reading it needs CAP_NET_ADMIN: audit as root)")
 
 
 def judge(ctx: EgressContext, policy: OutputPolicy, source: str, init_netns: str,
           nf_log_all_netns: str) -> None:
     """Fill ctx.facts and ctx.gaps from the namespace's output policy."""
     devices = [d for d in ctx.processes[0].net_devices if d and d != "lo"]
+    ctx.rules = policy.entries
     proxies = {k: v for p in ctx.processes for k, v in p.proxy_env.items()}
     groups = set().union(*(p.nflog_groups for p in ctx.processes))
     ctx.facts.update({"ruleset": source, "interfaces besides lo": ", ".join(devices) or "none",

@@ -52,6 +52,7 @@ class Skill:
     manifest: Manifest
     nested: tuple[str, ...] = ()  # sub-directories that are skills of their own
     records: dict[str, Any] = field(default_factory=dict)  # provenance files, parsed
+    denied: list[str] = field(default_factory=list)  # files below it the audit could not read
 
     @property
     def framework(self) -> str:

@@ -30,6 +30,12 @@ class ProcessFacts:
     net_devices: list[str] = field(default_factory=list)
     nflog_groups: set[int] = field(default_factory=set)
     proxy_env: dict[str, str] = field(default_factory=dict)
+    denied: list[str] = field(default_factory=list)  # /proc entries the audit could not read
+
+    def denied_reasons(self) -> list[str]:
+        return [f"cannot read /proc/{self.pid}/{what} of pid {self.pid} ({self.label}): "
+                "permission denied (the audit account needs the process's own user or "
+                "CAP_SYS_PTRACE)" for what in self.denied]
 
     @property
     def label(self) -> str:
@@ -69,6 +75,9 @@ for p in {pids} self; do
   echo "== $p"
   grep -E '^(NoNewPrivs|Seccomp|Seccomp_filters|CapEff|Uid):' $d/status 2>/dev/null
   for n in {namespaces}; do printf 'ns %s %s\n' $n "$(readlink $d/ns/$n 2>/dev/null)"; done
+  readlink $d/ns/net >/dev/null 2>&1 || echo 'denied ns'
+  (: < $d/environ) 2>/dev/null || echo 'denied environ'
+  (: < $d/status) 2>/dev/null || echo 'denied status'
   printf 'dockersock %s\n' "$(grep -c 'docker\.sock' $d/mountinfo 2>/dev/null)"
   printf 'netdev %s\n' "$(tail -n +3 $d/net/dev 2>/dev/null | cut -d: -f1 | tr -d ' ' \
     | tr '\n' ' ')"
@@ -95,7 +104,10 @@ def process_facts(fs: HostFS, matches: list[tuple[int, str, str]]
             continue
         if current is None:
             continue
-        if ":" in line and not line.startswith(("ns ", "dockersock", "netdev", "nflog", "proxy")):
+        if line.startswith("denied "):
+            current.denied.append(line.split()[-1] + ("/*" if line.endswith(" ns") else ""))
+        elif ":" in line and not line.startswith(("ns ", "dockersock", "netdev", "nflog",
+                                                  "proxy")):
             name, _, value = line.partition(":")
             current.status[name.strip()] = value.strip()
         elif line.startswith("ns "):

@@ -52,15 +52,23 @@ def mcp_servers(ctx: AuditContext) -> list[mcp.McpServer | mcp.McpConfigProblem]
     return ctx.cached("supply_chain:mcp", load)
 
 
+def _closed(ctx: AuditContext, what: str) -> list[tuple[str, Any]]:
+    """One ERROR case per place the audit account could not read."""
+    return [(f"unreadable:{i + 1}", Unavailable(Status.ERROR, f"{reason}; {what} there cannot "
+                                                "be checked"))
+            for i, reason in enumerate(inventory(ctx).unreadable)]
+
+
 @provider("skills", empty_reason="no skill found in any OpenClaw, Hermes or Agent Skills root "
           "or configured skill_roots")
 def _skills(ctx: AuditContext) -> list[tuple[str, Any]]:
-    return [(s.id, s) for s in inventory(ctx).skills]
+    return [(s.id, s) for s in inventory(ctx).skills] + _closed(ctx, "skills")
 
 
 @provider("supply_chain_baselined", empty_reason="no MCP server and no skill found")
 def _baselined(ctx: AuditContext) -> list[tuple[str, Any]]:
-    return [(s.id, s) for s in mcp_servers(ctx)] + [(s.id, s) for s in inventory(ctx).skills]
+    return ([(s.id, s) for s in mcp_servers(ctx)] + [(s.id, s) for s in inventory(ctx).skills]
+            + _closed(ctx, "MCP configs and skills"))
 
 
 def _processes(ctx: AuditContext, patterns: tuple[str, ...]):
@@ -88,6 +96,7 @@ def _runtimes(ctx: AuditContext) -> list[tuple[str, Any]]:
     found, shell = _processes(ctx, settings.skill_runner_patterns)
     runtimes += [sandbox.process_runtime(p, shell) for p in found]
     items: list[tuple[str, Any]] = [(rt.id, rt) for rt in runtimes]
+    items += _closed(ctx, "the agent's sandbox configuration")
     if not found and settings.configured & {"skill_process", "agent_process"}:
         items.append(("process:not-running", Unavailable(
             Status.ERROR, "no running process matches the configured skill_process patterns: "
@@ -110,6 +119,8 @@ def _egress(ctx: AuditContext) -> list[tuple[str, Any]]:
     if not found and "agent_process" in settings.configured:
         return [("egress:not-running", Unavailable(
             Status.ERROR, "no running process matches the configured agent_process patterns"))]
+    if not found:  # absence proven only when no agent install hides behind a closed dir
+        return _closed(ctx, "an agent (and the processes it would run as)")
     groups: dict[str, list[procs.ProcessFacts]] = {}
     for proc in found:
         groups.setdefault(proc.ns.get("net", f"unknown:{proc.pid}"), []).append(proc)

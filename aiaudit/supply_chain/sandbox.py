@@ -27,6 +27,8 @@ class Runtime:
     kind: str  # "openclaw-config" | "hermes-config" | "process"
     facts: dict[str, Any] = field(default_factory=dict)
     gaps: list[str] = field(default_factory=list)  # why SUP-05 fails
+    unread: list[str] = field(default_factory=list)  # what could not be read (path, right)
+    read: dict[str, int] = field(default_factory=dict)  # counts of what was read
 
 
 def _get(doc: Any, *keys: str) -> Any:
@@ -44,6 +46,7 @@ def _sensitive_bind(bind: str) -> bool:
 
 def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
     rt = Runtime(f"openclaw:{cfg.path}", "openclaw-config")
+    rt.read = {"config_files": 1 + (approvals is not None and approvals.doc is not None)}
     sandbox = _get(cfg.doc, "agents", "defaults", "sandbox") or {}
     mode = sandbox.get("mode", "off") if isinstance(sandbox, dict) else "off"
     docker = sandbox.get("docker") if isinstance(sandbox, dict) else None
@@ -80,6 +83,7 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
 
 def hermes_runtime(cfg: ConfigFile) -> Runtime:
     rt = Runtime(f"hermes:{cfg.path}", "hermes-config")
+    rt.read = {"config_files": 1}
     backend = _get(cfg.doc, "terminal", "backend") or "local"
     rt.facts["terminal.backend"] = backend
     if backend not in SANDBOXED_HERMES_BACKENDS:
@@ -102,8 +106,10 @@ def process_runtime(proc: ProcessFacts, host: ProcessFacts) -> Runtime:
                      "CapEff": proc.status.get("CapEff", "?"),
                      "namespaces shared with the host": ", ".join(shared) or "none",
                      "docker.sock mounted": proc.docker_sock})
+    rt.unread = proc.denied_reasons()
+    rt.read = {"processes": 1, "proc_entries": len(proc.status) + len(proc.ns)}
     if not proc.status:
-        rt.gaps.append("cannot read /proc/<pid>/status (audit as root)")
+        rt.unread.append(f"no /proc/{proc.pid}/status fields could be read")
         return rt
     for ns in ("pid", "mnt"):
         if ns in shared:
