@@ -159,7 +159,7 @@ class HostFS:
         # tar's stdout stays the stream; its messages go, capped, to stderr for `denied`.
         command = (f"cd {shlex.quote(root)} && {{ tar --ignore-failed-read{xattrs} -cf - . "
                    "2>&1 1>&3 3>&- | awk 'NR<=200' >&2; } 3>&1")
-        with self._pipe(command, keep_stderr=denied is not None) as (stream, errors):
+        with self._pipe(command, keep_stderr=True) as (stream, errors):
             with tarfile.open(fileobj=stream, mode="r|") as tar:
                 for info in tar:
                     name = info.name[2:] if info.name.startswith("./") else info.name

@@ -3,7 +3,6 @@
 import pytest
 
 from aiaudit.status import could_not_check
-
 from aiaudit.supply_chain.provenance import integrity
 from aiaudit.supply_chain.settings import settings_for
 

@@ -3,7 +3,6 @@
 import pytest
 
 from aiaudit.status import could_not_check
-
 from aiaudit.supply_chain.providers import reviews
 from aiaudit.supply_chain.review import apply_allowlist, failing
 from aiaudit.supply_chain.settings import settings_for

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from aiaudit.hostfs import HostFS
-from aiaudit.status import CouldNotCheck
 from aiaudit.storage.fileformat import ZSTD_MAGIC
 from aiaudit.storage.locate import STAT_FMT, FileInfo, Store
 from aiaudit.storage.settings import settings_for

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiaudit.hostfs import HostFS
-from aiaudit.storage.backups import find_backups
 from aiaudit.status import CouldNotCheck
+from aiaudit.storage.backups import find_backups
 from aiaudit.storage.fileformat import FileVerdict
 from aiaudit.storage.headers import HEAD_BYTES, WAL_HEAD_BYTES, file_verdict
 from aiaudit.storage.locate import Store

@@ -8,7 +8,6 @@ across overflow pages, zstd-compressed events, and everything of a store with it
 
 from __future__ import annotations
 
-import posixpath
 import shlex
 from dataclasses import dataclass, field
 from typing import Any

@@ -172,7 +172,7 @@ def _script(candidates: list[tuple[str, str, str]]) -> str:
             parts.append(_glob_lines(layout.app, state_dir, layout.stores, found_by))
         if not app:  # an operator-named dir: also look for history files no layout knows
             parts.append(_glob_lines("configured", state_dir, GENERIC_GLOBS, found_by))
-    return "; ".join(parts) + "; true"
+    return "; ".join([*parts, "true"])
 
 
 def parse_listing(out: str) -> tuple[list[Store], list[StateDir]]:

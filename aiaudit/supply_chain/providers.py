@@ -116,11 +116,13 @@ def _egress(ctx: AuditContext) -> list[tuple[str, Any]]:
     lines = out.split()
     init_netns = lines[0] if lines else ""
     nf_log_all = lines[1] if len(lines) > 1 else "0"
-    if not found and "agent_process" in settings.configured:
-        return [("egress:not-running", Unavailable(
-            Status.ERROR, "no running process matches the configured agent_process patterns"))]
     if not found:  # absence proven only when no agent install hides behind a closed dir
-        return _closed(ctx, "an agent (and the processes it would run as)")
+        items = _closed(ctx, "an agent (and the processes it would run as)")
+        if "agent_process" in settings.configured:
+            items.append(("egress:not-running", Unavailable(
+                Status.ERROR, "no running process matches the configured agent_process "
+                "patterns")))
+        return items
     groups: dict[str, list[procs.ProcessFacts]] = {}
     for proc in found:
         groups.setdefault(proc.ns.get("net", f"unknown:{proc.pid}"), []).append(proc)
