@@ -20,7 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from aiaudit.access import check_access
+from aiaudit.hostfs import HostFS
 from aiaudit.results import READ_KEY, UNREADABLE_KEY, read_nothing
+from aiaudit.status import CouldNotCheck
 from selftests import unread_deploy as deploy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,9 +198,28 @@ def test_unprivileged_ssh_account_cannot_pass_a_closed_hermes_home(base, closed_
                   f'identity_file = "{login.identity}"\n'
                   + scoped(base, str(hermes_home), str(home)))
         doc = audit(base, "ssh", login.target, config)
+        _check_ssh_reads(base, login, home, hermes_home)
     finally:
         login.stop()
     _check_closed(doc, hermes_home)
+
+
+def _check_ssh_reads(base: Path, login: deploy.SshLogin, home: Path, hermes_home: Path) -> None:
+    """The primitives under every verdict, as the audit account sees them over SSH."""
+    fs = HostFS("ssh", "127.0.0.1", deploy.AUDITOR, login.port, str(login.ssh_config),
+                str(login.identity))
+    paths = [str(home), str(hermes_home), str(hermes_home / ".env"), str(base / "no" / "x")]
+    got = check_access(fs, paths)
+    assert [got[p].state for p in paths] == ["ok", "nosearch", "hidden", "missing"]
+    assert got[str(hermes_home / ".env")].blocker == str(hermes_home)
+    with pytest.raises(CouldNotCheck, match=r"lacks the search \(x\) right"):
+        with fs.open(str(hermes_home / ".env")) as stream:
+            stream.read()
+    with fs.open(str(login.ssh_config)) as stream:  # readable: the bytes, no status byte
+        assert stream.read().startswith(b"Host 127.0.0.1")
+    denied: list[str] = []
+    assert [e.path for e in fs.tree(str(home), denied)] == []  # tar leaves it out ...
+    assert denied == [".hermes"]  # ... and says so
 
 
 def test_the_same_home_read_by_root_finds_the_literal_keys(base, closed_hermes):

@@ -27,6 +27,7 @@ from aiaudit.storage.layouts import (
 )
 from aiaudit.storage.settings import settings_for
 
+FRAMEWORK_WORDS = r"hermes|openclaw|clawdbot|open-webui|open_webui|anythingllm"
 STAT_FMT = "%s %Y %a %u %U %n"  # portable: GNU and busybox stat -c print no \\t
 
 
@@ -97,6 +98,12 @@ def _env_script() -> str:
     return (
         "me=$(readlink /proc/self/ns/net); "
         "for p in /proc/[0-9]*; do "
+        # A framework process whose namespace or environment the audit account may not read
+        # could name a state dir anywhere: reported (U), never skipped in silence.
+        '{ readlink $p/ns/net && (: < $p/environ); } >/dev/null 2>&1 || { '
+        f"tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -qE '{FRAMEWORK_WORDS}' && "
+        "printf 'U\\t%s\\t%s\\n' \"${p#/proc/}\" \"$(tr '\\0' ' ' < $p/cmdline | "
+        "cut -c1-80)\"; continue; }; "
         '[ "$(readlink $p/ns/net 2>/dev/null)" = "$me" ] || continue; '
         f"tr '\\0' '\\n' < $p/environ 2>/dev/null | grep -E '^({names})=' | "
         'while IFS= read -r kv; do printf "%s\\t%s\\t%s\\n" "${p#/proc/}" '
@@ -141,6 +148,10 @@ def _candidate_dirs(ctx: Any, fs: HostFS) -> list[tuple[str, str, str]]:
     rc, out, _ = fs.run(_env_script(), timeout=60)
     for line in out.splitlines():
         parts = line.split("\t", 2)
+        if len(parts) == 3 and parts[0] == "U" and parts[1].isdigit():
+            candidates.append(("", f"/proc/{parts[1]}/environ",
+                               f"env of pid {parts[1]} ({parts[2].strip()[:60]})"))
+            continue
         if len(parts) != 3 or "=" not in parts[2]:
             continue
         pid, cwd, kv = parts
@@ -268,7 +279,8 @@ def locate_all(ctx: Any) -> Located:
                 key = a.blocker or a.path
                 if key not in seen:
                     seen.add(key)
-                    unreadable.append((app or "configured", a, found_by))
+                    who = "process" if path.startswith("/proc/") else "configured"
+                    unreadable.append((app or who, a, found_by))
                 continue
             readable.append((app, path, found_by))
         rc, out, err = fs.run(_script(readable), timeout=120)

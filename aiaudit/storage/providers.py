@@ -16,7 +16,8 @@ def _unreadable(ctx: AuditContext, what: str, dirs_only: bool = False
     for app, access, found_by in locate_all(ctx).unreadable:
         if dirs_only and found_by.startswith("store file"):
             continue  # a closed store file is the store controls' ERROR; its dir is listable
-        owner = "the configured dir" if app == "configured" else app
+        owner = {"configured": "the configured dir",
+                 "process": "the state dir this process names"}.get(app, app)
         reason = f"{access.reason()}; {what} ({owner}) there cannot be checked ({found_by})"
         items.append((f"unreadable:{access.blocker or access.path}",
                       Unavailable(Status.ERROR, reason)))
