@@ -27,8 +27,7 @@ from aiaudit.status import CouldNotCheck
 from selftests import unread_deploy as deploy
 
 ROOT = Path(__file__).resolve().parent.parent
-CLOSED = re.compile(r"permission denied|cannot read|cannot tell whether|cannot list|"
-                    r"could not be read|unreadable", re.I)
+CLOSED = re.compile(r"permission denied|cannot tell whether|lacks the (read|search)", re.I)
 RIGHT = re.compile(r"lacks the (search \(x\)|read \(r\))")
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (accounts, chown, sshd)")
@@ -230,3 +229,39 @@ def test_the_same_home_read_by_root_finds_the_literal_keys(base, closed_hermes):
     sto04 = status(doc, "STO-04")
     assert sto04["status"] == "FAIL" and "literal secret" in sto04["reason"], sto04
     assert status(doc, "STO-03")["status"] == "FAIL"
+
+
+GUARDED = '''
+import pytest
+
+@pytest.mark.control("STO-04")
+def test_reads_nothing(evidence):
+    evidence.add("config files read", "none found")
+
+@pytest.mark.control("STO-05")
+def test_reads_part(evidence):
+    evidence.read(entries=3)
+    evidence.unreadable(["cannot read /srv/x: permission denied"])
+
+@pytest.mark.control("STO-01")
+def test_reads_something(evidence):
+    evidence.read(files=2, bytes=0)
+'''
+
+
+def test_plugin_withholds_a_pass_that_read_nothing_or_not_all(tmp_path):
+    """The guard behind every control: the test body passed, the report does not."""
+    (tmp_path / "tests_storage").mkdir()
+    (tmp_path / "tests_storage" / "test_guard.py").write_text(GUARDED)
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+                    "aiaudit.plugin", "--target=local", f"--rootdir={tmp_path}",
+                    f"--report-dir={tmp_path / 'r'}", "tests_storage"], cwd=tmp_path,
+                   capture_output=True, text=True, timeout=120,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    got = {c["id"]: (c["status"], c["reason"]) for c in doc["controls"]
+           if c["id"] in ("STO-01", "STO-04", "STO-05")}
+    assert got["STO-01"][0] == "PASS"
+    assert got["STO-04"][0] == "ERROR" and "without reading anything" in got["STO-04"][1]
+    assert got["STO-05"][0] == "ERROR" and "/srv/x: permission denied" in got["STO-05"][1]
+    assert status(doc, "STO-01")["cases"][0]["evidence"][READ_KEY] == "files=2 bytes=0"

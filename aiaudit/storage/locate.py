@@ -236,6 +236,12 @@ class Located:
     dirs: list[StateDir]
     unreadable: list[tuple[str, Access, str]] = field(default_factory=list)  # app, access, by
     searched: int = 0  # candidate dirs whose absence or presence was established
+    present: int = 0  # of them, readable dirs that were listed
+
+    def proof(self) -> str:
+        """Why "none found" holds: every candidate place was either absent or listed."""
+        return (f"{self.searched} candidate dir(s) checked: {self.searched - self.present} "
+                f"proven absent, {self.present} readable and listed, none unreadable")
 
 
 def _denied_subdirs(fs: HostFS, dirs: list[str]) -> list[Access]:
@@ -316,7 +322,8 @@ def locate_all(ctx: Any) -> Located:
                 continue  # reported once as unreadable, or a home above found state dirs
             dirs.append(StateDir("configured", path, "audit config [paths] state_dirs",
                                  empty=a.ok))
-        return Located(stores, dirs, unreadable, len(access))
+        return Located(stores, dirs, unreadable, len(access),
+                       len({path for _, path, _ in readable}))
 
     return ctx.cached("storage:locate", compute)
 

@@ -24,27 +24,38 @@ def _unreadable(ctx: AuditContext, what: str, dirs_only: bool = False
     return items
 
 
+def _or_proof(ctx: AuditContext, items: list[tuple[str, object]], what: str
+              ) -> list[tuple[str, object]]:
+    """Nothing found is NOT_APPLICABLE only with its proof (what was searched)."""
+    if items:
+        return items
+    return [("none-found", Unavailable(Status.NOT_APPLICABLE,
+                                       f"no {what}: {locate_all(ctx).proof()}"))]
+
+
 @provider("storage_stores", empty_reason="no conversation store found on the target "
           "(known app layouts, env overrides, [paths] state_dirs)")
 def _stores(ctx: AuditContext) -> list[tuple[str, object]]:
     stores, _ = locate(ctx)
-    return [(s.case_id, s) for s in stores] + _unreadable(ctx, "conversation stores")
+    return _or_proof(ctx, [(s.case_id, s) for s in stores]
+                     + _unreadable(ctx, "conversation stores"), "conversation store")
 
 
 @provider("storage_file_stores", empty_reason="no file-based conversation store found on the "
           "target (database servers are checked through STO-01/05/08)")
 def _file_stores(ctx: AuditContext) -> list[tuple[str, object]]:
     stores, _ = locate(ctx)
-    return ([(s.case_id, s) for s in stores if s.kind in ("sqlite", "jsonl", "json")]
-            + _unreadable(ctx, "conversation stores"))
+    return _or_proof(ctx, [(s.case_id, s) for s in stores if s.kind in ("sqlite", "jsonl", "json")]
+                     + _unreadable(ctx, "conversation stores"), "file-based conversation store")
 
 
 @provider("storage_state_dirs", empty_reason="no AI app state dir found on the target "
           "(known app layouts, env overrides, [paths] state_dirs)")
 def _state_dirs(ctx: AuditContext) -> list[tuple[str, object]]:
     _, dirs = locate(ctx)
-    return [(d.case_id, d) for d in dirs] + _unreadable(ctx, "the state dir and its config",
-                                                       dirs_only=True)
+    return _or_proof(ctx, [(d.case_id, d) for d in dirs]
+                     + _unreadable(ctx, "the state dir and its config", dirs_only=True),
+                     "AI app state dir")
 
 
 @provider("storage_history_sources", empty_reason="no conversation store or log file found "
@@ -58,7 +69,8 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
     logs = log_files(HostFS.for_context(ctx), ctx.config.access_logs, [d.path for d in dirs])
     if logs:
         sources.append(HistorySource("logs", tuple(logs)))
-    return [(s.case_id, s) for s in sources] + _unreadable(ctx, "history and logs")
+    return _or_proof(ctx, [(s.case_id, s) for s in sources]
+                     + _unreadable(ctx, "history and logs"), "conversation store or log file")
 
 
 @provider("storage_history_apis", empty_reason="no history API or vector store answers on the "

@@ -71,6 +71,12 @@ class Inventory:
     configs: list[ConfigFile] = field(default_factory=list)  # MCP and agent configs
     homes: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # reasons: path and missing right
+    checked: tuple[int, int] = (0, 0)  # candidate places checked, of them present & readable
+
+    def proof(self) -> str:
+        total, ok = self.checked
+        return (f"{total} candidate place(s) checked: {total - ok} proven absent, {ok} "
+                f"readable and read, none unreadable")
 
     def configs_of(self, client: str) -> list[ConfigFile]:
         return [c for c in self.configs if c.client == client]
@@ -444,7 +450,7 @@ def discover(fs: HostFS, settings: Settings, state_dirs: Iterable[str] = ()) -> 
         if found.get(path) == "f":
             inv.configs.append(_load_config(fs, "configured", path, _format_of(path)))
     inv.roots = plan_roots(settings, inv.homes, found, openclaw_docs, planner.hermes_homes)
-    inv.unreadable = closed_places(fs, planner, settings, inv.homes)
+    inv.unreadable, inv.checked = closed_places(fs, planner, settings, inv.homes)
     locks: dict[str, Any] = {}
     for root in inv.roots:
         denied: list[str] = []
@@ -462,7 +468,7 @@ def discover(fs: HostFS, settings: Settings, state_dirs: Iterable[str] = ()) -> 
 
 
 def closed_places(fs: HostFS, planner: _Planner, settings: Settings,
-                  homes: list[str]) -> list[str]:
+                  homes: list[str]) -> tuple[list[str], tuple[int, int]]:
     """Homes, agent state dirs and configured places the audit account cannot search or
     read: skills and configs below them can be neither reviewed nor ruled out."""
     places = list(homes) + planner.openclaw_states + planner.hermes_homes
@@ -471,7 +477,9 @@ def closed_places(fs: HostFS, planner: _Planner, settings: Settings,
     places += list(settings.mcp_configs)
     places += [p for hh in planner.hermes_homes for p in (f"{hh}/skills", f"{hh}/config.yaml")]
     places += [f"{s}/openclaw.json" for s in planner.openclaw_states]
-    return [a.reason() for a in coalesce(check_access(fs, places).values())]
+    found = check_access(fs, places)
+    ok = sum(1 for a in found.values() if a.ok)
+    return [a.reason() for a in coalesce(found.values())], (len(found), ok)
 
 
 def _assign_denied(root: SkillRoot, skills: list[Skill], denied: list[str],

@@ -62,13 +62,17 @@ def _closed(ctx: AuditContext, what: str) -> list[tuple[str, Any]]:
 @provider("skills", empty_reason="no skill found in any OpenClaw, Hermes or Agent Skills root "
           "or configured skill_roots")
 def _skills(ctx: AuditContext) -> list[tuple[str, Any]]:
-    return [(s.id, s) for s in inventory(ctx).skills] + _closed(ctx, "skills")
+    items = [(s.id, s) for s in inventory(ctx).skills] + _closed(ctx, "skills")
+    return items or [("none-found", Unavailable(
+        Status.NOT_APPLICABLE, f"no skill found: {inventory(ctx).proof()}"))]
 
 
 @provider("supply_chain_baselined", empty_reason="no MCP server and no skill found")
 def _baselined(ctx: AuditContext) -> list[tuple[str, Any]]:
-    return ([(s.id, s) for s in mcp_servers(ctx)] + [(s.id, s) for s in inventory(ctx).skills]
-            + _closed(ctx, "MCP configs and skills"))
+    items = ([(s.id, s) for s in mcp_servers(ctx)] + [(s.id, s) for s in inventory(ctx).skills]
+             + _closed(ctx, "MCP configs and skills"))
+    return items or [("none-found", Unavailable(
+        Status.NOT_APPLICABLE, f"no MCP server and no skill found: {inventory(ctx).proof()}"))]
 
 
 def _processes(ctx: AuditContext, patterns: tuple[str, ...]):
