@@ -321,7 +321,7 @@ def index() -> AnchorIndex:
             anchors |= set(rule.anchors)
         for signal in rules.SIGNALS.values():
             anchors |= set(signal.anchors)
-        anchors |= set(rules.PROSE_EXFIL_ANCHORS) | set(rules.MEMORY_FILE_ANCHORS)
+        anchors |= set(rules.MEMORY_FILE_ANCHORS)
         anchors |= set(rules.HOST_ANCHORS) | set(honesty.INDEXED_ANCHORS)
         _INDEX = AnchorIndex(anchors, [*rules.PREFILTERED, *review.PREFILTERED,
                                        *honesty.PREFILTERED])
