@@ -16,7 +16,7 @@ from aiaudit.supply_chain import prose, rules
 from aiaudit.supply_chain.findings import Finding, excerpt
 from aiaudit.supply_chain.frontmatter import Manifest
 from aiaudit.supply_chain.model import Skill
-from aiaudit.supply_chain.review import sort_findings, text_files
+from aiaudit.supply_chain.review import own_dotenv, sort_findings, text_files
 from aiaudit.supply_chain.textctx import TextFile, in_pattern_literal
 
 FAIL_AT = "medium"
@@ -388,7 +388,8 @@ def _declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
                                excerpt(tf.line_text(line)), tf.context(line),
                                f"contacts {host}, which neither the manifest nor SKILL.md "
                                "names"))
-    elif not hosts:
+    elif not hosts and not (manifest.declared_bins() & NETWORK_BINS or _URL_HOST.search(documented)
+                            or _BARE_HOST.search(documented)):
         tf, line = uses_network[0]
         out.append(Finding("SUP-04", "undeclared-network", "medium", tf.path, line,
                            excerpt(tf.line_text(line)), tf.context(line),
@@ -508,7 +509,8 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
                         "\n", 0, match.start()) - 1):
                 continue
             word = match.group(0).strip(" /'\"`(~").lower()
-            if word and word in lowered_md:
+            if word and word in lowered_md or own_dotenv(match.group(0),
+                                                          tf.text_at(match.start())):
                 continue
             line = tf.line_of(match.start())
             out.append(Finding("SUP-04", "undeclared-file-access", "medium", tf.path, line,
@@ -537,6 +539,12 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
     return out
 
 
+# Programs whose only job is the network: declaring one declares network use.
+NETWORK_BINS = {"curl", "wget", "http", "httpie", "xh", "gh", "rclone", "rsync", "ssh", "scp",
+                "sftp", "dig", "nslookup", "aws", "gcloud", "az", "gsutil", "ngrok", "nc",
+                "socat", "telnet", "ftp", "lftp", "aria2c"}
+_BARE_HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|dev|ai|app|co|gov|edu|cloud|"
+                        r"sh|so|me|info|test)\b")
 _SAFETY_WORDS = re.compile(r"(?i)\b(sandbox|elevated|approvals?|permissions?|yolo)\b")
 _WRITE_OP = re.compile(
     r"\bopen\s*\(\s*([^,)]+)[^)\n]*['\"][aw]\+?b?['\"]|\b([\w.]+)\.(?:write_text|write_bytes|"

@@ -29,17 +29,23 @@ SOURCE = re.compile(
     r"(?i)~/\.ssh\b|\.ssh/|\bid_(?:rsa|ed25519|ecdsa|dsa)\b|\.aws/(?:credentials|config)|"
     r"(?<![\w-])\.env\b(?!\.example|\.sample|\.template)|\.npmrc\b|\.pypirc\b|\.netrc\b|"
     r"\.git-credentials|\.docker/config\.json|\.kube/config|\.config/gcloud|\.gnupg\b|"
-    r"\b(?:mcp|openclaw|clawdbot|claude_desktop_config|settings)\.json\b|\.claude\.json|"
+    r"\b(?:mcp|openclaw|clawdbot|claude_desktop_config|auth-profiles)\.json\b|\.claude\.json|"
     r"\bauth-profiles\b|\.config/gh/hosts|\bcredentials?(?:\.json| files?)\b|"
-    r"\bbrowser (?:passwords|cookies|profiles?|history|data)\b|\bcookies\b|\bkeychain\b|"
+    r"\bbrowser (?:passwords|cookies|profiles?|history|data)\b|cookies\.sqlite|\bkeychain\b|"
     r"\bwallet(?:\.dat| files?| keys?)?\b|\bseed phrases?\b|\bmnemonic\b|\bprivate keys?\b|"
     r"/etc/(?:passwd|shadow)\b|\bbash_history\b|\b(?:all|every|the whole|the full|entire)\s+"
     r"(?:of the\s+)?(?:environment(?: variables)?|env(?: vars?)?|process environment)\b|"
-    r"\bprintenv\b|\benvironment variables\b|\b(?:conversation|chat|message) history\b|"
-    r"\b(?:previous|earlier|prior|all) (?:messages|conversations)\b|\bsystem prompt\b|"
+    r"\bprintenv\b|\b(?:full|entire|complete|whole|all|every) (?:of the )?(?:conversation|chat|"
+    r"message) history\b|\b(?:previous|earlier|prior|all) (?:messages|conversations)\b|"
+    r"\bsystem prompt\b|"
     r"\b(?:any|all|every) (?:api[ _-]?keys?|tokens?|secrets?|passwords?|credentials?)\b|"
     r"\b(?:api[ _-]?keys?|tokens?|secrets?|passwords?) (?:you|that you) (?:find|see|can)\b|"
-    r"(?<![\w/])~/\.[\w-]+|\$HOME/\.[\w-]+|\b(?:SOUL|MEMORY|USER)\.md\b")
+    r"\b(?:SOUL|MEMORY|USER)\.md\b")
+# A sentence about one configured key ("send OPENWEATHER_API_KEY in the appid parameter")
+# authenticates the skill's own calls; it does not move the user's files.
+_CONFIGURED_KEY = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
+_BULK = re.compile(r"(?i)~/\.ssh|\.ssh/|id_(?:rsa|ed25519|ecdsa)|\.aws/|\b(?:all|every|any|whole|"
+                   r"entire|full|contents? of)\b|credentials|wallet|seed|mnemonic|private key")
 READ = re.compile(
     r"(?i)\b(?:read|reads|open|cat|collect|gather|grab|copy|load|extract|take|get|retrieve|"
     r"dump|list|include|includes|attach|append|add|embed|encode|base64|pass|put|insert|"
@@ -51,7 +57,9 @@ SINK = re.compile(
     r"\?\w+=|!\[[^\]]*\]\(|\b(?:markdown )?image(?: url| link| tag)?\b|\bwebhook\b|"
     r"\bhttps?://|\bendpoint\b|\bas (?:the|an?) [`'\"]?\w+[`'\"]? (?:argument|parameter|"
     r"field|param)\b|\b(?:argument|parameter)\b|\brequest body\b|\bto the (?:url|server|api)\b|"
-    r"\bnext (?:web|http|api|tool) (?:call|request)\b|\bdns\b|\bpastebin\b|\bgist\b")
+    r"\bnext (?:web|http|api|tool) (?:call|request)\b|\bdns\b|\bpastebin\b|\bgist\b|"
+    r"\bpass(?:es|ing)?\b[^.]{0,40}\bas\s+[`'\"]?\w+[`'\"]?|\b(?:put|place|paste|insert)\b[^.]{0,40}"
+    r"\b(?:here|this (?:field|argument|parameter))\b")
 REMOTE = re.compile(
     r"(?i)\b(?:fetch|download|load|read|retrieve|get|pull|curl|wget|visit|open|check)\b"
     r"[^.]{0,80}(?:https?://\S+|\burl\b|\bgist\b|\bpastebin\b)[^.]{0,100}\b(?:follow|obey|"
@@ -77,7 +85,8 @@ HIDE = re.compile(
 # "Never show the token to the user" protects a secret; it hides no action.
 _PROTECTS_SECRET = re.compile(
     r"(?i)\b(?:do not|don't|never|must not)\s+(?:show|reveal|print|log|display|echo|expose|"
-    r"disclose|paste|share)\b[^.\n]{0,40}\b(?:api[ _-]?keys?|keys?|tokens?|passwords?|secrets?|"
+    r"disclose|paste|share|tell|mention|give)\b[^.\n]{0,40}\b(?:api[ _-]?keys?|keys?|tokens?|"
+    r"passwords?|secrets?|"
     r"credentials?|personal data|pii)\b")
 PRECEDENCE = re.compile(
     r"(?i)\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+)?(?:of\s+)?"
@@ -160,6 +169,8 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
     prose names files, so an exfiltration counts as quoted only when its verb is."""
     out: list[Kind] = []
     source = SOURCE.search(sentence)
+    if source is not None and _CONFIGURED_KEY.search(sentence) and not _BULK.search(sentence):
+        source = None
     if source is not None:
         sink = SINK.search(sentence)
         later = SINK.search(following) if sink is None else None

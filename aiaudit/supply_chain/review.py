@@ -166,9 +166,23 @@ def _signals(tf: TextFile) -> dict[str, int]:
             if tf.is_comment_at(match.start()) or in_pattern_literal(
                     tf.text_at(match.start()), _column(tf, match.start())):
                 continue
+            if name == "credential-path" and own_dotenv(match.group(0),
+                                                        tf.text_at(match.start())):
+                continue
             hits[name] = match.start()
             break
     return hits
+
+
+_HOME_MARK = re.compile(r"~|\bHOME\b|home(?:dir)?\b|expanduser|\.\./|/(?:root|home|Users)/|"
+                        r"\.(?:clawdbot|openclaw|hermes|config)\b|\*\*|glob|walk|find\s")
+
+
+def own_dotenv(matched: str, line: str) -> bool:
+    """A bare `.env` beside the skill (`source .env`, `open('.env')`): the skill's own
+    settings, not the user's secrets elsewhere (a home path or a search for them is)."""
+    return matched.strip(" /'\"`(").lower() in (".env", ".env.local") and \
+        _HOME_MARK.search(line) is None
 
 
 def _compound_findings(code_files: list[TextFile]) -> list[Finding]:
