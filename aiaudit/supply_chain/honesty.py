@@ -555,6 +555,9 @@ _WRITE_OP = re.compile(
     re.M)
 
 
+_SCRATCH = re.compile(r"(?:^|/)\.cache/|^/tmp/|^/var/tmp/|\$TMPDIR|mkdtemp|tempfile")
+
+
 def _outside_writes(tf: TextFile) -> Iterator[tuple[int, str]]:
     """(line, target) of writes whose target is outside the skill: the written path names
     a home, /etc or agent path on the write's own line, or is a variable assigned one."""
@@ -573,8 +576,36 @@ def _outside_writes(tf: TextFile) -> Iterator[tuple[int, str]]:
             assigned = re.search(rf"(?m)^[ \t]*(?:const |let |var )?[ \t]*{re.escape(name)}"
                                  rf"[ \t]*=[ \t]*(.+)$", tf.text)
             hit = _OUTSIDE_PATH.search(assigned.group(1)) if assigned else None
-        if hit is not None:
+        if hit is not None and not _SCRATCH.search(target or hit.group(0)):
             yield line, hit.group(0)
+
+
+_UPLOAD = next(r for r in rules.LINE_RULES if r.name == "upload-credential-file")
+_DESTINATION = re.compile(r"https?://([\w.-]+)|\b(\d{1,3}(?:\.\d{1,3}){3})\b")
+
+
+def undisclosed_uploads(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
+    """Commands in the documentation that send a credential file to a destination the
+    description never names (a "prerequisite" or "backup" step the user is told to run)."""
+    out = []
+    disclosed = (skill.manifest.description + " " + str(skill.manifest.fields.get("homepage")
+                                                        or "")).lower()
+    for tf in files:
+        if tf.lang != "markdown":
+            continue
+        for match in tf.finditer(_UPLOAD.pattern, _UPLOAD.anchors):
+            line = tf.line_of(match.start())
+            if tf.is_descriptive(line) or tf.context(line) in ("frontmatter", "comment"):
+                continue
+            hosts = [a or b for a, b in _DESTINATION.findall(tf.line_text(line))]
+            if hosts and all(h.lower() in disclosed for h in hosts):
+                continue
+            out.append(Finding("SUP-04", "undisclosed-exfiltration", "medium", tf.path, line,
+                               excerpt(tf.line_text(line)), tf.context(line),
+                               "the instructions send a credential file to "
+                               f"{', '.join(hosts) or 'a destination'} the description never "
+                               "names"))
+    return out
 
 
 def manifest_review(skill: Skill) -> list[Finding]:
@@ -586,6 +617,7 @@ def manifest_review(skill: Skill) -> list[Finding]:
     findings += [f for f in prose.skill_prose(skill, files) if f.control == "SUP-04"]
     findings += declared_vs_used(skill, files)
     findings += undeclared_effects(skill, files)
+    findings += undisclosed_uploads(skill, files)
     return sort_findings(findings)
 
 

@@ -40,7 +40,9 @@ SOURCE = re.compile(
     r"\bsystem prompt\b|"
     r"\b(?:any|all|every) (?:api[ _-]?keys?|tokens?|secrets?|passwords?|credentials?)\b|"
     r"\b(?:api[ _-]?keys?|tokens?|secrets?|passwords?) (?:you|that you) (?:find|see|can)\b|"
-    r"\b(?:SOUL|MEMORY|USER)\.md\b")
+    r"\b(?:SOUL|MEMORY|USER)\.md\b|\b(?:ssh|gpg|pgp|aws|gcp|azure|cloud|github|npm)\s+"
+    r"(?:private\s+)?(?:keys?|credentials?|tokens?)\b|\b(?:the user's|user|saved|stored|"
+    r"browser|all)\s+(?:credentials|passwords|tokens|secrets|api keys)\b")
 # A sentence about one configured key ("send OPENWEATHER_API_KEY in the appid parameter")
 # authenticates the skill's own calls; it does not move the user's files.
 _CONFIGURED_KEY = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")

@@ -181,6 +181,17 @@ LINE_RULES: tuple[Rule, ...] = (
           anchors=("autoallowskills", "sandbox", "elevated", "dangerously", "bypasspermissions",
                    "approval_policy", "yolo", "exec-approvals", "security", "ask",
                    "approvals.mode")),
+    _rule("upload-credential-file", "high",
+          r"\b(?:curl|wget|http|xh)\b[^\n]*(?:-d|--data(?:-binary|-raw|-urlencode)?|-F|--form|"
+          r"--upload-file|-T|--post-file|--body-file)[\s=]*[^\n]*?@?[\"']?(?:~|\$HOME|\$\{HOME\})?/?"
+          r"[^\s\"']*(?:\.ssh/|\.aws/credentials|\.env\b|id_rsa|id_ed25519|\.npmrc|\.netrc|"
+          r"\.git-credentials|\.kube/config|Login Data|wallet\.dat|\.(?:clawdbot|openclaw)/)|"
+          r"\b(?:cat|base64|tar|zip|gzip|xxd)\b[^\n|;]*(?:\.ssh/|(?:~|\$HOME)/\.(?:ssh|aws|gnupg)\b|\.aws/credentials|~/\.env\b|"
+          r"\$HOME/\.env\b|id_rsa|id_ed25519|\.npmrc|\.netrc|\.git-credentials|\.kube/config|"
+          r"\.(?:clawdbot|openclaw)/\.env)[^\n]*\|\s*(?:curl|wget|nc|ncat|socat|openssl\s+s_client|"
+          r"ssh)\b",
+          "uploads a credential file (one command line: read and send)",
+          anchors=("curl", "wget", "http", "xh", "cat", "base64", "tar", "zip", "gzip", "xxd")),
     _rule("git-push-exfil", "high",
           r"\bgit\s+push\s+(?:-\S+\s+)*(?:https?://|git@|ssh://)\S+",
           "pushes the repository straight to a URL (not a remote the user set up)",
