@@ -282,8 +282,8 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("requests.", "httpx", "urlopen", "urllib", "http.client", "aiohttp", "socket", "smtplib",
          "ftplib", "fetch", "axios", "http", "xmlhttprequest", "net.", "websocket", "got(",
          "curl", "wget", "nc", "scp", "ftp", "/dev/tcp", "invoke-", "webclient", "nslookup",
-         "dig", "host", "rsync", "rclone", "ssh", "aws", "gsutil", "azcopy", "mail", "swaks",
-         "socat", "telnet", "gethostbyname", "getaddrinfo", "dns.", "boto3", "paramiko",
+         "dig", "host", "rsync", "rclone", "ssh", "aws", "gsutil", "azcopy", "mail", "mutt",
+         "swaks", "socat", "telnet", "gethostbyname", "getaddrinfo", "dns.", "boto3", "paramiko",
          "discord", "slack_sdk", "telegram")),
     "dynamic-eval": (
         r"(?<![\w.])(?:exec|eval)\s*\(\s*(?!['\"])|\bnew\s+Function\s*\(|\bvm\.run\w*\s*\(|"
