@@ -10,6 +10,7 @@ package.json, .npmrc, pip.conf.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import posixpath
@@ -83,6 +84,7 @@ def _distance(a: str, b: str) -> int:
     return prev[-1]
 
 
+@functools.lru_cache(maxsize=4096)
 def squatted(name: str, ecosystem: str) -> str | None:
     """The popular package a dependency name imitates, if it does."""
     low = name.lower()
@@ -99,7 +101,9 @@ def squatted(name: str, ecosystem: str) -> str | None:
         if ecosystem == "pypi" and norm in (f"python3-{tnorm}", f"py3-{tnorm}",
                                             tnorm.replace("python-", "python3-")):
             return target
-        if len(tnorm) >= 5 and _distance(norm, tnorm) <= (2 if len(tnorm) >= 10 else 1):
+        limit = 2 if len(tnorm) >= 10 else 1
+        if len(tnorm) >= 5 and abs(len(norm) - len(tnorm)) <= limit and \
+                _distance(norm, tnorm) <= limit:
             return target
     return None
 

@@ -478,6 +478,9 @@ _OUTSIDE_PATH = re.compile(
     r"\bPath\.home\s*\(|/etc/[\w.-]+|\bauthorized_keys\b|\.(?:bashrc|zshrc|profile|"
     r"bash_profile|zprofile|zshenv)\b|\b(?:SOUL|MEMORY|AGENTS|HEARTBEAT|IDENTITY|USER|TOOLS)"
     r"\.md\b|\.config/(?:autostart|systemd)|\.git/hooks|\bcrontab\b|/Library/LaunchAgents")
+_OUTSIDE_ANCHORS = ("~/", "home", "expanduser", "/etc/", "authorized_keys", "bashrc", "zshrc",
+                    "profile", "zshenv", ".md", "autostart", "systemd", "hooks", "crontab",
+                    "launchagents")  # every _OUTSIDE_PATH match holds one (lower-cased)
 _PATH_WORD = re.compile(r"[~\w/-]*\.[\w-]+(?:/[\w.-]+)*|[\w-]+\.md\b")
 
 
@@ -555,29 +558,32 @@ _WRITE_OP = re.compile(
     re.M)
 
 
+_ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:const |let |var )?[ \t]*([A-Za-z_]\w*)[ \t]*=[ \t]*(.+)$")
 _SCRATCH = re.compile(r"(?:^|/)\.cache/|^/tmp/|^/var/tmp/|\$TMPDIR|mkdtemp|tempfile")
 
 
 def _outside_writes(tf: TextFile) -> Iterator[tuple[int, str]]:
     """(line, target) of writes whose target is outside the skill: the written path names
     a home, /etc or agent path on the write's own line, or is a variable assigned one."""
-    if tf.lang not in ("python", "js", "shell", "powershell"):
+    if tf.lang not in ("python", "js", "shell", "powershell") or not any(
+            a in tf.lowered for a in _OUTSIDE_ANCHORS) or _OUTSIDE_PATH.search(tf.text) is None:
         return
+    assignments: dict[str, str] | None = None
     for match in _WRITE_OP.finditer(tf.text):
         if tf.is_comment_at(match.start()):
             continue
         target = next((g for g in match.groups() if g), "").strip()
-        line = tf.line_of(match.start())
-        text = tf.line_text(line)
+        text = tf.text_at(match.start())
         hit = _OUTSIDE_PATH.search(target) or (_OUTSIDE_PATH.search(text) if
                                                 tf.lang != "shell" else None)
         if hit is None and re.fullmatch(r"[A-Za-z_][\w.]*", target):
-            name = target.split(".")[0]
-            assigned = re.search(rf"(?m)^[ \t]*(?:const |let |var )?[ \t]*{re.escape(name)}"
-                                 rf"[ \t]*=[ \t]*(.+)$", tf.text)
-            hit = _OUTSIDE_PATH.search(assigned.group(1)) if assigned else None
+            if assignments is None:
+                assignments = {}
+                for name, value in _ASSIGNMENT.findall(tf.text):
+                    assignments.setdefault(name, value)
+            hit = _OUTSIDE_PATH.search(assignments.get(target.split(".")[0], ""))
         if hit is not None and not _SCRATCH.search(target or hit.group(0)):
-            yield line, hit.group(0)
+            yield tf.line_of(match.start()), hit.group(0)
 
 
 _UPLOAD = next(r for r in rules.LINE_RULES if r.name == "upload-credential-file")

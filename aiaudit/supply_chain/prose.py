@@ -220,9 +220,14 @@ def _units(tf: TextFile) -> Iterator[tuple[int, str, str]]:
         yield start, ctx, "\n".join(buf)
 
 
+# Regexes run on prose (prefiltered with the rules in one Hyperscan pass, anchors.py).
+PREFILTERED = (SOURCE, REMOTE, HIDE, PRECEDENCE, TOOL_HIJACK)
+
+
 def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:
     """Every order in a Markdown file's prose and hidden comments (or in free text)."""
-    if not any(a in tf.lowered for a in _ANCHORS):
+    if not any(a in tf.lowered for a in _ANCHORS) or not any(tf.may_match(p)
+                                                              for p in PREFILTERED):
         return []
     out = []
     for first, ctx, unit in _units(tf):
