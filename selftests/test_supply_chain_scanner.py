@@ -18,7 +18,7 @@ import pytest
 
 from aiaudit.hostfs import HostFS
 from aiaudit.lab.parts.supply_chain import materialize_corpus
-from aiaudit.supply_chain import anchors, honesty, review, rules
+from aiaudit.supply_chain import anchors, honesty, prose, review, rules
 from aiaudit.supply_chain.discovery import discover, read_tree
 from aiaudit.supply_chain.frontmatter import loads_json5
 from aiaudit.supply_chain.honesty import manifest_review
@@ -26,7 +26,7 @@ from aiaudit.supply_chain.review import static_review
 from aiaudit.supply_chain.settings import Settings
 from aiaudit.supply_chain.textctx import TextFile
 
-PATTERNS = [*rules.PREFILTERED, *review.PREFILTERED, *honesty.PREFILTERED]
+PATTERNS = [*rules.PREFILTERED, *review.PREFILTERED, *honesty.PREFILTERED, *prose.PREFILTERED]
 
 
 @pytest.fixture(scope="module")

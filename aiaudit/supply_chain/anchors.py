@@ -314,15 +314,15 @@ def index() -> AnchorIndex:
     """The index of every anchor and regex the supply-chain rules use (built on first use)."""
     global _INDEX
     if _INDEX is None:
-        from aiaudit.supply_chain import honesty, review, rules
+        from aiaudit.supply_chain import honesty, prose, review, rules
 
         anchors: set[str] = set()
         for rule in rules.LINE_RULES:
             anchors |= set(rule.anchors)
         for signal in rules.SIGNALS.values():
             anchors |= set(signal.anchors)
-        anchors |= set(rules.PROSE_EXFIL_ANCHORS) | set(rules.MEMORY_FILE_ANCHORS)
+        anchors |= set(rules.MEMORY_FILE_ANCHORS)
         anchors |= set(rules.HOST_ANCHORS) | set(honesty.INDEXED_ANCHORS)
         _INDEX = AnchorIndex(anchors, [*rules.PREFILTERED, *review.PREFILTERED,
-                                       *honesty.PREFILTERED])
+                                       *honesty.PREFILTERED, *prose.PREFILTERED])
     return _INDEX

@@ -9,6 +9,7 @@ per config file. Nothing found is executed.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import posixpath
@@ -38,8 +39,17 @@ HOME_MCP_CONFIGS = (
     ("claude-desktop", ".config/Claude/claude_desktop_config.json", "json"),
     ("claude-code", ".claude.json", "json"),
     ("cursor", ".cursor/mcp.json", "json"),
+    # VS Code's user-level mcp.json (and the `mcp` key of settings.json): stable, Insiders,
+    # VSCodium, VS Code Server (remote hosts), macOS, and per-profile copies.
     ("vscode", ".config/Code/User/mcp.json", "jsonc"),
     ("vscode", ".config/Code/User/settings.json", "jsonc"),
+    ("vscode", ".config/Code/User/profiles/*/mcp.json", "jsonc"),
+    ("vscode", ".config/Code - Insiders/User/mcp.json", "jsonc"),
+    ("vscode", ".config/VSCodium/User/mcp.json", "jsonc"),
+    ("vscode", ".vscode-server/data/User/mcp.json", "jsonc"),
+    ("vscode", ".vscode-server-insiders/data/User/mcp.json", "jsonc"),
+    ("vscode", "Library/Application Support/Code/User/mcp.json", "jsonc"),
+    ("vscode", "Library/Application Support/Code/User/settings.json", "jsonc"),
     ("windsurf", ".codeium/windsurf/mcp_config.json", "json"),
     ("gemini", ".gemini/settings.json", "json"),
     ("codex", ".codex/config.toml", "toml"),
@@ -440,8 +450,12 @@ def discover(fs: HostFS, settings: Settings, state_dirs: Iterable[str] = ()) -> 
                                             f"{state}/exec-approvals.json", "json5"))
     for home in inv.homes:
         for client, rel, fmt in HOME_MCP_CONFIGS:
-            if found.get(f"{home}/{rel}") == "f":
-                inv.configs.append(_load_config(fs, client, f"{home}/{rel}", fmt))
+            pattern = f"{home}/{rel}"
+            paths = sorted(p for p, kind in found.items() if kind == "f" and
+                           fnmatch.fnmatchcase(p, pattern)) if "*" in rel else \
+                [pattern] if found.get(pattern) == "f" else []
+            for path in paths:
+                inv.configs.append(_load_config(fs, client, path, fmt))
     for project in settings.project_dirs:
         for client, rel, fmt in PROJECT_MCP_CONFIGS:
             if found.get(f"{project}/{rel}") == "f":

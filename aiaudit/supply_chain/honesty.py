@@ -12,11 +12,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
-from aiaudit.supply_chain import rules
+from aiaudit.supply_chain import prose, rules
 from aiaudit.supply_chain.findings import Finding, excerpt
 from aiaudit.supply_chain.frontmatter import Manifest
 from aiaudit.supply_chain.model import Skill
-from aiaudit.supply_chain.review import prose_finding, sort_findings, text_files
+from aiaudit.supply_chain.review import own_dotenv, sort_findings, text_files
 from aiaudit.supply_chain.textctx import TextFile, in_pattern_literal
 
 FAIL_AT = "medium"
@@ -31,23 +31,6 @@ _INSTRUCTIONAL = re.compile(
 _HIDDEN_MARKUP = re.compile(
     r"(?i)<(?:div|span|p|section)[^>]*(?:display\s*:\s*none|visibility\s*:\s*hidden|"
     r"font-size\s*:\s*0|\bhidden\b|opacity\s*:\s*0\b|color\s*:\s*(?:#fff(?:fff)?|white)\b)")
-SECRECY = re.compile(
-    r"(?i)\b(?:do not|don't|never)\s+(?:tell|inform|mention|reveal|disclose|show|notify|alert|"
-    r"let)\b" + rules.SENTENCE + r"{0,40}\b(?:user|anyone|human|operator|owner|them|this)\b|"
-    r"\bwithout\s+(?:telling|informing|asking|notifying|alerting)\s+(?:the\s+)?(?:user|human|"
-    r"operator|owner)|\b(?:silently|secretly|covertly|quietly)\s+(?:send|upload|copy|run|execute|"
-    r"post|forward|add|append|read|exfiltrate|install|include)|\bkeep\s+this\s+(?:step\s+)?"
-    r"(?:secret|hidden|confidential)\b|\bdo not mention this\b")
-OVERRIDE = re.compile(
-    r"(?i)\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+)?"
-    r"(?:previous|prior|above|earlier|preceding|system|original)\s+(?:instructions|prompts?|rules|"
-    r"guidelines|directives)|\byou are now\b|\bnew (?:system )?instructions\s*:|"
-    r"\bsystem prompt override\b")
-REMOTE_INSTRUCTIONS = re.compile(
-    r"(?i)\b(?:fetch|download|load|read|retrieve|get|pull|curl)\b" + rules.SENTENCE + r"{0,60}"
-    r"\b(?:instructions|prompt|rules|commands|tasks|directives)\b" + rules.SENTENCE + r"{0,60}"
-    r"https?://|https?://\S+" + rules.SENTENCE + r"{0,60}\b"
-    r"(?:and|then)\s+(?:follow|execute|obey|do what)\b")
 _PASSWORD_NEAR = re.compile(r"(?i)\bpass(?:word|phrase)\b\s*[:=]?\s*\S+")
 _ARCHIVE_WORD = re.compile(r"(?i)\.(?:zip|7z|rar)\b|\barchive\b")
 _RUN_WORD = re.compile(r"(?i)\b(?:paste|copy|run|execute|terminal|shell|launch|open)\b")
@@ -108,7 +91,7 @@ _PREREQ_ANCHORS = ("pass", "download", *rules.HOST_ANCHORS)
 _PIPE_RULES = tuple(r for r in rules.LINE_RULES if r.name in ("download-exec", "decode-exec"))
 _URL_HOST = re.compile(r"\bhttps?://([A-Za-z0-9.-]+\.[A-Za-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})")
 # Regexes run on whole files (or on every line), prefiltered in one pass (anchors.py).
-PREFILTERED = (SECRECY, OVERRIDE, REMOTE_INSTRUCTIONS, _PASSWORD_NEAR, _PASTE_HOST,
+PREFILTERED = (_PASSWORD_NEAR, _PASTE_HOST,
                _DOWNLOAD_RUN, _HIDDEN_MARKUP, _SHELL_ASSIGN, _URL_HOST, *_ENV_USE.values(),
                *_BIN_USE.values())
 
@@ -143,6 +126,38 @@ def _is_emoji_joiner(text: str, i: int) -> bool:
     return bool(before and after) and pictograph(before) and pictograph(after)
 
 
+BIDI_OVERRIDES = {0x202D, 0x202E}  # LRO/RLO reorder what is shown: the Trojan Source trick
+# Scripts whose words need ZWNJ/ZWJ (Arabic, Hebrew, Syriac, Thaana, N'Ko, Indic, Sinhala,
+# Myanmar, Khmer, Mongolian, Arabic presentation forms) and those written right to left.
+_JOINING = ((0x0590, 0x08FF), (0x0900, 0x0DFF), (0x1000, 0x109F), (0x1780, 0x18AF),
+            (0xA8E0, 0xA8FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFC))
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+_FLAG_TAGS = re.compile("\U0001F3F4[\U000E0030-\U000E0039\U000E0061-\U000E007A]{2,8}"
+                        "\U000E007F")
+
+
+def _joins_script(text: str, i: int) -> bool:
+    """Whether a joiner sits between or beside letters of a script that uses joiners."""
+    def joining(ch: str) -> bool:
+        return any(lo <= ord(ch) <= hi for lo, hi in _JOINING)
+    before = text[i - 1] if i > 0 else ""
+    after = text[i + 1] if i + 1 < len(text) else ""
+    return bool(before and joining(before)) or bool(after and joining(after))
+
+
+def _rtl_line(text: str, i: int) -> bool:
+    start = text.rfind("\n", 0, i) + 1
+    end = text.find("\n", i)
+    return _RTL.search(text, start, len(text) if end == -1 else end) is not None
+
+
+def _in_emoji_flag(text: str, i: int) -> bool:
+    """Tag characters inside a subdivision flag (England: U+1F3F4 g b e n g U+E007F)."""
+    start = text.rfind("\U0001F3F4", max(0, i - 9), i)
+    return start != -1 and _FLAG_TAGS.match(text, start) is not None and \
+        _FLAG_TAGS.match(text, start).end() > i
+
+
 def invisible_unicode(tf: TextFile) -> list[Finding]:
     """Tag-block characters (decoded), zero-width and bidi controls, one finding per line."""
     out: list[Finding] = []
@@ -155,9 +170,13 @@ def invisible_unicode(tf: TextFile) -> list[Finding]:
         cp = ord(ch)
         kind = None
         if cp in TAG_BLOCK:
-            kind = "tag"
+            kind = None if _in_emoji_flag(text, i) else "tag"
         elif cp in BIDI:
-            kind = "bidi"
+            kind = None if cp not in BIDI_OVERRIDES and _rtl_line(text, i) else "bidi"
+        elif cp in (0x200C, 0x200D) and _joins_script(text, i):
+            kind = None  # ZWNJ/ZWJ shape Arabic, Persian, Hebrew and Indic words
+        elif cp in (0x200E, 0x200F) and _rtl_line(text, i):
+            kind = None  # LRM/RLM order mixed right-to-left text
         elif cp in ZERO_WIDTH and not (cp == 0xFEFF and i == 0):
             kind = "zero-width"
         elif cp == 0x200D and not _is_emoji_joiner(text, i):
@@ -242,16 +261,6 @@ def hidden_instructions(tf: TextFile) -> list[Finding]:
         return out
     if "<" in tf.text:
         out += _comment_findings(tf)
-    for rule, severity, pattern, note in (
-            ("secrecy-instruction", "high", SECRECY, "tells the agent to hide what it does"),
-            ("instruction-override", "high", OVERRIDE, "tries to override the agent's "
-             "instructions"),
-            ("remote-instructions", "high", REMOTE_INSTRUCTIONS, "fetches instructions at run "
-             "time (the reviewed text is not what runs)")):
-        for match in tf.finditer(pattern):
-            finding = prose_finding("SUP-04", rule, severity, tf, match, note)
-            if finding is not None:
-                out.append(finding)
     out += _fake_prerequisites(tf)
     return out
 
@@ -284,7 +293,24 @@ def _registrable(host: str) -> str:
 
 
 def declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
-    """Environment variables, binaries and hosts the code uses that the manifest omits."""
+    """Environment variables, binaries and hosts the code uses that the manifest omits
+    (computed once per skill: the static review asks for it too)."""
+    cached = skill.__dict__.get("_declared_vs_used")
+    if cached is None:
+        cached = skill.__dict__["_declared_vs_used"] = _declared_vs_used(skill, files)
+    return cached
+
+
+_SECRET_ENV = re.compile(r"(?i)(?:key|token|secret|passw(?:or)?d|credential|session|cookie)")
+
+
+def undeclared_secret_reads(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
+    """undeclared-env findings whose variable holds a secret (`*_API_KEY`, `*_TOKEN`)."""
+    return [f for f in declared_vs_used(skill, files) if f.rule == "undeclared-env"
+            and _SECRET_ENV.search(f.note.split("$", 1)[-1].split(",", 1)[0])]
+
+
+def _declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
     manifest = skill.manifest
     skill_md = skill.text_of("SKILL.md") or ""
     declared_env = manifest.declared_env()
@@ -324,6 +350,10 @@ def declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
             out.append(Finding("SUP-04", "undeclared-binary", "medium", tf.path, line,
                                excerpt(tf.line_text(line)), tf.context(line),
                                f"runs `{name}`, which requires.bins does not declare"))
+        remote = rules.SIGNALS["git-remote-add"]
+        for match in tf.finditer(remote.pattern, remote.anchors) if tf.lang != "config" else ():
+            uses_network.append((tf, tf.line_of(match.start())))
+            break
         network = rules.SIGNALS["network"]
         for match in tf.finditer(network.pattern, network.anchors) if tf.lang != "config" \
                 else ():  # a config file names hosts; only code sends
@@ -335,12 +365,21 @@ def declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
         for match in tf.finditer(_URL_HOST, ("http",)):
             host = match.group(1).lower()
             line = tf.line_of(match.start())
-            if host in ("localhost", "127.0.0.1", "0.0.0.0") or tf.context(line) == "comment":
+            if host in ("localhost", "127.0.0.1", "0.0.0.0") or tf.context(line) == "comment" \
+                    or is_namespace_uri(host, tf.line_text(line)):
                 continue
             hosts.setdefault(host, (tf, line))
-    if not uses_network or manifest.declares_network():
-        return out
     documented = skill_md + "\n" + homepage
+    if not uses_network:
+        return out
+    if manifest.declares_network():
+        for host, (tf, line) in sorted(hosts.items()):
+            if _suspicious_host(host) and not _mentioned(host, documented):
+                out.append(Finding("SUP-04", "undeclared-network", "medium", tf.path, line,
+                                   excerpt(tf.line_text(line)), tf.context(line),
+                                   f"contacts {host} (a raw IP, tunnel or request catcher) "
+                                   "that the documentation never names"))
+        return out
     undeclared = {h: where for h, where in hosts.items()
                   if not _mentioned(h, documented) and not _mentioned(_registrable(h), documented)}
     if undeclared:
@@ -349,11 +388,229 @@ def declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
                                excerpt(tf.line_text(line)), tf.context(line),
                                f"contacts {host}, which neither the manifest nor SKILL.md "
                                "names"))
-    elif not hosts:
+    elif not hosts and not (manifest.declared_bins() & NETWORK_BINS or _URL_HOST.search(documented)
+                            or _BARE_HOST.search(documented)):
         tf, line = uses_network[0]
         out.append(Finding("SUP-04", "undeclared-network", "medium", tf.path, line,
                            excerpt(tf.line_text(line)), tf.context(line),
                            "uses the network; the manifest declares no network use"))
+    return out
+
+
+# Hosts whose URLs name XML namespaces and schemas (identifiers, never fetched).
+NAMESPACE_HOSTS = ("www.w3.org", "w3.org", "schemas.xmlsoap.org", "schemas.openxmlformats.org",
+                   "schemas.microsoft.com", "purl.org", "xmlns.com", "json-schema.org",
+                   "ns.adobe.com", "www.opengis.net", "docs.oasis-open.org", "java.sun.com",
+                   "xmlns.jcp.org", "maven.apache.org", "www.springframework.org",
+                   "schemas.android.com", "www.apple.com", "ogp.me", "schema.org",
+                   "xml.org", "www.xml.org", "relaxng.org", "www.omg.org")
+_NAMESPACE_CONTEXT = re.compile(r"(?i)xmlns|schemaLocation|\$schema|namespace|"
+                                r"@context|<!DOCTYPE|DTD|register_namespace|NS\s*=|"
+                                r"ns\d?\s*[=:]")
+
+
+def is_namespace_uri(host: str, line: str) -> bool:
+    """An XML namespace, DTD or schema identifier: a name, not a network destination."""
+    return host in NAMESPACE_HOSTS or _NAMESPACE_CONTEXT.search(line) is not None
+
+
+def _suspicious_host(host: str) -> bool:
+    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", host):
+        return host not in ("127.0.0.1", "0.0.0.0")
+    return any(re.fullmatch(p, host, re.I) for p in rules.PASTE_TUNNEL_HOSTS) or \
+        host.startswith(("discord.com", "discordapp.com", "api.telegram.org", "hooks.slack.com"))
+
+
+_SHELL_WORDS = {
+    "if", "then", "else", "elif", "fi", "for", "in", "do", "done", "while", "until", "case",
+    "esac", "function", "return", "local", "export", "set", "unset", "shift", "source", ".",
+    "cd", "read", "exit", "trap", "eval", "exec", "wait", "declare", "readonly", "let",
+    "break", "continue", "select", "time", "nohup", "command", "builtin", "type", "hash",
+    "alias", "unalias", "umask", "ulimit", "pushd", "popd", "dirs", "getopts", "mapfile",
+    "printf", "echo", "test", "[", "[[", "]]", "{", "}", "!", "sudo", "env", "xargs", "timeout",
+    "shopt", "disown", "jobs", "fg", "bg", "caller", "enable", "logout",
+}
+_COREUTILS = {
+    "ln", "chown", "chgrp", "seq", "yes", "base64", "md5sum", "sha1sum", "sha256sum",
+    "sha512sum", "shasum", "diff", "patch", "less", "more", "file", "mktemp", "column", "paste",
+    "join", "comm", "fold", "nl", "od", "rmdir", "install", "sync", "nproc", "hostname",
+    "getent", "tput", "clear", "expr", "bc", "split", "csplit", "tac", "rev", "fmt", "pr",
+    "cmp", "truncate", "shuf", "iconv", "locale", "logger", "pgrep", "pkill", "lsof", "free",
+    "uptime", "groups", "tty", "stty", "printenv", "envsubst", "gettext", "mkfifo", "dd",
+    "awk", "gawk", "mawk", "nawk", "egrep", "fgrep", "zcat", "bzip2", "xz", "unxz",
+    "python3.11", "python3.12", "pip3", "node", "corepack", "pnpm", "yarn", "make", "go",
+    "cargo", "rustc", "java", "ruby", "perl", "php", "osascript", "say", "pbcopy", "pbpaste",
+}
+_SHELL_SPLIT = re.compile(r"\|\|?|&&|;|\$\(|`|\bthen\b|\bdo\b|\belse\b")
+_SHELL_CMD = re.compile(r"^\s*(?:(?:sudo|nohup|exec|time|command|env|timeout\s+\S+)\s+)*"
+                        r"(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*([A-Za-z][\w.+-]*|/[\w./+-]+)"
+                        r"(?=\s|$)")
+
+
+def shell_commands(tf: TextFile) -> Iterator[tuple[str, int]]:
+    """(program, line) of every command a shell script runs (first word of each pipeline
+    stage, after sudo/env assignments); functions the script defines are not programs."""
+    defined = set(re.findall(r"(?m)^[ \t]*(?:function[ \t]+)?([\w-]+)[ \t]*\(\s*\)", tf.text))
+    defined |= set(re.findall(r"(?m)^[ \t]*function[ \t]+([\w-]+)", tf.text))
+    heredoc: str | None = None
+    for number, line in enumerate(tf.text.split("\n"), start=1):
+        if heredoc is not None:
+            if line.strip() == heredoc:
+                heredoc = None
+            continue
+        marker = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", line)
+        if marker:
+            heredoc = marker.group(1)
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        for piece in _SHELL_SPLIT.split(stripped):
+            match = _SHELL_CMD.match(piece)
+            if match is None:
+                continue
+            name = match.group(1).rsplit("/", 1)[-1]
+            if name and name not in defined and not name.endswith(")"):
+                yield name, number
+
+
+_OUTSIDE_PATH = re.compile(
+    r"~/[\w./-]+|\$\{?HOME\}?/?[\w./-]*|expanduser\s*\(|\bos\.homedir\s*\(|\bhomedir\s*\(|"
+    r"\bPath\.home\s*\(|/etc/[\w.-]+|\bauthorized_keys\b|\.(?:bashrc|zshrc|profile|"
+    r"bash_profile|zprofile|zshenv)\b|\b(?:SOUL|MEMORY|AGENTS|HEARTBEAT|IDENTITY|USER|TOOLS)"
+    r"\.md\b|\.config/(?:autostart|systemd)|\.git/hooks|\bcrontab\b|/Library/LaunchAgents")
+_OUTSIDE_ANCHORS = ("~/", "home", "expanduser", "/etc/", "authorized_keys", "bashrc", "zshrc",
+                    "profile", "zshenv", ".md", "autostart", "systemd", "hooks", "crontab",
+                    "launchagents")  # every _OUTSIDE_PATH match holds one (lower-cased)
+_PATH_WORD = re.compile(r"[~\w/-]*\.[\w-]+(?:/[\w.-]+)*|[\w-]+\.md\b")
+
+
+def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
+    """What code does that the manifest and SKILL.md never mention: programs a shell script
+    runs, private files it reads, and writes outside the skill's own directory."""
+    skill_md = skill.text_of("SKILL.md") or ""
+    lowered_md = skill_md.lower()
+    declared_bins = skill.manifest.declared_bins()
+    out: list[Finding] = []
+    reported: set[str] = set()
+    for tf in files:
+        if tf.lang not in rules.EXECUTABLE_LANGS or tf.lang == "text" and not \
+                tf.text.startswith("#!"):
+            continue
+        if tf.lang == "shell":
+            for name, line in shell_commands(tf):
+                if name in STANDARD_BINS or name in _COREUTILS or name in _SHELL_WORDS or \
+                        name in declared_bins or name in reported or _mentioned(name, skill_md):
+                    continue
+                reported.add(name)
+                out.append(Finding("SUP-04", "undeclared-binary", "medium", tf.path, line,
+                                   excerpt(tf.line_text(line)), "code",
+                                   f"runs `{name}`, which requires.bins does not declare"))
+        creds = rules.SIGNALS["credential-path"]
+        for match in tf.finditer(creds.pattern, creds.anchors):
+            if tf.is_comment_at(match.start()) or in_pattern_literal(
+                    tf.text_at(match.start()), match.start() - tf.text.rfind(
+                        "\n", 0, match.start()) - 1):
+                continue
+            word = match.group(0).strip(" /'\"`(~").lower()
+            if word and word in lowered_md or own_dotenv(match.group(0),
+                                                          tf.text_at(match.start())):
+                continue
+            line = tf.line_of(match.start())
+            out.append(Finding("SUP-04", "undeclared-file-access", "medium", tf.path, line,
+                               excerpt(tf.line_text(line)), "code",
+                               f"reads {match.group(0).strip()}, which SKILL.md never mentions"))
+            break
+        for line, target in _outside_writes(tf):
+            text = tf.line_text(line)
+            words = [w.lower() for w in _PATH_WORD.findall(text + " " + target) if len(w) >= 4]
+            if any(w in lowered_md for w in words):
+                continue
+            out.append(Finding("SUP-04", "undeclared-write", "medium", tf.path, line,
+                               excerpt(text), "code",
+                               f"writes {target} outside the skill, which SKILL.md never "
+                               "mentions"))
+            break
+        safety = next(r for r in rules.LINE_RULES if r.name == "agent-safety-off")
+        match = next((m for m in tf.finditer(safety.pattern, safety.anchors)
+                      if not tf.is_comment_at(m.start())), None)
+        if match and not _SAFETY_WORDS.search(skill_md):
+            line = tf.line_of(match.start())
+            out.append(Finding("SUP-04", "undeclared-write", "medium", tf.path, line,
+                               excerpt(tf.line_text(line)), "code",
+                               "changes the agent's own safety settings, which SKILL.md "
+                               "never mentions"))
+    return out
+
+
+# Programs whose only job is the network: declaring one declares network use.
+NETWORK_BINS = {"curl", "wget", "http", "httpie", "xh", "gh", "rclone", "rsync", "ssh", "scp",
+                "sftp", "dig", "nslookup", "aws", "gcloud", "az", "gsutil", "ngrok", "nc",
+                "socat", "telnet", "ftp", "lftp", "aria2c"}
+_BARE_HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|dev|ai|app|co|gov|edu|cloud|"
+                        r"sh|so|me|info|test)\b")
+_SAFETY_WORDS = re.compile(r"(?i)\b(sandbox|elevated|approvals?|permissions?|yolo)\b")
+_WRITE_OP = re.compile(
+    r"\bopen\s*\(\s*([^,)]+)[^)\n]*['\"][aw]\+?b?['\"]|\b([\w.]+)\.(?:write_text|write_bytes|"
+    r"open\s*\(\s*['\"][aw])|\b(?:writeFile|appendFile|writeFileSync|appendFileSync|"
+    r"createWriteStream|copyFile|copyFileSync)\s*\(\s*([^,)]+)|\bshutil\.(?:copy\w*|move)\s*"
+    r"\([^,]+,\s*([^,)]+)|(?:>>?|\btee\s+(?:-a\s+)?)\s*([\"']?[$~/][^\s;|&]*)|"
+    r"^[ \t]*(?:cp|mv|install|ln[ \t]+-s\w*)[ \t]+(?:-\S+[ \t]+)*\S+[ \t]+([\"']?[$~/][^\s;|&]*)",
+    re.M)
+
+
+_ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:const |let |var )?[ \t]*([A-Za-z_]\w*)[ \t]*=[ \t]*(.+)$")
+_SCRATCH = re.compile(r"(?:^|/)\.cache/|^/tmp/|^/var/tmp/|\$TMPDIR|mkdtemp|tempfile")
+
+
+def _outside_writes(tf: TextFile) -> Iterator[tuple[int, str]]:
+    """(line, target) of writes whose target is outside the skill: the written path names
+    a home, /etc or agent path on the write's own line, or is a variable assigned one."""
+    if tf.lang not in ("python", "js", "shell", "powershell") or not any(
+            a in tf.lowered for a in _OUTSIDE_ANCHORS) or _OUTSIDE_PATH.search(tf.text) is None:
+        return
+    assignments: dict[str, str] | None = None
+    for match in _WRITE_OP.finditer(tf.text):
+        if tf.is_comment_at(match.start()):
+            continue
+        target = next((g for g in match.groups() if g), "").strip()
+        text = tf.text_at(match.start())
+        hit = _OUTSIDE_PATH.search(target) or (_OUTSIDE_PATH.search(text) if
+                                                tf.lang != "shell" else None)
+        if hit is None and re.fullmatch(r"[A-Za-z_][\w.]*", target):
+            if assignments is None:
+                assignments = {}
+                for name, value in _ASSIGNMENT.findall(tf.text):
+                    assignments.setdefault(name, value)
+            hit = _OUTSIDE_PATH.search(assignments.get(target.split(".")[0], ""))
+        if hit is not None and not _SCRATCH.search(target or hit.group(0)):
+            yield tf.line_of(match.start()), hit.group(0)
+
+
+_UPLOAD = next(r for r in rules.LINE_RULES if r.name == "upload-credential-file")
+_DESTINATION = re.compile(r"https?://([\w.-]+)|\b(\d{1,3}(?:\.\d{1,3}){3})\b")
+
+
+def undisclosed_uploads(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
+    """Commands in the documentation that send a credential file to a destination the
+    description never names (a "prerequisite" or "backup" step the user is told to run)."""
+    out = []
+    disclosed = (skill.manifest.description + " " + str(skill.manifest.fields.get("homepage")
+                                                        or "")).lower()
+    for tf in files:
+        if tf.lang != "markdown":
+            continue
+        for match in tf.finditer(_UPLOAD.pattern, _UPLOAD.anchors):
+            line = tf.line_of(match.start())
+            if tf.is_descriptive(line) or tf.context(line) in ("frontmatter", "comment"):
+                continue
+            hosts = [a or b for a, b in _DESTINATION.findall(tf.line_text(line))]
+            if hosts and all(h.lower() in disclosed for h in hosts):
+                continue
+            out.append(Finding("SUP-04", "undisclosed-exfiltration", "medium", tf.path, line,
+                               excerpt(tf.line_text(line)), tf.context(line),
+                               "the instructions send a credential file to "
+                               f"{', '.join(hosts) or 'a destination'} the description never "
+                               "names"))
     return out
 
 
@@ -363,10 +620,16 @@ def manifest_review(skill: Skill) -> list[Finding]:
     findings = manifest_problems(skill.manifest)
     for tf in files:
         findings += hidden_instructions(tf)
+    findings += [f for f in prose.skill_prose(skill, files) if f.control == "SUP-04"]
     findings += declared_vs_used(skill, files)
+    findings += undeclared_effects(skill, files)
+    findings += undisclosed_uploads(skill, files)
     return sort_findings(findings)
 
 
 def review_text(text: str, label: str) -> list[Finding]:
-    """Hidden-instruction review of free text such as an MCP tool description."""
-    return hidden_instructions(TextFile(label, "markdown", text))
+    """Review of free text the model reads, such as an MCP tool or parameter description:
+    hidden characters and markup (SUP-04) and the orders it gives (SUP-03 and SUP-04, see
+    prose.review_description)."""
+    return sort_findings(hidden_instructions(TextFile(label, "markdown", text))
+                         + prose.review_description(text, label))

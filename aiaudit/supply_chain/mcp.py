@@ -139,6 +139,58 @@ def _package_spec(args: list[str]) -> str | None:
     return None
 
 
+# `docker run`/`podman run` options that take a value (the next argument unless written
+# `--opt=value`); every other option is a flag. From `docker run --help` (Docker 27).
+_DOCKER_VALUE_OPTS = {
+    "-a", "--attach", "--add-host", "--annotation", "--blkio-weight", "--blkio-weight-device",
+    "--cap-add", "--cap-drop", "--cgroup-parent", "--cgroupns", "--cidfile", "-c",
+    "--cpu-shares", "--cpu-period", "--cpu-quota", "--cpu-rt-period", "--cpu-rt-runtime",
+    "--cpus", "--cpuset-cpus", "--cpuset-mems", "--detach-keys", "--device",
+    "--device-cgroup-rule", "--device-read-bps", "--device-read-iops", "--device-write-bps",
+    "--device-write-iops", "--dns", "--dns-option", "--dns-search", "--domainname", "-e",
+    "--env", "--entrypoint", "--env-file", "--expose", "--gpus", "--group-add",
+    "--health-cmd", "--health-interval", "--health-retries", "--health-start-interval",
+    "--health-start-period", "--health-timeout", "-h", "--hostname", "--ip", "--ip6", "--ipc",
+    "--isolation", "--kernel-memory", "-l", "--label", "--label-file", "--link",
+    "--link-local-ip", "--log-driver", "--log-opt", "--mac-address", "-m", "--memory",
+    "--memory-reservation", "--memory-swap", "--memory-swappiness", "--mount", "--name",
+    "--network", "--net", "--network-alias", "--net-alias", "--oom-score-adj", "--pid",
+    "--pids-limit", "--platform", "-p", "--publish", "--pull", "--restart", "--runtime",
+    "--security-opt", "--shm-size", "--stop-signal", "--stop-timeout", "--storage-opt",
+    "--sysctl", "--tmpfs", "-u", "--user", "--ulimit", "--userns", "--uts", "-v", "--volume",
+    "--volume-driver", "--volumes-from", "-w", "--workdir", "--chroot", "--env-host",
+    "--pod", "--secret", "--arch", "--os", "--variant", "--image-volume",
+}
+
+
+def container_image(args: list[str]) -> str | None:
+    """The image of `docker run ARGS` as docker parses them: `-e NAME`, `--env K=V`,
+    `-v a:b` and `-p 80:80` consume their value, `--opt=value` and `-eNAME` do not take the
+    next argument, combined short flags (`-it`) are flags, `--` ends the options."""
+    if "run" not in args:
+        return None
+    rest = args[args.index("run") + 1:]
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg == "--":
+            return rest[i + 1] if i + 1 < len(rest) else None
+        if not arg.startswith("-") or arg == "-":
+            return arg
+        if arg.startswith("--"):
+            i += 2 if "=" not in arg and arg in _DOCKER_VALUE_OPTS else 1
+            continue
+        # short options: -it, -e NAME, -eNAME, -p8080:80; a value option ends the group
+        letters = arg[1:]
+        for j, letter in enumerate(letters):
+            if f"-{letter}" in _DOCKER_VALUE_OPTS:
+                i += 1 if j + 1 < len(letters) else 2
+                break
+        else:
+            i += 1
+    return None
+
+
 def pinning_problems(server: McpServer) -> list[str]:
     """Why the launch is not reproducible (a rug pull can swap the code underneath)."""
     if server.url:
@@ -154,8 +206,7 @@ def pinning_problems(server: McpServer) -> list[str]:
     if base not in _LAUNCHERS and " " not in base:
         return []
     if base in ("docker", "podman"):
-        image = next((a for a in args[args.index("run") + 1:] if not a.startswith("-")), None) \
-            if "run" in args else None
+        image = container_image(args)
         if image and "@sha256:" not in image and (":" not in image.split("/")[-1]
                                                   or image.endswith(":latest")):
             return [f"container image {image} has no version tag or digest"]

@@ -8,6 +8,7 @@ OpenClaw's installer shape with `fileTreeSha256`/`skillFile`) plus the workdir's
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -123,9 +124,15 @@ def _approval(skill: Skill, settings: Settings):
     return None
 
 
+def allowed(value: str, patterns: tuple[str, ...]) -> bool:
+    """Whether a registry id or owner matches an allowlist entry; entries are exact names or
+    shell-style patterns (`github:openai/*`, `*.clawhub.ai`), compared without case."""
+    value = value.lower()
+    return any(fnmatch.fnmatchcase(value, p.lower()) for p in patterns)
+
+
 def _check_registry(prov: Provenance, settings: Settings) -> None:
-    allowed = {r.lower() for r in settings.allowed_registries}
-    if prov.registry and prov.registry.lower() not in allowed:
+    if prov.registry and not allowed(prov.registry, settings.allowed_registries):
         prov.problems.append(f"registry {prov.registry} is not in allowed_registries "
                              f"({', '.join(settings.allowed_registries)})")
     if prov.owner:
@@ -133,8 +140,7 @@ def _check_registry(prov: Provenance, settings: Settings) -> None:
         if imitated:
             prov.problems.append(f"owner {prov.owner!r} looks like the popular publisher "
                                  f"{imitated!r}")
-        if settings.allowed_owners and prov.owner.lower() not in {
-                o.lower() for o in settings.allowed_owners}:
+        if settings.allowed_owners and not allowed(prov.owner, settings.allowed_owners):
             prov.problems.append(f"owner {prov.owner!r} is not in allowed_owners")
 
 
@@ -260,9 +266,12 @@ def integrity(skill: Skill, settings: Settings) -> Integrity:
             result.problems.append(f"installed version {version!r} is not an exact version")
         elif locked != version:
             result.problems.append(f"lock.json pins {locked!r} but {version!r} is installed")
-        elif not (entry or {}).get("pinned"):
-            result.notes.append("lock entry not marked pinned: `clawhub update --all` would "
-                                "move it")
+        elif "fingerprint" in record and not (entry or {}).get("pinned"):
+            # ClawHub's CLI lock entry: unpinned, `clawhub update --all` replaces the files.
+            # OpenClaw's own installer has no pin flag; its lock entry carries the
+            # fileTreeSha256 recomputed above.
+            result.problems.append("the .clawhub/lock.json entry is not pinned "
+                                   "(`clawhub update --all` would replace the reviewed files)")
     elif hermes is not None:
         recorded = hermes[1].get("content_hash")
         if isinstance(recorded, str) and recorded:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 
 from aiaudit.redact import mask
-from aiaudit.supply_chain import rules
+from aiaudit.supply_chain import deps, prose, rules
 from aiaudit.supply_chain.findings import (
     SEVERITIES,
     Finding,
@@ -98,6 +98,8 @@ def _context_severity(severity: str, tf: TextFile, offset: int, matched: str
         severity = lower(severity, 1)
     elif ctx.startswith("fence:") and ctx[6:] not in _SHELL_FENCES:
         severity = lower(severity, 1)
+    if ctx.startswith("fence:"):  # an example in documentation: never critical
+        severity = at_most(severity, "high")
     if _REGEX_SYNTAX.search(matched) or (
             ctx == "code" and in_pattern_literal(tf.text_at(offset), _column(tf, offset))) or (
             tf.lang == "markdown" and tf.is_descriptive(tf.line_of(offset))):
@@ -164,9 +166,23 @@ def _signals(tf: TextFile) -> dict[str, int]:
             if tf.is_comment_at(match.start()) or in_pattern_literal(
                     tf.text_at(match.start()), _column(tf, match.start())):
                 continue
+            if name == "credential-path" and own_dotenv(match.group(0),
+                                                        tf.text_at(match.start())):
+                continue
             hits[name] = match.start()
             break
     return hits
+
+
+_HOME_MARK = re.compile(r"~|\bHOME\b|home(?:dir)?\b|expanduser|\.\./|/(?:root|home|Users)/|"
+                        r"\.(?:clawdbot|openclaw|hermes|config)\b|\*\*|glob|walk|find\s")
+
+
+def own_dotenv(matched: str, line: str) -> bool:
+    """A bare `.env` beside the skill (`source .env`, `open('.env')`): the skill's own
+    settings, not the user's secrets elsewhere (a home path or a search for them is)."""
+    return matched.strip(" /'\"`(").lower() in (".env", ".env.local") and \
+        _HOME_MARK.search(line) is None
 
 
 def _compound_findings(code_files: list[TextFile]) -> list[Finding]:
@@ -209,6 +225,10 @@ def _compound_findings(code_files: list[TextFile]) -> list[Finding]:
                     add(rule, "high", tf, match.start(),
                         f"writes files and names {match.group(0)} (line "
                         f"{tf.line_of(sig['file-write'])} writes)")
+        if "git-remote-add" in sig and "git-push" in sig:
+            add("git-push-exfil", "high", tf, sig["git-remote-add"],
+                f"adds a remote with a literal URL and pushes to it (line "
+                f"{tf.line_of(sig['git-push'])})")
         if "time-gate" in sig and ("credential-path" in sig or "env-harvest" in sig) and sender:
             add("time-gated-payload", "high", tf, sig["time-gate"],
                 "sensitive reads run only at certain hours (time bomb)")
@@ -342,25 +362,40 @@ def prose_finding(control: str, rule: str, severity: str, tf: TextFile, match: r
 
 
 def _prose_threats(tf: TextFile) -> list[Finding]:
-    """Instructions in SKILL.md prose that exfiltrate or persist: no code needed."""
+    """Instructions in Markdown prose that make the agent persist (rewrite its own memory)."""
     out = []
-    for rule, pattern, anchors, note in (
-            ("prose-credential-exfiltration", rules.PROSE_EXFIL, rules.PROSE_EXFIL_ANCHORS,
-             "tells the agent to collect credentials and send them"),
-            ("persistence-agent-memory", rules.PROSE_MEMORY, rules.MEMORY_FILE_ANCHORS,
-             "tells the agent to rewrite its own instruction or memory files")):
-        if not tf.may_match(pattern) or not any(a in tf.lowered for a in anchors):
+    pattern = rules.PROSE_MEMORY
+    if not tf.may_match(pattern) or not any(a in tf.lowered for a in rules.MEMORY_FILE_ANCHORS):
+        return out
+    for match in tf.finditer(pattern):
+        finding = prose_finding("SUP-03", "persistence-agent-memory", "high", tf, match,
+                                "tells the agent to rewrite its own instruction or memory files")
+        if finding is None:
             continue
-        for match in tf.finditer(pattern):
-            finding = prose_finding("SUP-03", rule, "high", tf, match, note)
-            if finding is None:
-                continue
-            if rule == "persistence-agent-memory" and match.group(1) in ("AGENTS", "CLAUDE"):
-                finding = Finding(finding.control, finding.rule, "low", finding.file,
-                                  finding.line, finding.excerpt, finding.context,
-                                  "edits project docs (AGENTS.md/CLAUDE.md)")
-            out.append(finding)
+        if match.group(1) in ("AGENTS", "CLAUDE"):
+            finding = Finding(finding.control, finding.rule, "low", finding.file,
+                              finding.line, finding.excerpt, finding.context,
+                              "edits project docs (AGENTS.md/CLAUDE.md)")
+        out.append(finding)
     return out
+
+
+def _secret_env_exfiltration(skill: Skill, files: list[TextFile], code: list[TextFile]
+                              ) -> list[Finding]:
+    """A secret the manifest never asked for (another service's API key or token), read by
+    code in a skill that sends data: the key is the payload."""
+    network = rules.SIGNALS["network"]
+    sender = next(((tf, m) for tf in code for m in tf.finditer(network.pattern, network.anchors)
+                   if not tf.is_comment_at(m.start())), None)
+    if sender is None:
+        return []
+    from aiaudit.supply_chain.honesty import undeclared_secret_reads  # honesty imports review
+
+    where = f"{sender[0].path}:{sender[0].line_of(sender[1].start())}"
+    return [Finding("SUP-03", "secret-exfiltration", "high", f.file, f.line, f.excerpt,
+                    f.context, f"{f.note.split(',')[0]} (a secret the manifest does not ask "
+                    f"for); network use at {where}")
+            for f in undeclared_secret_reads(skill, files)]
 
 
 def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Finding]:
@@ -374,7 +409,12 @@ def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Findi
             findings += _config_token_redirects(tf)
         if tf.lang == "markdown":
             findings += _prose_threats(tf)
-    findings += _compound_findings([tf for tf in files if tf.lang in rules.EXECUTABLE_LANGS])
+        if deps.is_dependency_file(tf.path):
+            findings += deps.dependency_findings(tf)
+    code = [tf for tf in files if tf.lang in rules.EXECUTABLE_LANGS]
+    findings += _compound_findings(code)
+    findings += _secret_env_exfiltration(skill, files, code)
+    findings += [f for f in prose.skill_prose(skill, files) if f.control == "SUP-03"]
     return sort_findings(findings)
 
 

@@ -141,7 +141,8 @@ LINE_RULES: tuple[Rule, ...] = (
     # persistence
     _rule("persistence-cron", "high",
           r"\|\s*crontab\s+-\s*$|\|\s*crontab\s+-(?:\s|$)|\bcrontab\s+[\w./~-]+\.(?:txt|cron)\b|"
-          r"/etc/cron\.(?:d|daily|hourly|weekly|monthly)/|/var/spool/cron|^[ \t]*@reboot\s",
+          r"/etc/cron\.(?:d|daily|hourly|weekly|monthly)/|/var/spool/cron|^[ \t]*@reboot\s|"
+          r"[\"']crontab[\"']\s*,\s*[\"']-[\"']|[\"']crontab\s+-[\"']",
           "installs a cron job",
           anchors=("crontab", "/etc/cron", "/var/spool/cron", "@reboot")),
     _rule("persistence-shell-rc", "high",
@@ -157,6 +158,44 @@ LINE_RULES: tuple[Rule, ...] = (
           r"\blaunchctl\s+(?:load|bootstrap)\b|/etc/rc\.local|/etc/init\.d/|/etc/profile\.d/",
           "installs a service or login item",
           anchors=("systemd", "systemctl", "launch", "rc.local", "init.d", "profile.d")),
+    _rule("persistence-autostart", "high",
+          r"\.config/autostart/[\w.-]*|\bXDG_CONFIG_HOME\b[^\n]*autostart|"
+          r"\.git/hooks/(?:pre|post)-[\w-]+|\bcore\.hooksPath\b|hooksPath\s*=|"
+          r"HKCU\\+Software\\+Microsoft\\+Windows\\+CurrentVersion\\+Run|"
+          r"\bschtasks\s+/create\b|\bRegister-ScheduledTask\b|Start Menu\\+Programs\\+Startup",
+          "installs an autostart entry, git hook or scheduled task",
+          anchors=("autostart", "hooks", "hookspath", "currentversion", "schtasks",
+                   "register-scheduledtask", "startup")),
+    _rule("agent-safety-off", "high",
+          r"\bautoAllowSkills[\"']?\s*[:=]\s*true\b|\bsandbox\.mode\b[\"'\s]*(?:=|\s)\s*"
+          r"[\"']?off\b|[\"']?sandbox[\"']?\s*:\s*\{[^}\n]*[\"']?mode[\"']?\s*:\s*[\"']off|"
+          r"\belevated\b[\"'\]}\s.]*(?:enabled)?[\"']?\s*[:=]\s*true\b|"
+          r"tools\.elevated\.enabled\s+true|--dangerously-skip-permissions\b|"
+          r"[\"']?defaultMode[\"']?\s*[:=]\s*[\"']bypassPermissions|"
+          r"\bapproval_policy\s*=\s*[\"']never[\"']|\bsandbox_mode\s*=\s*[\"']danger-full-access|"
+          r"--dangerously-bypass-approvals-and-sandbox|\b--yolo\b|\bHERMES_YOLO_MODE\b|"
+          r"\bapprovals\.mode\b[\"'\s]*(?:=|\s)\s*[\"']?off\b|"
+          r"\bexec-approvals\.json\b[^\n]*(?:>|write|dump)|"
+          r"[\"']?(?:security|ask)[\"']?\s*[:=]\s*[\"'](?:full|off)[\"']",
+          "switches off the agent's own approvals or sandbox, or enables elevated tools",
+          anchors=("autoallowskills", "sandbox", "elevated", "dangerously", "bypasspermissions",
+                   "approval_policy", "yolo", "exec-approvals", "security", "ask",
+                   "approvals.mode")),
+    _rule("upload-credential-file", "high",
+          r"\b(?:curl|wget|http|xh)\b[^\n]*(?:-d|--data(?:-binary|-raw|-urlencode)?|-F|--form|"
+          r"--upload-file|-T|--post-file|--body-file)[\s=]*[^\n]*?@?[\"']?(?:~|\$HOME|\$\{HOME\})?/?"
+          r"[^\s\"']*(?:\.ssh/|\.aws/credentials|\.env\b|id_rsa|id_ed25519|\.npmrc|\.netrc|"
+          r"\.git-credentials|\.kube/config|Login Data|wallet\.dat|\.(?:clawdbot|openclaw)/)|"
+          r"\b(?:cat|base64|tar|zip|gzip|xxd)\b[^\n|;]*(?:\.ssh/|(?:~|\$HOME)/\.(?:ssh|aws|gnupg)\b|\.aws/credentials|~/\.env\b|"
+          r"\$HOME/\.env\b|id_rsa|id_ed25519|\.npmrc|\.netrc|\.git-credentials|\.kube/config|"
+          r"\.(?:clawdbot|openclaw)/\.env)[^\n]*\|\s*(?:curl|wget|nc|ncat|socat|openssl\s+s_client|"
+          r"ssh)\b",
+          "uploads a credential file (one command line: read and send)",
+          anchors=("curl", "wget", "http", "xh", "cat", "base64", "tar", "zip", "gzip", "xxd")),
+    _rule("git-push-exfil", "high",
+          r"\bgit\s+push\s+(?:-\S+\s+)*(?:https?://|git@|ssh://)\S+",
+          "pushes the repository straight to a URL (not a remote the user set up)",
+          anchors=("push",)),
     _rule("persistence-agent-memory", "high",
           r"(?:>>?|\btee\b|open\s*\([^\n]*['\"][aw]\+?['\"]|appendFile\w*|writeFile\w*|"
           r"write_text|\.write\s*\()[^\n]*\b(?:SOUL|MEMORY|AGENTS|CLAUDE|HEARTBEAT|IDENTITY|USER|"
@@ -213,14 +252,19 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\.aws/credentials|\.config/gcloud|\.azure/|\.kube/config|\.docker/config\.json|"
         r"\.npmrc\b|\.pypirc\b|\.netrc\b|\.git-credentials|\.(?:clawdbot|openclaw|hermes)/\.env|"
         r"(?:^|[\s/'\"`(])\.env(?:\.local)?\b(?!\.example)|Login Data|key4\.db|logins\.json|"
-        r"cookies\.sqlite|Local State|wallet\.dat|\.electrum|\bExodus\b|\.bitcoin/|MetaMask|"
+        r"cookies\.sqlite|Local State|wallet\.dat|\.openclaw/openclaw\.json|auth-profiles\.json|"
+        r"\.claude\.json|\.cursor/mcp\.json|claude_desktop_config\.json|\.config/gh/hosts|"
+        r"\.(?:bash|zsh)_history\b|[\"']\.(?:ssh|aws|gnupg|kube|docker)[\"']|(?:\$HOME|\$\{HOME\}|~)"
+        r"/\.(?:ssh|aws|gnupg)\b(?!/known_hosts)|\.electrum|\bExodus\b|\.bitcoin/|MetaMask|"
         r"nkbihfbeogaeaoehlefnkodbefgpgknn|solana/id\.json|\.ethereum/keystore|\.gnupg/|"
         r"/etc/shadow|keychain-db|\bseed phrase",
         (".ssh", "id_rsa", "id_ed25519", "id_ecdsa", ".aws", "gcloud", ".azure", ".kube",
          ".docker", ".npmrc", ".pypirc", ".netrc", ".git-credentials", ".env", "login data",
          "key4.db", "logins.json", "cookies.sqlite", "local state", "wallet.dat", ".electrum",
          "exodus", ".bitcoin", "metamask", "nkbihfbeogaeaoehlefnkodbefgpgknn", "solana",
-         "keystore", ".gnupg", "/etc/shadow", "keychain", "seed phrase")),
+         "keystore", ".gnupg", "/etc/shadow", "keychain", "seed phrase", "openclaw.json",
+         "auth-profiles", ".claude.json", "mcp.json", "claude_desktop_config", "gh/hosts",
+         "_history")),
     "network": (
         r"\brequests\.(?:get|post|put|patch|request)\s*\(|\bhttpx\.\w+\s*\(|\burlopen\s*\(|"
         r"\burllib\.request\b|\bhttp\.client\b|\baiohttp\b|\bsocket\.(?:socket|"
@@ -228,10 +272,19 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\bhttps?\.(?:request|get)\s*\(|XMLHttpRequest|\bnet\.(?:connect|Socket|"
         r"createConnection)\b|\bnew\s+WebSocket\b|\bgot\s*\(|"
         r"^[ \t]*(?:[^#\n]*\s)?(?:curl|wget|nc|ncat|scp|ftp)\s|/dev/tcp/|"
-        r"Invoke-(?:WebRequest|RestMethod)|Net\.WebClient",
+        r"Invoke-(?:WebRequest|RestMethod)|Net\.WebClient|"
+        r"(?:^[ \t]*(?:sudo\s+)?|[|;&]\s*|\$\(\s*|\[\s*[\"'])(?:nslookup|dig|host|rsync|"
+        r"rclone|sftp|ssh|aws\s+s3|gsutil|azcopy|sendmail|mail|mutt|swaks|socat|telnet)"
+        r"[\"']?[\s,]+(?![=+*/%<>!-]?=|[(.:\[])\S|\bgethostbyname\w*\s*\(|\bgetaddrinfo\s*\(|"
+        r"\bdns\.(?:resolve\w*|lookup|promises)\b|\bdns\.resolver\b|\bboto3\b|"
+        r"\bparamiko\b|\bWebClient\b|\bdiscord\.(?:Webhook|Client)\b|\bslack_sdk\b|"
+        r"\btelegram\b",
         ("requests.", "httpx", "urlopen", "urllib", "http.client", "aiohttp", "socket", "smtplib",
          "ftplib", "fetch", "axios", "http", "xmlhttprequest", "net.", "websocket", "got(",
-         "curl", "wget", "nc", "scp", "ftp", "/dev/tcp", "invoke-", "webclient")),
+         "curl", "wget", "nc", "scp", "ftp", "/dev/tcp", "invoke-", "webclient", "nslookup",
+         "dig", "host", "rsync", "rclone", "ssh", "aws", "gsutil", "azcopy", "mail", "mutt",
+         "swaks", "socat", "telnet", "gethostbyname", "getaddrinfo", "dns.", "boto3", "paramiko",
+         "discord", "slack_sdk", "telegram")),
     "dynamic-eval": (
         r"(?<![\w.])(?:exec|eval)\s*\(\s*(?!['\"])|\bnew\s+Function\s*\(|\bvm\.run\w*\s*\(|"
         r"\bcompile\s*\([^)]*['\"]exec['\"]|\bimportlib\.import_module\s*\(\s*(?!['\"])",
@@ -257,6 +310,11 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\bopen\s*\([^\n]*['\"][aw]\+?b?['\"]|>>|\.write_text\s*\(|\bappendFile\w*\b|"
         r"\bwriteFile\w*\b|\btee\s",
         ("open", ">>", "write", "appendfile", "tee ")),
+    "git-remote-add": (
+        r"\bgit\s+remote\s+(?:add|set-url)\s+(?:-\S+\s+)*[\w.-]+\s+[\"']?(?:https?://|git@|"
+        r"ssh://)[\w.@:-]+[/:][\w.-]+",
+        ("remote",)),
+    "git-push": (r"\bgit\s+push\b|\[\s*['\"]git['\"]\s*,\s*['\"]push['\"]", ("push",)),
     "time-gate": (
         r"\.hour\b|\bgetHours\s*\(|\btm_hour\b|\bdate\s+\+%H\b|\bgetUTCHours\s*\(",
         (".hour", "gethours", "tm_hour", "date +%h", "getutchours")),
@@ -276,16 +334,6 @@ PERSISTENCE_TARGETS = {
 # Prose rules (SKILL.md bodies are instructions the agent follows). SENTENCE spans a sentence
 # across line breaks but not across a blank line or a full stop.
 SENTENCE = r"(?:[^.\n]|\n(?![ \t]*\n))"
-PROSE_EXFIL_ANCHORS = (".env", "~/.ssh", "id_rsa", ".aws/credentials", "credentials file",
-                       "browser", "cookies", "wallet", "seed phrase", "private key", "keychain",
-                       ".npmrc", ".netrc", "environment variable")
-PROSE_EXFIL = re.compile(
-    r"(?i)\b(?:read|open|cat|collect|gather|grab|copy|load|extract|find|take)\b"
-    + SENTENCE + r"{0,80}"
-    r"(?:\.env\b|~/\.ssh|id_rsa|\.aws/credentials|credentials file|browser (?:passwords|cookies|"
-    r"profile)|cookies|wallet|seed phrase|private keys?|keychain|\.npmrc|\.netrc|"
-    r"(?:all|every) environment variables?)" + SENTENCE + r"{0,120}\b(?:send|post|upload|include|"
-    r"append|attach|forward|transmit|submit|exfiltrate|paste|add)\b")
 PROSE_MEMORY = re.compile(
     r"(?i)\b(?:append|add|write|insert|save|put|store|update|edit|modify)\b" + SENTENCE + r"{0,80}"
     r"\b(?:to|into|in)\b" + SENTENCE + r"{0,30}\b(SOUL|MEMORY|IDENTITY|HEARTBEAT|USER|AGENTS|"
@@ -294,5 +342,5 @@ PROSE_MEMORY = re.compile(
 # Every regex above, for the one-pass prefilter (anchors.py) that skips those with no match.
 PREFILTERED: tuple[re.Pattern[str], ...] = (
     *(r.pattern for r in LINE_RULES), *(s.pattern for s in SIGNALS.values()),
-    *PERSISTENCE_TARGETS.values(), PROSE_EXFIL, PROSE_MEMORY,
+    *PERSISTENCE_TARGETS.values(), PROSE_MEMORY,
 )

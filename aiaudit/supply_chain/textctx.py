@@ -49,7 +49,10 @@ _SHEBANG_LANG = {b"python": "python", b"node": "js", b"deno": "js", b"bun": "js"
 DESCRIPTIVE_HEADING = re.compile(
     r"(?i)(detect|pattern|indicator|red.?flag|warning sign|signs? of|look(s)? (out )?for|"
     r"watch (out )?for|examples? of (malicious|bad|attack|suspicious)|what .{0,30}looks? like|"
-    r"threat|\bioc|malicious|suspicious|attack|never do|anti-?pattern|do not run|what to flag)")
+    r"threat|\bioc|malicious|suspicious|attack|never do|anti-?pattern|do not run|what to flag|"
+    r"how .{0,40}works?\b|anatomy|case stud|incident|post-?mortem|analysis|write-?up|campaign|"
+    r"explained|\bttps?\b|payload|exploit|vulnerab|\bcve-|known.{0,20}(bad|abuse)|"
+    r"stealer|backdoor|malware|phishing|tool poisoning|prompt injection)")
 DESCRIPTIVE_LEAD = re.compile(
     r"(?i)(examples? of (a )?(malicious|bad|suspicious|attack)|malicious|red flags?|never run|"
     r"do not run|don't run|patterns?\b|\bflag (it|this|that|code|skills?|any|lines?)|"
@@ -315,13 +318,18 @@ def _markdown_contexts(text: str, frontmatter_end: int) -> list[str]:
 
 def _descriptive_lines(lines: list[str], contexts: list[str]) -> list[bool]:
     out = []
-    heading = False  # the current section's heading describes patterns
+    heading = False  # the current section (or one enclosing it) describes patterns
+    sections: list[tuple[int, bool]] = []  # (level, descriptive) of the enclosing headings
     lead = False  # the current paragraph introduces examples ("such as", "red flag")
     previous_prose = False
     for line, ctx in zip(lines, contexts, strict=False):
         stripped = line.strip()
         if ctx == "prose" and stripped.startswith("#"):
-            heading, lead = bool(DESCRIPTIVE_HEADING.search(stripped)), False
+            level = len(stripped) - len(stripped.lstrip("#"))
+            while sections and sections[-1][0] >= level:
+                sections.pop()
+            sections.append((level, bool(DESCRIPTIVE_HEADING.search(stripped))))
+            heading, lead = any(d for _, d in sections), False
         elif ctx == "prose" and stripped:
             match = bool(DESCRIPTIVE_LEAD.search(stripped))
             lead = (lead or match) if previous_prose else match

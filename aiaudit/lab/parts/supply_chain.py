@@ -87,6 +87,36 @@ def _apply_artifact(dest: Path, artifact: dict[str, Any]) -> None:
             for i in range(artifact["rows"]):
                 fh.write(f"country-{i % 250:03d},{1960 + i // 250},{(i * 7919) % 99991 * 1000},"
                          f"capital-{i % 250:03d}\n")
+    elif kind == "clawhub":  # what `clawhub install` leaves: origin.json and a lock entry
+        workspace = path.parent.parent
+        lock_path = workspace / ".clawhub" / "lock.json"
+        lock = json.loads(lock_path.read_text(encoding="utf-8")) if lock_path.exists() else \
+            {"version": 1, "skills": {}}
+        _clawhub_install(workspace, path.name, artifact["owner"], artifact["version"],
+                         artifact.get("registry", "https://clawhub.ai"), lock, 0o644,
+                         pinned=artifact.get("pinned", True))
+        _json(lock_path, lock, 0o644)
+        if "tamper" in artifact:  # changed after installation
+            with (path / artifact["tamper"]["file"]).open("a", encoding="utf-8") as fh:
+                fh.write(artifact["tamper"]["text"])
+    elif kind == "hermes-hub":  # what `hermes skills install` records in skills/.hub/lock.json
+        root = dest / artifact["root"]
+        rel = path.relative_to(root).as_posix()
+        lock_path = root / ".hub" / "lock.json"
+        hub = json.loads(lock_path.read_text(encoding="utf-8")) if lock_path.exists() else \
+            {"version": 1, "installed": {}}
+        hub["installed"][path.name] = {
+            "source": artifact.get("source", "github"), "identifier": artifact["identifier"],
+            "trust_level": artifact.get("trust_level", "trusted"),
+            "scan_verdict": artifact.get("scan_verdict", "safe"),
+            "content_hash": hermes_content_hash(_files(path)), "install_path": rel,
+            "files": sorted(f.path for f in _files(path) if f.kind == "file"),
+            "metadata": {}, "installed_at": "2026-11-20T09:00:00+00:00"}
+        _json(lock_path, hub, 0o644)
+    elif kind == "home-path":  # configs that name absolute paths below the corpus home
+        home = dest / "home"
+        path.write_text(path.read_text(encoding="utf-8").replace("@HOME@", str(home)),
+                        encoding="utf-8")
     else:
         raise ValueError(f"unknown artifact kind {kind!r}")
 
@@ -101,7 +131,13 @@ def materialize_corpus(dest: Path, corpus: Path = CORPUS) -> Path:
 
 
 def corpus_labels(corpus: Path = CORPUS) -> list[dict[str, Any]]:
+    """The labelled skills of the corpus."""
     return tomllib.loads((corpus / "labels.toml").read_text(encoding="utf-8"))["fixture"]
+
+
+def corpus_mcp_labels(corpus: Path = CORPUS) -> list[dict[str, Any]]:
+    """The labelled MCP server entries of the corpus."""
+    return tomllib.loads((corpus / "labels.toml").read_text(encoding="utf-8")).get("mcp", [])
 
 
 # -- the deployments' skills ---------------------------------------------------------------
