@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiaudit.exposure.hostside import (
     Firewall,
-    hermes_intent,
+    hermes_intents,
     openclaw_intent,
     parse_iptables,
     parse_nft,
@@ -50,12 +50,12 @@ def test_unconditional_accept_is_reported():
 
 
 def test_hermes_env_as_the_lab_writes_it():
-    vuln = hermes_intent("/x/.env", "OPENAI_API_KEY=sk-x\nAPI_SERVER_ENABLED=true\n"
-                         "API_SERVER_HOST=0.0.0.0\nAPI_SERVER_PORT=8080\n")
-    assert vuln and not vuln.loopback_only and vuln.auth == "no API_SERVER_KEY"
-    hard = hermes_intent("/x/.env", "API_SERVER_ENABLED=true\nAPI_SERVER_HOST=127.0.0.1\n")
-    assert hard and hard.loopback_only
-    assert hermes_intent("/x/.env", "API_SERVER_HOST=0.0.0.0\n") is None  # not enabled
+    [vuln] = hermes_intents({"/x/.env": "OPENAI_API_KEY=sk-x\nAPI_SERVER_ENABLED=true\n"
+                             "API_SERVER_HOST=0.0.0.0\nAPI_SERVER_PORT=8080\n"})
+    assert not vuln.loopback_only and vuln.auth.startswith("none in the home's files")
+    [hard] = hermes_intents({"/x/.env": "API_SERVER_ENABLED=true\nAPI_SERVER_HOST=127.0.0.1\n"})
+    assert hard.loopback_only
+    assert hermes_intents({"/x/.env": "API_SERVER_HOST=0.0.0.0\n"}) == []  # not enabled
 
 
 def test_openclaw_bind_and_auth_mode():

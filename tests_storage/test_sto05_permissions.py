@@ -17,6 +17,10 @@ def test_state_dir_is_private_to_the_service_user(state_dir, audit, evidence):
     evidence.add("entries checked", f"{facts.entries}" + (" (capped)" if facts.truncated else ""))
     evidence.read(entries=facts.entries)
     evidence.unreadable(facts.denied[:5])
+    if facts.shielded:
+        evidence.add("loose modes below a private dir (unreachable to others)",
+                     f"{len(facts.shielded)}: " + ", ".join(
+                         f"{e.path.rsplit('/', 1)[-1]} {e.mode:04o}" for e in facts.shielded[:6]))
     problems = facts.problems
     for i, line in enumerate(problems[:10]):
         evidence.add(f"problem {i + 1}", line)

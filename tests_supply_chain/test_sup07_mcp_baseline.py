@@ -21,6 +21,9 @@ def test_mcp_and_skills_are_pinned_and_unchanged_since_approval(subject, audit, 
     if isinstance(subject, McpServer):
         evidence.add("config", f"{subject.client}: {subject.config_path}")
         evidence.add("launch", subject.url or " ".join([subject.command, *subject.args]))
+        if subject.enabled is False:
+            evidence.add("enabled", "false in the config: not started now, but the launch and "
+                         "its secrets are still there to be enabled")
         problems += pinning_problems(subject)
         problems += [f"literal secret {s}" for s in literal_secrets(subject)]
         for name, text in subject.tools.items():

@@ -139,29 +139,23 @@ def _env_pairs(text: str) -> dict[str, str]:
     return pairs
 
 
-def hermes_intent(path: str, text: str) -> Intent | None:
-    if path.endswith(".env"):
-        env = _env_pairs(text)
-        if env.get("API_SERVER_ENABLED", "").lower() not in ("true", "1", "yes"):
-            return None
-        host = env.get("API_SERVER_HOST", "127.0.0.1")
-        auth = "API_SERVER_KEY set" if env.get("API_SERVER_KEY") else "no API_SERVER_KEY"
-        return Intent("Hermes Agent API server", path, host, auth,
-                      f"API_SERVER_HOST={host}, port {env.get('API_SERVER_PORT', '8642')}")
-    try:
-        import yaml
+def hermes_intents(files: dict[str, str]) -> list[Intent]:
+    """Hermes API server intent per home: its config.yaml and .env read together, as Hermes
+    does (env overrides platforms.api_server.extra; an unset `enabled` is false)."""
+    from aiaudit.products import hermes
 
-        doc = yaml.safe_load(text)
-    except Exception:  # not YAML, or PyYAML missing: nothing to say about this file
-        return None
-    api = _dig(doc, "platforms", "api_server")
-    if not isinstance(api, dict) or api.get("enabled") is False:
-        return None
-    extra = api.get("extra") if isinstance(api.get("extra"), dict) else {}
-    host = str(api.get("host") or extra.get("host") or "127.0.0.1")
-    key = api.get("key") or extra.get("key")
-    return Intent("Hermes Agent API server", path, host, "key set" if key else "no key",
-                  f"platforms.api_server host={host}")
+    homes: dict[str, dict[str, str]] = {}
+    for path, text in files.items():
+        home, _, name = path.rpartition("/")
+        if name in ("config.yaml", ".env"):
+            homes.setdefault(home, {})[name] = text
+    out = []
+    for home, texts in sorted(homes.items()):
+        cfg = hermes.parse_config(home, texts.get("config.yaml"), texts.get(".env"))
+        api = hermes.api_server(cfg)
+        if api.enabled:
+            out.append(Intent(hermes.service_name(), api.source, api.host, api.key, api.detail))
+    return out
 
 
 _EXEC = re.compile(r"^\s*ExecStart\s*=\s*-?(.*)$", re.M)
@@ -234,12 +228,12 @@ def closed_intent_dirs(host: Any, state_dirs: list[str]) -> list[str]:
 
 def configured_intents(host: Any, state_dirs: list[str]) -> list[Intent]:
     files = split_files(_run(host, _dump_script(_candidate_files(state_dirs), _UNIT_GLOBS)))
-    intents: list[Intent] = []
+    intents: list[Intent] = hermes_intents(files)
     for path, text in files.items():
         if path.endswith("openclaw.json"):
             found = [openclaw_intent(path, text)]
         elif path.endswith((".env", "config.yaml")):
-            found = [hermes_intent(path, text)]
+            continue  # Hermes homes, read above
         else:
             found = list(unit_intents(path, text))
         intents += [i for i in found if i is not None]

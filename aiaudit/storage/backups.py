@@ -2,7 +2,7 @@
 
 A backup counts when it sits in one of the operator's `[storage] backup_dirs` (or next to
 the store as `<store>.bak*`) and is named after the store (else any file there is tried).
-Restoring means: copy it to a private temp dir, unpack gzip/zstd, open it (with the key for
+Restoring means: copy it to a private temp dir, unpack gzip/zstd/zip, open it (with the key for
 SQLCipher), `PRAGMA integrity_check`, and count rows.
 """
 
@@ -13,6 +13,7 @@ import posixpath
 import shlex
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,8 +106,10 @@ def find_backups(ctx: Any, store: Store) -> tuple[list[Backup], str, str]:
     return ctx.cached(f"storage:backups:{store.path}", compute)
 
 
-def _unpack(path: Path) -> Path:
-    """gzip / zstd backups are unpacked next to the copy (streamed)."""
+def _unpack(path: Path, store_name: str = "") -> Path:
+    """gzip / zstd backups are unpacked next to the copy (streamed); from a zip (Hermes'
+    `hermes backup` archives the whole home) the member named like the store is taken, else
+    the first SQLite-looking member."""
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic[:2] == b"\x1f\x8b":
@@ -121,18 +124,39 @@ def _unpack(path: Path) -> Path:
         with open(path, "rb") as src, open(out, "wb") as dst:
             zstandard.ZstdDecompressor().copy_stream(src, dst)
         return out
+    if magic == b"PK\x03\x04":
+        return _from_zip(path, store_name)
     return path
 
 
-def restore(ctx: Any, backup: Backup, key: str | None) -> Restore:
-    """Restore a backup into a private temp dir and check it opens and holds rows."""
+def _from_zip(path: Path, store_name: str) -> Path:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            named = [m for m in members if posixpath.basename(m.filename) == store_name]
+            dbs = [m for m in members if m.filename.endswith((".db", ".sqlite", ".sqlite3"))
+                   and not posixpath.basename(m.filename).startswith(".")]
+            chosen = (named or dbs or [None])[0]
+            if chosen is None:
+                return path
+            out = path.with_suffix(".unpacked")
+            with archive.open(chosen) as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1024 * 1024)
+            return out
+    except (zipfile.BadZipFile, OSError, RuntimeError):  # RuntimeError: encrypted member
+        return path
+
+
+def restore(ctx: Any, backup: Backup, key: str | None, store_name: str = "") -> Restore:
+    """Restore a backup into a private temp dir and check it opens and holds rows
+    (`store_name`: the store's file name, to pick it out of an archive)."""
 
     def compute() -> Restore:
         fs = HostFS.for_context(ctx)
         limit = settings_for(ctx).max_copy_mb * 1024 * 1024
         # A backup the audit account cannot copy was not tested: ERROR, not "does not restore".
         copy = copy_sqlite(fs, [(backup.file.path, backup.file.size)], limit, "backup")
-        db = _unpack(copy.path)
+        db = _unpack(copy.path, store_name)
         errors = []
         for attempt_key in ([None, key] if key else [None]):
             try:

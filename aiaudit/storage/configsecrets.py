@@ -108,6 +108,8 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
         facts.references.extend(refs)
         facts.keys += len(literal) + len(refs)
         _json_document(path, data, facts, {f.digest for f in found})
+        if app == "hermes" and posixpath.basename(path) == "config.yaml":
+            _hermes_document(state_dir, path, data, facts, {f.digest for f in found})
     _read_tables(ctx, app, state_dir, facts)
     return facts
 
@@ -127,6 +129,24 @@ def _json_document(path: str, data: bytes, facts: ConfigFacts, seen: set[str]) -
     found = TableFacts()
     document_secrets(path, doc, found, seen)
     facts.keys += len(found.findings) + len(found.references)
+    facts.findings.extend(found.findings)
+    known = set(facts.references)
+    facts.references += [r for r in found.references if r not in known]
+
+
+def _hermes_document(home: str, path: str, data: bytes, facts: ConfigFacts,
+                     seen: set[str]) -> None:
+    """Hermes' config.yaml through its one reader, key by key (nested MCP `env`, `headers`,
+    `platforms.*.extra.key`, ...); `${VAR}` values are references Hermes expands."""
+    from aiaudit.products import hermes
+    from aiaudit.storage.configtables import TableFacts, document_secrets
+
+    cfg = hermes.parse_config(posixpath.dirname(path) or home,
+                              data.decode("utf-8", "replace"), None)
+    if cfg.error or not cfg.doc:
+        return
+    found = TableFacts()
+    document_secrets(path, cfg.doc, found, seen)
     facts.findings.extend(found.findings)
     known = set(facts.references)
     facts.references += [r for r in found.references if r not in known]

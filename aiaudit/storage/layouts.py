@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiaudit.products import hermes as _hermes
+
 
 @dataclass(frozen=True)
 class StoreGlob:
@@ -31,11 +33,11 @@ class Layout:
 S, J, JS = "sqlite", "jsonl", "json"
 
 LAYOUTS: tuple[Layout, ...] = (
-    Layout("hermes", "HERMES_HOME", (".hermes",), (),
+    Layout("hermes", _hermes.home_env(), (_hermes.product_data()["home"]["default"],), (),
            (StoreGlob("state.db", S), StoreGlob("profiles/*/state.db", S),
             StoreGlob("sessions/*.jsonl", J)),
            (".env", "config.yaml", "auth.json", "profiles/*/.env", "profiles/*/config.yaml"),
-           "config.yaml sessions.auto_prune (default false) + sessions.retention_days"),
+           "config.yaml sessions.auto_prune + sessions.retention_days (aiaudit.products.hermes)"),
     Layout("openclaw", "OPENCLAW_STATE_DIR", (".openclaw",), (),
            (StoreGlob("agents/*/agent/openclaw-agent.sqlite", S),
             StoreGlob("state/openclaw.sqlite", S),

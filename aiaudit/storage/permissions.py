@@ -3,7 +3,8 @@
 The walk is one `find -printf` (names and metadata only: a multi-GB store costs nothing
 here). Files must have no group/other bits (0600 or stricter; an owner execute bit on a
 script is tolerated), directories 0700 or stricter, everything owned by the service user,
-and no symlink may lead out of the state dir.
+and no symlink may lead out of the state dir. Loose bits count only where group/other can
+reach the entry through the directories above it (within the state dir).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class PermissionFacts:
     loose_files: list[Entry] = field(default_factory=list)
     wrong_owner: list[Entry] = field(default_factory=list)
     escaping_links: list[tuple[Entry, str]] = field(default_factory=list)
+    shielded: list[Entry] = field(default_factory=list)  # loose bits, unreachable to others
     truncated: bool = False
     denied: list[str] = field(default_factory=list)  # dirs find could not open, with the right
 
@@ -73,18 +75,44 @@ def resolve_link(path: str, target: str) -> str:
     return posixpath.normpath(target if target.startswith("/") else posixpath.join(base, target))
 
 
+_GROUP, _OTHER = 0o070, 0o007
+
+
+def _reach(mode: int, classes: int) -> int:
+    """Which of group/other (as mode bits) can traverse a directory they could reach."""
+    out = 0
+    if classes & _GROUP and mode & 0o010:
+        out |= _GROUP
+    if classes & _OTHER and mode & 0o001:
+        out |= _OTHER
+    return out
+
+
 def judge(root: str, entries: list[Entry], service_user: str, user_source: str) -> PermissionFacts:
+    """Group/other bits count only where group/other can reach the entry: a 0644 file below
+    a 0700 directory is unreadable to them, which is how apps such as Hermes Agent protect
+    what they create at the umask (hermes_cli/config.py _secure_dir chmods the home 0700;
+    state.db keeps its 0644)."""
     facts = PermissionFacts(root, service_user, user_source, len(entries))
     prefix = root.rstrip("/") + "/"
+    top = root.rstrip("/") or "/"
+    reach: dict[str, int] = {}  # dir path -> classes that can traverse into it
     for e in entries:
         if e.kind == "l":
             target = resolve_link(e.path, e.link)
             if target != root and not target.startswith(prefix):
                 facts.escaping_links.append((e, target))
             continue
-        if e.kind == "d" and e.mode & 0o077:
+        parent = posixpath.dirname(e.path)
+        classes = (_GROUP | _OTHER) if e.path.rstrip("/") == top else reach.get(parent, 0)
+        exposed = e.mode & classes & 0o077
+        if e.kind == "d":
+            reach[e.path.rstrip("/") or "/"] = _reach(e.mode, classes)
+        if e.mode & 0o077 and not exposed:
+            facts.shielded.append(e)
+        elif e.kind == "d" and exposed:
             facts.loose_dirs.append(e)
-        elif e.kind != "d" and e.mode & 0o077:
+        elif e.kind != "d" and exposed:
             facts.loose_files.append(e)
         if e.owner != service_user:
             facts.wrong_owner.append(e)

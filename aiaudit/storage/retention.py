@@ -1,7 +1,7 @@
 """STO-02 facts: the app's retention knob, and what the data says about retention.
 
-Knobs (checked in the apps' sources): Hermes `config.yaml` `sessions.auto_prune` (default
-false) + `sessions.retention_days` (default 90); OpenClaw `openclaw.json`
+Knobs (checked in the apps' sources): Hermes `config.yaml` `sessions.auto_prune` +
+`sessions.retention_days` (read and defaulted by aiaudit.products.hermes); OpenClaw `openclaw.json`
 `session.maintenance` `{mode: "enforce", pruneAfter: "30d"}`. Other apps have none, so only
 their data is judged: the oldest record, rows hidden but kept (soft-deleted), and deleted
 text still readable in SQLite free pages.
@@ -74,21 +74,15 @@ def parse_duration_days(text: str) -> float | None:
 
 
 def hermes_knob(config_text: str | None, where: str) -> Knob:
-    if config_text is None:
-        return Knob(True, False, None, where, "config.yaml missing: Hermes defaults to "
-                    "sessions.auto_prune false (history is never pruned)")
-    try:
-        doc = yaml.safe_load(config_text) or {}
-    except yaml.YAMLError as exc:
-        return Knob(True, False, None, where, f"config.yaml does not parse: {exc}")
-    sessions = doc.get("sessions") if isinstance(doc, dict) else None
-    sessions = sessions if isinstance(sessions, dict) else {}
-    enabled = sessions.get("auto_prune") is True
-    days = sessions.get("retention_days", 90)
-    days = float(days) if isinstance(days, int | float) else None
-    return Knob(True, enabled, days, where,
-                f"sessions.auto_prune={str(enabled).lower()}, retention_days={days}"
-                + ("" if "auto_prune" in sessions else " (auto_prune unset: default false)"))
+    """Hermes' retention as Hermes applies it (aiaudit.products.hermes): an unset key takes
+    Hermes' default (auto_prune false, retention_days 90), a missing config.yaml too."""
+    from aiaudit.products import hermes
+
+    cfg = hermes.parse_config(posixpath.dirname(where), config_text, None)
+    if cfg.error:
+        return Knob(True, False, None, where, cfg.error)
+    facts = hermes.retention(cfg)
+    return Knob(True, facts.enabled, facts.days, where, facts.detail)
 
 
 def openclaw_knob(config_text: str | None, where: str) -> Knob:
@@ -110,7 +104,9 @@ def openclaw_knob(config_text: str | None, where: str) -> Knob:
 def knob_for(fs: Any, store: Store) -> Knob:
     root = store.state_dir
     if store.app == "hermes":
-        path = posixpath.join(root, "config.yaml")
+        from aiaudit.products import hermes
+
+        path = hermes.file_in(root, "config")
         return hermes_knob(_read_config(fs, path), path)
     if store.app == "openclaw":
         path = posixpath.join(root, "openclaw.json")

@@ -214,7 +214,9 @@ class _Planner:
         self.openclaw_states = [posixpath.join(h, d) for h in homes
                                 for d in (".openclaw", ".clawdbot")]
         self.openclaw_states += list(settings.openclaw_state_dirs)
-        self.hermes_homes = [posixpath.join(h, ".hermes") for h in homes]
+        from aiaudit.products import hermes
+
+        self.hermes_homes = hermes.homes_below(homes)
         self.hermes_homes += list(settings.hermes_homes) + list(state_dirs)
 
     def first_patterns(self) -> list[str]:

@@ -40,6 +40,7 @@ class McpServer:
     transport: str = "stdio"
     tools: dict[str, str] = field(default_factory=dict)  # name -> description
     tools_source: str = ""
+    enabled: bool | None = None  # the client's own on/off switch, when it has one
 
     @property
     def id(self) -> str:
@@ -118,7 +119,8 @@ def servers_from(configs: list[ConfigFile]) -> list[McpServer | McpConfigProblem
                 env=_str_map(raw.get("env")), url=str(url),
                 headers=_str_map(raw.get("headers") or raw.get("http_headers")),
                 transport=str(raw.get("type") or raw.get("transport") or
-                              ("http" if url else "stdio")))
+                              ("http" if url else "stdio")),
+                enabled=raw["enabled"] if isinstance(raw.get("enabled"), bool) else None)
             out.append(server)
     return out
 

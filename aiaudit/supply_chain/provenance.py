@@ -91,15 +91,10 @@ def lookalike_of(owner: str, popular: tuple[str, ...]) -> str | None:
 
 
 def _hermes_entry(skill: Skill) -> tuple[str, dict[str, Any]] | None:
-    lock = skill.records.get("hermes-lock")
-    installed = lock.get("installed") if isinstance(lock, dict) else None
-    if not isinstance(installed, dict):
-        return None
-    for name, entry in installed.items():
-        if isinstance(entry, dict) and (entry.get("install_path") == skill.rel
-                                        or (not entry.get("install_path") and name == skill.rel)):
-            return name, entry
-    return None
+    from aiaudit.products import hermes
+
+    lock = hermes.hub_lock(skill.records.get("hermes-lock"))
+    return lock.entry_for(skill.rel) if lock is not None else None
 
 
 def _clawhub_origin(skill: Skill) -> tuple[str, dict[str, Any]] | None:
@@ -177,15 +172,13 @@ def provenance(skill: Skill, settings: Settings) -> Provenance:
         name, entry = hermes
         prov.source = "hermes"
         prov.record_paths.append(f"{skill.root.path}/.hub/lock.json#{name}")
+        from aiaudit.products import hermes as hermes_product
+
         source = str(entry.get("source") or "")
-        identifier = str(entry.get("identifier") or "")
         prov.slug = name
-        if source in ("github", "skills.sh", "skills-sh") and identifier.count("/") >= 1:
-            owner_repo = "/".join(identifier.split("/")[:2])
-            prov.registry = f"github:{owner_repo}"
-            prov.owner = identifier.split("/")[0]
-        else:
-            prov.registry = f"hermes:{source}" if source else None
+        prov.registry = hermes_product.registry_of(entry)
+        if prov.registry and prov.registry.startswith("github:"):
+            prov.owner = prov.registry.split(":", 1)[1].split("/")[0]
         if not source:
             prov.problems.append("the Hermes lock entry names no source")
         if entry.get("scan_verdict") in ("dangerous", "caution"):

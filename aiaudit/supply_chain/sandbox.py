@@ -14,7 +14,6 @@ from typing import Any
 from aiaudit.supply_chain.discovery import ConfigFile
 from aiaudit.supply_chain.procs import ProcessFacts
 
-SANDBOXED_HERMES_BACKENDS = ("docker", "singularity", "modal", "daytona")
 SENSITIVE_BIND_SOURCES = ("/", "/etc", "/root", "/home", "/var/run", "/run", "/proc", "/sys",
                           "/var/lib/docker", "/dev")
 
@@ -82,13 +81,21 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
 
 
 def hermes_runtime(cfg: ConfigFile) -> Runtime:
+    """terminal.backend as Hermes resolves it (unset: its default `local`, on the host)."""
+    from aiaudit.products import hermes
+
     rt = Runtime(f"hermes:{cfg.path}", "hermes-config")
     rt.read = {"config_files": 1}
-    backend = _get(cfg.doc, "terminal", "backend") or "local"
-    rt.facts["terminal.backend"] = backend
-    if backend not in SANDBOXED_HERMES_BACKENDS:
-        rt.gaps.append(f"terminal.backend is {backend!r}: commands run on the host "
-                       f"(use one of {', '.join(SANDBOXED_HERMES_BACKENDS)})")
+    home = cfg.path.rsplit("/", 1)[0]
+    conf = hermes.HermesConfig(home, cfg.doc if isinstance(cfg.doc, dict) else {},
+                               files=(cfg.path,))
+    backend = hermes.terminal_backend(conf)
+    rt.facts["terminal.backend"] = backend.describe()
+    confined = hermes.confined_backends()
+    if str(backend.value) not in confined:
+        rt.gaps.append(f"terminal.backend is {backend.value!r}"
+                       + (" (unset: Hermes' default)" if backend.is_default else "")
+                       + f": commands run on the host (use one of {', '.join(confined)})")
     volumes = _get(cfg.doc, "terminal", "docker_volumes")
     for volume in volumes if isinstance(volumes, list) else []:
         if isinstance(volume, str) and _sensitive_bind(volume):

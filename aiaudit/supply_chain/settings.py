@@ -32,8 +32,9 @@ from aiaudit.config import SettingsError
 from aiaudit.status import CouldNotCheck
 
 # Hermes' hard-coded trusted repositories (tools/skills_guard.py TRUSTED_REPOS) and the
-# default ClawHub registry. Registry ids: `<host>` for ClawHub, `hermes:<source>` or
-# `github:<owner>/<repo>` for Hermes hub installs.
+# default ClawHub registry. Registry ids: `<host>` for ClawHub; for Hermes hub installs
+# `github:<owner>/<repo>`, `url:<host>` (`hermes skills install <url>`) or `hermes:<source>`
+# (aiaudit.products.hermes.registry_of).
 DEFAULT_REGISTRIES = (
     "clawhub.ai",
     "hermes:official",

@@ -1,0 +1,324 @@
+"""Hermes Agent (PyPI `hermes-agent` 0.19.0): its home, its one config, its defaults.
+
+Hermes reads `config.yaml` (deep-merged over DEFAULT_CONFIG, `${VAR}` expanded) and `.env`
+(loaded over the shell environment); top-level scalar keys of config.yaml are bridged into
+the environment where .env does not set them (gateway/run.py). Unset keys take Hermes'
+defaults, which live in `aiaudit/data/hermes.toml` with the source file of each. Areas
+fetch the two files their own way (one round trip per area) and hand the text to
+`parse_config`, so every area reads Hermes the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "hermes.toml"
+REFERENCE = re.compile(r"^\s*\$\{[^}]+\}\s*$")  # what hermes_cli/config.py _expand_env_vars expands
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+_TRUTHY = ("1", "true", "yes", "on")  # gateway/config.py is_truthy_value
+
+
+@functools.cache
+def product_data() -> dict[str, Any]:
+    """aiaudit/data/hermes.toml (defaults with their sources)."""
+    return tomllib.loads(DATA.read_text(encoding="utf-8"))
+
+
+def defaults() -> dict[str, Any]:
+    return product_data()["defaults"]
+
+
+def service_name() -> str:
+    """The product's `[[service]]` entry in services.toml."""
+    return product_data()["service"]
+
+
+def process_patterns() -> tuple[str, ...]:
+    return tuple(product_data()["processes"]["patterns"])
+
+
+def history_routes() -> tuple[str, ...]:
+    return tuple(product_data()["history"]["routes"])
+
+
+def confined_backends() -> tuple[str, ...]:
+    return tuple(product_data()["terminal"]["confined_backends"])
+
+
+def home_env() -> str:
+    return product_data()["home"]["env"]
+
+
+def homes_below(user_homes: list[str]) -> list[str]:
+    """Default homes (`~/.hermes`) of the given user home directories."""
+    rel = product_data()["home"]["default"]
+    return [posixpath.join(h.rstrip("/") or "/", rel) for h in user_homes]
+
+
+def file_in(home: str, key: str) -> str:
+    """Path of one of the home's files (`config`, `env_file`, `state_db`, `hub_lock`, ...)."""
+    return posixpath.join(home.rstrip("/"), product_data()["home"][key])
+
+
+def is_reference(value: Any) -> bool:
+    """A `${VAR}` reference Hermes expands at load time (the secret lives elsewhere)."""
+    return isinstance(value, str) and bool(REFERENCE.match(value))
+
+
+def truthy(value: Any) -> bool:
+    """How Hermes tests a flag read from config or env (YAML booleans, "true"/"1"/...)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    return isinstance(value, str) and value.strip().lower() in _TRUTHY
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """A dotenv file as python-dotenv reads the simple forms Hermes writes."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        m = _ENV_LINE.match(line)
+        if m and not line.lstrip().startswith("#"):
+            value = m.group(2)
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            else:
+                value = value.split(" #", 1)[0].strip()
+            out[m.group(1)] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One resolved setting: its value and where it came from (a file key or a default)."""
+
+    key: str
+    value: Any
+    source: str  # "config.yaml", ".env", "config.yaml (top-level, bridged to env)", "default"
+
+    @property
+    def is_default(self) -> bool:
+        return self.source == "default"
+
+    def describe(self) -> str:
+        shown = str(self.value).lower() if isinstance(self.value, bool) else self.value
+        where = (f"unset: Hermes default, {DATA.name}" if self.is_default else self.source)
+        return f"{self.key}={shown} ({where})"
+
+
+@dataclass(frozen=True)
+class HermesConfig:
+    """A Hermes home's config.yaml and .env, parsed once, with Hermes' defaults applied."""
+
+    home: str
+    doc: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    files: tuple[str, ...] = ()  # files that were read
+    error: str | None = None  # config.yaml did not parse
+
+    @property
+    def config_path(self) -> str:
+        return file_in(self.home, "config")
+
+    @property
+    def env_path(self) -> str:
+        return file_in(self.home, "env_file")
+
+    @property
+    def has_config(self) -> bool:
+        return self.config_path in self.files
+
+    def raw(self, dotted: str) -> Any:
+        node: Any = self.doc
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def get(self, dotted: str) -> Setting:
+        """A config.yaml key, or Hermes' default when unset (never "false" by omission)."""
+        value = self.raw(dotted)
+        if value is not None:
+            return Setting(dotted, value, f"{self.config_path} {dotted}")
+        return Setting(dotted, defaults().get(dotted), "default")
+
+    def env_var(self, name: str) -> Setting | None:
+        """An environment variable as Hermes' process sees it from the home's files: .env
+        wins (load_hermes_dotenv override=True), then config.yaml top-level scalars
+        (gateway/run.py bridges them where the env lacks them). The service unit's own
+        environment is not in the home and is not seen here."""
+        if name in self.env:
+            return Setting(name, self.env[name], self.env_path)
+        value = self.doc.get(name) if isinstance(self.doc, dict) else None
+        if isinstance(value, str | int | float | bool):
+            return Setting(name, str(value), f"{self.config_path} (top-level, bridged to env)")
+        return None
+
+    def mcp_servers(self) -> dict[str, dict[str, Any]]:
+        table = self.doc.get("mcp_servers") if isinstance(self.doc, dict) else None
+        return {str(k): v for k, v in table.items() if isinstance(v, dict)} \
+            if isinstance(table, dict) else {}
+
+
+def parse_config(home: str, config_text: str | None, env_text: str | None) -> HermesConfig:
+    """The one reader of a Hermes home's configuration (texts as read from the target)."""
+    home = home.rstrip("/") or "/"
+    files = []
+    doc: dict[str, Any] = {}
+    error = None
+    if config_text is not None:
+        files.append(file_in(home, "config"))
+        try:
+            loaded = yaml.safe_load(config_text)
+        except yaml.YAMLError as exc:
+            error = f"{file_in(home, 'config')} does not parse as YAML: " + " ".join(
+                str(exc).split())[:200]
+            loaded = None
+        if isinstance(loaded, dict):
+            doc = loaded
+        elif loaded is not None and error is None:
+            error = f"{file_in(home, 'config')} is not a YAML mapping"
+    env = {}
+    if env_text is not None:
+        files.append(file_in(home, "env_file"))
+        env = parse_env(env_text)
+    return HermesConfig(home, doc, env, tuple(files), error)
+
+
+# ----------------------------------------------------------------- facts the areas use
+
+
+@dataclass(frozen=True)
+class Retention:
+    """sessions.auto_prune / retention_days as Hermes applies them at start-up."""
+
+    enabled: bool
+    days: float | None
+    detail: str
+
+
+def retention(cfg: HermesConfig) -> Retention:
+    auto = cfg.get("sessions.auto_prune")
+    days_setting = cfg.get("sessions.retention_days")
+    try:
+        days: float | None = float(int(days_setting.value))  # cli.py: int(cfg.get(...))
+    except (TypeError, ValueError):
+        days = None
+    enabled = bool(auto.value)  # cli.py: `if not cfg.get("auto_prune", False): return`
+    detail = f"{auto.describe()}, {days_setting.describe()}"
+    if not cfg.has_config:
+        detail = f"no config.yaml in {cfg.home}: {detail}"
+    return Retention(enabled, days, detail)
+
+
+@dataclass(frozen=True)
+class ApiServer:
+    """The API server's configured intent (gateway/config.py + api_server.py precedence)."""
+
+    enabled: bool
+    host: str
+    port: int | str
+    key: str  # "set in <where>", "reference ${VAR}", "none (Hermes refuses to start)"
+    source: str  # the file that enabled it (or the home's config when disabled)
+    detail: str
+
+
+def api_server(cfg: HermesConfig) -> ApiServer:
+    data = product_data()["api_server"]
+    enable_env = cfg.env_var(data["env_enable"])
+    key_env = cfg.env_var(data["env_key"])
+    block = cfg.raw("platforms.api_server")
+    nested = cfg.raw("gateway.platforms.api_server")  # merged first; top level wins
+    merged: dict[str, Any] = {}
+    for part in (nested, block):
+        if isinstance(part, dict):
+            extra = {**merged.get("extra", {}), **(part.get("extra") or {})} \
+                if isinstance(part.get("extra") or {}, dict) else merged.get("extra", {})
+            merged = {**merged, **part, "extra": extra}
+    configured = merged.get("enabled")
+    enabled_by = []
+    if enable_env and truthy(enable_env.value):
+        enabled_by.append(f"{data['env_enable']}={enable_env.value} ({enable_env.source})")
+    if key_env and key_env.value:
+        enabled_by.append(f"{data['env_key']} set ({key_env.source})")
+    if truthy(configured):
+        enabled_by.append(f"platforms.api_server.enabled=true ({cfg.config_path})")
+    extra = merged.get("extra") if isinstance(merged.get("extra"), dict) else {}
+    host_env = cfg.env_var(data["env_host"])
+    port_env = cfg.env_var(data["env_port"])
+    if host_env and host_env.value:
+        host, host_from = host_env.value, f"{data['env_host']} ({host_env.source})"
+    elif extra.get("host") is not None:
+        host, host_from = str(extra["host"]), "platforms.api_server.extra.host"
+    else:
+        host = defaults()["platforms.api_server.extra.host"]
+        host_from = "unset: Hermes default (gateway/platforms/api_server.py DEFAULT_HOST)"
+    port = (port_env.value if port_env and port_env.value else extra.get("port")
+            or defaults()["platforms.api_server.extra.port"])
+    raw_key = key_env.value if key_env and key_env.value else extra.get("key")
+    if raw_key in (None, ""):
+        key = ("none in the home's files (Hermes refuses to start without API_SERVER_KEY; "
+               "it may come from the service's environment)")
+    elif is_reference(raw_key):
+        key = f"reference {str(raw_key).strip()}"
+    elif len(str(raw_key)) < data["min_key_length"]:
+        key = f"shorter than {data['min_key_length']} chars (Hermes refuses to start)"
+    else:
+        key = "set literally in " + (key_env.source if key_env and key_env.value
+                                      else cfg.config_path)
+    detail = (f"enabled by {'; '.join(enabled_by)}" if enabled_by else
+              "not enabled (platforms.api_server.enabled unset: Hermes default false; no "
+              "API_SERVER_ENABLED / API_SERVER_KEY)")
+    detail += f"; host {host} from {host_from}; port {port}"
+    source = enabled_by[0].rsplit("(", 1)[-1].rstrip(")") if enabled_by else cfg.config_path
+    return ApiServer(bool(enabled_by), host, port, key, source, detail)
+
+
+def terminal_backend(cfg: HermesConfig) -> Setting:
+    """terminal.backend: config.yaml is authoritative over .env's TERMINAL_ENV (cli.py)."""
+    return cfg.get("terminal.backend")
+
+
+@dataclass(frozen=True)
+class HubLock:
+    """skills/.hub/lock.json entries by install path (tools/skills_hub.py HubLockFile)."""
+
+    path: str
+    installed: dict[str, dict[str, Any]]
+
+    def entry_for(self, install_path: str) -> tuple[str, dict[str, Any]] | None:
+        for name, entry in self.installed.items():
+            if entry.get("install_path") == install_path or (
+                    not entry.get("install_path") and name == install_path):
+                return name, entry
+        return None
+
+
+def hub_lock(doc: Any, path: str = "") -> HubLock | None:
+    installed = doc.get("installed") if isinstance(doc, dict) else None
+    if not isinstance(installed, dict):
+        return None
+    return HubLock(path, {str(k): v for k, v in installed.items() if isinstance(v, dict)})
+
+
+def registry_of(entry: dict[str, Any]) -> str | None:
+    """The registry id of a hub install: `github:<owner>/<repo>` for GitHub-backed sources,
+    `url:<host>` for `hermes skills install <url>`, else `hermes:<source>`."""
+    source = str(entry.get("source") or "")
+    identifier = str(entry.get("identifier") or "")
+    if source in ("github", "skills.sh", "skills-sh") and identifier.count("/") >= 1:
+        return "github:" + "/".join(identifier.split("/")[:2])
+    if source == "url":
+        m = re.match(r"(?i)^https?://([^/:@]+@)?([^/:]+|\[[^\]]+\])", identifier)
+        return f"url:{m.group(2).lower()}" if m else "url:?"
+    return f"hermes:{source}" if source else None
