@@ -184,6 +184,7 @@ class Hermes:
 
     def __init__(self, home: Path, hermes_home: Path, log: Path, env: dict[str, str]):
         self.home, self.hermes_home, self.log = home, hermes_home, log
+        home.mkdir(parents=True, exist_ok=True)
         self.env = {"PATH": f"{HERMES_VENV}/bin:/usr/local/bin:/usr/bin:/bin",
                     "HOME": str(home), "HERMES_HOME": str(hermes_home), "LANG": "C.UTF-8",
                     "TERM": "dumb", "NO_COLOR": "1", **env}

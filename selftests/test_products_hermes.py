@@ -1,0 +1,147 @@
+"""aiaudit.products.hermes and the areas that read Hermes, on files the real Hermes Agent
+0.19.0 CLI wrote (selftests/fixtures/hermes/, re-recorded by record_hermes_fixtures.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aiaudit.config import AuditConfig
+from aiaudit.context import AuditContext
+from aiaudit.exposure.hostside import hermes_intents
+from aiaudit.hostfs import HostFS
+from aiaudit.products import hermes
+from aiaudit.storage.configsecrets import config_facts
+from aiaudit.storage.permissions import Entry, judge
+from aiaudit.storage.retention import hermes_knob
+from aiaudit.supply_chain.discovery import ConfigFile, discover
+from aiaudit.supply_chain.provenance import integrity, provenance
+from aiaudit.supply_chain.sandbox import hermes_runtime
+from aiaudit.supply_chain.settings import Settings
+from aiaudit.target import parse_target
+
+FIX = Path(__file__).parent / "fixtures" / "hermes"
+
+
+def cfg_of(state: str) -> hermes.HermesConfig:
+    home = FIX / state
+    return hermes.parse_config(str(home), (home / "config.yaml").read_text(),
+                               (home / ".env").read_text())
+
+
+def test_unset_keys_take_hermes_defaults_not_false():
+    vuln = cfg_of("vulnerable")
+    auto = vuln.get("sessions.auto_prune")
+    assert auto.value is False and auto.is_default and "unset" in auto.describe()
+    ret = hermes.retention(vuln)
+    assert not ret.enabled and ret.days == 90
+    backend = hermes.terminal_backend(vuln)
+    assert backend.value == "local" and backend.is_default
+    hard = cfg_of("hardened")
+    assert hermes.retention(hard).enabled and hermes.retention(hard).days == 30
+    assert hermes.terminal_backend(hard).value == "docker"
+    assert hermes.is_reference(hard.raw("model.api_key"))
+
+
+def test_api_server_intent_follows_hermes_precedence():
+    vuln = hermes.api_server(cfg_of("vulnerable"))
+    assert vuln.enabled and vuln.host == "0.0.0.0" and vuln.key.startswith("none")
+    hard = hermes.api_server(cfg_of("hardened"))
+    assert hard.enabled and hard.host == "127.0.0.1"
+    # a block without `enabled` is off (PlatformConfig.enabled defaults to False) ...
+    off = hermes.api_server(hermes.parse_config("/h", "platforms:\n  api_server:\n    extra:\n"
+                                                "      host: 0.0.0.0\n", None))
+    assert not off.enabled
+    # ... an API_SERVER_KEY alone enables it, and env API_SERVER_HOST beats extra.host
+    on = hermes.api_server(hermes.parse_config(
+        "/h", "platforms:\n  api_server:\n    extra:\n      host: 127.0.0.1\n",
+        "API_SERVER_KEY=0123456789abcdef0123\nAPI_SERVER_HOST=0.0.0.0\n"))
+    assert on.enabled and on.host == "0.0.0.0" and on.key.startswith("set literally")
+    # config.yaml top-level scalars are bridged to the environment (gateway/run.py)
+    bridged = hermes.api_server(hermes.parse_config(
+        "/h", "API_SERVER_ENABLED: true\nAPI_SERVER_HOST: 0.0.0.0\n", None))
+    assert bridged.enabled and bridged.host == "0.0.0.0" and "bridged" in bridged.detail
+
+
+def test_exp01_intent_from_recorded_homes():
+    files = {f"{FIX}/{s}/{n}": (FIX / s / n).read_text()
+             for s in ("vulnerable", "hardened") for n in ("config.yaml", ".env")}
+    intents = {i.source.split("/")[-2]: i for i in hermes_intents(files)}
+    assert not intents["vulnerable"].loopback_only
+    assert intents["hardened"].loopback_only
+
+
+def test_retention_knob_of_recorded_configs():
+    vuln = hermes_knob((FIX / "vulnerable" / "config.yaml").read_text(), "/x/config.yaml")
+    assert not vuln.enabled and "unset" in vuln.detail
+    assert hermes_knob(None, "/x/config.yaml").detail.startswith("no config.yaml")
+    hard = hermes_knob((FIX / "hardened" / "config.yaml").read_text(), "/x/config.yaml")
+    assert hard.enabled and hard.days == 30
+
+
+def test_sandbox_from_recorded_configs():
+    for state, gaps in (("vulnerable", 1), ("hardened", 0)):
+        path = FIX / state / "config.yaml"
+        cfg = ConfigFile("hermes", str(path), "yaml", cfg_of(state).doc)
+        assert len(hermes_runtime(cfg).gaps) == gaps
+
+
+def _ctx(tmp_path: Path) -> AuditContext:
+    return AuditContext(parse_target("local"), AuditConfig(
+        state_dirs=[str(tmp_path)], areas={"storage": {"search_homes": False}}))
+
+
+@pytest.mark.parametrize("state,literal", [("vulnerable", True), ("hardened", False)])
+def test_sto04_on_recorded_homes(tmp_path, state, literal):
+    home = tmp_path / ".hermes"
+    shutil.copytree(FIX / state, home)
+    facts = config_facts(_ctx(tmp_path), "hermes", str(home))
+    assert len(facts.files) == 2
+    rules = {f.location.rsplit("/", 1)[-1] for f in facts.findings}
+    if literal:
+        assert rules == {".env", "config.yaml"}
+        assert len(facts.findings) >= 3  # .env key, model.api_key, the MCP env token
+    else:
+        assert facts.findings == [] and any("api_key" in r for r in facts.references)
+
+
+def test_hub_install_provenance_and_integrity(tmp_path):
+    home = tmp_path / ".hermes"
+    shutil.copytree(FIX / "hardened", home)
+    settings = Settings(home_dirs=(), hermes_homes=(str(home),),
+                        allowed_registries=("url:127.0.0.1",))
+    inv = discover(HostFS("local"), settings)
+    [skill] = inv.skills
+    prov = provenance(skill, settings)
+    assert prov.source == "hermes" and prov.registry == "url:127.0.0.1" and not prov.problems
+    result = integrity(skill, settings)
+    assert result.checks and not result.problems
+    (home / "skills" / "meeting-notes" / "SKILL.md").write_text("changed\n")
+    changed = discover(HostFS("local"), settings).skills[0]
+    assert integrity(changed, settings).problems
+
+
+def test_files_left_at_the_umask_below_a_private_home_are_not_exposed():
+    me = "hermes"
+    entries = [Entry("d", 0o700, me, "/h/.hermes", ""),
+               Entry("f", 0o644, me, "/h/.hermes/state.db", ""),
+               Entry("d", 0o755, me, "/h/.hermes/skills", ""),
+               Entry("d", 0o755, me, "/h/.hermes/skills/x", ""),
+               Entry("f", 0o644, me, "/h/.hermes/skills/x/SKILL.md", "")]
+    facts = judge("/h/.hermes", entries, me, "test")
+    assert facts.problems == [] and len(facts.shielded) == 4
+    entries[0] = Entry("d", 0o755, me, "/h/.hermes", "")
+    assert len(judge("/h/.hermes", entries, me, "test").problems) == 5
+
+
+def test_real_home_modes_after_hermes_cli(tmp_path):
+    """What the CLI leaves: a 0700 home (its _secure_dir) whatever the files' modes."""
+    from aiaudit.lab.hermes_states import Hermes
+
+    h = Hermes(tmp_path, tmp_path / ".hermes", tmp_path / "cli.log", {})
+    h.set("model.provider", "custom")
+    h("sessions", "list", check=False)
+    assert os.stat(tmp_path / ".hermes").st_mode & 0o777 == 0o700
