@@ -19,7 +19,8 @@ Two states under one scratch root, each with its own HOME and HERMES_HOME:
   ``sessions.auto_prune: true`` with ``retention_days: 30``, the API server on 127.0.0.1
   with its key from the environment, ``terminal.backend: docker``, an MCP server pinned to
   an exact version, a skill installed through the hub (``hermes skills install <url>``,
-  lock entry with content hash), 0700/0600 modes, and ``hermes backup`` written to another
+  lock entry with content hash), a 0700 home with 0600 ``.env``/``config.yaml`` (other files
+  keep the modes Hermes gives them), and ``hermes backup`` written to another
   filesystem. Hermes has no encryption at rest, so the home sits on a gocryptfs mount and
   so does the backup directory (a second gocryptfs mount: another device).
 
@@ -56,6 +57,10 @@ from .errors import EXIT_ENVIRONMENT, LabError, require_module, require_tool
 HERMES_VENV = Path(os.environ.get("AIAUDIT_HERMES_VENV", "/opt/aiaudit-fw/hermes"))
 HERMES_VERSION = "0.19.0"
 MODEL_ALIAS = "gemma-3-270m"
+LLM_N_CTX = 8192  # Hermes' system prompt alone is ~3k tokens (hermes prompt-size)
+CHAT_TOOLSETS = "todo"
+MAX_TOKENS = 32  # a 270M model rambles; the turn only has to be stored
+CHAT_TIMEOUT_S = 900.0
 BACKDATE_DAYS = 200
 RETENTION_DAYS = 30
 PINNED_MCP = "@modelcontextprotocol/server-filesystem@2025.8.21"
@@ -131,12 +136,12 @@ def loopback_llm(log: Path, timeout: float = 240.0) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with the PyPI Gemma 3 model, on loopback
     (a port of its own), for the real chat turns. Yields the /v1 base URL."""
     require_module("llama_cpp.server", "llama-cpp-python[server]")
-    from .llm import N_CTX, N_THREADS, model_path
+    from .llm import N_THREADS, model_path
 
     port = _free_port()
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
             "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", str(N_CTX), "--n_threads", str(N_THREADS)]
+            "--n_ctx", str(LLM_N_CTX), "--n_threads", str(N_THREADS)]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         server = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
@@ -191,16 +196,25 @@ class Hermes:
 
     def __call__(self, *args: str, stdin: str = "", timeout: float = 120.0,
                  check: bool = True) -> str:
-        proc = subprocess.run([str(hermes_bin()), *args], env=self.env, input=stdin,
-                              capture_output=True, text=True, timeout=timeout,
-                              cwd=self.home)
+        shown = " ".join(args[:2]) if args[0] != "-z" else "-z <prompt>"  # no planted keys
+        try:
+            proc = subprocess.run([str(hermes_bin()), *args], env=self.env, input=stdin,
+                                  capture_output=True, text=True, timeout=timeout,
+                                  cwd=self.home)
+        except subprocess.TimeoutExpired:
+            raise LabError(f"hermes {shown} did not finish within {timeout:.0f}s") from None
         with open(self.log, "a") as out:
             out.write(f"$ hermes {' '.join(args)}\n[rc={proc.returncode}]\n"
                       f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}\n")
         if check and proc.returncode != 0:
-            raise LabError(f"hermes {' '.join(args[:3])} failed (rc {proc.returncode}): "
+            raise LabError(f"hermes {shown} failed (rc {proc.returncode}): "
                            f"{(proc.stderr or proc.stdout).strip()[-400:]}")
         return proc.stdout
+
+    def chat(self, prompt: str) -> str:
+        """One real turn (`hermes -z`) with a small toolset: Hermes' full tool schemas are
+        ~14k tokens, more than a 270M model on two cores should have to read."""
+        return self("-z", prompt, "-t", CHAT_TOOLSETS, timeout=CHAT_TIMEOUT_S)
 
     def set(self, key: str, value: str) -> None:
         self("config", "set", key, value)
@@ -257,6 +271,7 @@ def _configure_model(h: Hermes, llm_url: str) -> None:
     h.set("model.provider", "custom")
     h.set("model.base_url", llm_url)
     h.set("model.default", MODEL_ALIAS)
+    h.set("model.max_tokens", str(MAX_TOKENS))  # agent/agent_init.py reads it for every call
 
 
 def build_vulnerable(root: Path, llm_url: str) -> HermesState:
@@ -276,8 +291,7 @@ def build_vulnerable(root: Path, llm_url: str) -> HermesState:
     h("mcp", "add", "github", "--command", "npx", "--env",
       f"GITHUB_PERSONAL_ACCESS_TOKEN={token}", "--args", "-y", UNPINNED_MCP,
       stdin="y\n", check=False)
-    h("-z", f"Keep this for the deploy script, my OpenAI key is {chat_key} . Reply OK.",
-      timeout=600)
+    h.chat(f"Keep this for the deploy script, my OpenAI key is {chat_key} . Reply OK.")
     sessions = _backdate(state.hermes_home / "state.db", BACKDATE_DAYS)
     state.planted["sessions back-dated"] = f"{sessions} by {BACKDATE_DAYS} days"
     _write(state.hermes_home / "skills" / "devops" / "deploy-helper" / "SKILL.md",
@@ -321,10 +335,14 @@ def build_hardened(root: Path, llm_url: str) -> HermesState:
             h("skills", "install", f"{url}/meeting-notes/SKILL.md", "--yes", timeout=180)
         finally:
             h.set("security.allow_private_urls", "false")
-    h("-z", "Summarise in one line: the quarterly review moved to Thursday.", timeout=600)
+    h.chat("Summarise in one line: the quarterly review moved to Thursday.")
     h.set("terminal.backend", "docker")
     h("sessions", "list", check=False)  # Hermes re-chmods its dirs to 0700 at start-up
-    _chmod_tree(state.hermes_home, 0o700, 0o600)
+    # security.md "Securing API Keys": chmod 600 ~/.hermes/.env (config.yaml likewise); the
+    # rest stays as Hermes leaves it (state.db and skills/.hub at the umask, below 0700)
+    for name in (".env", "config.yaml"):
+        if (state.hermes_home / name).exists():
+            (state.hermes_home / name).chmod(0o600)
     h("backup", "-o", str(backup_dir / "hermes-backup.zip"), timeout=300)
     state.planted["backup"] = str(backup_dir / "hermes-backup.zip")
     _write(state.audit_toml, audit_toml(state, backup_dir=backup_dir), 0o600)
