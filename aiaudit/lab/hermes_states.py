@@ -259,7 +259,7 @@ def _backdate(state_db: Path, days: int) -> int:
 
 
 def _chmod_tree(top: Path, dir_mode: int, file_mode: int) -> None:
-    for dirpath, dirnames, filenames in os.walk(top):
+    for dirpath, _dirs, filenames in os.walk(top):
         os.chmod(dirpath, dir_mode)
         for name in filenames:
             path = os.path.join(dirpath, name)
@@ -365,7 +365,8 @@ def audit_toml(state: HermesState, backup_dir: Path | None) -> str:
     return "\n".join(lines)
 
 
-def build(root: Path, which: tuple[str, ...] = ("vulnerable", "hardened")) -> dict[str, HermesState]:
+def build(root: Path,
+          which: tuple[str, ...] = ("vulnerable", "hardened")) -> dict[str, HermesState]:
     """Build the named states under root/<name> (root is wiped first)."""
     hermes_bin()
     if root.exists():

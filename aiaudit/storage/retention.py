@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
 from aiaudit.status import CouldNotCheck

@@ -216,8 +216,11 @@ class _Planner:
         self.openclaw_states += list(settings.openclaw_state_dirs)
         from aiaudit.products import hermes
 
-        self.hermes_homes = hermes.homes_below(homes)
-        self.hermes_homes += list(settings.hermes_homes) + list(state_dirs)
+        # one home named twice ([supply_chain] hermes_homes and [paths] state_dirs, or a
+        # trailing slash) is one home: its config and skills are judged once
+        self.hermes_homes = list(dict.fromkeys(
+            (p.rstrip("/") or "/") for p in [*hermes.homes_below(homes),
+                                             *settings.hermes_homes, *state_dirs]))
 
     def first_patterns(self) -> list[str]:
         pats: list[str] = []

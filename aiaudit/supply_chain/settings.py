@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiaudit.config import SettingsError
+from aiaudit.products import hermes as _hermes
 from aiaudit.status import CouldNotCheck
 
 # Hermes' hard-coded trusted repositories (tools/skills_guard.py TRUSTED_REPOS) and the
@@ -49,7 +50,7 @@ DEFAULT_POPULAR_OWNERS = (
     "nvidia", "vercel-labs", "microsoft", "google", "github", "modelcontextprotocol",
 )
 # Command lines of agent processes (regular expressions, searched in /proc cmdlines).
-DEFAULT_AGENT_PROCESS = (r"(^|/|\s)openclaw(\.mjs)?(\s|$)", r"(^|/|\s)hermes(\s|$)",
+DEFAULT_AGENT_PROCESS = (r"(^|/|\s)openclaw(\.mjs)?(\s|$)", *_hermes.process_patterns(),
                          r"(^|/|\s)clawdbot(\s|$)")
 
 
