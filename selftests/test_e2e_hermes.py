@@ -58,15 +58,26 @@ def _audit(netns: str, toml: Path, report_dir: Path, extra: list[str],
                  "-p", "no:cacheprovider", "-q", *extra], timeout=1200)
 
 
+def _build(root: Path) -> dict[str, dict[str, str]]:
+    """Build both states with Hermes' CLI, or reuse the ones AIAUDIT_HERMES_STATES names
+    (a root from an earlier `python3 -m aiaudit.lab.hermes_states build ROOT`)."""
+    if REUSE:
+        return {n: {"audit_toml": str(root / n / "audit.toml")} for n in STATES}
+    built = _run([sys.executable, "-m", "aiaudit.lab.hermes_states", "build", str(root)],
+                 timeout=2400)
+    assert built.returncode == 0, built.stderr[-3000:]
+    return json.loads(built.stdout.strip().splitlines()[-1])
+
+
+REUSE = os.environ.get("AIAUDIT_HERMES_STATES")
+
+
 @pytest.fixture(scope="module")
 def audits(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hermes-states")
+    root = Path(REUSE) if REUSE else tmp_path_factory.mktemp("hermes-states")
     netns = f"aiaudit-hermes-{os.getpid()}"
-    built = _run([sys.executable, "-m", "aiaudit.lab.hermes_states", "build", str(root)],
-                 timeout=1800)
     try:
-        assert built.returncode == 0, built.stderr[-3000:]
-        states = json.loads(built.stdout.strip().splitlines()[-1])
+        states = _build(root)
         subprocess.run(["ip", "netns", "add", netns], check=True)
         subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
         results = {}
@@ -83,7 +94,8 @@ def audits(tmp_path_factory):
         yield results
     finally:
         subprocess.run(["ip", "netns", "del", netns], capture_output=True)
-        _run([sys.executable, "-m", "aiaudit.lab.hermes_states", "down", str(root)], 120)
+        if not REUSE:
+            _run([sys.executable, "-m", "aiaudit.lab.hermes_states", "down", str(root)], 120)
 
 
 def _mine(control: dict, root: str) -> list[dict]:
