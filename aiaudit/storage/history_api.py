@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiaudit.http import Probe, SafeRoute
+from aiaudit.products import hermes as _hermes
 
 # Read-only paths that list conversations or collections, by catalog service name.
 HISTORY_PATHS: dict[str, tuple[str, ...]] = {
     "Open WebUI": ("/api/v1/chats/", "/api/v1/chats/all/db"),
-    "Hermes Agent API server": ("/api/sessions",),
+    _hermes.service_name(): tuple(r for r in _hermes.history_routes() if "{" not in r),
     "OpenAI-compatible API": ("/api/sessions",),  # Hermes-style agents (and the lab agent)
     "OpenClaw gateway": ("/api/sessions",),
     "AnythingLLM": ("/api/v1/workspaces", "/api/workspaces"),
