@@ -39,6 +39,8 @@ def _missing() -> str | None:
         return f"hermes-agent is not installed at {HERMES_VENV} (bin/setup installs it)"
     if not shutil.which("gocryptfs"):
         return "gocryptfs is not installed (bin/setup installs it)"
+    if not os.path.exists("/dev/fuse"):
+        return "no /dev/fuse: the hardened home's gocryptfs mount cannot be made here"
     return None
 
 
