@@ -145,3 +145,16 @@ def test_real_home_modes_after_hermes_cli(tmp_path):
     h.set("model.provider", "custom")
     h("sessions", "list", check=False)
     assert os.stat(tmp_path / ".hermes").st_mode & 0o777 == 0o700
+
+
+def test_product_links_to_its_catalog_entry_and_cites_its_defaults():
+    from aiaudit.services import by_name
+
+    entry = by_name(hermes.service_name())
+    assert entry is not None and 8642 in entry.ports
+    assert hermes.defaults()["platforms.api_server.extra.port"] == 8642
+    text = hermes.DATA.read_text()
+    for key in hermes.defaults():
+        line = next(ln for ln in text.splitlines() if ln.startswith(f'"{key}"'))
+        before = text[:text.index(line)].rsplit("\n\n", 1)[-1]
+        assert ".py" in before, f"{key}: no source file cited above it"
