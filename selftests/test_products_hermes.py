@@ -77,7 +77,7 @@ def test_exp01_intent_from_recorded_homes():
 def test_retention_knob_of_recorded_configs():
     vuln = hermes_knob((FIX / "vulnerable" / "config.yaml").read_text(), "/x/config.yaml")
     assert not vuln.enabled and "unset" in vuln.detail
-    assert hermes_knob(None, "/x/config.yaml").detail.startswith("no config.yaml")
+    assert hermes_knob(None, "/x/config.yaml").detail.startswith("/x/config.yaml missing")
     hard = hermes_knob((FIX / "hardened" / "config.yaml").read_text(), "/x/config.yaml")
     assert hard.enabled and hard.days == 30
 

@@ -217,7 +217,7 @@ def retention(cfg: HermesConfig) -> Retention:
     enabled = bool(auto.value)  # cli.py: `if not cfg.get("auto_prune", False): return`
     detail = f"{auto.describe()}, {days_setting.describe()}"
     if not cfg.has_config:
-        detail = f"no config.yaml in {cfg.home}: {detail}"
+        detail = f"{cfg.config_path} missing: {detail}"
     return Retention(enabled, days, detail)
 
 
