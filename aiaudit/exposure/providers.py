@@ -272,8 +272,13 @@ def _firewall(ctx: AuditContext) -> list[tuple[str, object]]:
         cases.append((ctx.target.address, hostside.firewall_facts(ctx.host())))
     else:
         ctx.host()  # the container must be reachable at all
-    facts = docker_facts(ctx)
-    cases += [(f.case_id, f) for f in dockercases.filters(facts, docker_publications(ctx))]
+    try:
+        facts = docker_facts(ctx)
+        cases += [(f.case_id, f) for f in dockercases.filters(facts, docker_publications(ctx))]
+    except CouldNotCheck as exc:  # the host's own policy is still judged
+        if ctx.target.kind == "docker":
+            raise
+        return [*cases, ("docker", Unavailable(Status.ERROR, f"Docker: {exc}"))]
     if not cases:
         return [("docker-no-publication", Unavailable(
             Status.NOT_APPLICABLE, f"container {ctx.target.container} publishes no AI service "
