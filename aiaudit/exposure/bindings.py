@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aiaudit.exposure.discovery import NetService
+from aiaudit.exposure.dockerhost import Publication
 from aiaudit.exposure.hostside import Intent
 from aiaudit.exposure.listeners import AiListener
 
@@ -51,3 +52,43 @@ def from_network(svc: NetService) -> Binding:
         f"{svc.name} answers on {svc.endpoint} from the auditor's position, so it is not "
         "bound to loopback",
         {"reachable at": svc.base_url, "identified as": svc.describe()}, {"responses": 1})
+
+
+def from_publication(pub: Publication, service: str, identified_by: str,
+                     proxy: str = "", dnat: str = "") -> Binding:
+    """A Docker publication: all interfaces (0.0.0.0 / ::) fails, loopback-only passes.
+    Docker's DNAT and docker-proxy serve it, so the server's own bind inside the container
+    says nothing about who reaches it."""
+    where = ("all interfaces" if pub.all_interfaces else
+             "loopback only" if pub.loopback else "a non-loopback address")
+    evidence = {"service": service, "identified by": identified_by, "container": pub.container,
+                "image": pub.image, "published": f"{pub.binding} ({where})"}
+    if proxy:
+        evidence["docker-proxy"] = proxy
+    if dnat:
+        evidence["DNAT rule"] = dnat
+    return Binding(f"docker:{pub.container}:{pub.binding}", pub.loopback,
+                   f"{service} in container {pub.container} ({pub.image}) is published on "
+                   f"{pub.binding} ({where}) by Docker", evidence,
+                   {"docker_publications": 1})
+
+
+def from_container_listener(ai: AiListener, container: str, pubs: list[Publication]) -> Binding:
+    """A listener inside a container: its bind is container-local; what reaches it from the
+    host's network is the publication of its port."""
+    sock = ai.listener
+    mine = [p for p in pubs if p.container_port == sock.port]
+    exposed = [p for p in mine if not p.loopback]
+    if sock.is_loopback:
+        where = "container loopback"
+    elif not mine:
+        where = "not published on the host"
+    else:
+        where = "published on " + ", ".join(p.binding for p in mine)
+    evidence = {"service": ai.service, "identified by": ai.identified_by,
+                "bound to (inside the container)": sock.endpoint, "container": container,
+                "publications": "; ".join(p.binding for p in mine) or "none",
+                "process": f"{sock.process} (pid {sock.pid}) {sock.cmdline}".strip()}
+    return Binding(ai.case_id, not exposed,
+                   f"{ai.service} listens on {sock.endpoint} in container {container}, "
+                   f"{where}", evidence, {"sockets": 1, "docker_inspect": 1})

@@ -241,14 +241,17 @@ def _probe_port(client: Any, address: str, port: int, extra: set[int],
 
 
 def discover(client: Any, address: str, extra_ports: list[int], proxy_urls: tuple[str, ...] = (),
-             auth_headers: dict[str, str] | None = None) -> list[NetService]:
-    """Every HTTP(S) service on the catalog ports + extra ports of `address`."""
+             auth_headers: dict[str, str] | None = None,
+             catalog: bool = True) -> list[NetService]:
+    """Every HTTP(S) service on the catalog ports + extra ports of `address` (only the extra
+    ports with catalog=False: a docker://NAME audit on the Docker host's loopback looks at
+    its container's published ports, not at what else that host runs)."""
     configured: dict[int, str] = {}
     for url in proxy_urls:
         parts = urlsplit(url)
         if (parts.hostname or "") == address:
             configured[parts.port or (443 if parts.scheme == "https" else 80)] = url
-    ports = sorted(set(catalog_ports()) | set(extra_ports) | set(configured))
+    ports = sorted(set(catalog_ports() if catalog else ()) | set(extra_ports) | set(configured))
     found = open_ports(address, ports)
     if not found:
         return []

@@ -9,11 +9,12 @@ from typing import Any
 
 from aiaudit.concurrency import parallel_map
 from aiaudit.context import AuditContext
-from aiaudit.exposure import bindings, checks, hostside
+from aiaudit.exposure import bindings, checks, dockercases, hostside
 from aiaudit.exposure.discovery import NetService, discover
-from aiaudit.exposure.listeners import ai_listeners
+from aiaudit.exposure.dockerhost import DockerFacts, proxy_target, read_docker
+from aiaudit.exposure.listeners import ai_listeners, listening_sockets
 from aiaudit.resources import Unavailable, provider
-from aiaudit.status import Status
+from aiaudit.status import CouldNotCheck, Status
 
 
 def network_services(ctx: AuditContext) -> list[NetService]:
@@ -22,13 +23,76 @@ def network_services(ctx: AuditContext) -> list[NetService]:
     def compute() -> list[NetService]:
         cfg = ctx.config
         client = ctx.exposure_client
+        docker = ctx.target.kind == "docker"
+        plan = {a: list(cfg.extra_ports) for a in ctx.network_addresses() if not docker}
+        for address, ports in _docker_plan(ctx).items():
+            plan[address] = sorted({*plan.get(address, cfg.extra_ports), *ports})
+        container_ips = set(_docker_plan(ctx, container_only=True)) if docker else set()
         per_address = parallel_map(
-            lambda address: discover(client, address, cfg.extra_ports, cfg.exposure.proxy_urls,
-                                     cfg.exposure.proxy_auth_headers()),
-            ctx.network_addresses(), max_workers=8)
+            lambda item: discover(client, item[0], item[1], cfg.exposure.proxy_urls,
+                                  cfg.exposure.proxy_auth_headers(),
+                                  catalog=not docker or item[0] in container_ips),
+            list(plan.items()), max_workers=8)
         return [svc for found in per_address for svc in found]
 
     return ctx.cached("exposure:discovery", compute)
+
+
+def docker_facts(ctx: AuditContext) -> DockerFacts:
+    """Docker on the target host (once per run). For docker://NAME the Docker host is this
+    machine (where `docker exec` runs): its inspect of NAME and its rules."""
+
+    def compute() -> DockerFacts:
+        if ctx.target.kind == "docker":
+            import testinfra
+
+            return read_docker(testinfra.get_host("local://"), [str(ctx.target.container)])
+        return read_docker(ctx.host())
+
+    return ctx.cached("exposure:docker", compute)
+
+
+def _docker_plan(ctx: AuditContext, container_only: bool = False) -> dict[str, list[int]]:
+    """Published host ports (and a docker target's container addresses) to scan; nothing
+    when Docker cannot be read (EXP-01 reports why)."""
+    if not ctx.target.host_access:
+        return {}
+    try:
+        facts = docker_facts(ctx)
+    except Exception:  # EXP-01 and EXP-04 report it as their own ERROR
+        if ctx.target.kind == "docker":
+            raise  # nothing else to probe: the discovery's cases say why
+        return {}
+    if container_only:
+        return {ip: [] for c in facts.containers for ip in c.ips}
+    return dockercases.probe_plan(facts, ctx.target.kind, ctx.target.address)
+
+
+def _docker_proxies(ctx: AuditContext) -> list[Any]:
+    if ctx.target.kind == "docker":  # the host's docker-proxy is outside the container
+        import testinfra
+
+        host = testinfra.get_host("local://")
+    else:
+        host = ctx.host()
+    return ctx.cached("exposure:docker-proxies", lambda: [
+        s for s in listening_sockets(host) if s.process == "docker-proxy"])
+
+
+def docker_publications(ctx: AuditContext) -> list[dockercases.AiPublication]:
+    """AI services published by Docker on the target host (once per run)."""
+
+    def compute() -> list[dockercases.AiPublication]:
+        facts = docker_facts(ctx)
+        answering = {s.port: s.name for s in ai_endpoints(ctx)} if facts.containers else {}
+        proxies = _docker_proxies(ctx)
+        if ctx.target.kind == "docker":  # only the proxies that forward to this container
+            mine = facts.container(str(ctx.target.container))
+            ips = set(mine.ips) if mine else set()
+            proxies = [s for s in proxies if (t := proxy_target(s.cmdline)) and t[2] in ips]
+        return dockercases.ai_publications(facts, ctx.config.extra_ports, answering, proxies)
+
+    return ctx.cached("exposure:docker-publications", compute)
 
 
 def ai_endpoints(ctx: AuditContext) -> list[NetService]:
@@ -122,7 +186,9 @@ def _host_listeners(ctx: AuditContext) -> list[Any]:
 @provider("exposure_bindings", empty_reason="no AI service listens on, or is configured on, "
           "the target host")
 def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
-    """EXP-01: host listeners and configured intent; network-side for network-only targets."""
+    """EXP-01: host listeners, configured intent and Docker publications; network-side for
+    network-only targets."""
+    extra: list[tuple[str, object]] = []
     if not ctx.target.host_access:
         here = own_address(ctx.target.address)
         if here:
@@ -138,14 +204,33 @@ def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
                 "and no AI service answers on its address from the auditor's position"))]
     else:
         intents = hostside.configured_intents(ctx.host(), ctx.config.state_dirs)
-        found = ([bindings.from_listener(ai) for ai in _host_listeners(ctx)]
-                 + [bindings.from_intent(i) for i in intents])
+        try:
+            facts = docker_facts(ctx)
+            docker_found = dockercases.publication_bindings(facts, docker_publications(ctx),
+                                                            _docker_proxies(ctx))
+        except CouldNotCheck as exc:  # the other bindings are still judged
+            facts, docker_found = DockerFacts(), []
+            extra.append(("docker", Unavailable(Status.ERROR, f"Docker: {exc}")))
+        mine = facts.container(str(ctx.target.container or ""))
+        if ctx.target.kind == "docker" and mine is None:
+            found = []  # publications unknown: its listeners cannot be judged
+            if not extra:
+                extra.append(("docker", Unavailable(
+                    Status.ERROR, f"`docker inspect` on this machine did not describe container "
+                    f"{ctx.target.container} ({facts.note or 'not among the containers read'}): "
+                    "where its ports are published is unknown")))
+        elif ctx.target.kind == "docker" and mine is not None:
+            found = [bindings.from_container_listener(ai, mine.name, list(mine.publications))
+                     for ai in _host_listeners(ctx)]
+        else:
+            found = [bindings.from_listener(ai) for ai in _host_listeners(ctx)]
+        found += [bindings.from_intent(i) for i in intents]
+        found += docker_found
         closed = hostside.closed_intent_dirs(ctx.host(), ctx.config.state_dirs)
-        return [(b.case_id, b) for b in found] + [
-            (f"unreadable:{i + 1}", Unavailable(Status.ERROR, f"{why}; the agent's configured "
-                                                 "bind there cannot be checked"))
+        extra += [(f"unreadable:{i + 1}", Unavailable(
+            Status.ERROR, f"{why}; the agent's configured bind there cannot be checked"))
             for i, why in enumerate(closed)]
-    return [(b.case_id, b) for b in found]
+    return [(b.case_id, b) for b in found] + extra
 
 
 def own_address(address: str) -> str | None:
@@ -179,5 +264,25 @@ def _ai_endpoints(ctx: AuditContext) -> list[tuple[str, object]]:
 
 @provider("firewall", empty_reason="no firewall facts")
 def _firewall(ctx: AuditContext) -> list[tuple[str, object]]:
-    return [(ctx.target.address, hostside.firewall_facts(ctx.host()))]
+    """The host's inbound policy, plus one case per Docker-published AI service (forwarded
+    traffic, judged by DOCKER-USER). A docker://NAME target has only the latter: its
+    container's own rules are not what stands between the network and a published port."""
+    cases: list[tuple[str, object]] = []
+    if ctx.target.kind != "docker":
+        cases.append((ctx.target.address, hostside.firewall_facts(ctx.host())))
+    else:
+        ctx.host()  # the container must be reachable at all
+    try:
+        facts = docker_facts(ctx)
+        cases += [(f.case_id, f) for f in dockercases.filters(facts, docker_publications(ctx))]
+    except CouldNotCheck as exc:  # the host's own policy is still judged
+        if ctx.target.kind == "docker":
+            raise
+        return [*cases, ("docker", Unavailable(Status.ERROR, f"Docker: {exc}"))]
+    if not cases:
+        return [("docker-no-publication", Unavailable(
+            Status.NOT_APPLICABLE, f"container {ctx.target.container} publishes no AI service "
+            "port on the Docker host (docker inspect: "
+            f"{len(facts.containers)} container(s) read, no AI publication)"))]
+    return cases
 

@@ -7,10 +7,11 @@ stdout is reserved for machine-readable JSON (one line for ``up``, one object fo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
-from . import deploy
+from . import deploy, dockerlab
 from .errors import EXIT_FAILED, LabError
 
 
@@ -19,9 +20,9 @@ def _parser() -> argparse.ArgumentParser:
                                      description="aiaudit reference deployments")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start a deployment (restarting it if already up)")
-    up.add_argument("name", choices=sorted(deploy.SPECS))
+    up.add_argument("name", choices=[*sorted(deploy.SPECS), "docker"])
     down = sub.add_parser("down", help="stop deployments (all when no name is given)")
-    down.add_argument("name", nargs="?", choices=sorted(deploy.SPECS))
+    down.add_argument("name", nargs="?", choices=[*sorted(deploy.SPECS), "docker"])
     sub.add_parser("status", help="print what runs, as JSON")
     return parser
 
@@ -29,10 +30,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "up":
+        if args.command == "up" and args.name == "docker":
+            print(json.dumps(dataclasses.asdict(dockerlab.up())), flush=True)
+        elif args.command == "up":
             print(json.dumps(deploy.up(args.name)), flush=True)
         elif args.command == "down":
-            deploy.down([args.name] if args.name else None)
+            if args.name in (None, "docker"):
+                dockerlab.down()
+            if args.name != "docker":
+                deploy.down([args.name] if args.name else None)
         else:
             print(json.dumps(deploy.status(), indent=2, sort_keys=True), flush=True)
     except LabError as exc:
