@@ -195,7 +195,7 @@ SLOW_TESTS = textwrap.dedent('''
     @pytest.mark.control("EXP-04")
     def test_done(evidence):
         evidence.add("policy", "drop")
-        evidence.add("read", "rulesets=1")  # a PASS names what it read
+        evidence.read(rule_sets=1)  # a PASS names what it read
 
     @pytest.mark.control("EXP-03")
     def test_cut_off(evidence):

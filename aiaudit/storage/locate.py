@@ -87,9 +87,9 @@ class StateDir:
         return safe_id(f"{self.app}:{self.path}", 120)
 
     def empty_reason(self) -> str:
-        return (f"{self.path} ({self.found_by}) holds no conversation store and no state dir "
-                "of a known framework (e.g. .hermes, .openclaw): it is not a framework's state "
-                "dir; name the framework's own directory")
+        return (f"{self.path} ({self.found_by}) holds no conversation store, no config file "
+                "and no state dir of a known framework (e.g. .hermes, .openclaw): it is not a "
+                "framework's state dir; name the framework's own directory")
 
 
 def _env_script() -> str:
