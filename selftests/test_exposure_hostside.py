@@ -62,9 +62,18 @@ def test_openclaw_bind_and_auth_mode():
     lan = openclaw_intent("/root/.openclaw/openclaw.json",
                           '{\n  // JSON5 comment\n  "gateway": {"bind": "lan", "auth": '
                           '{"mode": "none"},},\n}')
-    assert lan and lan.bind == "lan" and not lan.loopback_only and lan.auth == "none"
+    assert lan and lan.bind == "0.0.0.0" and not lan.loopback_only and lan.auth == "none"
     default = openclaw_intent("/root/.openclaw/openclaw.json", '{"gateway": {"port": 18789}}')
     assert default and default.loopback_only
+    # src/gateway/auth-resolve.ts: an unset auth mode is "token", never "none"
+    assert default.auth == "token"
+    # src/gateway/net.ts: in a container an unset bind is "auto", which listens on 0.0.0.0
+    boxed = openclaw_intent("/root/.openclaw/openclaw.json", "{}", in_container=True)
+    assert boxed and boxed.bind == "0.0.0.0" and not boxed.loopback_only
+    custom = openclaw_intent("/x/openclaw.json", '{gateway: {bind: "custom", '
+                             'customBindHost: "not-an-ip"}}')
+    assert custom and custom.bind == "0.0.0.0"  # OpenClaw falls back to all interfaces
+    assert openclaw_intent("/x/openclaw.json", "{broken") is None
 
 
 def test_systemd_units_ollama_vllm_llama():

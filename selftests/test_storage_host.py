@@ -15,11 +15,12 @@ from sqlcipher3 import dbapi2 as sqlcipher
 
 from aiaudit.config import AuditConfig
 from aiaudit.context import AuditContext
+from aiaudit.products import openclaw
 from aiaudit.storage.backups import find_backups, restore
 from aiaudit.storage.locate import locate
 from aiaudit.storage.permissions import permission_facts
-from aiaudit.storage.retention import hermes_knob, openclaw_knob, parse_duration_days
-from aiaudit.storage.sqlitefacts import data_age, free_pages
+from aiaudit.storage.retention import hermes_knob, openclaw_knob
+from aiaudit.storage.sqlitefacts import data_age, free_pages, live_text
 from aiaudit.target import parse_target
 
 DAY = 86400
@@ -125,6 +126,29 @@ def test_data_age_soft_deleted_and_lingering_free_pages(tmp_path):
     assert age.soft_deleted == {"messages.active = 0": 15}
     pages = free_pages(db)
     assert pages.count > 0 and pages.with_text == pages.count
+    conn = sqlite3.connect(db)
+    live = live_text(conn)
+    conn.close()
+    assert free_pages(db, live).with_text == pages.count  # the memo is stored nowhere live
+
+
+def test_free_pages_that_only_hold_a_stale_copy_of_live_text(tmp_path):
+    """A rewritten row (OpenClaw rewrites session_nodes.entry_json every turn) frees its
+    old overflow pages; their text is still stored live, so nothing deleted lingers."""
+    db = tmp_path / "agent.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA secure_delete = OFF")
+    conn.execute("CREATE TABLE session_nodes (k TEXT PRIMARY KEY, entry_json TEXT)")
+    snapshot = "".join(f"<skill><name>skill-{i}</name></skill>" for i in range(400))
+    conn.execute("INSERT INTO session_nodes VALUES ('main', ?)", ('{"v":1,' + snapshot + "}",))
+    conn.commit()
+    conn.execute("UPDATE session_nodes SET entry_json = ?", ('{"v":22,' + snapshot + "}",))
+    conn.commit()
+    live = live_text(conn)
+    conn.close()
+    pages = free_pages(db)
+    assert pages.count > 0 and pages.with_text > 0
+    assert free_pages(db, live).with_text == 0
 
 
 def test_secure_delete_leaves_no_text_in_free_pages(tmp_path):
@@ -138,10 +162,28 @@ def test_retention_knobs():
     assert hermes_knob("sessions:\n  auto_prune: true\n  retention_days: 30\n", "c").enabled
     default = hermes_knob("model:\n  provider: custom\n", "c")
     assert not default.enabled and default.days == 90
-    knob = openclaw_knob('{"session": {"maintenance": {"mode": "enforce", "pruneAfter": "720h"}}}',
-                         "c")
+    knob = openclaw_knob(openclaw.parse_config(
+        "c", '{"session": {"maintenance": {"mode": "enforce", "pruneAfter": "720h"}}}'))
     assert knob.enabled and knob.days == 30
-    assert parse_duration_days("4w") == 28 and parse_duration_days("soon") is None
+
+
+def test_openclaw_maintenance_defaults_as_openclaw_applies_them():
+    """src/config/sessions/store-maintenance.ts: unset mode is "enforce", unset or unparsable
+    pruneAfter is 30d, durations take ms|s|m|h|d (bare number = days), no weeks."""
+    unset = openclaw_knob(openclaw.parse_config("c", "{}"))
+    assert unset.enabled and unset.days == 30 and "mode" in unset.detail
+    missing = openclaw_knob(openclaw.Config("/x/openclaw.json", None, "", exists=False))
+    assert missing.enabled and missing.days == 30 and "absent" in missing.where
+    warn = openclaw_knob(openclaw.parse_config(
+        "c", '{session: {maintenance: {mode: "warn", pruneAfter: 7}}}'))
+    assert not warn.enabled and warn.days == 7
+    assert openclaw.duration_ms("1d12h") == 36 * 3_600_000
+    assert openclaw.duration_ms("4w") is None and openclaw.duration_ms("soon") is None
+    odd = openclaw.maintenance(openclaw.parse_config(
+        "c", '{"session": {"maintenance": {"pruneAfter": "4w"}}}'))
+    assert odd.prune_after_days == 30 and "pruneAfter" in odd.unset  # OpenClaw falls back
+    broken = openclaw_knob(openclaw.parse_config("c", "{not json"))
+    assert not broken.enabled and "cannot read" in broken.detail
 
 
 @pytest.mark.parametrize("packing", ["plain", "gzip", "zstd", "sqlcipher"])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from aiaudit.status import manual
+from aiaudit.status import manual, not_applicable
 from aiaudit.storage.retention import retention_facts
 
 GRACE_DAYS = 1.0  # pruning runs about daily (Hermes: min_interval_hours 24)
@@ -23,6 +23,10 @@ def test_retention_within_policy_and_data_agrees(store, audit, evidence):
     evidence.add("policy", f"retention_days <= {policy:g}")
     evidence.add("retention setting", f"{knob.where}: {knob.detail}" if knob.exists
                  else knob.detail)
+    if facts.no_history:
+        not_applicable(facts.no_history)
+    if facts.dated:
+        evidence.add("rows dated", ", ".join(f"{k}: {n}" for k, n in facts.dated.items()))
     problems = []
     if knob.exists and not knob.enabled:
         problems.append(f"retention is not enforced ({knob.detail})")

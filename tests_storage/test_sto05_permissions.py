@@ -14,7 +14,7 @@ def test_state_dir_is_private_to_the_service_user(state_dir, audit, evidence):
     evidence.add("state dir", f"{state_dir.path} ({state_dir.app}, found by {state_dir.found_by})")
     if state_dir.empty and not config_files(HostFS.for_context(audit), "", state_dir.path):
         could_not_check(state_dir.empty_reason())
-    facts = permission_facts(audit, state_dir.path)
+    facts = permission_facts(audit, state_dir.path, state_dir.app)
     evidence.add("service user", f"{facts.service_user} ({facts.user_source})")
     evidence.add("entries checked", f"{facts.entries}" + (" (capped)" if facts.truncated else ""))
     evidence.read(entries=facts.entries)
@@ -23,6 +23,9 @@ def test_state_dir_is_private_to_the_service_user(state_dir, audit, evidence):
         evidence.add("loose modes below a private dir (unreachable to others)",
                      f"{len(facts.shielded)}: " + ", ".join(
                          f"{e.path.rsplit('/', 1)[-1]} {e.mode:04o}" for e in facts.shielded[:6]))
+    if facts.own_links:
+        evidence.add(f"links {state_dir.app} makes itself", f"{len(facts.own_links)}, e.g. "
+                     f"{facts.own_links[0][0].path} -> {facts.own_links[0][1]}")
     problems = facts.problems
     for i, line in enumerate(problems[:10]):
         evidence.add(f"problem {i + 1}", line)

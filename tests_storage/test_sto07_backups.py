@@ -33,7 +33,7 @@ def test_backup_recent_restorable_elsewhere(store, audit, evidence):
         f"newest backup {newest.file.path} is {newest.age_days():.1f} days old "
         f"(policy: {max_age:g})")
     key = settings.key() if settings.has_key else None
-    result = restore(audit, newest, key, store.path.rsplit("/", 1)[-1])
+    result = restore(audit, newest, key, store.path)
     evidence.add("restore test", result.detail)
     evidence.read(restored_rows=result.rows)
     assert result.ok, f"backup {newest.file.path} does not restore: {result.detail}"

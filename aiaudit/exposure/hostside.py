@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiaudit.access import access_script, coalesce, parse_access
+from aiaudit.products import openclaw
 from aiaudit.status import CouldNotCheck
 
 SBIN = "/usr/sbin"
@@ -82,30 +83,28 @@ def _candidate_files(state_dirs: list[str]) -> list[str]:
     homes = ["/root", "/home/*"]
     files = []
     for home in homes:
-        files += [f"{home}/.openclaw/openclaw.json", f"{home}/.hermes/config.yaml",
-                  f"{home}/.hermes/.env"]
+        for state in openclaw.home_state_dirs(home):
+            files += openclaw.config_candidates(state)
+        files += [f"{home}/.hermes/config.yaml", f"{home}/.hermes/.env"]
     for d in state_dirs:
         d = d.rstrip("/")
-        files += [f"{d}/openclaw.json", f"{d}/.openclaw/openclaw.json", f"{d}/config.yaml",
-                  f"{d}/.env"]
-    return files
+        files += openclaw.config_candidates(d)
+        for state in openclaw.home_state_dirs(d):
+            files += openclaw.config_candidates(state)
+        files += [f"{d}/config.yaml", f"{d}/.env"]
+    return list(dict.fromkeys(files))
 
 
 _UNIT_GLOBS = ["/etc/systemd/system/*.service", "/etc/systemd/system/*.service.d/*.conf",
                "/lib/systemd/system/*.service", "/usr/lib/systemd/system/*.service",
                "/etc/default/ollama", "/etc/environment"]
-
-
-def _json5(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        stripped = re.sub(r"(?m)^\s*//.*$", "", text)
-        stripped = re.sub(r",(\s*[}\]])", r"\1", stripped)
-        try:
-            return json.loads(stripped)
-        except ValueError:
-            return None
+# OpenClaw's isContainerEnvironment (extensions/bonjour/src/advertiser.ts): in a container
+# an unset gateway.bind is "auto", which listens on 0.0.0.0.
+_CONTAINER_SCRIPT = (
+    "for f in /.dockerenv /run/.containerenv /var/run/.containerenv; do "
+    "[ -e $f ] && echo container && exit 0; done; "
+    "grep -qE '/docker/|cri-containerd-[0-9a-f]|containerd/[0-9a-f]{64}|/kubepods[/.]|\\blxc\\b'"
+    " /proc/1/cgroup 2>/dev/null && echo container; true")
 
 
 def _dig(doc: Any, *keys: str) -> Any:
@@ -116,18 +115,13 @@ def _dig(doc: Any, *keys: str) -> Any:
     return doc
 
 
-def openclaw_intent(path: str, text: str) -> Intent | None:
-    doc = _json5(text)
-    if not isinstance(doc, dict) or "gateway" not in doc:
+def openclaw_intent(path: str, text: str, in_container: bool = False) -> Intent | None:
+    """The gateway's bind and auth as OpenClaw resolves them (unset keys: its defaults)."""
+    cfg = openclaw.parse_config(path, text)
+    if cfg.doc is None:  # not JSON5: OpenClaw itself refuses to start on it
         return None
-    gateway = doc.get("gateway") or {}
-    bind = str(gateway.get("bind") or "loopback")
-    if bind == "custom":
-        bind = str(gateway.get("customBindHost") or gateway.get("host") or "custom")
-    mode = _dig(gateway, "auth", "mode") or ("token" if _dig(gateway, "auth", "token") else "none")
-    return Intent("OpenClaw gateway", path, bind, str(mode),
-                  f"gateway.bind={gateway.get('bind', '(default loopback)')}, "
-                  f"gateway.auth.mode={mode}")
+    gw = openclaw.gateway(cfg, in_container)
+    return Intent("OpenClaw gateway", path, gw.address, gw.auth_mode, gw.describe())
 
 
 def _env_pairs(text: str) -> dict[str, str]:
@@ -228,10 +222,11 @@ def closed_intent_dirs(host: Any, state_dirs: list[str]) -> list[str]:
 
 def configured_intents(host: Any, state_dirs: list[str]) -> list[Intent]:
     files = split_files(_run(host, _dump_script(_candidate_files(state_dirs), _UNIT_GLOBS)))
+    in_container = "container" in _run(host, _CONTAINER_SCRIPT)
     intents: list[Intent] = hermes_intents(files)
     for path, text in files.items():
-        if path.endswith("openclaw.json"):
-            found = [openclaw_intent(path, text)]
+        if path.endswith(tuple(openclaw.data()["paths"]["config_names"])):
+            found = [openclaw_intent(path, text, in_container)]
         elif path.endswith((".env", "config.yaml")):
             continue  # Hermes homes, read above
         else:

@@ -12,6 +12,7 @@ import gzip
 import posixpath
 import shlex
 import shutil
+import tarfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -147,16 +148,46 @@ def _from_zip(path: Path, store_name: str) -> Path:
         return path
 
 
-def restore(ctx: Any, backup: Backup, key: str | None, store_name: str = "") -> Restore:
-    """Restore a backup into a private temp dir and check it opens and holds rows
-    (`store_name`: the store's file name, to pick it out of an archive)."""
+def _member_of(archive: Path, store_path: str) -> tuple[Path | None, str]:
+    """The store's copy inside a tar archive (OpenClaw's `openclaw backup create` keeps
+    absolute paths under `<name>/payload/posix/`), extracted next to the archive."""
+    with tarfile.open(archive) as tar:
+        members = [m for m in tar.getmembers() if m.isfile()]
+        tail = store_path.lstrip("/")
+        exact = [m for m in members if m.name.endswith("/" + tail) or m.name == tail]
+        base = [m for m in members
+                if posixpath.basename(m.name) == posixpath.basename(store_path)]
+        pick = (exact or base or [None])[0]
+        if pick is None:
+            return None, f"the archive ({len(members)} files) holds no copy of {store_path}"
+        out = archive.with_name(archive.name + ".member")
+        src = tar.extractfile(pick)
+        if src is None:
+            return None, f"{pick.name} cannot be read from the archive"
+        with src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+        return out, f"archive member {pick.name}"
+
+
+def restore(ctx: Any, backup: Backup, key: str | None, store_path: str = "") -> Restore:
+    """Restore a backup into a private temp dir and check it opens and holds rows.
+
+    `store_path` (the store's path, or its file name) picks the store out of an archive:
+    a zip (Hermes' `hermes backup`) by name, a tar (OpenClaw's `openclaw backup create`,
+    plain or gzip/zstd) by its full path."""
 
     def compute() -> Restore:
         fs = HostFS.for_context(ctx)
         limit = settings_for(ctx).max_copy_mb * 1024 * 1024
         # A backup the audit account cannot copy was not tested: ERROR, not "does not restore".
         copy = copy_sqlite(fs, [(backup.file.path, backup.file.size)], limit, "backup")
-        db = _unpack(copy.path, store_name)
+        db = _unpack(copy.path, posixpath.basename(store_path))
+        source = ""
+        if tarfile.is_tarfile(db):
+            member, source = _member_of(db, store_path)
+            if member is None:
+                return Restore(False, source)
+            db, source = member, f" ({source})"
         errors = []
         for attempt_key in ([None, key] if key else [None]):
             try:
@@ -179,9 +210,9 @@ def restore(ctx: Any, backup: Backup, key: str | None, store_name: str = "") -> 
             if not counts or rows == 0:
                 return Restore(False, f"opened {how} but it holds no rows", rows)
             top = ", ".join(f"{t}={n}" for t, n in sorted(counts.items())[:6])
-            return Restore(True, f"opened {how}; integrity_check ok; rows: {top}", rows)
+            return Restore(True, f"opened {how}{source}; integrity_check ok; rows: {top}", rows)
         return Restore(False, "does not open as SQLite" + (
             " (nor with the configured key)" if key else " (no [storage] key_file to try)")
             + (f": {errors[-1]}" if errors else ""))
 
-    return ctx.cached(f"storage:restore:{backup.file.path}", compute)
+    return ctx.cached(f"storage:restore:{backup.file.path}:{store_path}", compute)

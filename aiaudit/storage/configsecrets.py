@@ -119,11 +119,11 @@ def _json_document(path: str, data: bytes, facts: ConfigFacts, seen: set[str]) -
     `key = value` lines for the line rule to see."""
     if not (path.endswith((".json", ".json5")) or data.lstrip()[:1] in (b"{", b"[")):
         return
+    from aiaudit.products.openclaw import loads
     from aiaudit.storage.configtables import TableFacts, document_secrets
-    from aiaudit.supply_chain.frontmatter import loads_json5
 
     try:
-        doc = loads_json5(data.decode("utf-8", "replace"))
+        doc = loads(data.decode("utf-8", "replace"))
     except (ValueError, RecursionError):
         return
     found = TableFacts()

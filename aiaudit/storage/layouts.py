@@ -41,6 +41,7 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("openclaw", "OPENCLAW_STATE_DIR", (".openclaw",), (),
            (StoreGlob("agents/*/agent/openclaw-agent.sqlite", S),
             StoreGlob("state/openclaw.sqlite", S),
+            StoreGlob("state/openclaw-quarantine.sqlite", S),
             StoreGlob("agents/*/sessions/*.jsonl", J)),
            ("openclaw.json", "openclaw.json.bak", "openclaw.json.bak.*", ".env",
             "agents/*/agent/auth-profiles.json"),

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
+from aiaudit.products import openclaw
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.settings import settings_for
 
@@ -42,6 +43,7 @@ class PermissionFacts:
     wrong_owner: list[Entry] = field(default_factory=list)
     escaping_links: list[tuple[Entry, str]] = field(default_factory=list)
     shielded: list[Entry] = field(default_factory=list)  # loose bits, unreachable to others
+    own_links: list[tuple[Entry, str]] = field(default_factory=list)  # made by the app itself
     truncated: bool = False
     denied: list[str] = field(default_factory=list)  # dirs find could not open, with the right
 
@@ -88,7 +90,8 @@ def _reach(mode: int, classes: int) -> int:
     return out
 
 
-def judge(root: str, entries: list[Entry], service_user: str, user_source: str) -> PermissionFacts:
+def judge(root: str, entries: list[Entry], service_user: str, user_source: str,
+          app: str = "") -> PermissionFacts:
     """Group/other bits count only where group/other can reach the entry: a 0644 file below
     a 0700 directory is unreadable to them, which is how apps such as Hermes Agent protect
     what they create at the umask (hermes_cli/config.py _secure_dir chmods the home 0700;
@@ -101,7 +104,11 @@ def judge(root: str, entries: list[Entry], service_user: str, user_source: str) 
         if e.kind == "l":
             target = resolve_link(e.path, e.link)
             if target != root and not target.startswith(prefix):
-                facts.escaping_links.append((e, target))
+                rel = e.path[len(prefix):] if e.path.startswith(prefix) else e.path
+                if app == openclaw.APP and openclaw.own_link(rel, target):
+                    facts.own_links.append((e, target))
+                else:
+                    facts.escaping_links.append((e, target))
             continue
         parent = posixpath.dirname(e.path)
         classes = (_GROUP | _OTHER) if e.path.rstrip("/") == top else reach.get(parent, 0)
@@ -132,7 +139,7 @@ def _denied_reason(line: str) -> str:
             "search (x) right on it)")
 
 
-def permission_facts(ctx: Any, root: str) -> PermissionFacts:
+def permission_facts(ctx: Any, root: str, app: str = "") -> PermissionFacts:
     fs = HostFS.for_context(ctx)
     access = check_access(fs, [root]).get(root)
     if access is not None and access.unreadable:
@@ -160,7 +167,7 @@ def permission_facts(ctx: Any, root: str) -> PermissionFacts:
             user, source = top[1], "owner of the process holding the store open"
         else:
             user, source = entries[0].owner, "owner of the state dir (no process holds it open)"
-    facts = judge(root, entries[:MAX_ENTRIES], user, source)
+    facts = judge(root, entries[:MAX_ENTRIES], user, source, app)
     facts.truncated = len(entries) > MAX_ENTRIES
     facts.denied = [_denied_reason(line) for line in denied]
     return facts

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import json
 import posixpath
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
+from aiaudit.products import openclaw
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import Store
 from aiaudit.storage.snapshot import NeedsKey, opened_copy
-from aiaudit.storage.sqlitefacts import data_age, free_pages
+from aiaudit.storage.sqlitefacts import _as_epoch, data_age, free_pages, live_text
 
 CONFIG_LIMIT = 1024 * 1024
 DAY = 86400.0
@@ -47,6 +47,8 @@ class RetentionFacts:
     tables: int = 0
     files: int = 0  # JSON(L) files whose times were read
     config_read: bool = False
+    dated: dict[str, int] = field(default_factory=dict)  # "table.column" -> rows dated
+    no_history: str = ""  # why the store holds no conversation to date (then N/A)
     free_pages: int | None = None
     free_pages_with_text: int | None = None
 
@@ -62,15 +64,6 @@ def _read_config(fs: Any, path: str) -> str | None:
     return read_head(fs, path, CONFIG_LIMIT).decode("utf-8", "replace")
 
 
-def parse_duration_days(text: str) -> float | None:
-    """OpenClaw-style durations: "30d", "720h", "4w", "90" (days)."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(text))
-    if not m:
-        return None
-    scale = {"s": 1 / DAY, "m": 60 / DAY, "h": 1 / 24, "d": 1.0, "w": 7.0, "": 1.0}
-    return float(m.group(1)) * scale[m.group(2)]
-
-
 def hermes_knob(config_text: str | None, where: str) -> Knob:
     """Hermes' retention as Hermes applies it (aiaudit.products.hermes): an unset key takes
     Hermes' default (auto_prune false, retention_days 90), a missing config.yaml too."""
@@ -83,20 +76,23 @@ def hermes_knob(config_text: str | None, where: str) -> Knob:
     return Knob(True, facts.enabled, facts.days, where, facts.detail)
 
 
-def openclaw_knob(config_text: str | None, where: str) -> Knob:
-    if config_text is None:
-        return Knob(True, False, None, where, "openclaw.json missing: no session maintenance")
-    try:
-        doc = json.loads(config_text)
-    except ValueError:
-        return Knob(True, False, None, where, "openclaw.json is not plain JSON; read it by hand")
-    maintenance = ((doc.get("session") or {}).get("maintenance") or {}) if isinstance(
-        doc, dict) else {}
-    mode = maintenance.get("mode")
-    days = parse_duration_days(maintenance.get("pruneAfter", "")) if maintenance else None
-    return Knob(True, mode == "enforce", days, where,
-                f"session.maintenance mode={mode}, pruneAfter={maintenance.get('pruneAfter')} "
-                "(it archives; transcripts stay on disk)")
+def openclaw_knob(cfg: openclaw.Config) -> Knob:
+    """`session.maintenance` with OpenClaw's defaults for unset keys (mode enforce, 30d)."""
+    if cfg.error:
+        return Knob(True, False, None, cfg.path, f"cannot read the config: {cfg.error}")
+    m = openclaw.maintenance(cfg)
+    where = cfg.path if cfg.exists else f"{cfg.path} (absent: OpenClaw's defaults apply)"
+    return Knob(True, m.enforced, m.prune_after_days, where, m.describe())
+
+
+def _openclaw_config(fs: Any, state_dir: str) -> openclaw.Config:
+    """The state dir's active config (openclaw.json, else legacy clawdbot.json); an
+    unreadable one is CouldNotCheck (via _read_config), never "absent"."""
+    for path in openclaw.config_candidates(state_dir):
+        text = _read_config(fs, path)
+        if text is not None:
+            return openclaw.parse_config(path, text)
+    return openclaw.Config(openclaw.config_candidates(state_dir)[0], None, "", exists=False)
 
 
 def knob_for(fs: Any, store: Store) -> Knob:
@@ -106,10 +102,65 @@ def knob_for(fs: Any, store: Store) -> Knob:
 
         path = hermes.file_in(root, "config")
         return hermes_knob(_read_config(fs, path), path)
-    if store.app == "openclaw":
-        path = posixpath.join(root, "openclaw.json")
-        return openclaw_knob(_read_config(fs, path), path)
+    if store.app == openclaw.APP:
+        return openclaw_knob(_openclaw_config(fs, root))
     return Knob(False, False, None, "", f"{store.app} has no retention setting: judged by the data")
+
+
+RECORD_TIME_KEYS = ("timestamp", "created_at", "createdAt", "ts", "time", "date",
+                    "send_date", "create_time", "updatedAt")
+JSON_READ_LIMIT = 64 * 1024 * 1024  # per file
+
+
+def _times(node: Any, depth: int = 0) -> list[float]:
+    """Record times in a parsed JSON record (its own keys and one level of nesting)."""
+    out: list[float] = []
+    if isinstance(node, dict) and depth <= 2:
+        for key, value in node.items():
+            if key in RECORD_TIME_KEYS:
+                epoch = _as_epoch(value)
+                if epoch is not None and epoch > 0:
+                    out.append(epoch)
+            elif isinstance(value, dict | list):
+                out += _times(value, depth + 1)
+    elif isinstance(node, list) and depth <= 2:
+        for item in node[:10000]:
+            out += _times(item, depth + 1)
+    return out
+
+
+def _record_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
+    """JSON(L) history dated by its records' own timestamps, never by file times."""
+    oldest: float | None = None
+    where = ""
+    dated = 0
+    for info in store.files:
+        text = read_head(fs, info.path, JSON_READ_LIMIT).decode("utf-8", "replace")
+        docs: list[Any] = []
+        if store.kind == "jsonl":
+            for line in text.splitlines():
+                try:
+                    docs.append(json.loads(line))
+                except ValueError:
+                    continue
+        else:
+            try:
+                docs.append(json.loads(text))
+            except ValueError:
+                continue
+        for doc in docs:
+            times = _times(doc)
+            if times:
+                dated += 1
+                if oldest is None or min(times) < oldest:
+                    oldest, where = min(times), f"{posixpath.basename(info.path)} record time"
+    if oldest is None:
+        raise CouldNotCheck(f"{store.path}: no record in {len(store.files)} file(s) carries a "
+                            "timestamp; its age cannot be read from the data")
+    facts.oldest_days = (time.time() - oldest) / DAY
+    facts.oldest_where = where
+    facts.dated = {f"{store.path} records": dated}
+    return facts
 
 
 def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
@@ -118,14 +169,14 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     facts.config_read = bool(facts.knob.where) and "missing" not in facts.knob.detail
     if store.kind in ("jsonl", "json"):
         facts.files = len(store.files)
-        oldest = min(f.mtime for f in store.files)  # a file untouched this long holds
-        facts.oldest_days = (time.time() - oldest) / DAY  # records at least this old
-        facts.oldest_where = "oldest file modification time"
-        return facts
+        return _record_ages(fs, store, facts)
     try:
         with opened_copy(ctx, store) as opened:
-            age = data_age(opened.conn)
+            columns = (openclaw.conversation_time_columns() if store.app == openclaw.APP
+                       else None)
+            age = data_age(opened.conn, columns)
             count = opened.conn.execute("PRAGMA freelist_count").fetchone()[0]
+            live = live_text(opened.conn) if count and opened.key is None else None
     except NeedsKey:
         raise CouldNotCheck(f"{store.path} is encrypted; set [storage] key_file to "
                             "check the data's retention") from None
@@ -133,7 +184,11 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     facts.oldest_where = age.where
     facts.soft_deleted = age.soft_deleted
     facts.rows, facts.tables = age.rows, age.tables
+    facts.dated = age.dated
+    if columns is not None and not age.dated:
+        facts.no_history = (f"{store.path} has no dated conversation rows (read "
+                            f"{', '.join(sorted(columns))})")
     facts.free_pages = count
     plain = opened.key is None  # free pages of a SQLCipher copy are ciphertext
-    facts.free_pages_with_text = free_pages(opened.copy.path).with_text if plain else 0
+    facts.free_pages_with_text = free_pages(opened.copy.path, live).with_text if plain else 0
     return facts

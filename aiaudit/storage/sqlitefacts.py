@@ -8,7 +8,7 @@ import re
 import sqlite3
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,7 @@ class DataAge:
     soft_deleted: dict[str, int]  # "table.column cond" -> rows
     rows: int = 0  # dated rows read (summed over every time column)
     tables: int = 0  # user tables looked at
+    dated: dict[str, int] = field(default_factory=dict)  # "table.column" -> rows with a time
 
     def oldest_days(self, now: float | None = None) -> float | None:
         if self.oldest_epoch is None:
@@ -153,18 +154,27 @@ class DataAge:
         return ((now or time.time()) - self.oldest_epoch) / 86400
 
 
-def data_age(conn: Any) -> DataAge:
-    """Oldest record over every table's time columns, and rows kept although deleted."""
+def data_age(conn: Any, columns: dict[str, tuple[str, ...]] | None = None) -> DataAge:
+    """Oldest record over the time columns, and rows kept although deleted.
+
+    `columns` ({table: (column, ...)}) names the tables that date a conversation in a
+    product's own schema (OpenClaw: sessions, windows, transcript events); without it every
+    table's usual time columns count.
+    """
     oldest: float | None = None
     where = ""
     deleted: dict[str, int] = {}
+    dated: dict[str, int] = {}
     rows = tables = 0
     for table in user_tables(conn):
+        if columns is not None and table not in columns:
+            continue
         tables += 1
         cols = _columns(conn, table)
         lowered = {c.lower(): c for c in cols}
-        for name in TIME_COLUMNS:
-            col = lowered.get(name)
+        names = columns[table] if columns is not None else TIME_COLUMNS
+        for name in names:
+            col = lowered.get(name.lower())
             if col is None:
                 continue
             value, n = conn.execute(
@@ -172,6 +182,8 @@ def data_age(conn: Any) -> DataAge:
                 f"WHERE {_quote(col)} IS NOT NULL AND {_quote(col)} != ''"
             ).fetchone()
             rows += n
+            if n:
+                dated[f"{table}.{col}"] = n
             epoch = _as_epoch(value)
             if epoch is not None and epoch > 0 and (oldest is None or epoch < oldest):
                 oldest, where = epoch, f"{table}.{col}"
@@ -184,7 +196,7 @@ def data_age(conn: Any) -> DataAge:
             ).fetchone()[0]
             if n:
                 deleted[f"{table}.{col} {cond}"] = n
-    return DataAge(oldest, where, deleted, rows, tables)
+    return DataAge(oldest, where, deleted, rows, tables, dated)
 
 
 @dataclass(frozen=True)
@@ -193,8 +205,39 @@ class FreePages:
     with_text: int  # free pages still holding readable text (deleted data lingers)
 
 
-def free_pages(path: Path, limit: int = 200_000) -> FreePages:
-    """Walk the freelist of a plaintext SQLite file and look for text left in it."""
+LIVE_TEXT_LIMIT = 256 * 1024 * 1024  # larger stores keep "any text" as the test
+
+
+def live_text(conn: Any, limit: int = LIVE_TEXT_LIMIT) -> bytes | None:
+    """Every text and blob value the store holds now, read through SQL (None past `limit`):
+    what free-page text is compared with to tell deleted text from stale copies."""
+    parts: list[bytes] = []
+    size = 0
+    for table in user_tables(conn):
+        try:
+            rows = conn.execute(f"SELECT * FROM {_quote(table)}")
+        except sqlite3.DatabaseError:
+            continue
+        for row in rows:
+            for value in row:
+                if isinstance(value, str):
+                    value = value.encode("utf-8", "surrogatepass")
+                if isinstance(value, bytes) and len(value) >= 24:
+                    parts.append(value)
+                    size += len(value)
+                    if size > limit:
+                        return None
+    return b"\0".join(parts)
+
+
+def free_pages(path: Path, live: bytes | None = None, limit: int = 200_000) -> FreePages:
+    """Walk the freelist of a plaintext SQLite file and count pages holding deleted text.
+
+    With `live` (the store's current values, `live_text`), text counts only when most of
+    it is stored nowhere live any more: a rewritten row leaves its old overflow pages on the
+    freelist with text the store still holds (OpenClaw rewrites `session_nodes.entry_json`
+    on every turn), which is not data kept past its deletion.
+    """
     with open(path, "rb") as fh:
         header = fh.read(100)
         if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
@@ -207,22 +250,34 @@ def free_pages(path: Path, limit: int = 200_000) -> FreePages:
             fh.seek((number - 1) * page_size)
             return fh.read(page_size)
 
-        seen = with_text = 0
+        seen = 0
+        texts: list[list[bytes]] = []  # the printable runs of each free page with text
         while trunk and seen < min(total, limit):
             data = page(trunk)
             seen += 1
-            if PRINTABLE_RUN.search(data[8 + 4 * struct.unpack(">I", data[4:8])[0]:]):
-                with_text += 1
+            runs = PRINTABLE_RUN.findall(data[8 + 4 * struct.unpack(">I", data[4:8])[0]:])
+            if runs:
+                texts.append(runs)
             nxt, leaves = struct.unpack(">II", data[:8])
             for i in range(min(leaves, (page_size - 8) // 4)):
                 if seen >= limit:
                     break
                 leaf = struct.unpack(">I", data[8 + 4 * i: 12 + 4 * i])[0]
                 seen += 1
-                if PRINTABLE_RUN.search(page(leaf)):
-                    with_text += 1
+                runs = PRINTABLE_RUN.findall(page(leaf))
+                if runs:
+                    texts.append(runs)
             trunk = nxt
-    return FreePages(total, with_text)
+    if live is None:
+        return FreePages(total, len(texts))
+    return FreePages(total, sum(1 for runs in texts if _mostly_gone(runs, live)))
+
+
+def _mostly_gone(runs: list[bytes], live: bytes, chunk: int = 48) -> bool:
+    """True when most of a free page's text is found in no live value."""
+    pieces = [run[i:i + chunk] for run in runs for i in range(0, len(run) - chunk + 1, chunk)]
+    sample = (pieces or runs)[:64]
+    return sum(piece not in live for piece in sample) * 2 > len(sample)
 
 
 def checkpoint(conn: Any) -> None:

@@ -20,11 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import json5
 import yaml
 
 from aiaudit.access import check_access, coalesce
 from aiaudit.hostfs import HostFS
+from aiaudit.products import openclaw
 from aiaudit.status import CouldNotCheck
 from aiaudit.supply_chain.frontmatter import parse_skill_md
 from aiaudit.supply_chain.model import Skill, SkillFile, SkillRoot
@@ -141,13 +141,8 @@ def read_text(fs: HostFS, path: str, limit: int = MAX_CONFIG_BYTES) -> str:
 
 def parse_config(text: str, fmt: str) -> Any:
     """JSON, JSONC/JSON5 (VS Code, OpenClaw), YAML (Hermes) or TOML (Codex)."""
-    if fmt == "json":
-        try:
-            return json.loads(text)
-        except ValueError:
-            return json5.loads(text)
-    if fmt in ("jsonc", "json5"):
-        return json5.loads(text)
+    if fmt in ("json", "jsonc", "json5"):
+        return openclaw.loads(text)  # the one JSON5 reader (plain JSON takes its fast path)
     if fmt == "yaml":
         return yaml.safe_load(text)
     if fmt == "toml":
@@ -187,10 +182,12 @@ def _openclaw_workspaces(doc: Any) -> list[str]:
     defaults = agents.get("defaults") if isinstance(agents.get("defaults"), dict) else {}
     if isinstance(defaults.get("workspace"), str):
         out.append(defaults["workspace"])
-    for agent in agents.get("list") or []:
+    entries = agents.get("entries") if isinstance(agents.get("entries"), dict) else {}
+    listed = agents.get("list") if isinstance(agents.get("list"), list) else []
+    for agent in [*entries.values(), *listed]:  # agents.entries.<id> (current), list (legacy)
         if isinstance(agent, dict) and isinstance(agent.get("workspace"), str):
             out.append(agent["workspace"])
-    return out
+    return list(dict.fromkeys(out))
 
 
 def _openclaw_extra_dirs(doc: Any) -> list[str]:
@@ -211,9 +208,11 @@ class _Planner:
 
     def __init__(self, settings: Settings, homes: list[str], state_dirs: list[str]):
         self.settings, self.homes = settings, homes
-        self.openclaw_states = [posixpath.join(h, d) for h in homes
-                                for d in (".openclaw", ".clawdbot")]
+        self.openclaw_states = [d for h in homes for d in openclaw.home_state_dirs(h)]
         self.openclaw_states += list(settings.openclaw_state_dirs)
+        # one state dir named twice (below a home and in the settings) is audited once
+        self.openclaw_states = list(dict.fromkeys(
+            posixpath.normpath(d) for d in self.openclaw_states))
         from aiaudit.products import hermes
 
         # one home named twice ([supply_chain] hermes_homes and [paths] state_dirs, or a
@@ -221,11 +220,13 @@ class _Planner:
         self.hermes_homes = list(dict.fromkeys(
             (p.rstrip("/") or "/") for p in [*hermes.homes_below(homes),
                                              *settings.hermes_homes, *state_dirs]))
+        self.hermes_homes = [d for d in self.hermes_homes if d not in self.openclaw_states
+                             and not openclaw.is_state_dir_name(d)]
 
     def first_patterns(self) -> list[str]:
         pats: list[str] = []
         for state in self.openclaw_states:
-            pats += [f"{state}/openclaw.json", f"{state}/clawdbot.json", f"{state}/skills",
+            pats += [*openclaw.config_candidates(state), f"{state}/skills",
                      f"{state}/workspace", f"{state}/workspace-*",
                      f"{state}/agents/*/agent/workshop-skills", f"{state}/extensions/*",
                      f"{state}/.clawhub/lock.json", f"{state}/exec-approvals.json"]
@@ -428,9 +429,9 @@ def discover(fs: HostFS, settings: Settings, state_dirs: Iterable[str] = ()) -> 
     found = probe(fs, planner.first_patterns())
     openclaw_docs: dict[str, Any] = {}
     for state in planner.openclaw_states:
-        for name in ("openclaw.json", "clawdbot.json"):
-            if found.get(f"{state}/{name}") == "f":
-                cfg = _load_config(fs, "openclaw", f"{state}/{name}", "json5")
+        for path in openclaw.config_candidates(state):
+            if found.get(path) == "f":
+                cfg = _load_config(fs, "openclaw", path, "json5")
                 inv.configs.append(cfg)
                 openclaw_docs[state] = cfg.doc
                 break

@@ -7,13 +7,13 @@ manifest that none of the parsers accept is reported as a finding, never raised.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import json5
 import yaml
+
+from aiaudit.products.openclaw import loads as loads_json5  # the one JSON5 reader
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 20x faster
 MAX_FRONTMATTER_CHARS = 256 * 1024  # YAML aliases can expand; real manifests are small
@@ -21,13 +21,6 @@ _OPEN = re.compile(r"^---[^\S\n]*\n")
 _CLOSE = re.compile(r"(?:^|\n)---[^\S\n]*(?:\n|$)")
 _TOP_KEY = re.compile(r"^([A-Za-z_][\w.-]*):[^\S\n]*(.*)$")
 MANIFEST_KEYS = ("openclaw", "clawdbot", "clawdis")  # current first, then legacy names
-# JSON5 that is JSON plus comments and trailing commas (most OpenClaw metadata) is read by
-# the json module after removing both (outside strings); anything else goes to json5, a pure
-# Python parser at ~8 ms a manifest. Comments become a space so no two tokens merge; a comma
-# is only dropped right after a value, so `[,]` still fails as JSON5 says it must.
-_JSON5_COMMENT = re.compile(r'("(?:[^"\\\n]|\\.)*")|//[^\n]*|/\*.*?\*/', re.S)
-_JSON5_TRAILING = re.compile(r'("(?:[^"\\\n]|\\.)*")|(?<=[^\s\[{,])\s*,(?=\s*[}\]])', re.S)
-
 
 @dataclass
 class Manifest:
@@ -138,16 +131,6 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
     return value
-
-
-def loads_json5(text: str) -> Any:
-    """The JSON5 value of text (json5's result, without json5's cost for the common case)."""
-    plain = _JSON5_COMMENT.sub(lambda m: m.group(1) or " ", text)  # strings stay
-    plain = _JSON5_TRAILING.sub(lambda m: m.group(1) or "", plain)
-    try:
-        return json.loads(plain)
-    except ValueError:
-        return json5.loads(text)
 
 
 def _json5_metadata(fields: dict[str, Any], errors: list[str]) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiaudit.products import openclaw
 from aiaudit.supply_chain.discovery import ConfigFile
 from aiaudit.supply_chain.procs import ProcessFacts
 
@@ -44,28 +45,35 @@ def _sensitive_bind(bind: str) -> bool:
 
 
 def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
+    """The sandbox OpenClaw applies (agents.defaults.sandbox, then each agent's override),
+    with OpenClaw's defaults for unset keys (mode off, docker network none, readOnlyRoot
+    true: src/agents/sandbox/config.ts, via aiaudit/products/openclaw.py)."""
     rt = Runtime(f"openclaw:{cfg.path}", "openclaw-config")
     rt.read = {"config_files": 1 + (approvals is not None and approvals.doc is not None)}
-    sandbox = _get(cfg.doc, "agents", "defaults", "sandbox") or {}
-    mode = sandbox.get("mode", "off") if isinstance(sandbox, dict) else "off"
-    docker = sandbox.get("docker") if isinstance(sandbox, dict) else None
-    docker = docker if isinstance(docker, dict) else {}
-    rt.facts.update({"sandbox.mode": mode, "docker.network": docker.get("network", "none"),
-                     "docker.readOnlyRoot": docker.get("readOnlyRoot"),
-                     "docker.binds": docker.get("binds", []),
-                     "docker.runtime": docker.get("runtime"),
-                     "workspaceAccess": sandbox.get("workspaceAccess") if sandbox else None})
-    if mode != "all":
-        rt.gaps.append(f"agents.defaults.sandbox.mode is {mode!r}: skills run on the host"
-                       + (" in the main session" if mode == "non-main" else ""))
-    if docker.get("network", "none") == "host":
-        rt.gaps.append("sandbox.docker.network is 'host'")
-    binds = docker.get("binds") if isinstance(docker.get("binds"), list) else []
-    for bind in binds:
-        if isinstance(bind, str) and _sensitive_bind(bind):
-            rt.gaps.append(f"sandbox bind mount {bind!r} exposes the host")
-    if mode == "all" and docker.get("readOnlyRoot") is not True:
-        rt.gaps.append("sandbox.docker.readOnlyRoot is not true")
+    parsed = openclaw.Config(cfg.path, cfg.doc if isinstance(cfg.doc, dict) else {})
+    for box in openclaw.sandboxes(parsed):
+        who = "" if box.agent == "defaults" else f"agents.entries.{box.agent}: "
+        prefix = "" if box.agent == "defaults" else f"{box.agent}."
+        rt.facts.update({f"{prefix}sandbox.mode": box.mode,
+                         f"{prefix}sandbox.backend": box.backend,
+                         f"{prefix}docker.network": box.network,
+                         f"{prefix}docker.readOnlyRoot": box.read_only_root,
+                         f"{prefix}docker.binds": list(box.binds),
+                         f"{prefix}workspaceAccess": box.workspace_access})
+        if box.unset:
+            rt.facts[f"{prefix}OpenClaw defaults applied"] = ", ".join(box.unset)
+        if box.mode != "all":
+            rt.gaps.append(f"{who}sandbox.mode is {box.mode!r}"
+                           + (" (OpenClaw's default)" if "mode" in box.unset else "")
+                           + ": skills run on the host"
+                           + (" in the main session" if box.mode == "non-main" else ""))
+        if box.network == "host":
+            rt.gaps.append(f"{who}sandbox.docker.network is 'host'")
+        for bind in box.binds:
+            if _sensitive_bind(bind):
+                rt.gaps.append(f"{who}sandbox bind mount {bind!r} exposes the host")
+        if box.mode == "all" and not box.read_only_root:
+            rt.gaps.append(f"{who}sandbox.docker.readOnlyRoot is false")
     elevated = _get(cfg.doc, "tools", "elevated")
     if isinstance(elevated, dict) and elevated.get("enabled") is True:
         rt.gaps.append("tools.elevated.enabled: elevated tools run on the host, bypassing "

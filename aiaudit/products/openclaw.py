@@ -1,0 +1,423 @@
+"""OpenClaw: state dirs, the one `openclaw.json` reader, and its defaults applied as it does.
+
+Facts and defaults come from `aiaudit/data/openclaw.toml`, which cites the OpenClaw source
+file of each (npm `openclaw` 2026.9.6). An unset key is OpenClaw's default, never "false":
+an unset `session.maintenance.mode` is "enforce", an unset `gateway.auth.mode` is "token".
+Storage (STO-02, STO-04), supply chain (skills, MCP, SUP-05) and exposure (EXP-01 intent)
+read OpenClaw through this module only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import posixpath
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import json5
+
+APP = "openclaw"
+DAY_MS = 86_400_000
+
+
+@cache
+def data() -> dict[str, Any]:
+    """`aiaudit/data/openclaw.toml` (defaults with their source files cited)."""
+    return tomllib.loads(resources.files("aiaudit.data").joinpath("openclaw.toml").read_text())
+
+
+def service_name() -> str:
+    """The product's entry in `services.toml`."""
+    return str(data()["service"])
+
+
+def process_patterns() -> tuple[str, ...]:
+    return tuple(data()["processes"]["patterns"])
+
+
+def history_routes() -> tuple[str, ...]:
+    return tuple(data()["history"]["routes"])
+
+
+# ------------------------------------------------------------------ where the state lives
+
+
+def state_env() -> str:
+    return str(data()["paths"]["state_env"])
+
+
+def config_env() -> str:
+    return str(data()["paths"]["config_env"])
+
+
+def home_state_dirs(home: str) -> list[str]:
+    """Default state dirs below a home, current name first (`~/.openclaw`, `~/.clawdbot`)."""
+    return [posixpath.join(home, d) for d in data()["paths"]["state_dirs"]]
+
+
+def config_candidates(state_dir: str) -> list[str]:
+    """`openclaw.json`, then the legacy `clawdbot.json`, as `resolveConfigPath` tries them."""
+    return [posixpath.join(state_dir, n) for n in data()["paths"]["config_names"]]
+
+
+def is_state_dir_name(path: str) -> bool:
+    return posixpath.basename(path.rstrip("/")) in data()["paths"]["state_dirs"]
+
+
+# ------------------------------------------------------------------ the one config reader
+
+_COMMENT = re.compile(r'("(?:[^"\\\n]|\\.)*")|//[^\n]*|/\*.*?\*/', re.S)
+_TRAILING = re.compile(r'("(?:[^"\\\n]|\\.)*")|(?<=[^\s\[{,])\s*,(?=\s*[}\]])', re.S)
+
+
+def loads(text: str) -> Any:
+    """The JSON5 value of `text`, as OpenClaw's config loader (JSON5) reads it: the one
+    JSON5 reader of the suite (openclaw.json, skill metadata, JSONC client configs).
+
+    JSON plus comments and trailing commas (what `openclaw config set` writes and most
+    people hand-edit) goes through `json` (fast); anything else through `json5`, whose
+    errors (ValueError and subclasses) propagate.
+    """
+    plain = _COMMENT.sub(lambda m: m.group(1) or " ", text)  # strings stay
+    plain = _TRAILING.sub(lambda m: m.group(1) or "", plain)
+    try:
+        return json.loads(plain)
+    except ValueError:
+        return json5.loads(text)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One `openclaw.json` as read from the target."""
+
+    path: str
+    doc: dict[str, Any] | None  # None when missing, unreadable or not an object
+    error: str = ""  # why doc is None ("" when the file simply does not exist)
+    exists: bool = True
+
+    def get(self, *keys: str) -> Any:
+        return dig(self.doc, *keys)
+
+
+def dig(doc: Any, *keys: str) -> Any:
+    for key in keys:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc
+
+
+def parse_config(path: str, text: str | None, error: str = "") -> Config:
+    """A Config from file text (None: the file does not exist or could not be read)."""
+    if text is None:
+        return Config(path, None, error, exists=bool(error))
+    try:
+        doc = loads(text)
+    except Exception as exc:  # json5 raises ValueError and assorted others on bad input
+        return Config(path, None, f"{path}: not JSON5: {type(exc).__name__}: {exc}")
+    if not isinstance(doc, dict):
+        return Config(path, None, f"{path}: the top level is not an object")
+    return Config(path, doc)
+
+
+def read_config(fs: Any, state_dir: str, limit: int = 1024 * 1024) -> Config:
+    """The state dir's active config (`openclaw.json`, else legacy `clawdbot.json`)."""
+    from aiaudit.status import CouldNotCheck
+    from aiaudit.storage.headers import read_head
+
+    first = config_candidates(state_dir)[0]
+    for path in config_candidates(state_dir):
+        rc, out, _ = fs.run(f"[ -e {_q(path)} ] && echo yes; true", timeout=30)
+        if out.strip() != "yes":
+            continue
+        try:
+            text = read_head(fs, path, limit).decode("utf-8", "replace")
+        except CouldNotCheck as exc:
+            return parse_config(path, None, str(exc))
+        return parse_config(path, text)
+    return Config(first, None, "", exists=False)
+
+
+def _q(path: str) -> str:
+    import shlex
+
+    return shlex.quote(path)
+
+
+# ------------------------------------------------------------------ durations
+
+
+def duration_ms(value: Any) -> int | None:
+    """OpenClaw's `parseDurationMs` with `defaultUnit: "d"` (src/cli/parse-duration.ts):
+    "30d", "720h", "1d12h", a bare number is days; None when OpenClaw would reject it."""
+    if isinstance(value, bool) or value is None:
+        return None
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    scale = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": DAY_MS}
+    single = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?", text)
+    if single:
+        return round(float(single.group(1)) * scale[single.group(2) or "d"])
+    parts = list(re.finditer(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", text))
+    if not parts or "".join(p.group(0) for p in parts) != text:
+        return None
+    return round(sum(float(p.group(1)) * scale[p.group(2)] for p in parts))
+
+
+# ------------------------------------------------------------------ session maintenance
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """`session.maintenance` resolved as `resolveMaintenanceConfigFromInput` does."""
+
+    mode: str
+    prune_after_days: float
+    reset_archive_days: float | None  # None: reset/deleted archives kept with no age cutoff
+    unset: tuple[str, ...]  # keys that took OpenClaw's default
+
+    @property
+    def enforced(self) -> bool:
+        return self.mode == "enforce"
+
+    def describe(self) -> str:
+        reset = (f"{self.reset_archive_days:g}d" if self.reset_archive_days is not None
+                 else "unset (reset/deleted transcript archives kept with no age cutoff)")
+        defaults = f" (defaults: {', '.join(self.unset)})" if self.unset else ""
+        return (f"session.maintenance mode={self.mode}, pruneAfter="
+                f"{self.prune_after_days:g}d (archives durable sessions in place; their "
+                f"history stays in SQLite), resetArchiveRetention={reset}{defaults}")
+
+
+def maintenance(cfg: Config) -> Maintenance:
+    defaults = data()["session_maintenance"]
+    raw = cfg.get("session", "maintenance")
+    raw = raw if isinstance(raw, dict) else {}
+    unset = []
+    mode = raw.get("mode")
+    if mode is None:
+        mode, _ = defaults["mode"], unset.append("mode")
+    prune = duration_ms(raw.get("pruneAfter")) if raw.get("pruneAfter") not in (None, "") \
+        else None
+    if prune is None:  # unset or unparsable: OpenClaw falls back to 30d
+        prune = duration_ms(defaults["prune_after"])
+        unset.append("pruneAfter")
+    reset_raw = raw.get("resetArchiveRetention")
+    reset = None if reset_raw is False else duration_ms(reset_raw)
+    if reset_raw is None:
+        unset.append("resetArchiveRetention")
+    return Maintenance(str(mode), (prune or 0) / DAY_MS,
+                       reset / DAY_MS if reset is not None else None, tuple(unset))
+
+
+# ------------------------------------------------------------------ gateway
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """`gateway.*` resolved as the gateway does (bind mode, auth mode and credential)."""
+
+    bind_mode: str  # loopback | lan | auto | tailnet | custom (configured or default)
+    address: str  # what it listens on ("127.0.0.1", "0.0.0.0", a custom IPv4, ...)
+    auth_mode: str  # none | token | password | trusted-proxy
+    credential: str  # "literal in config" | "SecretRef (env X)" | "env X (default)" | "none"
+    port: int
+    unset: tuple[str, ...] = ()
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.address.startswith("127.") or self.address in ("::1", "localhost")
+
+    def describe(self) -> str:
+        defaults = f" (defaults: {', '.join(self.unset)})" if self.unset else ""
+        return (f"gateway.bind={self.bind_mode} -> {self.address}, gateway.auth.mode="
+                f"{self.auth_mode}, credential: {self.credential}, port {self.port}{defaults}")
+
+
+def is_secret_ref(value: Any) -> bool:
+    """A SecretRef object (`{source, provider, id}`) or an `${ENV}` placeholder."""
+    if isinstance(value, dict):
+        return isinstance(value.get("source"), str) and isinstance(value.get("id"), str)
+    return isinstance(value, str) and bool(re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*\}", value.strip()))
+
+
+def _credential(auth: dict[str, Any], key: str, env_name: str) -> str:
+    value = auth.get(key)
+    if is_secret_ref(value):
+        ref = value if isinstance(value, dict) else {"source": "env", "id": value}
+        return f"SecretRef ({ref.get('source')} {ref.get('id')})"
+    if isinstance(value, str) and value.strip():
+        return "literal in config"
+    return f"env {env_name} if set (none in config)"
+
+
+def gateway(cfg: Config, in_container: bool = False) -> Gateway:
+    """Bind per `resolveGatewayBindHost`/`defaultGatewayBindMode` (src/gateway/net.ts),
+    auth per `finalizeResolvedGatewayAuth` (src/gateway/auth-resolve.ts)."""
+    defaults = data()["gateway"]
+    gw = cfg.get("gateway")
+    gw = gw if isinstance(gw, dict) else {}
+    unset = []
+    tailscale = dig(gw, "tailscale", "mode") or "off"
+    bind = gw.get("bind")
+    if not isinstance(bind, str) or not bind:
+        bind = "auto" if in_container and tailscale == "off" else defaults["bind"]
+        unset.append("bind")
+    if bind == "loopback":
+        address = "127.0.0.1"
+    elif bind == "auto":
+        address = "0.0.0.0" if in_container else "127.0.0.1"
+    elif bind == "tailnet":
+        address = "tailnet address (else 127.0.0.1)"
+    elif bind == "custom":
+        host = str(gw.get("customBindHost") or "").strip()
+        address = host if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", host) else "0.0.0.0"
+    else:  # lan, and any value OpenClaw does not know, listen everywhere
+        address = "0.0.0.0"
+    auth = gw.get("auth") if isinstance(gw.get("auth"), dict) else {}
+    mode = auth.get("mode")
+    if not isinstance(mode, str) or not mode:
+        mode = "password" if auth.get("password") else defaults["auth_mode"]
+        unset.append("auth.mode")
+    if mode == "token":
+        cred = _credential(auth, "token", defaults["token_env"])
+    elif mode == "password":
+        cred = _credential(auth, "password", defaults["password_env"])
+    elif mode == "trusted-proxy":
+        cred = "identity headers from gateway.trustedProxies"
+    else:
+        cred = "none"
+    port = gw.get("port") if isinstance(gw.get("port"), int) else defaults["port"]
+    return Gateway(bind, address, str(mode), cred, int(port), tuple(unset))
+
+
+# ------------------------------------------------------------------ sandbox
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """`agents.defaults.sandbox` merged with one agent's override (resolveSandboxConfigForAgent)."""
+
+    agent: str  # "defaults" or the agent id
+    mode: str
+    backend: str
+    workspace_access: str
+    network: str
+    read_only_root: bool
+    binds: tuple[str, ...]
+    unset: tuple[str, ...] = ()
+
+
+def agent_ids(cfg: Config) -> list[str]:
+    """Agents with their own entry (`agents.entries.<id>`, or a legacy `agents.list`)."""
+    entries = cfg.get("agents", "entries")
+    ids = [str(k) for k in entries] if isinstance(entries, dict) else []
+    listed = cfg.get("agents", "list")
+    for item in listed if isinstance(listed, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"] not in ids:
+            ids.append(item["id"])
+    return ids
+
+
+def _agent_entry(cfg: Config, agent: str) -> dict[str, Any]:
+    entry = cfg.get("agents", "entries", agent)
+    if isinstance(entry, dict):
+        return entry
+    listed = cfg.get("agents", "list")
+    for item in listed if isinstance(listed, list) else []:
+        if isinstance(item, dict) and item.get("id") == agent:
+            return item
+    return {}
+
+
+def sandbox(cfg: Config, agent: str | None = None) -> Sandbox:
+    defaults = data()["sandbox"]
+    glob = cfg.get("agents", "defaults", "sandbox")
+    glob = glob if isinstance(glob, dict) else {}
+    own = _agent_entry(cfg, agent).get("sandbox") if agent else None
+    own = own if isinstance(own, dict) else {}
+    unset: list[str] = []
+
+    def pick(key: str, default: Any, table: str = "") -> Any:
+        a = dig(own, table, key) if table else own.get(key)
+        g = dig(glob, table, key) if table else glob.get(key)
+        if a is not None:
+            return a
+        if g is not None:
+            return g
+        unset.append(f"{table + '.' if table else ''}{key}")
+        return default
+
+    scope = own.get("scope") or glob.get("scope") or "agent"
+    if scope == "shared":  # shared scope ignores per-agent docker settings
+        own = {k: v for k, v in own.items() if k != "docker"}
+    binds = [*(dig(glob, "docker", "binds") or []), *(dig(own, "docker", "binds") or [])]
+    return Sandbox(
+        agent or "defaults", str(pick("mode", defaults["mode"])),
+        str(pick("backend", defaults["backend"])),
+        str(pick("workspaceAccess", defaults["workspace_access"])),
+        str(pick("network", defaults["docker_network"], "docker")),
+        pick("readOnlyRoot", defaults["docker_read_only_root"], "docker") is True,
+        tuple(str(b) for b in binds if isinstance(b, str)), tuple(unset))
+
+
+def sandboxes(cfg: Config) -> list[Sandbox]:
+    """The defaults, plus every agent whose entry overrides them."""
+    out = [sandbox(cfg)]
+    for agent in agent_ids(cfg):
+        if isinstance(_agent_entry(cfg, agent).get("sandbox"), dict):
+            out.append(sandbox(cfg, agent))
+    return out
+
+
+# ------------------------------------------------------------------ files OpenClaw makes
+
+
+def own_link(rel_path: str, target: str) -> bool:
+    """A symlink OpenClaw itself makes: `plugin-skills/<name>` -> a bundled plugin's skill
+    inside the installed OpenClaw package (the agent's first turn links them)."""
+    links = data()["files"]
+    if not any(fnmatch.fnmatch(rel_path, g) for g in links["own_links"]):
+        return False
+    return any(marker in target for marker in links["package_markers"])
+
+
+# ------------------------------------------------------------------ history stores
+
+
+def conversation_time_columns() -> dict[str, tuple[str, ...]]:
+    """{table: columns} that date a conversation in OpenClaw's stores (epoch ms)."""
+    out: dict[str, list[str]] = {}
+    for item in data()["history"]["conversation_times"]:
+        table, col = item.split(".", 1)
+        out.setdefault(table, []).append(col)
+    return {t: tuple(c) for t, c in out.items()}
+
+
+def archived_column() -> tuple[str, str]:
+    table, col = data()["history"]["archived"].split(".", 1)
+    return table, col
+
+
+@dataclass
+class StateFacts:
+    """What one OpenClaw state dir says about itself (for the report)."""
+
+    state_dir: str
+    config: Config
+    maintenance: Maintenance | None = None
+    gateway: Gateway | None = None
+    sandboxes: list[Sandbox] = field(default_factory=list)
+
+
+def state_facts(fs: Any, state_dir: str, in_container: bool = False) -> StateFacts:
+    cfg = read_config(fs, state_dir)
+    facts = StateFacts(state_dir, cfg)
+    facts.maintenance = maintenance(cfg)
+    facts.gateway = gateway(cfg, in_container)
+    facts.sandboxes = sandboxes(cfg)
+    return facts
