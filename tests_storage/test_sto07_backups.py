@@ -3,7 +3,7 @@
 import pytest
 
 from aiaudit.status import could_not_check, manual
-from aiaudit.storage.backups import find_backups, restore, unreadable_backup_dirs
+from aiaudit.storage.backups import find_backups, restore, store_rows, unreadable_backup_dirs
 from aiaudit.storage.settings import settings_for
 
 
@@ -33,7 +33,8 @@ def test_backup_recent_restorable_elsewhere(store, audit, evidence):
         f"newest backup {newest.file.path} is {newest.age_days():.1f} days old "
         f"(policy: {max_age:g})")
     key = settings.key() if settings.has_key else None
-    result = restore(audit, newest, key, store.path)
+    result = restore(audit, newest, key, store.path,
+                     store_rows(audit, store) if store.kind == "sqlite" else None)
     evidence.add("restore test", result.detail)
     evidence.read(restored_rows=result.rows)
     assert result.ok, f"backup {newest.file.path} does not restore: {result.detail}"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aiaudit.hostfs import HostFS
+from aiaudit.status import CouldNotCheck
 from aiaudit.storage.fileformat import ZSTD_MAGIC
 from aiaudit.storage.locate import STAT_FMT, FileInfo, Store
 from aiaudit.storage.settings import settings_for
@@ -155,8 +156,10 @@ def _member_of(archive: Path, store_path: str) -> tuple[Path | None, str]:
         members = [m for m in tar.getmembers() if m.isfile()]
         tail = store_path.lstrip("/")
         exact = [m for m in members if m.name.endswith("/" + tail) or m.name == tail]
-        base = [m for m in members
-                if posixpath.basename(m.name) == posixpath.basename(store_path)]
+        # by name only when the archive keeps no full paths (a same-named store of another
+        # deployment in a full-path archive is not this store's backup)
+        base = [m for m in members if m.name.strip("/").count("/") <= 1
+                and posixpath.basename(m.name) == posixpath.basename(store_path)]
         pick = (exact or base or [None])[0]
         if pick is None:
             return None, f"the archive ({len(members)} files) holds no copy of {store_path}"
@@ -169,7 +172,8 @@ def _member_of(archive: Path, store_path: str) -> tuple[Path | None, str]:
         return out, f"archive member {pick.name}"
 
 
-def restore(ctx: Any, backup: Backup, key: str | None, store_path: str = "") -> Restore:
+def restore(ctx: Any, backup: Backup, key: str | None, store_path: str = "",
+            store_rows: int | None = None) -> Restore:
     """Restore a backup into a private temp dir and check it opens and holds rows.
 
     `store_path` (the store's path, or its file name) picks the store out of an archive:
@@ -207,6 +211,9 @@ def restore(ctx: Any, backup: Backup, key: str | None, store_path: str = "") -> 
             how = "with the configured key" if attempt_key else "as plain SQLite"
             if integrity != "ok":
                 return Restore(False, f"opened {how} but integrity_check: {integrity}", rows)
+            if counts and rows == 0 and store_rows == 0:
+                return Restore(True, f"opened {how}{source}; integrity_check ok; "
+                               f"{len(counts)} table(s), no rows, as in the store itself")
             if not counts or rows == 0:
                 return Restore(False, f"opened {how} but it holds no rows", rows)
             top = ", ".join(f"{t}={n}" for t, n in sorted(counts.items())[:6])
@@ -215,4 +222,15 @@ def restore(ctx: Any, backup: Backup, key: str | None, store_path: str = "") -> 
             " (nor with the configured key)" if key else " (no [storage] key_file to try)")
             + (f": {errors[-1]}" if errors else ""))
 
-    return ctx.cached(f"storage:restore:{backup.file.path}:{store_path}", compute)
+    return ctx.cached(f"storage:restore:{backup.file.path}:{store_path}:{store_rows}", compute)
+
+
+def store_rows(ctx: Any, store: Store) -> int | None:
+    """Rows the store itself holds now (None when it cannot be read)."""
+    from aiaudit.storage.snapshot import NeedsKey, opened_copy
+
+    try:
+        with opened_copy(ctx, store) as opened:
+            return sum(row_counts(opened.conn).values())
+    except (NeedsKey, CouldNotCheck):
+        return None

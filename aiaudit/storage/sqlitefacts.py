@@ -89,11 +89,27 @@ def prove_sqlcipher(path: Path, key: str) -> CipherProof:
                        integrity, version[0] if version else None)
 
 
+def _octet_length(value: Any) -> int | None:
+    """SQLite 3.43's octet_length(): bytes of the value's UTF-8 text (or of the blob)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return len(value)
+    return len(str(value).encode("utf-8", "surrogatepass"))
+
+
+def add_functions(conn: Any) -> Any:
+    """SQL functions newer schemas use in CHECK constraints (OpenClaw's agent store:
+    octet_length) that an older libsqlite3 lacks: integrity_check evaluates them."""
+    conn.create_function("octet_length", 1, _octet_length, deterministic=True)
+    return conn
+
+
 def open_copy(path: Path, key: str | None) -> Any:
     """A connection to a private copy: plain sqlite3, or SQLCipher when a key is given."""
     if key:
-        return open_sqlcipher(path, key)
-    conn = sqlite3.connect(str(path))
+        return add_functions(open_sqlcipher(path, key))
+    conn = add_functions(sqlite3.connect(str(path)))
     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # raises on non-SQLite
     return conn
 
