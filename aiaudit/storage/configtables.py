@@ -86,8 +86,24 @@ def _finding(where: str, key: str, value: str) -> Finding:
                    len(raw), hashlib.sha256(raw).hexdigest()[:12])
 
 
+def _secret_refs(node: Any, path: str) -> Iterator[str]:
+    """Dotted keys holding a SecretRef object (`{source, provider?, id}`: OpenClaw's
+    `--secret-input-mode ref`, docs/reference/secretref-credential-surface.md)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("source"), str) and isinstance(node.get("id"), str) and path:
+            yield f"{path} (SecretRef {node['source']}:{node['id']})"
+            return
+        for k, v in node.items():
+            yield from _secret_refs(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node[:1000]):
+            yield from _secret_refs(v, f"{path}[{i}]")
+
+
 def document_secrets(where: str, doc: Any, facts: TableFacts, seen: set[str]) -> None:
     """Literals under secret-named keys of a parsed JSON/YAML document (refs are noted)."""
+    facts.references += [f"{where}: {ref}" for ref in _secret_refs(doc, "")
+                         if secret_named(ref.split(" ", 1)[0].rsplit(".", 1)[-1])]
     for key, value in _walk(doc, ""):
         leaf = key.rsplit(".", 1)[-1]
         if not secret_named(leaf):

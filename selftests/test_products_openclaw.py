@@ -1,0 +1,116 @@
+"""aiaudit/products/openclaw.py on files OpenClaw 2026.9.6 wrote itself (recorded by
+selftests/record_openclaw_fixtures.py from states built with its own CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aiaudit.exposure.hostside import openclaw_intent
+from aiaudit.products import openclaw
+from aiaudit.storage.configtables import TableFacts, document_secrets
+from aiaudit.storage.permissions import Entry, judge
+from aiaudit.storage.retention import openclaw_knob
+from aiaudit.supply_chain.discovery import ConfigFile, _openclaw_workspaces
+from aiaudit.supply_chain.sandbox import openclaw_runtime
+
+FIXTURES = Path(__file__).parent / "fixtures" / "openclaw"
+
+
+def config(state: str, name: str = "openclaw.json") -> openclaw.Config:
+    path = FIXTURES / state / name
+    return openclaw.parse_config(str(path), path.read_text())
+
+
+def test_every_default_names_its_source():
+    text = (Path(openclaw.__file__).parent.parent / "data" / "openclaw.toml").read_text()
+    for section in ("paths", "gateway", "session_maintenance", "sandbox", "history", "files"):
+        head = text.split(f"[{section}]", 1)[1].split("\n[", 1)[0]
+        assert "src/" in head or "docs/" in head, f"[{section}] cites no source"
+    assert openclaw.service_name() == "OpenClaw gateway"
+
+
+def test_vulnerable_config_as_openclaw_resolves_it():
+    cfg = config("vulnerable")
+    gw = openclaw.gateway(cfg)
+    assert (gw.bind_mode, gw.address, gw.auth_mode, gw.credential) == (
+        "lan", "0.0.0.0", "none", "none")
+    m = openclaw.maintenance(cfg)  # onboarding writes no session.maintenance: defaults
+    assert m.enforced and m.prune_after_days == 30 and m.reset_archive_days is None
+    assert set(m.unset) == {"mode", "pruneAfter", "resetArchiveRetention"}
+    (box,) = openclaw.sandboxes(cfg)
+    assert box.mode == "off" and "mode" in box.unset and box.read_only_root
+    intent = openclaw_intent(cfg.path, (FIXTURES / "vulnerable/openclaw.json").read_text())
+    assert intent and not intent.loopback_only and intent.auth == "none"
+
+
+def test_hardened_config_as_openclaw_resolves_it():
+    cfg = config("hardened")
+    gw = openclaw.gateway(cfg)
+    assert gw.loopback_only and gw.auth_mode == "token"
+    assert gw.credential == "SecretRef (env OPENCLAW_GATEWAY_TOKEN)"
+    m = openclaw.maintenance(cfg)
+    assert m.enforced and m.prune_after_days == 30 and m.reset_archive_days == 30
+    knob = openclaw_knob(cfg)
+    assert knob.enabled and knob.days == 30 and "archives durable sessions" in knob.detail
+    rt = openclaw_runtime(ConfigFile("openclaw", cfg.path, "json5", cfg.doc), None)
+    assert rt.gaps == [] and rt.facts["sandbox.mode"] == "all"
+    assert rt.facts["docker.readOnlyRoot"] is True  # unset: OpenClaw's default is true
+
+
+def test_workspaces_come_from_agents_entries():
+    """Onboarding writes agents.entries.<id>.workspace (not the legacy agents.list)."""
+    cfg = config("hardened")
+    assert any(w.endswith("/.openclaw/workspace") for w in _openclaw_workspaces(cfg.doc))
+    assert openclaw.agent_ids(cfg) == ["main"]
+
+
+@pytest.mark.parametrize("state,literal", [("vulnerable", True), ("hardened", False)])
+def test_config_secrets_literal_or_secret_refs(state, literal):
+    cfg = config(state)
+    found = TableFacts()
+    document_secrets(cfg.path, cfg.doc, found, set())
+    assert bool(found.findings) is literal
+    if not literal:
+        assert any("apiKey" in r for r in found.references)
+
+
+def test_rotated_backup_keeps_the_removed_gateway_token():
+    """Every config write rotates openclaw.json.bak.N: the gateway token removed from openclaw.json
+    is still in the .bak OpenClaw kept."""
+    now = config("vulnerable")
+    old = config("vulnerable", "openclaw.json.bak")
+    assert now.get("gateway", "auth", "token") is None
+    assert isinstance(old.get("gateway", "auth", "token"), str)
+
+
+def test_origin_record_of_a_local_install():
+    record = openclaw.loads((FIXTURES / "vulnerable/workspace/skills/weather-notes/.openclaw/"
+                             "source-origin.json").read_text())
+    assert record["source"] == "path" and record["version"] == 1
+    assert isinstance(record["installedAt"], int)
+
+
+def test_plugin_skill_links_are_openclaws_own():
+    root = "/home/a/.openclaw"
+    target = "/usr/lib/node_modules/openclaw/dist/extensions/canvas/skills/canvas"
+    own = Entry("l", 0o777, "a", f"{root}/plugin-skills/canvas", target)
+    stray = Entry("l", 0o777, "a", f"{root}/workspace/skills/x", "/etc")
+    facts = judge(root, [Entry("d", 0o700, "a", root, ""), own, stray], "a", "test",
+                  openclaw.APP)
+    assert [e.path for e, _ in facts.own_links] == [own.path]
+    assert [e.path for e, _ in facts.escaping_links] == [stray.path]
+    other = judge(root, [own], "a", "test", "hermes")
+    assert len(other.escaping_links) == 1
+
+
+def test_per_agent_sandbox_override():
+    cfg = openclaw.parse_config("c", '{agents: {defaults: {sandbox: {mode: "all"}}, '
+                                'entries: {ops: {sandbox: {mode: "off", docker: '
+                                '{readOnlyRoot: false}}}}}}')
+    boxes = {b.agent: b for b in openclaw.sandboxes(cfg)}
+    assert boxes["defaults"].mode == "all" and boxes["ops"].mode == "off"
+    assert not boxes["ops"].read_only_root
+    rt = openclaw_runtime(ConfigFile("openclaw", "c", "json5", cfg.doc), None)
+    assert any(g.startswith("agents.entries.ops:") for g in rt.gaps)
