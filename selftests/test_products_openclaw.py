@@ -114,3 +114,30 @@ def test_per_agent_sandbox_override():
     assert not boxes["ops"].read_only_root
     rt = openclaw_runtime(ConfigFile("openclaw", "c", "json5", cfg.doc), None)
     assert any(g.startswith("agents.entries.ops:") for g in rt.gaps)
+
+
+def test_jsonl_history_is_dated_by_its_records_not_file_times(tmp_path):
+    """OpenClaw transcript JSONL events carry an ISO `timestamp` and `message.timestamp`
+    (ms); a freshly copied file of old events is old, whatever its mtime says."""
+    import json
+    import time
+
+    from aiaudit.hostfs import HostFS
+    from aiaudit.status import CouldNotCheck
+    from aiaudit.storage.locate import FileInfo, Store
+    from aiaudit.storage.retention import Knob, RetentionFacts, _record_ages
+
+    old_ms = int((time.time() - 200 * 86400) * 1000)
+    events = [{"type": "session", "timestamp": "2026-01-01T00:00:00.000Z"},
+              {"type": "message", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+               "message": {"role": "user", "content": "hi", "timestamp": old_ms}}]
+    path = tmp_path / "s.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    info = FileInfo(str(path), path.stat().st_size, time.time(), 0o600, 0, "root")
+    store = Store("openclaw", "jsonl", str(tmp_path), str(tmp_path), (info,))
+    facts = _record_ages(HostFS("local"), store, RetentionFacts(Knob(False, False, None, "", "")))
+    assert facts.oldest_days is not None and facts.oldest_days > 199
+    assert facts.dated == {f"{tmp_path} records": 2}
+    path.write_text('{"role": "user"}\n')
+    with pytest.raises(CouldNotCheck):
+        _record_ages(HostFS("local"), store, RetentionFacts(Knob(False, False, None, "", "")))

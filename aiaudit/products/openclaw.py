@@ -55,6 +55,15 @@ def config_env() -> str:
     return str(data()["paths"]["config_env"])
 
 
+def home_state_dir_names() -> tuple[str, ...]:
+    """State dir names below a home, current first (`.openclaw`, legacy `.clawdbot`)."""
+    return tuple(data()["paths"]["state_dirs"])
+
+
+def config_names() -> tuple[str, ...]:
+    return tuple(data()["paths"]["config_names"])
+
+
 def home_state_dirs(home: str) -> list[str]:
     """Default state dirs below a home, current name first (`~/.openclaw`, `~/.clawdbot`)."""
     return [posixpath.join(home, d) for d in data()["paths"]["state_dirs"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiaudit.products import hermes as _hermes
+from aiaudit.products import openclaw
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,18 @@ LAYOUTS: tuple[Layout, ...] = (
             StoreGlob("sessions/*.jsonl", J)),
            (".env", "config.yaml", "auth.json", "profiles/*/.env", "profiles/*/config.yaml"),
            "config.yaml sessions.auto_prune + sessions.retention_days (aiaudit.products.hermes)"),
-    Layout("openclaw", "OPENCLAW_STATE_DIR", (".openclaw",), (),
+    Layout(openclaw.APP, openclaw.state_env(), openclaw.home_state_dir_names(), (),
            (StoreGlob("agents/*/agent/openclaw-agent.sqlite", S),
             StoreGlob("state/openclaw.sqlite", S),
             StoreGlob("state/openclaw-quarantine.sqlite", S),
             StoreGlob("agents/*/sessions/*.jsonl", J)),
-           ("openclaw.json", "openclaw.json.bak", "openclaw.json.bak.*", ".env",
-            "agents/*/agent/auth-profiles.json"),
+           (*openclaw.config_names(), "openclaw.json.bak", "openclaw.json.bak.*", ".env",
+            "secrets.json", "agents/*/agent/auth-profiles.json", "agents/*/agent/auth.json",
+            "credentials/*.json"),
            "openclaw.json session.maintenance {mode: enforce, pruneAfter}",
-           ("state/openclaw.sqlite",)),
+           # secret_store_entries, mcp_oauth_stores; auth_profile_store (model auth
+           # profiles): docs/gateway/security/secrets-and-storage.md
+           ("state/openclaw.sqlite", "agents/*/agent/openclaw-agent.sqlite")),
     Layout("open-webui", "DATA_DIR", (".open-webui",), ("/app/backend/data",),
            (StoreGlob("webui.db", S), StoreGlob("vector_db/chroma.sqlite3", S)),
            (".webui_secret_key", ".env"),
