@@ -313,6 +313,9 @@ def _agent_configs(ctx: PartContext, home: Path) -> None:
     }},
   }},
   tools: {{ elevated: {{ enabled: false }} }},
+  // docs/gateway/security/hardened-baseline.md: the gateway stays on loopback, with a token
+  gateway: {{ mode: "local", bind: "loopback",
+             auth: {{ mode: "token", token: "${{OPENCLAW_GATEWAY_TOKEN}}" }} }},
 }}
 """
         approvals = {"version": 1, "autoAllowSkills": False}
