@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import os
 import shutil
 import signal
 import sqlite3
+import sys
 import threading
 import time
 import traceback
@@ -24,6 +26,7 @@ from aiaudit import resources as res
 from aiaudit.catalog import CatalogError, load_catalog
 from aiaudit.config import ConfigError, load_config
 from aiaudit.context import PROFILES, AuditContext, NoHostAccess
+from aiaudit.fleet import FLEET_CHILD, child_args, expand_targets, run_fleet, shard
 from aiaudit.http import abort_all
 from aiaudit.injection.options import add_options as add_injection_options
 from aiaudit.redact import redact
@@ -38,7 +41,7 @@ from aiaudit.report.diff import (
 )
 from aiaudit.report.html_summary import e, render_summary
 from aiaudit.report.model import RunInfo, build_report, write_json
-from aiaudit.report.sarif import build_sarif
+from aiaudit.report.sarif import build_sarif, merged_sarif
 from aiaudit.results import (
     MAX_EVIDENCE_CHARS,
     READ_KEY,
@@ -60,8 +63,12 @@ EVIDENCE = pytest.StashKey[dict]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("aiaudit", "aiaudit compliance audit")
-    group.addoption("--target", help="deployment to audit: local | ssh://[user@]host[:port] | "
-                    "docker://container | HOST")
+    group.addoption("--target", action="append", help="deployment to audit: local | "
+                    "ssh://[user@]host[:port] | docker://container | HOST; repeat it or give "
+                    "@FILE (one spec per line) to audit a fleet")
+    group.addoption("--fleet-jobs", type=int, default=4, metavar="N",
+                    help="fleets: how many targets are audited at once (default 4)")
+    group.addoption("--shard", metavar="I/N", help="fleets: audit only the I-th of N shards")
     group.addoption("--audit-config", metavar="FILE", help="audit config (TOML)")
     group.addoption("--profile", choices=PROFILES, default="standard",
                     help="quick: no model generation; full: long injection budgets")
@@ -106,7 +113,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _is_audit_run(config) or hasattr(config, "workerinput"):
         return
     try:
-        target = parse_target(config.getoption("target"))
+        specs = config.getoption("target") or [None]
+        if len(specs) > 1:
+            raise TargetError("several --target values reached one target's run")
+        target = parse_target(specs[0])
         cfg = load_config(config.getoption("audit_config"))
         load_catalog()
     except (TargetError, ConfigError, CatalogError) as exc:
@@ -173,6 +183,38 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
     parsing, seconds on a busy host) before the report is written."""
     if len(excinfo.traceback) > 1:
         excinfo.traceback = excinfo.traceback[-1:]
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """Fleets: more than one target (or @FILE, or --shard) fans out, one run per target."""
+    values = config.getoption("target") or []
+    fleet = len(values) > 1 or any(v.startswith("@") for v in values) or config.getoption(
+        "shard")
+    if not fleet or not _is_audit_run(config) or os.environ.get(FLEET_CHILD):
+        return None
+    try:
+        specs = shard(expand_targets(values), config.getoption("shard"))
+        baseline = config.getoption("baseline")
+        if baseline not in (None, "auto"):
+            raise TargetError("--baseline FILE names one target's report; fleets take "
+                              "--baseline=auto (each target against its own last report)")
+    except TargetError as exc:
+        sys.stderr.write(f"ERROR: {exc}\n")
+        return pytest.ExitCode.USAGE_ERROR
+    args = child_args(list(config.invocation_params.args))
+    if baseline == "auto":
+        args.append("--baseline=auto")
+    root = Path(config.getoption("report_dir"))
+    runs, doc = run_fleet(specs, args, root, config.getoption("fleet_jobs"))
+    sarif = config.getoption("sarif")
+    if sarif:
+        write_json(merged_sarif(root, doc), Path(sarif))
+    for run in runs:
+        line = f"aiaudit fleet: {run.spec}: exit {run.returncode} in {run.seconds:.1f} s"
+        sys.stdout.write(line + (f" ({run.error})" if run.error else "") + "\n")
+    sys.stdout.write(f"aiaudit fleet: verdict {doc['verdict']}; report {root / 'fleet.html'} "
+                     f"(JSON: {root / 'fleet.json'})\n")
+    failed = any(r.returncode != 0 or r.error for r in runs)
+    return pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
 
 
 def _ctx(config: pytest.Config) -> AuditContext | None:

@@ -8,6 +8,9 @@ a logical location (target, resource) and the stable fingerprint of the case key
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from aiaudit import __version__
 from aiaudit.report.identity import KEY_VERSION
 
@@ -78,3 +81,12 @@ def build_sarif(doc: dict) -> dict:
             "properties": {"verdict": doc["verdict"], "target": doc["target"]},
         }],
     }
+
+
+def merged_sarif(root: Path, fleet: dict) -> dict:
+    """One SARIF log with a run per target of a fleet report (paths relative to root)."""
+    runs = []
+    for row in fleet["targets"]:
+        if row.get("json"):
+            runs += build_sarif(json.loads((root / row["json"]).read_text()))["runs"]
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}

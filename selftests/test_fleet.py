@@ -1,0 +1,78 @@
+"""Fleets on real audit runs: many targets in one command, per-target reports plus the fleet
+matrix, and CI shards merged back into the same fleet report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Network-only targets on loopback addresses where nothing listens: real, quick audits.
+TARGETS = [f"127.0.0.{n}" for n in (21, 22, 23, 24)]
+
+
+def pytest_run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                           "--profile=quick", *args, "tests_exposure"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def rows(fleet: dict) -> dict[str, tuple]:
+    return {r["target"]: (r["verdict"], tuple(sorted(r["controls"].items())))
+            for r in fleet["targets"]}
+
+
+def test_fleet_run_then_shards_merged_equal_it(tmp_path):
+    listing = tmp_path / "fleet.txt"
+    listing.write_text("# staging AI hosts\n" + "\n".join(TARGETS[1:]) + "\n")
+    whole = tmp_path / "whole"
+    proc = pytest_run(f"--target={TARGETS[0]}", f"--target=@{listing}", "--fleet-jobs=4",
+                      f"--report-dir={whole}", f"--sarif={tmp_path / 'fleet.sarif'}")
+    assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-2000:]
+    fleet = json.loads((whole / "fleet.json").read_text())
+    assert sorted(r["target"] for r in fleet["targets"]) == TARGETS
+    for row in fleet["targets"]:
+        assert not row["error"], row
+        doc = json.loads((whole / row["json"]).read_text())
+        assert doc["target"] == row["target"] and len(doc["controls"]) == 27
+        assert row["controls"]["EXP-01"] == next(
+            c["status"] for c in doc["controls"] if c["id"] == "EXP-01")
+        assert (whole / row["report"]).exists()
+    html = (whole / "fleet.html").read_text()
+    assert all(t in html for t in TARGETS) and 'id="aiaudit-fleet"' in html
+    sarif = json.loads((tmp_path / "fleet.sarif").read_text())
+    assert len(sarif["runs"]) == 4
+    assert sum(line.startswith("aiaudit fleet: 127.0.0.") for line in
+               proc.stdout.splitlines()) == 4
+    # The same fleet in three CI shards, merged, equals the single run case by case.
+    shard_dirs = []
+    for i in (1, 2, 3):
+        d = tmp_path / f"shard{i}"
+        proc = pytest_run(f"--target=@{write_all(tmp_path)}", f"--shard={i}/3",
+                          f"--report-dir={d}")
+        assert (d / "fleet.json").exists(), proc.stdout[-1500:] + proc.stderr[-1500:]
+        shard_dirs.append(d)
+    sizes = [len(json.loads((d / "fleet.json").read_text())["targets"]) for d in shard_dirs]
+    assert sizes == [2, 1, 1]
+    merged = tmp_path / "merged"
+    proc = subprocess.run([sys.executable, "-m", "aiaudit.report", "merge", "--out",
+                           str(merged), *map(str, shard_dirs)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(json.loads((merged / "fleet.json").read_text())) == rows(fleet)
+
+
+def write_all(tmp_path: Path) -> Path:
+    path = tmp_path / "all.txt"
+    path.write_text("\n".join(TARGETS) + "\n")
+    return path
+
+
+def test_bad_line_in_target_file_is_one_usage_line(tmp_path):
+    listing = tmp_path / "fleet.txt"
+    listing.write_text("127.0.0.21\nhttp://nope\n")
+    proc = pytest_run(f"--target=@{listing}", f"--report-dir={tmp_path}", timeout=120)
+    assert proc.returncode == 4
+    assert f"{listing}:2: unsupported scheme" in proc.stderr and "Traceback" not in proc.stderr
