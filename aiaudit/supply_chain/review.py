@@ -375,6 +375,9 @@ def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Findi
         if tf.lang == "markdown":
             findings += _prose_threats(tf)
     findings += _compound_findings([tf for tf in files if tf.lang in rules.EXECUTABLE_LANGS])
+    from aiaudit.supply_chain.folded_review import folded_review  # imports this module
+
+    findings += folded_review(skill, findings)
     return sort_findings(findings)
 
 
