@@ -48,7 +48,9 @@ def mcp_servers(ctx: AuditContext) -> list[mcp.McpServer | mcp.McpConfigProblem]
                     server.tools_source = path
                 except (ValueError, CouldNotCheck) as exc:
                     server.tools_source = f"{path}: unreadable ({exc})"
-        return servers
+        from aiaudit.supply_chain.mcp_sources import add_listings
+
+        return add_listings(fs, servers, settings_for(ctx))
     return ctx.cached("supply_chain:mcp", load)
 
 
