@@ -104,6 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except (TargetError, ConfigError, CatalogError) as exc:
         raise pytest.UsageError(str(exc)) from None
     ctx = AuditContext(target, cfg, config.getoption("profile"))
+    ctx.cached("pytest:mcp_list_stdio", lambda: bool(config.getoption("mcp_list_stdio")))
     config.stash[CTX] = ctx
     # Audit tests use no Hypothesis; its plugin imports hypothesis (seconds) in the terminal
     # summary, which would hold an interrupted audit past its 2 s stop.

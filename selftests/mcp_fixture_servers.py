@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("kind", choices=("clean", "poisoned"))
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--stdio", action="store_true")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # extra arguments only tag the process
     server = build(args.kind)
     if args.stdio:
         server.run("stdio")

@@ -5,6 +5,9 @@ agent, and baselined so that a changed description (rug pull) fails with the dif
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,9 @@ from aiaudit.supply_chain.mcp import McpConfigProblem, McpServer
 from aiaudit.supply_chain.mcp_listing import (
     judge_description,
     list_remote,
+    list_stdio,
     parse_snapshot,
+    sandboxed_command,
 )
 from aiaudit.supply_chain.mcp_sources import add_listings
 from aiaudit.supply_chain.review import failing
@@ -80,3 +85,26 @@ def test_a_changed_description_is_a_rug_pull_with_the_diff(tmp_path: Path) -> No
     diff = baseline.changes(baseline.load(path)["mcp"][server.id], server)
     assert len(diff) == 1 and diff[0].startswith("tool add description: 'Adds two numbers")
     assert "~/.ssh/id_rsa" in diff[0]
+
+
+def test_stdio_servers_are_listed_in_the_sandbox_and_killed(tmp_path: Path) -> None:
+    script = str(Path(__file__).parent / "mcp_fixture_servers.py")
+    marker = f"--port={os.getpid()}"  # a unique argument to find the process by
+    tools = list_stdio(sys.executable, [script, "poisoned", "--stdio", marker], timeout=60)
+    assert tools == snapshot("poisoned")[1]
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "the stdio server outlived its listing"
+
+
+def test_the_sandbox_has_no_network_no_writable_filesystem_and_no_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIAUDIT_CANARY_SECRET", "do-not-leak")
+    probe = ("import os, socket\n"
+             "try:\n open('/etc/aiaudit-probe', 'w')\n print('write ok')\n"
+             "except OSError as e:\n print('write refused', e.errno)\n"
+             "try:\n socket.create_connection(('127.0.0.1', 22), timeout=2)\n print('net ok')\n"
+             "except OSError as e:\n print('net refused', e.errno)\n"
+             "print('env', os.environ.get('AIAUDIT_CANARY_SECRET'))\n")
+    argv = sandboxed_command(sys.executable, ["-c", probe])
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout
+    assert "write refused" in out and "net refused" in out and "env None" in out, out

@@ -12,7 +12,9 @@ reads, so each description is one entry (`add`, `add.sidenote` for a parameter,
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from typing import Any
 
 MAX_ENTRIES = 2_000
@@ -91,6 +93,15 @@ async def _list(url: str, transport: str, headers: dict[str, str]) -> dict[str, 
                     listing[key] = result.model_dump(mode="json", by_alias=True,
                                                      exclude_none=True).get(key, [])
 
+    if transport == "stdio":
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+
+        params = StdioServerParameters(command=headers["__command__"],
+                                       args=json.loads(headers["__args__"]), env={})
+        with open(os.devnull, "w") as quiet:
+            async with stdio_client(params, errlog=quiet) as (read, write):
+                await run(read, write)
+        return listing
     if transport == "sse":
         async with sse_client(url, headers=headers or None, timeout=LIST_TIMEOUT_SECONDS,
                               sse_read_timeout=LIST_TIMEOUT_SECONDS) as (read, write):
@@ -129,6 +140,31 @@ def fetch_listing(url: str, transport: str = "http", headers: dict[str, str] | N
         while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
             cause = cause.exceptions[0]
         raise RuntimeError(f"{url}: {type(cause).__name__}: {cause}") from None
+
+
+SANDBOX_ARGS = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+                "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+                "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp")
+
+
+def sandboxed_command(command: str, args: list[str]) -> list[str]:
+    """A stdio server's launch inside bubblewrap: read-only root, private /tmp, no network
+    (all namespaces unshared), no environment (a configured env may hold secrets), dies with
+    the auditor. ValueError when bwrap is missing."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise ValueError("bwrap (bubblewrap) is not installed: stdio servers are not started")
+    return [bwrap, *SANDBOX_ARGS, "--", command, *args]
+
+
+def list_stdio(command: str, args: list[str], timeout: float = LIST_TIMEOUT_SECONDS
+               ) -> dict[str, str]:
+    """Descriptions a stdio MCP server lists when started in the sandbox; the SDK's client
+    terminates the server (and its process group) when the listing ends or times out."""
+    argv = sandboxed_command(command, args)
+    return descriptions(fetch_listing("stdio:" + command, "stdio",
+                                      {"__command__": argv[0],
+                                       "__args__": json.dumps(argv[1:])}, timeout))
 
 
 # Tool poisoning: what a description tells the agent to do. Interim rules until the shared

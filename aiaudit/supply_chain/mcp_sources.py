@@ -19,7 +19,8 @@ from aiaudit.supply_chain.settings import Settings
 Servers = list[mcp.McpServer | mcp.McpConfigProblem]
 
 
-def add_listings(fs: HostFS, servers: Servers, settings: Settings) -> Servers:
+def add_listings(fs: HostFS, servers: Servers, settings: Settings,
+                 list_stdio: bool = False) -> Servers:
     by_name = {s.name: s for s in servers if isinstance(s, mcp.McpServer)}
     out = list(servers)
     for path in settings.mcp_snapshots:
@@ -46,6 +47,15 @@ def add_listings(fs: HostFS, servers: Servers, settings: Settings) -> Servers:
                                                        _header_values(server))
                 server.tools_source = f"{transport} listing of {server.url}"
             except RuntimeError as exc:
+                server.list_error = str(exc)  # type: ignore[attr-defined]
+    if list_stdio:  # --mcp-list-stdio: local targets only, in the sandbox
+        for server in by_name.values():
+            if server.url or not server.command or server.tools_source.startswith("snapshot"):
+                continue
+            try:
+                server.tools = mcp_listing.list_stdio(server.command, server.args)
+                server.tools_source = "stdio listing in a bwrap sandbox (no network, read-only)"
+            except (RuntimeError, ValueError) as exc:
                 server.list_error = str(exc)  # type: ignore[attr-defined]
     return out
 

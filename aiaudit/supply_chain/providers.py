@@ -50,7 +50,11 @@ def mcp_servers(ctx: AuditContext) -> list[mcp.McpServer | mcp.McpConfigProblem]
                     server.tools_source = f"{path}: unreadable ({exc})"
         from aiaudit.supply_chain.mcp_sources import add_listings
 
-        return add_listings(fs, servers, settings_for(ctx))
+        stdio = bool(ctx.cached("pytest:mcp_list_stdio", lambda: False))
+        if stdio and ctx.target.kind != "local":
+            raise CouldNotCheck("--mcp-list-stdio starts servers on this machine only: "
+                                "the target is not local")
+        return add_listings(fs, servers, settings_for(ctx), stdio)
     return ctx.cached("supply_chain:mcp", load)
 
 
