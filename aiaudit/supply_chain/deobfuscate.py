@@ -27,23 +27,32 @@ from typing import Any
 
 from aiaudit.supply_chain.textctx import TextFile
 
-MAX_SOURCE = 2_000_000  # characters: bigger files are reviewed unfolded
+MAX_SOURCE = 300_000  # characters: bigger files get the rules unfolded (folding is per-AST)
 MAX_VALUE = 1_000_000  # characters or bytes of one folded value
 MAX_DEPTH = 4  # exec(decoded(exec(decoded(...)))) layers followed
 UNKNOWN = object()
 # Cheap test before parsing: a file with none of these has nothing to fold (substring
 # searches run at memory speed; one regex with all of them is ten times slower).
-INDICATOR_LITERALS = ("chr(", "fromCharCode", "fromCodePoint", ".join(", "getattr",
-                      "__import__", "import_module", "decode", "fromhex", "decompress",
-                      "inflate", "gunzip", "unzip", "compile(", "exec(", "eval(", "Function(",
-                      "\\x", "\\u", "[::-1]", "codecs", "b64", "b32", "b16", "b85", "a85",
-                      "unhexlify", "atob", "Buffer.from", "reverse(", "unescape", "decodeURI",
-                      "require(")
-INDICATORS = re.compile(r"['\"`]\s*\+|\+\s*['\"`]|['\"][ \t]+['\"]")
+INDICATOR_LITERALS = ("chr(", "fromCharCode", "fromCodePoint", "getattr", "__import__",
+                      "import_module", "fromhex", "decompress", "inflate", "gunzip", "unzip",
+                      "compile(", "exec(", "eval(", "Function(", "\\x", "\\u", "[::-1]",
+                      "codecs", "b64decode", "b32decode", "b16decode", "b85decode", "a85decode",
+                      "decodebytes", "unhexlify", "a2b_", "atob", "Buffer.from", "reverse(",
+                      "unescape", "decodeURI", "vm.run")
+INDICATORS = re.compile(r"['\"`]\s*\+|\+\s*['\"`]|['\"][ \t]+['\"]|\[\s*['\"`]|"
+                        r"require\s*\(\s*[^'\"`\s)]")
+# Split strings alone are everywhere; they matter next to something that runs or sends.
+SINKS = ("system", "popen", "subprocess", "spawn", "child_process", "exec", "eval", "urlopen",
+         "requests.", "fetch(", "http", "socket", "open(", "writefile", "os.", "require(")
 
 
 def worth_folding(text: str) -> bool:
-    return any(lit in text for lit in INDICATOR_LITERALS) or bool(INDICATORS.search(text))
+    if any(lit in text for lit in INDICATOR_LITERALS):
+        return True
+    if not INDICATORS.search(text):
+        return False
+    lowered = text.lower()
+    return any(sink in lowered for sink in SINKS)
 
 
 @dataclass(frozen=True)
