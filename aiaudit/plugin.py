@@ -56,6 +56,7 @@ from aiaudit.status import CouldNotCheck, ManualCheck, NotApplicable, Status
 from aiaudit.supply_chain.pytest_options import add_supply_chain_options
 from aiaudit.target import TargetError, parse_target
 
+HTML_EVERY_SECONDS = 60.0  # a run that is killed still leaves an HTML report this fresh
 CTX = pytest.StashKey[AuditContext]()
 STATE = pytest.StashKey[dict]()
 EVIDENCE = pytest.StashKey[dict]()
@@ -122,6 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except (TargetError, ConfigError, CatalogError) as exc:
         raise pytest.UsageError(str(exc)) from None
     ctx = AuditContext(target, cfg, config.getoption("profile"))
+    ctx.cached("pytest:mcp_list_stdio", lambda: bool(config.getoption("mcp_list_stdio")))
     config.stash[CTX] = ctx
     # Audit tests use no Hypothesis; its plugin imports hypothesis (seconds) in the terminal
     # summary, which would hold an interrupted audit past its 2 s stop.
@@ -136,6 +138,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _install_stop_handlers(config.stash[STATE])
     if not config.getoption("htmlpath", None):
         config.option.htmlpath = f"{base}.html"
+    if config.option.tbstyle == "auto":
+        # Each FAIL is one line already; pytest's default summary re-scans every report per
+        # failure (quadratic: minutes for a few thousand failing cases). --tb=... overrides.
+        config.option.tbstyle = "line"
     config.option.self_contained_html = True
 
 
@@ -274,12 +280,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             bad.append(item.nodeid)
         else:
             item.stash[EVIDENCE] = {}
+            _short_failures(item)
         _sanitize_nodeid(item)
     if bad:
         raise pytest.UsageError(
             f"{len(bad)} audit test(s) lack exactly one @pytest.mark.control(ID) naming a "
             f"catalog control, e.g. {bad[0]}"
         )
+
+
+def _short_failures(item: pytest.Item) -> None:
+    """Skip pytest's traceback rendering for a FAIL or a CouldNotCheck: the report keeps one
+    line for those (pytest_runtest_makereport), and rendering source and every argument's
+    repr per failing case dominated whole runs with hundreds of failing cases."""
+    full = item.repr_failure
+
+    def repr_failure(excinfo: pytest.ExceptionInfo[BaseException], *args: Any, **kw: Any):
+        if excinfo.errisinstance((AssertionError, CouldNotCheck)):
+            return f"{excinfo.typename}: {excinfo.value}"
+        if item.config.option.tbstyle == "line" and hasattr(item, "_repr_failure_py"):
+            return item._repr_failure_py(excinfo, style="short")  # a bug keeps its traceback
+        return full(excinfo, *args, **kw)
+
+    item.repr_failure = repr_failure  # type: ignore[method-assign]
 
 
 class Evidence:
@@ -454,6 +477,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report.aiaudit_status = case.status.value  # type: ignore[attr-defined]
     report.aiaudit_control = control  # type: ignore[attr-defined]
     report.aiaudit_evidence = case.evidence  # type: ignore[attr-defined]
+    if report.when == "teardown":
+        _refresh_html(item.config, state)
+
+
+def _refresh_html(config: pytest.Config, state: dict) -> None:
+    """Rewrite pytest-html's report at most every HTML_EVERY_SECONDS during the run.
+
+    pytest-html's own `generate_report_on_test` re-renders the whole report after every
+    case: quadratic in the cases (a 1,000-skill home spent most of a 10-minute run there).
+    The report is still written in full at the end of the session."""
+    now = time.monotonic()
+    if now - state.setdefault("html_at", now) < HTML_EVERY_SECONDS:
+        return
+    state["html_at"] = now
+    for plugin in config.pluginmanager.get_plugins():
+        if hasattr(plugin, "_generate_report") and hasattr(plugin, "_report"):
+            plugin._generate_report()
 
 
 def _add_history(doc: dict, base: Path) -> None:

@@ -5,8 +5,8 @@ import pytest
 
 from aiaudit.status import could_not_check, manual
 from aiaudit.supply_chain import baseline
-from aiaudit.supply_chain.honesty import review_text
 from aiaudit.supply_chain.mcp import McpConfigProblem, McpServer, literal_secrets, pinning_problems
+from aiaudit.supply_chain.mcp_listing import judge_description
 from aiaudit.supply_chain.review import failing
 from aiaudit.supply_chain.settings import settings_for
 
@@ -26,9 +26,11 @@ def test_mcp_and_skills_are_pinned_and_unchanged_since_approval(subject, audit, 
                          "its secrets are still there to be enabled")
         problems += pinning_problems(subject)
         problems += [f"literal secret {s}" for s in literal_secrets(subject)]
+        if getattr(subject, "list_error", None):
+            could_not_check(f"listing the server's tools failed: {subject.list_error}")
         for name, text in subject.tools.items():
             problems += [f"tool {name}: {f.describe()}"
-                         for f in failing(review_text(text, f"tool:{name}"), "medium")]
+                         for f in failing(judge_description(text, f"tool:{name}"), "medium")]
         evidence.add("tool descriptions", f"{len(subject.tools)} from "
                      f"{subject.tools_source or 'no bundle manifest'}")
         evidence.read(config_entries=1, tool_descriptions=len(subject.tools))

@@ -22,6 +22,9 @@ class SkillFile:
     data: bytes | None = None  # None for non-files and for files over the size cap
     linkname: str = ""
 
+    def __repr__(self) -> str:  # pytest shows test arguments on failure: never the bytes
+        return f"SkillFile({self.path!r}, {self.kind!r}, {self.size})"
+
     @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.data or b"").hexdigest()
@@ -53,6 +56,9 @@ class Skill:
     nested: tuple[str, ...] = ()  # sub-directories that are skills of their own
     records: dict[str, Any] = field(default_factory=dict)  # provenance files, parsed
     denied: list[str] = field(default_factory=list)  # files below it the audit could not read
+
+    def __repr__(self) -> str:  # a failing case's traceback repr()s it: keep it one line
+        return f"Skill({self.id!r}, {len(self.files)} files)"
 
     @property
     def framework(self) -> str:

@@ -48,7 +48,13 @@ def mcp_servers(ctx: AuditContext) -> list[mcp.McpServer | mcp.McpConfigProblem]
                     server.tools_source = path
                 except (ValueError, CouldNotCheck) as exc:
                     server.tools_source = f"{path}: unreadable ({exc})"
-        return servers
+        from aiaudit.supply_chain.mcp_sources import add_listings
+
+        stdio = bool(ctx.cached("pytest:mcp_list_stdio", lambda: False))
+        if stdio and ctx.target.kind != "local":
+            raise CouldNotCheck("--mcp-list-stdio starts servers on this machine only: "
+                                "the target is not local")
+        return add_listings(fs, servers, settings_for(ctx), stdio)
     return ctx.cached("supply_chain:mcp", load)
 
 

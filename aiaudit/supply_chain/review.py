@@ -415,6 +415,9 @@ def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Findi
     findings += _compound_findings(code)
     findings += _secret_env_exfiltration(skill, files, code)
     findings += [f for f in prose.skill_prose(skill, files) if f.control == "SUP-03"]
+    from aiaudit.supply_chain.folded_review import folded_review  # imports this module
+
+    findings += folded_review(skill, findings)
     return sort_findings(findings)
 
 

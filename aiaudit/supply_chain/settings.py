@@ -10,6 +10,8 @@ validated here so that a typo is reported with its name instead of silently igno
     hermes_homes = ["/srv/hermes"]       # besides ~/.hermes and [paths] state_dirs
     project_dirs = ["/srv/repo"]         # .claude/.agents/.hermes skills, .mcp.json, ...
     mcp_configs = ["/etc/mcp.json"]      # extra MCP client configs
+    mcp_snapshots = ["/srv/mcp/fs.json"] # captured tools/list (prompts, resources) results
+    mcp_list_remote = true               # ask remote (HTTP/SSE) MCP servers for their lists
     allowed_registries = ["clawhub.ai", "github:openai/skills"]
     allowed_owners = ["steipete"]        # default: any owner that is not a look-alike
     popular_owners = ["openclaw"]        # names look-alikes are compared with
@@ -81,6 +83,8 @@ class Settings:
     hermes_homes: tuple[str, ...] = ()
     project_dirs: tuple[str, ...] = ()
     mcp_configs: tuple[str, ...] = ()
+    mcp_snapshots: tuple[str, ...] = ()
+    mcp_list_remote: bool = False
     allowed_registries: tuple[str, ...] = DEFAULT_REGISTRIES
     allowed_owners: tuple[str, ...] = ()  # empty: any owner that is not a look-alike
     popular_owners: tuple[str, ...] = DEFAULT_POPULAR_OWNERS
@@ -98,7 +102,7 @@ class Settings:
 
 
 _LISTS = {"home_dirs", "skill_roots", "openclaw_state_dirs", "hermes_homes", "project_dirs",
-          "mcp_configs", "allowed_registries", "allowed_owners", "popular_owners",
+          "mcp_configs", "mcp_snapshots", "allowed_registries", "allowed_owners", "popular_owners",
           "agent_process", "skill_process"}
 _TABLES = {"allowlist": ("path", "rule", "sha256"),
            "approved_skills": ("path", "content_sha256")}
@@ -146,7 +150,7 @@ def _hex_digest(text: str) -> str:
 
 def parse_settings(section: dict[str, Any]) -> Settings:
     """Validate the raw `[supply_chain]` table (CouldNotCheck naming the key when bad)."""
-    known = _LISTS | set(_TABLES) | set(_SCALARS)
+    known = _LISTS | set(_TABLES) | set(_SCALARS) | {"mcp_list_remote"}
     unknown = sorted(set(section) - known)
     if unknown:
         raise _bad(unknown[0], f"unknown key (known: {', '.join(sorted(known))})")
@@ -158,6 +162,10 @@ def parse_settings(section: dict[str, Any]) -> Settings:
             if not isinstance(section[key], kind) or isinstance(section[key], bool):
                 raise _bad(key, f"must be a {kind.__name__}")
             values[key] = section[key]
+    if "mcp_list_remote" in section:
+        if not isinstance(section["mcp_list_remote"], bool):
+            raise _bad("mcp_list_remote", "must be true or false")
+        values["mcp_list_remote"] = section["mcp_list_remote"]
     if "allowlist" in section:
         values["allowlist"] = tuple(
             AllowedFinding(t["path"], t["rule"], _hex_digest(t["sha256"]).lower(),

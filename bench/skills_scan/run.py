@@ -22,6 +22,9 @@ What is timed, per repetition (median of --repeat repetitions, same tree, same r
 - aiaudit in-process (printed for reference): the same work inside a warm interpreter,
   single-threaded.
 - GuardDog as its CLI runs: two processes per repetition (pypi and npm scans).
+- once, printed beside the scanner time: the whole audit as a user runs it
+  (`pytest --target=local --audit-config=... tests_supply_chain` over the tree: every
+  SUP-01..07 case and both reports), wall time and CPU time.
 The speedup compares the two commands: start-up included on both sides.
 
 The last line reads `speedup: N.Nx` (median aiaudit command time against median GuardDog
@@ -110,6 +113,29 @@ def aiaudit_command(home: Path) -> str:
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("scan_tree.py")),
                            str(home)], capture_output=True, text=True, timeout=3600, check=True)
     return done.stdout
+
+
+def whole_audit(home: Path, work: Path) -> tuple[float, float, str]:
+    """(wall s, CPU s of the run and its children, pytest's last line) of a whole
+    `pytest --target=local ... tests_supply_chain` audit of home: collection, discovery, every
+    SUP-01..07 case, the HTML and JSON reports."""
+    config = work / "audit.toml"
+    config.write_text(f"[supply_chain]\nhome_dirs = [{str(home)!r}]\n"
+                      f"baseline_file = {str(work / 'baseline.json')!r}\n", encoding="utf-8")
+    before = os.times()
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "--target=local",
+                           f"--audit-config={config}", "--report-dir", str(work / "reports"),
+                           "-q", "-p", "no:cacheprovider", "tests_supply_chain"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    wall = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + \
+        (after.children_system - before.children_system)
+    last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"the audit run failed ({done.returncode}): {done.stderr[-500:]}")
+    return wall, cpu, last
 
 
 def guarddog_scan(guarddog: Path, home: Path) -> dict[str, dict]:
@@ -202,6 +228,9 @@ def main() -> None:
         print(f"aiaudit:  {ours:7.2f} s median, {files / ours:8.0f} files/s, "
               f"{len(reviews)} skills reviewed (SUP-03 + SUP-04), as a command")
         print(f"          {warm:7.2f} s median in a warm process, single-threaded")
+        audit_wall, audit_cpu, last = whole_audit(tree, Path(tmp))
+        print(f"          {audit_wall:7.2f} s whole audit (pytest --target=local "
+              f"tests_supply_chain, reports written; {audit_cpu:.1f} s CPU): {last}")
         print(f"guarddog: {theirs:7.2f} s median, {files / theirs:8.0f} files/s "
               "(pypi + npm local-directory scans)")
         malicious, detected, benign, false_alarms = score_aiaudit(corpus_home)

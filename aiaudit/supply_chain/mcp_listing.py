@@ -1,0 +1,207 @@
+"""MCP tool, prompt and resource descriptions as the servers themselves list them.
+
+Two sources besides bundle manifests: captured snapshots (`[supply_chain] mcp_snapshots`:
+the JSON results of `tools/list`, `prompts/list`, `resources/list` as the protocol returns
+them) and remote servers asked over streamable HTTP or SSE with the official `mcp` SDK. A
+remote listing sends `initialize`, the `initialized` notification and the three list calls,
+nothing else (no tool call, no session DELETE), under a time limit; tools are what an agent
+reads, so each description is one entry (`add`, `add.sidenote` for a parameter,
+`prompt:explain`, `resource:NAME`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from typing import Any
+
+MAX_ENTRIES = 2_000
+LIST_TIMEOUT_SECONDS = 10.0
+LIST_METHODS = ("initialize", "notifications/initialized", "tools/list", "prompts/list",
+                "resources/list")  # the only requests a remote listing sends
+
+
+def descriptions(listing: dict[str, Any]) -> dict[str, str]:
+    """{"tool:NAME": description, "tool:NAME.PARAM": ..., "prompt:...", "resource:..."} from
+    the results of the list calls (keys `tools`, `prompts`, `resources`)."""
+    out: dict[str, str] = {}
+    for kind, key in (("tool", "tools"), ("prompt", "prompts"), ("resource", "resources")):
+        items = listing.get(key)
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                continue
+            name = item["name"]
+            text = item.get("description")
+            title = item.get("title")
+            key_of = name if kind == "tool" else f"{kind}:{name}"  # tools as manifests name them
+            out[key_of] = "\n".join(str(t) for t in (title, text) if t)
+            schema = item.get("inputSchema") if kind == "tool" else None
+            props = schema.get("properties") if isinstance(schema, dict) else None
+            for param, spec in (props.items() if isinstance(props, dict) else ()):
+                if isinstance(spec, dict) and spec.get("description"):
+                    out[f"{name}.{param}"] = str(spec["description"])
+            for arg in item.get("arguments") or [] if kind == "prompt" else []:
+                if isinstance(arg, dict) and arg.get("description"):
+                    out[f"prompt:{name}.{arg.get('name')}"] = str(arg["description"])
+            if len(out) >= MAX_ENTRIES:
+                return out
+    return out
+
+
+def parse_snapshot(text: str) -> tuple[str | None, dict[str, str]]:
+    """(server name if the snapshot names one, descriptions) of a snapshot file: an object
+    with `tools`/`prompts`/`resources` lists, JSON-RPC responses carrying them in `result`
+    (one or a list), or `{"server": NAME, "tools/list": RESULT, ...}`. ValueError if none."""
+    doc = json.loads(text)
+    docs = doc if isinstance(doc, list) else [doc]
+    name = doc.get("server") if isinstance(doc, dict) else None
+    merged: dict[str, Any] = {}
+    for part in docs:
+        if not isinstance(part, dict):
+            continue
+        for candidate in (part, part.get("result"), part.get("tools/list"),
+                          part.get("prompts/list"), part.get("resources/list")):
+            if isinstance(candidate, dict):
+                for key in ("tools", "prompts", "resources"):
+                    if isinstance(candidate.get(key), list):
+                        merged.setdefault(key, []).extend(candidate[key])
+    if not merged:
+        raise ValueError("no tools, prompts or resources list in the snapshot")
+    return (str(name) if name else None), descriptions(merged)
+
+
+async def _list(url: str, transport: str, headers: dict[str, str]) -> dict[str, Any]:
+    import httpx2
+    from mcp.client.session import ClientSession
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+
+    listing: dict[str, Any] = {}
+
+    async def run(read: Any, write: Any) -> None:
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            caps = init.capabilities
+            calls = (("tools", session.list_tools, caps.tools),
+                     ("prompts", session.list_prompts, caps.prompts),
+                     ("resources", session.list_resources, caps.resources))
+            for key, call, offered in calls:
+                if offered is not None:
+                    result = await call()
+                    listing[key] = result.model_dump(mode="json", by_alias=True,
+                                                     exclude_none=True).get(key, [])
+
+    if transport == "stdio":
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+
+        params = StdioServerParameters(command=headers["__command__"],
+                                       args=json.loads(headers["__args__"]), env={})
+        with open(os.devnull, "w") as quiet:
+            async with stdio_client(params, errlog=quiet) as (read, write):
+                await run(read, write)
+        return listing
+    if transport == "sse":
+        async with sse_client(url, headers=headers or None, timeout=LIST_TIMEOUT_SECONDS,
+                              sse_read_timeout=LIST_TIMEOUT_SECONDS) as (read, write):
+            await run(read, write)
+    else:
+        client = httpx2.AsyncClient(headers=headers or None,
+                                    timeout=httpx2.Timeout(LIST_TIMEOUT_SECONDS))
+        async with client, streamable_http_client(url, http_client=client,
+                                                  terminate_on_close=False) as (read, write):
+            await run(read, write)
+    return listing
+
+
+def list_remote(url: str, transport: str = "http", headers: dict[str, str] | None = None,
+                timeout: float = LIST_TIMEOUT_SECONDS) -> dict[str, str]:
+    """Descriptions a remote MCP server lists (RuntimeError with the reason on failure)."""
+    return descriptions(fetch_listing(url, transport, headers, timeout))
+
+
+def fetch_listing(url: str, transport: str = "http", headers: dict[str, str] | None = None,
+                  timeout: float = LIST_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """The list results as the protocol returns them: {"tools": [...], "prompts": [...],
+    "resources": [...]} (what a snapshot holds)."""
+    import anyio
+
+    async def bounded() -> dict[str, Any]:
+        with anyio.fail_after(timeout):
+            return await _list(url, transport, headers or {})
+
+    try:
+        return anyio.run(bounded)
+    except TimeoutError:
+        raise RuntimeError(f"{url}: no listing within {timeout:.0f} s") from None
+    except Exception as exc:  # noqa: BLE001 - a server's failure is a finding's reason
+        cause = exc
+        while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+            cause = cause.exceptions[0]
+        raise RuntimeError(f"{url}: {type(cause).__name__}: {cause}") from None
+
+
+SANDBOX_ARGS = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+                "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+                "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp")
+
+
+def sandboxed_command(command: str, args: list[str]) -> list[str]:
+    """A stdio server's launch inside bubblewrap: read-only root, private /tmp, no network
+    (all namespaces unshared), no environment (a configured env may hold secrets), dies with
+    the auditor. ValueError when bwrap is missing."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise ValueError("bwrap (bubblewrap) is not installed: stdio servers are not started")
+    return [bwrap, *SANDBOX_ARGS, "--", command, *args]
+
+
+def list_stdio(command: str, args: list[str], timeout: float = LIST_TIMEOUT_SECONDS
+               ) -> dict[str, str]:
+    """Descriptions a stdio MCP server lists when started in the sandbox; the SDK's client
+    terminates the server (and its process group) when the listing ends or times out."""
+    argv = sandboxed_command(command, args)
+    return descriptions(fetch_listing("stdio:" + command, "stdio",
+                                      {"__command__": argv[0],
+                                       "__args__": json.dumps(argv[1:])}, timeout))
+
+
+# Tool poisoning: what a description tells the agent to do. Interim rules until the shared
+# agent-addressed-prose judge lands; the existing hidden-instruction review runs as well.
+_POISON = (
+    ("tool-prerequisite-read", re.compile(
+        r"(?is)\bbefore (?:using|calling|invoking|running) (?:this|the|any) tool\b.{0,120}?"
+        r"\b(?:read|open|cat|load|fetch|look up|collect)\b")),
+    ("tool-secret-in-parameter", re.compile(
+        r"(?is)(?:~/\.ssh|id_rsa|\.env\b|mcp\.json|\.aws/credentials|credentials|api[_ ]?keys?|"
+        r"config(?:uration)? files?|private key).{0,160}?\b(?:pass|put|include|send|add|"
+        r"provide)\b.{0,80}?\b(?:as|in|into|via)\b.{0,40}?(?:parameter|argument|field|"
+        r"['\"]\w+['\"])")),
+    ("tool-precedence", re.compile(
+        r"(?i)\b(?:takes?|has|have) (?:precedence|priority) over\b|\binstead of (?:any|every|"
+        r"all|the) other tools?\b|\bwhen(?:ever)? (?:any|another|an?) other tool\b|"
+        r"\b(?:ignore|override|replace)s? (?:the )?(?:other|previous) (?:tools?|instructions)\b")),
+    ("hide-from-user", re.compile(
+        r"(?i)\b(?:do not|don't|never|without) (?:tell(?:ing)?|mention(?:ing)?|inform(?:ing)?|"
+        r"show(?:ing)?|notify(?:ing)?|alert(?:ing)?)\b.{0,30}\buser\b")),
+)
+
+
+def judge_description(text: str, label: str) -> list[Any]:
+    """Findings on one MCP description, read as instructions to the agent (SUP-07)."""
+    from aiaudit.supply_chain.findings import Finding, excerpt
+    from aiaudit.supply_chain.honesty import review_text
+    from aiaudit.supply_chain.review import _prose_threats
+    from aiaudit.supply_chain.textctx import TextFile
+
+    found = list(review_text(text, label))
+    found += _prose_threats(TextFile(label, "markdown", text))
+    for rule, pattern in _POISON:
+        match = pattern.search(text)
+        if match:
+            line = text.count("\n", 0, match.start()) + 1
+            found.append(Finding("SUP-07", rule, "high", label, line,
+                                 excerpt(" ".join(match.group(0).split())), "mcp-description",
+                                 "the description instructs the agent (tool poisoning)"))
+    return found

@@ -1,0 +1,110 @@
+"""MCP tool descriptions (SUP-07): read from snapshots recorded from real SDK servers and
+live from the same servers over streamable HTTP on loopback, judged as instructions to the
+agent, and baselined so that a changed description (rug pull) fails with the diff."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aiaudit.hostfs import HostFS
+from aiaudit.supply_chain import baseline
+from aiaudit.supply_chain.mcp import McpConfigProblem, McpServer
+from aiaudit.supply_chain.mcp_listing import (
+    judge_description,
+    list_remote,
+    list_stdio,
+    parse_snapshot,
+    sandboxed_command,
+)
+from aiaudit.supply_chain.mcp_sources import add_listings
+from aiaudit.supply_chain.review import failing
+from aiaudit.supply_chain.settings import Settings
+from selftests.record_mcp_snapshots import serving
+
+SNAPSHOTS = Path(__file__).parent / "fixtures" / "mcp"
+
+
+def snapshot(kind: str) -> tuple[str | None, dict[str, str]]:
+    return parse_snapshot((SNAPSHOTS / f"{kind}-calculator.json").read_text(encoding="utf-8"))
+
+
+def flagged(tools: dict[str, str]) -> dict[str, set[str]]:
+    return {name: {f.rule for f in failing(judge_description(text, name), "medium")}
+            for name, text in tools.items()}
+
+
+def test_poisoned_descriptions_fail_and_clean_ones_pass() -> None:
+    _, poisoned = snapshot("poisoned")
+    _, clean = snapshot("clean")
+    rules = flagged(poisoned)
+    assert {"tool-prerequisite-read", "tool-secret-in-parameter", "hide-from-user"} <= \
+        rules["add"]
+    assert "tool-precedence" in rules["send_email"]
+    assert rules["prompt:explain"] == set()
+    assert flagged(clean) == {"add": set(), "prompt:explain": set()}
+
+
+def test_live_listing_over_streamable_http_matches_the_recorded_snapshots() -> None:
+    for kind in ("clean", "poisoned"):
+        with serving(kind) as url:
+            live = list_remote(url)
+        assert live == snapshot(kind)[1], kind
+
+
+def test_an_unreachable_server_is_a_clear_error() -> None:
+    with pytest.raises(RuntimeError, match="127.0.0.1:9"):
+        list_remote("http://127.0.0.1:9/mcp", timeout=5)
+
+
+def test_snapshots_and_remote_listing_reach_the_sup07_subjects(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.json"
+    bad.write_text(json.dumps({"jsonrpc": "2.0", "id": 1, "result": {}}), encoding="utf-8")
+    with serving("poisoned") as url:
+        remote = McpServer("cursor", "/home/u/.cursor/mcp.json", "calc", url=url,
+                           transport="http")
+        servers = add_listings(HostFS("local"), [remote], Settings(
+            mcp_snapshots=(str(SNAPSHOTS / "clean-calculator.json"), str(bad)),
+            mcp_list_remote=True))
+    by_id = {s.id: s for s in servers}
+    assert by_id["mcp:cursor/calc"].tools == snapshot("poisoned")[1]
+    assert by_id["mcp:snapshot/clean-calculator"].tools == snapshot("clean")[1]
+    assert isinstance(by_id["mcp:snapshot/broken.json"], McpConfigProblem)
+
+
+def test_a_changed_description_is_a_rug_pull_with_the_diff(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    server = McpServer("snapshot", "clean.json", "calculator", tools=snapshot("clean")[1])
+    baseline.approve(path, server.id, server)
+    server.tools = {**server.tools, "add": snapshot("poisoned")[1]["add"]}
+    diff = baseline.changes(baseline.load(path)["mcp"][server.id], server)
+    assert len(diff) == 1 and diff[0].startswith("tool add description: 'Adds two numbers")
+    assert "~/.ssh/id_rsa" in diff[0]
+
+
+def test_stdio_servers_are_listed_in_the_sandbox_and_killed(tmp_path: Path) -> None:
+    script = str(Path(__file__).parent / "mcp_fixture_servers.py")
+    marker = f"--port={os.getpid()}"  # a unique argument to find the process by
+    tools = list_stdio(sys.executable, [script, "poisoned", "--stdio", marker], timeout=60)
+    assert tools == snapshot("poisoned")[1]
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "the stdio server outlived its listing"
+
+
+def test_the_sandbox_has_no_network_no_writable_filesystem_and_no_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIAUDIT_CANARY_SECRET", "do-not-leak")
+    probe = ("import os, socket\n"
+             "try:\n open('/etc/aiaudit-probe', 'w')\n print('write ok')\n"
+             "except OSError as e:\n print('write refused', e.errno)\n"
+             "try:\n socket.create_connection(('127.0.0.1', 22), timeout=2)\n print('net ok')\n"
+             "except OSError as e:\n print('net refused', e.errno)\n"
+             "print('env', os.environ.get('AIAUDIT_CANARY_SECRET'))\n")
+    argv = sandboxed_command(sys.executable, ["-c", probe])
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout
+    assert "write refused" in out and "net refused" in out and "env None" in out, out
