@@ -64,8 +64,9 @@ class Server:
     scheme: str = "http"
     auth: str = ""  # "bearer:<secret name>" | "basic" for the readiness check
     timeout: float = 240.0
-    # Ray gives its raylet a hard-coded 30 s to register (ray/_private/node.py): on a loaded
-    # machine it starts alone, before the others, and gets a second try
+    # Start alone, before the others, with a second try: Ray gives its raylet a hard-coded
+    # 30 s to register (ray/_private/node.py) and the OpenClaw gateway gives up its startup
+    # migrations when its state lease is not ready in time; both failed on a loaded machine
     first: bool = False
 
 
@@ -190,7 +191,7 @@ SERVERS: tuple[Server, ...] = (
     Server("ray-dashboard", 8265, "ray", _ray, "/api/version", first=True),
     Server("hermes-api", 8642, "hermes", _hermes, "/health"),
     Server("openclaw-token", 18789, "openclaw", _openclaw, "/v1/models",
-           auth="bearer:openclaw-token"),
+           auth="bearer:openclaw-token", first=True),
     Server("llama-cpp-python-embedding", 8002, "", _embedding, "/v1/models"),
 )
 
