@@ -114,7 +114,7 @@ def replay(fixture: str, port: int):
             sent.append(path)
             raw = answers.get(path) or Answer(404, {}, b"")
             return SimpleNamespace(status=raw.status, headers=raw.headers, body=raw.body,
-                                   tls=None)
+                                   tls=None, cause=None)
 
     prober = discovery._PortProber(Replay(), "192.0.2.1", port)
     return discovery.fingerprint(prober, prober.svc.answers, probes.DISCOVERY), sent
