@@ -137,7 +137,8 @@ def test_litellm_health_is_held_back_from_a_litellm_port():
         ident, sent = replay("litellm-open", port)
         assert ident.service == "LiteLLM proxy"
         assert "/health/liveliness" in sent and "/health" not in sent, sent
-    assert "/health" in discovery._costly_paths()
+        assert "/openapi.json" not in sent, sent
+    assert {"/health", "/openapi.json"} <= discovery._costly_paths()
     # a port that is not LiteLLM still gets /health (Hermes' and llama.cpp's probe)
     ident, sent = replay("hermes-api", 1)
     assert ident.service == "Hermes Agent API server" and "/health" in sent

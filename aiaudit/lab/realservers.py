@@ -182,10 +182,12 @@ def _embedding(ctx: Ctx, srv: Server) -> tuple[list[str], dict[str, str]]:
 
 
 SERVERS: tuple[Server, ...] = (
-    Server("litellm-open", 4000, "litellm", _litellm, "/health/liveliness"),
+    # Ready = the read the audit makes answers: the first /model/info and MLflow's first API
+    # call (its SQLite store is created then) took over 10 s on a loaded machine
+    Server("litellm-open", 4000, "litellm", _litellm, "/model/info"),
     Server("litellm-key", 4001, "litellm", _litellm, "/v1/models",
            auth="bearer:litellm-master-key"),
-    Server("mlflow", 5000, "mlflow", _mlflow, "/health"),
+    Server("mlflow", 5000, "mlflow", _mlflow, "/api/2.0/mlflow/experiments/search?max_results=1"),
     Server("gradio-open", 7860, "gradio", _gradio, "/config"),
     Server("gradio-auth", 7861, "gradio", _gradio, "/"),
     Server("ray-dashboard", 8265, "ray", _ray, "/api/version", first=True),
