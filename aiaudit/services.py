@@ -68,12 +68,18 @@ class ServiceDef:
     signatures: tuple[Signature, ...] = ()
     read: tuple[str, ...] = ()
     management: tuple[str, ...] = ()
+    costly: tuple[str, ...] = ()  # GETs that make this service do real work (see the toml)
     completion: str = ""
     version: tuple[str, str] | None = None  # (path, json key path)
+    version_regex: re.Pattern[str] | None = None  # a plain-text version: group 1 of this
     confirmed: str = ""
     min_score: float = DEFAULT_MIN_SCORE
     generic: bool = False
     server: re.Pattern[str] | None = None  # proxies: their Server header
+    # proxies that send no Server header (HAProxy, Traefik): their own refusal, told by its
+    # WWW-Authenticate challenge or its built-in 401 page
+    challenge: re.Pattern[str] | None = None
+    refusal_body: re.Pattern[str] | None = None
 
     def matches_process(self, cmdline: str) -> re.Pattern[str] | None:
         return next((p for p in self.process if p.search(cmdline)), None)
@@ -116,12 +122,16 @@ def _service(raw: dict[str, Any], is_proxy: bool) -> ServiceDef:
         signatures=sigs,
         read=tuple(raw.get("read", ())),
         management=tuple(raw.get("management", ())),
+        costly=tuple(raw.get("costly", ())),
         completion=raw.get("completion", ""),
         version=(version["path"], version.get("json", "")) if version else None,
+        version_regex=re.compile(version["regex"]) if version and "regex" in version else None,
         confirmed=raw.get("confirmed", ""),
         min_score=float(raw.get("min_score", DEFAULT_MIN_SCORE)),
         generic=bool(raw.get("generic", False)),
         server=re.compile(raw["server"]) if raw.get("server") else None,
+        challenge=re.compile(raw["challenge"]) if raw.get("challenge") else None,
+        refusal_body=re.compile(raw["refusal_body"]) if raw.get("refusal_body") else None,
     )
 
 

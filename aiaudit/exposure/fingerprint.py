@@ -181,6 +181,9 @@ def version_of(service: ServiceDef, answers: dict[str, Answer]) -> str | None:
     answer = answers.get(path)
     if answer is None or not answer.ok:
         return None
+    if service.version_regex is not None:  # e.g. MLflow's /version answers "3.17.2" as text
+        found = service.version_regex.search(answer.text)
+        return found.group(1)[:80] if found else None
     values = [v for v in json_values(answer.json(), key) if isinstance(v, str | int | float)]
     return str(values[0])[:80] if values else None
 
@@ -228,4 +231,11 @@ def proxy_of(answer: Answer | None) -> ServiceDef | None:
     if answer is None:
         return None
     server = answer.headers.get("server", "")
-    return next((p for p in proxies() if p.server and p.server.search(server)), None)
+    named = next((p for p in proxies() if p.server and p.server.search(server)), None)
+    if named is not None or server or answer.status not in (401, 403, 407):
+        return named
+    # No Server header: a refusal in a proxy's own words (its default realm or 401 page)
+    challenge = answer.headers.get("www-authenticate", "")
+    return next((p for p in proxies()
+                 if (p.challenge and challenge and p.challenge.search(challenge))
+                 or (p.refusal_body and p.refusal_body.search(answer.text[:2000]))), None)
