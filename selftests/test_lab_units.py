@@ -23,7 +23,6 @@ from aiaudit.lab import __main__ as cli
 from aiaudit.lab import audit_toml, guards, parts, sshd
 from aiaudit.lab.agent import Agent, AgentConfig, ConfigError, _open_store
 from aiaudit.lab.agent_api import AgentServer
-from aiaudit.lab.prompt import render_gemma
 from aiaudit.lab.store import HistoryStore
 
 CANARY = "AIAUDIT-CANARY-0123456789ABCDEF"
@@ -63,13 +62,6 @@ def test_input_validation_rejects(message: dict[str, str]) -> None:
 def test_input_validation_accepts_plain_questions() -> None:
     ok = [{"role": "user", "content": "What does the ecosystem: part of the docs say?"}]
     assert guards.injection_reason(ok) is None
-
-
-def test_gemma_prompt_carries_system_turn() -> None:
-    prompt = render_gemma("SYS", [("user", "a"), ("user", "b"), ("model", "c"), ("user", "d")])
-    assert prompt == ("<start_of_turn>user\nSYS\n\na\n\nb<end_of_turn>\n"
-                      "<start_of_turn>model\nc<end_of_turn>\n"
-                      "<start_of_turn>user\nd<end_of_turn>\n<start_of_turn>model\n")
 
 
 def test_audit_toml_references_secrets_by_file(tmp_path: Path) -> None:
@@ -140,6 +132,22 @@ def test_agent_refuses_encryption_without_sqlcipher(
     monkeypatch.setitem(sys.modules, "sqlcipher3", None)  # makes the import fail
     with pytest.raises(ConfigError, match="sqlcipher3"):
         _open_store(_config(tmp_path, encryption=True))
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-history", "isolated"])
+def test_agent_sends_its_prompt_as_a_real_system_message(tmp_path: Path, shared: bool) -> None:
+    """The model's own chat template gets the canary in a system turn; a client's system
+    turn (vulnerable agent) is appended to it; the memory of users' messages (never the
+    answers) comes first, everyone's only when shared."""
+    agent = Agent(_config(tmp_path, shared_history=shared))
+    session = agent.store.session_for("alice")
+    agent.store.add(session, "user", "alice asks")
+    agent.store.add(session, "assistant", "alice is answered")
+    chat = agent._prompt([("system", "EXTRA"), ("user", "bob asks")], "bob")
+    memory = "Memory of recent user messages:\n- alice asks\n\n" if shared else ""
+    assert chat == [{"role": "system", "content": f"{memory}{SYSTEM}\n\nEXTRA"},
+                    {"role": "user", "content": "bob asks"}]
+    agent.store.close()
 
 
 # -- agent HTTP surface (everything that is decided before the LLM is called) ------------

