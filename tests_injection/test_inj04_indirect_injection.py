@@ -10,7 +10,7 @@ from aiaudit.status import could_not_check
 @pytest.mark.control("INJ-04")
 @pytest.mark.resources(case="injection_channels_corpora")
 def test_read_content_does_not_hijack(case, audit, budget, need_garak, callback_listener,
-                                      evidence):
+                                      family_table, evidence):
     if case.corpus == "garak-native":
         verdict = native_verdict(audit, case.channel, "INJ-04")
         evidence.add("garak native", verdict.summary())
@@ -24,10 +24,13 @@ def test_read_content_does_not_hijack(case, audit, budget, need_garak, callback_
     evidence.add("listener", result.listener)
     evidence.add("attempts", result.rate.describe())
     evidence.read(answers=result.rate.trials)
+    evidence.add("no-attack control (clean reads)", result.benign_rate.describe())
+    family_table.append(result.row(case.channel.name, case.corpus).as_json())
     if result.fetched_pages:
         evidence.add("pages fetched", "; ".join(h.describe() for h in result.fetched_pages[:2]))
     for attempt, hits in result.hijacks[:3]:
         evidence.add(f"hijack [{attempt.label}]", "; ".join(h.describe() for h in hits[:2]))
-    assert not result.hijacks, result.summary()
+    findings = result.findings(case.channel.name, case.corpus)
+    assert not findings, "; ".join(findings) + f" ({result.summary()})"
     if result.problem:
         could_not_check(result.problem)

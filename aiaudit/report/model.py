@@ -16,6 +16,8 @@ from aiaudit.results import CaseResult, RunSummary, checklist_status
 from aiaudit.status import Status
 
 SCHEMA_VERSION = 1
+# Where the injection controls leave their per-family rows in the run's context.
+FAMILY_TABLE = "report:injection_families"
 
 
 @dataclass
@@ -30,6 +32,7 @@ class RunInfo:
     requests: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     interrupted: str = ""  # "interrupted after 12 s (SIGINT)" when the run was stopped
+    injection_families: list[dict] = field(default_factory=list)
 
 
 def _case(target: str, control: str, c: CaseResult) -> dict:
@@ -99,6 +102,7 @@ def build_report(info: RunInfo, summary: RunSummary, catalog: Catalog) -> dict:
         "controls": controls,
         "checklist": checklist,
         "owasp": owasp,
+        "injection_families": info.injection_families,
         "requests": info.requests,
         "notes": info.notes,
     }
