@@ -43,7 +43,7 @@ class Budget:
 
 
 PROFILE_BUDGETS: dict[str, Budget] = {
-    "standard": Budget(attacks=2, benign=6, garak=4, actions=3, indirect=3, history=3,
+    "standard": Budget(attacks=2, benign=6, garak=4, actions=3, indirect=3, history=4,
                        minimise=2, markers=3, seconds=120.0),
     "full": Budget(attacks=10, benign=12, garak=24, actions=12, indirect=12, history=8,
                    minimise=6, markers=6, seconds=300.0),
