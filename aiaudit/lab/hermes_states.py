@@ -133,7 +133,7 @@ def _get(url: str, timeout: float = 3.0) -> int:
 
 @contextlib.contextmanager
 def loopback_llm(log: Path, timeout: float = 240.0) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server with the PyPI Gemma 3 model, on loopback
+    """llama-cpp-python's OpenAI-compatible server with the lab model, on loopback
     (a port of its own), for the real chat turns. Yields the /v1 base URL."""
     require_module("llama_cpp.server", "llama-cpp-python[server]")
     from .llm import N_THREADS, model_path

@@ -106,7 +106,7 @@ def start_llm(log: Path) -> tuple[subprocess.Popen, str]:
 
     port = free_port()
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
-            "--model_alias", MODEL, "--chat_format", "gemma",
+            "--model_alias", MODEL,
             "--host", "127.0.0.1", "--port", str(port),
             "--n_ctx", "16384", "--n_threads", "2"]
     proc = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT,
