@@ -152,25 +152,26 @@ class _PortProber:
             self.svc.tls = result.tls
         return Answer.from_result(result)
 
+    def _answers_over_tls(self) -> bool:
+        """Try `/` over TLS; keep the answer and the scheme if it came, else back to HTTP."""
+        self.svc.scheme = "https"
+        secure = self.get(probes.DISCOVERY, "/")
+        if secure.status is not None:
+            self.svc.answers["/"] = secure
+            return True
+        self.svc.scheme = "http"
+        return False
+
     def detect_scheme(self, prefer_tls: bool = False) -> bool:
         """Plain HTTP or TLS. A configured https:// proxy URL is tried with TLS first: a
         proxy such as Traefik answers plain HTTP on its TLS port too (404, no router)."""
-        if prefer_tls:
-            self.svc.scheme = "https"
-            secure = self.get(probes.DISCOVERY, "/")
-            if secure.status is not None:
-                self.svc.answers["/"] = secure
-                return True
-            self.svc.scheme = "http"
+        if prefer_tls and self._answers_over_tls():
+            return True
         plain = self.get(probes.DISCOVERY, "/")
         looks_tls = plain.status is None or (plain.status == 400 and "https" in plain.text.lower())
         if looks_tls:
-            self.svc.scheme = "https"
-            secure = self.get(probes.DISCOVERY, "/")
-            if secure.status is not None:
-                self.svc.answers["/"] = secure
+            if self._answers_over_tls():
                 return True
-            self.svc.scheme = "http"
             if plain.status is None:
                 return False
         self.svc.answers["/"] = plain
