@@ -28,6 +28,24 @@ def _explain(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class _GuardedHost:
+    """The testinfra host, with a connection lost mid-run (an SSH banner timeout, a reset)
+    turned into CouldNotCheck naming the target, instead of testinfra's own exception
+    reaching the report as an internal error."""
+
+    def __init__(self, host: Any, spec: str):
+        self._inner, self._spec = host, spec
+
+    def run(self, command: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._inner.run(command, *args, **kwargs)
+        except Exception as exc:  # testinfra raises assorted errors for lost connections
+            raise CouldNotCheck(f"lost contact with {self._spec}: {_explain(exc)}") from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 class NoHostAccess(Exception):
     """The target is network-only: host-side controls do not apply."""
 
@@ -98,7 +116,11 @@ class AuditContext:
             )
         if self._host_problem:
             raise CouldNotCheck(self._host_problem)
-        return self._host
+        return self._guarded_host
+
+    @cached_property
+    def _guarded_host(self) -> Any:
+        return _GuardedHost(self._host, self.target.spec)
 
     def network_addresses(self) -> list[str]:
         """Addresses network probes go to: the target, or this machine's own for `local`."""
