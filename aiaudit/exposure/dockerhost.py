@@ -18,6 +18,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiaudit.exposure.hostside import filter_table_lines, port_set
 from aiaudit.status import CouldNotCheck
 
 SBIN = "/usr/sbin"
@@ -155,28 +156,14 @@ class UserVerdict:
 
 def docker_user_rules(text: str) -> list[str] | None:
     """The DOCKER-USER rules of the filter table, in order; None when the chain is absent."""
-    table, seen, rules = None, False, []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("*"):
-            table = line[1:]
-        if table != "filter":
-            continue
+    seen, rules = False, []
+    for line in filter_table_lines(text):
         if line.startswith(":DOCKER-USER "):
             seen = True
         elif line.startswith("-A DOCKER-USER "):
             seen = True
             rules.append(line)
     return rules if seen else None
-
-
-def _ports_of(spec: str) -> set[int]:
-    out: set[int] = set()
-    for part in spec.split(","):
-        lo, _, hi = part.partition(":")
-        if lo.isdigit():
-            out.update(range(int(lo), int(hi or lo) + 1))
-    return out
 
 
 def _matches(rule: str, pub: Publication) -> bool:
@@ -197,10 +184,10 @@ def _matches(rule: str, pub: Publication) -> bool:
         except ValueError:
             return False
     dport = re.search(r"(?<!!)\s--dports? (\S+)", rule)
-    if dport and pub.container_port not in _ports_of(dport.group(1)):
+    if dport and pub.container_port not in port_set(dport.group(1)):
         return False
     orig = re.search(r"--ctorigdstport (\S+)", rule)
-    if orig and pub.host_port not in _ports_of(orig.group(1)):
+    if orig and pub.host_port not in port_set(orig.group(1)):
         return False
     source = re.search(r"(?<!!)\s-s (\S+)", rule)
     # a positive source restriction only covers part of the network: it cannot decide alone

@@ -10,6 +10,7 @@ import ipaddress
 import json
 import re
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -318,15 +319,30 @@ def parse_nft(doc: Any, fw: Firewall) -> None:
             fw.sources.append(f"nftables {key[1]} {key[2]}: final rule drops")
 
 
-def parse_iptables(text: str, fw: Firewall) -> None:
+def filter_table_lines(text: str) -> Iterator[str]:
+    """The stripped lines of `iptables-save` output that belong to its filter table."""
     table = None
-    last_input = ""
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("*"):
             table = line[1:]
-        if table != "filter":
-            continue
+        if table == "filter":
+            yield line
+
+
+def port_set(spec: str) -> set[int]:
+    """Ports of an iptables port spec: `80`, `8000:8010`, `80,443`."""
+    out: set[int] = set()
+    for part in spec.split(","):
+        lo, _, hi = part.partition(":")
+        if lo.isdigit():
+            out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def parse_iptables(text: str, fw: Firewall) -> None:
+    last_input = ""
+    for line in filter_table_lines(text):
         m = re.match(r"^:INPUT (\w+)", line)
         if m and m.group(1) in ("DROP", "REJECT"):
             fw.default_deny = True
@@ -338,12 +354,9 @@ def parse_iptables(text: str, fw: Firewall) -> None:
             continue
         if re.search(r"(^|\s)-i lo\b", line) or re.search(r"--(ct)?state\s+\S*ESTABLISHED", line):
             continue
-        ports = set()
+        ports: set[int] = set()
         for spec in re.findall(r"--dports?\s+(\S+)", line):
-            for part in spec.split(","):
-                lo, _, hi = part.partition(":")
-                if lo.isdigit():
-                    ports.update(range(int(lo), int(hi or lo) + 1))
+            ports |= port_set(spec)
         if ports:
             fw.open_ports |= ports
         elif line.strip() == "-A INPUT -j ACCEPT":
