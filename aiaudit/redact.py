@@ -10,32 +10,25 @@ import hashlib
 import re
 import threading
 
-# Shapes of common credentials. Kept specific: these run over every output string.
-SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
-    name: re.compile(rx)
-    for name, rx in {
-        "openai": r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
-        "anthropic": r"sk-ant-[A-Za-z0-9_-]{20,}",
-        "github": r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
-        "aws-access-key": r"(?:AKIA|ASIA)[0-9A-Z]{16}",
-        "google-api-key": r"AIza[0-9A-Za-z_-]{35}",
-        "slack": r"xox[abposr]-[0-9A-Za-z-]{10,}",
-        "stripe": r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}",
-        "huggingface": r"hf_[A-Za-z0-9]{30,}",
-        "jwt": r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-        "private-key": (
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
-        ),
-        "bearer": r"(?i)(?<=bearer )[A-Za-z0-9._~+/-]{12,}=*",
-        "url-password": r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)",
-    }.items()
-}
+from aiaudit.secretshapes import Shape, confirms, documented_example, shapes
+
+# The shared secret shapes (aiaudit/data/secrets.toml), in their redaction form: group `v`
+# is the value to mask, never narrower than what the storage engine reports as a secret.
+SECRET_PATTERNS: dict[str, re.Pattern[str]] = {s.name: re.compile(s.redaction) for s in shapes()}
+_SHAPES: dict[str, Shape] = {s.name: s for s in shapes()}
+
+
+def _unnamed(pattern: str) -> str:
+    """A pattern for the union: named groups dropped, a leading (?i) scoped to it."""
+    pattern = pattern.replace("(?P<v>", "(?:")
+    if pattern.startswith("(?i)"):
+        return f"(?i:{pattern[4:]})"
+    return f"(?:{pattern})"
+
 
 # One pass over the union of the shapes first: most strings hold no secret, and one search
 # is ten times cheaper than a substitution per shape (the audit redacts every evidence line).
-_ANY_SECRET = re.compile("|".join(
-    f"(?i:{p.pattern[4:]})" if p.pattern.startswith("(?i)") else f"(?:{p.pattern})"
-    for p in SECRET_PATTERNS.values()))
+_ANY_SECRET = re.compile("|".join(_unnamed(p.pattern) for p in SECRET_PATTERNS.values()))
 _known: set[str] = set()
 _known_sorted: list[str] = []
 _lock = threading.Lock()
@@ -67,9 +60,37 @@ def redact(text: str) -> str:
             text = text.replace(value, mask(value))
     if not _ANY_SECRET.search(text):
         return text
-    for pattern in SECRET_PATTERNS.values():
-        text = pattern.sub(lambda m: mask(m.group(0)), text)
+    for name, pattern in SECRET_PATTERNS.items():
+        text = pattern.sub(lambda m, shape=_SHAPES[name]: _masked(m, shape), text)
     return text
+
+
+def _masked(match: re.Match[str], shape: Shape) -> str:
+    """The match with its value masked (context such as "Bearer " kept); documented
+    examples, and values a "checked" shape does not confirm, stay as they are."""
+    value = match.group("v")
+    if documented_example(value, shape.name):
+        return match.group(0)
+    if shape.redact == "checked" and not confirms(shape, value.encode("utf-8", "replace")):
+        return match.group(0)
+    start, end = match.start("v") - match.start(), match.end("v") - match.start()
+    whole = match.group(0)
+    return whole[:start] + mask(value) + whole[end:]
+
+
+def secret_values(text: str) -> list[str]:
+    """Every secret-shaped value in text (what redact() would mask), in order."""
+    found = []
+    for name, pattern in SECRET_PATTERNS.items():
+        for m in pattern.finditer(text):
+            shape = _SHAPES[name]
+            value = m.group("v")
+            if documented_example(value, name) or (
+                    shape.redact == "checked"
+                    and not confirms(shape, value.encode("utf-8", "replace"))):
+                continue
+            found.append(value)
+    return found
 
 
 def redact_obj(obj):

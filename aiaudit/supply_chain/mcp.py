@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiaudit.redact import SECRET_PATTERNS, mask
+from aiaudit.redact import mask, secret_values
 from aiaudit.supply_chain.discovery import ConfigFile
 
 _SECRET_KEY = re.compile(r"(?i)(token|secret|passw|api[_-]?key|auth|credential|private[_-]?key|"
@@ -233,15 +233,13 @@ def literal_secrets(server: McpServer) -> list[str]:
         for key, value in table.items():
             if _REFERENCE.match(value) or not value.strip():
                 continue
-            shaped = any(p.search(value) for p in SECRET_PATTERNS.values())
+            shaped = bool(secret_values(value))
             if shaped or (_SECRET_KEY.search(key) and len(value.strip()) >= 8):
                 found.append(f"{where}.{key} = {mask(value)}")
     for i, arg in enumerate(server.args):
-        for pattern in SECRET_PATTERNS.values():
-            hit = pattern.search(arg)
-            if hit:
-                found.append(f"args[{i}] holds {mask(hit.group(0))}")
-                break
+        hits = secret_values(arg)
+        if hits:
+            found.append(f"args[{i}] holds {mask(hits[0])}")
     if server.url:
         query = server.url.split("?", 1)[1] if "?" in server.url else ""
         for pair in query.split("&"):

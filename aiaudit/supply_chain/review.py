@@ -15,6 +15,7 @@ import posixpath
 import re
 from collections.abc import Iterable
 
+from aiaudit import secretshapes
 from aiaudit.redact import mask
 from aiaudit.supply_chain import deps, prose, rules
 from aiaudit.supply_chain.findings import (
@@ -139,7 +140,9 @@ def _line_findings(tf: TextFile, rule_set: Iterable[rules.Rule], control: str = 
                 severity = severity if public else "medium"
             if rule.name == "hardcoded-secret":
                 value = match.group(match.lastindex or 0)
-                if _PLACEHOLDER.search(value) or len(set(value)) < 8:
+                if _PLACEHOLDER.search(value) or len(set(value)) < 8 or (
+                        secretshapes.documented_example(value) if match.lastindex
+                        else secretshapes.skill_secret(value) is None):
                     continue
             if rule.name == "download-exec" and rules.KNOWN_INSTALLERS.search(text):
                 severity = "medium"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aiaudit import secretshapes
+
 ALL = None  # a rule for every text file
 # Languages whose lines execute ("text" covers scripts without a known extension).
 EXECUTABLE_LANGS = ("python", "js", "shell", "powershell", "code", "text")
@@ -65,8 +67,6 @@ HOST_ANCHORS = ("pastebin", "paste.", "hastebin", "ghostbin", "rentry", "glot.io
                  "pipedream", "ngrok", "trycloudflare", "serveo", "loca.lt", "bore.pub", "pinggy",
                  "interact.sh", "oast.", "burpcollaborator", "discord", "telegram", "pastes.dev",
                  "controlc", "privatebin")
-_SECRET_ANCHORS = ("-----begin", "sk-", "akia", "asia", "gh", "github_pat_", "xox", "aiza",
-                   "_live_", "hf_")
 
 LINE_RULES: tuple[Rule, ...] = (
     # download and execute
@@ -224,12 +224,9 @@ LINE_RULES: tuple[Rule, ...] = (
           "talks to a raw IP address instead of a named host",
           anchors=("://",)),
     # secrets
-    _rule("hardcoded-secret", "high",
-          r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\bsk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{24,}|"
-          r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bgithub_pat_\w{40,}|"
-          r"\bxox[abposr]-[0-9A-Za-z-]{10,}|\bAIza[0-9A-Za-z_-]{35}\b|\b(?:sk|rk)_live_[0-9A-Za-z]{16,}"
-          r"|\bhf_[A-Za-z0-9]{30,}\b", "holds a hard-coded credential", flags=0,
-          anchors=_SECRET_ANCHORS),
+    # the stand-alone shapes of aiaudit/data/secrets.toml (shared with redaction and STO-03)
+    _rule("hardcoded-secret", "high", secretshapes.skill_regex(),
+          "holds a hard-coded credential", flags=0, anchors=secretshapes.skill_literals()),
     _rule("hardcoded-secret", "high",
           r"\b[\w-]*(?:api[_-]?key|secret|token|passw(?:or)?d|private[_-]?key)[\w-]*['\"]?\s*[:=]\s*"
           r"['\"]([^'\"\s$<>{}]{16,})['\"]", "assigns a literal secret",
