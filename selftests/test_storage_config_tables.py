@@ -127,10 +127,10 @@ def test_openclaw_secret_store_in_state_db(tmp_path):
 def test_unreadable_key_file_is_could_not_check_and_credential_value_is_none(tmp_path):
     missing = str(tmp_path / "absent")
     with pytest.raises(CouldNotCheck, match="key_file"):
-        StorageSettings(key_file=missing).key()
+        StorageSettings(key_file=missing).key_for("/srv/state.db")
     assert Credential(file=missing).value() is None
     os.environ["AIAUDIT_TEST_KEY"] = KEY
     try:
-        assert StorageSettings(key_env="AIAUDIT_TEST_KEY").key() == KEY
+        assert StorageSettings(key_env="AIAUDIT_TEST_KEY").key_for("/srv/state.db") == KEY
     finally:
         del os.environ["AIAUDIT_TEST_KEY"]

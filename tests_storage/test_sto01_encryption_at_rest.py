@@ -30,9 +30,10 @@ def test_store_and_copies_are_encrypted_at_rest(store, audit, evidence):
     if not facts.judged:
         could_not_check(f"no file of {store.path} could be judged (all empty)")
     if facts.needs_proof and facts.proof is not None and not facts.proof.opened:
-        could_not_check(f"{store.path} looks encrypted but the configured key does not open "
+        could_not_check(f"{store.path} looks encrypted but {facts.key_source} does not open "
                         f"it (wrong key?): {facts.proof.detail}")
     if facts.needs_proof and facts.proof is None:
         could_not_check(f"{store.path} looks encrypted by its bytes, but without its key that "
-                        "cannot be told from a damaged or foreign file: set [storage] key_file "
-                        "(or key_env) so the store is opened to prove it")
+                        "cannot be told from a damaged or foreign file: give its key in a "
+                        "[[storage.keys]] entry (or [storage] key_file/key_env) so the store "
+                        "is opened to prove it")

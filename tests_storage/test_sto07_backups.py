@@ -32,7 +32,7 @@ def test_backup_recent_restorable_elsewhere(store, audit, evidence):
     assert newest.age_days() <= max_age, (
         f"newest backup {newest.file.path} is {newest.age_days():.1f} days old "
         f"(policy: {max_age:g})")
-    key = settings.key() if settings.has_key else None
+    key = settings.key_for(store.path)
     result = restore(audit, newest, key, store.path,
                      store_rows(audit, store) if store.kind == "sqlite" else None)
     evidence.add("restore test", result.detail)

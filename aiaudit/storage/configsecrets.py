@@ -176,7 +176,8 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
         except NeedsKey:
             if known:
                 facts.unread.append(f"{relative} is encrypted and {app} keeps provider keys "
-                                    "in it; set [storage] key_file")
+                                    "in it; give its key ([[storage.keys]] or "
+                                    "[storage] key_file)")
             continue
         except CouldNotCheck as exc:
             if known:

@@ -51,6 +51,7 @@ class StoreEncryption:
     proof: CipherProof | None = None
     server_setting: str | None = None  # database servers: their encryption-at-rest setting
     unread: list[str] = field(default_factory=list)  # files that could not be read
+    key_source: str = ""  # which configured key the proof used
     bytes_read: int = 0
 
     @property
@@ -95,8 +96,9 @@ def assess(ctx: Any, store: Store) -> StoreEncryption:
         result.bytes_read += min(info.size, WAL_HEAD_BYTES if info.path.endswith("-wal")
                                  else HEAD_BYTES)
     settings = settings_for(ctx)
-    if result.needs_proof and settings.has_key:
-        key = settings.key()
+    if result.needs_proof and settings.has_key_for(store.path):
+        key = settings.key_for(store.path)
+        result.key_source = settings.describe_key(store.path)
         if key:
             copy = store_copy(ctx, store)
             result.proof = ctx.cached(f"storage:proof:{store.path}",

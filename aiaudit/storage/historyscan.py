@@ -104,8 +104,9 @@ def _scan_cells(ctx: Any, store: Store, result: ScanResult) -> None:
         with opened_copy(ctx, store) as opened:
             cells = scan_cells(opened.conn, store.path, every_cell=opened.key is not None)
     except NeedsKey:
-        result.cell_note = ("encrypted and no [storage] key_file/key_env: its values were not "
-                            "read back, and its raw bytes are ciphertext")
+        result.cell_note = ("encrypted and no key configured for it ([[storage.keys]] or "
+                            "[storage] key_file/key_env): its values were not read back, and "
+                            "its raw bytes are ciphertext")
         return
     except CouldNotCheck as exc:
         result.cell_note = f"values not read back: {exc}"

@@ -178,8 +178,8 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
             count = opened.conn.execute("PRAGMA freelist_count").fetchone()[0]
             live = live_text(opened.conn) if count and opened.key is None else None
     except NeedsKey:
-        raise CouldNotCheck(f"{store.path} is encrypted; set [storage] key_file to "
-                            "check the data's retention") from None
+        raise CouldNotCheck(f"{store.path} is encrypted; give its key ([[storage.keys]] or "
+                            "[storage] key_file) to check the data's retention") from None
     facts.oldest_days = age.oldest_days()
     facts.oldest_where = age.where
     facts.soft_deleted = age.soft_deleted

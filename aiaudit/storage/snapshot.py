@@ -118,9 +118,10 @@ def opened_copy(ctx: Any, store: Any) -> Iterator[OpenedCopy]:
     key = None
     if file_verdict(ctx, HostFS.for_context(ctx), store.path).encrypted:
         settings = settings_for(ctx)
-        if not settings.has_key:
-            raise NeedsKey(f"{store.path} is encrypted; set [storage] key_file to read it")
-        key = settings.key()
+        if not settings.has_key_for(store.path):
+            raise NeedsKey(f"{store.path} is encrypted; set a [[storage.keys]] entry (or "
+                           "[storage] key_file) to read it")
+        key = settings.key_for(store.path)
     copy = store_copy(ctx, store)
     try:
         conn = open_copy(copy.path, key)
@@ -130,4 +131,5 @@ def opened_copy(ctx: Any, store: Any) -> Iterator[OpenedCopy]:
         finally:
             conn.close()
     except DB_ERRORS as exc:
-        raise CouldNotCheck(f"cannot read the copy of {store.path}: {exc}") from None
+        which = f" with {settings_for(ctx).describe_key(store.path)}" if key else ""
+        raise CouldNotCheck(f"cannot read the copy of {store.path}{which}: {exc}") from None
