@@ -49,6 +49,15 @@ def history_routes() -> tuple[str, ...]:
     return tuple(product_data()["history"]["routes"])
 
 
+def conversation_time_columns() -> dict[str, tuple[str, ...]]:
+    """{table: columns} that date a conversation in state.db (hermes_state.py SCHEMA_SQL)."""
+    out: dict[str, list[str]] = {}
+    for item in product_data()["history"]["conversation_times"]:
+        table, col = item.split(".", 1)
+        out.setdefault(table, []).append(col)
+    return {t: tuple(c) for t, c in out.items()}
+
+
 def confined_backends() -> tuple[str, ...]:
     return tuple(product_data()["terminal"]["confined_backends"])
 

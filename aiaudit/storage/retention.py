@@ -163,6 +163,18 @@ def _record_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts
     return facts
 
 
+def _conversation_columns(store: Store) -> dict[str, tuple[str, ...]] | None:
+    """The product's own conversation time columns (never account or config times; None:
+    an app without a product module, dated by the usual time columns of every table)."""
+    from aiaudit.products import hermes
+
+    if store.app == openclaw.APP:
+        return openclaw.conversation_time_columns()
+    if store.app == "hermes":
+        return hermes.conversation_time_columns()
+    return None
+
+
 def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     fs = HostFS.for_context(ctx)
     facts = RetentionFacts(knob_for(fs, store))
@@ -172,8 +184,7 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
         return _record_ages(fs, store, facts)
     try:
         with opened_copy(ctx, store) as opened:
-            columns = (openclaw.conversation_time_columns() if store.app == openclaw.APP
-                       else None)
+            columns = _conversation_columns(store)
             age = data_age(opened.conn, columns)
             count = opened.conn.execute("PRAGMA freelist_count").fetchone()[0]
             live = live_text(opened.conn) if count and opened.key is None else None
