@@ -7,7 +7,7 @@ from aiaudit.storage.encryption import assess
 
 
 @pytest.mark.control("STO-01")
-@pytest.mark.resources(store="storage_stores")
+@pytest.mark.resources(store="storage_at_rest")
 def test_store_and_copies_are_encrypted_at_rest(store, audit, evidence):
     facts = assess(audit, store)
     evidence.add("store", f"{store.app} {store.kind} {store.path} (found by {store.found_by})")

@@ -15,6 +15,9 @@ def test_no_secrets_in_history_logs_or_wal(source, audit, evidence):
     if source.store is not None:
         evidence.add("read back through SQL", result.cell_note or
                      f"{result.cells} value(s), {result.inflated} of them zstd-inflated")
+    if result.packed:
+        evidence.add("unpacked", f"{result.packed} store file(s) read out of compressed "
+                     "backups and archives")
     evidence.read(files=result.files, bytes=result.bytes, values=result.cells)
     evidence.unreadable(result.unreadable[:5])
     secrets = distinct(result.findings)

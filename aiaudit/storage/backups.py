@@ -2,8 +2,9 @@
 
 A backup counts when it sits in one of the operator's `[storage] backup_dirs` (or next to
 the store as `<store>.bak*`) and is named after the store (else any file there is tried).
-Restoring means: copy it to a private temp dir, unpack gzip/zstd/zip, open it (with the key for
-SQLCipher), `PRAGMA integrity_check`, and count rows.
+Restoring means: copy it to a private temp dir, unpack gzip/zstd/xz/bzip2/zip/tar, open it
+(with the key for SQLCipher), `PRAGMA integrity_check`, and count rows. Backups named after
+no store found on the target are cases of their own (standalone_backups).
 """
 
 from __future__ import annotations
@@ -108,6 +109,62 @@ def find_backups(ctx: Any, store: Store) -> tuple[list[Backup], str, str]:
     return ctx.cached(f"storage:backups:{store.path}", compute)
 
 
+# Backups kept in a state dir itself (beside a store, or left after the store is gone):
+# packed copies of a store and backup archives. Files in [storage] backup_dirs all count.
+STATE_DIR_BACKUPS = ("*.db.gz", "*.db.zst", "*.db.xz", "*.db.bz2", "*.sqlite.gz",
+                     "*.sqlite.zst", "*.sqlite.xz", "*.sqlite3.gz", "*.db.zip", "*backup*.tar",
+                     "*backup*.tar.*", "*backup*.tgz", "*backup*.zip", "backups/*", "backup/*")
+
+
+def _standalone_script(backup_dirs: list[str], state_dirs: list[str]) -> str:
+    parts = [f"[ -d {shlex.quote(d)} ] && find {shlex.quote(d)} -maxdepth 3 -type f -exec "
+             f"stat -c 'F\t{i}\t{STAT_FMT}' -- {{}} +" for i, d in enumerate(backup_dirs)]
+    for i, d in enumerate(state_dirs):
+        root = shlex.quote(d.rstrip("/") or "/")
+        globs = " ".join(f"{root}/{g}" for g in STATE_DIR_BACKUPS)
+        parts.append(f"for f in {globs}; do [ -f \"$f\" ] && "
+                     f"stat -c 'S\t{i}\t{STAT_FMT}' -- \"$f\"; done")
+    return "; ".join([*parts, "true"])
+
+
+def standalone_backups(ctx: Any) -> list[Store]:
+    """Backups that belong to no store found on the target (its store is gone, or it is
+    not named after it), from [storage] backup_dirs and the state dirs: each is judged at
+    rest (STO-01) and scanned for secrets (STO-03) on its own."""
+    from aiaudit.storage.locate import locate
+
+    def compute() -> list[Store]:
+        stores, dirs = locate(ctx)
+        backup_dirs = list(settings_for(ctx).backup_dirs)
+        _, out, _ = HostFS.for_context(ctx).run(
+            _standalone_script(backup_dirs, [d.path for d in dirs]), timeout=60)
+        taken = {f.path for s in stores for f in s.all_files}
+        for store in stores:
+            if store.kind in ("sqlite", "jsonl", "json"):
+                taken |= {b.file.path for b in find_backups(ctx, store)[0]}
+        found: dict[str, Store] = {}
+        for line in out.splitlines():
+            tag, index, stat = (line.split("\t", 2) + ["", ""])[:3]
+            try:
+                info = FileInfo.parse(stat)
+                i = int(index)
+            except ValueError:
+                continue
+            if info.path in taken or info.path in found or info.size == 0:
+                continue
+            if tag == "F":
+                app, root, by = "backup", backup_dirs[i], f"[storage] backup_dirs {backup_dirs[i]}"
+            elif tag == "S":
+                app, root = dirs[i].app, dirs[i].path
+                by = f"backup in the state dir {root}"
+            else:
+                continue
+            found[info.path] = Store(app, "backup", info.path, root, (info,), (), by)
+        return sorted(found.values(), key=lambda s: s.path)
+
+    return ctx.cached("storage:standalone-backups", compute)
+
+
 def _unpack(path: Path, store_name: str = "") -> Path:
     """gzip / zstd backups are unpacked next to the copy (streamed); from a zip (Hermes'
     `hermes backup` archives the whole home) the member named like the store is taken, else
@@ -125,6 +182,15 @@ def _unpack(path: Path, store_name: str = "") -> Path:
         out = path.with_suffix(".unpacked")
         with open(path, "rb") as src, open(out, "wb") as dst:
             zstandard.ZstdDecompressor().copy_stream(src, dst)
+        return out
+    if magic.startswith((b"\xfd7zX", b"BZh")):  # xz, bzip2
+        import bz2
+        import lzma
+
+        out = path.with_suffix(".unpacked")
+        opener = lzma.open if magic.startswith(b"\xfd7zX") else bz2.open
+        with opener(path, "rb") as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
         return out
     if magic == b"PK\x03\x04":
         return _from_zip(path, store_name)

@@ -81,10 +81,13 @@ def assess(ctx: Any, store: Store) -> StoreEncryption:
             f"{store.kind} data dir", f"encryption at rest: {result.server_setting}", 0.0)
         result.files.append(FileAtRest(store.path, "store", verdict, mount))
         return result
-    files = [("store", f) for f in store.files[:JSON_SAMPLE]]
-    files += [("copy", f) for f in store.copies if f.path.endswith(("-wal", "-journal"))]
-    backups, _, _ = find_backups(ctx, store)
-    files += [("backup", b.file) for b in backups]
+    if store.kind == "backup":  # a backup of no store found: judged on its own
+        files = [("backup", f) for f in store.files]
+    else:
+        files = [("store", f) for f in store.files[:JSON_SAMPLE]]
+        files += [("copy", f) for f in store.copies if f.path.endswith(("-wal", "-journal"))]
+        backups, _, _ = find_backups(ctx, store)
+        files += [("backup", b.file) for b in backups]
     for role, info in files:
         mount = mount_facts(ctx, fs, posixpath.dirname(info.path) or "/")
         try:

@@ -28,6 +28,20 @@ def read_head(fs: Any, path: str, limit: int) -> bytes:
 
 
 def file_verdict(ctx: Any, fs: Any, path: str) -> FileVerdict:
-    """The format verdict of one target file (cached per run)."""
+    """The format verdict of one target file (cached per run); a packed file (gzip, zstd,
+    xz, bzip2, zip, tar) is judged by the stores it holds (packed.py)."""
     limit = WAL_HEAD_BYTES if path.endswith("-wal") else HEAD_BYTES
-    return ctx.cached(f"storage:verdict:{path}", lambda: classify(read_head(fs, path, limit)))
+
+    def compute() -> FileVerdict:
+        head = read_head(fs, path, limit)
+        verdict = classify(head)
+        from aiaudit.storage.packed import packed_verdict, packing
+
+        if packing(head):
+            from aiaudit.storage.settings import settings_for
+
+            copy_limit = settings_for(ctx).max_copy_mb * 1024 * 1024
+            verdict = packed_verdict(fs, path, verdict, copy_limit)
+        return verdict
+
+    return ctx.cached(f"storage:verdict:{path}", compute)

@@ -16,9 +16,12 @@ from aiaudit.access import denied_line
 from aiaudit.hostfs import HostFS
 from aiaudit.resources import safe_id
 from aiaudit.status import CouldNotCheck
+from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import STAT_FMT, FileInfo, Store
+from aiaudit.storage.packed import PACK_ERRORS, contents, packing
 from aiaudit.storage.progress import Progress
 from aiaudit.storage.secrets.engine import Finding, scan_stream
+from aiaudit.storage.settings import settings_for
 
 MAX_FILES = 5000
 
@@ -45,6 +48,7 @@ class ScanResult:
     cells: int = 0  # database values read back through SQL
     inflated: int = 0  # zstd blobs decompressed
     cell_note: str = ""  # why the SQL pass did not run, when it did not
+    packed: int = 0  # store files read out of compressed files and archives
 
 
 def store_source(store: Store) -> HistorySource:
@@ -75,17 +79,24 @@ def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
     fs = HostFS.for_context(ctx)
     result = ScanResult()
     progress = Progress(f"scanning {source.name} for secrets", sum(f.size for f in source.files))
+    limit = settings_for(ctx).max_copy_mb * 1024 * 1024
     for info in source.files:
         try:
-            with fs.open(info.path) as stream:
-                before = progress.done_bytes
-                result.findings.extend(scan_stream(stream, info.path, progress.update))
-                result.bytes += progress.done_bytes - before
-                result.files += 1
+            before = progress.done_bytes
+            if packing(read_head(fs, info.path, 512)):
+                result.packed += _scan_packed(fs, info.path, limit, result, progress)
+            else:
+                with fs.open(info.path) as stream:
+                    result.findings.extend(scan_stream(stream, info.path, progress.update))
+            result.bytes += progress.done_bytes - before
+            result.files += 1
         except CouldNotCheck as exc:
             result.unreadable.append(str(exc))
-        except OSError as exc:
-            result.unreadable.append(denied_line(info.path, exc.strerror or str(exc)))
+        except PACK_ERRORS as exc:  # OSError included: a closed file names its missing right
+            if isinstance(exc, OSError) and exc.strerror:
+                result.unreadable.append(denied_line(info.path, exc.strerror))
+            else:
+                result.unreadable.append(f"{info.path}: cannot unpack: {exc}")
     progress.done()
     if result.files == 0 and source.files:
         raise CouldNotCheck(f"no file of {source.name} could be read: "
@@ -93,6 +104,17 @@ def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
     if source.store is not None:
         _scan_cells(ctx, source.store, result)
     return result
+
+
+def _scan_packed(fs: HostFS, path: str, limit: int, result: ScanResult,
+                 progress: Progress) -> int:
+    """Stream what a packed backup holds through the engine; the number of contents."""
+    count = 0
+    with contents(fs, path, limit) as items:
+        for item in items:
+            result.findings.extend(scan_stream(item.stream, item.name, progress.update))
+            count += 1
+    return count
 
 
 def _scan_cells(ctx: Any, store: Store, result: ScanResult) -> None:

@@ -41,6 +41,17 @@ def _stores(ctx: AuditContext) -> list[tuple[str, object]]:
                      + _unreadable(ctx, "conversation stores"), "conversation store")
 
 
+@provider("storage_at_rest", empty_reason="no conversation store or backup of one found on the "
+          "target (known app layouts, env overrides, [paths] state_dirs, [storage] backup_dirs)")
+def _at_rest(ctx: AuditContext) -> list[tuple[str, object]]:
+    from aiaudit.storage.backups import standalone_backups
+
+    stores, _ = locate(ctx)
+    items = [(s.case_id, s) for s in [*stores, *standalone_backups(ctx)]]
+    return _or_proof(ctx, items + _unreadable(ctx, "conversation stores"),
+                     "conversation store")
+
+
 @provider("storage_file_stores", empty_reason="no file-based conversation store found on the "
           "target (database servers are checked through STO-01/05/08)")
 def _file_stores(ctx: AuditContext) -> list[tuple[str, object]]:
@@ -62,10 +73,19 @@ def _state_dirs(ctx: AuditContext) -> list[tuple[str, object]]:
           "on the target")
 def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
     from aiaudit.hostfs import HostFS
+    from aiaudit.storage.backups import find_backups, standalone_backups
     from aiaudit.storage.historyscan import HistorySource, log_files, store_source
 
     stores, dirs = locate(ctx)
-    sources = [store_source(s) for s in stores if s.kind in ("sqlite", "jsonl", "json")]
+    sources = []
+    for store in stores:
+        if store.kind not in ("sqlite", "jsonl", "json"):
+            continue
+        source = store_source(store)
+        known = {f.path for f in source.files}
+        backups = tuple(b.file for b in find_backups(ctx, store)[0] if b.file.path not in known)
+        sources.append(HistorySource(source.name, source.files + backups, source.store))
+    sources += [HistorySource(f"{b.app}:{b.path}", b.files) for b in standalone_backups(ctx)]
     logs = log_files(HostFS.for_context(ctx), ctx.config.access_logs, [d.path for d in dirs])
     if logs:
         sources.append(HistorySource("logs", tuple(logs)))

@@ -1,0 +1,183 @@
+"""Backups packed in compression layers (gzip, zstd, xz, bzip2) and archives (tar, zip).
+
+A compressed file is not an encrypted one, but what is compressed may be: `gzip state.db`
+of a SQLCipher store is still ciphertext, the same of a plaintext store is plaintext. So a
+packed file is judged (STO-01) and scanned (STO-03) by what it holds: the layers are undone
+as streams (memory stays flat, nothing is written for gzip/zstd/xz/bzip2/tar), and of an
+archive only the members that are stores (SQLite files, their WAL/journal, JSON(L)
+history) count: a backup of a whole home also holds configs, which STO-04 judges where
+they live.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import posixpath
+import re
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from aiaudit.storage.fileformat import ZSTD_MAGIC, FileVerdict, classify
+
+LAYERS = (("gzip", b"\x1f\x8b"), ("zstd", ZSTD_MAGIC), ("xz", b"\xfd7zXZ\x00"), ("bzip2", b"BZh"))
+PACKINGS = ("gzip", "zstd", "xz", "bzip2", "zip", "tar")
+MAX_LAYERS = 3  # a gzip of a gzip of a tar is as deep as backups go
+HEAD = 64 * 1024
+STORE_MEMBER = re.compile(r"(?i)\.(?:db|sqlite3?|jsonl)(?:-wal|-journal)?$|"
+                          r"\.(?:db|sqlite3?)\.(?:bak[.\d]*|backup|old|orig)$")
+
+
+class _Joined:
+    """Bytes already read put back in front of the rest of a stream (read() only)."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]):
+        self._head, self._rest = head, rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n is None or n < 0:
+                out, self._head = self._head + self._rest.read(), b""
+                return out
+            out, self._head = self._head[:n], self._head[n:]
+            if len(out) < n:
+                out += self._rest.read(n - len(out))
+            return out
+        return self._rest.read(n)
+
+    def readable(self) -> bool:
+        return True
+
+
+def _read_upto(stream: Any, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _undo(name: str, stream: Any) -> Any:
+    if name == "gzip":
+        return gzip.GzipFile(fileobj=stream, mode="rb")
+    if name == "xz":
+        return lzma.LZMAFile(stream)
+    if name == "bzip2":
+        return bz2.BZ2File(stream)
+    import zstandard
+
+    return zstandard.ZstdDecompressor().stream_reader(stream)
+
+
+def packing(head: bytes) -> str | None:
+    """The outermost packing of a file by its first bytes (None: not packed)."""
+    for name, magic in LAYERS:
+        if head.startswith(magic):
+            return name
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if head[257:262] == b"ustar":
+        return "tar"
+    return None
+
+
+@dataclass(frozen=True)
+class Content:
+    """One thing a packed file holds: its name (path!member), how it was packed, a stream."""
+
+    name: str
+    how: str  # e.g. "gzip", "tar+zstd", "zip"
+    stream: Any
+
+
+@contextmanager
+def contents(fs: Any, path: str, limit: int) -> Iterator[Iterator[Content]]:
+    """What a packed file holds, as streams (an iterator, valid inside the with block).
+    A zip needs random access: it is copied into a private temp file first (at most
+    `limit` bytes, the [storage] max_copy_mb bound)."""
+    with ExitStack() as stack:
+        stream: Any = stack.enter_context(fs.open(path))
+        layers: list[str] = []
+        head = _read_upto(stream, 512)
+        while (kind := packing(head)) in ("gzip", "zstd", "xz", "bzip2") \
+                and len(layers) < MAX_LAYERS:
+            layers.append(kind)
+            stream = _undo(kind, _Joined(head, stream))
+            head = _read_upto(stream, 512)
+        stream = _Joined(head, stream)
+        yield _members(stack, path, layers, packing(head), stream, limit)
+
+
+def _how(layers: list[str]) -> str:
+    """Packings innermost first, as file suffixes read: tar+gzip for a .tar.gz."""
+    return "+".join(reversed(layers))
+
+
+def _members(stack: ExitStack, path: str, layers: list[str], kind: str | None, stream: Any,
+             limit: int) -> Iterator[Content]:
+    how = _how(layers)
+    if kind == "tar":
+        tar = stack.enter_context(tarfile.open(fileobj=stream, mode="r|"))
+        for member in tar:
+            if member.isfile() and STORE_MEMBER.search(member.name):
+                src = tar.extractfile(member)
+                if src is not None:
+                    yield Content(f"{path}!{member.name}", _how([*layers, "tar"]), src)
+        return
+    if kind == "zip":
+        local = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aiaudit-zip-")))
+        copy = local / "archive.zip"
+        written = 0
+        with open(copy, "wb") as out:
+            while chunk := stream.read(1024 * 1024):
+                written += len(chunk)
+                if written > limit:
+                    raise ValueError(f"{path} holds more than {limit / 1e6:.0f} MB "
+                                     "([storage] max_copy_mb)")
+                out.write(chunk)
+        archive = stack.enter_context(zipfile.ZipFile(copy))
+        for info in archive.infolist():
+            if not info.is_dir() and STORE_MEMBER.search(info.filename) and \
+                    not posixpath.basename(info.filename).startswith("._"):
+                yield Content(f"{path}!{info.filename}", _how([*layers, "zip"]),
+                              stack.enter_context(archive.open(info)))
+        return
+    if layers:
+        yield Content(f"{path}!{how}", how, stream)
+
+
+PACK_ERRORS = (OSError, EOFError, ValueError, tarfile.TarError, zipfile.BadZipFile,
+               lzma.LZMAError, RuntimeError)
+
+
+def packed_verdict(fs: Any, path: str, outer: FileVerdict, limit: int) -> FileVerdict:
+    """The verdict of what a packed file holds: plaintext when any store in it is, encrypted
+    when every store in it is; the outer verdict when it holds no store (or cannot be
+    unpacked: then the reason is said)."""
+    seen: list[tuple[Content, FileVerdict]] = []
+    try:
+        with contents(fs, path, limit) as items:
+            for item in items:
+                seen.append((item, classify(_read_upto(item.stream, HEAD))))
+    except PACK_ERRORS as exc:
+        return FileVerdict(outer.encrypted, outer.kind, f"{outer.detail}; cannot unpack: "
+                           f"{exc}", outer.entropy)
+    judged = [(c, v) for c, v in seen if v.encrypted is not None]
+    if not judged:
+        return outer
+    plain = [(c, v) for c, v in judged if v.encrypted is False]
+    content, verdict = (plain or judged)[0]
+    inner = posixpath.basename(content.name.split("!", 1)[1]) if content.how.endswith(
+        ("tar", "zip")) else "its content"
+    return FileVerdict(
+        not plain, f"{content.how} of {verdict.kind}",
+        f"{len(judged)} store file(s) inside; {inner}: {verdict.detail}", verdict.entropy)
