@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiaudit.access import access_script, coalesce, parse_access
-from aiaudit.products import openclaw
+from aiaudit.products import open_webui, openclaw
 from aiaudit.status import CouldNotCheck
 
 SBIN = "/usr/sbin"
 _MAX_FILE = 65536
-_UNIT_WORDS = r"ollama|OLLAMA_|vllm|llama-server|llama_cpp"
+_UNIT_WORDS = r"ollama|OLLAMA_|vllm|llama-server|llama_cpp|open-webui"
 
 
 def _run(host: Any, script: str) -> str:
@@ -198,6 +198,12 @@ def unit_intents(path: str, text: str) -> list[Intent]:
             args = shlex.split(command)
         except ValueError:
             args = command.split()
+        serve = open_webui.serve_intent(command, env)
+        if serve is not None:
+            out.append(Intent(open_webui.service_name(), path, serve.host, serve.auth,
+                              f"ExecStart: {command[:200]}; host {serve.host} from "
+                              f"{serve.host_from}; port {serve.port}"))
+            continue
         for name, pattern, default_host, key_flags in _SERVERS:
             if pattern.search(command):
                 host = _flag(args, ("--host",)) or default_host

@@ -13,10 +13,11 @@ from typing import Any
 
 from aiaudit.http import Probe, SafeRoute
 from aiaudit.products import hermes as _hermes
+from aiaudit.products import open_webui as _open_webui
 
 # Read-only paths that list conversations or collections, by catalog service name.
 HISTORY_PATHS: dict[str, tuple[str, ...]] = {
-    "Open WebUI": ("/api/v1/chats/", "/api/v1/chats/all/db"),
+    _open_webui.service_name(): tuple(r for r in _open_webui.history_routes() if "{" not in r),
     _hermes.service_name(): tuple(r for r in _hermes.history_routes() if "{" not in r),
     "OpenAI-compatible API": ("/api/sessions",),  # Hermes-style agents (and the lab agent)
     "OpenClaw gateway": ("/api/sessions",),

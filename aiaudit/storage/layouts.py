@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiaudit.products import hermes as _hermes
-from aiaudit.products import openclaw
+from aiaudit.products import open_webui, openclaw
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,11 @@ LAYOUTS: tuple[Layout, ...] = (
            # secret_store_entries, mcp_oauth_stores; auth_profile_store (model auth
            # profiles): docs/gateway/security/secrets-and-storage.md
            ("state/openclaw.sqlite", "agents/*/agent/openclaw-agent.sqlite")),
-    Layout("open-webui", "DATA_DIR", (".open-webui",), ("/app/backend/data",),
-           (StoreGlob("webui.db", S), StoreGlob("vector_db/chroma.sqlite3", S)),
-           (".webui_secret_key", ".env"),
-           "none automatic (admin prune only)", ("webui.db",)),
+    Layout(open_webui.APP, open_webui.state_env(), (), open_webui.abs_state_dirs(),
+           (StoreGlob(open_webui.db_name(), S), StoreGlob(open_webui.vector_db(), S)),
+           open_webui.secret_key_files(),
+           "none: no retention setting (aiaudit.products.open_webui)",
+           (open_webui.db_name(),)),
     Layout("anythingllm", "STORAGE_DIR", ("anything-llm/server/storage",
                                            ".config/anythingllm-desktop/storage"),
            ("/app/server/storage",),

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
-from aiaudit.products import openclaw
+from aiaudit.products import open_webui, openclaw
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import Store
@@ -104,6 +104,8 @@ def knob_for(fs: Any, store: Store) -> Knob:
         return hermes_knob(_read_config(fs, path), path)
     if store.app == openclaw.APP:
         return openclaw_knob(_openclaw_config(fs, root))
+    if store.app == open_webui.APP:
+        return Knob(False, False, None, "", open_webui.retention().detail)
     return Knob(False, False, None, "", f"{store.app} has no retention setting: judged by the data")
 
 
@@ -172,6 +174,8 @@ def _conversation_columns(store: Store) -> dict[str, tuple[str, ...]] | None:
         return openclaw.conversation_time_columns()
     if store.app == "hermes":
         return hermes.conversation_time_columns()
+    if store.app == open_webui.APP and open_webui.is_db(store.path):
+        return open_webui.conversation_time_columns()
     return None
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from aiaudit.config import SettingsError
 from aiaudit.products import hermes as _hermes
+from aiaudit.products import open_webui as _open_webui
 from aiaudit.status import CouldNotCheck
 
 # Hermes' hard-coded trusted repositories (tools/skills_guard.py TRUSTED_REPOS) and the
@@ -52,8 +53,10 @@ DEFAULT_POPULAR_OWNERS = (
     "nvidia", "vercel-labs", "microsoft", "google", "github", "modelcontextprotocol",
 )
 # Command lines of agent processes (regular expressions, searched in /proc cmdlines).
+# Open WebUI runs its Tools and Functions inside its own server process (open_webui/utils/
+# plugin.py exec()s their code), so the server is where they execute.
 DEFAULT_AGENT_PROCESS = (r"(^|/|\s)openclaw(\.mjs)?(\s|$)", *_hermes.process_patterns(),
-                         r"(^|/|\s)clawdbot(\s|$)")
+                         r"(^|/|\s)clawdbot(\s|$)", *_open_webui.process_patterns())
 
 
 @dataclass(frozen=True)
