@@ -98,7 +98,7 @@ def find_backups(ctx: Any, store: Store) -> tuple[list[Backup], str, str]:
                 found.append(Backup(info, device, mounts.get(index, "?")))
         stem = posixpath.basename(store.path).split(".", 1)[0].lower()
         named = [b for b in found if stem and stem in posixpath.basename(b.file.path).lower()]
-        chosen = named or found
+        chosen = named or [b for b in found if not _names_other_store(b, store)]
         for copy in store.copies:  # <store>.bak* beside the store: same filesystem
             if copy.path.endswith(("-wal", "-journal")):
                 continue
@@ -163,6 +163,24 @@ def standalone_backups(ctx: Any) -> list[Store]:
         return sorted(found.values(), key=lambda s: s.path)
 
     return ctx.cached("storage:standalone-backups", compute)
+
+
+def _names_other_store(backup: Backup, store: Store) -> bool:
+    """A backup named like another store of the same app (Open WebUI's webui.db backup
+    beside its chroma.sqlite3) is that store's, never this one's."""
+    from aiaudit.storage.layouts import BY_APP
+
+    layout = BY_APP.get(store.app)
+    if layout is None:
+        return False
+    name = posixpath.basename(backup.file.path).lower()
+    own = posixpath.basename(store.path).lower()
+    for glob in layout.stores:
+        other = posixpath.basename(glob.glob).lower()
+        stem = other.split(".", 1)[0]
+        if "*" not in other and other != own and stem and stem in name:
+            return True
+    return False
 
 
 def _unpack(path: Path, store_name: str = "") -> Path:
