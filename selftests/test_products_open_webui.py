@@ -1,0 +1,113 @@
+"""aiaudit.products.open_webui on webui.db files written by the real Open WebUI 0.12.4 server
+(selftests/fixtures/open_webui/*/webui.sql, recorded by record_open_webui_fixtures.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from aiaudit.exposure.hostside import unit_intents
+from aiaudit.products import open_webui
+
+FIXTURES = Path(__file__).parent / "fixtures" / "open_webui"
+
+
+@pytest.fixture(params=["vulnerable", "hardened"])
+def recorded(request):
+    conn = sqlite3.connect(":memory:")
+    conn.executescript((FIXTURES / request.param / "webui.sql").read_text())
+    meta = json.loads((FIXTURES / request.param / "state.json").read_text())
+    with contextlib.closing(conn):
+        yield request.param, conn, meta
+
+
+def test_recorded_by_the_version_the_defaults_come_from(recorded):
+    _, conn, meta = recorded
+    assert meta["open_webui"] == open_webui.product_data()["version"]
+    assert conn.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
+
+
+def test_conversation_columns_exist_in_the_real_schema(recorded):
+    _, conn, _ = recorded
+    for table, cols in open_webui.conversation_time_columns().items():
+        have = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
+        assert set(cols) <= have, (table, cols, have)
+    table, col = open_webui.product_data()["history"]["archived"].split(".")
+    assert col in {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
+
+
+def test_config_table_is_read_as_open_webui_reads_it(recorded):
+    name, conn, meta = recorded
+    rows = open_webui.config_rows(conn)
+    if name == "vulnerable":
+        # persistent config (default): start-up seeded every key, the update stored the key
+        assert len(rows) > 100
+        cfg = open_webui.OpenWebUIConfig(env={"ENABLE_API_KEYS": "true"}, rows=rows,
+                                         db="webui.db")
+        key = cfg.get("OPENAI_API_KEYS")
+        assert key.source == "webui.db config[openai.api_keys]"
+        assert key.value == [meta["planted"]["config openai.api_keys"]]
+        assert cfg.get("ENABLE_API_KEYS").value is True
+        restricted = cfg.get("ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS")
+        assert restricted.value is False and "config[" in restricted.source
+    else:
+        # ENABLE_PERSISTENT_CONFIG=false: seed_defaults wrote nothing, env and defaults rule
+        assert rows == {}
+        cfg = open_webui.OpenWebUIConfig(
+            env={"ENABLE_PERSISTENT_CONFIG": "false", "ENABLE_API_KEY_ENDPOINT_RESTRICTIONS":
+                 "true"}, rows=rows, db="webui.db", env_source="open-webui.service")
+        legacy = cfg.get("ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS")
+        assert legacy.value == "true" and "ENABLE_API_KEY_ENDPOINT_RESTRICTIONS" in legacy.source
+        assert cfg.get("WEBUI_AUTH").is_default and cfg.get("WEBUI_AUTH").value is True
+
+
+def test_table_rows_lose_to_the_env_when_persistent_config_is_off():
+    cfg = open_webui.OpenWebUIConfig(env={"ENABLE_PERSISTENT_CONFIG": "False",
+                                          "ENABLE_SIGNUP": "false"},
+                                     rows={"ui.enable_signup": True}, db="webui.db")
+    assert cfg.get("ENABLE_SIGNUP").value == "false"
+    cfg = open_webui.OpenWebUIConfig(env={"ENABLE_SIGNUP": "false"},
+                                     rows={"ui.enable_signup": True}, db="webui.db")
+    assert cfg.get("ENABLE_SIGNUP").value is True  # the table wins (models/config.py)
+
+
+def test_pre_0_9_single_document_config_is_flattened():
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE config (id INTEGER PRIMARY KEY, data JSON, version INT)")
+    conn.execute("INSERT INTO config (data, version) VALUES (?, 0)",
+                 (json.dumps({"openai": {"api_keys": ["sk-x"]}, "ui": {"enable_signup": False}}),))
+    assert open_webui.config_rows(conn) == {"openai.api_keys": ["sk-x"],
+                                            "ui.enable_signup": False}
+
+
+@pytest.mark.parametrize(("execstart", "bind", "loopback"), [
+    ("/opt/venv/bin/open-webui serve", "0.0.0.0", False),
+    ("/opt/venv/bin/open-webui serve --host 127.0.0.1 --port 8080", "127.0.0.1", True),
+    ("open-webui serve --host=::1", "::1", True),
+])
+def test_serve_command_lines_give_the_configured_bind(execstart, bind, loopback):
+    unit = f"[Service]\nEnvironment=DATA_DIR=/srv/data\nExecStart={execstart}\n"
+    [intent] = unit_intents("/etc/systemd/system/open-webui.service", unit)
+    assert intent.service == "Open WebUI" and intent.bind == bind
+    assert intent.loopback_only is loopback
+    assert "WEBUI_AUTH on" in intent.auth
+
+
+def test_auth_off_in_the_unit_is_named():
+    unit = "[Service]\nEnvironment=WEBUI_AUTH=False\nExecStart=open-webui serve\n"
+    [intent] = unit_intents("/etc/systemd/system/open-webui.service", unit)
+    assert "WEBUI_AUTH=False" in intent.auth
+
+
+def test_not_a_serve_command():
+    assert open_webui.serve_intent("/usr/bin/python3 -m open_webui.tools", {}) is None
+    assert open_webui.serve_intent("open-webui --version", {}) is None
+
+
+def test_no_retention_setting():
+    facts = open_webui.retention()
+    assert not facts.enabled and facts.days is None and "no retention setting" in facts.detail
