@@ -111,3 +111,21 @@ def test_not_a_serve_command():
 def test_no_retention_setting():
     facts = open_webui.retention()
     assert not facts.enabled and facts.days is None and "no retention setting" in facts.detail
+
+
+def test_a_webui_db_backup_is_not_chromas():
+    """STO-07: a backup named like the app's other store belongs to that store."""
+    from aiaudit.storage.backups import Backup, _names_other_store
+    from aiaudit.storage.locate import FileInfo, Store
+
+    def backup(name: str) -> Backup:
+        return Backup(FileInfo(f"/backup/{name}", 1, 0.0, 0o600, 0, "root"), "2", "/backup")
+
+    def store(rel: str) -> Store:
+        return Store("open-webui", "sqlite", f"/srv/data/{rel}", "/srv/data", ())
+
+    chroma, webui = store("vector_db/chroma.sqlite3"), store("webui.db")
+    assert _names_other_store(backup("webui.db"), chroma)
+    assert _names_other_store(backup("webui-2026-12-01.db.gz"), chroma)
+    assert not _names_other_store(backup("webui.db"), webui)
+    assert not _names_other_store(backup("nightly.tar"), chroma)  # may hold it: opened
