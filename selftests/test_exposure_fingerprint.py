@@ -38,6 +38,8 @@ REAL_SERVERS = {
     "ray-dashboard": ("Ray dashboard", "2.60.0"),
     "hermes-api": ("Hermes Agent API server", "0.19.0"),
     "openclaw-token": ("OpenClaw gateway", "2026.9.6"),
+    "open-webui-auth": ("Open WebUI", "0.12.4"),  # its SPA answers 200 HTML on every path
+    "open-webui-noauth": ("Open WebUI", "0.12.4"),
 }
 # fixture -> the proxy whose own refusal every answer is (nothing behind it is named)
 REAL_PROXIES = {
