@@ -126,6 +126,9 @@ def test_a_webui_db_backup_is_not_chromas():
 
     chroma, webui = store("vector_db/chroma.sqlite3"), store("webui.db")
     assert _names_other_store(backup("webui.db"), chroma)
-    assert _names_other_store(backup("webui-2026-12-01.db.gz"), chroma)
+    assert _names_other_store(backup("webui.db.2026-12-01.gz"), chroma)
     assert not _names_other_store(backup("webui.db"), webui)
-    assert not _names_other_store(backup("nightly.tar"), chroma)  # may hold it: opened
+    assert not _names_other_store(backup("webui.db.tar.gz"), chroma)  # may hold it: opened
+    agent = Store("openclaw", "sqlite", "/s/agents/main/agent/openclaw-agent.sqlite", "/s", ())
+    assert not _names_other_store(backup("openclaw-backup-2026-12-01.tar.gz"), agent)
+    assert _names_other_store(backup("openclaw.sqlite.bak"), agent)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import posixpath
+import re
 import shlex
 import shutil
 import tarfile
@@ -166,7 +167,7 @@ def standalone_backups(ctx: Any) -> list[Store]:
 
 
 def _names_other_store(backup: Backup, store: Store) -> bool:
-    """A backup named like another store of the same app (Open WebUI's webui.db backup
+    """A backup named after another store of the same app (Open WebUI's `webui.db` backup
     beside its chroma.sqlite3) is that store's, never this one's."""
     from aiaudit.storage.layouts import BY_APP
 
@@ -174,13 +175,11 @@ def _names_other_store(backup: Backup, store: Store) -> bool:
     if layout is None:
         return False
     name = posixpath.basename(backup.file.path).lower()
+    if re.search(r"\.(tar|tgz|zip)(\.|$)", name):
+        return False  # an archive may hold every store (openclaw backup create, hermes backup)
     own = posixpath.basename(store.path).lower()
-    for glob in layout.stores:
-        other = posixpath.basename(glob.glob).lower()
-        stem = other.split(".", 1)[0]
-        if "*" not in other and other != own and stem and stem in name:
-            return True
-    return False
+    return any("*" not in other and other != own and other in name
+               for other in (posixpath.basename(g.glob).lower() for g in layout.stores))
 
 
 def _unpack(path: Path, store_name: str = "") -> Path:
