@@ -13,7 +13,8 @@ from aiaudit.hostfs import HostFS
 from aiaudit.lab.parts.supply_chain import corpus_labels, corpus_mcp_labels, materialize_corpus
 from aiaudit.supply_chain import mcp
 from aiaudit.supply_chain.discovery import discover
-from aiaudit.supply_chain.honesty import manifest_review, review_text
+from aiaudit.supply_chain.honesty import manifest_review
+from aiaudit.supply_chain.mcp_listing import judge_description
 from aiaudit.supply_chain.provenance import integrity, provenance
 from aiaudit.supply_chain.review import failing, static_review
 from aiaudit.supply_chain.settings import Settings
@@ -71,11 +72,11 @@ def _outcome(corpus: dict, sid: str) -> tuple[dict[str, str], dict[str, list[str
 
 def mcp_problems(server: mcp.McpServer) -> list[str]:
     """What SUP-07 fails a server on before any baseline: unpinned launch, literal secrets,
-    tool descriptions that give the model orders or hide text."""
+    tool descriptions that give the model orders or hide text (judged as SUP-07 judges them)."""
     problems = mcp.pinning_problems(server) + mcp.literal_secrets(server)
     for name, text in server.tools.items():
         problems += [f"tool {name}: {f.describe()}"
-                     for f in failing(review_text(text, f"tool:{name}"), "medium")]
+                     for f in failing(judge_description(text, f"tool:{name}"), "medium")]
     return problems
 
 

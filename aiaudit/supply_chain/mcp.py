@@ -261,12 +261,24 @@ def bundle_manifest_path(server: McpServer) -> str | None:
 
 
 def tools_from_manifest(text: str) -> dict[str, str]:
+    """What a bundle manifest tells the model, keyed as a listing keys it: each tool's
+    description, its parameters' descriptions when the tool carries an `inputSchema` (as
+    `tools/list` returns it), each prompt's description, argument descriptions and text."""
+    from aiaudit.supply_chain.mcp_listing import descriptions
+
     doc = json.loads(text)
-    tools = doc.get("tools") if isinstance(doc, dict) else None
-    out = {}
-    for tool in tools if isinstance(tools, list) else []:
-        if isinstance(tool, dict) and isinstance(tool.get("name"), str):
-            out[tool["name"]] = str(tool.get("description") or "")
+    if not isinstance(doc, dict):
+        return {}
+    tools = [t for t in doc.get("tools") or [] if isinstance(t, dict)]
+    out = descriptions({"tools": tools})
+    prompts = doc.get("prompts")
+    for prompt in prompts if isinstance(prompts, list) else []:
+        if not isinstance(prompt, dict) or not isinstance(prompt.get("name"), str):
+            continue
+        args = [a for a in prompt.get("arguments") or [] if isinstance(a, dict)]
+        out |= descriptions({"prompts": [{**prompt, "arguments": args}]})
+        if isinstance(prompt.get("text"), str) and prompt["text"].strip():
+            out[f"prompt:{prompt['name']}.text"] = prompt["text"]
     return out
 
 

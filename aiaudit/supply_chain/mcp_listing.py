@@ -188,6 +188,15 @@ _POISON = (
 )
 
 
+def _protects_secret(text: str, at: int) -> bool:
+    """Whether the sentence around `at` only keeps a secret from being shown."""
+    from aiaudit.supply_chain.prose import _PROTECTS_SECRET
+
+    start = max(text.rfind(".", 0, at), text.rfind("\n", 0, at)) + 1
+    ends = [i for i in (text.find(".", at), text.find("\n", at)) if i >= 0]
+    return bool(_PROTECTS_SECRET.search(text[start:min(ends) if ends else len(text)]))
+
+
 def judge_description(text: str, label: str) -> list[Any]:
     """Findings on one MCP description, read as instructions to the agent (SUP-07)."""
     from aiaudit.supply_chain.findings import Finding, excerpt
@@ -199,6 +208,8 @@ def judge_description(text: str, label: str) -> list[Any]:
     found += _prose_threats(TextFile(label, "markdown", text))
     for rule, pattern in _POISON:
         match = pattern.search(text)
+        if match and rule == "hide-from-user" and _protects_secret(text, match.start()):
+            continue  # "never show the API key to the user" hides no action
         if match:
             line = text.count("\n", 0, match.start()) + 1
             found.append(Finding("SUP-07", rule, "high", label, line,
