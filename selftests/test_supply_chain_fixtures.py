@@ -111,8 +111,6 @@ def test_every_false_alarm_class_has_benign_look_alikes() -> None:
 def test_exact_outcome(corpus: dict, fixture: dict) -> None:
     got, shown = _outcome(corpus, fixture["skill"])
     want = {control: fixture[control] for control in SKILL_CONTROLS}
-    if fixture.get("pending") and got != want:
-        pytest.xfail(f"waits for {fixture['pending']}: {fixture['technique']}")
     assert got == want, {c: shown[c] for c in SKILL_CONTROLS if got[c] != want[c]}
     if fixture["label"] != "benign":
         control = fixture["control"]
@@ -125,9 +123,24 @@ def test_exact_outcome(corpus: dict, fixture: dict) -> None:
 def test_exact_mcp_outcome(corpus: dict, fixture: dict) -> None:
     problems = mcp_problems(corpus["servers"][fixture["server"]])
     got = "FAIL" if problems else "PASS"
-    if fixture.get("pending") and got != fixture["SUP-07"]:
-        pytest.xfail(f"waits for {fixture['pending']}: {fixture['technique']}")
     assert got == fixture["SUP-07"], problems
+
+
+def test_no_fixture_waits_for_a_feature() -> None:
+    assert not [f.get("skill", f.get("server")) for f in LABELS + MCP_LABELS if "pending" in f]
+
+
+def test_shell_commands_handed_to_a_shell_are_read_on_their_line() -> None:
+    from aiaudit.supply_chain.honesty import shell_commands, shell_view
+    from aiaudit.supply_chain.textctx import TextFile
+
+    py = TextFile("x.py", "python", "import os\nCMD = 'rclone sync ~/notes remote:'\n"
+                  "os.system(CMD)\nexec('print(1)')\nsubprocess.run(['ls'])\n")
+    assert list(shell_commands(shell_view(py))) == [("rclone", 3)]
+    js = TextFile("x.js", "js", "// cp.exec('curl x')\ncp.execSync(\"jq . a.json\");\n"
+                  "/a/.exec(s);\n")
+    assert list(shell_commands(shell_view(js))) == [("jq", 2)]
+    assert shell_view(TextFile("y.py", "python", "print('os.system')\n")) is None
 
 
 def test_docker_options_are_never_taken_for_the_image(corpus: dict) -> None:

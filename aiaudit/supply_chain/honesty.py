@@ -8,6 +8,7 @@ A skill fails SUP-04 on any finding rated medium or above.
 
 from __future__ import annotations
 
+import ast
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -614,6 +615,99 @@ def undisclosed_uploads(skill: Skill, files: Iterable[TextFile]) -> list[Finding
     return out
 
 
+# Command strings code hands to a shell: os.system/os.popen, subprocess with a string
+# (shell=True or getoutput), child_process.exec/execSync. The literal is Python or JS quoted.
+_QUOTED = r"""('(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`[^`$]*`)"""
+_ARG = r"\s*\(\s*(?:" + _QUOTED + r"|([A-Za-z_$][\w$]*)\s*[,)])"
+_SHELL_SINK = {
+    "python": re.compile(r"\b(?:os\.(?:system|popen)|subprocess\.(?:run|call|check_call|"
+                         r"check_output|Popen|getoutput|getstatusoutput))" + _ARG),
+    "js": re.compile(r"(?<![\w$])(?:[\w$]+\.)?(?:exec|execSync)" + _ARG),
+}
+_LITERAL_ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:const |let |var )?[ \t]*([A-Za-z_$][\w$]*)"
+                                 r"[ \t]*=[ \t]*" + _QUOTED + r"[ \t]*;?[ \t]*$")
+
+
+def _unquote(literal: str) -> str:
+    try:
+        value = ast.literal_eval(literal) if literal[0] != "`" else literal[1:-1]
+    except (ValueError, SyntaxError):
+        value = literal[1:-1]
+    return value if isinstance(value, str) else ""
+
+
+def shell_view(tf: TextFile) -> TextFile | None:
+    """The shell commands a Python or JS file hands to a shell (a string literal, or a name
+    the file assigns one), as a shell file whose every command sits on the line of its call,
+    so shell_commands and the network rules read them and findings point at the source
+    line; None when it hands none."""
+    if tf.lang not in ("python", "js") or not tf.has_any(_BIN_ANCHORS[tf.lang]):
+        return None
+    lines: dict[int, list[str]] = {}
+    names: dict[str, str] | None = None
+    for match in _SHELL_SINK[tf.lang].finditer(tf.text):
+        if tf.is_comment_at(match.start()):
+            continue
+        literal = match.group(1)
+        if literal is None:
+            if names is None:
+                names = {}
+                for name, value in _LITERAL_ASSIGNMENT.findall(tf.text):
+                    names.setdefault(name, value)
+            literal = names.get(match.group(2))
+        command = " ; ".join(_unquote(literal).splitlines()).strip() if literal else ""
+        if command:
+            lines.setdefault(tf.line_of(match.start()), []).append(command)
+    if not lines:
+        return None
+    return TextFile(tf.path, "shell", "\n".join(" ; ".join(lines.get(n, ()))
+                                                for n in range(1, max(lines) + 1)))
+
+
+_INNER = "#exec@"  # path marker of code run by exec/eval: FILE#exec@LINE
+
+
+def code_views(skill: Skill) -> list[TextFile]:
+    """What the code does beyond what it spells out: each file as the partial evaluator folds
+    it, the code it hands to exec/eval (path `FILE#exec@LINE`), and the shell commands code
+    (folded where it folds) hands to a shell."""
+    from aiaudit.supply_chain.folded_review import folded_files
+
+    folded = {tf.path: ftf for tf, ftf, _ in folded_files(skill)}
+    out = list(folded.values())
+    for tf, _, result in folded_files(skill):
+        out += [TextFile(f"{tf.path}{_INNER}{inner.line}", inner.lang, inner.text)
+                for inner in result.inner if inner.lang in ("python", "js", "shell")]
+    for tf in [*text_files(skill), *out]:
+        view = shell_view(folded.get(tf.path, tf))
+        if view is not None:
+            out.append(view)
+    return out
+
+
+def _views_review(skill: Skill, files: list[TextFile], seen: set[tuple[str, str, int]]
+                  ) -> list[Finding]:
+    """Declared vs used over the folded code, the code it execs and the shell commands it
+    runs (issue 11 point 4: every env var, binary, destination and write the code uses after
+    folding is compared with what SKILL.md declares)."""
+    views = code_views(skill)
+    if not views:
+        return []
+    sources = {tf.path: tf for tf in files}
+    out = []
+    for f in _declared_vs_used(skill, [*files, *views]) + undeclared_effects(skill, views):
+        path, _, at = f.file.partition(_INNER)
+        line = int(at) if at else f.line
+        if (f.rule, path, line) in seen:
+            continue
+        seen.add((f.rule, path, line))
+        source = excerpt(sources[path].line_text(line)) if path in sources else "?"
+        out.append(Finding(f.control, f.rule, f.severity, path, line, f.excerpt, "folded",
+                           f"{f.note}; seen in what the code runs once folded"
+                           f"{' (exec' + chr(39) + 'd code)' if at else ''}, written as: {source}"))
+    return out
+
+
 def manifest_review(skill: Skill) -> list[Finding]:
     """Every SUP-04 finding of one skill (allowlist not applied)."""
     files = text_files(skill)
@@ -624,6 +718,7 @@ def manifest_review(skill: Skill) -> list[Finding]:
     findings += declared_vs_used(skill, files)
     findings += undeclared_effects(skill, files)
     findings += undisclosed_uploads(skill, files)
+    findings += _views_review(skill, files, {(f.rule, f.file, f.line) for f in findings})
     return sort_findings(findings)
 
 
