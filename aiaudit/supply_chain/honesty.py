@@ -311,12 +311,22 @@ def undeclared_secret_reads(skill: Skill, files: Iterable[TextFile]) -> list[Fin
             and _SECRET_ENV.search(f.note.split("$", 1)[-1].split(",", 1)[0])]
 
 
+Usage = tuple[list[Finding], list[tuple[TextFile, int]], dict[str, tuple[TextFile, int]]]
+
+
 def _declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
+    out, uses_network, hosts = _usage(skill, files)
+    skill.__dict__["_usage"] = (out, uses_network, hosts)
+    return out + _network_findings(skill, uses_network, hosts)
+
+
+def _usage(skill: Skill, files: Iterable[TextFile], declared_bins: set[str] | None = None
+           ) -> Usage:
+    """Per file: undeclared env and binaries; where the code uses the network; hosts named."""
     manifest = skill.manifest
     skill_md = skill.text_of("SKILL.md") or ""
     declared_env = manifest.declared_env()
-    declared_bins = manifest.declared_bins()
-    homepage = str(manifest.fields.get("homepage") or manifest.openclaw().get("homepage") or "")
+    declared_bins = manifest.declared_bins() if declared_bins is None else declared_bins
     out: list[Finding] = []
     uses_network: list[tuple[TextFile, int]] = []
     hosts: dict[str, tuple[TextFile, int]] = {}
@@ -370,7 +380,15 @@ def _declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
                     or is_namespace_uri(host, tf.line_text(line)):
                 continue
             hosts.setdefault(host, (tf, line))
-    documented = skill_md + "\n" + homepage
+    return out, uses_network, hosts
+
+
+def _network_findings(skill: Skill, uses_network: list[tuple[TextFile, int]],
+                      hosts: dict[str, tuple[TextFile, int]]) -> list[Finding]:
+    manifest = skill.manifest
+    homepage = str(manifest.fields.get("homepage") or manifest.openclaw().get("homepage") or "")
+    documented = (skill.text_of("SKILL.md") or "") + "\n" + homepage
+    out: list[Finding] = []
     if not uses_network:
         return out
     if manifest.declares_network():
@@ -636,14 +654,14 @@ def _unquote(literal: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def shell_view(tf: TextFile) -> TextFile | None:
+def shell_view(tf: TextFile) -> tuple[TextFile, list[int]] | None:
     """The shell commands a Python or JS file hands to a shell (a string literal, or a name
-    the file assigns one), as a shell file whose every command sits on the line of its call,
-    so shell_commands and the network rules read them and findings point at the source
-    line; None when it hands none."""
+    the file assigns one) as a shell file of one command a line, so shell_commands and the
+    network rules read them, with the source line of each; None when it hands none."""
     if tf.lang not in ("python", "js") or not tf.has_any(_BIN_ANCHORS[tf.lang]):
         return None
-    lines: dict[int, list[str]] = {}
+    commands: list[str] = []
+    lines: list[int] = []
     names: dict[str, str] | None = None
     for match in _SHELL_SINK[tf.lang].finditer(tf.text):
         if tf.is_comment_at(match.start()):
@@ -657,31 +675,42 @@ def shell_view(tf: TextFile) -> TextFile | None:
             literal = names.get(match.group(2))
         command = " ; ".join(_unquote(literal).splitlines()).strip() if literal else ""
         if command:
-            lines.setdefault(tf.line_of(match.start()), []).append(command)
-    if not lines:
+            commands.append(command)
+            lines.append(tf.line_of(match.start()))
+    if not commands:
         return None
-    return TextFile(tf.path, "shell", "\n".join(" ; ".join(lines.get(n, ()))
-                                                for n in range(1, max(lines) + 1)))
+    return TextFile(f"{tf.path}{_VIEW}{len(lines)}", "shell", "\n".join(commands)), lines
 
 
-_INNER = "#exec@"  # path marker of code run by exec/eval: FILE#exec@LINE
+_VIEW = "#view@"  # path marker of a derived view: FILE#view@N, its lines mapped back
 
 
-def code_views(skill: Skill) -> list[TextFile]:
-    """What the code does beyond what it spells out: each file as the partial evaluator folds
-    it, the code it hands to exec/eval (path `FILE#exec@LINE`), and the shell commands code
-    (folded where it folds) hands to a shell."""
+def code_views(skill: Skill) -> list[tuple[TextFile, list[int] | None]]:
+    """What the code does beyond what it spells out, each view with the source line of each
+    of its lines (None: same lines as the source): every file as the partial evaluator
+    folds it, the code it hands to exec/eval, and the shell commands code (folded where it
+    folds) hands to a shell."""
     from aiaudit.supply_chain.folded_review import folded_files
 
     folded = {tf.path: ftf for tf, ftf, _ in folded_files(skill)}
-    out = list(folded.values())
-    for tf, _, result in folded_files(skill):
-        out += [TextFile(f"{tf.path}{_INNER}{inner.line}", inner.lang, inner.text)
-                for inner in result.inner if inner.lang in ("python", "js", "shell")]
-    for tf in [*text_files(skill), *out]:
-        view = shell_view(folded.get(tf.path, tf))
+    out: list[tuple[TextFile, list[int] | None]] = []
+    for tf, ftf, result in folded_files(skill):
+        if result.replaced:  # only the lines folding changed: the rest is the source's own
+            lines = sorted(n for n in result.replaced if n >= 1)
+            text = ftf.text.split("\n")
+            out.append((TextFile(f"{tf.path}{_VIEW}f", tf.lang,
+                                 "\n".join(text[n - 1] if n <= len(text) else "" for n in lines)),
+                        lines))
+        for i, inner in enumerate(result.inner):
+            if inner.lang in ("python", "js", "shell"):
+                text = inner.text
+                out.append((TextFile(f"{tf.path}{_VIEW}x{i}", inner.lang, text),
+                            [inner.line] * (text.count("\n") + 1)))
+    for tf, mapped in [*((t, None) for t in text_files(skill)), *out]:
+        view = shell_view(folded.get(tf.path, tf) if mapped is None else tf)
         if view is not None:
-            out.append(view)
+            shell, lines = view
+            out.append((shell, lines if mapped is None else [mapped[n - 1] for n in lines]))
     return out
 
 
@@ -694,17 +723,26 @@ def _views_review(skill: Skill, files: list[TextFile], seen: set[tuple[str, str,
     if not views:
         return []
     sources = {tf.path: tf for tf in files}
+    lines_of = {tf.path: lines for tf, lines in views}
+    declared_vs_used(skill, files)  # the originals' usage, computed once per skill
+    out0, network0, hosts0 = skill.__dict__["_usage"]
+    reported = {f.note for f in out0 if f.rule == "undeclared-binary"}
+    bins = skill.manifest.declared_bins() | {n.split("`")[1] for n in reported if "`" in n}
+    found, network, hosts = _usage(skill, [v for v, _ in views], bins)
+    found += _network_findings(skill, network0 + network, {**hosts, **hosts0})
+    found += undeclared_effects(skill, [v for v, _ in views])
     out = []
-    for f in _declared_vs_used(skill, [*files, *views]) + undeclared_effects(skill, views):
-        path, _, at = f.file.partition(_INNER)
-        line = int(at) if at else f.line
+    for f in found:
+        path = f.file.partition(_VIEW)[0]
+        mapped = lines_of.get(f.file)
+        line = mapped[min(f.line, len(mapped)) - 1] if mapped else f.line
         if (f.rule, path, line) in seen:
             continue
         seen.add((f.rule, path, line))
         source = excerpt(sources[path].line_text(line)) if path in sources else "?"
         out.append(Finding(f.control, f.rule, f.severity, path, line, f.excerpt, "folded",
-                           f"{f.note}; seen in what the code runs once folded"
-                           f"{' (exec' + chr(39) + 'd code)' if at else ''}, written as: {source}"))
+                           f"{f.note}; seen in what the code runs once folded, written as: "
+                           f"{source}"))
     return out
 
 
