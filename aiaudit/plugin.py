@@ -40,7 +40,14 @@ from aiaudit.report.diff import (
     load_baseline,
 )
 from aiaudit.report.html_summary import e, render_summary
-from aiaudit.report.model import FAMILY_TABLE, RunInfo, build_report, write_json
+from aiaudit.report.model import (
+    FAMILY_TABLE,
+    RunInfo,
+    atomic_write,
+    build_report,
+    json_text,
+    write_json,
+)
 from aiaudit.report.sarif import build_sarif, merged_sarif
 from aiaudit.results import (
     MAX_EVIDENCE_CHARS,
@@ -282,6 +289,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.stash[EVIDENCE] = {}
             _short_failures(item)
         _sanitize_nodeid(item)
+    # Discovery is done (providers parametrize at collection): what it built lives until the
+    # end, so later collections need not walk it again and again (a 1,000-skill inventory
+    # made each full collection cost a noticeable share of the run).
+    gc.freeze()
     if bad:
         raise pytest.UsageError(
             f"{len(bad)} audit test(s) lack exactly one @pytest.mark.control(ID) naming a "
@@ -559,8 +570,9 @@ def _finish(session: pytest.Session) -> dict | None:
     state["doc"], state["summary"] = doc, summary
     base: Path = state["base"]
     try:
-        write_json(doc, Path(f"{base}.json"))
-        write_json(doc, base.parent / "latest.json")
+        text = json_text(doc)  # serialised once, written twice (atomically, 0600 both)
+        atomic_write(Path(f"{base}.json"), text)
+        atomic_write(base.parent / "latest.json", text)
     except OSError as exc:
         state["write_error"] = f"cannot write JSON report in {base.parent}: {exc}"
     sarif = config.getoption("sarif")
@@ -649,8 +661,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     for sig, handler in state.pop("old_handlers", {}).items():
         signal.signal(sig, handler)
-    if state.get("interrupted"):
-        gc.freeze()  # the process is ending: spare the exit-time collection (seconds when busy)
+    # The process is ending: spare the exit-time collections (pytest's cleanup runs five
+    # full ones to surface unraisable exceptions; over a big inventory each walks it all).
+    gc.freeze()
     html = Path(config.option.htmlpath) if getattr(config.option, "htmlpath", None) else None
     if html and html.exists():
         try:

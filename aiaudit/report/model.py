@@ -118,8 +118,12 @@ def atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def json_text(doc: dict) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
 def write_json(doc: dict, path: Path) -> None:
-    atomic_write(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    atomic_write(path, json_text(doc))
 
 
 STATUS_ORDER = [s.value for s in Status]
