@@ -26,7 +26,10 @@ from aiaudit.target import TargetError, parse_target
 FLEET_CHILD = "AIAUDIT_FLEET_CHILD"  # set in each target's run: it must not fan out again
 # Options of the parent run that each target's run must not inherit (it gets its own).
 _PARENT_ONLY = ("--target", "--fleet-jobs", "--shard", "--report-dir", "--sarif",
-                "--junitxml", "--junit-xml", "--html", "--baseline")
+                "--junitxml", "--junit-xml", "--html", "--baseline",
+                # pytest-xdist's: in a fleet, -n is the number of targets audited at once
+                "-n", "--numprocesses", "--maxprocesses", "--dist")
+MAX_AUTO_JOBS = 16  # -n auto: every target at once, up to this many
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,22 @@ def child_args(args: list[str]) -> list[str]:
         if name in _PARENT_ONLY:
             skip = "=" not in arg
             continue
+        if arg in ("-d", "--distload") or (arg.startswith("-n") and len(arg) > 2
+                                             and not arg.startswith("--")):
+            continue  # xdist's flag; -n4, -nauto
         out.append(arg)
     return out
+
+
+def fleet_jobs(numprocesses: int | str | None, fleet_jobs: int, targets: int) -> int:
+    """How many targets are audited at once: pytest-xdist's `-n N` when given (`auto` and
+    `logical`: every target, at most MAX_AUTO_JOBS), else `--fleet-jobs`. Each target is
+    one worker of its own, so a slow or dead host occupies one of the N and nothing else."""
+    if numprocesses in ("auto", "logical"):
+        return max(1, min(targets, MAX_AUTO_JOBS))
+    if numprocesses:
+        return int(numprocesses)
+    return max(1, fleet_jobs)
 
 
 def audit_one(spec: str, args: list[str], report_root: Path, timeout: float) -> TargetRun:

@@ -26,7 +26,7 @@ from aiaudit import resources as res
 from aiaudit.catalog import CatalogError, load_catalog
 from aiaudit.config import ConfigError, load_config
 from aiaudit.context import PROFILES, AuditContext, NoHostAccess
-from aiaudit.fleet import FLEET_CHILD, child_args, expand_targets, run_fleet, shard
+from aiaudit.fleet import FLEET_CHILD, child_args, expand_targets, fleet_jobs, run_fleet, shard
 from aiaudit.http import abort_all
 from aiaudit.injection.options import add_options as add_injection_options
 from aiaudit.redact import redact
@@ -120,6 +120,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lab: needs root and the lab deployments")
     if not _is_audit_run(config) or hasattr(config, "workerinput"):
         return
+    # pytest-xdist's -n spreads a fleet's targets (pytest_cmdline_main); one target's audit
+    # stays one process: its discoveries run at collection and are shared by all its tests,
+    # which xdist workers would each redo (and could collect differently).
+    if getattr(config.option, "numprocesses", None):
+        config.option.numprocesses, config.option.dist, config.option.tx = 0, "no", []
     try:
         specs = config.getoption("target") or [None]
         if len(specs) > 1:
@@ -217,7 +222,9 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if baseline == "auto":
         args.append("--baseline=auto")
     root = Path(config.getoption("report_dir"))
-    runs, doc = run_fleet(specs, args, root, config.getoption("fleet_jobs"))
+    jobs = fleet_jobs(getattr(config.option, "numprocesses", None),
+                      config.getoption("fleet_jobs"), len(specs))
+    runs, doc = run_fleet(specs, args, root, jobs)
     sarif = config.getoption("sarif")
     if sarif:
         write_json(merged_sarif(root, doc), Path(sarif))

@@ -63,7 +63,7 @@ class LlmServer:
 
 
 def start(ns: NetNS, lab: Path, host: str, api_key: str | None,
-          log: Path) -> tuple[LlmServer, int, int]:
+          log: Path, port: int = PORT) -> tuple[LlmServer, int, int]:
     """Launch the server in ``ns``. With a key, settings go through a 0600 config file so
     the secret never appears in the process arguments (world-readable in /proc)."""
     require_module("llama_cpp.server", "llama-cpp-python[server]")
@@ -72,18 +72,18 @@ def start(ns: NetNS, lab: Path, host: str, api_key: str | None,
     key_file = None
     if api_key is None:
         argv += ["--model", str(model), "--model_alias", MODEL_ALIAS, "--host", host,
-                 "--port", str(PORT), "--n_ctx", str(N_CTX), "--n_threads", str(N_THREADS),
+                 "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", str(N_THREADS),
                  "--n_threads_batch", str(N_THREADS)]
     else:
         key_file = write_file(lab / "llm-api.key", api_key + "\n", 0o600)
-        settings = {"host": host, "port": PORT, "api_key": api_key,
+        settings = {"host": host, "port": port, "api_key": api_key,
                     "models": [{"model": str(model), "model_alias": MODEL_ALIAS,
                                 "n_ctx": N_CTX, "n_threads": N_THREADS,
                                 "n_threads_batch": N_THREADS}]}
         config = write_file(lab / "llm-server.json", json.dumps(settings, indent=2), 0o600)
         argv += ["--config_file", str(config)]
     pid, started = proc.spawn(ns.exec_argv(*argv), log)
-    return LlmServer(host=host, port=PORT, key_file=key_file), pid, started
+    return LlmServer(host=host, port=port, key_file=key_file), pid, started
 
 
 def wait_ready(ns: NetNS, server: LlmServer, pid: int, log: Path, timeout: float = 180.0) -> None:

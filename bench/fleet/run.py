@@ -1,13 +1,14 @@
-"""Fleet audit: N light target hosts audited in one run vs one by one (as users script it).
+"""Fleet audit: N light lab hosts audited in one run vs one by one (as users script it).
 
-Each target is a network namespace with a real sshd (the lab's) and a real AI server
-(llama-cpp-python serving the lab model on all interfaces, no key): what an SSH audit of an
-AI host touches. Both sides run the same `pytest --profile quick` audit; the "one by one"
-side is a shell-style loop over the same targets, the fleet side is one command with
-`--target=@FILE --fleet-jobs=J`. Peak memory is the largest summed RSS of the whole process
-tree seen while it runs. Needs root. Ends with `speedup: N.Nx`.
+Each target is a light lab host (aiaudit/lab/fleethosts.py): a network namespace with the
+lab's real sshd and a real AI server (llama-cpp-python serving the lab model on all
+interfaces, no key), which is what an SSH audit of an AI host touches. Both sides run the
+same `pytest --profile quick` audit over SSH; "one by one" is a shell-style loop of
+`pytest --target=X`, the fleet is one command `pytest --target=@FILE -n N`. Peak memory is
+the largest summed RSS of the whole process tree (pytest, its target runs, their ssh
+clients) seen while it runs. Needs root. Ends with `speedup: N.Nx` for the first `-n`.
 
-    python3 bench/fleet/run.py --targets 12 --jobs 6
+    python3 bench/fleet/run.py --targets 12 -n 2 -n 12
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,21 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from aiaudit.lab import llm, netns, proc, sshd  # noqa: E402
-
-PREFIX = "aiafleet"
-
-
-def make_host(i: int, work: Path) -> tuple:
-    ns = netns.NetNS(name=f"{PREFIX}{i}", host_veth=f"afh{i}", target_veth=f"aft{i}",
-                     host_addr=f"10.79.{i}.1", target_addr=f"10.79.{i}.2")
-    netns.create(ns)
-    lab = work / f"host{i}"
-    lab.mkdir(parents=True)
-    files = sshd.prepare(lab, ns, hardened=False)
-    pid_ssh, _ = sshd.start(files, ns, lab / "sshd.log")
-    server, pid_llm, _ = llm.start(ns, lab, "0.0.0.0", None, lab / "llm.log")
-    return ns, str(files.ssh_config), [pid_ssh, pid_llm], (server, pid_llm, lab, files)
+from aiaudit.lab import fleethosts  # noqa: E402
 
 
 def tree_rss(root_pid: int) -> int:
@@ -76,7 +64,7 @@ def timed(cmd: list[str]) -> tuple[float, int, int]:
         nonlocal peak
         while child.poll() is None:
             peak = max(peak, tree_rss(child.pid))
-            time.sleep(0.2)
+            time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -85,57 +73,63 @@ def timed(cmd: list[str]) -> tuple[float, int, int]:
     return time.monotonic() - started, peak, rc
 
 
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--targets", type=int, default=12)
-    parser.add_argument("--jobs", type=int, default=6)
+    parser.add_argument("--targets", type=int, default=12, help="at most 12 (slots 9-20)")
+    parser.add_argument("-n", dest="workers", action="append",
+                        help="fleet run(s) with pytest -n N (default: 2); the first gives "
+                        "the speedup line")
     args = parser.parse_args()
+    workers = args.workers or ["2"]
     if os.geteuid() != 0:
         print("bench/fleet needs root (network namespaces)", file=sys.stderr)
         return 2
+    slots = fleethosts.DEFAULT_SLOTS[:args.targets]
     work = Path(tempfile.mkdtemp(prefix="aiaudit-fleet-bench-"))
-    hosts = []
     try:
-        for i in range(1, args.targets + 1):
-            hosts.append(make_host(i, work))
-        for ns, _, _, (server, pid_llm, lab, files) in hosts:
-            sshd.verify(files, ns)
-            llm.wait_ready(ns, server, pid_llm, lab / "llm.log")
-        ssh_config = work / "ssh_config"
-        ssh_config.write_text("".join(Path(h[1]).read_text() for h in hosts))
+        hosts = fleethosts.up(work / "hosts", slots)
         config = work / "audit.toml"
-        config.write_text(f'[ssh]\nconfig_file = "{ssh_config}"\n')
-        specs = [f"ssh://root@{h[0].target_addr}:22" for h in hosts]
+        config.write_text(f'[ssh]\nconfig_file = "{fleethosts.ssh_config(hosts, work / "ssh")}"'
+                          "\n")
+        specs = [h.spec for h in hosts]
         listing = work / "targets.txt"
         listing.write_text("\n".join(specs) + "\n")
         common = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
                   "--profile=quick", f"--audit-config={config}"]
-        print(f"fleet: {len(specs)} targets (sshd + llama-cpp-python server each), "
-              f"--profile quick, {os.cpu_count()} cores")
-        # One by one, as a shell loop over the targets would do it.
+        print(f"fleet: {len(specs)} light lab hosts (sshd + llama-cpp-python server each), "
+              f"--profile quick, {os.cpu_count()} cores, load {load()}", flush=True)
+        # One by one, as a shell loop over the targets does it.
         seq_wall, seq_peak, seq_rcs = 0.0, 0, []
         for spec in specs:
             wall, peak, rc = timed([*common, f"--target={spec}",
-                                    f"--report-dir={work / 'seq' / spec[-12:]}"])
+                                    f"--report-dir={work / 'seq' / spec[6:].replace(':', '-')}"])
             seq_wall += wall
             seq_peak = max(seq_peak, peak)
             seq_rcs.append(rc)
-        fleet_wall, fleet_peak, fleet_rc = timed(
-            [*common, f"--target=@{listing}", f"--fleet-jobs={args.jobs}",
-             f"--report-dir={work / 'fleet'}"])
-        fleet = json.loads((work / "fleet" / "fleet.json").read_text())
-        errors = [r["target"] for r in fleet["targets"] if r["error"]]
         print(f"one by one: {seq_wall:.1f} s wall in total, peak {seq_peak / 2**20:.0f} MB, "
-              f"exit codes {sorted(set(seq_rcs))}")
-        print(f"fleet (--fleet-jobs={args.jobs}): {fleet_wall:.1f} s wall, peak "
-              f"{fleet_peak / 2**20:.0f} MB, exit {fleet_rc}, {len(fleet['targets'])} "
-              f"target reports, {len(errors)} without a report")
-        print(f"speedup: {seq_wall / fleet_wall:.1f}x")
-        return 0 if not errors else 1
+              f"exit codes {sorted(set(seq_rcs))}, load {load()}", flush=True)
+        walls = []
+        for n in workers:
+            out = work / f"fleet-n{n}"
+            wall, peak, rc = timed([*common, f"--target=@{listing}", "-n", n,
+                                    f"--report-dir={out}"])
+            fleet = json.loads((out / "fleet.json").read_text())
+            errors = [r["target"] for r in fleet["targets"] if r["error"]]
+            walls.append(wall)
+            print(f"fleet (-n {n}): {wall:.1f} s wall, peak {peak / 2**20:.0f} MB, exit {rc}, "
+                  f"{len(fleet['targets'])} target reports, {len(errors)} without a report, "
+                  f"load {load()}, speedup {seq_wall / wall:.1f}x", flush=True)
+            if errors:
+                return 1
+        print(f"speedup: {seq_wall / walls[0]:.1f}x")
+        return 0
     finally:
-        for ns, *_ in hosts:
-            netns.destroy(ns)
-            proc.run(["ip", "link", "del", ns.host_veth], check=False)
+        fleethosts.down([], slots)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
