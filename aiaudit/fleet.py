@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiaudit.ansible_inventory import inventory_specs, is_inventory
 from aiaudit.report.fleet_report import write_fleet_report
 from aiaudit.target import TargetError, parse_target
 
@@ -52,6 +53,14 @@ def expand_targets(values: list[str]) -> list[str]:
             except OSError as exc:
                 raise TargetError(f"--target {value}: cannot read: {exc.strerror or exc}") \
                     from None
+            if is_inventory(path, lines):
+                for spec in inventory_specs(path):
+                    try:
+                        parse_target(spec)
+                    except TargetError as exc:
+                        raise TargetError(f"{path}: {exc}") from None
+                    specs.append(spec)
+                continue
             for n, line in enumerate(lines, 1):
                 spec = line.split("#", 1)[0].strip()
                 if not spec:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 # Network-only targets on loopback addresses where nothing listens: real, quick audits.
 TARGETS = [f"127.0.0.{n}" for n in (21, 22, 23, 24)]
@@ -76,3 +78,31 @@ def test_bad_line_in_target_file_is_one_usage_line(tmp_path):
     proc = pytest_run(f"--target=@{listing}", f"--report-dir={tmp_path}", timeout=120)
     assert proc.returncode == 4
     assert f"{listing}:2: unsupported scheme" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ansible_inventory_lists_the_fleet(tmp_path):
+    """An inventory as @FILE, read by testinfra's ansible runner (ansible-inventory --list):
+    group vars count, each host becomes the spec its connection variables describe."""
+    from aiaudit.fleet import expand_targets
+    from aiaudit.target import TargetError
+
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[ai]\nweb1 ansible_host=10.0.0.5\nweb2 ansible_host=10.0.0.6 "
+                         "ansible_port=2222\n[ai:vars]\nansible_user=audit\n"
+                         "[local]\nlocalhost ansible_connection=local\n"
+                         "[containers]\nollama ansible_connection=docker\n")
+    assert expand_targets([f"@{inventory}"]) == [
+        "local", "docker://ollama", "ssh://audit@10.0.0.5", "ssh://audit@10.0.0.6:2222"]
+    keyed = tmp_path / "keyed.yml"
+    keyed.write_text("all:\n  hosts:\n    h1:\n      ansible_ssh_private_key_file: /k\n")
+    with pytest.raises(TargetError, match="host h1: ansible_ssh_private_key_file"):
+        expand_targets([f"@{keyed}"])
+
+
+def test_n_sizes_the_fleet_and_stays_with_the_parent():
+    from aiaudit.fleet import MAX_AUTO_JOBS, child_args, fleet_jobs
+
+    assert fleet_jobs(None, 4, 12) == 4 and fleet_jobs(2, 4, 12) == 2
+    assert fleet_jobs("auto", 4, 12) == 12 and fleet_jobs("auto", 4, 40) == MAX_AUTO_JOBS
+    assert child_args(["-n", "2", "-n3", "--numprocesses=4", "--dist", "load", "-d", "-q",
+                       "--profile=quick"]) == ["-q", "--profile=quick"]

@@ -76,9 +76,13 @@ def render_in_chromium(page: Path, tmp_path: Path) -> None:
     from selftests.test_report_output import CHROME_FLAGS, CHROMIUM
 
     assert CHROMIUM, "Debian chromium is needed (bin/setup installs it)"
-    dom = subprocess.run([CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'p1'}",
-                          "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                         timeout=120).stdout
+    rendered = subprocess.run([CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'p1'}",
+                               "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                              timeout=120)
+    dom = rendered.stdout
+    # --enable-logging=stderr: the page's console messages (a script or CSP error) land here
+    console = [line for line in rendered.stderr.splitlines() if "CONSOLE" in line]
+    assert not [c for c in console if "Uncaught" in c or "Error" in c], console
     shot = tmp_path / "trend.png"
     subprocess.run([CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'p2'}",
                     "--window-size=1400,1600", f"--screenshot={shot}", page.as_uri()],
