@@ -62,8 +62,17 @@ class LlmServer:
         return f"http://{host}:{self.port}"
 
 
+def open_argv(host: str, port: int) -> list[str]:
+    """The server's command line without a key (settings as arguments: nothing secret)."""
+    require_module("llama_cpp.server", "llama-cpp-python[server]")
+    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
+            "--model_alias", MODEL_ALIAS, "--host", host, "--port", str(port),
+            "--n_ctx", str(N_CTX), "--n_threads", str(N_THREADS),
+            "--n_threads_batch", str(N_THREADS)]
+
+
 def start(ns: NetNS, lab: Path, host: str, api_key: str | None,
-          log: Path, port: int = PORT) -> tuple[LlmServer, int, int]:
+          log: Path) -> tuple[LlmServer, int, int]:
     """Launch the server in ``ns``. With a key, settings go through a 0600 config file so
     the secret never appears in the process arguments (world-readable in /proc)."""
     require_module("llama_cpp.server", "llama-cpp-python[server]")
@@ -71,19 +80,17 @@ def start(ns: NetNS, lab: Path, host: str, api_key: str | None,
     argv = [sys.executable, "-m", "llama_cpp.server"]
     key_file = None
     if api_key is None:
-        argv += ["--model", str(model), "--model_alias", MODEL_ALIAS, "--host", host,
-                 "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", str(N_THREADS),
-                 "--n_threads_batch", str(N_THREADS)]
+        argv = open_argv(host, PORT)
     else:
         key_file = write_file(lab / "llm-api.key", api_key + "\n", 0o600)
-        settings = {"host": host, "port": port, "api_key": api_key,
+        settings = {"host": host, "port": PORT, "api_key": api_key,
                     "models": [{"model": str(model), "model_alias": MODEL_ALIAS,
                                 "n_ctx": N_CTX, "n_threads": N_THREADS,
                                 "n_threads_batch": N_THREADS}]}
         config = write_file(lab / "llm-server.json", json.dumps(settings, indent=2), 0o600)
         argv += ["--config_file", str(config)]
     pid, started = proc.spawn(ns.exec_argv(*argv), log)
-    return LlmServer(host=host, port=port, key_file=key_file), pid, started
+    return LlmServer(host=host, port=PORT, key_file=key_file), pid, started
 
 
 def wait_ready(ns: NetNS, server: LlmServer, pid: int, log: Path, timeout: float = 180.0) -> None:
