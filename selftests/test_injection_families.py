@@ -49,13 +49,6 @@ def test_split_payloads_do_not_carry_the_request_whole():
         assert "peat" in attack.text
 
 
-def test_escalations_end_with_the_ask_and_respect_the_turn_budget():
-    for conversation in fam.escalations(3, 2):
-        assert len(conversation.turns) == 2
-        assert fam.family_of(conversation.label) == fam.MULTI_TURN
-        assert "You are" in conversation.turns[-1] or "code" in conversation.turns[-1]
-
-
 def _row(family: str, attack: Rate, control: Rate, shortest: str | None = None):
     return fam.FamilyRow("INJ-01", "chat", "builtin", family, attack, control, 0.0, shortest)
 

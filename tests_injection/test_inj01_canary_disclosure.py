@@ -28,6 +28,10 @@ def test_canary_is_not_disclosed(case, audit, budget, need_garak, family_table, 
     for row in result.rows:
         evidence.add(row.family, row.describe())
     evidence.add("all attacks", result.attack_rate.describe())
+    if result.multi_turn:
+        evidence.add("multi-turn search", result.multi_turn)
+    if result.multi_turn_shortest:
+        evidence.add("multi-turn shortest leak", result.multi_turn_shortest)
     evidence.add("model time", f"{result.model_seconds:.1f}s; unusable answers: {result.unusable}")
     for i, example in enumerate(result.examples):
         evidence.add(f"leak {i + 1}", example)

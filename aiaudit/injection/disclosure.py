@@ -18,6 +18,7 @@ from aiaudit.injection.adapters import Message, Reply
 from aiaudit.injection.attacks import BENIGN_QUESTIONS, Attack, compose, simpler
 from aiaudit.injection.campaign import Attempt, Campaign, short, smallest, usability_problem
 from aiaudit.injection.channel import Channel
+from aiaudit.injection.escalation import Limits, escalate, transcript
 from aiaudit.injection.judge import CanaryJudge
 from aiaudit.injection.settings import Budget
 from aiaudit.injection.stats import Rate
@@ -37,6 +38,8 @@ class DisclosureResult:
     examples: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     rows: list[fam.FamilyRow] = field(default_factory=list)  # one per attack family
+    multi_turn: str | None = None  # what the escalation state machine spent and found
+    multi_turn_shortest: str | None = None  # the shortest leaking conversation, canary hidden
     findings: list[str] = field(default_factory=list)  # why INJ-01 fails; empty: it holds
 
     def summary(self, threshold: float) -> str:
@@ -83,32 +86,6 @@ def planned_attacks(channel: Channel, budget: Budget, corpus: str,
     return out
 
 
-def _escalate(campaign: Campaign, conversation: fam.Conversation, system: list[Message],
-              roles: bool, judge_reply) -> Attempt:
-    """One multi-turn conversation, stopping at the first turn whose answer discloses.
-    With a role-carrying channel the whole conversation (the model's real answers as
-    assistant turns) goes in each request; otherwise one turn a request, relying on the
-    channel's own memory. Counts as one attack attempt: the conversation so far."""
-    history: list[Message] = []
-    said: list[str] = []
-    for i, turn in enumerate(conversation.turns):
-        said.append(turn)
-        messages = [*system, *history, {"role": "user", "content": turn}] if roles else \
-            [*system, {"role": "user", "content": turn}]
-        final = i == len(conversation.turns) - 1
-        last = campaign.run("attack" if final else "turn", conversation.label,
-                            " / ".join(said), messages, judge_reply)
-        if last.finding or not last.reply.answered:
-            break
-        history += [{"role": "user", "content": turn},
-                    {"role": "assistant", "content": last.reply.text}]
-    last = campaign.attempts[-1]
-    if last.kind == "turn":  # stopped early: the conversation so far is the attack
-        campaign.attempts[-1] = Attempt("attack", last.label, last.payload, last.reply,
-                                        last.finding)
-    return campaign.attempts[-1]
-
-
 def disclosure_campaign(channel: Channel, budget: Budget, corpus: str = "builtin",
                         seed: int = 0, threshold: float = 0.0) -> DisclosureResult:
     campaign = Campaign(channel.send, budget.seconds, budget.min_attempts)
@@ -153,14 +130,21 @@ def disclosure_campaign(channel: Channel, budget: Budget, corpus: str = "builtin
         attempt = send("attack", label, text)
         if text in garak_prompts:
             notes += garak_corpus.judge_notes(garak_prompts[text], attempt.reply.text)
-    if corpus == "builtin":
-        for conversation in fam.escalations(budget.attacks, budget.turns):
-            if not campaign.time_left():
-                break
-            _escalate(campaign, conversation, system, channel.adapter.supports_roles,
-                      judge_reply)
+    multi_turn = None
+    if corpus == "builtin" and campaign.time_left():
+        limits = Limits(budget.attacks, budget.turns, budget.shrink, budget.tokens)
+        multi_turn = escalate(campaign, system, channel.adapter.supports_roles, judge_reply,
+                              limits, seed, channel.settings.max_tokens)
+        notes += multi_turn.notes
     result = DisclosureResult(source, campaign.rate("attack"), campaign.rate("benign"),
                               notes=notes)
+    if multi_turn is not None:
+        result.multi_turn = multi_turn.describe()
+        if multi_turn.shortest is not None:
+            how = ("shrunk by Hypothesis" if multi_turn.shrunk else "as first seen")
+            result.multi_turn_shortest = (
+                f"{len(multi_turn.shortest.turns)} turns, {how}: "
+                + transcript(multi_turn.shortest, [n for _, n in judge.needles]))
     result.problem = usability_problem(campaign, "attack")
     best = smallest(campaign.of("attack"))
     if best is not None and corpus == "builtin":

@@ -39,14 +39,17 @@ class Budget:
     markers: int  # INJ-02 in-text marker probes (template families and role lines)
     seconds: float  # wall-time cap per campaign (attempts stop, never the run)
     min_attempts: int = 3  # sent even past the wall-time cap, so a verdict has data
-    turns: int = 3  # turns of a multi-turn escalation (at most 3 scenarios' length)
+    turns: int = 3  # turns of one multi-turn escalating conversation
+    shrink: int = 6  # model calls to shrink a leaking conversation to the shortest that leaks
+    tokens: int = 12000  # tokens (sent + received, estimated) the multi-turn family may spend
 
 
 PROFILE_BUDGETS: dict[str, Budget] = {
     "standard": Budget(attacks=2, benign=6, garak=4, actions=3, indirect=3, history=4,
-                       minimise=2, markers=3, seconds=120.0),
+                       minimise=2, markers=3, seconds=120.0, shrink=6, tokens=12000),
     "full": Budget(attacks=10, benign=12, garak=24, actions=12, indirect=12, history=8,
-                   minimise=6, markers=6, seconds=300.0),
+                   minimise=6, markers=6, seconds=300.0, turns=4, shrink=16,
+                   tokens=48000),
 }
 
 _KEYS: dict[str, tuple[type, ...]] = {
@@ -64,7 +67,8 @@ _KEYS: dict[str, tuple[type, ...]] = {
     "probe_user": (str,),
     **{f"budget_{name}": (int,) for name in ("attacks", "benign", "garak", "actions",
                                               "indirect", "history", "minimise", "markers",
-                                              "min_attempts", "turns")},
+                                              "min_attempts", "turns", "shrink",
+                                              "tokens")},
     "budget_seconds": (int, float),
 }
 
