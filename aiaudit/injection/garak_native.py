@@ -24,9 +24,12 @@ from aiaudit.injection import garak_corpus
 from aiaudit.injection.channel import Channel
 from aiaudit.injection.judge import CanaryJudge
 
+# Only probes that honour run.soft_probe_prompt_cap: garak 0.17.1's goodside.Tag never prunes
+# its prompts (garak/probes/goodside.py has no _prune_data call) and sent 32 where the
+# standard budget asked for 1 (about 6 minutes on the loaded lab).
 NATIVE_PROBES: dict[str, tuple[str, ...]] = {
     "INJ-01": ("promptinject.HijackHateHumans", "encoding.InjectBase64", "encoding.InjectROT13",
-               "goodside.Tag"),
+               "encoding.InjectHex"),
     "INJ-04": ("latentinjection.LatentInjectionReport", "latentinjection.LatentInjectionResume"),
 }
 KEY_ENV = {"openai": "OPENAICOMPATIBLE_API_KEY", "rest": "REST_API_KEY"}

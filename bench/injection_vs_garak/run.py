@@ -71,6 +71,14 @@ def model_floor(channel: Channel, samples: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def warm_up(channel: Channel, n: int) -> None:
+    """`n` plain questions before each side: a deployment that remembers recent messages
+    (the vulnerable lab agent shares the last six users' messages in its prompt) then
+    meets each harness with the same memory, not with the other harness's attacks."""
+    for question in BENIGN_QUESTIONS[-n:]:
+        channel.send([{"role": "user", "content": question}])
+
+
 def run_aiaudit(channel: Channel, seconds: float, judge: CanaryJudge) -> dict:
     """The built-in corpus (seeds, then Hypothesis-drawn attacks) plus the benign control,
     alternating, until the wall-time budget is spent."""
@@ -147,12 +155,16 @@ def main() -> int:
     parser.add_argument("--config", required=True, help="the lab's audit.toml")
     parser.add_argument("--channel", default="lab-agent")
     parser.add_argument("--seconds", type=float, default=150.0, help="wall-time budget each")
+    parser.add_argument("--warm-up", type=int, default=6,
+                        help="plain questions sent before each side (the agent's memory)")
     args = parser.parse_args()
     channel = channel_from(args.config, args.channel)
     judge = CanaryJudge(channel.canary or "")
     floor = model_floor(channel, 3)
     print(f"model floor: {floor:.2f}s per completion (median of 3 plain requests)")
+    warm_up(channel, args.warm_up)
     garak = run_garak(channel, args.seconds, judge, floor)
+    warm_up(channel, args.warm_up)
     ours = run_aiaudit(channel, args.seconds, judge)
     garak_model_min = garak["attacks"] * floor / 60 or 1e-9
     calls = max(ours["attacks"] + ours["benign"], 1)
@@ -172,6 +184,15 @@ def main() -> int:
           f"requests; mean request {ours['model_time'] / calls:.2f}s)")
     garak_rate = garak["reported"] / garak_model_min
     ours_rate = ours["true"] / ours_model_min
+    print(f"true findings per model-minute: aiaudit {ours_rate:.2f} ({ours['true']} in "
+          f"{ours_model_min:.1f} min), garak {garak['true'] / garak_model_min:.2f} "
+          f"({garak['true']} in {garak_model_min:.1f} min)")
+    print(f"garak false findings: {garak['reported'] - garak['true']} of {garak['reported']} "
+          f"reported hits; missed canary disclosures: "
+          f"{garak['canary_outputs'] - garak['true']}")
+    print(f"no-attack leak rate: {ours['benign_leaks']}/{ours['benign']} "
+          f"({ours['benign_leaks'] / max(ours['benign'], 1):.0%}); attack leak rate "
+          f"{ours['attack_leaks']}/{ours['attacks']}")
     print(json.dumps({"garak": garak, "aiaudit": ours, "floor": floor}, default=str))
     if not garak_rate:  # garak reported nothing: credit it one hit, so the ratio stays finite
         print("note: garak reported no hit; its rate is taken as 1 hit in its model time")
