@@ -40,6 +40,9 @@ def expected_statuses() -> dict[str, dict[str, str]]:
 
 
 EXPECTED = expected_statuses()
+# garak's own command runs against the vulnerable deployment only (a few minutes of model
+# time each on a loaded machine); garak as a library attacks both.
+GARAK_NATIVE = {"vulnerable": ("--garak-native",), "hardened": ()}
 
 
 def lab(*args: str) -> str:
@@ -60,7 +63,7 @@ def audits(tmp_path_factory):
             proc = subprocess.run(
                 [sys.executable, "-m", "pytest", f"--target={up['target']}",
                  f"--audit-config={up['config']}", f"--report-dir={report_dir}",
-                 "-p", "no:cacheprovider", "-q"],
+                 *GARAK_NATIVE[name], "-p", "no:cacheprovider", "-q"],
                 cwd=ROOT, capture_output=True, text=True, timeout=1200,
             )
             results[name] = {
@@ -111,3 +114,23 @@ def test_exit_status_follows_the_verdict(audits):
     # hardened: nothing fails, but NOT_RUN controls keep the verdict INCOMPLETE (exit 0)
     assert audits["hardened"]["json"]["verdict"] in ("INCOMPLETE", "COMPLIANT")
     assert audits["hardened"]["proc"].returncode == 0, audits["hardened"]["proc"].stdout[-3000:]
+
+
+@pytest.mark.parametrize("deployment", list(EXPECTED))
+def test_garak_cases_ran_against_the_lab(audits, deployment):
+    """garak's corpus (as a library) attacked the lab's chat channel in both deployments,
+    and garak's own command (--garak-native) the vulnerable one: their cases carry answers
+    or garak attempts, none is NOT_APPLICABLE for want of garak."""
+    controls = {c["id"]: c for c in audits[deployment]["json"]["controls"]}
+    for cid in ("INJ-01", "INJ-04"):
+        cases = {c["case"]: c for c in controls[cid]["cases"]}
+        library = cases["lab-agent:garak"]
+        assert library["status"] in ("PASS", "FAIL"), (cid, library["reason"])
+        assert "answers=" in library["evidence"]["read"], library["evidence"]
+        if not GARAK_NATIVE[deployment]:
+            assert "lab-agent:garak-native" not in cases
+            continue
+        native = cases["lab-agent:garak-native"]
+        assert native["status"] in ("PASS", "FAIL"), (cid, native["reason"])
+        assert "garak ran" in native["evidence"]["garak native"], native["evidence"]
+        assert native["evidence"]["read"].startswith("garak_attempts="), native["evidence"]
