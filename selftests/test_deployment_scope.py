@@ -8,14 +8,21 @@ Homes hold files recorded from real Hermes Agent 0.19.0 and OpenClaw 2026.9.6 st
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
+
 from aiaudit.config import load_config
+from aiaudit.context import AuditContext
 from aiaudit.hostfs import HostFS
-from aiaudit.scope import ProcessInfo, resolve
+from aiaudit.scope import ProcessInfo, resolve, scope_for
+from aiaudit.target import parse_target
 
 FIX = Path(__file__).parent / "fixtures"
+HERMES_PY = Path(os.environ.get("AIAUDIT_HERMES_VENV", "/opt/aiaudit-fw/hermes")) / "bin/python3"
 
 
 def _home(tmp_path: Path, hermes: str | None = "vulnerable", openclaw: str | None = None,
@@ -90,3 +97,37 @@ def test_process_ownership():
     assert scope.owns_process(proc(dirs=["/home/u/.hermes"]))
     assert scope.owns_process(proc(unit="h.service"))
     assert not scope.owns_process(proc(dirs=["/home/v/.hermes", "/home/u/.openclaw"]))
+
+
+def _session_db(hermes_home: Path) -> None:
+    """state.db created by Hermes itself (its SessionDB schema)."""
+    subprocess.run([str(HERMES_PY), "-c", "from hermes_state import SessionDB; SessionDB()"],
+                   env={"HERMES_HOME": str(hermes_home), "PATH": os.environ["PATH"]},
+                   check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.skipif(not HERMES_PY.exists(), reason="hermes-agent is not installed (bin/setup)")
+def test_aliases_and_deployment_overlapping_give_one_finding(tmp_path):
+    from aiaudit.storage.configsecrets import config_facts
+    from aiaudit.storage.locate import locate_all
+    from aiaudit.supply_chain.providers import inventory
+
+    home = _home(tmp_path, "hardened")
+    _session_db(home / ".hermes")
+    (home / ".hermes" / ".env").write_text(  # a literal key: one STO-04 finding
+        (FIX / "hermes" / "vulnerable" / ".env").read_text())
+    cfg = tmp_path / "audit.toml"
+    cfg.write_text(f'[deployment]\nhomes = ["{home}"]\n'
+                   f'[paths]\nstate_dirs = ["{home}/.hermes", "{home}/.hermes/"]\n'
+                   f'[supply_chain]\nhome_dirs = ["{home}"]\nhermes_homes = ["{home}/.hermes"]\n')
+    ctx = AuditContext(parse_target("local"), load_config(str(cfg)))
+    found = locate_all(ctx)
+    assert [s.path for s in found.stores] == [f"{home}/.hermes/state.db"]
+    assert [(d.app, d.path) for d in found.dirs] == [("hermes", f"{home}/.hermes")]
+    inv = inventory(ctx)
+    assert [c.path for c in inv.configs_of("hermes")] == [f"{home}/.hermes/config.yaml"]
+    assert [s.id for s in inv.skills] == ["hermes:skills/meeting-notes"]
+    facts = config_facts(ctx, "hermes", found.dirs[0].path)
+    envs = [f for f in facts.findings if f.location.endswith("/.env")]
+    assert len(envs) == 1, facts.findings
+    assert scope_for(ctx).closed
