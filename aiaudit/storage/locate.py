@@ -1,9 +1,10 @@
 """Find conversation stores on the target host, read-only, in a few shell round trips.
 
-Sources, most specific first: state dirs named in the audit config, state dirs named by
-env overrides (`HERMES_HOME`, `DATA_DIR`, ...) of processes running in the deployment's
-network namespace (processes of other containers or lab copies have their own and are
-separate targets), and the apps' default dirs below the home directories.
+Sources, most specific first: the deployment scope (aiaudit.scope: the dirs the audit
+config names and the framework dirs found in them); when `[deployment]` is not set, also
+state dirs named by env overrides (`HERMES_HOME`, `DATA_DIR`, ...) of processes running in
+the deployment's network namespace (processes of other containers or lab copies have their
+own and are separate targets), and the apps' default dirs below the home directories.
 """
 
 from __future__ import annotations
