@@ -42,6 +42,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "answer_path": _STR,
     },
     "users": {"name": _STR, "token_env": _STR, "token_file": _STR},
+    "deployment": {"homes": _LIST, "units": _LIST, "users": _LIST, "ports": _LIST},
     "paths": {"state_dirs": _LIST, "access_logs": _LIST},
     "exposure": {
         "extra_ports": _LIST,
@@ -70,7 +71,7 @@ _SECRET_KEY = re.compile(r"(?i)(token|secret|password|api_?key|auth)$")
 
 
 class SettingsError(ValueError):
-    """An area section (`[storage]`, `[supply_chain]`, `[injection]`) has a bad key.
+    """A section (`[deployment]`, `[storage]`, `[supply_chain]`, `[injection]`) has a bad key.
 
     The area parsers raise it with the key so that `load_config` can name the file and line:
     every section is validated once, at start, and a typo is a usage error, not an ERROR in
@@ -158,6 +159,54 @@ class ExposureConfig:
 
 
 @dataclass(frozen=True)
+class DeploymentConfig:
+    """`[deployment]`: where the audited deployment is (aiaudit.scope resolves it once).
+
+    `homes` are framework dirs (`/home/u/.hermes`, `/srv/openclaw`) or user homes holding
+    them (`/home/u` finds `.hermes` and `.openclaw`); `units` are its systemd services,
+    `users` the accounts it runs as, `ports` the ports it listens on. Set, it is the scope:
+    only what it names is judged; the rest of the host is listed as "also seen".
+    """
+
+    homes: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.homes or self.units or self.users or self.ports)
+
+
+_UNIT = re.compile(r"^[A-Za-z0-9_.@:\\-]+$")
+_ACCOUNT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$")
+
+
+def parse_deployment(table: dict[str, Any]) -> DeploymentConfig:
+    """`[deployment]` checked key by key; SettingsError names the key (one usage line)."""
+    def strings(key: str, ok: Any, what: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and ok(v) for v in value):
+            raise SettingsError("deployment", key, f"must be a list of {what}")
+        return tuple(dict.fromkeys(value))
+
+    homes = strings("homes", lambda v: v.startswith("/"), "absolute paths")
+    units = strings("units", lambda v: bool(_UNIT.match(v)), "systemd unit names")
+    users = strings("users", lambda v: bool(_ACCOUNT.match(v)), "user names or uids")
+    ports = table.get("ports", [])
+    if not isinstance(ports, list) or not all(
+            isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in ports):
+        raise SettingsError("deployment", "ports", "must be a list of port numbers")
+    found = DeploymentConfig(tuple(h.rstrip("/") or "/" for h in homes),
+                             tuple(u if "." in u else f"{u}.service" for u in units),
+                             users, tuple(dict.fromkeys(ports)))
+    if not found.is_set:
+        raise SettingsError("deployment", "homes", "the section names nothing: set homes "
+                            "(a framework dir or a user home), units, users or ports")
+    return found
+
+
+@dataclass(frozen=True)
 class User:
     name: str
     credential: Credential
@@ -181,6 +230,7 @@ class AuditConfig:
     canary: str | None = None
     endpoints: list[Endpoint] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
+    deployment: DeploymentConfig = DeploymentConfig()
     state_dirs: list[str] = field(default_factory=list)
     access_logs: list[str] = field(default_factory=list)
     extra_ports: list[int] = field(default_factory=list)
@@ -352,6 +402,11 @@ def load_config(path: str | None) -> AuditConfig:
         )
     for user in doc.get("users", []):
         cfg.users.append(User(user["name"], _credential(user, "token")))
+    if "deployment" in doc:
+        try:
+            cfg.deployment = parse_deployment(doc["deployment"])
+        except SettingsError as exc:
+            raise load.fail("deployment", exc.key, exc.msg) from None
     paths = doc.get("paths", {})
     cfg.state_dirs = [str(p) for p in paths.get("state_dirs", [])]
     cfg.access_logs = [str(p) for p in paths.get("access_logs", [])]

@@ -175,6 +175,19 @@ def _baseline(config: pytest.Config, report_dir: Path, slug: str,
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def _add_also_seen(ctx: AuditContext, info: RunInfo) -> None:
+    """Agent state dirs and processes outside the `[deployment]` scope, listed (not judged)."""
+    if not ctx.config.deployment.is_set or not ctx.target.host_access:
+        return
+    from aiaudit.scope import also_seen, scope_for
+
+    try:
+        info.also_seen = also_seen(scope_for(ctx))
+    except Exception as exc:  # the report is always written; the gap is said
+        info.notes.append(f"What else runs on the host (outside [deployment]) could not be "
+                          f"listed: {type(exc).__name__}: {exc}")
+
+
 def _interrupted_text(state: dict, how: str) -> str:
     return f"interrupted after {time.monotonic() - state['t0']:.0f} s ({how})"
 
@@ -555,6 +568,7 @@ def _finish(session: pytest.Session) -> dict | None:
         interrupted=state["interrupted"],
         injection_families=list(ctx.cached(FAMILY_TABLE, list)),
     )
+    _add_also_seen(ctx, info)
     if state["interrupted"]:
         info.notes.append(f"The audit was {state['interrupted']}: the report keeps the "
                           f"{len(cases)} cases finished by then; controls with no "

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from aiaudit.config import AuditConfig, Credential
+from aiaudit.config import AuditConfig, Credential, DeploymentConfig
 from aiaudit.context import AuditContext
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.configsecrets import config_facts
@@ -30,7 +30,8 @@ def token(prefix: str, n: int = 48) -> str:
 
 
 def ctx_for(state_dir: Path, **storage) -> AuditContext:
-    cfg = AuditConfig(state_dirs=[str(state_dir)],
+    # scoped: other processes' env overrides on a shared host are not this test's stores
+    cfg = AuditConfig(deployment=DeploymentConfig(homes=(str(state_dir),)),
                       areas={"storage": {"search_homes": False, **storage}})
     return AuditContext(parse_target("local"), cfg)
 

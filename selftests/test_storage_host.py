@@ -13,7 +13,7 @@ import pytest
 import zstandard
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from aiaudit.config import AuditConfig
+from aiaudit.config import AuditConfig, DeploymentConfig
 from aiaudit.context import AuditContext
 from aiaudit.products import openclaw
 from aiaudit.storage.backups import find_backups, restore
@@ -28,7 +28,9 @@ KEY = "c7" * 32
 
 
 def ctx_for(state_dirs: list[Path], **storage) -> AuditContext:
-    cfg = AuditConfig(state_dirs=[str(p) for p in state_dirs],
+    """A deployment scoped to these dirs: other processes' env overrides on a shared host
+    (a sibling's Open WebUI DATA_DIR) are not this test's stores."""
+    cfg = AuditConfig(deployment=DeploymentConfig(homes=tuple(str(p) for p in state_dirs)),
                       areas={"storage": {"search_homes": False, **storage}})
     return AuditContext(parse_target("local"), cfg)
 

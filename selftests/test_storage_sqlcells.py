@@ -14,7 +14,7 @@ from pathlib import Path
 import zstandard
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from aiaudit.config import AuditConfig
+from aiaudit.config import AuditConfig, DeploymentConfig
 from aiaudit.context import AuditContext
 from aiaudit.storage.historyscan import scan_source, store_source
 from aiaudit.storage.locate import locate
@@ -31,7 +31,8 @@ def openai_key() -> str:
 
 
 def ctx_for(state_dir: Path, **storage) -> AuditContext:
-    cfg = AuditConfig(state_dirs=[str(state_dir)],
+    # scoped: other processes' env overrides on a shared host are not this test's stores
+    cfg = AuditConfig(deployment=DeploymentConfig(homes=(str(state_dir),)),
                       areas={"storage": {"search_homes": False, **storage}})
     return AuditContext(parse_target("local"), cfg)
 

@@ -105,6 +105,13 @@ expires = 2099-01-01
     ('[supply_chain]\nhome_dir = ["/h"]\n', ":2: supply_chain.home_dir: unknown key"),
     ('[supply_chain]\n\nallowlist = ["too few"]\n', ":3: supply_chain.allowlist"),
     ('[injection]\natempts = 5\n', ":2: injection.atempts: unknown key"),
+    # [deployment] (aiaudit.scope): one usage line naming the key
+    ('[deployment]\nhome = ["/h"]\n', ":2: deployment.home: unknown key"),
+    ('[deployment]\n\nhomes = ["relative/dir"]\n', ":3: deployment.homes: must be a list of "
+     "absolute paths"),
+    ('[deployment]\nports = [70000]\n', ":2: deployment.ports: must be a list of port numbers"),
+    ('[deployment]\nunits = ["a b"]\n', ":2: deployment.units: must be a list of systemd"),
+    ('[deployment]\nhomes = []\n', "deployment.homes: the section names nothing"),
     ('[injection]\nmax_tokens = 0\n', ":2: injection.max_tokens: must be positive"),
 ])
 def test_bad_config_names_line_and_key(tmp_path, text, expected):

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiaudit.access import access_script, coalesce, parse_access
 from aiaudit.products import open_webui, openclaw
+from aiaudit.scope import Scope
 from aiaudit.status import CouldNotCheck
 
 SBIN = "/usr/sbin"
@@ -80,22 +81,47 @@ class Intent:
         return f"configured:{self.service}@{self.bind}"
 
 
-def _candidate_files(state_dirs: list[str]) -> list[str]:
-    homes = ["/root", "/home/*"]
+def _dir_files(d: str) -> list[str]:
+    """Agent config files of a named dir: it may be an OpenClaw state dir, a Hermes home,
+    or a home holding OpenClaw's state dir."""
+    d = d.rstrip("/")
+    files = list(openclaw.config_candidates(d))
+    for state in openclaw.home_state_dirs(d):
+        files += openclaw.config_candidates(state)
+    return files + [f"{d}/config.yaml", f"{d}/.env"]
+
+
+def _candidate_files(scope: Scope) -> list[str]:
+    """The scope's agent config files; an open scope adds every home's default ones."""
     files = []
-    for home in homes:
-        for state in openclaw.home_state_dirs(home):
-            files += openclaw.config_candidates(state)
-        files += [f"{home}/.hermes/config.yaml", f"{home}/.hermes/.env"]
-    for d in state_dirs:
-        d = d.rstrip("/")
-        files += openclaw.config_candidates(d)
-        for state in openclaw.home_state_dirs(d):
-            files += openclaw.config_candidates(state)
-        files += [f"{d}/config.yaml", f"{d}/.env"]
+    if not scope.closed:
+        for home in ["/root", "/home/*"]:
+            for state in openclaw.home_state_dirs(home):
+                files += openclaw.config_candidates(state)
+            files += [f"{home}/.hermes/config.yaml", f"{home}/.hermes/.env"]
+    for root in scope.roots:
+        if root.product == "openclaw":
+            files += openclaw.config_candidates(root.path)
+        else:
+            files += [f"{root.path}/config.yaml", f"{root.path}/.env"]
+    roots = {r.path for r in scope.roots}
+    for named in scope.state_dirs:
+        if named.path not in roots:
+            files += _dir_files(named.path)
     return list(dict.fromkeys(files))
 
 
+def _unit_files(scope: Scope) -> tuple[list[str], list[str]]:
+    """(files read whole, globs read when they name an AI server): a closed scope reads its
+    own units only; an open one every unit that names an AI server."""
+    if not scope.closed:
+        return [], _UNIT_GLOBS
+    named = [f"{d}/{u}" for u in scope.units for d in _UNIT_DIRS]
+    named += [f"/etc/systemd/system/{u}.d/*.conf" for u in scope.units]
+    return named, []
+
+
+_UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 _UNIT_GLOBS = ["/etc/systemd/system/*.service", "/etc/systemd/system/*.service.d/*.conf",
                "/lib/systemd/system/*.service", "/usr/lib/systemd/system/*.service",
                "/etc/default/ollama", "/etc/environment"]
@@ -213,22 +239,28 @@ def unit_intents(path: str, text: str) -> list[Intent]:
     return out
 
 
-_INTENT_DIRS = (".openclaw", ".hermes")
+def _intent_dirs() -> tuple[str, ...]:
+    from aiaudit.products import hermes
+
+    return (openclaw.home_state_dir_names()[0], *hermes.home_dir_names())
 
 
-def closed_intent_dirs(host: Any, state_dirs: list[str]) -> list[str]:
+def closed_intent_dirs(host: Any, scope: Scope) -> list[str]:
     """Agent config places the audit account cannot read: their bind settings stay unseen."""
-    homes = [h for h in _run(host, "for h in /root /home/*; do [ -d \"$h\" ] && "
-                             "printf '%s\\n' \"$h\"; done; true").splitlines()
-             if h.startswith("/")]
-    places = [f"{h}/{d}" for h in homes for d in _INTENT_DIRS]
-    places += [d.rstrip("/") or "/" for d in state_dirs]
+    places = [r.path for r in scope.roots] + [n.path for n in scope.state_dirs]
+    if not scope.closed:
+        homes = [h for h in _run(host, "for h in /root /home/*; do [ -d \"$h\" ] && "
+                                 "printf '%s\\n' \"$h\"; done; true").splitlines()
+                 if h.startswith("/")]
+        places = [f"{h}/{d}" for h in homes for d in _intent_dirs()] + places
     found = parse_access(_run(host, access_script(places)))
     return [a.reason() for a in coalesce(found.values())]
 
 
-def configured_intents(host: Any, state_dirs: list[str]) -> list[Intent]:
-    files = split_files(_run(host, _dump_script(_candidate_files(state_dirs), _UNIT_GLOBS)))
+def configured_intents(host: Any, scope: Scope) -> list[Intent]:
+    """What the scope's agents and AI server units are configured to listen on."""
+    units, globs = _unit_files(scope)
+    files = split_files(_run(host, _dump_script(_candidate_files(scope) + units, globs)))
     in_container = "container" in _run(host, _CONTAINER_SCRIPT)
     intents: list[Intent] = hermes_intents(files)
     for path, text in files.items():

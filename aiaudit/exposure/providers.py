@@ -14,6 +14,7 @@ from aiaudit.exposure.discovery import NetService, discover
 from aiaudit.exposure.dockerhost import DockerFacts, proxy_target, read_docker
 from aiaudit.exposure.listeners import ai_listeners, listening_sockets
 from aiaudit.resources import Unavailable, provider
+from aiaudit.scope import processes, scope_for
 from aiaudit.status import CouldNotCheck, Status
 
 
@@ -183,6 +184,21 @@ def _host_listeners(ctx: AuditContext) -> list[Any]:
                       lambda: ai_listeners(ctx.host(), ctx.config.extra_ports))
 
 
+def _scoped_listeners(ctx: AuditContext) -> list[Any]:
+    """The host's AI listeners within a closed deployment scope: on its ports, or (no ports
+    named) owned by its processes; a listener whose process is unknown stays judged."""
+    listeners = _host_listeners(ctx)
+    scope = scope_for(ctx)
+    if not scope.closed:
+        return listeners
+    if scope.ports:
+        return [ai for ai in listeners if ai.listener.port in scope.ports]
+    pids = sorted({ai.listener.pid for ai in listeners if ai.listener.pid})
+    owners = {p.pid: p for p in processes(scope.fs, pids)}
+    return [ai for ai in listeners if ai.listener.pid not in owners
+            or scope.owns_process(owners[ai.listener.pid])]
+
+
 @provider("exposure_bindings", empty_reason="no AI service listens on, or is configured on, "
           "the target host")
 def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
@@ -203,7 +219,7 @@ def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
                 Status.NOT_APPLICABLE, f"no host access ({ctx.target.spec} is network-only) "
                 "and no AI service answers on its address from the auditor's position"))]
     else:
-        intents = hostside.configured_intents(ctx.host(), ctx.config.state_dirs)
+        intents = hostside.configured_intents(ctx.host(), scope_for(ctx))
         try:
             facts = docker_facts(ctx)
             docker_found = dockercases.publication_bindings(facts, docker_publications(ctx),
@@ -223,10 +239,10 @@ def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
             found = [bindings.from_container_listener(ai, mine.name, list(mine.publications))
                      for ai in _host_listeners(ctx)]
         else:
-            found = [bindings.from_listener(ai) for ai in _host_listeners(ctx)]
+            found = [bindings.from_listener(ai) for ai in _scoped_listeners(ctx)]
         found += [bindings.from_intent(i) for i in intents]
         found += docker_found
-        closed = hostside.closed_intent_dirs(ctx.host(), ctx.config.state_dirs)
+        closed = hostside.closed_intent_dirs(ctx.host(), scope_for(ctx))
         extra += [(f"unreadable:{i + 1}", Unavailable(
             Status.ERROR, f"{why}; the agent's configured bind there cannot be checked"))
             for i, why in enumerate(closed)]

@@ -72,6 +72,19 @@ def homes_below(user_homes: list[str]) -> list[str]:
     return [posixpath.join(h.rstrip("/") or "/", rel) for h in user_homes]
 
 
+def home_dir_names() -> tuple[str, ...]:
+    """The Hermes home's name below a user's home (`.hermes`)."""
+    return (product_data()["home"]["default"],)
+
+
+def is_home_listing(names: set[str]) -> bool:
+    """Whether a directory holding these top-level names is a Hermes home: its state.db, or
+    its config.yaml beside its .env or skills dir (config.yaml alone is too common)."""
+    home = product_data()["home"]
+    return home["state_db"] in names or (
+        home["config"] in names and bool({home["env_file"], home["skills"]} & names))
+
+
 def file_in(home: str, key: str) -> str:
     """Path of one of the home's files (`config`, `env_file`, `state_db`, `hub_lock`, ...)."""
     return posixpath.join(home.rstrip("/"), product_data()["home"][key])

@@ -74,6 +74,12 @@ def config_candidates(state_dir: str) -> list[str]:
     return [posixpath.join(state_dir, n) for n in data()["paths"]["config_names"]]
 
 
+def is_state_listing(names: set[str]) -> bool:
+    """Whether a directory holding these top-level names is an OpenClaw state dir (its
+    openclaw.json or legacy clawdbot.json)."""
+    return bool(set(config_names()) & names)
+
+
 def is_state_dir_name(path: str) -> bool:
     return posixpath.basename(path.rstrip("/")) in data()["paths"]["state_dirs"]
 

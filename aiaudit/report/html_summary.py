@@ -136,6 +136,17 @@ def _families(rows: list[dict]) -> str:
             + "</div>")
 
 
+def _also_seen(rows: list[dict]) -> str:
+    """What lies outside the `[deployment]` scope: listed, never judged."""
+    if not rows:
+        return ""
+    body = [[e(r.get("kind")), e(r.get("product")), f'<div class="ev">{e(r.get("where"))}</div>',
+             e(r.get("found_by"))] for r in rows]
+    return ('<h2>Also seen on the host (outside the deployment scope, not judged)</h2>'
+            '<div id="aiaudit-also-seen">'
+            + _table(["Kind", "Product", "Where", "Found by"], body, "also-seen") + "</div>")
+
+
 def render_summary(doc: dict) -> str:
     """HTML for the whole auditor summary, from the (already redacted) JSON document."""
     verdict = doc["verdict"]
@@ -181,6 +192,7 @@ def render_summary(doc: dict) -> str:
                              "Remediation", "Time to fix"], rows, "matrix"))
     parts.append("</div>")
     parts.append(_families(doc.get("injection_families") or []))
+    parts.append(_also_seen(doc.get("also_seen") or []))
     parts.append("<h2>Self-hosted AI audit checklist</h2>")
     parts.append(_table(["Item", "Requirement", "Controls", "Status"], [
         [e(i["item"]), e(i["text"]), e(", ".join(i["controls"])), _status(i["status"])]

@@ -33,6 +33,7 @@ class RunInfo:
     notes: list[str] = field(default_factory=list)
     interrupted: str = ""  # "interrupted after 12 s (SIGINT)" when the run was stopped
     injection_families: list[dict] = field(default_factory=list)
+    also_seen: list[dict] = field(default_factory=list)  # outside [deployment]: not judged
 
 
 def _case(target: str, control: str, c: CaseResult) -> dict:
@@ -103,6 +104,7 @@ def build_report(info: RunInfo, summary: RunSummary, catalog: Catalog) -> dict:
         "checklist": checklist,
         "owasp": owasp,
         "injection_families": info.injection_families,
+        "also_seen": info.also_seen,
         "requests": info.requests,
         "notes": info.notes,
     }

@@ -1,9 +1,10 @@
 """Find conversation stores on the target host, read-only, in a few shell round trips.
 
-Sources, most specific first: state dirs named in the audit config, state dirs named by
-env overrides (`HERMES_HOME`, `DATA_DIR`, ...) of processes running in the deployment's
-network namespace (processes of other containers or lab copies have their own and are
-separate targets), and the apps' default dirs below the home directories.
+Sources, most specific first: the deployment scope (aiaudit.scope: the dirs the audit
+config names and the framework dirs found in them); when `[deployment]` is not set, also
+state dirs named by env overrides (`HERMES_HOME`, `DATA_DIR`, ...) of processes running in
+the deployment's network namespace (processes of other containers or lab copies have their
+own and are separate targets), and the apps' default dirs below the home directories.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from aiaudit.access import Access, check_access
 from aiaudit.hostfs import HostFS
 from aiaudit.resources import safe_id
+from aiaudit.scope import Scope, scope_for
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.layouts import (
     BY_APP,
@@ -135,16 +137,22 @@ def _glob_lines(app: str, state_dir: str, globs: tuple[StoreGlob, ...], found_by
     return "; ".join(out)
 
 
-def _candidate_dirs(ctx: Any, fs: HostFS) -> list[tuple[str, str, str]]:
-    """(app or "", state dir, found_by) from config, env overrides and home dirs."""
+def _candidate_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
+    """(app or "", state dir, found_by): the scope's named dirs and framework roots; an open
+    scope (no `[deployment]`) adds env overrides of processes and the home directories."""
+    fs = scope.fs
     candidates: list[tuple[str, str, str]] = []
-    for path in ctx.config.state_dirs:
-        path = path.rstrip("/") or "/"
-        candidates.append(("", path, "audit config [paths] state_dirs"))
-        for layout in LAYOUTS:  # a configured home directory works too
+    for named in scope.state_dirs:
+        path = named.path
+        candidates.append(("", path, named.found_by))
+        for layout in LAYOUTS:  # a named home directory works too
             for rel in layout.home_dirs:
                 candidates.append((layout.app, posixpath.join(path, rel),
-                                   f"below {path} ([paths] state_dirs)"))
+                                   f"below {path} ({named.found_by})"))
+    for root in scope.roots:
+        candidates.append((root.product, root.path, root.found_by))
+    if scope.closed:  # the rest of the host is "also seen", not judged
+        return candidates
     rc, out, _ = fs.run(_env_script(), timeout=60)
     for line in out.splitlines():
         parts = line.split("\t", 2)
@@ -271,8 +279,9 @@ def locate_all(ctx: Any) -> Located:
     """Every store and state dir on the target, and what could not be read (cached per run)."""
 
     def compute() -> Located:
-        fs = HostFS.for_context(ctx)
-        candidates = _candidate_dirs(ctx, fs)
+        scope = scope_for(ctx)
+        fs = scope.fs
+        candidates = _candidate_dirs(ctx, scope)
         access = check_access(fs, [c[1] for c in candidates], timeout=120)
         unreadable: list[tuple[str, Access, str]] = []
         seen: set[str] = set()
@@ -293,7 +302,7 @@ def locate_all(ctx: Any) -> Located:
         if rc != 0 and not out:
             raise CouldNotCheck(f"cannot list stores on the target: {err.strip()[:200]}")
         stores, dirs = parse_listing(out)
-        configured = {p.rstrip("/") or "/" for p in ctx.config.state_dirs}
+        configured = {n.path: n.found_by for n in scope.state_dirs}
         ok_dirs = sorted({d.path for d in dirs} | {p for p in configured
                                                     if access.get(p, Access(p, "")).ok})
         for a in _denied_subdirs(fs, ok_dirs):
@@ -315,13 +324,12 @@ def locate_all(ctx: Any) -> Located:
         dirs += [StateDir(s.app, s.state_dir, s.found_by) for s in servers
                  if s.state_dir not in known]
         known = {d.path for d in dirs}
-        for path in sorted(configured - known):  # named by the operator: always checked
+        for path in sorted(configured.keys() - known):  # named by the operator: checked
             a = access.get(path, Access(path, ""))
             below = [k for k in known] + [u[1].path for u in unreadable]
             if a.unreadable or any(k.startswith(path.rstrip("/") + "/") for k in below):
                 continue  # reported once as unreadable, or a home above found state dirs
-            dirs.append(StateDir("configured", path, "audit config [paths] state_dirs",
-                                 empty=a.ok))
+            dirs.append(StateDir("configured", path, configured[path], empty=a.ok))
         return Located(stores, dirs, unreadable, len(access),
                        len({path for _, path, _ in readable}))
 

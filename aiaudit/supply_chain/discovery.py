@@ -25,6 +25,7 @@ import yaml
 from aiaudit.access import check_access, coalesce
 from aiaudit.hostfs import HostFS
 from aiaudit.products import openclaw
+from aiaudit.scope import Scope
 from aiaudit.status import CouldNotCheck
 from aiaudit.supply_chain.frontmatter import parse_skill_md
 from aiaudit.supply_chain.model import Skill, SkillFile, SkillRoot
@@ -204,22 +205,33 @@ def _expand(path: str, home: str) -> str:
 
 
 class _Planner:
-    """Collects candidate roots and config files from homes, settings and agent configs."""
+    """Collects candidate roots and config files from homes, settings and agent configs.
 
-    def __init__(self, settings: Settings, homes: list[str], state_dirs: list[str]):
-        self.settings, self.homes = settings, homes
-        self.openclaw_states = [d for h in homes for d in openclaw.home_state_dirs(h)]
-        self.openclaw_states += list(settings.openclaw_state_dirs)
-        # one state dir named twice (below a home and in the settings) is audited once
-        self.openclaw_states = list(dict.fromkeys(
-            posixpath.normpath(d) for d in self.openclaw_states))
+    With a closed deployment scope the agent state dirs are the scope's roots only (a home
+    the scope holds for its MCP configs may hold other deployments' state dirs); otherwise
+    every home's default state dirs, the settings' and the scope's (the old keys) count.
+    """
+
+    def __init__(self, settings: Settings, homes: list[str], scope: Scope | None = None):
         from aiaudit.products import hermes
 
+        self.settings, self.homes = settings, homes
+        closed = scope is not None and scope.closed
+        states = [] if closed else [d for h in homes for d in openclaw.home_state_dirs(h)]
+        states += list(settings.openclaw_state_dirs)
+        states += scope.roots_of("openclaw") if scope else []
+        # one state dir named twice (below a home and in the settings) is audited once
+        self.openclaw_states = list(dict.fromkeys(posixpath.normpath(d) for d in states))
         # one home named twice ([supply_chain] hermes_homes and [paths] state_dirs, or a
-        # trailing slash) is one home: its config and skills are judged once
-        self.hermes_homes = list(dict.fromkeys(
-            (p.rstrip("/") or "/") for p in [*hermes.homes_below(homes),
-                                             *settings.hermes_homes, *state_dirs]))
+        # trailing slash) is one home: its config and skills are judged once; a named dir
+        # no product claims is looked at as a Hermes home, as [paths] state_dirs always was
+        found = [] if closed else hermes.homes_below(homes)
+        found += [*settings.hermes_homes, *(scope.roots_of("hermes") if scope else [])]
+        if scope:
+            roots = {r.path for r in scope.roots}
+            found += [n.path for n in scope.state_dirs if n.path not in roots
+                      and not any(r.startswith(n.path + "/") for r in roots)]
+        self.hermes_homes = list(dict.fromkeys(posixpath.normpath(p) for p in found))
         self.hermes_homes = [d for d in self.hermes_homes if d not in self.openclaw_states
                              and not openclaw.is_state_dir_name(d)]
 
@@ -421,11 +433,12 @@ def skills_in_tree(root: SkillRoot, entries: list[SkillFile]) -> list[Skill]:
     return skills
 
 
-def discover(fs: HostFS, settings: Settings, state_dirs: Iterable[str] = ()) -> Inventory:
-    """The target's skills and MCP/agent configs."""
+def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inventory:
+    """The target's skills and MCP/agent configs (within the deployment scope, if given)."""
     inv = Inventory()
-    inv.homes = list(settings.home_dirs) if settings.home_dirs is not None else login_homes(fs)
-    planner = _Planner(settings, inv.homes, list(state_dirs))
+    homes = scope.homes if scope is not None else settings.home_dirs
+    inv.homes = list(homes) if homes is not None else login_homes(fs)
+    planner = _Planner(settings, inv.homes, scope)
     found = probe(fs, planner.first_patterns())
     openclaw_docs: dict[str, Any] = {}
     for state in planner.openclaw_states:

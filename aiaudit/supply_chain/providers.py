@@ -8,6 +8,7 @@ from typing import Any
 from aiaudit.context import AuditContext
 from aiaudit.hostfs import HostFS
 from aiaudit.resources import Unavailable, provider
+from aiaudit.scope import processes, scope_for
 from aiaudit.status import CouldNotCheck, Status
 from aiaudit.supply_chain import egress, mcp, procs, sandbox
 from aiaudit.supply_chain.discovery import Inventory, discover, probe, read_text
@@ -21,7 +22,7 @@ def _fs(ctx: AuditContext) -> HostFS:
 def inventory(ctx: AuditContext) -> Inventory:
     """Skills and configs on the target (discovered once per run)."""
     return ctx.cached("supply_chain:inventory", lambda: discover(
-        _fs(ctx), settings_for(ctx), ctx.config.state_dirs))
+        _fs(ctx), settings_for(ctx), scope_for(ctx)))
 
 
 def reviews(ctx: AuditContext) -> Any:
@@ -82,10 +83,19 @@ def _baselined(ctx: AuditContext) -> list[tuple[str, Any]]:
 
 
 def _processes(ctx: AuditContext, patterns: tuple[str, ...]):
+    """Matching processes of the deployment: a closed scope keeps those that run as its
+    users or units or use its state dirs (the others are "also seen on the host")."""
     fs = _fs(ctx)
     key = "supply_chain:procs:" + "\x00".join(patterns)
-    return ctx.cached(key, lambda: procs.process_facts(fs, procs.matching_processes(fs,
-                                                                                   patterns)))
+
+    def compute():
+        matches = procs.matching_processes(fs, patterns)
+        scope = scope_for(ctx)
+        if scope.closed and matches:
+            owners = {p.pid: p for p in processes(fs, [pid for pid, _, _ in matches])}
+            matches = [m for m in matches if m[0] in owners and scope.owns_process(owners[m[0]])]
+        return procs.process_facts(fs, matches)
+    return ctx.cached(key, compute)
 
 
 @provider("skill_runtimes", empty_reason="no agent configuration and no agent or skill-runner "

@@ -1,0 +1,133 @@
+"""The deployment scope (aiaudit.scope): `[deployment]` resolved once, from a user home or a
+framework dir alike, with the old keys as aliases that never duplicate a finding.
+
+Homes hold files recorded from real Hermes Agent 0.19.0 and OpenClaw 2026.9.6 states
+(selftests/fixtures/{hermes,openclaw}); a Hermes state.db is created by Hermes' own
+`hermes_state.SessionDB` when hermes-agent is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from aiaudit.config import load_config
+from aiaudit.context import AuditContext
+from aiaudit.hostfs import HostFS
+from aiaudit.scope import ProcessInfo, resolve, scope_for
+from aiaudit.target import parse_target
+
+FIX = Path(__file__).parent / "fixtures"
+HERMES_PY = Path(os.environ.get("AIAUDIT_HERMES_VENV", "/opt/aiaudit-fw/hermes")) / "bin/python3"
+
+
+def _home(tmp_path: Path, hermes: str | None = "vulnerable", openclaw: str | None = None,
+          name: str = "u") -> Path:
+    home = tmp_path / name
+    home.mkdir()
+    if hermes:
+        shutil.copytree(FIX / "hermes" / hermes, home / ".hermes")
+    if openclaw:
+        shutil.copytree(FIX / "openclaw" / openclaw, home / ".openclaw")
+    return home
+
+
+def _scope(tmp_path: Path, text: str):
+    cfg = tmp_path / "audit.toml"
+    cfg.write_text(text)
+    return resolve(load_config(str(cfg)), HostFS("local"))
+
+
+def _shape(scope) -> tuple:
+    return (sorted((r.product, r.path) for r in scope.roots), scope.homes, scope.closed)
+
+
+def test_home_and_framework_dir_resolve_to_the_same_scope(tmp_path):
+    home = _home(tmp_path)
+    by_home = _scope(tmp_path, f'[deployment]\nhomes = ["{home}"]\n')
+    by_dir = _scope(tmp_path, f'[deployment]\nhomes = ["{home}/.hermes/"]\n')
+    assert _shape(by_home) == _shape(by_dir) == (
+        [("hermes", f"{home}/.hermes")], (str(home),), True)
+
+
+def test_a_home_finds_every_framework_dir_below_it(tmp_path):
+    home = _home(tmp_path, "hardened", "hardened")
+    scope = _scope(tmp_path, f'[deployment]\nhomes = ["{home}"]\n')
+    assert sorted((r.product, r.path) for r in scope.roots) == [
+        ("hermes", f"{home}/.hermes"), ("openclaw", f"{home}/.openclaw")]
+    # a framework dir under any name is told by what it holds (OpenClaw: openclaw.json)
+    srv = tmp_path / "srv-agent"
+    shutil.copytree(FIX / "openclaw" / "hardened", srv)
+    scope = _scope(tmp_path, f'[deployment]\nhomes = ["{srv}"]\n')
+    assert [(r.product, r.path) for r in scope.roots] == [("openclaw", str(srv))]
+    assert scope.homes == ()  # not a default-named dir: no user home above it in scope
+
+
+def test_a_dir_that_holds_no_framework_stays_a_named_dir(tmp_path):
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    scope = _scope(tmp_path, f'[deployment]\nhomes = ["{empty}"]\n')
+    assert scope.roots == () and [n.path for n in scope.state_dirs] == [str(empty)]
+
+
+def test_old_keys_feed_the_scope_without_closing_it(tmp_path):
+    home = _home(tmp_path)
+    scope = _scope(tmp_path, f'[paths]\nstate_dirs = ["{home}"]\n'
+                   f'[supply_chain]\nhome_dirs = ["{home}"]\n')
+    assert not scope.closed and scope.homes == (str(home),)
+    assert [(r.product, r.path) for r in scope.roots] == [("hermes", f"{home}/.hermes")]
+    assert "[paths] state_dirs" in scope.roots[0].found_by
+
+
+def test_process_ownership():
+    from aiaudit.config import AuditConfig, DeploymentConfig
+    from aiaudit.scope import Root, Scope
+
+    scope = Scope(HostFS("local"), AuditConfig(deployment=DeploymentConfig(units=("h.service",))),
+                  True, ("/home/u",), (Root("hermes", "/home/u/.hermes", "x"),),
+                  units=("h.service",))
+
+    def proc(user="x", unit="", dirs=()):
+        return ProcessInfo(1, user, unit, "hermes gateway run", tuple(dirs), True)
+
+    assert scope.owns_process(proc(dirs=["/home/u/.hermes"]))
+    assert scope.owns_process(proc(unit="h.service"))
+    assert not scope.owns_process(proc(dirs=["/home/v/.hermes", "/home/u/.openclaw"]))
+
+
+def _session_db(hermes_home: Path) -> None:
+    """state.db created by Hermes itself (its SessionDB schema)."""
+    subprocess.run([str(HERMES_PY), "-c", "from hermes_state import SessionDB; SessionDB()"],
+                   env={"HERMES_HOME": str(hermes_home), "PATH": os.environ["PATH"]},
+                   check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.skipif(not HERMES_PY.exists(), reason="hermes-agent is not installed (bin/setup)")
+def test_aliases_and_deployment_overlapping_give_one_finding(tmp_path):
+    from aiaudit.storage.configsecrets import config_facts
+    from aiaudit.storage.locate import locate_all
+    from aiaudit.supply_chain.providers import inventory
+
+    home = _home(tmp_path, "hardened")
+    _session_db(home / ".hermes")
+    (home / ".hermes" / ".env").write_text(  # a literal key: one STO-04 finding
+        (FIX / "hermes" / "vulnerable" / ".env").read_text())
+    cfg = tmp_path / "audit.toml"
+    cfg.write_text(f'[deployment]\nhomes = ["{home}"]\n'
+                   f'[paths]\nstate_dirs = ["{home}/.hermes", "{home}/.hermes/"]\n'
+                   f'[supply_chain]\nhome_dirs = ["{home}"]\nhermes_homes = ["{home}/.hermes"]\n')
+    ctx = AuditContext(parse_target("local"), load_config(str(cfg)))
+    found = locate_all(ctx)
+    assert [s.path for s in found.stores] == [f"{home}/.hermes/state.db"]
+    assert [(d.app, d.path) for d in found.dirs] == [("hermes", f"{home}/.hermes")]
+    inv = inventory(ctx)
+    assert [c.path for c in inv.configs_of("hermes")] == [f"{home}/.hermes/config.yaml"]
+    assert [s.id for s in inv.skills] == ["hermes:skills/meeting-notes"]
+    facts = config_facts(ctx, "hermes", found.dirs[0].path)
+    envs = [f for f in facts.findings if f.location.endswith("/.env")]
+    assert len(envs) == 1, facts.findings
+    assert scope_for(ctx).closed
