@@ -1266,6 +1266,10 @@ class SafeClient:
                 kind, msg = "timeout", call.timeout_msg()
             else:
                 kind, msg = _classify(exc, "connect", rt, ct)
+                if kind == "timeout" and time.monotonic() >= deadline:
+                    # the socket timeout was this call's limit (total time or host budget),
+                    # not the read/connect timeout: name the limit, as the watchdog does
+                    msg = call.timeout_msg()
             return self._result(method, url, error=msg, error_kind=kind, tls=attempt.tls)
         if attempt.fired:  # http.client takes the shutdown's EOF as "end of headers"
             resp.close()

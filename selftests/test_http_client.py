@@ -546,13 +546,23 @@ def test_host_budget_gives_up_on_a_host_after_its_first_timeout() -> None:
 
 
 def test_host_budget_counts_only_time_spent_on_that_host(server: HostileServer) -> None:
-    with SafeClient(host_budget=1.0, per_host_rate=None) as c:
+    # The pauses between requests add up to more than the whole budget: were they charged,
+    # the last request would not be sent at all. What the last request may still take is
+    # bounded by the requests' own time (each at least its 0.2 s delay), so the proof needs
+    # no assumption about how fast this machine answers.
+    budget = 2.5
+    with SafeClient(host_budget=budget, per_host_rate=None) as c:
+        earlier = []
         for _ in range(3):
-            assert c.get(ANYTHING, server.url("/slow?delay=0.2")).status == 200
-            time.sleep(0.4)  # the audit busy elsewhere: not charged to this host
-        assert c.get(ANYTHING, server.url("/ok")).status == 200
-        late = c.get(ANYTHING, server.url("/slow?delay=2"))
-    assert late.error_kind == "timeout" and "host budget of 1.0s used up" in late.cause
+            earlier.append(c.get(ANYTHING, server.url("/slow?delay=0.2")))
+            time.sleep(0.9)  # the audit busy elsewhere: not charged to this host
+        earlier.append(c.get(ANYTHING, server.url("/ok")))
+        late = c.get(ANYTHING, server.url("/slow?delay=30"))
+    assert [r.status for r in earlier] == [200] * 4
+    spent = sum(r.elapsed for r in earlier)  # an upper bound of what was charged
+    assert late.error_kind == "timeout" and f"host budget of {budget}s used up" in late.cause
+    assert late.elapsed >= budget - spent - 0.05, (late.elapsed, spent)  # pauses not charged
+    assert late.elapsed < budget - 0.1, late.elapsed  # the requests' time was charged
 
 
 def test_abort_abandons_requests_in_flight_at_once(server: HostileServer) -> None:
