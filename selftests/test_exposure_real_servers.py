@@ -71,7 +71,8 @@ EXPECTED_HEAVY: dict[str, tuple[int, str, dict[str, str]]] = {
     # (langflow/services/auth/service.py), so users/whoami answers; the default CORS origin
     # "*" (credentials forced off, langflow/main.py) on an API that needs no credentials
     "langflow-open": (7870, "Langflow", _st("FAIL", "FAIL", "FAIL", "FAIL")),
-    # release default AUTO_LOGIN=false: whoami and the flow list need a login (401/403);
+    # release default AUTO_LOGIN=false: whoami and the flow list answer 403 "No
+    # authentication credentials provided";
     # "*" without credentials is harmless there
     "langflow-login": (7871, "Langflow", _st("PASS", "FAIL", "PASS", "PASS")),
     # Flowise 3: everything outside WHITELIST_URLS needs the JWT cookie or an API key
