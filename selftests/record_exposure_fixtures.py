@@ -53,7 +53,6 @@ LAB_SOURCES = {
     "langflow-login": "langflow {langflow} (PyPI), `langflow run` with its release default "
                       "LANGFLOW_AUTO_LOGIN=false and a superuser",
     "flowise": "flowise {flowise} (npm), `flowise start`, fresh (no account registered yet)",
-    "n8n": "n8n {n8n} (npm), `n8n start`, fresh (no owner set up yet)",
 }
 
 
@@ -92,7 +91,7 @@ def versions() -> dict[str, str]:
                                f"from importlib.metadata import version; print(version({dist!r}))"],
                               capture_output=True, text=True, check=True)
         out[dist] = done.stdout.strip()
-    for npm_dir, dist in (("openclaw", "openclaw"), ("flowise", "flowise"), ("n8n", "n8n")):
+    for npm_dir, dist in (("openclaw", "openclaw"), ("flowise", "flowise")):
         package = FW / npm_dir / "node_modules" / dist / "package.json"
         out[dist] = json.loads(package.read_text())["version"] if package.exists() else "?"
     langflow = FW / "langflow" / "bin" / "python"

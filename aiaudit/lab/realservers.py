@@ -6,8 +6,8 @@ fixtures are recorded from it (selftests/record_exposure_fixtures.py --lab).
 
 `python -m aiaudit.lab up real` / `down real`. Installs live under /opt/aiaudit-fw/<name>
 (bin/setup); everything listens inside the namespace only, telemetry is switched off.
-With AIAUDIT_HEAVY=1 the heavy servers join (Langflow, Flowise, n8n: bin/setup-heavy
-installs them; too heavy for CI); one whose install is missing is left out and named.
+With AIAUDIT_HEAVY=1 the heavy servers join (Langflow, Flowise: bin/setup-heavy installs
+them; too heavy for CI); one whose install is missing is left out and named.
 """
 
 from __future__ import annotations
@@ -224,16 +224,6 @@ def _flowise(ctx: Ctx, srv: Server) -> tuple[list[str], dict[str, str]]:
     return [app, "start"], env
 
 
-def _n8n(ctx: Ctx, srv: Server) -> tuple[list[str], dict[str, str]]:
-    """`n8n start`, fresh (no owner yet), listening on every interface (N8N_LISTEN_ADDRESS
-    defaults to ::, packages/@n8n/config/src/index.ts)."""
-    app, env = _node_app(ctx, srv, "n8n")
-    env.update(N8N_PORT=str(srv.port), N8N_USER_FOLDER=env["HOME"],
-               N8N_DIAGNOSTICS_ENABLED="false", N8N_VERSION_NOTIFICATIONS_ENABLED="false",
-               N8N_TEMPLATES_ENABLED="false", N8N_SECURE_COOKIE="false")
-    return [app, "start"], env
-
-
 SERVERS: tuple[Server, ...] = (
     # Ready = the read the audit makes answers: the first /model/info and MLflow's first API
     # call (its SQLite store is created then) took over 10 s on a loaded machine
@@ -254,11 +244,9 @@ SERVERS: tuple[Server, ...] = (
     Server("langflow-login", 7871, "langflow", _langflow, "/api/v1/version", timeout=900,
            heavy=True),
     Server("flowise", 3000, "flowise", _flowise, "/api/v1/ping", timeout=900, heavy=True),
-    Server("n8n", 5678, "n8n", _n8n, "/healthz", timeout=900, heavy=True),
 )
 HEAVY_INSTALLS = {"langflow": "langflow/bin/langflow",
-                  "flowise": "flowise/node_modules/.bin/flowise",
-                  "n8n": "n8n/node_modules/.bin/n8n"}
+                  "flowise": "flowise/node_modules/.bin/flowise"}
 
 
 def heavy_requested() -> bool:
