@@ -892,7 +892,7 @@ class SafeClient:
     first byte sent to the end of the body, retries and redirect hops included; waiting
     for a per-host concurrency/rate slot is not counted. DNS resolution is not bounded.
     ``per_host_rate`` is requests per second per target (``None``/``0`` = unlimited), after
-    a burst of at most ``per_host_burst`` requests (one second's worth by default).
+    a burst of at most ``per_host_burst`` requests (default 1: evenly spaced from the first).
     ``request_budget`` caps the number of requests sent (retries and hops count).
     ``host_budget`` is the total time (seconds) one host:port may cost over the client's
     life; after a host's first timeout its further requests are not sent and come back at
@@ -910,7 +910,7 @@ class SafeClient:
         retries: int = 1,
         per_host_concurrency: int = 4,
         per_host_rate: float | None = 20.0,
-        per_host_burst: int | None = None,
+        per_host_burst: int = 1,
         verify_tls: bool = False,
         user_agent: str = DEFAULT_USER_AGENT,
         request_budget: int | None = None,
@@ -923,8 +923,7 @@ class SafeClient:
         self.retries = max(0, int(retries))
         self.per_host_concurrency = max(1, int(per_host_concurrency))
         self.per_host_rate = per_host_rate
-        self.per_host_burst = int(per_host_burst if per_host_burst is not None
-                                  else max(1, round(per_host_rate or 1)))
+        self.per_host_burst = max(1, int(per_host_burst))
         self.verify_tls = verify_tls
         self.user_agent = user_agent
         self.request_budget = request_budget
@@ -1346,6 +1345,10 @@ class SafeClient:
             if attempt.fired:
                 return out_of_time()
             kind, msg = _classify(exc, "body", read_timeout)
+            if kind == "timeout" and time.monotonic() >= deadline:
+                # the socket timeout was the call's own limit, a hair before the watchdog:
+                # the same time truncation the watchdog would have reported
+                return out_of_time()
             if msg == "connection closed mid-body" and announced is not None:
                 msg = (f"truncated body: connection closed after {len(buf)} of {announced} "
                        "announced bytes")
