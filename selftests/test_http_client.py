@@ -392,7 +392,7 @@ def test_per_host_concurrency_limit(server: HostileServer) -> None:
 
 def test_per_host_rate_limit(server: HostileServer) -> None:
     n, rate = 6, 10.0
-    with SafeClient(per_host_rate=rate) as c:
+    with SafeClient(per_host_rate=rate, per_host_burst=1) as c:
         t0 = time.monotonic()
         with ThreadPoolExecutor(max_workers=n) as pool:
             statuses = list(pool.map(lambda _: c.get(ANYTHING, server.url("/ok")).status,
@@ -404,8 +404,45 @@ def test_per_host_rate_limit(server: HostileServer) -> None:
     assert all(b - a >= 1 / rate - 0.02 for a, b in zip(starts, starts[1:], strict=False))
 
 
+def test_rate_limit_allows_a_burst_then_holds_the_rate(monkeypatch) -> None:
+    """The gate on a simulated clock (a loaded machine cannot blur it): a burst of 3 goes
+    out at once, then one request per 1/rate, and after a pause the burst is back."""
+    import aiaudit.http as http_mod
+
+    clock = [100.0]
+    monkeypatch.setattr(http_mod.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(http_mod.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    gate = http_mod._HostGate(concurrency=8, rate=5.0, burst=3)
+
+    def starts(n: int) -> list[float]:
+        out = []
+        for _ in range(n):
+            gate.wait_turn()
+            out.append(round(clock[0] - 100.0, 6))
+        return out
+
+    assert starts(6) == [0.0, 0.0, 0.0, 0.2, 0.4, 0.6]
+    clock[0] += 10.0  # idle: the bucket fills up again, to the burst and no more
+    assert starts(4) == [10.6, 10.6, 10.6, 10.8]
+
+
+def test_rate_limit_burst_on_the_wire(server: HostileServer) -> None:
+    """Real requests: never more than burst + rate * t within t seconds (lower bounds
+    only, which a slow machine cannot break)."""
+    n, rate, burst = 8, 5.0, 3
+    with SafeClient(per_host_rate=rate, per_host_burst=burst, per_host_concurrency=8) as c:
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            statuses = list(pool.map(lambda _: c.get(ANYTHING, server.url("/ok")).status,
+                                     range(n)))
+        starts = sorted(r.started for r in c.records)
+    assert statuses == [200] * n
+    for i, first in enumerate(starts):
+        for j in range(i + burst, n):
+            assert starts[j] - first >= (j - i - burst + 1) / rate - 0.02, (i, j, starts)
+
+
 def test_rate_limit_is_per_host(server: HostileServer) -> None:
-    with HostileServer() as other, SafeClient(per_host_rate=5.0) as c:
+    with HostileServer() as other, SafeClient(per_host_rate=5.0, per_host_burst=1) as c:
         t0 = time.monotonic()
         c.get(ANYTHING, server.url("/ok"))
         c.get(ANYTHING, other.url("/ok"))  # different port = different host key
@@ -546,13 +583,23 @@ def test_host_budget_gives_up_on_a_host_after_its_first_timeout() -> None:
 
 
 def test_host_budget_counts_only_time_spent_on_that_host(server: HostileServer) -> None:
-    with SafeClient(host_budget=1.0, per_host_rate=None) as c:
+    # The pauses between requests add up to more than the whole budget: were they charged,
+    # the last request would not be sent at all. What the last request may still take is
+    # bounded by the requests' own time (each at least its 0.2 s delay), so the proof needs
+    # no assumption about how fast this machine answers.
+    budget = 2.5
+    with SafeClient(host_budget=budget, per_host_rate=None) as c:
+        earlier = []
         for _ in range(3):
-            assert c.get(ANYTHING, server.url("/slow?delay=0.2")).status == 200
-            time.sleep(0.4)  # the audit busy elsewhere: not charged to this host
-        assert c.get(ANYTHING, server.url("/ok")).status == 200
-        late = c.get(ANYTHING, server.url("/slow?delay=2"))
-    assert late.error_kind == "timeout" and "host budget of 1.0s used up" in late.cause
+            earlier.append(c.get(ANYTHING, server.url("/slow?delay=0.2")))
+            time.sleep(0.9)  # the audit busy elsewhere: not charged to this host
+        earlier.append(c.get(ANYTHING, server.url("/ok")))
+        late = c.get(ANYTHING, server.url("/slow?delay=30"))
+    assert [r.status for r in earlier] == [200] * 4
+    spent = sum(r.elapsed for r in earlier)  # an upper bound of what was charged
+    assert late.error_kind == "timeout" and f"host budget of {budget}s used up" in late.cause
+    assert late.elapsed >= budget - spent - 0.05, (late.elapsed, spent)  # pauses not charged
+    assert late.elapsed < budget - 0.1, late.elapsed  # the requests' time was charged
 
 
 def test_abort_abandons_requests_in_flight_at_once(server: HostileServer) -> None:

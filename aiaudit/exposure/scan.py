@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         parser.error("--extra-ports takes comma-separated port numbers")
     started = time.monotonic()
-    with SafeClient(host_budget=args.host_budget) as client:
+    # one second's worth of requests at once per port, then the usual 20 per second: a
+    # short discovery does not wait out the rate (the audit keeps evenly spaced requests)
+    with SafeClient(host_budget=args.host_budget, per_host_burst=20) as client:
         found = discover(client, args.host, extra)
         records = client.records
     elapsed = time.monotonic() - started

@@ -6,6 +6,8 @@ fixtures are recorded from it (selftests/record_exposure_fixtures.py --lab).
 
 `python -m aiaudit.lab up real` / `down real`. Installs live under /opt/aiaudit-fw/<name>
 (bin/setup); everything listens inside the namespace only, telemetry is switched off.
+With AIAUDIT_HEAVY=1 the heavy servers join (Langflow: bin/setup-heavy installs it; too
+heavy for CI); one whose install is missing is left out and named.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class Server:
     # 30 s to register (ray/_private/node.py) and the OpenClaw gateway gives up its startup
     # migrations when its state lease is not ready in time; both failed on a loaded machine
     first: bool = False
+    heavy: bool = False  # only with AIAUDIT_HEAVY=1 (bin/setup-heavy installs it)
 
 
 def _venv(name: str, tool: str) -> str:
@@ -181,6 +184,24 @@ def _embedding(ctx: Ctx, srv: Server) -> tuple[list[str], dict[str, str]]:
             "--n_ctx", "512"], {}
 
 
+def _langflow(ctx: Ctx, srv: Server) -> tuple[list[str], dict[str, str]]:
+    """`langflow run`. Langflow 1.13's release default is AUTO_LOGIN=false: every API call
+    needs a login or an API key (lfx/services/settings/auth.py). The open variant is the
+    development setup its docs describe, AUTO_LOGIN=true with SKIP_AUTH_AUTO_LOGIN=true
+    (langflow/services/auth/service.py: a caller without credentials is the superuser)."""
+    home = _dir(ctx, srv)
+    env = {"LANGFLOW_CONFIG_DIR": str(home), "HOME": str(home),
+           "LANGFLOW_DATABASE_URL": f"sqlite:///{home}/langflow.db",
+           "LANGFLOW_DO_NOT_TRACK": "true", "LANGFLOW_SECRET_KEY": secrets.token_urlsafe(32)}
+    if srv.key == "langflow-open":
+        env.update(LANGFLOW_AUTO_LOGIN="true", LANGFLOW_SKIP_AUTH_AUTO_LOGIN="true")
+    else:
+        env.update(LANGFLOW_AUTO_LOGIN="false", LANGFLOW_SUPERUSER="aiaudit",
+                   LANGFLOW_SUPERUSER_PASSWORD=ctx.secrets["langflow-password"])
+    return [_venv("langflow", "langflow"), "run", "--host", "0.0.0.0", "--port",
+            str(srv.port), "--no-open-browser", "--workers", "1"], env
+
+
 SERVERS: tuple[Server, ...] = (
     # Ready = the read the audit makes answers: the first /model/info and MLflow's first API
     # call (its SQLite store is created then) took over 10 s on a loaded machine
@@ -195,7 +216,29 @@ SERVERS: tuple[Server, ...] = (
     Server("openclaw-token", 18789, "openclaw", _openclaw, "/v1/models",
            auth="bearer:openclaw-token", first=True),
     Server("llama-cpp-python-embedding", 8002, "", _embedding, "/v1/models"),
+    # AIAUDIT_HEAVY=1 only; Langflow loads its component index first (minutes here)
+    Server("langflow-open", 7870, "langflow", _langflow, "/api/v1/version", timeout=900,
+           heavy=True),
+    Server("langflow-login", 7871, "langflow", _langflow, "/api/v1/version", timeout=900,
+           heavy=True),
 )
+def heavy_requested() -> bool:
+    return os.environ.get("AIAUDIT_HEAVY", "") not in ("", "0")
+
+
+def servers() -> tuple[Server, ...]:
+    """The servers this bring-up runs: the CI set, plus the heavy ones with AIAUDIT_HEAVY=1
+    whose install is there (bin/setup-heavy)."""
+    if not heavy_requested():
+        return tuple(s for s in SERVERS if not s.heavy)
+    out = []
+    for srv in SERVERS:
+        if srv.heavy and not (FW / srv.package / ".aiaudit-done").exists():
+            log(f"real: {srv.key} left out: {FW / srv.package} is not installed "
+                "(bin/setup-heavy)")
+            continue
+        out.append(srv)
+    return tuple(out)
 
 # (key, port, backend key): each proxy fronts an open server through the namespace's loopback
 PROXIES: tuple[tuple[str, int, str], ...] = (
@@ -302,7 +345,8 @@ def _build(ctx: Ctx, data: dict[str, Any]) -> dict[str, str]:
     cred = realproxies.credential(secrets.token_urlsafe(18))
     cert, tls_key = realproxies.self_signed(make_dir(ctx.lab / "tls", 0o700), ctx.addr)
     took: dict[str, float] = {}
-    for srv in [s for s in SERVERS if s.first]:
+    running = servers()
+    for srv in [s for s in running if s.first]:
         for attempt in (1, 2):
             try:
                 took.update(_start_and_wait(ctx, data, [_spawn(ctx, data, srv, cred)]))
@@ -313,7 +357,7 @@ def _build(ctx: Ctx, data: dict[str, Any]) -> dict[str, str]:
                 log(f"real: {srv.key} failed to start, once more ({str(exc).splitlines()[0]})")
                 info = data["processes"].pop(srv.key)
                 proc.stop_group(int(info["pid"]), info.get("start_time"))
-    waits = [_spawn(ctx, data, srv, cred) for srv in SERVERS if not srv.first]
+    waits = [_spawn(ctx, data, srv, cred) for srv in running if not srv.first]
     for key, port, backend in PROXIES:
         argv = _proxy_argv(ctx, key, port, _by_key(backend).port, cred, cert, tls_key)
         log_path = ctx.lab / "logs" / f"{key}.log"
@@ -327,13 +371,13 @@ def _build(ctx: Ctx, data: dict[str, Any]) -> dict[str, str]:
     token_file = write_file(ctx.lab / "proxy-basic.token", cred.basic, 0o600)
     proxies = [f"https://{ctx.addr}:{port}/" for _, port, _ in PROXIES]
     doc = {"exposure": {
-        "extra_ports": sorted({s.port for s in SERVERS} | {p for _, p, _ in PROXIES}),
+        "extra_ports": sorted({s.port for s in running} | {p for _, p, _ in PROXIES}),
         "proxy_urls": proxies, "proxy_auth_file": str(token_file),
         "proxy_auth_scheme": "Basic", "alert_wait_seconds": 1}}
     config = write_file(ctx.lab / "audit.toml", audit_toml.dumps(doc), 0o600)
     data["ready"] = True
     data["audit_config"] = str(config)
-    data["endpoints"] = {**{s.key: f"{s.scheme}://{ctx.addr}:{s.port}" for s in SERVERS},
+    data["endpoints"] = {**{s.key: f"{s.scheme}://{ctx.addr}:{s.port}" for s in running},
                          **{k: f"https://{ctx.addr}:{p}" for k, p, _ in PROXIES}}
     state.save(NAME, data)
     return {"target": ctx.addr, "config": str(config)}
@@ -356,7 +400,8 @@ def up() -> dict[str, str]:
             "litellm-master-key": "sk-" + secrets.token_urlsafe(24),
             "gradio-password": secrets.token_urlsafe(18),
             "hermes-key": secrets.token_urlsafe(32),
-            "openclaw-token": secrets.token_hex(24)})
+            "openclaw-token": secrets.token_hex(24),
+            "langflow-password": secrets.token_urlsafe(18)})
         data: dict[str, Any] = {"name": NAME, "netns": NS.name, "target_addr": NS.target_addr,
                                 "processes": {}, "ready": False, "started_at": time.time()}
         state.save(NAME, data)

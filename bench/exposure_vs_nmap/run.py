@@ -5,8 +5,12 @@
 Both tools scan the same port list (the service catalog's default ports plus the lab's
 extra ports) on the vulnerable deployment, alternately, `--reps` times each, as whole
 processes. A packet tap on the lab's veth records every HTTP request line each tool sent.
-Prints both wall times, their ratio, which lab services each named, what each sent, and
-ends with `speedup: N.Nx` (median of nmap's runs over the median of aiaudit's).
+Prints both wall times, the CPU seconds each used, the load average around the runs, which
+lab services each named (and how many of them), what each sent, and ends with
+`speedup: N.Nx`: the median of the per-pair ratios (nmap's run over the aiaudit run next to
+it), which holds when the machine's load drifts between pairs. nmap's time is mostly its
+probes' fixed waits, aiaudit's mostly CPU: on a machine whose cores are busy with other work
+aiaudit's wall time stretches and nmap's barely moves, so the load average is printed too.
 Brings the vulnerable lab up when it is not (and down again afterwards); needs root.
 """
 
@@ -14,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,15 +52,23 @@ def lab(*args: str) -> str:
     return proc.stdout
 
 
-def timed(argv: list[str], tap: Tap) -> tuple[float, str, list[tuple[str, str]]]:
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(argv: list[str], tap: Tap) -> tuple[float, float, str, list[tuple[str, str]]]:
+    """(wall s, CPU s, stdout, HTTP requests seen on the wire) of one whole process."""
     before = len(tap.requests)
+    cpu0 = _child_cpu()
     start = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=ROOT)
     wall = time.monotonic() - start
+    cpu = _child_cpu() - cpu0
     time.sleep(0.3)
     if proc.returncode != 0:
         sys.exit(f"{argv[0]} failed: {proc.stderr.strip()[-500:]}")
-    return wall, proc.stdout, [(m, t) for _p, m, t in tap.requests[before:]]
+    return wall, cpu, proc.stdout, [(m, t) for _p, m, t in tap.requests[before:]]
 
 
 def nmap_names(xml: str) -> dict[int, str]:
@@ -108,29 +122,39 @@ def main() -> int:
         nmap_cmd = ["nmap", "-sV", "-Pn", "-n", "-p", port_list, "-oX", "-", target]
         print(f"target {target}, {len(ports)} ports: {port_list}")
         tap = Tap(spec.ns.host_veth, target)
-        a_times, n_times = [], []
+        load_before = os.getloadavg()[0]
+        a_times, n_times, a_cpu, n_cpu = [], [], [], []
         a_sent: list[tuple[str, str]] = []
         n_sent: list[tuple[str, str]] = []
         a_named: dict[int, str] = {}
         n_named: dict[int, str] = {}
         for i in range(args.reps):
-            wall, out, sent = timed(aiaudit_cmd, tap)
+            wall, cpu, out, sent = timed(aiaudit_cmd, tap)
             a_times.append(wall)
+            a_cpu.append(cpu)
             a_sent, a_named = sent, aiaudit_names(json.loads(out))
-            print(f"  run {i + 1}: aiaudit {wall:.2f}s ({len(sent)} requests)", flush=True)
-            wall, out, sent = timed(nmap_cmd, tap)
+            print(f"  run {i + 1}: aiaudit {wall:.2f}s, {cpu:.2f} CPU s ({len(sent)} requests)",
+                  flush=True)
+            wall, cpu, out, sent = timed(nmap_cmd, tap)
             n_times.append(wall)
+            n_cpu.append(cpu)
             n_sent, n_named = sent, nmap_names(out)
-            print(f"  run {i + 1}: nmap -sV {wall:.2f}s ({len(sent)} HTTP requests)", flush=True)
+            print(f"  run {i + 1}: nmap -sV {wall:.2f}s, {cpu:.2f} CPU s ({len(sent)} HTTP "
+                  f"requests)", flush=True)
         tap.close()
+        load_after = os.getloadavg()[0]
     finally:
         if started_lab:
             lab("down", "vulnerable")
     a_med, n_med = statistics.median(a_times), statistics.median(n_times)
+    pairs = [n / a for a, n in zip(a_times, n_times, strict=True)]
     print()
-    print(f"aiaudit discovery : {summary(a_times)}")
-    print(f"nmap -sV          : {summary(n_times)}")
-    print(f"ratio nmap/aiaudit: {n_med / a_med:.1f}")
+    print(f"aiaudit discovery : {summary(a_times)}, CPU median {statistics.median(a_cpu):.2f}s")
+    print(f"nmap -sV          : {summary(n_times)}, CPU median {statistics.median(n_cpu):.2f}s")
+    print(f"ratio of medians nmap/aiaudit: {n_med / a_med:.1f}; per pair: "
+          + ", ".join(f"{r:.1f}" for r in pairs))
+    print(f"load average (1 min) on {os.cpu_count()} CPUs: {load_before:.1f} before, "
+          f"{load_after:.1f} after")
     print()
     print(f"{'port':>6}  {'lab service':36} {'aiaudit named':32} nmap -sV named")
     for port, (label, _rx) in LAB_SERVICES.items():
@@ -144,7 +168,7 @@ def main() -> int:
         print(f"{tool}: {len(sent)} HTTP requests per run (methods {', '.join(methods)}); "
               f"{len(unsafe)} distinct outside aiaudit's safe lists"
               + (f", e.g. {'; '.join(unsafe[:4])}" if unsafe else ""))
-    print(f"speedup: {n_med / a_med:.1f}x")
+    print(f"speedup: {statistics.median(pairs):.1f}x")
     return 0
 
 
