@@ -26,10 +26,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from aiaudit.config import AuditConfig
 from aiaudit.hostfs import HostFS
 from aiaudit.lab import proc
 from aiaudit.lab.errors import LabError, require_tool
 from aiaudit.lab.parts import PartContext
+from aiaudit.scope import resolve as resolve_scope
 from aiaudit.supply_chain import baseline
 from aiaudit.supply_chain.discovery import discover, read_tree
 from aiaudit.supply_chain.fingerprints import (
@@ -499,7 +501,11 @@ def _egress_firewall(ctx: PartContext) -> None:
 def _approve_baseline(settings_doc: dict[str, Any], ctx: PartContext, path: Path) -> None:
     """Approve what is deployed now, as an operator would after review (SUP-07)."""
     settings = parse_settings(settings_doc)
-    inventory = discover(HostFS("local"), settings, [str(ctx.hermes_home)])
+    # the same scope the audit resolves from the lab's config: its [supply_chain] table and
+    # the lab's Hermes home as a state dir (the old keys, read as aliases of [deployment])
+    fs = HostFS("local")
+    config = AuditConfig(state_dirs=[str(ctx.hermes_home)], areas={"supply_chain": settings_doc})
+    inventory = discover(fs, settings, resolve_scope(config, fs))
     for server in servers_from(inventory.configs):
         if isinstance(server, McpServer):
             manifest = bundle_manifest_path(server)
