@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from aiaudit.products import table_columns
+
 DATA = Path(__file__).resolve().parent.parent / "data" / "hermes.toml"
 REFERENCE = re.compile(r"^\s*\$\{[^}]+\}\s*$")  # what hermes_cli/config.py _expand_env_vars expands
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
@@ -51,11 +53,7 @@ def history_routes() -> tuple[str, ...]:
 
 def conversation_time_columns() -> dict[str, tuple[str, ...]]:
     """{table: columns} that date a conversation in state.db (hermes_state.py SCHEMA_SQL)."""
-    out: dict[str, list[str]] = {}
-    for item in product_data()["history"]["conversation_times"]:
-        table, col = item.split(".", 1)
-        out.setdefault(table, []).append(col)
-    return {t: tuple(c) for t, c in out.items()}
+    return table_columns(product_data()["history"]["conversation_times"])
 
 
 def confined_backends() -> tuple[str, ...]:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiaudit.products import table_columns
+
 DATA = Path(__file__).resolve().parent.parent / "data" / "open_webui.toml"
 APP = "open-webui"
 _TRUE = ("true",)  # open_webui/env.py and config.py: os.getenv(...).lower() == 'true'
@@ -74,11 +76,7 @@ def management_routes() -> tuple[str, ...]:
 
 def conversation_time_columns() -> dict[str, tuple[str, ...]]:
     """{table: columns} that date a conversation in webui.db (epoch seconds)."""
-    out: dict[str, list[str]] = {}
-    for item in product_data()["history"]["conversation_times"]:
-        table, col = item.split(".", 1)
-        out.setdefault(table, []).append(col)
-    return {t: tuple(c) for t, c in out.items()}
+    return table_columns(product_data()["history"]["conversation_times"])
 
 
 def is_db(path: str) -> bool:

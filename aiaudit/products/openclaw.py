@@ -21,6 +21,8 @@ from typing import Any
 
 import json5
 
+from aiaudit.products import table_columns
+
 APP = "openclaw"
 DAY_MS = 86_400_000
 
@@ -406,11 +408,7 @@ def own_link(rel_path: str, target: str) -> bool:
 
 def conversation_time_columns() -> dict[str, tuple[str, ...]]:
     """{table: columns} that date a conversation in OpenClaw's stores (epoch ms)."""
-    out: dict[str, list[str]] = {}
-    for item in data()["history"]["conversation_times"]:
-        table, col = item.split(".", 1)
-        out.setdefault(table, []).append(col)
-    return {t: tuple(c) for t, c in out.items()}
+    return table_columns(data()["history"]["conversation_times"])
 
 
 def archived_column() -> tuple[str, str]:
