@@ -69,9 +69,6 @@ class AgentConfig:
     hide_server_version: bool = False
     history_limit: int = 6
     llm_timeout: float = 60.0
-    # None: the agent sends no temperature and the model server samples with its own default
-    # (llama_cpp/server/types.py temperature_field: 0.8), as an agent set up as installed does
-    temperature: float | None = 0.0
 
     @classmethod
     def load(cls, path: Path) -> AgentConfig:
@@ -238,9 +235,7 @@ class Agent:
         """One chat completion, formatted by the model's own chat template on the server;
         the lock wait and the call are both bounded by llm_timeout."""
         headers = {"Authorization": f"Bearer {self.llm_key}"} if self.llm_key else {}
-        payload: dict[str, Any] = {"messages": chat, "max_tokens": max_tokens}
-        if self.cfg.temperature is not None:
-            payload["temperature"] = self.cfg.temperature
+        payload = {"messages": chat, "max_tokens": max_tokens, "temperature": 0.0}
         if not self.llm_lock.acquire(timeout=self.cfg.llm_timeout):
             raise ApiError(503, "the model is busy, retry later", "model_busy", "server_error")
         try:

@@ -78,11 +78,7 @@ SPECS: dict[str, Spec] = {
         agent_flags={"auth": False, "isolation": False, "encryption": False,
                      "input_validation": False, "output_filter": False,
                      "shared_history": True, "url_fetch_tool": True, "access_log": False,
-                     "hide_server_version": False,
-                     # the model server's default sampling: at temperature 0 whether the 135M
-                     # model leaks depended on which canary a lab draw produced (0 of 28
-                     # attacks on one draw), so repeated attacks were not independent tries
-                     "temperature": None},
+                     "hide_server_version": False},
     ),
     "hardened": Spec(
         name="hardened",
