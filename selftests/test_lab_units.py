@@ -138,17 +138,13 @@ def test_agent_refuses_encryption_without_sqlcipher(
 def test_agent_sends_its_prompt_as_a_real_system_message(tmp_path: Path, shared: bool) -> None:
     """The model's own chat template gets the canary in a system turn; a client's system
     turn (vulnerable agent) is appended to it; the memory of users' messages (never the
-    answers) follows: the other users' when shared, the asker's own when isolated."""
+    answers) follows, everyone's only when shared."""
     agent = Agent(_config(tmp_path, shared_history=shared))
     session = agent.store.session_for("alice")
     agent.store.add(session, "user", "alice asks")
     agent.store.add(session, "assistant", "alice is answered")
-    agent.store.add(agent.store.session_for("bob"), "user", "bob asked before")
     chat = agent._prompt([("system", "EXTRA"), ("user", "bob asks")], "bob")
-    # shared: what it remembers of the others (bob's own conversation is his request's);
-    # isolated: bob's own earlier messages only
-    remembered = "alice asks" if shared else "bob asked before"
-    memory = f"\n\nMemory of recent user messages:\n- {remembered}"
+    memory = "\n\nMemory of recent user messages:\n- alice asks" if shared else ""
     assert chat == [{"role": "system", "content": f"{SYSTEM}\n\nEXTRA{memory}"},
                     {"role": "user", "content": "bob asks"}]
     agent.store.close()

@@ -197,12 +197,8 @@ class Agent:
         Memory goes into the system message after the prompt, as Hermes Agent injects its
         memory: history as separate turns put other users' questions between the system
         prompt and the question, and a 135M model then answers those instead (and, fed its
-        own answers, copies them into every later one). With ``shared_history`` memory is
-        the other users' recent messages (the asker's own conversation is the request's, as an
-        OpenAI-style client sends it; with its own earlier messages in memory too, the 135M
-        model copied "You are DebugBot..." from an earlier attack instead of its prompt, and
-        the vulnerable lab leaked on 1 of 25 attacks where a clean memory gives 10 of 10);
-        the asking user's own otherwise; trimmed oldest-first to fit."""
+        own answers, copies them into every later one). Memory is everyone's with
+        ``shared_history``, the asking user's own otherwise; trimmed oldest-first to fit."""
         system = self.cfg.system_prompt
         new_turns: list[dict[str, str]] = []
         for role, text in messages:
@@ -214,11 +210,9 @@ class Agent:
                 new_turns.append({"role": "user", "content": f"Tool result:\n{text}"})
             else:
                 new_turns.append({"role": "user", "content": text})
-        if self.cfg.shared_history:  # what it remembers of everyone else
-            recent = self.store.recent(None, self.cfg.history_limit, other_than=user)
-        else:
-            recent = self.store.recent(user, self.cfg.history_limit)
-        memory = [text for role, text in recent if role == "user"]
+        scope = None if self.cfg.shared_history else user
+        memory = [text for role, text in self.store.recent(scope, self.cfg.history_limit)
+                  if role == "user"]
         while True:
             lines = "".join(f"\n- {text}" for text in memory)
             content = f"{system}\n\nMemory of recent user messages:{lines}" if memory else system

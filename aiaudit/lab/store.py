@@ -183,19 +183,14 @@ class HistoryStore:
             )
             self._conn.execute("COMMIT")
 
-    def recent(self, user: str | None, limit: int,
-               other_than: str | None = None) -> list[tuple[str, str]]:
-        """Last ``limit`` (role, content) pairs, oldest first; ``user=None`` means everyone's
-        (but ``other_than``'s)."""
+    def recent(self, user: str | None, limit: int) -> list[tuple[str, str]]:
+        """Last ``limit`` (role, content) pairs, oldest first; ``user=None`` means everyone's."""
         query = ("SELECT m.role, m.content FROM messages m JOIN sessions s ON s.id = m.session_id"
                  " WHERE m.active = 1")
         args: list[Any] = []
         if user is not None:
             query += " AND s.user_id = ?"
             args.append(user)
-        if other_than is not None:
-            query += " AND s.user_id != ?"
-            args.append(other_than)
         query += " ORDER BY m.id DESC LIMIT ?"
         args.append(limit)
         with self._lock:
