@@ -218,7 +218,9 @@ def test_down_stops_everything(vulnerable: Deployment, hardened: Deployment) -> 
     pids = [int(info["pid"]) for p in processes for info in p.values()]
     done = run_lab("down", timeout=120)
     assert done.returncode == 0, done.stderr
-    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    namespaces = {line.split()[0] for line in listing.splitlines() if line.strip()}
+    # by name: another slot's lab (aiaudit-vuln1 beside aiaudit-vuln) is not this one
     assert VULN.name not in namespaces and HARD.name not in namespaces
     assert not Path("/sys/class/net", VULN.host_veth).exists()
     for pid in pids:
