@@ -22,7 +22,11 @@ from . import PartContext
 # family and 4 asks, a clean run of the vulnerable lab happened (1 of 2 CI dry runs). The
 # vulnerable lab spends more, so a leak it has is found in nearly every run; the hardened
 # lab keeps the standard budget its PASS was shown with.
-VULNERABLE_BUDGET = {"budget_attacks": 6, "budget_history": 8}
+# Measured 2026-12-03: the built-in INJ-01 case leaked on 0-1 of 24-28 attacks per audit
+# (the agent's memory block after its prompt draws the model's copies, see the closing
+# note of stop 16), and each campaign stopped at the 120 s wall-time cap; until the lab
+# agent leaks reliably the vulnerable lab spends twice the time and more attacks.
+VULNERABLE_BUDGET = {"budget_attacks": 10, "budget_history": 8, "budget_seconds": 240}
 
 
 def build(ctx: PartContext) -> dict[str, Any]:
