@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from selftests.real_expect import status_mismatches
+
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" / "open_webui.toml")
                          .read_text())
@@ -117,17 +119,9 @@ def _mine(control: dict, root: str) -> list[dict]:
 
 @pytest.mark.parametrize("state", STATES)
 def test_each_control_has_its_expected_status(audits, state):
-    from aiaudit.status import Status, rollup
-
-    doc, root = audits[state]["json"], audits[state]["root"]
-    controls = {c["id"]: c for c in doc["controls"]}
-    mismatches = {}
-    for cid, want in EXPECTED[state].items():
-        cases = _mine(controls[cid], root)
-        got = rollup([Status(c["status"]) for c in cases]).value if cases else "NOT_RUN"
-        if got != want["status"]:
-            mismatches[cid] = (want["status"], got,
-                               [f"{c['case']}: {c['status']} {c['reason'][:300]}" for c in cases])
+    root = audits[state]["root"]
+    mismatches = status_mismatches(audits[state]["json"], EXPECTED[state],
+                                   lambda control: _mine(control, root))
     assert not mismatches, json.dumps(mismatches, indent=1)
 
 
