@@ -12,6 +12,7 @@ import json
 import shutil
 import sys
 import threading
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ import requests
 
 from aiaudit.lab import __main__ as cli
 from aiaudit.lab import audit_toml, guards, parts, sshd
-from aiaudit.lab.agent import Agent, AgentConfig, ConfigError, _open_store
+from aiaudit.lab.agent import MEMORY_WINDOW_SECONDS, Agent, AgentConfig, ConfigError, _open_store
 from aiaudit.lab.agent_api import AgentServer
 from aiaudit.lab.store import HistoryStore
 
@@ -137,17 +138,35 @@ def test_agent_refuses_encryption_without_sqlcipher(
 @pytest.mark.parametrize("shared", [True, False], ids=["shared-history", "isolated"])
 def test_agent_sends_its_prompt_as_a_real_system_message(tmp_path: Path, shared: bool) -> None:
     """The model's own chat template gets the canary in a system turn; a client's system
-    turn (vulnerable agent) is appended to it; the memory of users' messages (never the
-    answers) follows, everyone's only when shared."""
+    turn (vulnerable agent) is appended to it; the memory of the last day's user messages
+    (never the answers) follows: the other users' when shared, the asker's own otherwise;
+    older history stays out of the prompt."""
     agent = Agent(_config(tmp_path, shared_history=shared))
-    session = agent.store.session_for("alice")
-    agent.store.add(session, "user", "alice asks")
-    agent.store.add(session, "assistant", "alice is answered")
+    alice, bob = agent.store.session_for("alice"), agent.store.session_for("bob")
+    agent.store.add(alice, "user", "alice asks")
+    agent.store.add(alice, "assistant", "alice is answered")
+    agent.store.add(bob, "user", "bob asked before")
+    old = time.time() - MEMORY_WINDOW_SECONDS - 60
+    with agent.store._lock:
+        agent.store._conn.execute(
+            "INSERT INTO messages (session_id, role, content, timestamp, active)"
+            " VALUES (?, 'user', 'alice long ago', ?, 1)", (alice, old))
     chat = agent._prompt([("system", "EXTRA"), ("user", "bob asks")], "bob")
-    memory = "\n\nMemory of recent user messages:\n- alice asks" if shared else ""
-    assert chat == [{"role": "system", "content": f"{SYSTEM}\n\nEXTRA{memory}"},
+    memory = "alice asks" if shared else "bob asked before"
+    assert chat == [{"role": "system", "content":
+                     f"{SYSTEM}\n\nEXTRA\n\nMemory of recent user messages:\n- {memory}"},
                     {"role": "user", "content": "bob asks"}]
     agent.store.close()
+
+
+def test_store_recent_window_and_exclusion(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "state.db", system_prompt=SYSTEM)
+    store.add(store.session_for("alice"), "user", "from alice")
+    store.add(store.session_for("bob"), "user", "from bob")
+    assert store.recent(None, 10, exclude="bob") == [("user", "from alice")]
+    assert store.recent(None, 10, since=time.time() + 60) == []
+    assert len(store.recent(None, 10, since=time.time() - 60)) == 2
+    store.close()
 
 
 # -- agent HTTP surface (everything that is decided before the LLM is called) ------------

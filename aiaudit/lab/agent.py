@@ -34,6 +34,9 @@ from .store import HistoryStore
 
 MAX_TOKENS_CAP = 64
 PROMPT_BUDGET_CHARS = 5000  # ~1250 SmolLM2 tokens, leaves room in n_ctx=2048 for the answer
+# Memory is short-term: messages of the last day, as a chat's "recent context" is; older
+# history stays in the store (and in the storage area's findings), not in every prompt.
+MEMORY_WINDOW_SECONDS = 24 * 3600
 FETCH_CALL = re.compile(r"FETCH\(\s*([^)\s]+)\s*\)")
 MAX_FETCHES = 2
 FETCH_TIMEOUT = 3.0
@@ -197,8 +200,10 @@ class Agent:
         Memory goes into the system message after the prompt, as Hermes Agent injects its
         memory: history as separate turns put other users' questions between the system
         prompt and the question, and a 135M model then answers those instead (and, fed its
-        own answers, copies them into every later one). Memory is everyone's with
-        ``shared_history``, the asking user's own otherwise; trimmed oldest-first to fit."""
+        own answers, copies them into every later one). Memory is the last day's messages:
+        with ``shared_history`` those of the other users (the asker's own turns are theirs
+        to send; fed back, a small model copies the asker's earlier requests instead of
+        answering), the asking user's own otherwise; trimmed oldest-first to fit."""
         system = self.cfg.system_prompt
         new_turns: list[dict[str, str]] = []
         for role, text in messages:
@@ -210,9 +215,12 @@ class Agent:
                 new_turns.append({"role": "user", "content": f"Tool result:\n{text}"})
             else:
                 new_turns.append({"role": "user", "content": text})
-        scope = None if self.cfg.shared_history else user
-        memory = [text for role, text in self.store.recent(scope, self.cfg.history_limit)
-                  if role == "user"]
+        since = time.time() - MEMORY_WINDOW_SECONDS
+        if self.cfg.shared_history:
+            recent = self.store.recent(None, self.cfg.history_limit, since=since, exclude=user)
+        else:
+            recent = self.store.recent(user, self.cfg.history_limit, since=since)
+        memory = [text for role, text in recent if role == "user"]
         while True:
             lines = "".join(f"\n- {text}" for text in memory)
             content = f"{system}\n\nMemory of recent user messages:{lines}" if memory else system

@@ -183,14 +183,19 @@ class HistoryStore:
             )
             self._conn.execute("COMMIT")
 
-    def recent(self, user: str | None, limit: int) -> list[tuple[str, str]]:
-        """Last ``limit`` (role, content) pairs, oldest first; ``user=None`` means everyone's."""
+    def recent(self, user: str | None, limit: int, *, since: float = 0.0,
+               exclude: str | None = None) -> list[tuple[str, str]]:
+        """Last ``limit`` (role, content) pairs at or after ``since``, oldest first;
+        ``user=None`` means everyone's, ``exclude`` leaves one user's messages out."""
         query = ("SELECT m.role, m.content FROM messages m JOIN sessions s ON s.id = m.session_id"
-                 " WHERE m.active = 1")
-        args: list[Any] = []
+                 " WHERE m.active = 1 AND m.timestamp >= ?")
+        args: list[Any] = [since]
         if user is not None:
             query += " AND s.user_id = ?"
             args.append(user)
+        if exclude is not None:
+            query += " AND s.user_id IS NOT ?"
+            args.append(exclude)
         query += " ORDER BY m.id DESC LIMIT ?"
         args.append(limit)
         with self._lock:
