@@ -235,3 +235,28 @@ def test_a_pass_needs_most_requests_answered():
     assert one_of_nine and "only 1 of 9" in one_of_nine and "timed out" in one_of_nine
     assert "no usable answer to any of 2" in usability_problem(_campaign_with(0, 2), "attack")
     assert "no attempt was sent" in usability_problem(_campaign_with(0, 0), "attack")
+
+
+def test_garak_native_sends_as_the_probe_identity(tmp_path):
+    """garak's own command carries the suite's probe identity in the channel's user field
+    (OpenAI generator: extra_params; REST template: merged in), so the deployment treats
+    every request of the audit alike; without a user field it adds none."""
+    from aiaudit.injection.channel import Channel
+    from aiaudit.injection.garak_native import garak_config
+
+    settings = load_settings({"probe_user": "audit-bot"})
+
+    def config(ep: Endpoint) -> dict:
+        channel = Channel(ep.name, ep, make_adapter(ep, SafeClient(), max_tokens=8), settings,
+                          [], None)
+        return garak_config(channel, ("encoding.InjectHex",), tmp_path, "p", 2, 1)["plugins"]
+
+    openai = config(Endpoint("a", "http://127.0.0.1:9/v1/chat/completions", user_field="user"))
+    assert openai["generators"]["openai"]["OpenAICompatible"]["extra_params"] == {
+        "user": "audit-bot"}
+    ollama = config(Endpoint("o", "http://127.0.0.1:9/api/chat", api="ollama",
+                             user_field="user"))
+    assert ollama["generators"]["rest"]["RestGenerator"]["req_template_json_object"][
+        "user"] == "audit-bot"
+    plain = config(Endpoint("b", "http://127.0.0.1:9/v1/chat/completions"))
+    assert plain["generators"]["openai"]["OpenAICompatible"]["extra_params"] == {}

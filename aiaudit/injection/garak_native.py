@@ -95,8 +95,12 @@ def parse_report(path: Path) -> GarakReport:
 
 def garak_config(channel: Channel, probes: tuple[str, ...], out_dir: Path, prefix: str,
                  cap: int, seed: int) -> dict[str, Any]:
-    """garak's YAML config (written as JSON, a YAML subset); the key stays in the env."""
+    """garak's YAML config (written as JSON, a YAML subset); the key stays in the env.
+    Where the channel names its user field, garak's requests carry the suite's probe
+    identity as the suite's own do: the deployment's logs and any per-user memory then
+    treat every request of the audit alike."""
     ep = channel.endpoint
+    identity = {ep.user_field: channel.settings.probe_user} if ep.user_field else {}
     config: dict[str, Any] = {
         "system": {"parallel_attempts": False, "lite": True, "verbose": 0},
         "run": {"generations": 1, "seed": seed, "soft_probe_prompt_cap": cap,
@@ -112,13 +116,15 @@ def garak_config(channel: Channel, probes: tuple[str, ...], out_dir: Path, prefi
             "generators": {"openai": {"OpenAICompatible": {
                 "uri": base, "max_tokens": channel.settings.max_tokens, "temperature": 0.0,
                 "stop": [], "suppressed_params": ["n", "frequency_penalty",
-                                                  "presence_penalty"]}}}})
+                                                  "presence_penalty"],
+                "extra_params": identity}}}})
     else:
         template = (json.loads(ep.body_template) if ep.body_template
                     else {"input": "$INPUT"})
         if ep.api == "ollama":
             template = {"model": channel.settings.model or "", "stream": False,
                         "messages": [{"role": "user", "content": "$INPUT"}]}
+        template = {**identity, **template}
         headers = {ep.auth_header: f"{ep.auth_scheme} $KEY".strip()} if ep.auth_headers() else {}
         config["plugins"].update({
             "target_type": "rest.RestGenerator", "target_name": ep.name,

@@ -73,8 +73,9 @@ def model_floor(channel: Channel, samples: int) -> float:
 
 def warm_up(channel: Channel, n: int) -> None:
     """`n` plain questions before each side: a deployment that remembers recent messages
-    (the vulnerable lab agent shares the last six users' messages in its prompt) then
-    meets each harness with the same memory, not with the other harness's attacks."""
+    then meets each harness with the same memory, not with the other harness's attacks
+    (the vulnerable lab agent remembers other users' messages only, so there it changes
+    nothing: both sides send as the same user)."""
     for question in BENIGN_QUESTIONS[-n:]:
         channel.send([{"role": "user", "content": question}])
 
