@@ -1,6 +1,6 @@
 """End-to-end on real Open WebUI 0.12.4 states (planted and hardened,
 aiaudit/lab/open_webui_states.py): the suite's exact status of STO-01..08,
-SUP-01/02/05/07 and EXP-01 on each, as selftests/expected/real/open_webui.toml says and why.
+SUP-01..05/07 and EXP-01 on each, as selftests/expected/real/open_webui.toml says and why.
 
 Two modes, same expectations:
 * default (CI): the states are rebuilt from selftests/fixtures/open_webui, the webui.db
@@ -34,7 +34,10 @@ EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" / "open_we
 STATES = ("vulnerable", "hardened")
 LIVE = os.environ.get("AIAUDIT_OPENWEBUI") == "live"
 TESTS = ["tests_storage", "tests_supply_chain/test_sup01_provenance.py",
-         "tests_supply_chain/test_sup02_integrity.py", "tests_supply_chain/test_sup05_sandbox.py",
+         "tests_supply_chain/test_sup02_integrity.py",
+         "tests_supply_chain/test_sup03_static_review.py",
+         "tests_supply_chain/test_sup04_manifest_honesty.py",
+         "tests_supply_chain/test_sup05_sandbox.py",
          "tests_supply_chain/test_sup07_mcp_baseline.py",
          "tests_exposure/test_exp01_loopback_binding.py"]
 
