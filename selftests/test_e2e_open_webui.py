@@ -143,3 +143,15 @@ def test_planted_secrets_never_reach_the_report(audits):
     for what, value in planted.items():
         if value.startswith("sk-"):
             assert value[12:40] not in text, what
+
+
+def test_user_api_keys_in_clear_are_judged_by_sto04(audits):
+    """STO-04 reads `api_key.key` (kept in clear by 0.12.4): the vulnerable admin's key is a
+    literal credential of its own, apart from the config table's provider key; the hardened
+    state issued none and says it read the column."""
+    def sto04(state: str) -> str:
+        control = next(c for c in audits[state]["json"]["controls"] if c["id"] == "STO-04")
+        return json.dumps([c["evidence"] for c in _mine(control, audits[state]["root"])])
+    assert "plaintext-credential-in-store at " in sto04("vulnerable")
+    assert "webui.db#api_key.key[row 1]" in sto04("vulnerable")
+    assert "api_key.key (0 row(s); the column keeps credentials in clear)" in sto04("hardened")

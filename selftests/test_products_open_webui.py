@@ -159,3 +159,12 @@ def test_plugin_tables_are_read_from_the_real_schema(recorded):
     else:
         assert tool.requirements() == []
 
+
+def test_user_api_keys_are_kept_in_clear(recorded):
+    """models/users.py ApiKey.key holds the key as issued (utils/auth.py create_api_key):
+    the vulnerable admin's key is in webui.db verbatim; the hardened state issued none."""
+    name, conn, meta = recorded
+    columns = open_webui.plaintext_credential_columns()
+    assert columns == {"api_key": ("key",)}
+    keys = [r[0] for r in conn.execute('SELECT "key" FROM api_key')]
+    assert keys == ([meta["planted"]["api key"]] if name == "vulnerable" else [])

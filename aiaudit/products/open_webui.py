@@ -384,3 +384,7 @@ def read_plugins(conn: Any, max_rows: int = 10_000) -> PluginTables:
         found.counts[kind] = n
     return found
 
+
+def plaintext_credential_columns() -> dict[str, tuple[str, ...]]:
+    """{table: columns} of webui.db that hold credentials in clear (not hashed)."""
+    return table_columns(product_data()["credentials"]["plaintext"])
