@@ -83,6 +83,12 @@ def is_db(path: str) -> bool:
     return posixpath.basename(path) == db_name()
 
 
+def is_data_listing(names: set[str]) -> bool:
+    """Whether a directory holding these top-level names is an Open WebUI DATA_DIR (its
+    webui.db: open_webui/env.py DATABASE_URL default sqlite:///{DATA_DIR}/webui.db)."""
+    return db_name() in names
+
+
 def flag(value: Any) -> bool:
     """How Open WebUI reads a boolean: env strings `.lower() == 'true'`, JSON booleans from
     the config table as they are."""
