@@ -258,6 +258,16 @@ def _install_pins(skill: Skill, integrity: Integrity) -> None:
             integrity.problems.append(f"go installer {spec.get('module')!r} has no @version")
 
 
+def _operator_pin(skill: Skill, approval: Any, result: Integrity, missing: str) -> None:
+    """The operator's approved content sha256 recomputed, or `missing` (its `{sha}`: the
+    sha256 to approve) when the audit config approves nothing."""
+    if approval is not None:
+        _recompute("operator-approved content sha256", approval.content_sha256,
+                   lambda: skill.content_sha256, result)
+    else:
+        result.problems.append(missing.format(sha=skill.content_sha256))
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -271,13 +281,9 @@ def _webui_integrity(skill: Skill, record: dict[str, Any], settings: Settings) -
     table = record["table"]
     main = "SKILL.md" if table == "skill" else f"{record['id']}.py"
     content = skill.text_of(main) or ""
-    approval = _approval(skill, settings)
-    if approval is not None:
-        _recompute("operator-approved content sha256", approval.content_sha256,
-                   lambda: skill.content_sha256, result)
-    else:
-        result.problems.append("no approved content sha256 to verify against ([supply_chain] "
-                               f"approved_skills; content sha256 now: {skill.content_sha256})")
+    _operator_pin(skill, _approval(skill, settings), result,
+                  "no approved content sha256 to verify against ([supply_chain] approved_skills;"
+                  " content sha256 now: {sha})")
     if record.get("version_id") and record.get("production") is not None:
         _recompute(f"{table}_history {record['version_id']} (production) content sha256",
                    _sha(record["production"]), lambda: _sha(content), result)
@@ -349,11 +355,9 @@ def integrity(skill: Skill, settings: Settings) -> Integrity:
             result.problems.append("the Hermes lock entry has no content_hash")
         version = skill.manifest.fields.get("version")
         result.notes.append(f"pinned by content hash; manifest version {version!r}")
-    elif approval is not None:
-        _recompute("operator-approved content sha256", approval.content_sha256,
-                   lambda: skill.content_sha256, result)
     else:
-        result.problems.append("no recorded fingerprint or content hash to verify against "
-                               f"(content sha256 now: {skill.content_sha256})")
+        _operator_pin(skill, approval, result,
+                      "no recorded fingerprint or content hash to verify against (content sha256 "
+                      "now: {sha})")
     _install_pins(skill, result)
     return result
