@@ -15,39 +15,35 @@ import functools
 import json
 import posixpath
 import shlex
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from aiaudit.products import table_columns
+from aiaudit.products import ProductData
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "open_webui.toml"
+DATA = ProductData("open_webui")  # aiaudit/data/open_webui.toml (defaults with their sources)
 APP = "open-webui"
 _TRUE = ("true",)  # open_webui/env.py and config.py: os.getenv(...).lower() == 'true'
 
-
-@functools.cache
-def product_data() -> dict[str, Any]:
-    """aiaudit/data/open_webui.toml (defaults with their sources)."""
-    return tomllib.loads(DATA.read_text(encoding="utf-8"))
-
-
-def defaults() -> dict[str, Any]:
-    return product_data()["defaults"]
-
-
-def service_name() -> str:
-    """The product's `[[service]]` entry in services.toml."""
-    return product_data()["service"]
+product_data = DATA
+defaults = DATA.defaults
+service_name = DATA.service_name
+process_patterns = functools.partial(DATA.strings, "processes", "patterns")
+history_routes = functools.partial(DATA.strings, "history", "routes")
+management_routes = functools.partial(DATA.strings, "management", "routes")
+abs_state_dirs = functools.partial(DATA.strings, "state", "abs_dirs")
+secret_key_files = functools.partial(DATA.strings, "state", "secret_key_files")
+plugin_tables = functools.partial(DATA.strings, "plugins", "tables")
+manifest_keys = functools.partial(DATA.strings, "plugins", "manifest_keys")
+# the `meta` keys Open WebUI writes itself (any other came with the saved form)
+meta_own_keys = functools.partial(DATA.strings, "plugins", "meta_own_keys")
+# {table: columns} that date a conversation in webui.db (epoch seconds)
+conversation_time_columns = functools.partial(DATA.columns, "history", "conversation_times")
+# {table: columns} of webui.db that hold credentials in clear (not hashed)
+plaintext_credential_columns = functools.partial(DATA.columns, "credentials", "plaintext")
 
 
 def state_env() -> str:
     return product_data()["state"]["env"]
-
-
-def abs_state_dirs() -> tuple[str, ...]:
-    return tuple(product_data()["state"]["abs_dirs"])
 
 
 def db_name() -> str:
@@ -56,27 +52,6 @@ def db_name() -> str:
 
 def vector_db() -> str:
     return product_data()["state"]["vector_db"]
-
-
-def secret_key_files() -> tuple[str, ...]:
-    return tuple(product_data()["state"]["secret_key_files"])
-
-
-def process_patterns() -> tuple[str, ...]:
-    return tuple(product_data()["processes"]["patterns"])
-
-
-def history_routes() -> tuple[str, ...]:
-    return tuple(product_data()["history"]["routes"])
-
-
-def management_routes() -> tuple[str, ...]:
-    return tuple(product_data()["management"]["routes"])
-
-
-def conversation_time_columns() -> dict[str, tuple[str, ...]]:
-    """{table: columns} that date a conversation in webui.db (epoch seconds)."""
-    return table_columns(product_data()["history"]["conversation_times"])
 
 
 def is_db(path: str) -> bool:
@@ -151,7 +126,7 @@ class OpenWebUIConfig:
             where = f" in {self.env_source}" if self.env_source else ""
             return Setting(name, found[1], f"environment {found[0]}{where}")
         if name in defaults():
-            return Setting(name, defaults()[name], f"unset: Open WebUI default, {DATA.name}")
+            return Setting(name, defaults()[name], f"unset: Open WebUI default, {DATA.file}")
         return Setting(name, None, "unset")
 
 
@@ -206,7 +181,7 @@ def retention() -> Retention:
     """Open WebUI has no retention setting: conversations stay until someone deletes them."""
     return Retention(False, None, f"Open WebUI {product_data()['version']} has no retention "
                      "setting and no scheduled deletion of chats (routers/chats.py deletes "
-                     f"only on request; {DATA.name} [retention])")
+                     f"only on request; {DATA.file} [retention])")
 
 
 @dataclass(frozen=True)
@@ -299,19 +274,6 @@ class PluginTables:
         return (read or "no plugin table") + gone
 
 
-def plugin_tables() -> tuple[str, ...]:
-    return tuple(product_data()["plugins"]["tables"])
-
-
-def manifest_keys() -> tuple[str, ...]:
-    return tuple(product_data()["plugins"]["manifest_keys"])
-
-
-def meta_own_keys() -> tuple[str, ...]:
-    """The `meta` keys Open WebUI writes itself (any other came with the saved form)."""
-    return tuple(product_data()["plugins"]["meta_own_keys"])
-
-
 def _columns(conn: Any, table: str) -> list[str]:
     return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
 
@@ -389,8 +351,3 @@ def read_plugins(conn: Any, max_rows: int = 10_000) -> PluginTables:
                 str(row.get("description") or meta.get("description") or "")))
         found.counts[kind] = n
     return found
-
-
-def plaintext_credential_columns() -> dict[str, tuple[str, ...]]:
-    """{table: columns} of webui.db that hold credentials in clear (not hashed)."""
-    return table_columns(product_data()["credentials"]["plaintext"])
