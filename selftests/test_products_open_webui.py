@@ -142,12 +142,13 @@ def test_plugin_tables_are_read_from_the_real_schema(recorded):
     name, conn, _ = recorded
     tables = open_webui.read_plugins(conn)
     assert tables.missing == []
-    want = {"vulnerable": {"tool": 1, "function": 1, "skill": 0},
+    want = {"vulnerable": {"tool": 1, "function": 1, "skill": 1},
             "hardened": {"tool": 1, "function": 0, "skill": 0}}[name]
     assert tables.counts == want
-    for plugin in tables.plugins:
+    for plugin in (p for p in tables.plugins if p.kind != "skill"):
         assert plugin.content.startswith('"""\ntitle: ')
         assert plugin.manifest["title"] == plugin.name
+    for plugin in tables.plugins:
         assert plugin.version_id and plugin.production == plugin.content
         assert plugin.history == 1 and plugin.user_id
     tool = next(p for p in tables.plugins if p.kind == "tool")
@@ -156,6 +157,9 @@ def test_plugin_tables_are_read_from_the_real_schema(recorded):
         assert tool.manifest["funding_url"].startswith("https://github.com/sponsors/")
         func = next(p for p in tables.plugins if p.kind == "function")
         assert func.is_active is False and func.is_global is False
+        skill = next(p for p in tables.plugins if p.kind == "skill")  # data.files, as saved
+        assert [path for path, _ in skill.files] == ["SKILL.md", "scripts/setup.sh"]
+        assert skill.content.startswith("---\nname: deploy-helper") and skill.is_active
     else:
         assert tool.requirements() == []
 

@@ -35,7 +35,8 @@ def _skills(state: str):
 
 def test_pasted_plugins_have_no_provenance_and_no_pin():
     skills = _skills("vulnerable")
-    assert sorted(skills) == ["open-webui:function/chat_logger", "open-webui:tool/web_helper_pro"]
+    assert sorted(skills) == ["open-webui:function/chat_logger", "open-webui:skill/deploy-helper",
+                              "open-webui:tool/web_helper_pro"]
     settings = parse_settings({})
     tool = skills["open-webui:tool/web_helper_pro"]
     prov = provenance(tool, settings)
@@ -49,6 +50,12 @@ def test_pasted_plugins_have_no_provenance_and_no_pin():
     assert [c[0] for c in result.checks] == [
         f"tool_history {tool.records['open-webui']['version_id']} (production) content sha256"]
     assert result.checks[0][1] == result.checks[0][2]
+    skill = skills["open-webui:skill/deploy-helper"]  # SKILL.md and its script, from data.files
+    assert [f.path for f in skill.files] == ["SKILL.md", "scripts/setup.sh"]
+    assert skill.manifest.name == "deploy-helper"
+    assert any("records no source for this skill" in p for p in provenance(skill, settings)
+               .problems)
+    assert any("no approved content sha256" in p for p in integrity(skill, settings).problems)
 
 
 def test_the_stored_code_is_scanned():
@@ -58,7 +65,9 @@ def test_the_stored_code_is_scanned():
                                          "open-webui:function/chat_logger"))
     assert [f.rule for f in failing(reviews[tool][0], "high")] == ["env-exfiltration"]
     assert failing(reviews[func][0], "high") == []
-    for sid in (tool, func):  # both contact a host neither names
+    skill = skills["open-webui:skill/deploy-helper"].id
+    assert [f.rule for f in failing(reviews[skill][0], "high")] == ["download-exec"]
+    for sid in (tool, func, skill):  # each contacts a host it never names
         assert {f.rule for f in failing(reviews[sid][1], "medium")} == {"undeclared-network"}
         assert all("collector.example.net" in f.note for f in failing(reviews[sid][1],
                                                                         "medium"))
