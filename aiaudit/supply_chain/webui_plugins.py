@@ -73,7 +73,12 @@ def webui_plugins(ctx: Any) -> WebUIPlugins:
     from aiaudit.storage.snapshot import opened_copy
 
     out = WebUIPlugins()
-    located = locate_all(ctx)
+    try:
+        located = locate_all(ctx)
+    except CouldNotCheck as exc:  # the other skills are still judged; this is not ruled out
+        out.unreadable.append(f"{exc}; Open WebUI Tools, Functions and Skills (webui.db) "
+                              "cannot be ruled out")
+        return out
     for app, access, _ in located.unreadable:
         if app == FRAMEWORK:
             out.unreadable.append(f"{access.reason()}; Open WebUI Tools, Functions and Skills "
