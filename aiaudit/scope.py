@@ -5,8 +5,9 @@ keys feed the same object as aliases: `[paths] state_dirs` (a framework dir or a
 `homes`), `[supply_chain] home_dirs` (user homes), `hermes_homes` and `openclaw_state_dirs`
 (framework dirs). A path is classified once, by what it holds, with the products' own
 knowledge (aiaudit.products): a dir named `.hermes` or holding a Hermes state.db is a Hermes
-home, one named `.openclaw` or holding openclaw.json an OpenClaw state dir, and a user home
-gives the framework dirs below it. So `/home/u` and `/home/u/.hermes` give the same roots.
+home, one named `.openclaw` or holding openclaw.json an OpenClaw state dir, one holding
+webui.db an Open WebUI data dir (DATA_DIR), and a user home gives the framework dirs below
+it. So `/home/u` and `/home/u/.hermes` give the same roots.
 
 Storage, supply chain, exposure intent (EXP-01) and the process controls (SUP-05/06) take
 the scope instead of re-deriving places from the context. With `[deployment]` set the scope
@@ -25,10 +26,10 @@ from typing import Any
 
 from aiaudit.config import AuditConfig
 from aiaudit.hostfs import HostFS
-from aiaudit.products import hermes, openclaw
+from aiaudit.products import hermes, open_webui, openclaw
 from aiaudit.status import CouldNotCheck
 
-HERMES, OPENCLAW = "hermes", openclaw.APP
+HERMES, OPENCLAW, OPEN_WEBUI = "hermes", openclaw.APP, open_webui.APP
 SCOPE_KEY = "deployment:scope"
 
 
@@ -41,7 +42,7 @@ DEPLOYMENT_HOMES = "[deployment] homes"
 
 @dataclass(frozen=True)
 class Root:
-    """A framework dir in the scope: `product` is "hermes" or "openclaw"."""
+    """A framework dir in the scope: `product` is "hermes", "openclaw" or "open-webui"."""
 
     product: str
     path: str
@@ -116,7 +117,8 @@ class Scope:
 # ------------------------------------------------------------------ classification
 
 _NAMES = (*hermes.home_dir_names(), *openclaw.home_state_dir_names())
-_MARKERS = ("state.db", "config.yaml", ".env", "skills", *openclaw.config_names())
+_MARKERS = ("state.db", "config.yaml", ".env", "skills", *openclaw.config_names(),
+            open_webui.db_name())
 
 
 def _listing_script(paths: list[str]) -> str:
@@ -152,12 +154,14 @@ def classify(path: str, names: set[str] | None, hint: str = "") -> list[tuple[st
     framework dirs below it; anything else stays a named dir of no product ("")."""
     base = posixpath.basename(path.rstrip("/"))
     have = names or set()
-    if hint in (HERMES, OPENCLAW):
+    if hint in (HERMES, OPENCLAW, OPEN_WEBUI):
         return [(hint, path)]
     if base in openclaw.home_state_dir_names() or openclaw.is_state_listing(have):
         return [(OPENCLAW, path)]
     if base in hermes.home_dir_names() or hermes.is_home_listing(have):
         return [(HERMES, path)]
+    if open_webui.is_data_listing(have):
+        return [(OPEN_WEBUI, path)]
     below = [(HERMES, posixpath.join(path, n)) for n in hermes.home_dir_names() if n in have]
     below += [(OPENCLAW, posixpath.join(path, n)) for n in openclaw.home_state_dir_names()
               if n in have]
@@ -165,14 +169,17 @@ def classify(path: str, names: set[str] | None, hint: str = "") -> list[tuple[st
 
 
 def _home_of(product: str, path: str) -> str | None:
-    """The user home above a framework dir that carries the product's default name."""
+    """The user home above a framework dir that carries the product's default name (Open
+    WebUI's DATA_DIR has none below a home)."""
+    if product == OPEN_WEBUI:
+        return None
     names = hermes.home_dir_names() if product == HERMES else openclaw.home_state_dir_names()
     return posixpath.dirname(path) if posixpath.basename(path) in names else None
 
 
 # ------------------------------------------------------------------ processes
 
-_ENV_NAMES = ("HOME", hermes.home_env(), openclaw.state_env())
+_ENV_NAMES = ("HOME", hermes.home_env(), openclaw.state_env(), open_webui.state_env())
 FRAMEWORK_WORDS = r"hermes|openclaw|clawdbot|open-webui|open_webui|anythingllm"
 
 
@@ -208,6 +215,8 @@ def _state_dirs_of(env: dict[str, str]) -> tuple[str, ...]:
             dirs.append(env[var])
         elif home.startswith("/"):
             dirs += [posixpath.join(home, n) for n in names]
+    if env.get(open_webui.state_env()):  # DATA_DIR: no default below $HOME
+        dirs.append(env[open_webui.state_env()])
     return tuple(dict.fromkeys(_norm(d) for d in dirs if d.startswith("/")))
 
 

@@ -1,9 +1,9 @@
 """The deployment scope (aiaudit.scope): `[deployment]` resolved once, from a user home or a
 framework dir alike, with the old keys as aliases that never duplicate a finding.
 
-Homes hold files recorded from real Hermes Agent 0.19.0 and OpenClaw 2026.9.6 states
-(selftests/fixtures/{hermes,openclaw}); a Hermes state.db is created by Hermes' own
-`hermes_state.SessionDB` when hermes-agent is installed.
+Homes hold files recorded from real Hermes Agent 0.19.0, OpenClaw 2026.9.6 and Open WebUI
+0.12.4 states (selftests/fixtures/{hermes,openclaw,open_webui}); a Hermes state.db is
+created by Hermes' own `hermes_state.SessionDB` when hermes-agent is installed.
 """
 
 from __future__ import annotations
@@ -72,6 +72,39 @@ def test_a_dir_that_holds_no_framework_stays_a_named_dir(tmp_path):
     empty.mkdir()
     scope = _scope(tmp_path, f'[deployment]\nhomes = ["{empty}"]\n')
     assert scope.roots == () and [n.path for n in scope.state_dirs] == [str(empty)]
+
+
+def _webui_data(tmp_path: Path, name: str = "data") -> Path:
+    """An Open WebUI DATA_DIR: the webui.db the real 0.12.4 server wrote (recorded dump)."""
+    import contextlib
+    import sqlite3
+
+    data = tmp_path / name
+    data.mkdir(parents=True)
+    with contextlib.closing(sqlite3.connect(data / "webui.db")) as conn:
+        conn.executescript((FIX / "open_webui" / "hardened" / "webui.sql").read_text())
+    return data
+
+
+def test_an_open_webui_data_dir_is_told_by_its_webui_db(tmp_path):
+    data = _webui_data(tmp_path, "srv/open-webui-data")
+    for text in (f'[deployment]\nhomes = ["{data}"]\n', f'[paths]\nstate_dirs = ["{data}/"]\n'):
+        scope = _scope(tmp_path, text)
+        assert [(r.product, r.path) for r in scope.roots] == [("open-webui", str(data))]
+    assert _scope(tmp_path, f'[deployment]\nhomes = ["{data}"]\n').homes == ()
+    # DATA_DIR has no default below a home: a home holding a data dir under another name
+    # is not searched for one
+    assert _scope(tmp_path, f'[deployment]\nhomes = ["{tmp_path / "srv"}"]\n').roots == ()
+
+
+def test_a_process_names_its_open_webui_data_dir():
+    from aiaudit.scope import parse_processes
+
+    line = "\t".join(["42", "webui", "open-webui.service", "1",
+                      "HOME=/home/webui\x01DATA_DIR=/srv/owui/data\x01",
+                      "/opt/owui/bin/open-webui serve"])
+    (proc,) = parse_processes(line + "\n")
+    assert "/srv/owui/data" in proc.state_dirs
 
 
 def test_old_keys_feed_the_scope_without_closing_it(tmp_path):

@@ -1,6 +1,6 @@
 """End-to-end on real Open WebUI 0.12.4 states (planted and hardened,
 aiaudit/lab/open_webui_states.py): the suite's exact status of STO-01..08,
-SUP-01/02/05/07 and EXP-01 on each, as selftests/expected/real/open_webui.toml says and why.
+SUP-01..05/07 and EXP-01 on each, as selftests/expected/real/open_webui.toml says and why.
 
 Two modes, same expectations:
 * default (CI): the states are rebuilt from selftests/fixtures/open_webui, the webui.db
@@ -34,7 +34,10 @@ EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" / "open_we
 STATES = ("vulnerable", "hardened")
 LIVE = os.environ.get("AIAUDIT_OPENWEBUI") == "live"
 TESTS = ["tests_storage", "tests_supply_chain/test_sup01_provenance.py",
-         "tests_supply_chain/test_sup02_integrity.py", "tests_supply_chain/test_sup05_sandbox.py",
+         "tests_supply_chain/test_sup02_integrity.py",
+         "tests_supply_chain/test_sup03_static_review.py",
+         "tests_supply_chain/test_sup04_manifest_honesty.py",
+         "tests_supply_chain/test_sup05_sandbox.py",
          "tests_supply_chain/test_sup07_mcp_baseline.py",
          "tests_exposure/test_exp01_loopback_binding.py"]
 
@@ -140,3 +143,15 @@ def test_planted_secrets_never_reach_the_report(audits):
     for what, value in planted.items():
         if value.startswith("sk-"):
             assert value[12:40] not in text, what
+
+
+def test_user_api_keys_in_clear_are_judged_by_sto04(audits):
+    """STO-04 reads `api_key.key` (kept in clear by 0.12.4): the vulnerable admin's key is a
+    literal credential of its own, apart from the config table's provider key; the hardened
+    state issued none and says it read the column."""
+    def sto04(state: str) -> str:
+        control = next(c for c in audits[state]["json"]["controls"] if c["id"] == "STO-04")
+        return json.dumps([c["evidence"] for c in _mine(control, audits[state]["root"])])
+    assert "plaintext-credential-in-store at " in sto04("vulnerable")
+    assert "webui.db#api_key.key[row 1]" in sto04("vulnerable")
+    assert "api_key.key (0 row(s); the column keeps credentials in clear)" in sto04("hardened")

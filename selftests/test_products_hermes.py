@@ -153,7 +153,7 @@ def test_product_links_to_its_catalog_entry_and_cites_its_defaults():
     entry = by_name(hermes.service_name())
     assert entry is not None and 8642 in entry.ports
     assert hermes.defaults()["platforms.api_server.extra.port"] == 8642
-    text = hermes.DATA.read_text()
+    text = hermes.DATA.path.read_text()
     for key in hermes.defaults():
         line = next(ln for ln in text.splitlines() if ln.startswith(f'"{key}"'))
         before = text[:text.index(line)].rsplit("\n\n", 1)[-1]

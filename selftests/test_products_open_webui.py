@@ -132,3 +132,43 @@ def test_a_webui_db_backup_is_not_chromas():
     agent = Store("openclaw", "sqlite", "/s/agents/main/agent/openclaw-agent.sqlite", "/s", ())
     assert not _names_other_store(backup("openclaw-backup-2026-12-01.tar.gz"), agent)
     assert _names_other_store(backup("openclaw.sqlite.bak"), agent)
+
+
+def test_plugin_tables_are_read_from_the_real_schema(recorded):
+    """Tools, Functions and Skills (open_webui/models/{tools,functions,skills}.py) as the
+    server saved them through /api/v1/{tools,functions}/create: each row with its code,
+    the docstring frontmatter Open WebUI parsed into meta.manifest and its production
+    history entry."""
+    name, conn, _ = recorded
+    tables = open_webui.read_plugins(conn)
+    assert tables.missing == []
+    want = {"vulnerable": {"tool": 1, "function": 1, "skill": 1},
+            "hardened": {"tool": 1, "function": 0, "skill": 0}}[name]
+    assert tables.counts == want
+    for plugin in (p for p in tables.plugins if p.kind != "skill"):
+        assert plugin.content.startswith('"""\ntitle: ')
+        assert plugin.manifest["title"] == plugin.name
+    for plugin in tables.plugins:
+        assert plugin.version_id and plugin.production == plugin.content
+        assert plugin.history == 1 and plugin.user_id
+    tool = next(p for p in tables.plugins if p.kind == "tool")
+    if name == "vulnerable":
+        assert tool.requirements() == ["requests"]
+        assert tool.manifest["funding_url"].startswith("https://github.com/sponsors/")
+        func = next(p for p in tables.plugins if p.kind == "function")
+        assert func.is_active is False and func.is_global is False
+        skill = next(p for p in tables.plugins if p.kind == "skill")  # data.files, as saved
+        assert [path for path, _ in skill.files] == ["SKILL.md", "scripts/setup.sh"]
+        assert skill.content.startswith("---\nname: deploy-helper") and skill.is_active
+    else:
+        assert tool.requirements() == []
+
+
+def test_user_api_keys_are_kept_in_clear(recorded):
+    """models/users.py ApiKey.key holds the key as issued (utils/auth.py create_api_key):
+    the vulnerable admin's key is in webui.db verbatim; the hardened state issued none."""
+    name, conn, meta = recorded
+    columns = open_webui.plaintext_credential_columns()
+    assert columns == {"api_key": ("key",)}
+    keys = [r[0] for r in conn.execute('SELECT "key" FROM api_key')]
+    assert keys == ([meta["planted"]["api key"]] if name == "vulnerable" else [])

@@ -135,3 +135,33 @@ def test_unreadable_key_file_is_could_not_check_and_credential_value_is_none(tmp
         assert StorageSettings(key_env="AIAUDIT_TEST_KEY").key_for("/srv/state.db") == KEY
     finally:
         del os.environ["AIAUDIT_TEST_KEY"]
+
+
+@pytest.mark.parametrize("state", ["vulnerable", "hardened"])
+def test_open_webui_user_api_keys_are_literal_credentials(state):
+    """Open WebUI 0.12.4 keeps each user's API key in clear in `api_key.key`
+    (models/users.py); no provider rule knows its `sk-` + 32 hex shape, so the product's
+    own knowledge flags it. On the real server's dumps: the vulnerable admin's key is a
+    finding, the hardened state (API keys off, none issued) reads the column, 0 rows."""
+    import contextlib
+
+    from aiaudit.products import open_webui
+    from aiaudit.storage.configtables import plaintext_credentials, table_facts
+
+    fixtures = Path(__file__).parent / "fixtures" / "open_webui" / state
+    planted = json.loads((fixtures / "state.json").read_text())["planted"]
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        conn.executescript((fixtures / "webui.sql").read_text())
+        facts = table_facts(conn, "webui.db")
+        plaintext_credentials(conn, "webui.db", open_webui.plaintext_credential_columns(),
+                              facts)
+    mine = [f for f in facts.findings if f.rule == "plaintext-credential-in-store"]
+    if state == "vulnerable":
+        assert [f.location for f in mine] == ["webui.db#api_key.key[row 1]"]
+        assert planted["api key"][8:] not in mine[0].masked
+        assert "webui.db#api_key.key" not in {f.location.split("[")[0] for f in facts.findings
+                                              if f is not mine[0]}
+    else:
+        assert mine == [] and "api key" not in planted
+    rows = 1 if state == "vulnerable" else 0
+    assert f"api_key.key ({rows} row(s); the column keeps credentials in clear)" in facts.tables

@@ -13,47 +13,25 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from aiaudit.products import table_columns
+from aiaudit.products import ProductData
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "hermes.toml"
+DATA = ProductData("hermes")  # aiaudit/data/hermes.toml (defaults with their sources)
 REFERENCE = re.compile(r"^\s*\$\{[^}]+\}\s*$")  # what hermes_cli/config.py _expand_env_vars expands
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 _TRUTHY = ("1", "true", "yes", "on")  # gateway/config.py is_truthy_value
 
-
-@functools.cache
-def product_data() -> dict[str, Any]:
-    """aiaudit/data/hermes.toml (defaults with their sources)."""
-    return tomllib.loads(DATA.read_text(encoding="utf-8"))
-
-
-def defaults() -> dict[str, Any]:
-    return product_data()["defaults"]
-
-
-def service_name() -> str:
-    """The product's `[[service]]` entry in services.toml."""
-    return product_data()["service"]
-
-
-def process_patterns() -> tuple[str, ...]:
-    return tuple(product_data()["processes"]["patterns"])
-
-
-def history_routes() -> tuple[str, ...]:
-    return tuple(product_data()["history"]["routes"])
-
-
-def conversation_time_columns() -> dict[str, tuple[str, ...]]:
-    """{table: columns} that date a conversation in state.db (hermes_state.py SCHEMA_SQL)."""
-    return table_columns(product_data()["history"]["conversation_times"])
+product_data = DATA
+defaults = DATA.defaults
+service_name = DATA.service_name
+process_patterns = functools.partial(DATA.strings, "processes", "patterns")
+history_routes = functools.partial(DATA.strings, "history", "routes")
+# {table: columns} that date a conversation in state.db (hermes_state.py SCHEMA_SQL)
+conversation_time_columns = functools.partial(DATA.columns, "history", "conversation_times")
 
 
 def confined_backends() -> tuple[str, ...]:
@@ -131,7 +109,7 @@ class Setting:
 
     def describe(self) -> str:
         shown = str(self.value).lower() if isinstance(self.value, bool) else self.value
-        where = (f"unset: Hermes default, {DATA.name}" if self.is_default else self.source)
+        where = (f"unset: Hermes default, {DATA.file}" if self.is_default else self.source)
         return f"{self.key}={shown} ({where})"
 
 

@@ -15,39 +15,35 @@ import functools
 import json
 import posixpath
 import shlex
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from aiaudit.products import table_columns
+from aiaudit.products import ProductData
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "open_webui.toml"
+DATA = ProductData("open_webui")  # aiaudit/data/open_webui.toml (defaults with their sources)
 APP = "open-webui"
 _TRUE = ("true",)  # open_webui/env.py and config.py: os.getenv(...).lower() == 'true'
 
-
-@functools.cache
-def product_data() -> dict[str, Any]:
-    """aiaudit/data/open_webui.toml (defaults with their sources)."""
-    return tomllib.loads(DATA.read_text(encoding="utf-8"))
-
-
-def defaults() -> dict[str, Any]:
-    return product_data()["defaults"]
-
-
-def service_name() -> str:
-    """The product's `[[service]]` entry in services.toml."""
-    return product_data()["service"]
+product_data = DATA
+defaults = DATA.defaults
+service_name = DATA.service_name
+process_patterns = functools.partial(DATA.strings, "processes", "patterns")
+history_routes = functools.partial(DATA.strings, "history", "routes")
+management_routes = functools.partial(DATA.strings, "management", "routes")
+abs_state_dirs = functools.partial(DATA.strings, "state", "abs_dirs")
+secret_key_files = functools.partial(DATA.strings, "state", "secret_key_files")
+plugin_tables = functools.partial(DATA.strings, "plugins", "tables")
+manifest_keys = functools.partial(DATA.strings, "plugins", "manifest_keys")
+# the `meta` keys Open WebUI writes itself (any other came with the saved form)
+meta_own_keys = functools.partial(DATA.strings, "plugins", "meta_own_keys")
+# {table: columns} that date a conversation in webui.db (epoch seconds)
+conversation_time_columns = functools.partial(DATA.columns, "history", "conversation_times")
+# {table: columns} of webui.db that hold credentials in clear (not hashed)
+plaintext_credential_columns = functools.partial(DATA.columns, "credentials", "plaintext")
 
 
 def state_env() -> str:
     return product_data()["state"]["env"]
-
-
-def abs_state_dirs() -> tuple[str, ...]:
-    return tuple(product_data()["state"]["abs_dirs"])
 
 
 def db_name() -> str:
@@ -58,29 +54,14 @@ def vector_db() -> str:
     return product_data()["state"]["vector_db"]
 
 
-def secret_key_files() -> tuple[str, ...]:
-    return tuple(product_data()["state"]["secret_key_files"])
-
-
-def process_patterns() -> tuple[str, ...]:
-    return tuple(product_data()["processes"]["patterns"])
-
-
-def history_routes() -> tuple[str, ...]:
-    return tuple(product_data()["history"]["routes"])
-
-
-def management_routes() -> tuple[str, ...]:
-    return tuple(product_data()["management"]["routes"])
-
-
-def conversation_time_columns() -> dict[str, tuple[str, ...]]:
-    """{table: columns} that date a conversation in webui.db (epoch seconds)."""
-    return table_columns(product_data()["history"]["conversation_times"])
-
-
 def is_db(path: str) -> bool:
     return posixpath.basename(path) == db_name()
+
+
+def is_data_listing(names: set[str]) -> bool:
+    """Whether a directory holding these top-level names is an Open WebUI DATA_DIR (its
+    webui.db: open_webui/env.py DATABASE_URL default sqlite:///{DATA_DIR}/webui.db)."""
+    return db_name() in names
 
 
 def flag(value: Any) -> bool:
@@ -145,7 +126,7 @@ class OpenWebUIConfig:
             where = f" in {self.env_source}" if self.env_source else ""
             return Setting(name, found[1], f"environment {found[0]}{where}")
         if name in defaults():
-            return Setting(name, defaults()[name], f"unset: Open WebUI default, {DATA.name}")
+            return Setting(name, defaults()[name], f"unset: Open WebUI default, {DATA.file}")
         return Setting(name, None, "unset")
 
 
@@ -200,7 +181,7 @@ def retention() -> Retention:
     """Open WebUI has no retention setting: conversations stay until someone deletes them."""
     return Retention(False, None, f"Open WebUI {product_data()['version']} has no retention "
                      "setting and no scheduled deletion of chats (routers/chats.py deletes "
-                     f"only on request; {DATA.name} [retention])")
+                     f"only on request; {DATA.file} [retention])")
 
 
 @dataclass(frozen=True)
@@ -242,3 +223,131 @@ def _flag(args: list[str], name: str) -> str | None:
         if arg.startswith(name + "="):
             return arg.split("=", 1)[1]
     return None
+
+
+# ------------------------------------------------------------ tools, functions, skills
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """One Tool, Function or Skill row of webui.db: code Open WebUI runs (tool, function)
+    or text its model reads (skill), and what the row records about itself."""
+
+    kind: str  # its table: tool | function | skill
+    id: str
+    name: str
+    user_id: str
+    files: tuple[tuple[str, bytes], ...]  # tool/function: (<id>.py, content); skill: data.files
+    meta: dict[str, Any]
+    manifest: dict[str, Any]  # meta.manifest: the frontmatter of the code's own docstring
+    is_active: bool | None = None  # function, skill (tools have no switch)
+    is_global: bool | None = None  # function: applied to every chat
+    version_id: str | None = None
+    production: str | None = None  # content of the history entry version_id names
+    history: int = 0  # saved versions in <table>_history
+    description: str = ""
+
+    @property
+    def content(self) -> str:
+        """The code (tool, function) or SKILL.md (skill) as stored."""
+        main = "SKILL.md" if self.kind == "skill" else f"{self.id}.py"
+        return next((d for p, d in self.files if p == main), b"").decode("utf-8", "replace")
+
+    def requirements(self) -> list[str]:
+        """The frontmatter's comma-separated `requirements` Open WebUI pip-installs."""
+        raw = self.manifest.get(product_data()["plugins"]["requirements_key"]) or ""
+        return [r.strip() for r in str(raw).split(",") if r.strip()]
+
+
+@dataclass
+class PluginTables:
+    """What the plugin tables of one webui.db hold: rows per table read (absent tables
+    are named: an older webui.db) and the rows themselves."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    plugins: list[Plugin] = field(default_factory=list)
+
+    def describe(self) -> str:
+        read = ", ".join(f"{t} {n} row(s)" for t, n in self.counts.items())
+        gone = f"; no {', '.join(self.missing)} table" if self.missing else ""
+        return (read or "no plugin table") + gone
+
+
+def _columns(conn: Any, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+
+
+def _skill_files(data: Any, content: str) -> tuple[tuple[str, bytes], ...]:
+    """A skill's files as Open WebUI keeps them (`data.files`, base64 when encoded); the
+    SKILL.md alone when `data` holds none (models/skills.py insert_new_skill)."""
+    import base64
+
+    files = data.get("files") if isinstance(data, dict) else None
+    out: list[tuple[str, bytes]] = []
+    for f in files if isinstance(files, list) else []:
+        if not isinstance(f, dict) or not isinstance(f.get("path"), str):
+            continue
+        text = f.get("content") if isinstance(f.get("content"), str) else ""
+        try:
+            raw = base64.b64decode(text) if f.get("encoding") == "base64" else text.encode()
+        except ValueError:
+            raw = text.encode()
+        out.append((f["path"], raw))
+    if not any(p == "SKILL.md" for p, _ in out):
+        out.insert(0, ("SKILL.md", content.encode()))
+    return tuple(out)
+
+
+def _history(conn: Any, kind: str) -> dict[str, tuple[int, dict[str, str]]]:
+    """{row id: (saved versions, {history id: snapshot content})} of a plugin table."""
+    spec = next((h for h in product_data()["plugins"]["history"]
+                 if h.startswith(f"{kind}_history.")), None)
+    if spec is None:
+        return {}
+    table, col = spec.split(".", 1)
+    if "snapshot" not in _columns(conn, table):
+        return {}
+    out: dict[str, tuple[int, dict[str, str]]] = {}
+    for hid, owner, snap in conn.execute(f'SELECT id, "{col}", snapshot FROM "{table}"'):
+        doc = _json(snap)
+        n, seen = out.get(str(owner), (0, {}))
+        seen[str(hid)] = str(doc.get("content") or "") if isinstance(doc, dict) else ""
+        out[str(owner)] = (n + 1, seen)
+    return out
+
+
+def read_plugins(conn: Any, max_rows: int = 10_000) -> PluginTables:
+    """Every Tool, Function and Skill row of an open webui.db (a private copy): read, never
+    run."""
+    found = PluginTables()
+    for kind in plugin_tables():
+        cols = _columns(conn, kind)
+        if not cols:
+            found.missing.append(kind)
+            continue
+        history = _history(conn, kind)
+        want = [c for c in ("id", "name", "user_id", "content", "meta", "data", "description",
+                            "is_active", "is_global", "version_id") if c in cols]
+        rows = conn.execute(f'SELECT {", ".join(want)} FROM "{kind}" LIMIT {int(max_rows)}')
+        n = 0
+        for values in rows:
+            n += 1
+            row = dict(zip(want, values, strict=True))
+            rid, content = str(row.get("id")), str(row.get("content") or "")
+            meta = _json(row.get("meta"))
+            meta = meta if isinstance(meta, dict) else {}
+            manifest = meta.get("manifest") if isinstance(meta.get("manifest"), dict) else {}
+            files = (_skill_files(_json(row.get("data")), content) if kind == "skill"
+                     else ((f"{rid}.py", content.encode()),))
+            versions, snapshots = history.get(rid, (0, {}))
+            vid = row.get("version_id")
+            found.plugins.append(Plugin(
+                kind, rid, str(row.get("name") or rid), str(row.get("user_id") or ""), files,
+                meta, manifest,
+                None if row.get("is_active") is None else bool(row["is_active"]),
+                None if row.get("is_global") is None else bool(row["is_global"]),
+                str(vid) if vid else None, snapshots.get(str(vid)) if vid else None, versions,
+                str(row.get("description") or meta.get("description") or "")))
+        found.counts[kind] = n
+    return found

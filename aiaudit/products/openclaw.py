@@ -10,40 +10,25 @@ read OpenClaw through this module only.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import posixpath
 import re
-import tomllib
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import json5
 
-from aiaudit.products import table_columns
+from aiaudit.products import ProductData
 
 APP = "openclaw"
 DAY_MS = 86_400_000
 
 
-@cache
-def data() -> dict[str, Any]:
-    """`aiaudit/data/openclaw.toml` (defaults with their source files cited)."""
-    return tomllib.loads(resources.files("aiaudit.data").joinpath("openclaw.toml").read_text())
-
-
-def service_name() -> str:
-    """The product's entry in `services.toml`."""
-    return str(data()["service"])
-
-
-def process_patterns() -> tuple[str, ...]:
-    return tuple(data()["processes"]["patterns"])
-
-
-def history_routes() -> tuple[str, ...]:
-    return tuple(data()["history"]["routes"])
+data = ProductData("openclaw")  # aiaudit/data/openclaw.toml (defaults with their sources)
+service_name = data.service_name
+process_patterns = functools.partial(data.strings, "processes", "patterns")
+history_routes = functools.partial(data.strings, "history", "routes")
 
 
 # ------------------------------------------------------------------ where the state lives
@@ -408,7 +393,7 @@ def own_link(rel_path: str, target: str) -> bool:
 
 def conversation_time_columns() -> dict[str, tuple[str, ...]]:
     """{table: columns} that date a conversation in OpenClaw's stores (epoch ms)."""
-    return table_columns(data()["history"]["conversation_times"])
+    return data.columns("history", "conversation_times")
 
 
 def archived_column() -> tuple[str, str]:

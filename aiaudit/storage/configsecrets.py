@@ -152,13 +152,22 @@ def _hermes_document(home: str, path: str, data: bytes, facts: ConfigFacts,
     facts.references += [r for r in found.references if r not in known]
 
 
+def _plaintext_columns(store: Any) -> dict[str, tuple[str, ...]]:
+    """{table: columns} the store's product keeps credentials in, in clear (its source)."""
+    from aiaudit.products import open_webui
+
+    if store.app == open_webui.APP and open_webui.is_db(store.path):
+        return open_webui.plaintext_credential_columns()
+    return {}
+
+
 def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None:
     """Config tables of the SQLite stores in this state dir, read from the private copy.
 
     An encrypted store without a configured key cannot be read: that is recorded (and makes
     the control ERROR) only for stores an app is known to keep secrets in.
     """
-    from aiaudit.storage.configtables import table_facts
+    from aiaudit.storage.configtables import plaintext_credentials, table_facts
     from aiaudit.storage.locate import locate
     from aiaudit.storage.snapshot import NeedsKey, opened_copy
 
@@ -173,6 +182,9 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
         try:
             with opened_copy(ctx, store) as opened:
                 found = table_facts(opened.conn, store.path)
+                columns = _plaintext_columns(store)
+                if columns:
+                    plaintext_credentials(opened.conn, store.path, columns, found)
         except NeedsKey:
             if known:
                 facts.unread.append(f"{relative} is encrypted and {app} keeps provider keys "

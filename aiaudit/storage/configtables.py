@@ -1,11 +1,13 @@
 """STO-04 facts from inside databases: provider keys kept in an app's config tables.
 
-Open WebUI keeps provider keys in its `config` table (a JSON document), older versions a
-user `api_key` column; OpenClaw's `state/openclaw.sqlite` holds a plain secret store. These
+Open WebUI keeps provider keys in its `config` table (one JSON row per key; before 0.9 one
+JSON document) and its users' API keys in clear in `api_key.key` (0.12.4; older versions a
+`user.api_key` column); OpenClaw's `state/openclaw.sqlite` holds a plain secret store. These
 never show up in a file search, so the tables of the located SQLite stores are read from
 the private copy: tables named like configuration or secrets (every text cell), and
-secret-named columns of any table. A JSON cell is walked key by key. Password hashes and
-references to a secrets manager pass.
+secret-named columns of any table, and the columns a product's source shows it keeps
+credentials in as issued (`plaintext_credentials`). A JSON cell is walked key by key.
+Password hashes and references to a secrets manager pass.
 """
 
 from __future__ import annotations
@@ -161,3 +163,30 @@ def table_facts(conn: Any, label: str) -> TableFacts:
                 if text is not None:
                     judge_cell(f"{label}#{table}.{column}[row {n + 1}]", column, text, facts)
     return facts
+
+
+def plaintext_credentials(conn: Any, label: str, columns: dict[str, tuple[str, ...]],
+                          facts: TableFacts) -> None:
+    """Columns a product is known to keep credentials in as issued (its source says so:
+    aiaudit.products): every non-empty value that is not a one-way hash is a literal
+    credential, whatever its shape (Open WebUI's user keys, `sk-` + 32 hex, match no
+    provider rule). The table is named with its row count even when it is empty."""
+    seen = {f.digest for f in facts.findings}
+    for table, cols in columns.items():
+        present = set(_columns(conn, table))
+        for col in (c for c in cols if c in present):
+            n = 0
+            for n, (value,) in enumerate(_rows(conn, table, _quote(col)), 1):
+                text = _text(value)
+                if text is None or HASHED.match(text.strip()):
+                    continue
+                finding = Finding("plaintext-credential-in-store",
+                                  f"{label}#{table}.{col}[row {n}]", 0,
+                                  f"{col}={mask(text.strip())} (kept in clear)",
+                                  len(text.encode()),
+                                  hashlib.sha256(text.encode()).hexdigest()[:12])
+                if finding.digest not in seen:
+                    facts.findings.append(finding)
+                    seen.add(finding.digest)
+            facts.tables.append(f"{table}.{col} ({n} row(s); the column keeps credentials "
+                                "in clear)")

@@ -83,11 +83,13 @@ class Inventory:
     homes: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # reasons: path and missing right
     checked: tuple[int, int] = (0, 0)  # candidate places checked, of them present & readable
+    tables: list[str] = field(default_factory=list)  # plugin tables read (Open WebUI)
 
     def proof(self) -> str:
         total, ok = self.checked
+        read = f"; plugin tables read: {'; '.join(self.tables)}" if self.tables else ""
         return (f"{total} candidate place(s) checked: {total - ok} proven absent, {ok} "
-                f"readable and read, none unreadable")
+                f"readable and read, none unreadable{read}")
 
     def configs_of(self, client: str) -> list[ConfigFile]:
         return [c for c in self.configs if c.client == client]

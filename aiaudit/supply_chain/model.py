@@ -56,6 +56,7 @@ class Skill:
     nested: tuple[str, ...] = ()  # sub-directories that are skills of their own
     records: dict[str, Any] = field(default_factory=dict)  # provenance files, parsed
     denied: list[str] = field(default_factory=list)  # files below it the audit could not read
+    digest: str = ""  # the content sha256 approvals bind to, when not the tree digest below
 
     def __repr__(self) -> str:  # a failing case's traceback repr()s it: keep it one line
         return f"Skill({self.id!r}, {len(self.files)} files)"
@@ -90,7 +91,8 @@ class Skill:
 
     @cached_property
     def content_sha256(self) -> str:
-        """Full-length Hermes-recipe digest of the tree: what operator approvals bind to."""
+        """Full-length Hermes-recipe digest of the tree: what operator approvals bind to
+        (an Open WebUI tool or function: the sha256 of its stored code, `digest`)."""
         from aiaudit.supply_chain.fingerprints import hermes_digest
 
-        return hermes_digest(self.files)
+        return self.digest or hermes_digest(self.files)

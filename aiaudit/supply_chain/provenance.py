@@ -3,7 +3,8 @@
 Records read: ClawHub's per-skill `.clawhub/origin.json` (CLI shape with `fingerprint`, or
 OpenClaw's installer shape with `fileTreeSha256`/`skillFile`) plus the workdir's
 `.clawhub/lock.json`; Hermes' `skills/.hub/lock.json`; OpenClaw's `.openclaw/source-origin.json`
-(local path or git installs: no registry); the operator's `approved_skills`.
+(local path or git installs: no registry); the operator's `approved_skills`; for an Open
+WebUI Tool, Function or Skill, its webui.db row (webui_plugins.py).
 """
 
 from __future__ import annotations
@@ -139,8 +140,36 @@ def _check_registry(prov: Provenance, settings: Settings) -> None:
             prov.problems.append(f"owner {prov.owner!r} is not in allowed_owners")
 
 
+def _webui_provenance(skill: Skill, record: dict[str, Any], settings: Settings) -> Provenance:
+    """An Open WebUI row records no source (no URL, registry or hash: routers/tools.py keeps
+    only the code and the frontmatter the code declares about itself), so only the
+    operator's approval of its content gives it a provenance; what the row says is noted."""
+    prov = Provenance(source="open-webui row", slug=str(record.get("id")))
+    prov.record_paths.append(f"{record['db']}#{record['table']} row {record['id']}")
+    manifest = record.get("manifest") or {}
+    prov.owner = str(manifest["author"]) if manifest.get("author") else None
+    prov.version = str(manifest["version"]) if manifest.get("version") else None
+    said = ", ".join(f"{k}={v}" for k, v in manifest.items()) or "no frontmatter"
+    prov.notes.append(f"the code's own docstring says: {said} (self-declared, not a record "
+                      f"of where it came from); saved by user {record.get('user_id') or '?'}")
+    if record.get("meta_keys"):
+        prov.notes.append(f"other meta keys: {', '.join(record['meta_keys'])}")
+    approval = _approval(skill, settings)
+    if approval is not None:
+        prov.source = "operator"
+        prov.notes.append(f"approved in the audit config: {approval.reason or 'no reason given'}")
+        return prov
+    prov.problems.append(f"Open WebUI records no source for this {record['table']} (no URL, "
+                         "registry or content hash in its row): review it and record its "
+                         "content sha256 in [supply_chain] approved_skills")
+    return prov
+
+
 def provenance(skill: Skill, settings: Settings) -> Provenance:
     """SUP-01 facts for one skill."""
+    webui = skill.records.get("open-webui")
+    if isinstance(webui, dict):
+        return _webui_provenance(skill, webui, settings)
     prov = Provenance()
     origin = _clawhub_origin(skill)
     hermes = _hermes_entry(skill)
@@ -229,8 +258,60 @@ def _install_pins(skill: Skill, integrity: Integrity) -> None:
             integrity.problems.append(f"go installer {spec.get('module')!r} has no @version")
 
 
+def _operator_pin(skill: Skill, approval: Any, result: Integrity, missing: str) -> None:
+    """The operator's approved content sha256 recomputed, or `missing` (its `{sha}`: the
+    sha256 to approve) when the audit config approves nothing."""
+    if approval is not None:
+        _recompute("operator-approved content sha256", approval.content_sha256,
+                   lambda: skill.content_sha256, result)
+    else:
+        result.problems.append(missing.format(sha=skill.content_sha256))
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _webui_integrity(skill: Skill, record: dict[str, Any], settings: Settings) -> Integrity:
+    """An Open WebUI row against what pins it: the operator's approved content sha256, the
+    production version its `version_id` names in <table>_history (every save through the
+    API writes one), and `==` pins on the frontmatter requirements Open WebUI pip-installs
+    (utils/plugin.py install_frontmatter_requirements)."""
+    result = Integrity()
+    table = record["table"]
+    main = "SKILL.md" if table == "skill" else f"{record['id']}.py"
+    content = skill.text_of(main) or ""
+    _operator_pin(skill, _approval(skill, settings), result,
+                  "no approved content sha256 to verify against ([supply_chain] approved_skills;"
+                  " content sha256 now: {sha})")
+    if record.get("version_id") and record.get("production") is not None:
+        _recompute(f"{table}_history {record['version_id']} (production) content sha256",
+                   _sha(record["production"]), lambda: _sha(content), result)
+    elif record.get("version_id"):
+        result.problems.append(f"version_id {record['version_id']} names no {table}_history "
+                               "entry: the stored code has no saved version to compare with")
+    else:
+        result.notes.append(f"no version_id: saved before {table}_history existed")
+    for req in record.get("requirements") or ():
+        if not re.search(r"==\s*[\w.]+|@\s*\S+#sha256=", req):
+            result.problems.append(f"requirement {req!r} is not pinned with == (Open WebUI "
+                                   "pip-installs it when the code is saved and at start-up)")
+    if record.get("is_active") is False:
+        result.notes.append("inactive (is_active false): not run until switched on")
+    if record.get("is_global"):
+        result.notes.append("global (is_global): applied to every chat")
+    result.notes.append(f"{record.get('history', 0)} saved version(s)")
+    return result
+
+
 def integrity(skill: Skill, settings: Settings) -> Integrity:
     """SUP-02 facts for one skill."""
+    webui = skill.records.get("open-webui")
+    if isinstance(webui, dict):
+        result = _webui_integrity(skill, webui, settings)
+        if webui["table"] == "skill":
+            _install_pins(skill, result)
+        return result
     result = Integrity()
     origin = _clawhub_origin(skill)
     hermes = _hermes_entry(skill)
@@ -274,11 +355,9 @@ def integrity(skill: Skill, settings: Settings) -> Integrity:
             result.problems.append("the Hermes lock entry has no content_hash")
         version = skill.manifest.fields.get("version")
         result.notes.append(f"pinned by content hash; manifest version {version!r}")
-    elif approval is not None:
-        _recompute("operator-approved content sha256", approval.content_sha256,
-                   lambda: skill.content_sha256, result)
     else:
-        result.problems.append("no recorded fingerprint or content hash to verify against "
-                               f"(content sha256 now: {skill.content_sha256})")
+        _operator_pin(skill, approval, result,
+                      "no recorded fingerprint or content hash to verify against (content sha256 "
+                      "now: {sha})")
     _install_pins(skill, result)
     return result

@@ -20,9 +20,18 @@ def _fs(ctx: AuditContext) -> HostFS:
 
 
 def inventory(ctx: AuditContext) -> Inventory:
-    """Skills and configs on the target (discovered once per run)."""
-    return ctx.cached("supply_chain:inventory", lambda: discover(
-        _fs(ctx), settings_for(ctx), scope_for(ctx)))
+    """Skills and configs on the target (discovered once per run), with the Tools,
+    Functions and Skills Open WebUI keeps in its webui.db."""
+    def build() -> Inventory:
+        from aiaudit.supply_chain.webui_plugins import webui_plugins
+
+        inv = discover(_fs(ctx), settings_for(ctx), scope_for(ctx))
+        rows = webui_plugins(ctx)
+        inv.skills += rows.skills
+        inv.tables += rows.read
+        inv.unreadable += rows.unreadable
+        return inv
+    return ctx.cached("supply_chain:inventory", build)
 
 
 def reviews(ctx: AuditContext) -> Any:
@@ -66,8 +75,8 @@ def _closed(ctx: AuditContext, what: str) -> list[tuple[str, Any]]:
             for i, reason in enumerate(inventory(ctx).unreadable)]
 
 
-@provider("skills", empty_reason="no skill found in any OpenClaw, Hermes or Agent Skills root "
-          "or configured skill_roots")
+@provider("skills", empty_reason="no skill found in any OpenClaw, Hermes or Agent Skills root, "
+          "Open WebUI webui.db or configured skill_roots")
 def _skills(ctx: AuditContext) -> list[tuple[str, Any]]:
     items = [(s.id, s) for s in inventory(ctx).skills] + _closed(ctx, "skills")
     return items or [("none-found", Unavailable(
