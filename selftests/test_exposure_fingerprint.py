@@ -28,7 +28,8 @@ REAL_SERVERS = {
     "llama-cpp-python-key": ("llama-cpp-python server", "0.3.36"),
     "llama-cpp-python-embedding": ("llama-cpp-python server", "0.3.36"),
     "chroma": ("Chroma", "1.0.0"),
-    "jupyter-server": ("Jupyter", "2.21.1"),
+    "jupyter-token": ("Jupyter", "2.21.1"),  # /api tells the version to everyone
+    "jupyter-open": ("Jupyter", "2.21.1"),
     "lab-agent": ("OpenAI-compatible API", None),
     "litellm-open": ("LiteLLM proxy", None),  # no public route tells it
     "litellm-key": ("LiteLLM proxy", None),
