@@ -63,6 +63,7 @@ __all__ = [
     "abort_all",
     "catalog_deny_rules",
     "denied_reason",
+    "loads_json",
     "redact_url",
 ]
 
@@ -419,7 +420,7 @@ class HttpResult:
         if self.status is None:
             raise ValueError(f"no response to parse as JSON ({self.error})")
         try:
-            return _json.loads(self.body)
+            return loads_json(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
             what = exc.msg if isinstance(exc, _json.JSONDecodeError) else type(exc).__name__
             cut = f", body truncated at {len(self.body)} bytes" if self.truncated else ""
@@ -524,6 +525,8 @@ class _Attempt:
         self.conn: Any = None
         self.sock: Any = None
         self.tls: dict[str, Any] | None = None
+        self.handshaking = False  # TCP connected, TLS handshake not finished yet
+        self.handshake_sock: Any = None  # the watchdog's dup of the socket meanwhile
         self.fired = False
         self.aborted = False
         self._finished = False
@@ -578,7 +581,49 @@ def _note_sock(conn: Any) -> None:
         attempt.note_socket(getattr(conn, "sock", None))
 
 
+def _note_raw_sock(conn: Any, sock: Any, tls: bool) -> None:
+    """The TCP socket as soon as it is connected, before any TLS handshake: a server that
+    drips its handshake is then cut by the watchdog (or an interrupt) like any other.
+
+    ``ssl.wrap_socket`` detaches the socket object it wraps and only returns once the
+    handshake is over, so the watchdog gets a ``dup`` of the descriptor: shutting that down
+    ends the handshake, and it is this attempt's own descriptor (never reused by another
+    connection while the watchdog may still use it).
+    """
+    attempt = _current_attempt()
+    if attempt is None or getattr(conn, "_aiaudit_owner", None) is not attempt:
+        return
+    if not tls:
+        attempt.note_socket(sock)
+        return
+    try:
+        dup = sock.dup()
+    except OSError:
+        return
+    with _OWNER_LOCK:
+        attempt.handshake_sock = dup
+        attempt.sock = dup
+        attempt.handshaking = True
+
+
+def _end_handshake(conn: Any) -> None:
+    """Close the watchdog's duplicate descriptor once the TLS handshake ended either way."""
+    attempt = _current_attempt()
+    if attempt is None or attempt.handshake_sock is None:
+        return
+    with _OWNER_LOCK:
+        dup, attempt.handshake_sock = attempt.handshake_sock, None
+        if attempt.sock is dup:
+            attempt.sock = None
+    dup.close()
+
+
 class _WatchedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> Any:
+        sock = super()._new_conn()
+        _note_raw_sock(self, sock, tls=False)
+        return sock
+
     def connect(self) -> None:
         super().connect()
         _note_sock(self)
@@ -589,8 +634,19 @@ class _WatchedHTTPConnection(HTTPConnection):
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> Any:
+        sock = super()._new_conn()
+        _note_raw_sock(self, sock, tls=True)
+        return sock
+
     def connect(self) -> None:
-        super().connect()
+        try:
+            super().connect()
+        finally:
+            _end_handshake(self)
+        attempt = _current_attempt()
+        if attempt is not None:
+            attempt.handshaking = False
         _note_sock(self)
 
     def getresponse(self) -> Any:  # type: ignore[override]
@@ -715,6 +771,16 @@ def _fmt_s(seconds: float) -> str:
 def _short(text: str, limit: int = 160) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def loads_json(body: bytes) -> Any:
+    """``json.loads`` that reads bytes which are not UTF-8 inside otherwise valid JSON as
+    U+FFFD: no real server sends them, and a deceptive one must not dodge identification
+    (or turn an open API into "malformed JSON") by salting its answers with one."""
+    try:
+        return _json.loads(body)
+    except UnicodeDecodeError:
+        return _json.loads(body.decode(_json.detect_encoding(body), "replace"))
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -1269,16 +1335,20 @@ class SafeClient:
                 cert=None, proxies={},
             )
         except Exception as exc:  # every transport failure becomes a result
+            in_handshake = " during the TLS handshake" if attempt.handshaking else ""
             if attempt.aborted:
                 kind, msg = "interrupted", self._abandoned()
             elif attempt.fired:
-                kind, msg = "timeout", call.timeout_msg()
+                kind, msg = "timeout", call.timeout_msg() + in_handshake
             else:
                 kind, msg = _classify(exc, "connect", rt, ct)
                 if kind == "timeout" and time.monotonic() >= deadline:
                     # the socket timeout was this call's limit (total time or host budget),
                     # not the read/connect timeout: name the limit, as the watchdog does
-                    msg = call.timeout_msg()
+                    msg = call.timeout_msg() + in_handshake
+                elif kind == "timeout" and in_handshake:
+                    # the handshake runs under the connect timeout (one deadline for it all)
+                    msg = f"TLS handshake did not finish within {_fmt_s(ct)}s (connect timeout)"
             return self._result(method, url, error=msg, error_kind=kind, tls=attempt.tls)
         if attempt.fired:  # http.client takes the shutdown's EOF as "end of headers"
             resp.close()
@@ -1289,7 +1359,8 @@ class SafeClient:
         announced = resp.headers.get("content-length", "")
         try:
             got = self._read_body(resp.raw, call, deadline, attempt, rt,
-                                  int(announced) if announced.isdigit() else None)
+                                  int(announced) if announced.isdigit() else None,
+                                  resp.headers.get("content-encoding", ""))
         finally:
             resp.close()  # closes the socket unless the body was read to the end
         if attempt.aborted:
@@ -1303,14 +1374,17 @@ class SafeClient:
     @staticmethod
     def _read_body(
         raw: Any, call: _Call, deadline: float, attempt: _Attempt, read_timeout: float,
-        announced: int | None,
+        announced: int | None, encoding: str = "",
     ) -> dict[str, Any]:
         """Read at most ``call.cap`` bytes, stopping at ``deadline``; say why it stopped
         short (``cut``: too large, stream did not end, timed out, truncated).
 
         ``read1`` returns whatever has arrived (one recv) instead of waiting for a full
         chunk, so a trickling server is noticed between bytes; the watchdog covers a
-        single blocked recv.
+        single blocked recv. The cap counts decoded bytes: a server that compresses
+        although asked for ``identity`` (a gzip bomb: kilobytes inflating to gigabytes)
+        is cut after ``cap`` inflated bytes (urllib3 >= 2.6 inflates at most what is
+        asked for).
         """
         cap = call.cap
         buf = bytearray()
@@ -1326,8 +1400,13 @@ class SafeClient:
                            f"({call.limit_label}; {len(buf)} bytes read)", "time")
             return out(f"{call.timeout_msg()} waiting for the body", "time")
 
+        coded = encoding.strip().lower() not in ("", "identity")
         if announced is not None and announced > cap:
             too_large = f"response too large: announced {announced} bytes (limit {cap})"
+        elif coded:
+            wire = f"{announced} bytes on the wire" if announced is not None else "unannounced"
+            too_large = (f"response too large: more than {cap} bytes after "
+                         f"Content-Encoding {_short(encoding, 40)!r} ({wire}; limit {cap})")
         else:
             too_large = f"response too large: more than {cap} bytes read (limit {cap})"
         try:

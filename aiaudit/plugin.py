@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -406,8 +407,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             raise CouldNotCheck(value.reason)
 
 
+# C0 and C1 controls, DEL and the bidirectional overrides/isolates: a hostile server's
+# bytes (a terminal escape, U+009B, a right-to-left override) quoted in a reason are shown
+# as escapes, never acted on by a terminal or a viewer.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _one_line(text: str, limit: int = 500) -> str:
-    line = " ".join(text.split())
+    line = _CONTROLS.sub(lambda m: ascii(m.group())[1:-1], " ".join(text.split()))
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -430,8 +437,9 @@ def _classify(report: pytest.TestReport, call: pytest.CallInfo,
     if report.skipped:
         reason = _skip_reason(report, call)
         if excinfo is not None and excinfo.errisinstance(ManualCheck):
-            return Status.MANUAL, reason.removeprefix("MANUAL: "), False
-        return Status.NOT_APPLICABLE, reason.removeprefix("NOT_APPLICABLE: "), False
+            return Status.MANUAL, _one_line(reason.removeprefix("MANUAL: "), 4000), False
+        return (Status.NOT_APPLICABLE, _one_line(reason.removeprefix("NOT_APPLICABLE: "), 4000),
+                False)
     if excinfo is None:
         return Status.ERROR, internal_error(control, f"{report.when} failed without an "
                                            "exception"), True

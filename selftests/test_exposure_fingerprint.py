@@ -28,7 +28,8 @@ REAL_SERVERS = {
     "llama-cpp-python-key": ("llama-cpp-python server", "0.3.36"),
     "llama-cpp-python-embedding": ("llama-cpp-python server", "0.3.36"),
     "chroma": ("Chroma", "1.0.0"),
-    "jupyter-server": ("Jupyter", "2.21.1"),
+    "jupyter-token": ("Jupyter", "2.21.1"),  # /api tells the version to everyone
+    "jupyter-open": ("Jupyter", "2.21.1"),
     "lab-agent": ("OpenAI-compatible API", None),
     "litellm-open": ("LiteLLM proxy", None),  # no public route tells it
     "litellm-key": ("LiteLLM proxy", None),
@@ -103,6 +104,29 @@ def test_every_confirmed_entry_has_a_recorded_real_answer():
     for fixture in [*REAL_SERVERS, *REAL_PROXIES]:
         doc = json.loads((ANSWERS / f"{fixture}.json").read_text())
         assert doc["source"] and doc["answers"], fixture
+
+
+@pytest.mark.parametrize("fixture", ["llama-cpp-python-open", "gradio-auth", "kobold"])
+def test_evidence_says_whether_a_fingerprint_was_confirmed(fixture):
+    """What a case names is marked: a confirmed entry with the package and version it was
+    checked on, a documentation-only one (KoboldCpp: not installable here) as such."""
+    from aiaudit.exposure.discovery import DOC_ONLY, NetService
+    from selftests.hostile_server import KoboldCppScript
+
+    if fixture == "kobold":
+        raw = KoboldCppScript().routes
+        answers = {path: Answer(int(r.split(b" ", 2)[1]), {}, r.partition(b"\r\n\r\n")[2])
+                   for path, r in raw.items()}
+    else:
+        answers = recorded(fixture)
+    svc = NetService("192.0.2.1", 1, "http", answers, identify(answers))
+    assert svc.service is not None, svc.describe()
+    if svc.service.confirmed:
+        assert svc.summary()["fingerprint"] == f"confirmed on {svc.service.confirmed}"
+        assert DOC_ONLY not in svc.describe()
+    else:
+        assert svc.service.name == "KoboldCpp"
+        assert svc.summary()["fingerprint"] == DOC_ONLY and DOC_ONLY in svc.describe()
 
 
 def replay(fixture: str, port: int):

@@ -61,7 +61,9 @@ def _audit_cmd(cfg: Path, report_dir: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     """All personas up at once, audited together once; the servers stay up for the tests."""
-    servers = {name: HostileServer(persona=p).start() for name, p in personas().items()}
+    sink = HostileServer().start()  # where the redirect trap points off the audited port
+    servers = {name: HostileServer(persona=p).start()
+               for name, p in personas(sink.port).items()}
     ports = {name: srv.port for name, srv in servers.items()}
     tmp = tmp_path_factory.mktemp("hostile-audit")
     cfg = _config(tmp / "audit.toml", ports)
@@ -78,9 +80,9 @@ def hostile(tmp_path_factory):
             name = next((n for n, p in ports.items() if port and int(port.group(1)) == p), None)
             cases[(control["id"], name or case["case"])] = case
     yield {"proc": proc, "doc": doc, "cases": cases, "took": took, "ports": ports,
-           "servers": servers, "drip_connections": drip_connections,
+           "servers": servers, "drip_connections": drip_connections, "sink": sink,
            "html": (tmp / "r" / "latest.html").read_text()}
-    for srv in servers.values():
+    for srv in [*servers.values(), sink]:
         srv.close()
 
 
@@ -91,6 +93,11 @@ CAUSES = {
     "huge-unannounced": "response too large: more than",
     "malformed": "malformed JSON",
     "ssh": "invalid HTTP response: 'SSH-2.0-OpenSSH_9.2p1",
+    "script-banner": "invalid HTTP response: \"<script>alert('aiaudit-xss')</script>\\r\\n\"",
+    # under every read limit on the wire: cut after the limit of inflated bytes
+    "gzip-bomb": "response too large: more than 64000 bytes after Content-Encoding 'gzip'",
+    "slow-tls": "TLS handshake did not finish within",
+    "fat-header": "response too large: a status or header line over 64 KiB",
 }
 
 
@@ -134,6 +141,38 @@ def test_hostile_hosts_together_cost_one_budget_plus_grace(hostile, tmp_path):
     assert hostile["took"] <= BUDGET + 30, hostile["took"]
 
 
+def test_redirects_are_never_followed_and_say_where_they_lead(hostile):
+    """A gateway redirecting off the audited host, onto another loopback port and in a
+    loop: nothing follows it (the sink saw no connection, no request left the audited
+    ports, the loop's second URL was never asked for) and the reason names the redirect."""
+    case = hostile["cases"][("EXP-02", "redirects")]
+    assert case["status"] == "MANUAL", case
+    assert "HTTP 301 redirect to /v1/models/ (not followed)" in case["reason"], case["reason"]
+    assert hostile["sink"].connections == 0
+    audited = {f"127.0.0.1:{port}" for port in hostile["ports"].values()}
+    assert {re.sub(r"^https?://([^/]+).*", r"\1", r["url"])
+            for r in hostile["doc"]["requests"]} <= audited
+    assert ("GET", "/v1/models/") not in hostile["servers"]["redirects"].hits
+
+
+def test_invalid_utf8_and_control_characters_do_not_hide_an_open_api(hostile):
+    """Ollama salting its model list with bytes that are not UTF-8 is still Ollama, open
+    (FAIL), and what it sent is quoted on one line with its controls shown as escapes."""
+    case = hostile["cases"][("EXP-02", "bad-bytes")]
+    assert case["status"] == "FAIL" and case["case"].startswith("Ollama@"), case
+    assert "\ufffd" in case["reason"]  # the bytes that are not UTF-8, replaced
+    assert "\\x9b31m\\u202e" in case["reason"], case["reason"]  # shown, not acted on
+    for reason in [c["reason"] for c in hostile["doc"]["controls"]] + [
+            c["reason"] for c in hostile["cases"].values()]:
+        assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e]", reason), reason
+
+
+def test_report_is_written_with_every_hostile_host_in_it(hostile):
+    assert hostile["doc"]["verdict"] == "NOT COMPLIANT"
+    exp02 = {name for (cid, name) in hostile["cases"] if cid == "EXP-02"}
+    assert set(hostile["ports"]) <= exp02, set(hostile["ports"]) - exp02
+
+
 def test_unidentified_service_serving_data_fails(hostile):
     case = hostile["cases"][("EXP-02", "homegrown")]
     assert case["status"] == "FAIL"
@@ -157,8 +196,11 @@ def test_script_in_banners_is_only_ever_escaped(hostile):
     assert case["status"] == "FAIL" and "KoboldCpp" in case["case"]
     assert SCRIPT in json.dumps(hostile["doc"], ensure_ascii=False)  # kept, as data
     page = hostile["html"]
-    for raw in ("<script>alert('aiaudit-xss')", '<img src=x onerror="alert(1)">'):
+    for raw in ("<script>alert('aiaudit-xss')", '<img src=x onerror="alert(1)">',
+                "<script>alert"):
         assert raw not in page
+    banner = hostile["cases"][("EXP-02", "script-banner")]["reason"]
+    assert SCRIPT in banner  # a reason quoting a banner of markup: escaped in the page too
     assert "aiaudit-xss" in page  # shown, escaped (pytest-html's data blob escapes twice)
 
 

@@ -1,9 +1,9 @@
 """Risk 1 against real servers installed from the registries (aiaudit/lab/realservers.py):
 LiteLLM (open and with master_key), MLflow, Gradio (open and with its login), the Ray
 dashboard, the Hermes Agent API server, the OpenClaw gateway, llama-cpp-python in embedding
-mode, and nginx, HAProxy, Apache httpd and Traefik as authenticating TLS proxies. With
-AIAUDIT_HEAVY=1 (opt-in, not in CI: bin/setup-heavy installs them) also Langflow (open and
-with its login), when its install is there.
+mode, Jupyter Server (token auth and none), and nginx, HAProxy, Apache httpd and Traefik as
+authenticating TLS proxies. With AIAUDIT_HEAVY=1 (opt-in, not in CI: bin/setup-heavy
+installs them) also Langflow (open and with its login), when its install is there.
 
 One network-only audit of the whole namespace (tests_exposure) and exact EXP-02/03/06/07
 statuses per endpoint. Why each status is right is said next to it, from what the real
@@ -58,6 +58,11 @@ EXPECTED: dict[int, tuple[str, dict[str, str]]] = {
     8642: ("Hermes Agent API server", _st("PASS", "FAIL", "PASS", "PASS")),
     # --auth token (it refuses `--bind lan --auth none`); /v1/models 401
     18789: ("OpenClaw gateway", _st("PASS", "FAIL", "PASS", "PASS")),
+    # token auth (its default): /api/status and /api/kernels 403; a foreign Origin is
+    # refused ("Blocking Cross Origin API request"), no CORS header
+    8888: ("Jupyter", _st("PASS", "FAIL", "PASS", "PASS")),
+    # empty token, no password: /api/status and /api/kernels answer, kernels (code) open
+    8889: ("Jupyter", _st("FAIL", "FAIL", "PASS", "FAIL")),
     8081: ("MLflow tracking server behind nginx", _st("PASS", "PASS", "PASS", "PASS")),
     8082: ("Ray dashboard behind HAProxy", _st("PASS", "PASS", "PASS", "PASS")),
     8083: ("Gradio app behind Apache httpd", _st("PASS", "PASS", "PASS", "PASS")),

@@ -33,7 +33,13 @@ from aiaudit.http import (
     denied_reason,
     redact_url,
 )
-from selftests.hostile_server import HostileServer, free_port, wait_for
+from selftests.hostile_server import (
+    HostileServer,
+    OllamaGzipBomb,
+    SlowTlsHandshake,
+    free_port,
+    wait_for,
+)
 
 # A probe that declares every GET/HEAD/POST path: isolates the deny list from declarations.
 ANYTHING = Probe("anything", (SafeRoute("GET", "/*"), SafeRoute("POST", "/*"),
@@ -175,6 +181,33 @@ def test_hundred_megabytes_is_capped_fast_and_connection_closed(server: HostileS
     assert server.big_sent[0] < 100 * 1024 * 1024
 
 
+@pytest.mark.parametrize("path,encoding,inflates_to", [
+    ("/api/tags", "gzip, gzip", 4 << 30), ("/v1/models", "gzip", 48 << 20)])
+def test_gzip_bomb_is_bounded_by_decoded_bytes(path: str, encoding: str,
+                                               inflates_to: int) -> None:
+    """Compressed although the client asked for identity, under the read limit on the wire
+    (6.5 KB and 49 KB), inflating to 4 GiB and 48 MiB: cut after the limit of inflated
+    bytes, in bounded memory and time, the reason naming the encoding."""
+    bomb = OllamaGzipBomb()
+    assert bomb.inflates_to[path] == inflates_to
+    with HostileServer(persona=bomb) as srv, SafeClient(
+            max_bytes=64_000, total_timeout=10.0, per_host_rate=None) as c:
+        tracemalloc.start()
+        try:
+            t0 = time.monotonic()
+            r = c.get(ANYTHING, srv.url(path))
+            took = time.monotonic() - t0
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    wire = int(r.headers["Content-Length"])
+    assert wire < 64_000 and r.headers["Content-Encoding"] == encoding
+    assert (r.status, len(r.body), r.cut_kind) == (200, 64_000, "size")
+    assert r.cut == (f"response too large: more than 64000 bytes after Content-Encoding "
+                     f"'{encoding}' ({wire} bytes on the wire; limit 64000)")
+    assert took < 2.0 and peak < 8 * 1024 * 1024, (took, peak)
+
+
 def test_exact_size_body_is_not_marked_truncated(server: HostileServer,
                                                  client: SafeClient) -> None:
     r = client.get(ANYTHING, server.url("/big?size=5000"), max_bytes=5000)
@@ -215,6 +248,32 @@ def test_https_with_verification_on_reports_tls_error(tls_server: HostileServer)
     assert r.status is None and r.error_kind == "tls"
     assert (r.error or "").startswith("TLS error: certificate verify failed")
     assert tls_server.total_hits() == 0
+
+
+def test_dripping_tls_handshake_is_named_and_bounded() -> None:
+    """A server sending its side of a real TLS handshake one byte every 0.5 s: the
+    handshake runs under the connect timeout, and the reason says it was the handshake."""
+    with HostileServer(persona=SlowTlsHandshake()) as srv, SafeClient(
+            connect_timeout=1.0, total_timeout=10.0, retries=0, per_host_rate=None) as c:
+        t0 = time.monotonic()
+        r = c.get(ANYTHING, srv.url("/v1/models", scheme="https"))
+        took = time.monotonic() - t0
+    assert r.status is None and r.error_kind == "timeout"
+    assert r.error == "TLS handshake did not finish within 1.0s (connect timeout)"
+    assert took < 2.0, took
+
+
+def test_abort_cuts_a_dripping_tls_handshake() -> None:
+    """ssl.wrap_socket only hands its socket back after the handshake: the watchdog holds
+    a dup of the descriptor meanwhile, so an interrupt ends the handshake at once."""
+    with HostileServer(persona=SlowTlsHandshake()) as srv, SafeClient(
+            connect_timeout=30.0, total_timeout=60.0, retries=0, per_host_rate=None) as c:
+        threading.Timer(0.5, c.abort).start()
+        t0 = time.monotonic()
+        r = c.get(ANYTHING, srv.url("/v1/models", scheme="https"))
+        took = time.monotonic() - t0
+        assert wait_for(lambda: srv.connections == 1)
+    assert r.error_kind == "interrupted" and took < 1.5, (r, took)
 
 
 def test_plain_http_to_tls_port(tls_server: HostileServer, client: SafeClient) -> None:

@@ -27,9 +27,11 @@ def test_behind_authenticating_tls_proxy(svc, audit, evidence):
     evidence.read(answers=len(check.unauth) + bool(check.with_credential))
     if check.problem:
         could_not_check(f"{svc.name} at {svc.endpoint}: {check.problem}")
+    own_auth = {"protected": f"its own auth: {state.refused_by}",
+                "unknown": f"its own auth unknown: {state.why_unknown()}"}
     assert check.proxied, (
         f"{svc.name} at {svc.endpoint} is reached directly, not through a reverse proxy "
-        f"({'its own auth: ' + state.refused_by if state.state == 'protected' else 'no auth'})"
+        f"({own_auth.get(state.state, 'no auth')})"
     )
     assert check.proxy_refused, (
         f"the proxy in front of {svc.endpoint} did not refuse an unauthenticated request "

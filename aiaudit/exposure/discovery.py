@@ -26,6 +26,11 @@ CONNECT_TIMEOUT = 1.0
 AUTH_WALL = (401, 403, 407)
 
 
+#: Said of a catalog entry that was never checked against the real software (services.toml
+#: ``confirmed = ""``): its signatures come from the product's documentation or source.
+DOC_ONLY = "fingerprint from documentation only (not confirmed on the real software)"
+
+
 @dataclass
 class NetService:
     """One HTTP(S) listener on the target as seen from the auditor's position."""
@@ -102,6 +107,8 @@ class NetService:
         head += f" ({info['scheme']}, confidence {info['confidence']:.2f})"
         if info.get("resembles"):
             head += f"; resembles {info['resembles']}"
+        if info.get("fingerprint") == DOC_ONLY:
+            head += f"; {DOC_ONLY}"
         if self.stalled:
             head += f"; {self.stalled}"
         if info.get("emulates"):
@@ -123,6 +130,10 @@ class NetService:
             out["emulates"] = list(self.ident.emulates)
         if self.proxy:
             out["proxy"] = self.proxy
+        named = [d for d in (self.service, by_name(self.proxy) if self.proxy else None) if d]
+        if named:
+            out["fingerprint"] = ("; ".join(f"confirmed on {d.confirmed}" for d in named)
+                                  if all(d.confirmed for d in named) else DOC_ONLY)
         return out
 
 

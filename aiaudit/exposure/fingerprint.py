@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiaudit.http import loads_json
 from aiaudit.services import ServiceDef, Signature, ai_services, proxies
 
 _MISSING = object()
@@ -46,7 +47,7 @@ class Answer:
     def json(self) -> Any:
         if self._json is _MISSING:
             try:
-                self._json = json.loads(self.body) if self.body else None
+                self._json = loads_json(self.body) if self.body else None
             except ValueError:
                 self._json = None
         return self._json
@@ -69,6 +70,11 @@ class Answer:
         if self.status is None or self.problem:
             return self.problem or "no response"
         if not self.ok:
+            where = self.headers.get("location", "") if 300 <= self.status < 400 else ""
+            if where:  # redirects are never followed: say where it wanted to send us
+                shown = " ".join(where.split())
+                shown = shown[:100] + ("…" if len(shown) > 100 else "")
+                return f"HTTP {self.status} redirect to {shown} (not followed)"
             return f"HTTP {self.status}"
         if self.json() is not None:
             return ""
@@ -76,7 +82,7 @@ class Answer:
         stripped = self.body.lstrip()[:1]
         if "json" in ctype or stripped in (b"{", b"["):
             try:
-                json.loads(self.body)
+                loads_json(self.body)
             except ValueError as exc:
                 what = (f"{exc.msg}: char {exc.pos}" if isinstance(exc, json.JSONDecodeError)
                         else type(exc).__name__)

@@ -184,6 +184,21 @@ def _embedding(ctx: Ctx, srv: Server) -> tuple[list[str], dict[str, str]]:
             "--n_ctx", "512"], {}
 
 
+def _jupyter(ctx: Ctx, srv: Server) -> tuple[list[str], dict[str, str]]:
+    """`jupyter server` (jupyter_server, the server under JupyterLab and Notebook 7). Its
+    default is token auth (jupyter-token, with a token the lab chose); the open variant is
+    the documented no-auth setup, an empty token and no password (jupyter_server/auth/
+    identity.py: it only warns "All authentication is disabled")."""
+    home = _dir(ctx, srv)
+    env = {"HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
+           "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "run")}
+    token = ctx.secrets["jupyter-token"] if srv.key == "jupyter-token" else ""
+    argv = [_venv("jupyter", "jupyter"), "server", "--ip", "0.0.0.0", "--port", str(srv.port),
+            "--no-browser", "--allow-root", f"--ServerApp.root_dir={home}",
+            f"--IdentityProvider.token={token}"]
+    return argv + ([] if token else ["--ServerApp.password="]), env
+
+
 def _langflow(ctx: Ctx, srv: Server) -> tuple[list[str], dict[str, str]]:
     """`langflow run`. Langflow 1.13's release default is AUTO_LOGIN=false: every API call
     needs a login or an API key (lfx/services/settings/auth.py). The open variant is the
@@ -216,6 +231,9 @@ SERVERS: tuple[Server, ...] = (
     Server("openclaw-token", 18789, "openclaw", _openclaw, "/v1/models",
            auth="bearer:openclaw-token", first=True),
     Server("llama-cpp-python-embedding", 8002, "", _embedding, "/v1/models"),
+    # /api (the version) answers everyone, token or not
+    Server("jupyter-token", 8888, "jupyter", _jupyter, "/api"),
+    Server("jupyter-open", 8889, "jupyter", _jupyter, "/api/status"),
     # AIAUDIT_HEAVY=1 only; Langflow loads its component index first (minutes here)
     Server("langflow-open", 7870, "langflow", _langflow, "/api/v1/version", timeout=900,
            heavy=True),
@@ -401,6 +419,7 @@ def up() -> dict[str, str]:
             "gradio-password": secrets.token_urlsafe(18),
             "hermes-key": secrets.token_urlsafe(32),
             "openclaw-token": secrets.token_hex(24),
+            "jupyter-token": secrets.token_hex(24),
             "langflow-password": secrets.token_urlsafe(18)})
         data: dict[str, Any] = {"name": NAME, "netns": NS.name, "target_addr": NS.target_addr,
                                 "processes": {}, "ready": False, "started_at": time.time()}
