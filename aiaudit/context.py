@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from aiaudit.config import AuditConfig
+from aiaudit.sshmux import SshMux, quiet
 from aiaudit.status import CouldNotCheck
 from aiaudit.target import Target
 
@@ -38,9 +39,14 @@ class _GuardedHost:
 
     def run(self, command: str, *args: Any, **kwargs: Any) -> Any:
         try:
-            return self._inner.run(command, *args, **kwargs)
+            result = self._inner.run(command, *args, **kwargs)
         except Exception as exc:  # testinfra raises assorted errors for lost connections
             raise CouldNotCheck(f"lost contact with {self._spec}: {_explain(exc)}") from exc
+        err = result._stderr  # testinfra's field (its `stderr` is a read-only property)
+        if isinstance(err, bytes):
+            err = err.decode("utf-8", "replace")
+        result._stderr = quiet(err)
+        return result
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -57,6 +63,7 @@ class AuditContext:
     profile: str = "standard"
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)  # cached() may nest
+    ssh_mux: SshMux = field(default_factory=SshMux)  # one SSH login for the whole run
 
     @cached_property
     def client(self) -> Any:
@@ -90,7 +97,16 @@ class AuditContext:
             if self.config.ssh_identity_file:
                 kwargs["ssh_identity_file"] = self.config.ssh_identity_file
             kwargs["timeout"] = 10
+            kwargs["ssh_extra_args"] = self.ssh_mux.testinfra_args()
         return testinfra.get_host(spec, **kwargs)
+
+    def ssh_options(self) -> list[str]:
+        """Extra ssh arguments every ssh of this run passes (the shared connection)."""
+        return self.ssh_mux.options() if self.target.kind == "ssh" else []
+
+    def close(self) -> None:
+        """End what the run holds open outside this process (the SSH master)."""
+        self.ssh_mux.close()
 
     @cached_property
     def _host_problem(self) -> str | None:

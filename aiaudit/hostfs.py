@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from aiaudit.access import access_script, denied_line, parse_access
+from aiaudit.sshmux import quiet
 from aiaudit.status import CouldNotCheck
 
 
@@ -70,9 +71,11 @@ class HostFS:
 
     def __init__(self, kind: str, address: str = "", user: str | None = None,
                  port: int | None = None, ssh_config: str | None = None,
-                 identity: str | None = None, container: str | None = None):
+                 identity: str | None = None, container: str | None = None,
+                 ssh_options: list[str] | None = None):
         self.kind, self.address, self.user, self.port = kind, address, user, port
         self.ssh_config, self.identity, self.container = ssh_config, identity, container
+        self.ssh_options = list(ssh_options or [])  # the run's shared connection (sshmux)
 
     @classmethod
     def for_context(cls, ctx: Any) -> HostFS:
@@ -80,14 +83,14 @@ class HostFS:
         ctx.host()  # access check with a readable reason
         t = ctx.target
         return cls(t.kind, t.address, t.user, t.port, ctx.config.ssh_config_file,
-                   ctx.config.ssh_identity_file, t.container)
+                   ctx.config.ssh_identity_file, t.container, ctx.ssh_options())
 
     def argv(self, command: str) -> list[str]:
         """The local argv that runs a shell command on the target."""
         if self.kind == "local":
             return ["sh", "-c", command]
         if self.kind == "ssh":
-            argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+            argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", *self.ssh_options]
             if self.ssh_config:
                 argv += ["-F", self.ssh_config]
             if self.identity:
@@ -109,7 +112,8 @@ class HostFS:
         assert proc.stdout is not None
 
         def errors() -> str:
-            return proc.stderr.read(65536).decode("utf-8", "replace") if proc.stderr else ""
+            return quiet(proc.stderr.read(65536).decode("utf-8", "replace")) if proc.stderr \
+                else ""
 
         try:
             yield (proc.stdout, errors) if keep_stderr else proc.stdout
@@ -178,4 +182,4 @@ class HostFS:
         except subprocess.TimeoutExpired:
             raise CouldNotCheck(f"`{command[:60]}` timed out after {timeout:.0f}s") from None
         return (proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                proc.stderr.decode("utf-8", "replace"))
+                quiet(proc.stderr.decode("utf-8", "replace")))

@@ -685,6 +685,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    ctx = _ctx(config)
+    if ctx is not None:
+        ctx.close()  # the run's SSH master: no ssh process outlives the audit
     state = config.stash.get(STATE, None)
     if not state:
         return
