@@ -94,3 +94,27 @@ def test_systemd_units_ollama_vllm_llama():
 def test_split_files():
     out = "==> /a <==\nx\ny\n==> /b <==\nz\n"
     assert split_files(out) == {"/a": "x\ny\n", "/b": "z\n"}
+
+
+def test_dump_script_reads_only_units_that_name_an_ai_server(tmp_path):
+    """One grep -l over every globbed unit (a grep per file cost seconds over ~250 units):
+    the matching ones are dumped whole, in glob order, names with spaces included; others,
+    directories and globs matching nothing are not."""
+    import subprocess
+
+    from aiaudit.exposure.hostside import _dump_script, split_files
+
+    (tmp_path / "a.service").write_text("[Service]\nExecStart=/usr/bin/ollama serve\n")
+    (tmp_path / "b.service").write_text("[Service]\nExecStart=/bin/true\n")
+    (tmp_path / "c.service").mkdir()
+    (tmp_path / "d d.service").write_text("Environment=OLLAMA_HOST=0.0.0.0\n")
+    whole = tmp_path / "whole.conf"
+    whole.write_text("read = whole\n")
+    script = _dump_script([str(whole)], [f"{tmp_path}/*.service", f"{tmp_path}/none/*.conf"])
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30)
+    files = split_files(out.stdout)
+    assert list(files) == [str(whole), str(tmp_path / "a.service"), str(tmp_path / "d d.service")]
+    assert "ollama serve" in files[str(tmp_path / "a.service")] and out.returncode == 0
+    no_globs = subprocess.run(["sh", "-c", _dump_script([], [])], capture_output=True, text=True,
+                              timeout=5, stdin=subprocess.DEVNULL)
+    assert no_globs.stdout == "" and no_globs.returncode == 0
