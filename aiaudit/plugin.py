@@ -238,7 +238,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     root = Path(config.getoption("report_dir"))
     jobs = fleet_jobs(getattr(config.option, "numprocesses", None),
                       config.getoption("fleet_jobs"), len(specs))
-    runs, doc = run_fleet(specs, args, root, jobs)
+    runs, doc = run_fleet(specs, args, root, jobs, rootdir=config.rootpath)
     sarif = config.getoption("sarif")
     if sarif:
         write_json(merged_sarif(root, doc), Path(sarif))

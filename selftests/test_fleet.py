@@ -106,3 +106,21 @@ def test_n_sizes_the_fleet_and_stays_with_the_parent():
     assert fleet_jobs("auto", 4, 12) == 12 and fleet_jobs("auto", 4, 40) == MAX_AUTO_JOBS
     assert child_args(["-n", "2", "-n3", "--numprocesses=4", "--dist", "load", "-d", "-q",
                        "--profile=quick"]) == ["-q", "--profile=quick"]
+
+
+def test_target_over_its_time_limit_is_stopped_and_named(tmp_path):
+    """A fleet's audits are forked children: one over the time limit gets SIGTERM (then
+    SIGKILL), is reaped, and its row says why; the other target's audit is unaffected."""
+    script = (
+        "import json, sys; from pathlib import Path; from aiaudit.fleet import run_targets\n"
+        "args = ['-p', 'no:cacheprovider', '-q', '--profile=quick', 'tests_exposure']\n"
+        f"slow = run_targets(['127.0.0.31'], args, Path({str(tmp_path / 'a')!r}), 1, 0.5)\n"
+        f"fine = run_targets(['127.0.0.32'], args, Path({str(tmp_path / 'b')!r}), 1)\n"
+        "print(json.dumps([(r.spec, r.returncode, r.error) for r in slow + fine]))\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (slow, rc, error), (fine, _, fine_error) = json.loads(proc.stdout.splitlines()[-1])
+    assert (slow, rc, error) == ("127.0.0.31", -1, "audit did not finish within 0 s")
+    assert fine == "127.0.0.32" and fine_error == ""
+    assert (tmp_path / "b" / "127.0.0.32" / "latest.json").exists()
