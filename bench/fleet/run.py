@@ -3,10 +3,13 @@
 Each target is a light lab host (aiaudit/lab/fleethosts.py): a network namespace with the
 lab's real sshd and a real AI server (llama-cpp-python serving the lab model on all
 interfaces, no key), which is what an SSH audit of an AI host touches. Both sides run the
-same `pytest --profile quick` audit over SSH; "one by one" is a shell-style loop of
-`pytest --target=X`, the fleet is one command `pytest --target=@FILE -n N`. Peak memory is
-the largest summed RSS of the whole process tree (pytest, its target runs, their ssh
-clients) seen while it runs. Needs root. Ends with `speedup: N.Nx` for the first `-n`.
+same `pytest --profile quick` audit over SSH, with the same code (one SSH login per target
+audit either way): "one by one" is a shell-style loop of `pytest --target=X`, each a fresh
+Python process, as users script it; the fleet is one command `pytest --target=@FILE -n N`,
+which loads pytest and the suite once and forks one audit per target, N at once (shared
+work: the imports; concurrency: N audits waiting on SSH and the network at a time). Peak
+memory is the largest summed RSS of the whole process tree (pytest, its target runs, their
+ssh clients) seen while it runs. Needs root. Ends with `speedup: N.Nx` for the first `-n`.
 
     python3 bench/fleet/run.py --targets 12 -n 2 -n 12
 """
@@ -102,6 +105,10 @@ def main() -> int:
                   "--profile=quick", f"--audit-config={config}"]
         print(f"fleet: {len(specs)} light lab hosts (sshd + llama-cpp-python server each), "
               f"--profile quick, {os.cpu_count()} cores, load {load()}", flush=True)
+        print("one by one = a shell loop of `pytest --target=X`, one fresh process per "
+              "target, one after the other; fleet = one `pytest --target=@FILE -n N`: "
+              "imports once, forks one audit per target, N at once; both: one SSH login "
+              "per target audit, same code, same targets", flush=True)
         # One by one, as a shell loop over the targets does it.
         seq_wall, seq_peak, seq_rcs = 0.0, 0, []
         for spec in specs:
