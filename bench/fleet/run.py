@@ -9,9 +9,10 @@ Python process, as users script it; the fleet is one command `pytest --target=@F
 which loads pytest and the suite once and forks one audit per target, N at once (shared
 work: the imports; concurrency: N audits waiting on SSH and the network at a time). Peak
 memory is the largest summed RSS of the whole process tree (pytest, its target runs, their
-ssh clients) seen while it runs. Needs root. Ends with `speedup: N.Nx` for the first `-n`.
+ssh clients) seen while it runs. Needs root. Ends with `speedup: N.Nx` for the first `-n`
+(with `--rounds K`, the median of K rounds, each one by one then the fleet runs).
 
-    python3 bench/fleet/run.py --targets 12 -n 2 -n 12
+    python3 bench/fleet/run.py --targets 12 -n 2 -n 12 --rounds 3
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,12 +82,45 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def one_round(common: list[str], specs: list[str], listing: Path, workers: list[str],
+              work: Path) -> float | None:
+    """One by one, then each fleet run; the first fleet's speedup (None: a target failed).
+    Both sides of a round run back to back, so a change in the machine's load between
+    rounds touches both."""
+    seq_wall, seq_peak, seq_rcs = 0.0, 0, []
+    for spec in specs:  # one by one, as a shell loop over the targets does it
+        wall, peak, rc = timed([*common, f"--target={spec}",
+                                f"--report-dir={work / 'seq' / spec[6:].replace(':', '-')}"])
+        seq_wall += wall
+        seq_peak = max(seq_peak, peak)
+        seq_rcs.append(rc)
+    print(f"one by one: {seq_wall:.1f} s wall in total, peak {seq_peak / 2**20:.0f} MB, "
+          f"exit codes {sorted(set(seq_rcs))}, load {load()}", flush=True)
+    walls = []
+    for n in workers:
+        out = work / f"fleet-n{n}"
+        wall, peak, rc = timed([*common, f"--target=@{listing}", "-n", n,
+                                f"--report-dir={out}"])
+        fleet = json.loads((out / "fleet.json").read_text())
+        errors = [r["target"] for r in fleet["targets"] if r["error"]]
+        walls.append(wall)
+        print(f"fleet (-n {n}): {wall:.1f} s wall, peak {peak / 2**20:.0f} MB, exit {rc}, "
+              f"{len(fleet['targets'])} target reports, {len(errors)} without a report, "
+              f"load {load()}, speedup {seq_wall / wall:.1f}x", flush=True)
+        if errors:
+            return None
+    return seq_wall / walls[0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--targets", type=int, default=12, help="at most 12 (slots 9-20)")
     parser.add_argument("-n", dest="workers", action="append",
                         help="fleet run(s) with pytest -n N (default: 2); the first gives "
                         "the speedup line")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat both sides this many times; the speedup line is the "
+                        "median of the rounds' (the machine is shared: load drifts)")
     args = parser.parse_args()
     workers = args.workers or ["2"]
     if os.geteuid() != 0:
@@ -109,30 +144,16 @@ def main() -> int:
               "target, one after the other; fleet = one `pytest --target=@FILE -n N`: "
               "imports once, forks one audit per target, N at once; both: one SSH login "
               "per target audit, same code, same targets", flush=True)
-        # One by one, as a shell loop over the targets does it.
-        seq_wall, seq_peak, seq_rcs = 0.0, 0, []
-        for spec in specs:
-            wall, peak, rc = timed([*common, f"--target={spec}",
-                                    f"--report-dir={work / 'seq' / spec[6:].replace(':', '-')}"])
-            seq_wall += wall
-            seq_peak = max(seq_peak, peak)
-            seq_rcs.append(rc)
-        print(f"one by one: {seq_wall:.1f} s wall in total, peak {seq_peak / 2**20:.0f} MB, "
-              f"exit codes {sorted(set(seq_rcs))}, load {load()}", flush=True)
-        walls = []
-        for n in workers:
-            out = work / f"fleet-n{n}"
-            wall, peak, rc = timed([*common, f"--target=@{listing}", "-n", n,
-                                    f"--report-dir={out}"])
-            fleet = json.loads((out / "fleet.json").read_text())
-            errors = [r["target"] for r in fleet["targets"] if r["error"]]
-            walls.append(wall)
-            print(f"fleet (-n {n}): {wall:.1f} s wall, peak {peak / 2**20:.0f} MB, exit {rc}, "
-                  f"{len(fleet['targets'])} target reports, {len(errors)} without a report, "
-                  f"load {load()}, speedup {seq_wall / wall:.1f}x", flush=True)
-            if errors:
+        ratios: list[float] = []
+        for round_no in range(1, args.rounds + 1):
+            ratio = one_round(common, specs, listing, workers, work / f"round{round_no}")
+            if ratio is None:
                 return 1
-        print(f"speedup: {seq_wall / walls[0]:.1f}x")
+            ratios.append(ratio)
+        if args.rounds > 1:
+            print(f"rounds: speedup (-n {workers[0]}) "
+                  + ", ".join(f"{r:.1f}x" for r in ratios) + "; the median follows", flush=True)
+        print(f"speedup: {statistics.median(ratios):.1f}x")
         return 0
     finally:
         fleethosts.down([], slots)
