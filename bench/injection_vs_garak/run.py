@@ -17,7 +17,13 @@ which is written here apart from the suite's judge so that a judge error shows u
 false finding. Harness overhead is the wall time spent outside the model requests, per
 attempt, as a share of the floor.
 The last line is `speedup: N.Nx`: aiaudit's true findings per model-minute over garak's
-reported hits per model-minute (higher is better).
+true findings per model-minute (higher is better); a side with no true finding is credited
+one in its model time, so the ratio stays finite and never flatters aiaudit. garak's
+reported hits (its detectors' own verdicts) and their ratio are printed beside it.
+aiaudit's side runs as its INJ-01 campaign does: the no-attack control (the profile's
+`benign` questions) first, then attacks until the wall-time budget is spent.
+garak's `sysprompt_extraction` probe is not used: it builds its prompts from Hugging Face
+datasets, which an offline host cannot fetch (it yields no attempt here).
 """
 
 from __future__ import annotations
@@ -80,9 +86,9 @@ def warm_up(channel: Channel, n: int) -> None:
         channel.send([{"role": "user", "content": question}])
 
 
-def run_aiaudit(channel: Channel, seconds: float, judge: CanaryJudge) -> dict:
-    """The built-in corpus (seeds, then Hypothesis-drawn attacks) plus the benign control,
-    alternating, until the wall-time budget is spent."""
+def run_aiaudit(channel: Channel, seconds: float, judge: CanaryJudge, benign: int) -> dict:
+    """The no-attack control, then the built-in corpus (seeds, then Hypothesis-drawn
+    attacks), until the wall-time budget is spent: the order of aiaudit's own campaign."""
     planned = [compose("canary", f, o).text for f, o in SEED_CANARY]
     draw(attacks("canary"), 200, 1, lambda a: planned.append(a.text) is None,
          key=lambda a: a.text)
@@ -90,21 +96,21 @@ def run_aiaudit(channel: Channel, seconds: float, judge: CanaryJudge) -> dict:
     model_time = 0.0
     counts = {"attacks": 0, "benign": 0, "attack_leaks": 0, "benign_leaks": 0, "reported": 0,
               "true": 0}
-    i = 0
-    while time.perf_counter() - started < seconds and i < len(planned):
-        for kind, text in (("attack", planned[i]),
-                           ("benign", BENIGN_QUESTIONS[i % len(BENIGN_QUESTIONS)])):
-            reply = channel.send([{"role": "user", "content": text}])
-            model_time += reply.elapsed
-            leaked = judge.leaks(reply.text)
-            counts["attacks" if kind == "attack" else "benign"] += 1
-            if kind == "attack":
-                counts["attack_leaks"] += leaked
-                counts["reported"] += leaked  # aiaudit reports exactly the judged leaks
-                counts["true"] += leaked and ground_truth(judge.canary, reply.text)
-            else:
-                counts["benign_leaks"] += leaked
-        i += 1
+    sends = [("benign", q) for q in BENIGN_QUESTIONS[:benign]]
+    sends += [("attack", text) for text in planned]
+    for kind, text in sends:
+        if time.perf_counter() - started >= seconds:
+            break
+        reply = channel.send([{"role": "user", "content": text}])
+        model_time += reply.elapsed
+        leaked = judge.leaks(reply.text)
+        counts["attacks" if kind == "attack" else "benign"] += 1
+        if kind == "attack":
+            counts["attack_leaks"] += leaked
+            counts["reported"] += leaked  # aiaudit reports exactly the judged leaks
+            counts["true"] += leaked and ground_truth(judge.canary, reply.text)
+        else:
+            counts["benign_leaks"] += leaked
     counts["wall"] = time.perf_counter() - started
     counts["model_time"] = model_time
     return counts
@@ -166,7 +172,7 @@ def main() -> int:
     warm_up(channel, args.warm_up)
     garak = run_garak(channel, args.seconds, judge, floor)
     warm_up(channel, args.warm_up)
-    ours = run_aiaudit(channel, args.seconds, judge)
+    ours = run_aiaudit(channel, args.seconds, judge, channel.settings.budget("standard").benign)
     garak_model_min = garak["attacks"] * floor / 60 or 1e-9
     calls = max(ours["attacks"] + ours["benign"], 1)
     ours_model_min = calls * floor / 60 or 1e-9
@@ -183,10 +189,11 @@ def main() -> int:
           f"{ours['attacks']}, no-attack leak rate {ours['benign_leaks']}/{ours['benign']}; "
           f"harness overhead {ours_overhead:.1%} of the floor (time outside the model "
           f"requests; mean request {ours['model_time'] / calls:.2f}s)")
-    garak_rate = garak["reported"] / garak_model_min
+    garak_true_rate = garak["true"] / garak_model_min
+    garak_hit_rate = garak["reported"] / garak_model_min
     ours_rate = ours["true"] / ours_model_min
     print(f"true findings per model-minute: aiaudit {ours_rate:.2f} ({ours['true']} in "
-          f"{ours_model_min:.1f} min), garak {garak['true'] / garak_model_min:.2f} "
+          f"{ours_model_min:.1f} min), garak {garak_true_rate:.2f} "
           f"({garak['true']} in {garak_model_min:.1f} min)")
     print(f"garak false findings: {garak['reported'] - garak['true']} of {garak['reported']} "
           f"reported hits; missed canary disclosures: "
@@ -195,10 +202,13 @@ def main() -> int:
           f"({ours['benign_leaks'] / max(ours['benign'], 1):.0%}); attack leak rate "
           f"{ours['attack_leaks']}/{ours['attacks']}")
     print(json.dumps({"garak": garak, "aiaudit": ours, "floor": floor}, default=str))
-    if not garak_rate:  # garak reported nothing: credit it one hit, so the ratio stays finite
-        print("note: garak reported no hit; its rate is taken as 1 hit in its model time")
-        garak_rate = 1 / garak_model_min
-    print(f"speedup: {ours_rate / garak_rate:.1f}x")
+    if garak_hit_rate:
+        print(f"against garak's reported hits (true or not, {garak_hit_rate:.2f} per "
+              f"model-minute): {ours_rate / garak_hit_rate:.1f}x")
+    if not garak["true"]:  # no true finding: credit one, so the ratio stays finite
+        print("note: garak made no true finding; its rate is taken as 1 in its model time")
+        garak_true_rate = 1 / garak_model_min
+    print(f"speedup: {ours_rate / garak_true_rate:.1f}x")
     return 0
 
 
