@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Sequence
 
 from aiaudit.supply_chain.findings import Finding
@@ -29,6 +30,16 @@ def _review(indices: range) -> list[tuple[str, list[Finding], list[Finding]]]:
             for s in (_SKILLS[i] for i in indices)]
 
 
+def _worker_signals() -> None:
+    """A worker forked from an audit inherits its SIGINT/SIGTERM handlers (stop the audit,
+    raise KeyboardInterrupt). Python runs such a handler only between bytecodes: a TERM
+    sent by Pool.terminate() while the worker was entering its blocking wait for the next
+    task was never acted on, and the audit hung joining that worker (seen under load). A
+    worker dies on TERM as the OS does it; Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _workers(count: int) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(cores or 1, count // MIN_PER_WORKER))
@@ -45,7 +56,7 @@ def review_all(skills: Sequence[Skill], max_bytes: int = 64 * 1024 * 1024,
     try:
         step = -(-len(skills) // (workers * 4))  # a few chunks per worker evens out big skills
         chunks = [range(i, min(i + step, len(skills))) for i in range(0, len(skills), step)]
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, _worker_signals) as pool:
             rows = [row for part in pool.map(_review, chunks) for row in part]
     finally:
         _SKILLS, _MAX_BYTES = (), 0
