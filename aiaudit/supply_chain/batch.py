@@ -30,6 +30,15 @@ def _review(indices: range) -> list[tuple[str, list[Finding], list[Finding]]]:
             for s in (_SKILLS[i] for i in indices)]
 
 
+def _warm() -> None:
+    """Import the folding modules and build the rule index before forking: each worker
+    would otherwise import and build them for itself (CPU spent once per worker)."""
+    from aiaudit.supply_chain import folded_review, jsfold, pyfold  # noqa: F401
+    from aiaudit.supply_chain.anchors import index
+
+    index()
+
+
 def _worker_signals() -> None:
     """A worker forked from an audit inherits its SIGINT/SIGTERM handlers (stop the audit,
     raise KeyboardInterrupt). Python runs such a handler only between bytecodes: a TERM
@@ -52,6 +61,7 @@ def review_all(skills: Sequence[Skill], max_bytes: int = 64 * 1024 * 1024,
     workers = _workers(len(skills)) if workers is None else workers
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return {s.id: (static_review(s, max_bytes), manifest_review(s)) for s in skills}
+    _warm()
     _SKILLS, _MAX_BYTES = skills, max_bytes
     try:
         step = -(-len(skills) // (workers * 4))  # a few chunks per worker evens out big skills

@@ -8,6 +8,7 @@ under "Red flags", and inert inside a regex literal of a detector.
 from __future__ import annotations
 
 import bisect
+import itertools
 import posixpath
 import re
 from collections.abc import Iterator
@@ -100,7 +101,12 @@ class TextFile:
 
     @cached_property
     def _starts(self) -> list[int]:
-        return [0] + [m.end() for m in re.finditer("\n", self.text)]
+        """Offset of every line's start: the running sum of the line lengths, all in C (a
+        match object per line made this the review's hottest spot on long data files)."""
+        starts = list(itertools.accumulate(map((1).__add__, map(len, self.text.split("\n"))),
+                                           initial=0))
+        starts.pop()  # the end of the last line starts no line
+        return starts
 
     def line_of(self, offset: int) -> int:
         """1-based line of an offset; counting beats indexing a file for a few lookups."""
