@@ -68,6 +68,7 @@ HTML_EVERY_SECONDS = 60.0  # a run that is killed still leaves an HTML report th
 CTX = pytest.StashKey[AuditContext]()
 STATE = pytest.StashKey[dict]()
 EVIDENCE = pytest.StashKey[dict]()
+CURRENT_ITEM = pytest.StashKey[pytest.Item]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -364,9 +365,13 @@ class Evidence:
 
 
 @pytest.fixture
-def evidence(request: pytest.FixtureRequest) -> Evidence:
-    """Record evidence for the report: `evidence.add("bind", "0.0.0.0:8000")`."""
-    return Evidence(request.node.stash.setdefault(EVIDENCE, {}))
+def evidence(pytestconfig: pytest.Config) -> Evidence:
+    """Record evidence for the report: `evidence.add("bind", "0.0.0.0:8000")`.
+
+    The item comes from pytest_runtest_setup, not from `request`: pytest builds a fixture
+    definition for `request` each time a fixture asks for it (inspecting a signature), a
+    noticeable share of a run with thousands of cases."""
+    return Evidence(pytestconfig.stash[CURRENT_ITEM].stash.setdefault(EVIDENCE, {}))
 
 
 @pytest.fixture(scope="session")
@@ -397,6 +402,7 @@ class InternalError(CouldNotCheck):
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A case standing in for an undiscovered resource ends here, before any fixture sees
     the stand-in (fixtures expect the real resource)."""
+    item.config.stash[CURRENT_ITEM] = item  # the evidence fixture's item
     callspec = getattr(item, "callspec", None)
     for value in (callspec.params.values() if callspec else ()):
         if isinstance(value, res.Unavailable):
@@ -644,6 +650,13 @@ def pytest_html_results_table_header(cells: list) -> None:
 
 
 def pytest_html_results_table_row(report: Any, cells: list) -> None:
+    if report.when != "call" and report.passed and not any(
+            "teardown" in title for title, _ in report.sections):
+        # pytest-html drops a passed setup or teardown row (it keeps only a teardown's own
+        # captured sections): no cells spares rendering and redacting the 2 of every 3
+        # reports that it would throw away.
+        cells.clear()
+        return
     # pytest-html writes the test id raw (its issue #1024): rewrite the cell escaped.
     test_id = report.nodeid if report.when == "call" else f"{report.nodeid}::{report.when}"
     cells[1] = f'<td class="col-testId">{e(redact(test_id))}</td>'
