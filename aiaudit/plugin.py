@@ -22,14 +22,13 @@ from typing import Any
 
 import pytest
 
-from aiaudit import providers as _providers  # noqa: F401  (registers providers)
 from aiaudit import resources as res
 from aiaudit.catalog import CatalogError, load_catalog
 from aiaudit.config import ConfigError, load_config
 from aiaudit.context import PROFILES, AuditContext, NoHostAccess
 from aiaudit.fleet import FLEET_CHILD, child_args, expand_targets, fleet_jobs, run_fleet, shard
-from aiaudit.http import abort_all
 from aiaudit.injection.options import add_options as add_injection_options
+from aiaudit.providers import provider_spec
 from aiaudit.redact import redact
 from aiaudit.report import history
 from aiaudit.report.diff import (
@@ -204,7 +203,9 @@ def _install_stop_handlers(state: dict) -> None:
     def stop(signum: int, _frame: Any) -> None:
         if not state["interrupted"]:
             state["interrupted"] = _interrupted_text(state, signal.Signals(signum).name)
-        abort_all(f"the audit was {state['interrupted']}")
+        http = sys.modules.get("aiaudit.http")  # not imported: no request is in flight
+        if http is not None:
+            http.abort_all(f"the audit was {state['interrupted']}")
         raise KeyboardInterrupt
 
     state["old_handlers"] = {sig: signal.signal(sig, stop) for sig in _STOP_SIGNALS}
@@ -262,7 +263,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None or ctx is None:
         return
     for argname, provider_name in marker.kwargs.items():
-        spec = res.PROVIDERS[provider_name]
+        spec = provider_spec(provider_name, metafunc.definition.path)
         try:
             items = ctx.cached(f"provider:{provider_name}", lambda s=spec: s.func(ctx))
         except NoHostAccess as exc:
