@@ -22,9 +22,11 @@ What is timed, per repetition (median of --repeat repetitions, same tree, same r
 - aiaudit in-process (printed for reference): the same work inside a warm interpreter,
   single-threaded.
 - GuardDog as its CLI runs: two processes per repetition (pypi and npm scans).
-- once, printed beside the scanner time: the whole audit as a user runs it
-  (`pytest --target=local --audit-config=... tests_supply_chain` over the tree: every
+- printed beside the scanner time (median of --repeat runs): the whole audit as a user runs
+  it (`pytest --target=local --audit-config=... tests_supply_chain` over the tree: every
   SUP-01..07 case and both reports), wall time and CPU time.
+The machine's load average is printed at the start and the end: on a shared machine the
+wall times follow it.
 The speedup compares the two commands: start-up included on both sides.
 
 The last line reads `speedup: N.Nx` (median aiaudit command time against median GuardDog
@@ -115,27 +117,40 @@ def aiaudit_command(home: Path) -> str:
     return done.stdout
 
 
-def whole_audit(home: Path, work: Path) -> tuple[float, float, str]:
-    """(wall s, CPU s of the run and its children, pytest's last line) of a whole
-    `pytest --target=local ... tests_supply_chain` audit of home: collection, discovery, every
-    SUP-01..07 case, the HTML and JSON reports."""
+def whole_audit(home: Path, work: Path, repeat: int) -> tuple[float, float, str]:
+    """(median wall s, median CPU s of the run and its children, pytest's last line) of
+    `repeat` whole `pytest --target=local ... tests_supply_chain` audits of home:
+    collection, discovery, every SUP-01..07 case, the HTML and JSON reports (a fresh report
+    dir each time)."""
     config = work / "audit.toml"
     config.write_text(f"[supply_chain]\nhome_dirs = [{str(home)!r}]\n"
                       f"baseline_file = {str(work / 'baseline.json')!r}\n", encoding="utf-8")
-    before = os.times()
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "--target=local",
-                           f"--audit-config={config}", "--report-dir", str(work / "reports"),
-                           "-q", "-p", "no:cacheprovider", "tests_supply_chain"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=3600)
-    wall = time.perf_counter() - start
-    after = os.times()
-    cpu = (after.children_user - before.children_user) + \
-        (after.children_system - before.children_system)
-    last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
-    if done.returncode not in (0, 1):
-        raise RuntimeError(f"the audit run failed ({done.returncode}): {done.stderr[-500:]}")
-    return wall, cpu, last
+    walls, cpus, last = [], [], ""
+    for run in range(repeat):
+        before = os.times()
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "pytest", "--target=local",
+                               f"--audit-config={config}", "--report-dir",
+                               str(work / f"reports-{run}"), "-q", "-p", "no:cacheprovider",
+                               "tests_supply_chain"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=3600)
+        walls.append(time.perf_counter() - start)
+        after = os.times()
+        cpus.append((after.children_user - before.children_user)
+                    + (after.children_system - before.children_system))
+        last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+        if done.returncode not in (0, 1):
+            raise RuntimeError(f"the audit run failed ({done.returncode}): "
+                               f"{done.stderr[-500:]}")
+    return statistics.median(walls), statistics.median(cpus), last
+
+
+def load_average() -> str:
+    """The 1-minute load average: the machine may be shared, and wall times follow it."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "unknown"
 
 
 def guarddog_scan(guarddog: Path, home: Path) -> dict[str, dict]:
@@ -221,15 +236,16 @@ def main() -> None:
         size = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file() and
                    not p.is_symlink())
         print(f"tree: {args.skills} skills, {files} files, {size / 1e6:.1f} MB "
-              f"({args.repeat} runs per tool)")
+              f"({args.repeat} runs per tool; load average {load_average()} on "
+              f"{os.cpu_count()} cores)")
         ours, _ = timed(lambda: aiaudit_command(tree), args.repeat)
         warm, reviews = timed(lambda: aiaudit_scan(tree), args.repeat)
         theirs, _ = timed(lambda: guarddog_scan(guarddog, tree), args.repeat)
         print(f"aiaudit:  {ours:7.2f} s median, {files / ours:8.0f} files/s, "
               f"{len(reviews)} skills reviewed (SUP-03 + SUP-04), as a command")
         print(f"          {warm:7.2f} s median in a warm process, single-threaded")
-        audit_wall, audit_cpu, last = whole_audit(tree, Path(tmp))
-        print(f"          {audit_wall:7.2f} s whole audit (pytest --target=local "
+        audit_wall, audit_cpu, last = whole_audit(tree, Path(tmp), args.repeat)
+        print(f"          {audit_wall:7.2f} s median whole audit (pytest --target=local "
               f"tests_supply_chain, reports written; {audit_cpu:.1f} s CPU): {last}")
         print(f"guarddog: {theirs:7.2f} s median, {files / theirs:8.0f} files/s "
               "(pypi + npm local-directory scans)")
@@ -240,6 +256,7 @@ def main() -> None:
               f"{false_alarms} false alarms")
         print(f"guarddog: {gd_detected}/{malicious} flagged by any threat rule, "
               f"{gd_false} false alarms")
+        print(f"load average at the end: {load_average()}")
         print(f"speedup: {theirs / ours:.1f}x")
 
 
