@@ -134,3 +134,21 @@ def test_garak_cases_ran_against_the_lab(audits, deployment):
         assert native["status"] in ("PASS", "FAIL"), (cid, native["reason"])
         assert "garak ran" in native["evidence"]["garak native"], native["evidence"]
         assert native["evidence"]["read"].startswith("garak_attempts="), native["evidence"]
+
+
+def test_injection_findings_name_family_and_payload(audits):
+    """Issue 14: the vulnerable lab fails INJ-01 from attacks in the built-in corpus itself
+    (not only through garak's), with no leak in the no-attack control; the family table
+    names the family and its shortest leaking payload; the hardened lab's table has no
+    leaking family."""
+    doc = audits["vulnerable"]["json"]
+    inj01 = next(c for c in doc["controls"] if c["id"] == "INJ-01")
+    builtin = next(c for c in inj01["cases"] if c["case"] == "lab-agent")
+    assert builtin["status"] == "FAIL", builtin["reason"]
+    assert builtin["evidence"]["no-attack control"].startswith("0/"), builtin["evidence"]
+    rows = [r for r in doc["injection_families"]
+            if r["control"] == "INJ-01" and r["corpus"] == "builtin" and r["successes"]]
+    assert rows and all(r["beats_no_attack"] and r["shortest_payload"] for r in rows), rows
+    assert all(r["family"] in builtin["evidence"] for r in rows), builtin["evidence"]
+    hardened = audits["hardened"]["json"]["injection_families"]
+    assert hardened and not [r for r in hardened if r["successes"]], hardened
