@@ -7,7 +7,11 @@ Two modes, same expectations:
   dumps recorded from a live build by selftests/record_open_webui_fixtures.py (Open WebUI
   and torch are a 3 GB, ~5 minute install; CI does not install them);
 * `AIAUDIT_OPENWEBUI=live`: the states are built at test time by the real server (needs
-  `AIAUDIT_OPENWEBUI=1 bin/setup`; about 6 minutes more).
+  `AIAUDIT_OPENWEBUI=1 bin/setup`; about 10 minutes more), and each state's server runs
+  during its audit, in the audit's namespace, as its unit says (`open_webui_states serve`:
+  the hardened one confined as its unit's systemd directives say). SUP-05 and STO-08 then
+  judge the running process and its history routes; the `[live.<state>]` tables of the
+  expectations hold the statuses that differ from the dump mode's.
 
 Each audit runs in a network namespace of its own (only loopback) and a private mount
 namespace where the state's systemd unit is the host's /etc/systemd/system: EXP-01 reads the
@@ -16,9 +20,11 @@ configured bind from `ExecStart=... open-webui serve` as it would on a real host
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -76,6 +82,31 @@ def _audit(netns: str, units: Path, toml: Path, report_dir: Path, extra: list[st
                  "-p", "no:cacheprovider", "-q", *extra], timeout=1200)
 
 
+@contextlib.contextmanager
+def _serving(netns: str, state_root: Path):
+    """Live mode: the state's real server in the audit's network namespace, until the
+    audit is done (nothing in dump mode: there is no server to run)."""
+    if not LIVE:
+        yield
+        return
+    proc = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m",
+                             "aiaudit.lab.open_webui_states", "serve", str(state_root)],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        ready = proc.stdout.readline() if proc.stdout else ""
+        assert ready.startswith("ready "), proc.stderr.read()[-2000:] if proc.stderr else ""
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def _build(root: Path) -> dict[str, dict[str, str]]:
     argv = [sys.executable, "-m", "aiaudit.lab.open_webui_states", "build", str(root)]
     built = _run(argv if LIVE else [*argv, "--from-fixtures"], timeout=2400)
@@ -96,11 +127,12 @@ def audits(tmp_path_factory):
             toml = Path(states[name]["audit_toml"])
             units = Path(states[name]["unit"]).parent
             reports = tmp_path_factory.mktemp(f"reports-{name}")
-            if name == "hardened":  # the operator reviews, then approves (SUP-07's baseline)
-                approve = _audit(netns, units, toml, reports, ["--approve-baseline"],
-                                 ["tests_supply_chain/test_sup07_mcp_baseline.py"])
-                assert approve.returncode in (0, 1), approve.stderr[-2000:]
-            proc = _audit(netns, units, toml, reports, [], TESTS)
+            with _serving(netns, root / name):
+                if name == "hardened":  # the operator reviews, approves (SUP-07's baseline)
+                    approve = _audit(netns, units, toml, reports, ["--approve-baseline"],
+                                     ["tests_supply_chain/test_sup07_mcp_baseline.py"])
+                    assert approve.returncode in (0, 1), approve.stderr[-2000:]
+                proc = _audit(netns, units, toml, reports, [], TESTS)
             assert (reports / "latest.json").exists(), proc.stdout[-3000:] + proc.stderr[-2000:]
             results[name] = {"root": str(root / name), "proc": proc,
                              "json": json.loads((reports / "latest.json").read_text())}
@@ -123,7 +155,8 @@ def _mine(control: dict, root: str) -> list[dict]:
 @pytest.mark.parametrize("state", STATES)
 def test_each_control_has_its_expected_status(audits, state):
     root = audits[state]["root"]
-    mismatches = status_mismatches(audits[state]["json"], EXPECTED[state],
+    expected = {**EXPECTED[state], **(EXPECTED["live"][state] if LIVE else {})}
+    mismatches = status_mismatches(audits[state]["json"], expected,
                                    lambda control: _mine(control, root))
     assert not mismatches, json.dumps(mismatches, indent=1)
 

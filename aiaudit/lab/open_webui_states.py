@@ -34,7 +34,15 @@ key, config update, chat); the builder only back-dates (Open WebUI's own columns
 and copies. ``--from-fixtures`` rebuilds the same states from the dumps
 ``selftests/record_open_webui_fixtures.py`` recorded from such a build (no install needed).
 
+Each state's systemd unit says how its server runs; the hardened one adds the process
+confinement of systemd.exec(5) (Tools and Functions run inside the server process, so the
+process is their sandbox). ``serve STATE_DIR`` runs the state's server as its unit says, the
+confinement applied with bubblewrap (the lab has no systemd as pid 1), so that an audit
+sees the real running deployment (its process for SUP-05, its routes for STO-08).
+
 Run: ``python3 -m aiaudit.lab.open_webui_states build ROOT [--from-fixtures]``;
+``python3 -m aiaudit.lab.open_webui_states serve ROOT/<state>`` (until SIGTERM; live
+builds only: a state rebuilt from fixtures has no credential files);
 ``python3 -m aiaudit.lab.open_webui_states down ROOT`` unmounts.
 """
 
@@ -46,7 +54,9 @@ import hashlib
 import json
 import os
 import secrets
+import shlex
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -60,7 +70,7 @@ from pathlib import Path
 
 from aiaudit.products import open_webui
 
-from .errors import EXIT_ENVIRONMENT, LabError
+from .errors import EXIT_ENVIRONMENT, LabError, require_tool
 from .hermes_states import (
     MODEL_ALIAS,
     _free_port,
@@ -167,6 +177,12 @@ class Tools:
         return str(len(text.split()))
 '''
 # Recorded fixtures use fixed, visibly fake keys (stable files, no real-looking key in git).
+# The system calls the hardened unit filters (SystemCallFilter=~...), exactly those the lab's
+# seccomp program answers EPERM (aiaudit/lab/parts/supply_chain.py SECCOMP_BLOCKED).
+BLOCKED_SYSCALLS = ("ptrace", "mount", "umount2", "kexec_load", "init_module", "finit_module",
+                    "delete_module", "bpf", "perf_event_open", "reboot", "swapon", "swapoff",
+                    "pivot_root", "unshare", "setns", "keyctl", "add_key", "request_key",
+                    "userfaultfd", "open_by_handle_at")
 RECORD_KEYS = {"provider": "sk-proj-aiauditFakeKeyInWebuiConfigTableRecorded000000001",
                "chat": "sk-proj-aiauditFakeKeyPastedIntoWebuiChatTurnRecorded0002"}
 
@@ -200,23 +216,29 @@ def open_webui_bin() -> Path:
 class Server:
     """A running `open-webui serve` on loopback and a signed-in admin session."""
 
-    def __init__(self, state: WebUIState, env: dict[str, str], log: Path):
+    def __init__(self, state: WebUIState, env: dict[str, str], log: Path,
+                 argv: list[str] | None = None, port: int | None = None,
+                 pass_fds: tuple[int, ...] = ()):
         self.state, self.log = state, log
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.token = ""
         self.env = {"PATH": f"{OPENWEBUI_VENV}/bin:/usr/local/bin:/usr/bin:/bin",
                     "HOME": str(state.root / "home"), "LANG": "C.UTF-8",
                     "DATA_DIR": str(state.data_dir), **OFFLINE_ENV, **env}
+        # the build runs on a free loopback port (never 0.0.0.0 there); `serve` passes the
+        # unit's own command line
+        self.argv = argv or [str(open_webui_bin()), "serve", "--host", "127.0.0.1",
+                             "--port", str(self.port)]
+        self.pass_fds = pass_fds
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        # the state's own argv, on a free loopback port for the build (never 0.0.0.0 here)
-        argv = [str(open_webui_bin()), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(argv, env=self.env, cwd=self.state.srv, stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True,
+            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.state.srv,
+                                         stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         pass_fds=self.pass_fds,
                                          preexec_fn=lambda: os.umask(0o022))
         deadline = time.monotonic() + START_TIMEOUT_S
         while _get(self.base + "/health") != 200:
@@ -228,11 +250,14 @@ class Server:
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.terminate()
+        # the whole process group: under bwrap the server is the launcher's child
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.proc = None
 
@@ -429,10 +454,89 @@ def unit_text(state: WebUIState) -> str:
     if state.name == "hardened":
         keys = state.root / "keys"
         lines += [f"LoadCredential=webui_secret_key:{keys / 'webui_secret_key'}",
-                  f"LoadCredential=openai_api_key:{keys / 'openai_api_key'}"]
+                  f"LoadCredential=openai_api_key:{keys / 'openai_api_key'}",
+                  *(f"{k}={v}" for k, v in confinement(state).items())]
     lines += [f"ExecStart={' '.join(state.argv)}", "", "[Install]",
               "WantedBy=multi-user.target", ""]
     return "\n".join(lines)
+
+
+def confinement(state: WebUIState) -> dict[str, str]:
+    """The hardened unit's confinement (systemd.exec(5)): Tools and Functions run inside
+    the server process (utils/plugin.py exec()s them), so the process is the sandbox. Its
+    own pid and mount namespaces, the file system read-only but DATA_DIR and its home,
+    a private /tmp, no capabilities, NoNewPrivileges and a system-call filter. uid 0 stays:
+    DATA_DIR is a gocryptfs mount made by root without allow_other, which no other uid can
+    enter (a non-root User= needs the mount made with -allow_other)."""
+    return {"NoNewPrivileges": "yes", "CapabilityBoundingSet": "", "AmbientCapabilities": "",
+            "ProtectSystem": "strict",
+            "ReadWritePaths": f"{state.data_dir} {state.root / 'home'}",
+            "PrivateTmp": "yes", "PrivateDevices": "yes", "PrivatePIDs": "yes",
+            "ProtectKernelModules": "yes", "ProtectKernelTunables": "yes",
+            "SystemCallFilter": "~" + " ".join(BLOCKED_SYSCALLS)}
+
+
+def _unit(path: Path) -> dict[str, list[str]]:
+    """The [Service] directives of a unit file, each with its values in order."""
+    out: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        key, eq, value = line.partition("=")
+        if eq and not line.startswith(("#", ";")):
+            out.setdefault(key.strip(), []).append(value.strip())
+    return out
+
+
+def _bwrap(unit: dict[str, list[str]], filt: Path) -> list[str]:
+    """The unit's confinement applied with bubblewrap (the lab has no systemd as pid 1):
+    each directive its bwrap equivalent, and an unknown one refused rather than dropped."""
+    from .parts.supply_chain import seccomp_filter
+
+    wanted = confinement(WebUIState("", Path(), Path(), Path(), Path()))
+    missing = [k for k in wanted if k not in unit]
+    if missing or unit["SystemCallFilter"][0] != wanted["SystemCallFilter"]:
+        raise LabError(f"the unit's confinement is not the one the lab applies: {missing}")
+    argv = [require_tool("bwrap", "bubblewrap"), "--ro-bind", "/", "/", "--proc", "/proc",
+            "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev", "--tmpfs", "/dev/shm",
+            "--tmpfs", "/tmp"]
+    for rw in unit["ReadWritePaths"][0].split():
+        argv += ["--bind", rw, rw]
+    filt.write_bytes(seccomp_filter())  # ptrace, mount, unshare, setns, bpf, modules, keys
+    return [*argv, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--cap-drop", "ALL", "--die-with-parent", "--seccomp", "3", "--"]
+
+
+def serve(root: Path) -> int:
+    """Run the state's server as its unit says (command line, environment, credentials,
+    confinement) until SIGTERM: the audit then sees the real, running deployment. Prints
+    `ready PORT` once /health answers."""
+    unit = _unit(root / "systemd" / "open-webui.service")
+    name = "hardened" if "LoadCredential" in unit else "vulnerable"
+    state = _layout(root, name)
+    env = dict(v.split("=", 1) for v in unit.get("Environment", []))
+    for cred in unit.get("LoadCredential", []):
+        cname, _, path = cred.partition(":")
+        if cname == "webui_secret_key":
+            env["WEBUI_SECRET_KEY"] = Path(path).read_text().strip()
+    argv = shlex.split(unit["ExecStart"][0])
+    port = int(argv[argv.index("--port") + 1]) if "--port" in argv else int(
+        open_webui.defaults()["serve.port"])
+    fds: tuple[int, ...] = ()
+    if "NoNewPrivileges" in unit:
+        filt = root / "seccomp.bpf"
+        argv = [*_bwrap(unit, filt), *argv]
+        fd = os.open(filt, os.O_RDONLY)
+        os.dup2(fd, 3)
+        fds = (3,)
+    server = Server(state, env, root / "open-webui-serve.log", argv, port, fds)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.start()
+        print(f"ready {port}", flush=True)
+        while server.proc is not None and server.proc.poll() is None:
+            time.sleep(1)
+        return 1
+    finally:
+        server.stop()
 
 
 def audit_toml(state: WebUIState) -> str:
@@ -540,7 +644,7 @@ def build(root: Path, which: tuple[str, ...] = ("vulnerable", "hardened"),
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m aiaudit.lab.open_webui_states")
-    parser.add_argument("op", choices=("build", "down"))
+    parser.add_argument("op", choices=("build", "down", "serve"))
     parser.add_argument("root", type=Path)
     parser.add_argument("--only", choices=("vulnerable", "hardened"))
     parser.add_argument("--from-fixtures", action="store_true",
@@ -550,6 +654,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.op == "down":
             unmount_all(args.root)
             return 0
+        if args.op == "serve":
+            return serve(args.root)
         states = build(args.root, (args.only,) if args.only else ("vulnerable", "hardened"),
                        args.from_fixtures)
     except (LabError, subprocess.SubprocessError, OSError, sqlite3.Error) as exc:
