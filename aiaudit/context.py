@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import threading
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from aiaudit.config import AuditConfig
@@ -56,35 +55,55 @@ class NoHostAccess(Exception):
     """The target is network-only: host-side controls do not apply."""
 
 
+_WAIT_POLL_S = 0.1  # a thread waiting for another's computation wakes this often (signals)
+
+
+class _Slot:
+    """One key's computation: who runs it, and its outcome once done."""
+
+    __slots__ = ("done", "owner", "outcome")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.owner = threading.get_ident()
+        self.outcome: tuple[bool, Any] | None = None  # None when done: abandoned, recompute
+
+
 @dataclass
 class AuditContext:
     target: Target
     config: AuditConfig
     profile: str = "standard"
-    _cache: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.RLock = field(default_factory=threading.RLock)  # cached() may nest
+    _slots: dict[str, _Slot] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # guards _slots only
     ssh_mux: SshMux = field(default_factory=SshMux)  # one SSH login for the whole run
 
-    @cached_property
+    @property
     def client(self) -> Any:
         """The run's one SafeClient (created on first use, so its log shows real probes)."""
         from aiaudit.http import SafeClient
 
-        return SafeClient()
+        return self.cached("context:client", SafeClient)
 
-    @cached_property
+    @property
     def exposure_client(self) -> Any:
         """The exposure area's SafeClient: like :attr:`client`, plus a time budget per
         host:port for the whole audit (``[exposure] host_budget_seconds``), so a hostile
         listener costs one budget at most. Its records join the report's appendix."""
         from aiaudit.http import SafeClient
 
-        client = SafeClient(host_budget=self.config.exposure.host_budget_seconds)
-        self.cached("http:extra_clients", list).append(client)
-        return client
+        def create() -> Any:
+            client = SafeClient(host_budget=self.config.exposure.host_budget_seconds)
+            self.cached("http:extra_clients", list).append(client)
+            return client
 
-    @cached_property
+        return self.cached("context:exposure_client", create)
+
+    @property
     def _host(self) -> Any:
+        return self.cached("context:testinfra_host", self._open_host)
+
+    def _open_host(self) -> Any:
         import testinfra
 
         spec = self.target.testinfra_spec()
@@ -108,9 +127,13 @@ class AuditContext:
         """End what the run holds open outside this process (the SSH master)."""
         self.ssh_mux.close()
 
-    @cached_property
+    @property
     def _host_problem(self) -> str | None:
-        """Why host-side checks cannot run, or None when they can (checked once)."""
+        """Why host-side checks cannot run, or None when they can (checked once, so the
+        first command also opens the run's SSH master before any other command runs)."""
+        return self.cached("context:host_problem", self._check_host)
+
+    def _check_host(self) -> str | None:
         if self._host is None:
             return None
         try:
@@ -134,9 +157,10 @@ class AuditContext:
             raise CouldNotCheck(self._host_problem)
         return self._guarded_host
 
-    @cached_property
+    @property
     def _guarded_host(self) -> Any:
-        return _GuardedHost(self._host, self.target.spec)
+        return self.cached("context:guarded_host",
+                           lambda: _GuardedHost(self._host, self.target.spec))
 
     def network_addresses(self) -> list[str]:
         """Addresses network probes go to: the target, or this machine's own for `local`."""
@@ -153,14 +177,53 @@ class AuditContext:
         return addresses
 
     def cached(self, key: str, compute):
-        """Compute a discovery once per run, even when several tests ask concurrently."""
+        """Compute a discovery once per run, even when several threads ask concurrently.
+
+        One lock per key: computations of different keys overlap (the run's prefetch
+        threads wait on SSH and the network side by side), and a computation may ask for
+        other keys. Asking for the key a thread is itself computing is a cycle: it raises
+        instead of deadlocking. An exception is remembered and re-raised for every asker;
+        an interrupt (KeyboardInterrupt) is not remembered: the next asker recomputes."""
+        while True:
+            with self._lock:
+                slot = self._slots.get(key)
+                mine = slot is None
+                if mine:
+                    slot = self._slots[key] = _Slot()
+            assert slot is not None
+            if mine:
+                return self._compute(key, slot, compute)
+            if not slot.done.is_set() and slot.owner == threading.get_ident():
+                raise RuntimeError(f"cached({key!r}) was asked for while this thread computes "
+                                   "it (a discovery that depends on itself)")
+            while not slot.done.wait(_WAIT_POLL_S):  # polled: a signal stops the wait
+                pass
+            if slot.outcome is not None:
+                ok, value = slot.outcome
+                if not ok:
+                    raise value
+                return value
+
+    def computed(self, key: str) -> bool:
+        """Whether `key` was computed (without computing it): e.g. the HTTP client, whose
+        records join the report only when some test created it."""
         with self._lock:
-            if key not in self._cache:
-                try:
-                    self._cache[key] = (True, compute())
-                except Exception as exc:  # remembered and re-raised for every asker
-                    self._cache[key] = (False, exc)
-            ok, value = self._cache[key]
+            slot = self._slots.get(key)
+        return slot is not None and slot.outcome is not None
+
+    def _compute(self, key: str, slot: _Slot, compute) -> Any:
+        try:
+            try:
+                slot.outcome = (True, compute())
+            except Exception as exc:  # remembered and re-raised for every asker
+                slot.outcome = (False, exc)
+        except BaseException:  # interrupted: forget the slot, waiters retry
+            with self._lock:
+                del self._slots[key]
+            raise
+        finally:
+            slot.done.set()
+        ok, value = slot.outcome
         if not ok:
             raise value
         return value

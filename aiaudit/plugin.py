@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from aiaudit import prefetch
 from aiaudit import resources as res
 from aiaudit.catalog import CatalogError, load_catalog
 from aiaudit.config import ConfigError, load_config
@@ -255,6 +256,16 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 def _ctx(config: pytest.Config) -> AuditContext | None:
     return config.stash.get(CTX, None)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start the providers the run's test files name, so their SSH commands and network
+    probes overlap instead of waiting in turn during collection (aiaudit/prefetch.py)."""
+    ctx = _ctx(session.config)
+    if ctx is None:
+        return
+    files = prefetch.test_files(session.config.rootpath.resolve(), list(session.config.args))
+    prefetch.start(ctx, prefetch.provider_names(files))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -589,7 +600,7 @@ def _finish(session: pytest.Session) -> dict | None:
                           f"{len(cases)} cases finished by then; controls with no "
                           "finished case are NOT_RUN.")
     # Areas that need other timeouts keep their own SafeClient in "http:extra_clients".
-    clients = [ctx.client] if "client" in ctx.__dict__ else []
+    clients = [ctx.client] if ctx.computed("context:client") else []
     clients += ctx.cached("http:extra_clients", list)
     if clients:
         info.requests = [
