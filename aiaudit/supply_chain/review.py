@@ -395,10 +395,48 @@ def _secret_env_exfiltration(skill: Skill, files: list[TextFile], code: list[Tex
     from aiaudit.supply_chain.honesty import undeclared_secret_reads  # honesty imports review
 
     where = f"{sender[0].path}:{sender[0].line_of(sender[1].start())}"
+    texts = {tf.path: tf.text for tf in files}
     return [Finding("SUP-03", "secret-exfiltration", "high", f.file, f.line, f.excerpt,
                     f.context, f"{f.note.split(',')[0]} (a secret the manifest does not ask "
                     f"for); network use at {where}")
-            for f in undeclared_secret_reads(skill, files)]
+            for f in undeclared_secret_reads(skill, files)
+            if not presence_only(texts.get(f.file, ""), f.line)]
+
+
+_STRINGS = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'|`[^`]*`")
+_ENV_READ = (r"(?:os\.getenv|os\.environ\.get)\s*\([^()]*\)|os\.environ\s*\[[^\]]*\]|"
+             r"process\.env(?:\.\w+|\[[^\]]*\])")
+_TEST_HEAD = r"(?:\b(?:if|while)\s*\(?\s*!?|\belif|\band|\bor|\bnot|(?:&&|\|\|)\s*!?|!!|Boolean\()"
+_TESTED = re.compile(rf"{_TEST_HEAD}\s*(?:not\s+)?(?:{_ENV_READ})\s*(?:\)|:|\band\b|\bor\b|&&|\|\||"
+                     rf"\bis (?:not )?None\b|$)")
+_ASSIGNED = re.compile(rf"^\s*(?:const\s+|let\s+|var\s+)?([A-Za-z_]\w*)\s*=\s*(?:{_ENV_READ})\s*"
+                       r"(?:;|#|//|$)")
+
+
+def presence_only(text: str, line: int) -> bool:
+    """Whether the secret read on `line` is only tested for presence (`if os.getenv("K"):`,
+    `token = os.getenv("K")` used only as `if not token`): its value goes nowhere."""
+    lines = text.split("\n")
+    if not 0 < line <= len(lines):
+        return False
+    source = _STRINGS.sub('""', lines[line - 1]) if "os.environ[" not in lines[line - 1] \
+        else lines[line - 1]
+    if _TESTED.search(source.strip()):
+        return True
+    assigned = _ASSIGNED.match(lines[line - 1])
+    if assigned is None:
+        return False
+    name = re.escape(assigned.group(1))
+    use = re.compile(rf"(?<![\w.]){name}(?![\w])")
+    test = re.compile(rf"{_TEST_HEAD}\s*(?:not\s+)?{name}\s*(?:\)|:|\band\b|\bor\b|&&|\|\||"
+                      r"\bis (?:not )?None\b|$)")
+    for number, other in enumerate(lines, start=1):
+        if number == line:
+            continue
+        code = _STRINGS.sub('""', other)
+        if len(use.findall(code)) > len(test.findall(code)):
+            return False
+    return True
 
 
 def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Finding]:
