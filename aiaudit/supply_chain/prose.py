@@ -48,6 +48,10 @@ SOURCE = re.compile(
 _CONFIGURED_KEY = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
 _BULK = re.compile(r"(?i)~/\.ssh|\.ssh/|id_(?:rsa|ed25519|ecdsa)|\.aws/|\b(?:all|every|any|whole|"
                    r"entire|full|contents? of)\b|credentials|wallet|seed|mnemonic|private key")
+# Sinks that are themselves an order to move data (the other sinks are places: a URL, a
+# header, a parameter, which need a reading verb to make the sentence an order).
+_SINK_VERB = re.compile(r"(?i)\b(?:send|post|upload|transmit|forward|exfiltrate|submit|beacon|"
+                        r"report (?:it|them|back)|e-?mail (?:it|them)|push)\b|!\[[^\]]*\]\(")
 READ = re.compile(
     r"(?i)\b(?:read|reads|open|cat|collect|gather|grab|copy|load|extract|take|get|retrieve|"
     r"dump|list|include|includes|attach|append|add|embed|encode|base64|pass|put|insert|"
@@ -64,9 +68,10 @@ SINK = re.compile(
     r"\b(?:here|this (?:field|argument|parameter))\b")
 REMOTE = re.compile(
     r"(?i)\b(?:fetch|download|load|read|retrieve|get|pull|curl|wget|visit|open|check)\b"
-    r"[^.]{0,80}(?:https?://\S+|\burl\b|\bgist\b|\bpastebin\b)[^.]{0,100}\b(?:follow|obey|"
-    r"execute|run|do (?:what|exactly what|as)|carry out|apply|treat (?:it|them|the \w+) as|"
-    r"use (?:it|them) as (?:your )?(?:instructions|system prompt)|act on)\b"
+    r"[^.]{0,80}(?:(?>https?://\S+)|\burl\b|\bgist\b|\bpastebin\b)[^.]{0,100}(?<!how to )"
+    r"\b(?:follow|obey|execute|run|do (?:what|exactly what|as)|carry out|apply|treat (?:it|them|"
+    r"the \w+) as|use (?:it|them) as (?:your )?(?:instructions|system prompt)|act on)\b"
+    r"(?!\s+(?:the\s+)?(?:below|following|commands? below|snippet)\b)"
     r"(?![^.]{0,30}\b(?:links?|redirects?|pagination|cursor|next page)\b)|"
     r"\b(?:instructions|prompts?|rules|commands|tasks|directives|steps|system prompt)\b"
     r"[^.]{0,40}\b(?:live|are|is|hosted|published|found|stored|kept|updated)\b[^.]{0,30}"
@@ -180,9 +185,11 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
     if source is not None and _CONFIGURED_KEY.search(sentence) and not _BULK.search(sentence):
         source = None
     if source is not None:
-        sink = SINK.search(sentence)
-        later = SINK.search(following) if sink is None else None
         verb = READ.search(sentence)
+        sink = SINK.search(sentence)
+        if sink is not None and verb is None and not _SINK_VERB.search(sentence):
+            sink = None  # a link or a noun ("the system prompt is provided [here](url)")
+        later = SINK.search(following) if sink is None else None
         if sink is not None or (later is not None and verb is not None):
             out.append(("exfiltration", source, verb or sink or source))
     for kind, pattern in (("remote", REMOTE), ("precedence", PRECEDENCE)):

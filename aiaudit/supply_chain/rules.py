@@ -38,8 +38,13 @@ def _rule(name: str, severity: str, regex: str, what: str,
 
 
 _SH = r"(?:sudo\s+)?(?:-?\w+=\S*\s+)*(?:/usr)?(?:/bin/)?(?:ba|z|da|k|fi)?sh\b"
-_INTERP = r"(?:sudo\s+)?(?:python3?|perl|ruby|node|php)\b"
 _DL = r"\b(?:curl|wget|fetch|iwr|invoke-webrequest)\b"
+# An interpreter that runs its piped stdin: not one whose program is its own -c/-e/-m argument
+# (`curl api | python3 -m json.tool`, `| python3 -c "json.load(sys.stdin)..."` read data),
+# unless that argument runs what it reads.
+_STDIN_INTERP = (r"(?:sudo\s+)?(?:python3?|perl|ruby|node|php)\b(?!\s+-[A-Za-z]*[cem]\b(?![^\n]*"
+                 r"\b(?:exec|eval|compile|Function|system|popen|spawn|subprocess|child_process|"
+                 r"runpy|importlib)\b))")
 _B64 = r"[A-Za-z0-9+/]{16,}={0,2}"
 
 PASTE_TUNNEL_HOSTS = (
@@ -70,7 +75,7 @@ HOST_ANCHORS = ("pastebin", "paste.", "hastebin", "ghostbin", "rentry", "glot.io
 
 LINE_RULES: tuple[Rule, ...] = (
     # download and execute
-    _rule("download-exec", "critical", rf"{_DL}[^\n|;&]*\|\s*(?:{_SH}|{_INTERP})",
+    _rule("download-exec", "critical", rf"{_DL}[^\n|;&]*\|\s*(?:{_SH}|{_STDIN_INTERP})",
           "downloads a script and pipes it into a shell or interpreter",
           anchors=_DL_ANCHORS),
     _rule("download-exec", "critical",
