@@ -41,9 +41,19 @@ TRUE_FINDINGS = {
 }
 
 
-def _roots() -> list[str]:
+HERMES_SKILLS = FW / "hermes-skills/hermes_agent-0.19.0"
+# Rules that fired on Hermes' own skills before issue 11's precision work and are all false
+# there: diagram labels and template hints in HTML comments, `wrangler@4.102` read as an
+# e-mail redirect (tool-hijack), `url.startswith("http")` in a script named setup.py read as
+# a dependency on 'http', and `os.environ["X_TOKEN"] = "1"` (a write) read as a secret read.
+HERMES_FIXED = {"html-comment-instruction", "tool-hijack", "typosquat-dependency",
+                "secret-exfiltration", "instruction-override"}
+
+
+def _roots(base: Path = FW, skip: Path | None = HERMES_SKILLS) -> list[str]:
     found = {os.path.realpath(os.path.dirname(os.path.dirname(p)))
-             for p in glob.glob(f"{FW}/**/SKILL.md", recursive=True)}
+             for p in glob.glob(f"{base}/**/SKILL.md", recursive=True)
+             if skip is None or not p.startswith(str(skip))}
     return sorted(found)
 
 
@@ -79,3 +89,14 @@ def test_real_mcp_descriptions_are_not_poisoned(name: str) -> None:
     bad = [f"{tool}: {f.describe()}" for tool, text in tools.items()
            for f in failing(judge_description(text, f"tool:{tool}"), "medium")]
     assert bad == []
+
+
+def test_hermes_own_skills_keep_the_fixed_false_alarms_away() -> None:
+    roots = _roots(HERMES_SKILLS, None)
+    settings = Settings(home_dirs=("/nonexistent",), skill_roots=tuple(roots))
+    skills = discover(HostFS("local"), settings).skills
+    assert len(skills) >= 200, len(skills)
+    fired = [f"{s.id}: {f.describe()}" for s in skills
+             for f in failing(static_review(s), "high") + failing(manifest_review(s), "medium")
+             if f.rule in HERMES_FIXED]
+    assert fired == []

@@ -129,7 +129,22 @@ def _names(tf: TextFile) -> Iterator[tuple[str, str, int]]:
             if match and not line.lstrip().startswith(("-", "#")):
                 yield match.group(1), "pypi", number
         return
-    if base in ("pyproject.toml", "setup.py", "setup.cfg", "Pipfile"):
+    if base == "setup.py":
+        # Only the requirement lists of a setup() call; any other string of a Python file
+        # (`url.startswith("http")`) names no package.
+        depth = 0
+        for number, line in enumerate(tf.text.split("\n"), start=1):
+            start = re.search(r"\b(?:install_requires|setup_requires|tests_require|"
+                              r"extras_require)\s*=", line)
+            if not depth and start is None:
+                continue
+            part = line[start.end():] if start is not None and not depth else line
+            for match in _QUOTED_REQ.finditer(part):
+                yield match.group(1), "pypi", number
+            depth += part.count("[") + part.count("{") - part.count("]") - part.count("}")
+            depth = max(depth, 0)
+        return
+    if base in ("pyproject.toml", "setup.cfg", "Pipfile"):
         in_deps = False
         for number, line in enumerate(tf.text.split("\n"), start=1):
             if re.search(r"(?i)(dependencies|install_requires|requires|\[packages\]|"

@@ -82,8 +82,8 @@ STANDARD_BINS = {
     "kill", "open", "xdg-open", "pip", "pip3", "uv", "deno", "bun", "cmd", "powershell", "pwsh",
 }
 _ENV_USE = {
-    "python": re.compile(r"\bos\.environ\s*\[\s*['\"](\w+)['\"]|\b(?:os\.environ|environ)\.get\s*"
-                         r"\(\s*['\"](\w+)['\"]|\bos\.getenv\s*\(\s*['\"](\w+)['\"]"),
+    "python": re.compile(r"\bos\.environ\s*\[\s*['\"](\w+)['\"](?!\s*\]\s*=(?!=))|"  # not a write
+                         r"\b(?:os\.environ|environ)\.get\s*\(\s*['\"](\w+)['\"]|\bos\.getenv\s*\(\s*['\"](\w+)['\"]"),
     "js": re.compile(r"\bprocess\.env\.([A-Za-z_]\w*)|\bprocess\.env\[\s*['\"](\w+)['\"]|"
                      r"\bDeno\.env\.get\(\s*['\"](\w+)['\"]"),
     "shell": re.compile(r"\$\{?([A-Z][A-Z0-9_]{2,})\b"),

@@ -81,15 +81,17 @@ REMOTE = re.compile(
     r"\b[^.]{0,60}(?:https?://|\bfrom\b)")
 HIDE = re.compile(
     r"(?i)\b(?:do not|don't|never|must not)\s+(?:tell|inform|mention|reveal|disclose|show|"
-    r"notify|alert|display|log|report)\b[^.\n]{0,60}\b(?:user|users|anyone|human|operator|"
-    r"owner|them|this|these|that)\b|\bwithout\s+(?:telling|informing|notifying|alerting|"
-    r"mentioning|showing)\b|\b(?:secretly|covertly|surreptitiously)\b|\b(?:silently|quietly|"
+    r"notify|alert|display|log|report)\b(?!\s+(?:the\s+)?users?\s+to\b)[^.\n]{0,60}\b(?:user|users|"
+    r"anyone|human|operator|owner|them|this|these|that)\b|\bwithout\s+(?:(?:telling|informing|"
+    r"notifying|alerting)\b|(?:mentioning|showing)\s+(?:it|this|that|them|anything|to the user|"
+    r"the user)\b)|\b(?:secretly|covertly|surreptitiously)\b|\b(?:silently|quietly|"
     r"invisibly)\s+(?:send|upload|forward|post|copy|exfiltrate|transmit|share|e-?mail|include|"
     r"attach|collect|read|install|add|append|bcc|cc)\b|\bkeep\s+(?:this|these|it)\s+(?:step\s+|"
     r"steps\s+|instructions?\s+)?(?:secret|hidden|confidential|private|to yourself)\b|"
     r"\b(?:hide|conceal)\s+(?:this|these|it|the \w+)\s+from\b|\bthe user (?:does not|doesn't|"
     r"need not|should not|shouldn't) (?:need to )?(?:know|see|be told|notice)\b|"
     r"\bdo not mention this\b")
+_FORBIDS = re.compile(r"(?i)\b(?:never|do not|don't|must not|should not|shouldn't)\b")
 # "Never show the token to the user" protects a secret; it hides no action.
 _PROTECTS_SECRET = re.compile(
     r"(?i)\b(?:do not|don't|never|must not)\s+(?:show|reveal|print|log|display|echo|expose|"
@@ -121,7 +123,7 @@ TOOL_HIJACK = re.compile(
     r"(?:tool|function)\b|\b(?:all|every|any)\s+(?:emails?|messages?|payments?|transfers?|"
     r"requests?|files?)\s+(?:must|should|shall|are to)\s+(?:be\s+)?(?:sent|forwarded|copied|"
     r"bcc'?d|redirected|routed)\s+(?:to|via)\b|\b(?:bcc|cc)\b[^.]{0,30}\b[\w.+-]+@[\w-]+\.")
-_REDIRECT = re.compile(r"(?i)[\w.+-]+@[\w-]+\.\w+|https?://|\b(?:bcc|redirect|forward)\w*\b")
+_REDIRECT = re.compile(r"(?i)[\w.+-]+@[\w-]+\.[a-z]{2,}\b|https?://|\b(?:bcc|redirect|forward)\w*\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=[A-Z`*(<\"'\[])|\n\s*[-*+]\s+|\n\s*\d+\.\s+")
 _ANCHORS = (".ssh", "id_", ".aws", ".env", ".npmrc", ".netrc", ".pypirc", "credential", "cookie",
             "wallet", "seed", "mnemonic", "private key", "keychain", "environment", "env ",
@@ -197,6 +199,9 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
         if match:
             out.append((kind, match, match))
     hide = HIDE.search(sentence)
+    if hide and hide.group(0).lower().startswith("without") and \
+            _FORBIDS.search(sentence, 0, hide.start()):
+        hide = None  # "never strip a user's credentials without telling them" asks for candour
     if hide and not (_PROTECTS_SECRET.search(sentence) and source is None):
         out.append(("hide", hide, hide))
     tool = TOOL_HIJACK.search(sentence)

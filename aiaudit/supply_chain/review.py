@@ -140,7 +140,8 @@ def _line_findings(tf: TextFile, rule_set: Iterable[rules.Rule], control: str = 
                 severity = severity if public else "medium"
             if rule.name == "hardcoded-secret":
                 value = match.group(match.lastindex or 0)
-                if _PLACEHOLDER.search(value) or len(set(value)) < 8 or (
+                if _PLACEHOLDER.search(value) or len(set(value)) < 8 or _ENV_NAME.fullmatch(
+                        value) or (
                         secretshapes.documented_example(value) if match.lastindex
                         else secretshapes.skill_secret(value) is None):
                     continue
@@ -158,6 +159,10 @@ def _line_findings(tf: TextFile, rule_set: Iterable[rules.Rule], control: str = 
             found.append(Finding(control, rule.name, severity, tf.path, line, shown, ctx,
                                  note or rule.what))
     return found
+
+
+# `"OPENAI_API_KEY": "OPENAI_API_KEY"` maps names: an environment variable's name is no secret.
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
 
 def _signals(tf: TextFile) -> dict[str, int]:
