@@ -78,6 +78,22 @@ def test_real_skills_raise_no_false_alarm(real_skills: list) -> None:
     assert gaps == TRUE_FINDINGS
 
 
+REPO = Path(__file__).resolve().parents[1]  # a git clone: the git server needs a repository
+PY_SERVERS = {"mcp_server_fetch": [], "mcp_server_git": ["--repository", str(REPO)],
+              "mcp_server_time": []}
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bwrap missing: stdio not listed")
+@pytest.mark.parametrize("module", sorted(PY_SERVERS))
+def test_real_pypi_mcp_descriptions_are_not_poisoned(module: str) -> None:
+    python = FW / "mcp-real/py/bin/python"
+    tools = list_stdio(str(python), ["-m", module, *PY_SERVERS[module]], timeout=60)
+    assert len(tools) >= 3, tools
+    bad = [f"{tool}: {f.describe()}" for tool, text in tools.items()
+           for f in failing(judge_description(text, f"tool:{tool}"), "medium")]
+    assert bad == []
+
+
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bwrap missing: stdio not listed")
 @pytest.mark.parametrize("name", MCP_SERVERS)
 def test_real_mcp_descriptions_are_not_poisoned(name: str) -> None:
