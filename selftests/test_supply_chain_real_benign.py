@@ -45,9 +45,10 @@ HERMES_SKILLS = FW / "hermes-skills/hermes_agent-0.19.0"
 # Rules that fired on Hermes' own skills before issue 11's precision work and are all false
 # there: diagram labels and template hints in HTML comments, `wrangler@4.102` read as an
 # e-mail redirect (tool-hijack), `url.startswith("http")` in a script named setup.py read as
-# a dependency on 'http', and `os.environ["X_TOKEN"] = "1"` (a write) read as a secret read.
+# a dependency on 'http', `os.environ["X_TOKEN"] = "1"` (a write) read as a secret read, and
+# one stray zero-width space in pasted model-card text read as hidden text.
 HERMES_FIXED = {"html-comment-instruction", "tool-hijack", "typosquat-dependency",
-                "secret-exfiltration", "instruction-override"}
+                "secret-exfiltration", "instruction-override", "invisible-unicode"}
 
 
 def _roots(base: Path = FW, skip: Path | None = HERMES_SKILLS) -> list[str]:
@@ -116,3 +117,14 @@ def test_hermes_own_skills_keep_the_fixed_false_alarms_away() -> None:
              for f in failing(static_review(s), "high") + failing(manifest_review(s), "medium")
              if f.rule in HERMES_FIXED]
     assert fired == []
+
+
+def test_a_stray_zero_width_space_is_low_and_a_run_of_them_still_hides() -> None:
+    from aiaudit.supply_chain.honesty import invisible_unicode
+    from aiaudit.supply_chain.textctx import TextFile
+
+    stray = invisible_unicode(TextFile("a.md", "markdown", "fine-tuned\u200b version\n"))
+    hidden = "hi\u200b\u200c\u200b\u200b\u2060 there\n"
+    run = invisible_unicode(TextFile("b.md", "markdown", hidden))
+    assert [f.severity for f in stray] == ["low"]
+    assert [f.severity for f in run] == ["high"]

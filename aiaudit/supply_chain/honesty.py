@@ -223,9 +223,15 @@ def invisible_unicode(tf: TextFile) -> list[Finding]:
         visible = "".join(ch for ch in tf.line_text(line)
                           if ord(ch) not in TAG_BLOCK and ord(ch) not in ZERO_WIDTH | BIDI)
         severity = "critical" if "tag" in kinds else "high"
+        if set(kinds) == {"zero-width"} and len(kinds["zero-width"]) < MIN_ZERO_WIDTH_RUN:
+            severity = "low"  # a stray zero-width space from pasted web text hides nothing
         out.append(Finding("SUP-04", "invisible-unicode", severity, tf.path, line,
                            excerpt(visible), tf.context(line), "; ".join(notes)))
     return out
+
+
+# Zero-width characters carry hidden text only in numbers (each hides a bit or a letter).
+MIN_ZERO_WIDTH_RUN = 4
 
 
 def _candidate_lines(tf: TextFile, lines: list[str], anchors: tuple[str, ...]) -> list[int]:
