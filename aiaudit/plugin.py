@@ -241,7 +241,8 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     root = Path(config.getoption("report_dir"))
     jobs = fleet_jobs(getattr(config.option, "numprocesses", None),
                       config.getoption("fleet_jobs"), len(specs))
-    runs, doc = run_fleet(specs, args, root, jobs, rootdir=config.rootpath)
+    runs, doc = run_fleet(specs, args, root, jobs, rootdir=config.rootpath,
+                          config=config)
     sarif = config.getoption("sarif")
     if sarif:
         write_json(merged_sarif(root, doc), Path(sarif))

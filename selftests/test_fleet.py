@@ -124,3 +124,24 @@ def test_target_over_its_time_limit_is_stopped_and_named(tmp_path):
     assert (slow, rc, error) == ("127.0.0.31", -1, "audit did not finish within 0 s")
     assert fine == "127.0.0.32" and fine_error == ""
     assert (tmp_path / "b" / "127.0.0.32" / "latest.json").exists()
+
+
+def test_metadata_read_once_lists_the_same_plugins():
+    """The fleet reads the installed distributions' metadata once before it forks; what a
+    forked audit's pytest then sees (names, pytest11 entry points, files) is what a fresh
+    scan gives."""
+    script = (
+        "import json, importlib.metadata as m\n"
+        "from aiaudit.fleet import shared_metadata\n"
+        "def seen():\n"
+        "    return sorted([d.metadata['Name'] or '', sorted(e.value for e in d.entry_points"
+        " if e.group == 'pytest11'), len(d.files or [])] for d in m.distributions())\n"
+        "before = seen(); shared_metadata(); after = seen()\n"
+        "print(json.dumps([before == after, len(after), m.distributions.__module__,"
+        " sum(1 for row in after if row[1])]))\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    same, count, module, plugins = json.loads(proc.stdout.splitlines()[-1])
+    assert same and count > 20 and plugins >= 3  # pytest-html, testinfra, aiaudit at least
+    assert module == "aiaudit.fleet"  # the forked audits' scan is the read-once one
