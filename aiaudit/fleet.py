@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
 
+from aiaudit import astlock
 from aiaudit.ansible_inventory import inventory_specs, is_inventory
 from aiaudit.report.fleet_report import write_fleet_report
 from aiaudit.target import TargetError, parse_target
@@ -234,7 +235,7 @@ def warm(rootdir: Path, config: object | None = None) -> list[str]:
     tests = sorted(rootdir.glob("tests_*/**/*.py"))
     for path in tests:
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
+            tree = astlock.parse(path.read_text(encoding="utf-8"))
         except (OSError, SyntaxError, ValueError):
             continue
         for node in ast.walk(tree):

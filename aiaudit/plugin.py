@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from aiaudit import prefetch
+from aiaudit import astlock, prefetch
 from aiaudit import resources as res
 from aiaudit.catalog import CatalogError, load_catalog
 from aiaudit.config import ConfigError, load_config
@@ -120,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "resources(**argname_to_provider): parametrize per "
                             "discovered resource")
     config.addinivalue_line("markers", "lab: needs root and the lab deployments")
+    astlock.guard_pytest_rewrite()  # discovery threads parse while collection rewrites
     if not _is_audit_run(config) or hasattr(config, "workerinput"):
         return
     # pytest-xdist's -n spreads a fleet's targets (pytest_cmdline_main); one target's audit

@@ -8,11 +8,11 @@ A skill fails SUP-04 on any finding rated medium or above.
 
 from __future__ import annotations
 
-import ast
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
+from aiaudit import astlock
 from aiaudit.supply_chain import prose, rules
 from aiaudit.supply_chain.findings import Finding, excerpt
 from aiaudit.supply_chain.frontmatter import Manifest
@@ -777,7 +777,7 @@ _LITERAL_ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:const |let |var )?[ \t]*([A-Za-
 
 def _unquote(literal: str) -> str:
     try:
-        value = ast.literal_eval(literal) if literal[0] != "`" else literal[1:-1]
+        value = astlock.literal_eval(literal) if literal[0] != "`" else literal[1:-1]
     except (ValueError, SyntaxError):
         value = literal[1:-1]
     return value if isinstance(value, str) else ""

@@ -14,6 +14,7 @@ import itertools
 import operator
 from typing import Any
 
+from aiaudit import astlock
 from aiaudit.supply_chain.deobfuscate import (
     MAX_VALUE,
     UNKNOWN,
@@ -357,7 +358,7 @@ class _Folder:
 
 def fold_python(source: str) -> Folded | None:
     try:
-        tree = ast.parse(source)
+        tree = astlock.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     folder = _Folder(tree, source)
