@@ -158,6 +158,9 @@ def pytest_configure(config: pytest.Config) -> None:
         # failure (quadratic: minutes for a few thousand failing cases). --tb=... overrides.
         config.option.tbstyle = "line"
     config.option.self_contained_html = True
+    # One test module that cannot be imported is its own controls' ERROR, not the end of
+    # the audit: pytest would otherwise run nothing and every control would be NOT_RUN.
+    config.option.continue_on_collection_errors = True
 
 
 def _baseline(config: pytest.Config, report_dir: Path, slug: str,
@@ -538,6 +541,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report.aiaudit_evidence = case.evidence  # type: ignore[attr-defined]
     if report.when == "teardown":
         _refresh_html(item.config, state)
+
+
+_CONTROL_MARK = re.compile(r"""@pytest\.mark\.control\(\s*["']([A-Z]+-\d+)["']\s*\)""")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    """A test module that could not be collected (an import error, a crash in its
+    parametrization) stands as an internal ERROR of each control it implements, named from
+    its source (the module object may not exist), with the traceback in the log."""
+    outcome = yield
+    report: pytest.CollectReport = outcome.get_result()
+    state = collector.config.stash.get(STATE, None)
+    path = Path(str(getattr(collector, "path", "") or ""))
+    if state is None or not report.failed or path.suffix != ".py":
+        return
+    try:
+        controls = sorted(set(_CONTROL_MARK.findall(path.read_text(encoding="utf-8"))))
+    except OSError:
+        controls = []
+    if not controls:
+        return
+    trace = redact(str(report.longrepr or ""))
+    lines = []
+    for control in controls:
+        reason = internal_error(control, f"collecting {path.name}")
+        state["cases"][f"{report.nodeid}::{control}"] = CaseResult(
+            nodeid=f"{report.nodeid}::{control}", control=control, case="",
+            status=Status.ERROR, reason=reason)
+        state.setdefault("judged", set()).add(f"{report.nodeid}::{control}")
+        lines.append(f"ERROR [{control}] {reason}")
+    report.longrepr = "\n".join(lines) + "\n" + trace
 
 
 def _refresh_html(config: pytest.Config, state: dict) -> None:

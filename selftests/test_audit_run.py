@@ -188,6 +188,46 @@ def test_unexpected_exception_is_internal_error_with_traceback_in_log(tmp_path):
     assert proc.returncode == 1
 
 
+def test_module_that_cannot_be_collected_is_its_controls_error_and_the_rest_runs(tmp_path):
+    """One test module whose import fails (seen: a CPython AST SystemError while discovery
+    threads parsed) is an internal ERROR of each control it implements; the other modules
+    still run and judge (pytest alone stops the session: every control NOT_RUN)."""
+    (tmp_path / "tests_storage").mkdir()
+    (tmp_path / "tests_storage" / "test_a_broken.py").write_text(textwrap.dedent('''
+        import pytest
+        raise RuntimeError("module-level failure")
+
+        @pytest.mark.control("STO-01")
+        def test_one():
+            pass
+
+        @pytest.mark.control( "STO-02" )
+        def test_two():
+            pass
+    '''))
+    (tmp_path / "tests_storage" / "test_b_fine.py").write_text(textwrap.dedent('''
+        import pytest
+
+        @pytest.mark.control("STO-05")
+        def test_fine(evidence):
+            evidence.read(files=1)
+    '''))
+    proc = run(["-p", "aiaudit.plugin", "--target=local", f"--rootdir={tmp_path}",
+                f"--report-dir={tmp_path / 'r'}", "tests_storage"], cwd=tmp_path)
+    doc = report(tmp_path / "r")
+    by_id = {c["id"]: c for c in doc["controls"]}
+    assert by_id["STO-05"]["status"] == "PASS", proc.stdout[-2000:]
+    for control in ("STO-01", "STO-02"):
+        assert by_id[control]["status"] == "ERROR"
+        assert by_id[control]["cases"][0]["reason"] == (
+            f"internal error in {control} (collecting test_a_broken.py): the traceback is in "
+            "the run's log")
+    assert by_id["STO-03"]["status"] == "NOT_RUN"
+    assert not [r for r in _reasons(doc) if EXCEPTION_TEXT.search(r[1])]
+    assert "module-level failure" in proc.stdout and proc.returncode == 1
+    assert doc["verdict"] == "INCOMPLETE"
+
+
 SLOW_TESTS = textwrap.dedent('''
     import os, pathlib, time
     import pytest
