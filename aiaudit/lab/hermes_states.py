@@ -220,7 +220,7 @@ class Hermes:
         self("config", "set", key, value)
 
 
-def _mount_gocryptfs(cipher: Path, plain: Path, passfile: Path) -> None:
+def mount_gocryptfs(cipher: Path, plain: Path, passfile: Path) -> None:
     gocryptfs = require_tool("gocryptfs", "gocryptfs fuse3")
     cipher.mkdir(parents=True, exist_ok=True)
     plain.mkdir(parents=True, exist_ok=True)
@@ -309,10 +309,10 @@ def build_hardened(root: Path, llm_url: str) -> HermesState:
     keys.chmod(0o700)
     passfile = _write(keys / "gocryptfs.pass", secrets.token_hex(32) + "\n")
     home.mkdir(parents=True, exist_ok=True)
-    _mount_gocryptfs(root / "crypt" / "hermes", state.hermes_home, passfile)
+    mount_gocryptfs(root / "crypt" / "hermes", state.hermes_home, passfile)
     state.mounts.append(state.hermes_home)
     backup_dir = root / "backup"
-    _mount_gocryptfs(root / "crypt" / "backup", backup_dir, passfile)
+    mount_gocryptfs(root / "crypt" / "backup", backup_dir, passfile)
     state.mounts.append(backup_dir)
     api_key = _write(keys / "openai_api_key", fake_openai_key()).read_text()
     server_key = _write(keys / "api_server_key", secrets.token_hex(32)).read_text()
