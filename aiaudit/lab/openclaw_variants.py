@@ -1,0 +1,272 @@
+"""More real OpenClaw 2026.9.6 deployment states, built with OpenClaw's own CLI.
+
+`python3 -m aiaudit.lab.openclaw_variants build DIR [--only NAME ...]` makes one HOME per
+variant under DIR (beside the two states of `aiaudit.lab.openclaw_states`). Each variant is
+what a new user gets from `openclaw onboard --non-interactive` plus the CLI commands (and
+the hand edits OpenClaw's docs describe) named in VARIANTS; `selftests/
+record_openclaw_variants.py` records them as fixtures and `selftests/expected/real/
+openclaw_variants.toml` holds the exact status per control, written from OpenClaw's source
+and docs before the suite ran.
+
+Defaults relied on (npm openclaw 2026.9.6, docs shipped in node_modules/openclaw/docs):
+- session.maintenance.mode "enforce", pruneAfter "30d", resetArchiveRetention "keep"
+  (docs/reference/session-management-compaction/maintenance.md; dist/store-maintenance-*.mjs
+  resolveMaintenanceConfigFromInput);
+- agents.defaults.sandbox.mode "off" (docs/gateway/config-agents/sandbox.md);
+- gateway.bind loopback, auth token (docs/gateway/config-gateway.md);
+- `$include` and `${VAR}` (docs/gateway/configuration/common-tasks.md,
+  docs/gateway/configuration/environment-variables.md);
+- SecretRef sources env/file/exec (docs/gateway/config-secrets-env.md);
+- `logging.redactPatterns` replaces the default transcript redaction list (docs/logging.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from aiaudit.lab import openclaw_states as st
+
+PASTED_KEY = "sk-proj-Vx3Kq9Lm2Np7Rt4Wz8Yb1Cd6Fg0Hj5Ks3Qa"
+LITERAL_PASSWORD = "correct-horse-battery-staple-7731"
+VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
+            "multi-agent-mcp-skills", "pasted-secret", "private-backup", "legacy-clawdbot")
+
+
+def _state(home: Path) -> Path:
+    return home / ".openclaw"
+
+
+def _write(path: Path, text: str, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+
+
+def fresh(root: Path, llm: str) -> Path:
+    """`openclaw onboard --non-interactive` only: SecretRef mode, loopback, token from env;
+    no session, no skill, no MCP server; modes as OpenClaw made them."""
+    home = root / "fresh"
+    home.mkdir(parents=True)
+    st._onboard(home, llm, plaintext=False, bind="loopback",
+                env={"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+                     "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()})
+    return home
+
+
+def custom_paths(root: Path, llm: str) -> Path:
+    """OPENCLAW_STATE_DIR and OPENCLAW_CONFIG_PATH elsewhere (not ~/.openclaw); the config
+    then hand-edited to JSON5 with comments, a `$include` for the gateway block and `${VAR}`
+    for its password; the provider key stays a literal (plaintext onboarding)."""
+    home = root / "custom-paths"
+    state = home / "srv/openclaw-data"
+    config = home / "etc/openclaw/openclaw.json5"
+    config.parent.mkdir(parents=True)
+    env = {"OPENCLAW_STATE_DIR": str(state), "OPENCLAW_CONFIG_PATH": str(config),
+           "OC_GW_PASSWORD": "pw-" + os.urandom(12).hex()}
+    home.mkdir(exist_ok=True)
+    st._onboard(home, llm, plaintext=True, bind="loopback", env=env)
+    doc = json.loads(config.read_text())
+    doc.pop("gateway", None)
+    body = json.dumps(doc, indent=2)[1:-2]
+    _write(config.parent / "gateway.json5",
+           "// gateway: listen on the LAN, password from the environment\n"
+           "{\n  mode: 'local',\n  port: 18789,\n  bind: 'lan',\n"
+           "  auth: { mode: 'password', password: '${OC_GW_PASSWORD}' },\n}\n")
+    _write(config, "// OpenClaw config, edited by hand (JSON5)\n{\n"
+           "  /* the gateway lives in its own file */\n"
+           "  gateway: { $include: './gateway.json5' },\n" + body + ",\n}\n")
+    st.oc(home, "config", "validate", env=env)
+    return home
+
+
+def lan_password_warn(root: Path, llm: str) -> Path:
+    """bind lan with a literal password, session maintenance warn/365d, a clean chat turn."""
+    home = root / "lan-password-warn"
+    home.mkdir(parents=True)
+    st._onboard(home, llm, plaintext=True, bind="lan")
+    st.config_batch(home, [
+        st.SHORT_ANSWERS, st.SHORT_PROMPT,
+        {"path": "gateway.auth", "value": {"mode": "password", "password": LITERAL_PASSWORD}},
+        {"path": "session.maintenance", "value": {"mode": "warn", "pruneAfter": "365d"}},
+    ])
+    st._turn(home, "Which city is the capital of France?")
+    return home
+
+
+def custom_bind_refs(root: Path, llm: str) -> Path:
+    """bind custom on 127.0.0.1 with token auth from a file SecretRef, the provider key from
+    an exec provider, maintenance enforce with pruneAfter 365d, hand-set 0700/0600."""
+    home = root / "custom-bind-refs"
+    home.mkdir(parents=True)
+    secrets_dir = home / "secrets"
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st._onboard(home, llm, plaintext=False, bind="loopback", env=env)
+    _write(secrets_dir / "openclaw.json", json.dumps(
+        {"gateway": {"token": os.urandom(24).hex()}}))
+    secrets_dir.chmod(0o700)
+    resolver = secrets_dir / "resolver.sh"
+    _write(resolver, "#!/bin/sh\nexec cat /dev/null\n", 0o700)
+    st.config_batch(home, [
+        {"path": "secrets.providers", "value": {
+            "vault": {"source": "exec", "command": str(resolver)},
+            "files": {"source": "file", "path": str(secrets_dir / "openclaw.json"),
+                      "mode": "json"}}},
+        {"path": "gateway.bind", "value": "custom"},
+        {"path": "gateway.customBindHost", "value": "127.0.0.1"},
+        {"path": "gateway.auth", "value": {"mode": "token", "token": {
+            "source": "file", "provider": "files", "id": "/gateway/token"}}},
+        {"path": "models.providers.lab-llm.apiKey", "value": {
+            "source": "exec", "provider": "vault", "id": "lab-llm/apiKey"}},
+        {"path": "session.maintenance", "value": {"mode": "enforce", "pruneAfter": "365d"}},
+    ], env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def multi_agent_mcp_skills(root: Path, llm: str) -> Path:
+    """Two agents (main, work), sandbox non-main with work overriding it to off, two MCP
+    servers (one pinned with a ${VAR} secret, one unpinned remote with a literal header),
+    a workspace skill installed from a local dir, a managed (global) skill, and a skill
+    left in the legacy ~/.clawdbot/skills."""
+    home = root / "multi-agent-mcp-skills"
+    home.mkdir(parents=True)
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st._onboard(home, llm, plaintext=False, bind="loopback", env=env)
+    st.oc(home, "agents", "add", "work", "--workspace", str(_state(home) / "workspace-work"),
+          "--non-interactive", env=env)
+    st.config_batch(home, [
+        {"path": "agents.defaults.sandbox.mode", "value": "non-main"},
+        {"path": "mcp.servers.fs", "value": {
+            "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem@2025.8.21",
+                                       "/srv/docs"]}},
+        {"path": "mcp.servers.tracker", "value": {
+            "url": "https://mcp.tracker.example/mcp",
+            "headers": {"Authorization": "Bearer trk_live_9Fq2Lm7Xv4Rt8Wz1Yb6Cd3Hj"}}},
+    ], env=env)
+    ids = json.loads(st.oc(home, "config", "get", "agents.list", "--json", env=env) or "[]")
+    for i, item in enumerate(ids if isinstance(ids, list) else []):
+        if isinstance(item, dict) and item.get("id") == "work":
+            st.config_batch(home, [{"path": f"agents.list[{i}].sandbox",
+                                    "value": {"mode": "off"}}], env=env)
+    src = st._skill_source(root, "ticket-triage", "Sort the tickets the user pastes by urgency.")
+    st.oc(home, "skills", "install", str(src), env=env)
+    src = st._skill_source(root, "meeting-minutes", "Turn pasted meeting notes into minutes.")
+    st.oc(home, "skills", "install", str(src), "--global", env=env)
+    legacy = home / ".clawdbot/skills/old-helper"
+    _write(legacy / "SKILL.md", "---\nname: old-helper\ndescription: Answer in one line."
+           "\n---\n# old-helper\n\nAnswer in one line.\n", 0o644)
+    return home
+
+
+def pasted_secret(root: Path, llm: str) -> Path:
+    """`logging.redactPatterns` replaced by a pattern that matches nothing (docs/logging.md:
+    the list replaces the default string list for transcripts), then a key pasted in the
+    chat: OpenClaw keeps it verbatim in the agent store."""
+    home = root / "pasted-secret"
+    home.mkdir(parents=True)
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st._onboard(home, llm, plaintext=False, bind="loopback", env=env)
+    st.config_batch(home, [st.SHORT_ANSWERS, st.SHORT_PROMPT,
+                           {"path": "logging.redactPatterns", "value": ["^NO-SUCH-SECRET$"]}],
+                    env=env)
+    st._turn(home, f"Keep this deploy key for later: {PASTED_KEY}", env=env)
+    return home
+
+
+def private_backup(root: Path, llm: str, backups: Path) -> Path:
+    """The hardened baseline on a fresh onboarding: a clean chat turn, maintenance enforce
+    30d with resetArchiveRetention 30d, sandbox all, 0700/0600 and a verified backup."""
+    home = root / "private-backup"
+    home.mkdir(parents=True)
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st._onboard(home, llm, plaintext=False, bind="loopback", env=env)
+    st.config_batch(home, [st.SHORT_ANSWERS, st.SHORT_PROMPT, {
+        "path": "session.maintenance",
+        "value": {"mode": "enforce", "pruneAfter": "30d", "resetArchiveRetention": "30d"}}],
+        env=env)
+    st._turn(home, "Say hello.", env=env)
+    st.config_batch(home, [{"path": "agents.defaults.sandbox.mode", "value": "all"}], env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    st.oc(home, "backup", "create", "--output", str(backups), "--verify", env=env)
+    return home
+
+
+def legacy_clawdbot(root: Path, llm: str) -> Path:
+    """A state in the legacy ~/.clawdbot with its legacy clawdbot.json (src/config/paths.ts
+    uses it when ~/.openclaw does not exist), onboarded there with a literal key."""
+    home = root / "legacy-clawdbot"
+    home.mkdir(parents=True)
+    state = home / ".clawdbot"
+    env = {"OPENCLAW_STATE_DIR": str(state)}
+    st._onboard(home, llm, plaintext=True, bind="loopback", env=env)
+    (state / "openclaw.json").rename(state / "clawdbot.json")
+    for bak in state.glob("openclaw.json.bak*"):
+        bak.unlink()
+    env = {"OPENCLAW_STATE_DIR": str(state), "OPENCLAW_CONFIG_PATH": str(state / "clawdbot.json")}
+    st.oc(home, "config", "validate", env=env)
+    return home
+
+
+TURN_SECONDS = 150  # the user message is stored before the model answers (openclaw_states._turn)
+
+
+def build(root: Path, only: list[str] | None = None, llm_url: str | None = None
+          ) -> dict[str, Path]:
+    if not st.installed():
+        raise st.BuildError(f"OpenClaw is not installed under {st.FW_DIR}")
+    root.mkdir(parents=True, exist_ok=True)
+    names = only or list(VARIANTS)
+    st.TURN_SECONDS = TURN_SECONDS
+    llm = None
+    out: dict[str, Path] = {}
+    try:
+        if llm_url is None:
+            llm, llm_url = st.start_llm(root / "llm.log")
+        backups = st.backup_dir(root)  # another filesystem when one is at hand
+        out["backups"] = backups
+        for name in names:
+            fn = globals()[name.replace("-", "_")]
+            out[name] = fn(root, llm_url, backups) if name == "private-backup" \
+                else fn(root, llm_url)
+            print(f"built {name}", file=sys.stderr)
+        return out
+    finally:
+        if llm is not None:
+            llm.terminate()
+            try:
+                llm.wait(10)
+            except subprocess.TimeoutExpired:
+                llm.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m aiaudit.lab.openclaw_variants")
+    parser.add_argument("command", choices=["build"])
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--only", nargs="*", choices=VARIANTS)
+    parser.add_argument("--llm-url")
+    args = parser.parse_args(argv)
+    for name in args.only or VARIANTS:
+        shutil.rmtree(args.dir / name, ignore_errors=True)
+    try:
+        states = build(args.dir, args.only, args.llm_url)
+    except (st.BuildError, subprocess.TimeoutExpired) as exc:
+        print(f"openclaw_variants: {exc}", file=sys.stderr)
+        return 1
+    for name, path in states.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
