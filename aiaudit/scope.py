@@ -118,6 +118,7 @@ class Scope:
 
 _NAMES = (*hermes.home_dir_names(), *openclaw.home_state_dir_names())
 _MARKERS = ("state.db", "config.yaml", ".env", "skills", *openclaw.config_names(),
+            *openclaw.state_markers(),
             open_webui.db_name())
 
 

@@ -23,15 +23,19 @@ def test_retention_within_policy_and_data_agrees(store, audit, evidence):
     evidence.add("policy", f"retention_days <= {policy:g}")
     evidence.add("retention setting", f"{knob.where}: {knob.detail}" if knob.exists
                  else knob.detail)
-    if facts.no_history:
-        not_applicable(facts.no_history)
-    if facts.dated:
-        evidence.add("rows dated", ", ".join(f"{k}: {n}" for k, n in facts.dated.items()))
     problems = []
     if knob.exists and not knob.enabled:
         problems.append(f"retention is not enforced ({knob.detail})")
     elif knob.exists and (knob.days is None or knob.days > policy):
         problems.append(f"retention of {knob.days} days exceeds the policy's {policy:g}")
+    # no history yet: the setting alone decides (a store that will keep everything fails
+    # before its first conversation); without a setting to read, nothing to judge
+    assert not (facts.no_history and problems), "; ".join(problems) + \
+        f" (the store holds no conversation yet: {facts.no_history})"
+    if facts.no_history:
+        not_applicable(facts.no_history)
+    if facts.dated:
+        evidence.add("rows dated", ", ".join(f"{k}: {n}" for k, n in facts.dated.items()))
     if facts.oldest_days is not None:
         evidence.add("oldest record", f"{facts.oldest_days:.0f} days old ({facts.oldest_where})")
         if facts.oldest_days > policy + GRACE_DAYS:

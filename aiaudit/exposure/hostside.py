@@ -260,13 +260,35 @@ def closed_intent_dirs(host: Any, scope: Scope) -> list[str]:
     return [a.reason() for a in coalesce(found.values())]
 
 
-def configured_intents(host: Any, scope: Scope) -> list[Intent]:
+def _openclaw_root_intents(fs: Any, scope: Scope, in_container: bool) -> dict[str, Intent]:
+    """{config path: intent} of the scope's OpenClaw state dirs through OpenClaw's one
+    reader: a config elsewhere (OPENCLAW_CONFIG_PATH, as OpenClaw recorded it) and its
+    `$include`s count as OpenClaw loads them."""
+    out: dict[str, Intent] = {}
+    for root in scope.roots:
+        if root.product != "openclaw":
+            continue
+        cfg = openclaw.read_config(fs, root.path)
+        if cfg.doc is None:
+            continue
+        gw = openclaw.gateway(cfg, in_container)
+        via = f" (includes: {', '.join(cfg.includes)})" if cfg.includes else ""
+        out[cfg.path] = Intent("OpenClaw gateway", cfg.path, gw.address, gw.auth_mode,
+                               gw.describe() + via)
+    return out
+
+
+def configured_intents(host: Any, scope: Scope, fs: Any = None) -> list[Intent]:
     """What the scope's agents and AI server units are configured to listen on."""
     units, globs = _unit_files(scope)
     files = split_files(_run(host, _dump_script(_candidate_files(scope) + units, globs)))
     in_container = "container" in _run(host, _CONTAINER_SCRIPT)
     intents: list[Intent] = hermes_intents(files)
+    resolved = _openclaw_root_intents(fs, scope, in_container) if fs is not None else {}
+    intents += list(resolved.values())
     for path, text in files.items():
+        if path in resolved:
+            continue  # read above, with its includes
         if path.endswith(tuple(openclaw.data()["paths"]["config_names"])):
             found = [openclaw_intent(path, text, in_container)]
         elif path.endswith((".env", "config.yaml")):

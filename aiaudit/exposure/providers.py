@@ -13,6 +13,7 @@ from aiaudit.exposure import bindings, checks, dockercases, hostside
 from aiaudit.exposure.discovery import NetService, discover
 from aiaudit.exposure.dockerhost import DockerFacts, proxy_target, read_docker
 from aiaudit.exposure.listeners import ai_listeners, listening_sockets
+from aiaudit.hostfs import HostFS
 from aiaudit.resources import Unavailable, provider
 from aiaudit.scope import processes, scope_for
 from aiaudit.status import CouldNotCheck, Status
@@ -219,7 +220,8 @@ def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
                 Status.NOT_APPLICABLE, f"no host access ({ctx.target.spec} is network-only) "
                 "and no AI service answers on its address from the auditor's position"))]
     else:
-        intents = hostside.configured_intents(ctx.host(), scope_for(ctx))
+        intents = hostside.configured_intents(ctx.host(), scope_for(ctx),
+                                               HostFS.for_context(ctx))
         try:
             facts = docker_facts(ctx)
             docker_found = dockercases.publication_bindings(facts, docker_publications(ctx),

@@ -151,11 +151,8 @@ def multi_agent_mcp_skills(root: Path, llm: str) -> Path:
             "url": "https://mcp.tracker.example/mcp",
             "headers": {"Authorization": "Bearer trk_live_9Fq2Lm7Xv4Rt8Wz1Yb6Cd3Hj"}}},
     ], env=env)
-    ids = json.loads(st.oc(home, "config", "get", "agents.list", "--json", env=env) or "[]")
-    for i, item in enumerate(ids if isinstance(ids, list) else []):
-        if isinstance(item, dict) and item.get("id") == "work":
-            st.config_batch(home, [{"path": f"agents.list[{i}].sandbox",
-                                    "value": {"mode": "off"}}], env=env)
+    st.config_batch(home, [{"path": "agents.entries.work.sandbox", "value": {"mode": "off"}}],
+                    env=env)
     src = st._skill_source(root, "ticket-triage", "Sort the tickets the user pastes by urgency.")
     st.oc(home, "skills", "install", str(src), env=env)
     src = st._skill_source(root, "meeting-minutes", "Turn pasted meeting notes into minutes.")

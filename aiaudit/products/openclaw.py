@@ -61,10 +61,15 @@ def config_candidates(state_dir: str) -> list[str]:
     return [posixpath.join(state_dir, n) for n in data()["paths"]["config_names"]]
 
 
+def state_markers() -> tuple[str, ...]:
+    """Relative paths only an OpenClaw state dir holds besides its config."""
+    return tuple(data()["paths"]["state_markers"])
+
+
 def is_state_listing(names: set[str]) -> bool:
-    """Whether a directory holding these top-level names is an OpenClaw state dir (its
-    openclaw.json or legacy clawdbot.json)."""
-    return bool(set(config_names()) & names)
+    """Whether a directory holding these names is an OpenClaw state dir (its openclaw.json,
+    legacy clawdbot.json, or its shared store when the config lives elsewhere)."""
+    return bool((set(config_names()) | set(state_markers())) & names)
 
 
 def is_state_dir_name(path: str) -> bool:
@@ -95,15 +100,23 @@ def loads(text: str) -> Any:
 
 @dataclass(frozen=True)
 class Config:
-    """One `openclaw.json` as read from the target."""
+    """One `openclaw.json` as read from the target (its `$include`s merged in)."""
 
     path: str
     doc: dict[str, Any] | None  # None when missing, unreadable or not an object
     error: str = ""  # why doc is None ("" when the file simply does not exist)
     exists: bool = True
+    includes: tuple[str, ...] = ()  # files merged in through `$include`
+    found_by: str = ""  # how the path was found (state dir, OpenClaw's own record)
+    unreadable: bool = False  # the audit account could not read it (or an include)
 
     def get(self, *keys: str) -> Any:
         return dig(self.doc, *keys)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file this config was read from (the config, then its includes)."""
+        return (self.path, *self.includes) if self.exists else ()
 
 
 def dig(doc: Any, *keys: str) -> Any:
@@ -115,7 +128,7 @@ def dig(doc: Any, *keys: str) -> Any:
 def parse_config(path: str, text: str | None, error: str = "") -> Config:
     """A Config from file text (None: the file does not exist or could not be read)."""
     if text is None:
-        return Config(path, None, error, exists=bool(error))
+        return Config(path, None, error, exists=bool(error), unreadable=bool(error))
     try:
         doc = loads(text)
     except Exception as exc:  # json5 raises ValueError and assorted others on bad input
@@ -125,21 +138,144 @@ def parse_config(path: str, text: str | None, error: str = "") -> Config:
     return Config(path, doc)
 
 
-def read_config(fs: Any, state_dir: str, limit: int = 1024 * 1024) -> Config:
-    """The state dir's active config (`openclaw.json`, else legacy `clawdbot.json`)."""
+INCLUDE_KEY = "$include"
+INCLUDE_DEPTH = 10  # docs/gateway/configuration/common-tasks.md: up to 10 nested levels
+
+
+class IncludeError(Exception):
+    """An `$include` OpenClaw would refuse (missing, unreadable, not JSON5, too deep)."""
+
+    def __init__(self, message: str, unreadable: bool = False):
+        super().__init__(message)
+        self.unreadable = unreadable
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    """Objects merge key by key (later wins); anything else is replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = deep_merge(out[key], value) if key in out else value
+        return out
+    return over
+
+
+def resolve_includes(doc: Any, base_dir: str, read: Any, seen: list[str],
+                     depth: int = 0) -> Any:
+    """`$include` resolved as OpenClaw's config loader does (docs/gateway/configuration/
+    common-tasks.md "Split config into multiple files"): one file replaces the containing
+    object, an array of files is deep-merged in order, sibling keys merge over the result,
+    relative paths are relative to the including file. `read(path)` returns the file text
+    (raising CouldNotCheck); every file read is appended to `seen`."""
+    from aiaudit.status import CouldNotCheck
+
+    if isinstance(doc, list):
+        return [resolve_includes(v, base_dir, read, seen, depth) for v in doc]
+    if not isinstance(doc, dict):
+        return doc
+    siblings = {k: resolve_includes(v, base_dir, read, seen, depth)
+                for k, v in doc.items() if k != INCLUDE_KEY}
+    if INCLUDE_KEY not in doc:
+        return siblings
+    if depth >= INCLUDE_DEPTH:
+        raise IncludeError(f"$include nested deeper than {INCLUDE_DEPTH} levels")
+    spec = doc[INCLUDE_KEY]
+    names = [spec] if isinstance(spec, str) else spec if isinstance(spec, list) else None
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise IncludeError(f"$include must be a path or a list of paths, not {spec!r}")
+    merged: Any = None
+    for name in names:
+        path = posixpath.normpath(posixpath.join(base_dir, name))
+        try:
+            text = read(path)
+        except CouldNotCheck as exc:
+            raise IncludeError(f"$include {path}: {exc}", unreadable=True) from None
+        if text is None:
+            raise IncludeError(f"$include {path}: the file does not exist")
+        seen.append(path)
+        try:
+            value = loads(text)
+        except Exception as exc:
+            raise IncludeError(f"$include {path}: not JSON5: {type(exc).__name__}") from None
+        value = resolve_includes(value, posixpath.dirname(path), read, seen, depth + 1)
+        merged = value if merged is None or not isinstance(spec, list) \
+            else deep_merge(merged, value)
+    return deep_merge(merged, siblings) if siblings else merged
+
+
+# OpenClaw records the config file it loaded in its shared state store: the
+# `config_health_entries` table (keyed by the config path) and the `diagnostic_events`
+# row ('config-snapshot', 'latest', {"configPath": ...}) (src/config/io.ts config-audit and
+# config-health, seen in state/openclaw.sqlite of 2026.9.6). A state dir whose config lives
+# elsewhere (OPENCLAW_CONFIG_PATH) thus still names it.
+_LATEST = re.compile(rb'config-snapshotlatest\{"configPath":"((?:[^"\\]|\\.){1,4000})"')
+_ANY = re.compile(rb'"configPath":"((?:[^"\\]|\\.){1,4000})"')
+RECORD_LIMIT = 64 * 1024 * 1024
+
+
+def recorded_config_path(fs: Any, state_dir: str) -> str | None:
+    """The config path OpenClaw last recorded in `state/openclaw.sqlite` (and its WAL)."""
     from aiaudit.status import CouldNotCheck
     from aiaudit.storage.headers import read_head
 
-    first = config_candidates(state_dir)[0]
-    for path in config_candidates(state_dir):
-        rc, out, _ = fs.run(f"[ -e {_q(path)} ] && echo yes; true", timeout=30)
+    store = posixpath.join(state_dir, str(data()["history"]["state_store"]))
+    latest: list[str] = []
+    every: list[str] = []
+    for path in (store, store + "-wal"):
+        rc, out, _ = fs.run(f"[ -f {_q(path)} ] && echo yes; true", timeout=30)
         if out.strip() != "yes":
             continue
         try:
-            text = read_head(fs, path, limit).decode("utf-8", "replace")
+            raw = read_head(fs, path, RECORD_LIMIT)
+        except CouldNotCheck:
+            continue
+        latest += [m.group(1).decode("utf-8", "replace") for m in _LATEST.finditer(raw)]
+        every += [m.group(1).decode("utf-8", "replace") for m in _ANY.finditer(raw)]
+    if latest:
+        return json.loads(f'"{latest[-1]}"')
+    distinct = list(dict.fromkeys(every))
+    return json.loads(f'"{distinct[0]}"') if len(distinct) == 1 else None
+
+
+def read_config(fs: Any, state_dir: str, limit: int = 1024 * 1024) -> Config:
+    """The state dir's active config as OpenClaw loads it: `openclaw.json`, else the legacy
+    `clawdbot.json` (src/config/paths.ts), else the file OpenClaw itself recorded loading
+    for this state (OPENCLAW_CONFIG_PATH elsewhere); `$include`s merged in."""
+    from aiaudit.status import CouldNotCheck
+    from aiaudit.storage.headers import read_head
+
+    def read(path: str) -> str | None:
+        rc, out, _ = fs.run(f"[ -e {_q(path)} ] && echo yes; true", timeout=30)
+        if out.strip() != "yes":
+            return None
+        return read_head(fs, path, limit).decode("utf-8", "replace")
+
+    first = config_candidates(state_dir)[0]
+    places = [(p, "in the state dir") for p in config_candidates(state_dir)]
+    for path, how in places:
+        try:
+            text = read(path)
         except CouldNotCheck as exc:
-            return parse_config(path, None, str(exc))
-        return parse_config(path, text)
+            return Config(path, None, str(exc), exists=True, found_by=how, unreadable=True)
+        if text is None:
+            if path == places[-1][0] and len(places) == len(config_candidates(state_dir)):
+                recorded = recorded_config_path(fs, state_dir)
+                if recorded and recorded not in [p for p, _ in places]:
+                    places.append((recorded, "recorded by OpenClaw in state/openclaw.sqlite "
+                                   "(OPENCLAW_CONFIG_PATH)"))
+            continue
+        cfg = parse_config(path, text)
+        if cfg.doc is None:
+            return Config(cfg.path, None, cfg.error, found_by=how)
+        seen: list[str] = []
+        try:
+            doc = resolve_includes(cfg.doc, posixpath.dirname(path), read, seen)
+        except IncludeError as exc:
+            return Config(path, None, f"{path}: {exc}", includes=tuple(seen), found_by=how,
+                          unreadable=exc.unreadable)
+        if not isinstance(doc, dict):
+            return Config(path, None, f"{path}: the top level is not an object")
+        return Config(path, doc, includes=tuple(dict.fromkeys(seen)), found_by=how)
     return Config(first, None, "", exists=False)
 
 

@@ -89,11 +89,22 @@ def config_files(fs: HostFS, app: str, state_dir: str) -> list[str]:
     return seen
 
 
+def _product_configs(fs: HostFS, app: str, state_dir: str) -> list[str]:
+    """Config files the product loads from outside its state dir: OpenClaw's config where
+    it recorded loading it (OPENCLAW_CONFIG_PATH) and the files it `$include`s."""
+    from aiaudit.products import openclaw
+
+    if app != openclaw.APP:
+        return []
+    cfg = openclaw.read_config(fs, state_dir)
+    return [p for p in cfg.files if not p.startswith(state_dir.rstrip("/") + "/")]
+
+
 def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
     fs = HostFS.for_context(ctx)
     facts = ConfigFacts()
     facts.looked_for = config_globs(app)
-    for path in config_files(fs, app, state_dir):
+    for path in config_files(fs, app, state_dir) + _product_configs(fs, app, state_dir):
         try:
             data = read_head(fs, path, CONFIG_LIMIT)
         except CouldNotCheck as exc:

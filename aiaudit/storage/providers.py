@@ -98,17 +98,34 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
 def _history_apis(ctx: AuditContext) -> list[tuple[str, object]]:
     from aiaudit.context import NoHostAccess
     from aiaudit.exposure.listeners import ai_listeners
-    from aiaudit.exposure.providers import network_services
+    from aiaudit.exposure.providers import _scoped_listeners, network_services
+    from aiaudit.scope import scope_for
     from aiaudit.storage.history_api import history_apis, loopback_apis
 
     apis = history_apis(network_services(ctx))
     try:  # the exposure area's host-side listeners (same cache key: computed once)
-        listeners = ctx.cached("exposure:ai_listeners",
-                               lambda: ai_listeners(ctx.host(), ctx.config.extra_ports))
+        ctx.cached("exposure:ai_listeners",
+                   lambda: ai_listeners(ctx.host(), ctx.config.extra_ports))
+        listeners = _scoped_listeners(ctx)
+        scope = scope_for(ctx)
     except NoHostAccess:
-        listeners = []
+        listeners, scope = [], None
+    if scope is not None and scope.closed:
+        # a closed [deployment]: only its own listeners (its ports, or its processes'),
+        # never another deployment's server answering on the same host
+        own = {ai.listener.port for ai in listeners} | set(scope.ports)
+        apis = [a for a in apis if _port(a.base_url) in own]
     apis += loopback_apis(listeners, ctx.target.address)
     return [(api.case_id, api) for api in apis]
+
+
+def _port(url: str) -> int | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return None
 
 
 @provider("storage_user_pairs", empty_reason="fewer than two [[users]] with credentials are "

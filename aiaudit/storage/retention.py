@@ -86,13 +86,13 @@ def openclaw_knob(cfg: openclaw.Config) -> Knob:
 
 
 def _openclaw_config(fs: Any, state_dir: str) -> openclaw.Config:
-    """The state dir's active config (openclaw.json, else legacy clawdbot.json); an
-    unreadable one is CouldNotCheck (via _read_config), never "absent"."""
-    for path in openclaw.config_candidates(state_dir):
-        text = _read_config(fs, path)
-        if text is not None:
-            return openclaw.parse_config(path, text)
-    return openclaw.Config(openclaw.config_candidates(state_dir)[0], None, "", exists=False)
+    """The state dir's active config through OpenClaw's one reader (openclaw.json, legacy
+    clawdbot.json, or the OPENCLAW_CONFIG_PATH file OpenClaw recorded; `$include`s merged);
+    an unreadable one is CouldNotCheck, never "absent"."""
+    cfg = openclaw.read_config(fs, state_dir)
+    if cfg.unreadable:
+        raise CouldNotCheck(cfg.error)
+    return cfg
 
 
 def knob_for(fs: Any, store: Store) -> Knob:

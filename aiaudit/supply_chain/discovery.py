@@ -444,15 +444,16 @@ def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inve
     found = probe(fs, planner.first_patterns())
     openclaw_docs: dict[str, Any] = {}
     for state in planner.openclaw_states:
-        for path in openclaw.config_candidates(state):
-            if found.get(path) == "f":
-                cfg = _load_config(fs, "openclaw", path, "json5")
-                inv.configs.append(cfg)
-                openclaw_docs[state] = cfg.doc
-                break
-        else:
-            if found.get(state + "/skills") or found.get(state + "/workspace"):
-                openclaw_docs[state] = None
+        # OpenClaw's one reader: openclaw.json, legacy clawdbot.json, or the file OpenClaw
+        # recorded loading (OPENCLAW_CONFIG_PATH elsewhere), `$include`s merged in
+        oc_cfg = openclaw.read_config(fs, state)
+        if oc_cfg.exists:
+            cfg = ConfigFile("openclaw", oc_cfg.path, "json5")
+            cfg.doc, cfg.error = oc_cfg.doc, oc_cfg.error or None
+            inv.configs.append(cfg)
+            openclaw_docs[state] = cfg.doc
+        elif found.get(state + "/skills") or found.get(state + "/workspace"):
+            openclaw_docs[state] = None
     second: list[str] = []
     for state, doc in openclaw_docs.items():
         for ws in _openclaw_workspaces(doc):
