@@ -154,7 +154,7 @@ def multi_agent_mcp_skills(root: Path, llm: str) -> Path:
     st.config_batch(home, [{"path": "agents.entries.work.sandbox", "value": {"mode": "off"}}],
                     env=env)
     src = st._skill_source(root, "ticket-triage", "Sort the tickets the user pastes by urgency.")
-    st.oc(home, "skills", "install", str(src), env=env)
+    st.oc(home, "skills", "install", str(src), "--agent", "main", env=env)
     src = st._skill_source(root, "meeting-minutes", "Turn pasted meeting notes into minutes.")
     st.oc(home, "skills", "install", str(src), "--global", env=env)
     legacy = home / ".clawdbot/skills/old-helper"
@@ -214,7 +214,22 @@ def legacy_clawdbot(root: Path, llm: str) -> Path:
     return home
 
 
+FIXED_ROOT = "/tmp/aiaudit-openclaw-variants"  # where the recorded fixtures are built and restored
 TURN_SECONDS = 150  # the user message is stored before the model answers (openclaw_states._turn)
+
+
+def backup_dir(root: Path) -> Path:
+    """`/dev/shm/<root name>-backups` when /dev/shm is another filesystem than the state
+    (STO-07's "elsewhere"), else `<root>/backups`; a fixed name, so recorded fixtures
+    restore their backup at the path its manifest names."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK) and shm.stat().st_dev != root.stat().st_dev:
+        path = shm / f"{root.name}-backups"
+    else:
+        path = root / "backups"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700)
+    return path
 
 
 def build(root: Path, only: list[str] | None = None, llm_url: str | None = None
@@ -229,7 +244,7 @@ def build(root: Path, only: list[str] | None = None, llm_url: str | None = None
     try:
         if llm_url is None:
             llm, llm_url = st.start_llm(root / "llm.log")
-        backups = st.backup_dir(root)  # another filesystem when one is at hand
+        backups = backup_dir(root)
         out["backups"] = backups
         for name in names:
             fn = globals()[name.replace("-", "_")]

@@ -97,7 +97,15 @@ def _product_configs(fs: HostFS, app: str, state_dir: str) -> list[str]:
     if app != openclaw.APP:
         return []
     cfg = openclaw.read_config(fs, state_dir)
-    return [p for p in cfg.files if not p.startswith(state_dir.rstrip("/") + "/")]
+    outside = [p for p in cfg.files if not p.startswith(state_dir.rstrip("/") + "/")]
+    if outside and cfg.path == outside[0]:
+        # every config write rotates <config>.bak, .bak.1 ... beside the config file
+        # (openclaw.toml [files] config_backups), wherever OPENCLAW_CONFIG_PATH puts it
+        q = shlex.quote(cfg.path)
+        _, out, _ = fs.run(f"for f in {q}.bak {q}.bak.*; do [ -f \"$f\" ] && "
+                           "printf '%s\\n' \"$f\"; done; true", timeout=30)
+        outside += [line for line in out.splitlines() if line]
+    return outside
 
 
 def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:

@@ -170,4 +170,30 @@ def permission_facts(ctx: Any, root: str, app: str = "") -> PermissionFacts:
     facts = judge(root, entries[:MAX_ENTRIES], user, source, app)
     facts.truncated = len(entries) > MAX_ENTRIES
     facts.denied = [_denied_reason(line) for line in denied]
+    _outside_configs(fs, root, app, facts)
     return facts
+
+
+def _outside_configs(fs: HostFS, root: str, app: str, facts: PermissionFacts) -> None:
+    """The product's config files outside its state dir (OpenClaw's OPENCLAW_CONFIG_PATH
+    file and its `$include`s, as OpenClaw recorded loading them) are state too: each is
+    judged with its own directory."""
+    if app != openclaw.APP:
+        return
+    cfg = openclaw.read_config(fs, root)
+    prefix = root.rstrip("/") + "/"
+    for path in [p for p in cfg.files if not p.startswith(prefix)]:
+        d = posixpath.dirname(path)
+        _, out, _ = fs.run(f"find {shlex.quote(d)} {shlex.quote(path)} -maxdepth 0 "
+                           "-printf '%y\\t%m\\t%u\\t%p\\t%l\\0'", timeout=30)
+        entries = parse_find(out)
+        if len(entries) != 2:
+            facts.denied.append(f"cannot read the modes of {path} (outside the state dir)")
+            continue
+        more = judge(d, entries, facts.service_user, facts.user_source, app)
+        facts.entries += 1
+        seen = {e.path for e in facts.loose_dirs}
+        facts.loose_dirs += [e for e in more.loose_dirs if e.path not in seen]
+        facts.loose_files += more.loose_files
+        facts.wrong_owner += [e for e in more.wrong_owner
+                              if e.path not in {w.path for w in facts.wrong_owner}]
