@@ -128,7 +128,8 @@ def _listing_script(paths: list[str]) -> str:
     words = " ".join(shlex.quote(p) for p in paths)
     return (f"for p in {words}; do [ -d \"$p\" ] || continue; printf 'd\\t%s\\n' \"$p\"; "
             f"for n in {names}; do [ -e \"$p/$n\" ] && printf 'c\\t%s\\t%s\\n' \"$p\" \"$n\"; "
-            "done; done; true")
+            f"done; for q in \"$p\"/{shlex.quote(openclaw.data()['paths']['profile_prefix'])}*; "
+            "do [ -d \"$q\" ] && printf 'c\\t%s\\t%s\\n' \"$p\" \"${q##*/}\"; done; done; true")
 
 
 def list_dirs(fs: HostFS, paths: list[str]) -> dict[str, set[str]]:
@@ -157,7 +158,7 @@ def classify(path: str, names: set[str] | None, hint: str = "") -> list[tuple[st
     have = names or set()
     if hint in (HERMES, OPENCLAW, OPEN_WEBUI):
         return [(hint, path)]
-    if base in openclaw.home_state_dir_names() or openclaw.is_state_listing(have):
+    if openclaw.is_state_dir_name(path) or openclaw.is_state_listing(have):
         return [(OPENCLAW, path)]
     if base in hermes.home_dir_names() or hermes.is_home_listing(have):
         return [(HERMES, path)]
@@ -166,6 +167,8 @@ def classify(path: str, names: set[str] | None, hint: str = "") -> list[tuple[st
     below = [(HERMES, posixpath.join(path, n)) for n in hermes.home_dir_names() if n in have]
     below += [(OPENCLAW, posixpath.join(path, n)) for n in openclaw.home_state_dir_names()
               if n in have]
+    below += [(OPENCLAW, posixpath.join(path, n)) for n in sorted(have)
+              if openclaw.is_profile_dir_name(n)]  # `openclaw --profile NAME` state dirs
     return below or [("", path)]
 
 
@@ -174,7 +177,9 @@ def _home_of(product: str, path: str) -> str | None:
     WebUI's DATA_DIR has none below a home)."""
     if product == OPEN_WEBUI:
         return None
-    names = hermes.home_dir_names() if product == HERMES else openclaw.home_state_dir_names()
+    if product == OPENCLAW:
+        return posixpath.dirname(path) if openclaw.is_state_dir_name(path) else None
+    names = hermes.home_dir_names()
     return posixpath.dirname(path) if posixpath.basename(path) in names else None
 
 

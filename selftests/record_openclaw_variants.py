@@ -43,14 +43,15 @@ def pack(src: Path, dest: Path) -> None:
 
 
 def record(names: list[str]) -> None:
-    for name in names:
+    ROOT.mkdir(parents=True, exist_ok=True)
+    ROOT.chmod(0o755)
+    for name in names:  # one at a time: a failing variant leaves the others recorded
         shutil.rmtree(ROOT / name, ignore_errors=True)
-    built = ocv.build(ROOT, names)
-    backups = built.pop("backups")
-    for name, home in built.items():
-        pack(home, OUT / f"{name}.tar.gz")
-    if "private-backup" in built:
-        pack(backups, OUT / "private-backup.backups.tar.gz")
+        built = ocv.build(ROOT, [name])
+        backups = built.pop("backups")  # ROOT itself unless private-backup was built
+        pack(built[name], OUT / f"{name}.tar.gz")
+        if name == "private-backup":
+            pack(backups, OUT / "private-backup.backups.tar.gz")
 
 
 if __name__ == "__main__":

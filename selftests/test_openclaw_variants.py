@@ -34,7 +34,8 @@ ROOT = Path(ocv.FIXED_ROOT)
 STATE_DIRS = {"fresh": ".openclaw", "custom-paths": "srv/openclaw-data",
               "lan-password-warn": ".openclaw", "custom-bind-refs": ".openclaw",
               "multi-agent-mcp-skills": ".openclaw", "pasted-secret": ".openclaw",
-              "private-backup": ".openclaw", "legacy-clawdbot": ".clawdbot"}
+              "private-backup": ".openclaw", "legacy-clawdbot": ".clawdbot",
+              "profile-work": ".openclaw-work"}
 OWNER = "aiaudit-fwowner"  # the account selftests/unread_deploy.py uses too
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="restores the states at a fixed "
@@ -78,10 +79,10 @@ def test_state_dir_audit_has_the_expected_status_per_control(restored, tmp_path,
     _check(name, va.audit([str(ROOT / name / STATE_DIRS[name])], tmp_path, backups))
 
 
-@pytest.mark.parametrize("name", ["lan-password-warn", "legacy-clawdbot", "custom-bind-refs"])
+@pytest.mark.parametrize("name", ["legacy-clawdbot", "profile-work"])
 def test_home_audit_finds_the_same_state(restored, tmp_path, name):
-    """Naming only the user's home finds the state dir (`.openclaw` or the legacy
-    `.clawdbot`) and judges it the same."""
+    """Naming only the user's home finds the state dir (the legacy `.clawdbot`, a named
+    profile's `.openclaw-work`) and judges it the same."""
     _check(name, va.audit([str(ROOT / name)], tmp_path))
 
 

@@ -128,8 +128,8 @@ def start_llm(log: Path) -> tuple[subprocess.Popen, str]:
 
 
 def _onboard(home: Path, llm_url: str, *, plaintext: bool, bind: str,
-             env: dict[str, str] | None = None) -> None:
-    args = ["onboard", "--non-interactive", "--accept-risk", "--mode", "local",
+             env: dict[str, str] | None = None, global_args: tuple[str, ...] = ()) -> None:
+    args = [*global_args, "onboard", "--non-interactive", "--accept-risk", "--mode", "local",
             "--flow", "quickstart", "--auth-choice", "custom-api-key",
             "--custom-base-url", llm_url, "--custom-model-id", MODEL,
             "--custom-provider-id", "lab-llm", "--gateway-bind", bind,

@@ -33,9 +33,13 @@ from pathlib import Path
 from aiaudit.lab import openclaw_states as st
 
 PASTED_KEY = "sk-proj-Vx3Kq9Lm2Np7Rt4Wz8Yb1Cd6Fg0Hj5Ks3Qa"
+# Formats OpenClaw's transcript redaction may not know (made up for the lab).
+PASTED_DSN = "postgres://ledger:Vq8nT3kLr9Xw2Zp5@db.internal:5432/ledger"
+PASTED_STRIPE = "sk_live_51Hq8XvLm2Np7Rt4Wz8Yb1Cd6Fg0Hj5Ks3QaZ"
 LITERAL_PASSWORD = "correct-horse-battery-staple-7731"
 VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
-            "multi-agent-mcp-skills", "pasted-secret", "private-backup", "legacy-clawdbot")
+            "multi-agent-mcp-skills", "pasted-secret", "private-backup", "legacy-clawdbot",
+            "profile-work")
 
 
 def _state(home: Path) -> Path:
@@ -165,8 +169,9 @@ def multi_agent_mcp_skills(root: Path, llm: str) -> Path:
 
 def pasted_secret(root: Path, llm: str) -> Path:
     """`logging.redactPatterns` replaced by a pattern that matches nothing (docs/logging.md:
-    the list replaces the default string list for transcripts), then a key pasted in the
-    chat: OpenClaw keeps it verbatim in the agent store."""
+    the list replaces the default string list for transcripts; its built-in structural
+    protections stay), then an OpenAI key, a database URL with its password and a Stripe
+    key pasted in the chat (seen: OpenClaw still masks the `sk-proj-` key)."""
     home = root / "pasted-secret"
     home.mkdir(parents=True)
     env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
@@ -175,7 +180,8 @@ def pasted_secret(root: Path, llm: str) -> Path:
     st.config_batch(home, [st.SHORT_ANSWERS, st.SHORT_PROMPT,
                            {"path": "logging.redactPatterns", "value": ["^NO-SUCH-SECRET$"]}],
                     env=env)
-    st._turn(home, f"Keep this deploy key for later: {PASTED_KEY}", env=env)
+    st._turn(home, f"Keep these for the deploy: {PASTED_KEY}, the database is "
+             f"{PASTED_DSN} and billing uses {PASTED_STRIPE}", env=env)
     return home
 
 
@@ -232,6 +238,20 @@ def backup_dir(root: Path) -> Path:
     return path
 
 
+def profile_work(root: Path, llm: str) -> Path:
+    """A named profile (`openclaw --profile work`): its state is
+    ~/.openclaw-work (src/config/profile-utils.ts resolveProfileStateDir); plaintext key,
+    loopback, then opened up by hand to 0755/0644."""
+    home = root / "profile-work"
+    home.mkdir(parents=True)
+    st._onboard(home, llm, plaintext=True, bind="loopback", env={"OPENCLAW_STATE_DIR": ""},
+                global_args=("--profile", "work"))
+    if not (home / ".openclaw-work/openclaw.json").is_file():
+        raise st.BuildError("the work profile did not write ~/.openclaw-work/openclaw.json")
+    st._chmod_tree(home / ".openclaw-work", 0o755, 0o644)
+    return home
+
+
 def build(root: Path, only: list[str] | None = None, llm_url: str | None = None
           ) -> dict[str, Path]:
     if not st.installed():
@@ -244,7 +264,7 @@ def build(root: Path, only: list[str] | None = None, llm_url: str | None = None
     try:
         if llm_url is None:
             llm, llm_url = st.start_llm(root / "llm.log")
-        backups = backup_dir(root)
+        backups = backup_dir(root) if "private-backup" in names else root
         out["backups"] = backups
         for name in names:
             fn = globals()[name.replace("-", "_")]

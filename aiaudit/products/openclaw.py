@@ -72,8 +72,16 @@ def is_state_listing(names: set[str]) -> bool:
     return bool((set(config_names()) | set(state_markers())) & names)
 
 
+def is_profile_dir_name(name: str) -> bool:
+    """`.openclaw-<profile>`: a named profile's state dir below a home."""
+    prefix = str(data()["paths"]["profile_prefix"])
+    return name.startswith(prefix) and bool(
+        re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name[len(prefix):]))
+
+
 def is_state_dir_name(path: str) -> bool:
-    return posixpath.basename(path.rstrip("/")) in data()["paths"]["state_dirs"]
+    base = posixpath.basename(path.rstrip("/"))
+    return base in data()["paths"]["state_dirs"] or is_profile_dir_name(base)
 
 
 # ------------------------------------------------------------------ the one config reader
