@@ -141,3 +141,42 @@ def test_jsonl_history_is_dated_by_its_records_not_file_times(tmp_path):
     path.write_text('{"role": "user"}\n')
     with pytest.raises(CouldNotCheck):
         _record_ages(HostFS("local"), store, RetentionFacts(Knob(False, False, None, "", "")))
+
+
+def test_include_merges_as_openclaws_loader_does():
+    """docs/gateway/configuration/common-tasks.md: one file replaces the containing object,
+    a list is deep-merged in order (later wins), sibling keys merge over the result, paths
+    are relative to the including file; a missing include is an error, as for OpenClaw."""
+    files = {"/c/gw.json5": "// gateway\n{bind: 'lan', auth: {mode: 'password'}}",
+             "/c/a.json5": "{x: {one: 1, both: 'a'}}", "/c/sub/b.json5": "{x: {both: 'b'}}"}
+    seen: list[str] = []
+    doc = openclaw.resolve_includes(
+        {"gateway": {"$include": "./gw.json5", "port": 1},
+         "agents": {"$include": ["a.json5", "sub/b.json5"]}}, "/c", files.get, seen)
+    assert doc == {"gateway": {"bind": "lan", "auth": {"mode": "password"}, "port": 1},
+                   "agents": {"x": {"one": 1, "both": "b"}}}
+    assert seen == ["/c/gw.json5", "/c/a.json5", "/c/sub/b.json5"]
+    with pytest.raises(openclaw.IncludeError, match="does not exist"):
+        openclaw.resolve_includes({"$include": "nope.json5"}, "/c", files.get, [])
+    cfg = openclaw.Config("/c/openclaw.json", doc)
+    assert openclaw.gateway(cfg).address == "0.0.0.0"
+
+
+def test_config_elsewhere_is_found_where_openclaw_recorded_it(tmp_path):
+    """A real state dir built with OPENCLAW_STATE_DIR and OPENCLAW_CONFIG_PATH elsewhere
+    (selftests/fixtures/openclaw-variants/custom-paths.tar.gz): its shared store names the
+    config OpenClaw loaded (config_health_entries / the latest config snapshot)."""
+    import tarfile
+
+    from aiaudit.hostfs import HostFS
+
+    archive = Path(__file__).parent / "fixtures/openclaw-variants/custom-paths.tar.gz"
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path, filter="fully_trusted")
+    state = tmp_path / "custom-paths/srv/openclaw-data"
+    assert not (state / "openclaw.json").exists()
+    recorded = openclaw.recorded_config_path(HostFS("local"), str(state))
+    assert recorded == "/tmp/aiaudit-openclaw-variants/custom-paths/etc/openclaw/openclaw.json5"
+    assert openclaw.is_state_listing({"state/openclaw.sqlite"})
+    assert openclaw.is_state_dir_name("/home/u/.openclaw-work")
+    assert not openclaw.is_state_dir_name("/home/u/.openclaw-")

@@ -185,7 +185,7 @@ def _host_listeners(ctx: AuditContext) -> list[Any]:
                       lambda: ai_listeners(ctx.host(), ctx.config.extra_ports))
 
 
-def _scoped_listeners(ctx: AuditContext) -> list[Any]:
+def scoped_listeners(ctx: AuditContext) -> list[Any]:
     """The host's AI listeners within a closed deployment scope: on its ports, or (no ports
     named) owned by its processes; a listener whose process is unknown stays judged."""
     listeners = _host_listeners(ctx)
@@ -241,7 +241,7 @@ def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
             found = [bindings.from_container_listener(ai, mine.name, list(mine.publications))
                      for ai in _host_listeners(ctx)]
         else:
-            found = [bindings.from_listener(ai) for ai in _scoped_listeners(ctx)]
+            found = [bindings.from_listener(ai) for ai in scoped_listeners(ctx)]
         found += [bindings.from_intent(i) for i in intents]
         found += docker_found
         closed = hostside.closed_intent_dirs(ctx.host(), scope_for(ctx))

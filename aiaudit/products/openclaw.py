@@ -259,32 +259,36 @@ def read_config(fs: Any, state_dir: str, limit: int = 1024 * 1024) -> Config:
         return read_head(fs, path, limit).decode("utf-8", "replace")
 
     first = config_candidates(state_dir)[0]
-    places = [(p, "in the state dir") for p in config_candidates(state_dir)]
-    for path, how in places:
-        try:
+    try:
+        for path in config_candidates(state_dir):
             text = read(path)
-        except CouldNotCheck as exc:
-            return Config(path, None, str(exc), exists=True, found_by=how, unreadable=True)
-        if text is None:
-            if path == places[-1][0] and len(places) == len(config_candidates(state_dir)):
-                recorded = recorded_config_path(fs, state_dir)
-                if recorded and recorded not in [p for p, _ in places]:
-                    places.append((recorded, "recorded by OpenClaw in state/openclaw.sqlite "
-                                   "(OPENCLAW_CONFIG_PATH)"))
-            continue
-        cfg = parse_config(path, text)
-        if cfg.doc is None:
-            return Config(cfg.path, None, cfg.error, found_by=how)
-        seen: list[str] = []
-        try:
-            doc = resolve_includes(cfg.doc, posixpath.dirname(path), read, seen)
-        except IncludeError as exc:
-            return Config(path, None, f"{path}: {exc}", includes=tuple(seen), found_by=how,
-                          unreadable=exc.unreadable)
-        if not isinstance(doc, dict):
-            return Config(path, None, f"{path}: the top level is not an object")
-        return Config(path, doc, includes=tuple(dict.fromkeys(seen)), found_by=how)
+            if text is not None:
+                return _with_includes(path, text, "in the state dir", read)
+        recorded = recorded_config_path(fs, state_dir)
+        text = read(recorded) if recorded else None
+        if recorded and text is not None:
+            return _with_includes(recorded, text, "recorded by OpenClaw in state/openclaw.sqlite"
+                                  " (OPENCLAW_CONFIG_PATH)", read)
+    except CouldNotCheck as exc:
+        return Config(first, None, str(exc), exists=True, unreadable=True)
     return Config(first, None, "", exists=False)
+
+
+def _with_includes(path: str, text: str, how: str, read: Any) -> Config:
+    """The config at `path` with its `$include`s merged in (an include OpenClaw would refuse
+    makes the whole config unreadable, as it makes OpenClaw refuse to start)."""
+    cfg = parse_config(path, text)
+    if cfg.doc is None:
+        return Config(cfg.path, None, cfg.error, found_by=how)
+    seen: list[str] = []
+    try:
+        doc = resolve_includes(cfg.doc, posixpath.dirname(path), read, seen)
+    except IncludeError as exc:
+        return Config(path, None, f"{path}: {exc}", includes=tuple(seen), found_by=how,
+                      unreadable=exc.unreadable)
+    if not isinstance(doc, dict):
+        return Config(path, None, f"{path}: the top level is not an object", found_by=how)
+    return Config(path, doc, includes=tuple(dict.fromkeys(seen)), found_by=how)
 
 
 def _q(path: str) -> str:

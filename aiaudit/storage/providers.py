@@ -98,7 +98,7 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
 def _history_apis(ctx: AuditContext) -> list[tuple[str, object]]:
     from aiaudit.context import NoHostAccess
     from aiaudit.exposure.listeners import ai_listeners
-    from aiaudit.exposure.providers import _scoped_listeners, network_services
+    from aiaudit.exposure.providers import network_services, scoped_listeners
     from aiaudit.scope import scope_for
     from aiaudit.storage.history_api import history_apis, loopback_apis
 
@@ -106,7 +106,7 @@ def _history_apis(ctx: AuditContext) -> list[tuple[str, object]]:
     try:  # the exposure area's host-side listeners (same cache key: computed once)
         ctx.cached("exposure:ai_listeners",
                    lambda: ai_listeners(ctx.host(), ctx.config.extra_ports))
-        listeners = _scoped_listeners(ctx)
+        listeners = scoped_listeners(ctx)
         scope = scope_for(ctx)
     except NoHostAccess:
         listeners, scope = [], None
