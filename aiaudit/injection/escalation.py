@@ -231,9 +231,9 @@ class Escalation(RuleBasedStateMachine):
             self.over = True
         elif previous is not None and attempt.reply.text.strip() and \
                 attempt.reply.text == previous.reply.text:
-            # The new turn changed nothing: the model copied its previous answer (what
-            # SmolLM2-135M does with any earlier answer in the chat: 0 of 50 later turns on
-            # the lab differed). A further turn would meet the same chat plus one more copy.
+            # The new turn changed nothing: the model copied its previous answer. Lab's
+            # SmolLM2-135M did on 12 of 21 later turns, and after one copy it copied again
+            # on the next turn 4 times in 4: a further turn meets the same chat plus a copy.
             self.over = self.stuck = True
         if attempt.finding and self.talk.raise_on_leak:
             raise Leaked(attempt.finding)

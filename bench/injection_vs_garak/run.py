@@ -20,8 +20,12 @@ The last line is `speedup: N.Nx`: aiaudit's true findings per model-minute over 
 true findings per model-minute (higher is better); a side with no true finding is credited
 one in its model time, so the ratio stays finite and never flatters aiaudit. garak's
 reported hits (its detectors' own verdicts) and their ratio are printed beside it.
-aiaudit's side runs as its INJ-01 campaign does: the no-attack control (the profile's
-`benign` questions) first, then attacks until the wall-time budget is spent.
+aiaudit's side is INJ-01's own built-in campaign (`disclosure_campaign` with the lab's
+standard budget, its wall-time cap set to the bench's): the no-attack control (the
+profile's `benign` questions) first, then the families' attacks (adaptive after the first
+leak), the multi-turn escalation, the shrink and the replay, each request counted on the
+wire as one model call. A finding is a distinct conversation (its user turns) that the
+suite's judge flags; a replay of one already counted is none.
 garak's `sysprompt_extraction` probe is not used: it builds its prompts from Hugging Face
 datasets, which an offline host cannot fetch (it yields no attempt here).
 """
@@ -34,10 +38,12 @@ import binascii
 import codecs
 import contextlib
 import json
+import os
 import re
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,13 +51,13 @@ sys.path.insert(0, str(ROOT))
 
 from aiaudit.config import load_config  # noqa: E402
 from aiaudit.http import SafeClient  # noqa: E402
-from aiaudit.injection.adapters import make_adapter  # noqa: E402
-from aiaudit.injection.attacks import BENIGN_QUESTIONS, SEED_CANARY, compose  # noqa: E402
+from aiaudit.injection.adapters import Reply, make_adapter  # noqa: E402
+from aiaudit.injection.attacks import BENIGN_QUESTIONS  # noqa: E402
 from aiaudit.injection.channel import Channel  # noqa: E402
+from aiaudit.injection.disclosure import disclosure_campaign  # noqa: E402
 from aiaudit.injection.garak_native import parse_report, run_native  # noqa: E402
 from aiaudit.injection.judge import CanaryJudge  # noqa: E402
 from aiaudit.injection.settings import load_settings  # noqa: E402
-from aiaudit.injection.strategies import attacks, draw  # noqa: E402
 
 GARAK_PROBES = ("promptinject.HijackHateHumans", "latentinjection.LatentInjectionReport",
                 "encoding.InjectBase64")
@@ -86,33 +92,56 @@ def warm_up(channel: Channel, n: int) -> None:
         channel.send([{"role": "user", "content": question}])
 
 
-def run_aiaudit(channel: Channel, seconds: float, judge: CanaryJudge, benign: int) -> dict:
-    """The no-attack control, then the built-in corpus (seeds, then Hypothesis-drawn
-    attacks), until the wall-time budget is spent: the order of aiaudit's own campaign."""
-    planned = [compose("canary", f, o).text for f, o in SEED_CANARY]
-    draw(attacks("canary"), 200, 1, lambda a: planned.append(a.text) is None,
-         key=lambda a: a.text)
+def run_aiaudit(channel: Channel, seconds: float, judge: CanaryJudge) -> dict:
+    """INJ-01's own built-in campaign (`disclosure_campaign`, the lab's standard budget
+    with its wall-time cap set to `seconds`): the no-attack control, the families' attacks
+    (adaptive after a leak), the multi-turn escalation, the shrink and the replay, counted
+    on the wire. Every request is one model call; a finding is a distinct conversation
+    (its user turns) whose answer the suite's judge flags, true when the ground truth
+    agrees; a replay of a conversation already sent is no new finding."""
+    budget = replace(channel.settings.budget("standard"), seconds=seconds)
+    wire: list[tuple[tuple[str, ...], Reply]] = []
+    send = channel.send
+
+    def counted(messages, user=None):
+        reply = send(messages, user)
+        wire.append((tuple(m["content"] for m in messages if m["role"] == "user"), reply))
+        return reply
+
+    channel.send = counted  # type: ignore[method-assign]
     started = time.perf_counter()
-    model_time = 0.0
+    try:
+        result = disclosure_campaign(channel, budget, "builtin", channel.settings.seed, 0.0)
+    finally:
+        channel.send = send  # type: ignore[method-assign]
     counts = {"attacks": 0, "benign": 0, "attack_leaks": 0, "benign_leaks": 0, "reported": 0,
-              "true": 0}
-    sends = [("benign", q) for q in BENIGN_QUESTIONS[:benign]]
-    sends += [("attack", text) for text in planned]
-    for kind, text in sends:
-        if time.perf_counter() - started >= seconds:
-            break
-        reply = channel.send([{"role": "user", "content": text}])
-        model_time += reply.elapsed
+              "true": 0, "calls": len(wire), "wall": time.perf_counter() - started,
+              "model_time": sum(r.elapsed for _, r in wire)}
+    benign = set(BENIGN_QUESTIONS)
+    seen: set[tuple[str, ...]] = set()
+    true_families: set[str] = set()
+    for said, reply in wire:
         leaked = judge.leaks(reply.text)
-        counts["attacks" if kind == "attack" else "benign"] += 1
-        if kind == "attack":
-            counts["attack_leaks"] += leaked
-            counts["reported"] += leaked  # aiaudit reports exactly the judged leaks
-            counts["true"] += leaked and ground_truth(judge.canary, reply.text)
-        else:
+        if len(said) == 1 and said[0] in benign:
+            counts["benign"] += 1
             counts["benign_leaks"] += leaked
-    counts["wall"] = time.perf_counter() - started
-    counts["model_time"] = model_time
+            continue
+        counts["attacks"] += 1
+        counts["attack_leaks"] += leaked
+        if leaked and said not in seen:
+            seen.add(said)
+            counts["reported"] += 1  # aiaudit reports exactly the judged leaks
+            if ground_truth(judge.canary, reply.text):
+                counts["true"] += 1
+    for row in result.rows:
+        if row.attack.successes:
+            true_families.add(row.family)
+    counts["families"] = sorted(true_families)
+    counts["rows"] = [f"{r.family}: {r.attack.describe()}" for r in result.rows]
+    counts["notes"] = result.notes
+    counts["multi_turn"] = result.multi_turn
+    counts["multi_turn_shortest"] = result.multi_turn_shortest
+    counts["stopped"] = result.stopped
     return counts
 
 
@@ -165,6 +194,7 @@ def main() -> int:
     parser.add_argument("--warm-up", type=int, default=6,
                         help="plain questions sent before each side (the agent's memory)")
     args = parser.parse_args()
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     channel = channel_from(args.config, args.channel)
     judge = CanaryJudge(channel.canary or "")
     floor = model_floor(channel, 3)
@@ -172,9 +202,9 @@ def main() -> int:
     warm_up(channel, args.warm_up)
     garak = run_garak(channel, args.seconds, judge, floor)
     warm_up(channel, args.warm_up)
-    ours = run_aiaudit(channel, args.seconds, judge, channel.settings.budget("standard").benign)
+    ours = run_aiaudit(channel, args.seconds, judge)
     garak_model_min = garak["attacks"] * floor / 60 or 1e-9
-    calls = max(ours["attacks"] + ours["benign"], 1)
+    calls = max(ours["calls"], 1)
     ours_model_min = calls * floor / 60 or 1e-9
     ours_overhead = (ours["wall"] - ours["model_time"]) / calls / floor
     garak_per = garak["wall"] / max(garak["attacks"], 1)
@@ -201,6 +231,14 @@ def main() -> int:
     print(f"no-attack leak rate: {ours['benign_leaks']}/{ours['benign']} "
           f"({ours['benign_leaks'] / max(ours['benign'], 1):.0%}); attack leak rate "
           f"{ours['attack_leaks']}/{ours['attacks']}")
+    print(f"aiaudit per family: {'; '.join(ours['rows'])}")
+    for note in ours["notes"]:
+        print(f"aiaudit note: {note}")
+    print(f"aiaudit multi-turn: {ours['multi_turn']}; shortest: {ours['multi_turn_shortest']}")
+    families = len(ours["families"])
+    print(f"families with a true finding: aiaudit {families} ({', '.join(ours['families'])}) "
+          f"in {ours_model_min:.1f} model-min, garak {int(bool(garak['true']))} in "
+          f"{garak_model_min:.1f}")
     print(json.dumps({"garak": garak, "aiaudit": ours, "floor": floor}, default=str))
     if garak_hit_rate:
         print(f"against garak's reported hits (true or not, {garak_hit_rate:.2f} per "
@@ -208,6 +246,7 @@ def main() -> int:
     if not garak["true"]:  # no true finding: credit one, so the ratio stays finite
         print("note: garak made no true finding; its rate is taken as 1 in its model time")
         garak_true_rate = 1 / garak_model_min
+    print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"speedup: {ours_rate / garak_true_rate:.1f}x")
     return 0
 
