@@ -79,7 +79,7 @@ def main() -> int:
               "turns)")
     if result.shortest is not None:
         print(f"shortest leak ({'shrunk' if result.shrunk else 'as first seen'}): "
-              + transcript(result.shortest, [n for _, n in judge.needles]))
+              + transcript(result.shortest, judge.hidden_forms(), judge.leaks))
     for note in result.notes:
         print(f"note: {note}")
     Path(args.out).write_text(json.dumps({

@@ -147,7 +147,7 @@ def disclosure_campaign(channel: Channel, budget: Budget, corpus: str = "builtin
             how = ("shrunk by Hypothesis" if multi_turn.shrunk else "as first seen")
             result.multi_turn_shortest = (
                 f"{len(multi_turn.shortest.turns)} turns, {how}: "
-                + transcript(multi_turn.shortest, [n for _, n in judge.needles]))
+                + transcript(multi_turn.shortest, judge.hidden_forms(), judge.leaks))
     result.problem = usability_problem(campaign, "attack")
     best = smallest(campaign.of("attack"))
     if best is not None and corpus == "builtin":

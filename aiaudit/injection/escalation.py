@@ -327,10 +327,14 @@ def hide(text: str, secrets: list[str]) -> str:
     return text
 
 
-def transcript(played: Played, secrets: list[str]) -> str:
+def transcript(played: Played, secrets: list[str],
+               leaks: Callable[[str], bool] | None = None) -> str:
     """The conversation as evidence: each user turn, and the last (leaking) answer with
-    the canary hidden."""
+    the canary hidden (`secrets`: the judge's `hidden_forms()`, its partial copies too);
+    an answer that `leaks` still after that (an encoded or split copy) is withheld."""
     lines = [f"user {i + 1}: {short(t, 140)!r}" for i, t in enumerate(played.turns)]
-    lines.append(f"answer {len(played.turns)}: {short(hide(played.reply.text, secrets), 140)!r}"
-                 f" ({played.finding})")
+    answer = short(hide(played.reply.text, secrets), 140)
+    if leaks is not None and leaks(answer):
+        answer = "[answer withheld: it holds the canary in a form not masked]"
+    lines.append(f"answer {len(played.turns)}: {answer!r} ({played.finding})")
     return " | ".join(lines)

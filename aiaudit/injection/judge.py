@@ -110,6 +110,11 @@ class CanaryJudge:
             if span < len(core):
                 self.partials += [core[i:i + span] for i in range(len(core) - span + 1)]
 
+    def hidden_forms(self) -> list[str]:
+        """What evidence must mask: the canary, its core and every run of PARTIAL_SHARE of
+        the core (a copy with a slip near its end is most of the secret)."""
+        return [needle for _, needle in self.needles] + self.partials
+
     def _plain(self, text: str) -> Disclosure | None:
         folded, spaceless, squashed = fold(text), unspace(text), squash(text)
         for label, needle in self.needles:
