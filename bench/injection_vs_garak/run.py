@@ -119,7 +119,7 @@ def run_aiaudit(channel: Channel, seconds: float, judge: CanaryJudge) -> dict:
               "model_time": sum(r.elapsed for _, r in wire)}
     benign = set(BENIGN_QUESTIONS)
     seen: set[tuple[str, ...]] = set()
-    true_families: set[str] = set()
+    leaking_families: set[str] = set()
     for said, reply in wire:
         leaked = judge.leaks(reply.text)
         if len(said) == 1 and said[0] in benign:
@@ -135,8 +135,8 @@ def run_aiaudit(channel: Channel, seconds: float, judge: CanaryJudge) -> dict:
                 counts["true"] += 1
     for row in result.rows:
         if row.attack.successes:
-            true_families.add(row.family)
-    counts["families"] = sorted(true_families)
+            leaking_families.add(row.family)
+    counts["families"] = sorted(leaking_families)
     counts["rows"] = [f"{r.family}: {r.attack.describe()}" for r in result.rows]
     counts["notes"] = result.notes
     counts["multi_turn"] = result.multi_turn
@@ -236,9 +236,8 @@ def main() -> int:
         print(f"aiaudit note: {note}")
     print(f"aiaudit multi-turn: {ours['multi_turn']}; shortest: {ours['multi_turn_shortest']}")
     families = len(ours["families"])
-    print(f"families with a true finding: aiaudit {families} ({', '.join(ours['families'])}) "
-          f"in {ours_model_min:.1f} model-min, garak {int(bool(garak['true']))} in "
-          f"{garak_model_min:.1f}")
+    print(f"families the judge found leaking: aiaudit {families} "
+          f"({', '.join(ours['families'])}) in {ours_model_min:.1f} model-min")
     print(json.dumps({"garak": garak, "aiaudit": ours, "floor": floor}, default=str))
     if garak_hit_rate:
         print(f"against garak's reported hits (true or not, {garak_hit_rate:.2f} per "
