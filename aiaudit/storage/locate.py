@@ -324,6 +324,13 @@ def locate_all(ctx: Any) -> Located:
         dirs += [StateDir(s.app, s.state_dir, s.found_by) for s in servers
                  if s.state_dir not in known]
         known = {d.path for d in dirs}
+        # A framework dir of the scope is a state dir even before it holds a store (a Hermes
+        # home with only config.yaml/.env, a fresh `hermes setup` home): its config and its
+        # modes are still the deployment's, so STO-04/05 judge it instead of skipping it.
+        for root in scope.roots:
+            if root.path not in known and access.get(root.path, Access(root.path, "")).ok:
+                dirs.append(StateDir(root.product, root.path, root.found_by))
+                known.add(root.path)
         for path in sorted(configured.keys() - known):  # named by the operator: checked
             a = access.get(path, Access(path, ""))
             below = [k for k in known] + [u[1].path for u in unreadable]
