@@ -46,7 +46,8 @@ def split_files(output: str) -> dict[str, str]:
 def _dump_script(paths: list[str], filtered_globs: list[str]) -> str:
     """Files read whole, then the globbed files that name an AI server: one `grep -l` over
     all of them (a grep per file cost 0.4-2 s over a host's ~250 unit files)."""
-    quoted = " ".join(shlex.quote(p) if "*" not in p else p for p in paths)
+    quoted = " ".join("*".join(shlex.quote(part) if part else "" for part in p.split("*"))
+                      for p in paths)  # `*` stays a glob, every other character is quoted
     show = f'printf "==> %s <==\\n" "$f"; head -c {_MAX_FILE} "$f"; echo'
     script = f'for f in {quoted}; do [ -f "$f" ] && (: < "$f") 2>/dev/null && {{ {show}; }}; done; '
     if filtered_globs:
@@ -91,7 +92,17 @@ def _dir_files(d: str) -> list[str]:
     files = list(openclaw.config_candidates(d))
     for state in openclaw.home_state_dirs(d):
         files += openclaw.config_candidates(state)
-    return files + [f"{d}/config.yaml", f"{d}/.env"]
+    return files + _hermes_files(d)
+
+
+def _hermes_files(home: str) -> list[str]:
+    """A Hermes home's config.yaml and .env, and those of its named profiles (each profile
+    runs its own gateway and API server: hermes_cli/profiles.py)."""
+    from aiaudit.products import hermes
+
+    profiles = hermes.profiles_glob(home)
+    return [f"{home}/config.yaml", f"{home}/.env", f"{profiles}/config.yaml",
+            f"{profiles}/.env"]
 
 
 def _candidate_files(scope: Scope) -> list[str]:
@@ -101,12 +112,12 @@ def _candidate_files(scope: Scope) -> list[str]:
         for home in ["/root", "/home/*"]:
             for state in openclaw.home_state_dirs(home):
                 files += openclaw.config_candidates(state)
-            files += [f"{home}/.hermes/config.yaml", f"{home}/.hermes/.env"]
+            files += _hermes_files(f"{home}/.hermes")
     for root in scope.roots:
         if root.product == "openclaw":
             files += openclaw.config_candidates(root.path)
         else:
-            files += [f"{root.path}/config.yaml", f"{root.path}/.env"]
+            files += _hermes_files(root.path)
     roots = {r.path for r in scope.roots}
     for named in scope.state_dirs:
         if named.path not in roots:

@@ -61,6 +61,20 @@ def is_home_listing(names: set[str]) -> bool:
         home["config"] in names and bool({home["env_file"], home["skills"]} & names))
 
 
+def profiles_glob(home: str) -> str:
+    """Glob of the home's named profiles (`profiles/*`): each is a Hermes home of its own
+    with its own config.yaml, .env, state.db and skills (hermes_cli/profiles.py)."""
+    return posixpath.join(home.rstrip("/") or "/", product_data()["home"]["profiles"], "*")
+
+
+def home_of_store(store_path: str) -> str:
+    """The Hermes home whose config governs a store: state.db sits in its own home (the
+    default one or a profile's, hermes_state.py DEFAULT_DB_PATH); a sessions/ transcript
+    belongs to the home above sessions/."""
+    parent = posixpath.dirname(store_path)
+    return posixpath.dirname(parent) if posixpath.basename(parent) == "sessions" else parent
+
+
 def file_in(home: str, key: str) -> str:
     """Path of one of the home's files (`config`, `env_file`, `state_db`, `hub_lock`, ...)."""
     return posixpath.join(home.rstrip("/"), product_data()["home"][key])

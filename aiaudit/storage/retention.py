@@ -100,7 +100,8 @@ def knob_for(fs: Any, store: Store) -> Knob:
     if store.app == "hermes":
         from aiaudit.products import hermes
 
-        path = hermes.file_in(root, "config")
+        # a profile's state.db is pruned by its own config.yaml, not the default home's
+        path = hermes.file_in(hermes.home_of_store(store.path), "config")
         return hermes_knob(_read_config(fs, path), path)
     if store.app == openclaw.APP:
         return openclaw_knob(_openclaw_config(fs, root))

@@ -71,6 +71,7 @@ class ConfigFile:
     fmt: str
     doc: Any = None
     error: str | None = None
+    absent: bool = False  # the agent's home exists without this file: it runs on defaults
 
 
 @dataclass
@@ -237,7 +238,23 @@ class _Planner:
         self.hermes_homes = [d for d in self.hermes_homes if d not in self.openclaw_states
                              and not openclaw.is_state_dir_name(d)]
 
+    def add_hermes_profiles(self, fs: HostFS, found: dict[str, str]) -> None:
+        """Named profiles (profiles/<name>/) are Hermes homes of their own, with their own
+        config.yaml and skills/ (hermes_cli/profiles.py): judged like the default home."""
+        from aiaudit.products import hermes
+
+        profiles = [p for hh in self.hermes_homes for p, kind in found.items()
+                    if kind == "d" and fnmatch.fnmatchcase(p, hermes.profiles_glob(hh))
+                    and "/" not in p[len(hermes.profiles_glob(hh)) - 1:]]
+        new = [p for p in sorted(profiles) if p not in self.hermes_homes]
+        if new:
+            self.hermes_homes += new
+            found.update(probe(fs, [q for p in new for q in (f"{p}/skills",
+                                                              f"{p}/config.yaml")]))
+
     def first_patterns(self) -> list[str]:
+        from aiaudit.products import hermes
+
         pats: list[str] = []
         for state in self.openclaw_states:
             pats += [*openclaw.config_candidates(state), f"{state}/skills",
@@ -245,7 +262,7 @@ class _Planner:
                      f"{state}/agents/*/agent/workshop-skills", f"{state}/extensions/*",
                      f"{state}/.clawhub/lock.json", f"{state}/exec-approvals.json"]
         for hh in self.hermes_homes:
-            pats += [f"{hh}/skills", f"{hh}/config.yaml"]
+            pats += [f"{hh}/skills", f"{hh}/config.yaml", hermes.profiles_glob(hh)]
         for home in self.homes:
             pats += [f"{home}/.agents/skills", f"{home}/.claude/skills",
                      f"{home}/.claude/plugins/cache/*/*/*/skills",
@@ -442,6 +459,7 @@ def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inve
     inv.homes = list(homes) if homes is not None else login_homes(fs)
     planner = _Planner(settings, inv.homes, scope)
     found = probe(fs, planner.first_patterns())
+    planner.add_hermes_profiles(fs, found)
     openclaw_docs: dict[str, Any] = {}
     for state in planner.openclaw_states:
         # OpenClaw's one reader: openclaw.json, legacy clawdbot.json, or the file OpenClaw
@@ -466,6 +484,12 @@ def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inve
     for hh in planner.hermes_homes:
         if found.get(f"{hh}/config.yaml") == "f":
             inv.configs.append(_load_config(fs, "hermes", f"{hh}/config.yaml", "yaml"))
+        elif found.get(f"{hh}/skills") == "d":
+            # a set-up home without config.yaml (`hermes setup` makes skills/ and the other
+            # subdirs: hermes_cli/config.py ensure_hermes_home; `hermes --help` alone makes
+            # only logs/) runs on Hermes' DEFAULT_CONFIG: judged on those defaults
+            inv.configs.append(ConfigFile("hermes", f"{hh}/config.yaml", "yaml", {},
+                                          absent=True))
     for state in planner.openclaw_states:
         if found.get(f"{state}/exec-approvals.json") == "f":
             inv.configs.append(_load_config(fs, "openclaw-exec-approvals",
