@@ -95,6 +95,10 @@ def hermes_runtime(cfg: ConfigFile) -> Runtime:
     rt = Runtime(f"hermes:{cfg.path}", "hermes-config")
     rt.read = {"config_files": 1}
     home = cfg.path.rsplit("/", 1)[0]
+    if cfg.absent:
+        rt.read = {"dirs": 1}
+        rt.facts["config.yaml"] = (f"absent from the listed home {home}: Hermes runs on its "
+                                   "DEFAULT_CONFIG (hermes_cli/config.py)")
     conf = hermes.HermesConfig(home, cfg.doc if isinstance(cfg.doc, dict) else {},
                                files=(cfg.path,))
     backend = hermes.terminal_backend(conf)
