@@ -4,6 +4,7 @@ import pytest
 
 from aiaudit.hostfs import HostFS
 from aiaudit.status import could_not_check
+from aiaudit.storage.backups import exposed_backups
 from aiaudit.storage.configsecrets import config_files
 from aiaudit.storage.permissions import permission_facts
 
@@ -26,7 +27,7 @@ def test_state_dir_is_private_to_the_service_user(state_dir, audit, evidence):
     if facts.own_links:
         evidence.add(f"links {state_dir.app} makes itself", f"{len(facts.own_links)}, e.g. "
                      f"{facts.own_links[0][0].path} -> {facts.own_links[0][1]}")
-    problems = facts.problems
+    problems = facts.problems + exposed_backups(audit, state_dir.path)
     for i, line in enumerate(problems[:10]):
         evidence.add(f"problem {i + 1}", line)
     assert not problems, f"{len(problems)} problem(s): " + "; ".join(problems[:3])

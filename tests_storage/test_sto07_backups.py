@@ -3,7 +3,13 @@
 import pytest
 
 from aiaudit.status import could_not_check, manual
-from aiaudit.storage.backups import find_backups, restore, store_rows, unreadable_backup_dirs
+from aiaudit.storage.backups import (
+    default_backup_globs,
+    find_backups,
+    restore,
+    store_rows,
+    unreadable_backup_dirs,
+)
 from aiaudit.storage.settings import settings_for
 
 
@@ -16,8 +22,9 @@ def test_backup_recent_restorable_elsewhere(store, audit, evidence):
     settings = settings_for(audit)
     max_age = float(audit.config.policy["backup_max_age_days"])
     backups, store_dev, store_mount = find_backups(audit, store)
-    evidence.add("looked in", ", ".join(settings.backup_dirs) or
-                 "no [storage] backup_dirs configured; only copies beside the store")
+    places = [*settings.backup_dirs, *default_backup_globs(store)]
+    evidence.add("looked in", (", ".join(places) or "no [storage] backup_dirs configured")
+                 + "; copies beside the store")
     closed = unreadable_backup_dirs(audit)
     evidence.read(backups=len(backups))
     evidence.unreadable(closed)

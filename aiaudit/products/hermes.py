@@ -67,6 +67,16 @@ def profiles_glob(home: str) -> str:
     return posixpath.join(home.rstrip("/") or "/", product_data()["home"]["profiles"], "*")
 
 
+def default_backups(home: str) -> list[str]:
+    """Where `hermes backup` without -o puts its zip for this home: the user's home above a
+    default-named `.hermes` (a custom HERMES_HOME says nothing about the user's home)."""
+    home = home.rstrip("/")
+    if posixpath.basename(home) not in home_dir_names():
+        return []
+    return [posixpath.join(posixpath.dirname(home) or "/",
+                           product_data()["backup"]["default_glob"])]
+
+
 def home_of_store(store_path: str) -> str:
     """The Hermes home whose config governs a store: state.db sits in its own home (the
     default one or a profile's, hermes_state.py DEFAULT_DB_PATH); a sessions/ transcript

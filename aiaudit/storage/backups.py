@@ -47,7 +47,9 @@ class Restore:
     rows: int = 0
 
 
-def _list_script(dirs: list[str], store_path: str) -> str:
+def _list_script(dirs: list[str], store_path: str, globs: tuple[str, ...] = ()) -> str:
+    """Stat the store, every file in the backup dirs, and the files matching the product's
+    own default backup globs (one dir each, after the backup dirs: B<i> is its mount)."""
     parts = [f"stat -c 'D %d' -- {shlex.quote(store_path)} 2>/dev/null; "
              f"findmnt -n -o TARGET -T {shlex.quote(store_path)} 2>/dev/null | sed 's/^/M /'"]
     for i, d in enumerate(dirs):
@@ -57,7 +59,24 @@ def _list_script(dirs: list[str], store_path: str) -> str:
             f"[ -d {q} ] && find {q} -maxdepth 3 -type f -exec stat -c "
             f"'F %d {STAT_FMT}' -- {{}} + 2>/dev/null"
         )
+    for j, glob in enumerate(globs, start=len(dirs)):
+        q = shlex.quote(posixpath.dirname(glob))
+        pattern = q + "/" + "*".join(shlex.quote(p) if p else ""
+                                     for p in posixpath.basename(glob).split("*"))
+        parts.append(f"findmnt -n -o TARGET -T {q} 2>/dev/null | sed 's/^/B{j} /'")
+        parts.append(f"for f in {pattern}; do [ -f \"$f\" ] && stat -c "
+                     f"'F %d {STAT_FMT}' -- \"$f\"; done 2>/dev/null")
     return "; ".join(parts) + "; true"
+
+
+def default_backup_globs(store: Store) -> tuple[str, ...]:
+    """Where the store's own framework writes backups when told no place (Hermes:
+    `hermes backup` puts ~/hermes-backup-<stamp>.zip in the user's home)."""
+    if store.app != "hermes":
+        return ()
+    from aiaudit.products import hermes
+
+    return tuple(hermes.default_backups(hermes.home_of_store(store.path)))
 
 
 def unreadable_backup_dirs(ctx: Any) -> list[str]:
@@ -75,8 +94,10 @@ def find_backups(ctx: Any, store: Store) -> tuple[list[Backup], str, str]:
 
     def compute() -> tuple[list[Backup], str, str]:
         fs = HostFS.for_context(ctx)
+        globs = default_backup_globs(store)
         dirs = list(settings_for(ctx).backup_dirs)
-        _, out, _ = fs.run(_list_script(dirs, store.path), timeout=60)
+        _, out, _ = fs.run(_list_script(dirs, store.path, globs), timeout=60)
+        dirs += [posixpath.dirname(g) for g in globs]
         store_dev = store_mount = ""
         found: list[Backup] = []
         mounts: dict[int, str] = {}
@@ -164,6 +185,49 @@ def standalone_backups(ctx: Any) -> list[Store]:
         return sorted(found.values(), key=lambda s: s.path)
 
     return ctx.cached("storage:standalone-backups", compute)
+
+
+def exposed_backups(ctx: Any, state_dir: str) -> list[str]:
+    """Backups the framework dropped in its default place outside the state dir that
+    other local users can read: the file is o+r and every dir above it o+x (a `hermes
+    backup` zip left 0644 in a 0755 user home holds state.db and .env). Copies beside a
+    store are judged with the state dir itself; [storage] backup_dirs are the operator's."""
+    from aiaudit.storage.locate import locate
+
+    stores, _ = locate(ctx)
+    files = {}
+    for s in stores:
+        if s.state_dir != state_dir or s.kind not in ("sqlite", "jsonl", "json"):
+            continue
+        places = [posixpath.dirname(g) + "/" for g in default_backup_globs(s)]
+        files.update({b.file.path: b.file for b in find_backups(ctx, s)[0]
+                      if any(b.file.path.startswith(p) for p in places)})
+    readable = {p: f for p, f in files.items() if f.mode & 0o004}
+    if not readable:
+        return []
+    above = sorted({a for p in readable for a in _ancestors(p)})
+    _, out, _ = HostFS.for_context(ctx).run(
+        "stat -c '%a %n' -- " + " ".join(shlex.quote(a) for a in above) + " 2>/dev/null; true",
+        timeout=30)
+    modes = {}
+    for line in out.splitlines():
+        mode, _, path = line.partition(" ")
+        try:
+            modes[path] = int(mode, 8)
+        except ValueError:
+            continue
+    return [f"backup {p} is {f.mode & 0o7777:04o} in {posixpath.dirname(p)} "
+            f"({modes[posixpath.dirname(p)]:04o}): every local user can read this copy of "
+            "the store" for p, f in sorted(readable.items())
+            if all(a in modes and modes[a] & 0o001 for a in _ancestors(p))]
+
+
+def _ancestors(path: str) -> list[str]:
+    out, d = [], posixpath.dirname(path)
+    while d and d != "/":
+        out.append(d)
+        d = posixpath.dirname(d)
+    return out
 
 
 def _names_other_store(backup: Backup, store: Store) -> bool:
