@@ -36,7 +36,11 @@ S, J, JS = "sqlite", "jsonl", "json"
 LAYOUTS: tuple[Layout, ...] = (
     Layout("hermes", _hermes.home_env(), (_hermes.product_data()["home"]["default"],), (),
            (StoreGlob("state.db", S), StoreGlob("profiles/*/state.db", S),
-            StoreGlob("sessions/*.jsonl", J)),
+            StoreGlob("sessions/*.jsonl", J),
+            # run_agent.py _save_session_log: sessions.write_json_snapshots writes the whole
+            # conversation to sessions/session_<id>.json (redacted only while
+            # security.redact_secrets is on)
+            StoreGlob("sessions/session_*.json", JS)),
            (".env", "config.yaml", "auth.json", "profiles/*/.env", "profiles/*/config.yaml"),
            "config.yaml sessions.auto_prune + sessions.retention_days (aiaudit.products.hermes)"),
     Layout(openclaw.APP, openclaw.state_env(), openclaw.home_state_dir_names(), (),

@@ -114,8 +114,10 @@ def knob_for(fs: Any, store: Store) -> Knob:
     return Knob(False, False, None, "", f"{store.app} has no retention setting: judged by the data")
 
 
+# session_start / last_updated: Hermes' sessions/session_<id>.json snapshots
+# (run_agent.py _save_session_log, written when sessions.write_json_snapshots is on)
 RECORD_TIME_KEYS = ("timestamp", "created_at", "createdAt", "ts", "time", "date",
-                    "send_date", "create_time", "updatedAt")
+                    "send_date", "create_time", "updatedAt", "session_start", "last_updated")
 JSON_READ_LIMIT = 64 * 1024 * 1024  # per file
 
 
