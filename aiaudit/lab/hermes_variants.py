@@ -1,0 +1,410 @@
+"""More real Hermes Agent 0.19.0 deployment states, built with Hermes' own CLI and API, for
+the held-out-style check of the suite's verdicts (selftests/test_hermes_variants.py).
+
+Each variant is one Hermes home under ROOT/<name>/ (user home ROOT/<name>/home), built only
+with `hermes` commands (config set, profile create, mcp add, skills install, backup, `-z`
+chat turns against the lab model) and Hermes' own `hermes_state.SessionDB` for sessions
+without a model; the chmods are the operator's (and say so). What each variant plants and
+why the expected statuses follow from Hermes' source is in
+selftests/expected/real/hermes_variants.toml.
+
+    python3 -m aiaudit.lab.hermes_variants build ROOT [--only NAME ...] [--no-chat]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import LabError
+from .hermes_states import (
+    HAND_COPIED_SKILL_MD,
+    HERMES_VENV,
+    PINNED_MCP,
+    SKILL_MD,
+    UNPINNED_MCP,
+    Hermes,
+    _configure_model,
+    fake_github_token,
+    fake_openai_key,
+    hermes_bin,
+    loopback_llm,
+    skill_server,
+)
+
+OFFLINE_LLM = "http://127.0.0.1:9/v1"  # variants without a chat turn never call the model
+
+
+@dataclass
+class Variant:
+    """One built variant: its Hermes home, the user home above it, and the audit's extras."""
+
+    name: str
+    root: Path
+    home: Path
+    hermes_home: Path
+    backup_dirs: list[Path] = field(default_factory=list)
+    planted: dict[str, str] = field(default_factory=dict)
+
+
+def session_db(h: Hermes, messages: list[tuple[str, str]], session_id: str,
+               leave_wal: bool = False, profile_home: Path | None = None) -> None:
+    """Sessions written through Hermes' own SessionDB (hermes_state.py), as the CLI and the
+    gateway write them. leave_wal: the process ends without closing the database (a
+    gateway killed mid-run), so the last rows stay in state.db-wal, not yet checkpointed."""
+    code = ("import os, sys, json\n"
+            "from hermes_state import SessionDB\n"
+            "db = SessionDB()\n"
+            f"sid = db.create_session({session_id!r}, 'cli')\n"
+            f"for role, text in json.loads({json.dumps(json.dumps(messages))}):\n"
+            "    db.append_message(sid, role, text)\n")
+    code += ("sys.stdout.flush(); os._exit(0)\n" if leave_wal
+             else "db.end_session(sid, 'user_exit')\ndb.close()\n")
+    env = dict(h.env)
+    if profile_home is not None:
+        env["HERMES_HOME"] = str(profile_home)
+    subprocess.run([str(HERMES_VENV / "bin" / "python"), "-c", code], env=env, check=True,
+                   capture_output=True, timeout=120, cwd=h.home)
+
+
+def _new(root: Path, name: str, hermes_home_rel: str = "home/.hermes",
+         env: dict[str, str] | None = None) -> tuple[Variant, Hermes]:
+    base = root / name
+    home = base / "home"
+    v = Variant(name, base, home, base / hermes_home_rel)
+    return v, Hermes(home, v.hermes_home, base / "hermes-cli.log", env or {})
+
+
+def _model(h: Hermes, llm: str | None) -> None:
+    _configure_model(h, llm or OFFLINE_LLM)
+
+
+def fresh(root: Path, llm: str | None) -> Variant:
+    """`hermes setup --non-interactive` only: Hermes makes its home and subdirs (0700) and
+    SOUL.md, and writes no config without a TTY (hermes_cli/setup.py)."""
+    v, h = _new(root, "fresh")
+    h("setup", "--non-interactive", check=False)
+    return v
+
+
+def custom_home(root: Path, llm: str | None) -> Variant:
+    """HERMES_HOME outside the user's home under a name of its own; retention 30 days;
+    the provider key as a literal in .env (`hermes config set OPENAI_API_KEY`); a clean
+    real chat turn."""
+    v, h = _new(root, "custom-home", "srv/agent-data")
+    _model(h, llm)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    key = fake_openai_key()
+    h.set("OPENAI_API_KEY", key)
+    v.planted[".env OPENAI_API_KEY"] = key
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    if llm:
+        h.chat("Summarise in one line: the team lunch moved to Friday.")
+    else:
+        session_db(h, [("user", "Summarise: the team lunch moved to Friday."),
+                       ("assistant", "Team lunch is now on Friday.")], "20261203_090000_c0ffee")
+    return v
+
+
+def profiles(root: Path, llm: str | None) -> Variant:
+    """A hardened default profile and a named profile `work` (profiles/work/, its own
+    config.yaml, .env and state.db: hermes_cli/profiles.py) that leaves retention and the
+    terminal at Hermes' defaults, keeps a literal key in its .env and holds a key pasted
+    into a real chat turn."""
+    v, h = _new(root, "profiles")
+    _model(h, llm)
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "What is on my calendar today?"),
+                   ("assistant", "Nothing is scheduled.")], "20261203_080000_aa0001")
+    h("profile", "create", "work", "--no-alias")
+    work = v.hermes_home / "profiles" / "work"
+    w = Hermes(v.home, work, v.root / "hermes-cli.log", {})
+    _model(w, llm)
+    key, chat_key = fake_openai_key(), fake_openai_key()
+    w.set("OPENAI_API_KEY", key)
+    v.planted["profiles/work/.env OPENAI_API_KEY"] = key
+    v.planted["profiles/work chat"] = chat_key
+    prompt = f"Keep this for the deploy script, my OpenAI key is {chat_key} . Reply OK."
+    if llm:
+        w.chat(prompt)
+    else:
+        session_db(w, [("user", prompt), ("assistant", "OK")], "20261203_081500_bb0002")
+    return v
+
+
+def _retention(root: Path, name: str, days: str | None) -> Variant:
+    v, h = _new(root, name)
+    _model(h, None)
+    h.set("sessions.auto_prune", "true")
+    if days is not None:
+        h.set("sessions.retention_days", days)
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Draft a two-line status update."),
+                   ("assistant", "Status: on track. Next: review.")], "20261203_070000_cc0003")
+    return v
+
+
+def prune_365(root: Path, llm: str | None) -> Variant:
+    """sessions.auto_prune true with retention_days 365 (longer than a 90-day policy)."""
+    return _retention(root, "prune-365", "365")
+
+
+def prune_default_days(root: Path, llm: str | None) -> Variant:
+    """sessions.auto_prune true, retention_days unset: Hermes prunes at its default 90."""
+    return _retention(root, "prune-default-days", None)
+
+
+def keys_in_config(root: Path, llm: str | None) -> Variant:
+    """Every key as a literal in config.yaml (no .env): model.api_key, a pinned MCP
+    server's --env token, the API server's key (platforms.api_server.extra.key) on
+    loopback; terminal in docker."""
+    v, h = _new(root, "keys-in-config")
+    _model(h, None)
+    key, token, server_key = fake_openai_key(), fake_github_token(), fake_openai_key()
+    v.planted.update({"model.api_key": key, "mcp env": token, "api_server key": server_key})
+    h.set("model.api_key", key)
+    h.set("terminal.backend", "docker")
+    h.set("platforms.api_server.enabled", "true")
+    h.set("platforms.api_server.extra.host", "127.0.0.1")
+    h.set("platforms.api_server.extra.key", server_key)
+    h("mcp", "add", "files", "--command", "npx", "--env", f"GITHUB_TOKEN={token}",
+      "--args", "-y", PINNED_MCP, "/srv/shared", stdin="y\n", check=False)
+    return v
+
+
+def refs_only(root: Path, llm: str | None) -> Variant:
+    """Keys only as references (`${VAR}`, `hermes secrets onepassword`), an MCP server
+    pinned with a `${VAR}` env, the API server enabled with API_SERVER_HOST=0.0.0.0 in .env
+    (a public bind) and its key from the environment."""
+    v, h = _new(root, "refs-only")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h("secrets", "onepassword", "set", "OPENAI_API_KEY", "op://Private/hermes/openai-api-key")
+    h.set("terminal.backend", "docker")
+    h.set("platforms.api_server.enabled", "true")
+    h.set("API_SERVER_HOST", "0.0.0.0")
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h("mcp", "add", "files", "--command", "npx", "--env", "GITHUB_TOKEN=${GITHUB_TOKEN}",
+      "--args", "-y", PINNED_MCP, "/srv/shared", stdin="y\n", check=False)
+    session_db(h, [("user", "List three colours."), ("assistant", "Red, green, blue.")],
+               "20261203_060000_dd0004")
+    return v
+
+
+def perms_open(root: Path, llm: str | None) -> Variant:
+    """HERMES_HOME_MODE=0755 (hermes_cli/config.py _secure_dir honours it, e.g. for a web
+    server reading the home) and an operator's `chmod 644 .env`: state.db (umask 0644) and
+    the key in .env are readable by every local user."""
+    v, h = _new(root, "perms-open", env={"HERMES_HOME_MODE": "0755"})
+    _model(h, None)
+    key = fake_openai_key()
+    h.set("OPENAI_API_KEY", key)
+    v.planted[".env OPENAI_API_KEY"] = key
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_050000_ee0005")
+    h("sessions", "list", check=False)  # start-up applies HERMES_HOME_MODE to the home
+    (v.hermes_home / ".env").chmod(0o644)
+    return v
+
+
+def env_0644_private_home(root: Path, llm: str | None) -> Variant:
+    """`chmod 644 .env` inside the 0700 home Hermes keeps (its _secure_dir at start-up):
+    no other local user can reach the file."""
+    v, h = _new(root, "env-0644-private-home")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("API_SERVER_PORT", "8650")  # a non-secret .env entry
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_050000_ff0006")
+    h("sessions", "list", check=False)
+    (v.hermes_home / ".env").chmod(0o644)
+    return v
+
+
+def mcp_local(root: Path, llm: str | None) -> Variant:
+    """MCP servers as `hermes mcp add` saves them: one pinned (npx pkg@ver), one unpinned
+    (npx pkg); terminal.backend left at Hermes' default (local)."""
+    v, h = _new(root, "mcp-local")
+    _model(h, None)
+    h("mcp", "add", "files", "--command", "npx", "--args", "-y", PINNED_MCP, "/srv/shared",
+      stdin="y\n", check=False)
+    h("mcp", "add", "github", "--command", "npx", "--args", "-y", UNPINNED_MCP,
+      stdin="y\n", check=False)
+    return v
+
+
+def skills_tampered(root: Path, llm: str | None) -> Variant:
+    """Two skills installed through the hub from a loopback URL (lock entries with content
+    hashes); one edited afterwards, one hand-copied beside them."""
+    v, h = _new(root, "skills-tampered")
+    _model(h, None)
+    h.set("terminal.backend", "docker")
+    source = v.root / "skill-source"
+    for name in ("meeting-notes", "standup"):
+        (source / name).mkdir(parents=True, exist_ok=True)
+        (source / name / "SKILL.md").write_text(SKILL_MD.replace("meeting-notes", name))
+    with skill_server(source) as url:
+        h.set("security.allow_private_urls", "true")
+        try:
+            for name in ("meeting-notes", "standup"):
+                h("skills", "install", f"{url}/{name}/SKILL.md", "--yes", timeout=180)
+        finally:
+            h.set("security.allow_private_urls", "false")
+    shutil.rmtree(source)
+    edited = next(v.hermes_home.glob("skills/**/standup/SKILL.md"))
+    edited.write_text(edited.read_text() + "\nAlso post the summary to the team channel.\n")
+    copied = v.hermes_home / "skills" / "devops" / "deploy-helper" / "SKILL.md"
+    copied.parent.mkdir(parents=True, exist_ok=True)
+    copied.write_text(HAND_COPIED_SKILL_MD)
+    v.planted["edited skill"] = str(edited.relative_to(v.hermes_home))
+    return v
+
+
+def chat_secret_wal(root: Path, llm: str | None) -> Variant:
+    """A real chat turn with a pasted key, sessions.write_json_snapshots on (Hermes writes
+    sessions/session_<id>.json, redacted), and a second session whose rows are still only
+    in state.db-wal (the writer died before a checkpoint)."""
+    v, h = _new(root, "chat-secret-wal")
+    _model(h, llm)
+    h.set("sessions.write_json_snapshots", "true")
+    h.set("terminal.backend", "docker")
+    chat_key, wal_key = fake_openai_key(), fake_openai_key()
+    v.planted.update({"chat turn": chat_key, "state.db-wal": wal_key})
+    prompt = f"Keep this for the deploy script, my OpenAI key is {chat_key} . Reply OK."
+    if llm:
+        h.chat(prompt)
+    else:
+        session_db(h, [("user", prompt), ("assistant", "OK")], "20261203_040000_aa0007")
+    session_db(h, [("user", f"and the staging key is {wal_key}"), ("assistant", "Noted.")],
+               "20261203_041000_bb0008", leave_wal=True)
+    return v
+
+
+def backup_plain(root: Path, llm: str | None) -> Variant:
+    """A hardened-looking home (retention 30, docker, no literal key) with `hermes backup`
+    written to a plain (unencrypted) backup directory."""
+    v, h = _new(root, "backup-plain")
+    _model(h, None)
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Plan the sprint review."), ("assistant", "Agenda drafted.")],
+               "20261203_030000_cc0009")
+    backup = v.root / "backup"
+    backup.mkdir(parents=True, exist_ok=True)
+    backup.chmod(0o700)
+    h("backup", "-o", str(backup / "hermes-backup.zip"), timeout=300)
+    v.backup_dirs.append(backup)
+    return v
+
+
+def backup_default(root: Path, llm: str | None) -> Variant:
+    """`hermes backup` with no -o: the zip goes to the user's home
+    (hermes_cli/backup.py run_backup: Path.home() / hermes-backup-<stamp>.zip), and the
+    home holds a literal key in .env that the zip copies."""
+    v, h = _new(root, "backup-default")
+    _model(h, None)
+    key = fake_openai_key()
+    h.set("OPENAI_API_KEY", key)
+    v.planted[".env OPENAI_API_KEY"] = key
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Plan the sprint review."), ("assistant", "Agenda drafted.")],
+               "20261203_020000_dd0010")
+    h("backup", timeout=300)
+    return v
+
+
+BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
+    "fresh": fresh, "custom-home": custom_home, "profiles": profiles,
+    "prune-365": prune_365, "prune-default-days": prune_default_days,
+    "keys-in-config": keys_in_config, "refs-only": refs_only, "perms-open": perms_open,
+    "env-0644-private-home": env_0644_private_home, "mcp-local": mcp_local,
+    "skills-tampered": skills_tampered, "chat-secret-wal": chat_secret_wal,
+    "backup-plain": backup_plain, "backup-default": backup_default,
+}
+CHATS = ("custom-home", "profiles", "chat-secret-wal")
+
+
+def audit_toml(v: Variant, scope: str = "home") -> str:
+    """The audit config of one variant in the README's form: `[deployment] homes` naming
+    the Hermes home ("home") or the user home above it ("user": autodetection)."""
+    named = v.hermes_home if scope == "home" else v.home
+    lines = ["[deployment]", f'homes = ["{named}"]', ""]
+    if v.backup_dirs:
+        lines += ["[storage]", "backup_dirs = [" + ", ".join(f'"{b}"' for b in v.backup_dirs)
+                  + "]", ""]
+    lines += ["[supply_chain]", f'baseline_file = "{v.root / "supply-chain-baseline.json"}"',
+              'allowed_registries = ["url:127.0.0.1"]', ""]
+    return "\n".join(lines)
+
+
+def build(root: Path, names: list[str], chat: bool = True) -> dict[str, Variant]:
+    hermes_bin()
+    root.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Variant] = {}
+
+    def run(llm: str | None) -> None:
+        for name in names:
+            if (root / name).exists():
+                shutil.rmtree(root / name)
+            started = time.monotonic()
+            out[name] = BUILDERS[name](root, llm if name in CHATS else None)
+            for scope in ("home", "user"):
+                (root / name / f"audit-{scope}.toml").write_text(audit_toml(out[name], scope))
+            print(f"built {name} in {time.monotonic() - started:.0f}s", file=sys.stderr)
+
+    if chat and any(n in CHATS for n in names):
+        with loopback_llm(root / "llm.log") as llm_url:
+            run(llm_url)
+    else:
+        run(None)
+    index = root / "variants.json"  # what selftests/record_hermes_fixtures.py packs
+    known = json.loads(index.read_text()) if index.exists() else {}
+    known.update({n: describe(v) for n, v in out.items()})
+    index.write_text(json.dumps(known, indent=1))
+    return out
+
+
+def describe(v: Variant) -> dict[str, object]:
+    return {"hermes_home": str(v.hermes_home), "home": str(v.home),
+            "backup_dirs": [str(b) for b in v.backup_dirs], "chat": v.name in CHATS}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m aiaudit.lab.hermes_variants")
+    parser.add_argument("op", choices=("build",))
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--only", nargs="*", choices=sorted(BUILDERS))
+    parser.add_argument("--no-chat", action="store_true",
+                        help="write chat sessions through SessionDB instead of the model")
+    args = parser.parse_args(argv)
+    try:
+        built = build(args.root, args.only or list(BUILDERS), chat=not args.no_chat)
+    except (LabError, subprocess.SubprocessError, OSError) as exc:
+        print(f"hermes_variants: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 1)
+    print(json.dumps({n: describe(v) for n, v in built.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    os.umask(0o022)
+    sys.exit(main())
