@@ -220,6 +220,28 @@ def parse_config(home: str, config_text: str | None, env_text: str | None) -> He
 # ----------------------------------------------------------------- facts the areas use
 
 
+def literal_credentials(cfg: HermesConfig) -> list[tuple[str, str]]:
+    """(where, value) of Hermes' credential settings whose names no generic secret rule
+    recognises (API_SERVER_KEY, platforms.api_server.extra.key, ...), when set literally
+    (not a `${VAR}` reference) in the home's .env or config.yaml."""
+    data = product_data()["credentials"]
+    out = []
+    for name in data["env"]:
+        setting = cfg.env_var(name)
+        if setting is not None and _literal_value(setting.value):
+            out.append((f"{setting.source} {name}", str(setting.value)))
+    for dotted in data["config"]:
+        value = cfg.raw(dotted)
+        if _literal_value(value):
+            out.append((f"{cfg.config_path} {dotted}", str(value)))
+    return out
+
+
+def _literal_value(value: Any) -> bool:
+    return isinstance(value, str | int) and len(str(value).strip()) >= 8 and \
+        not is_reference(str(value))
+
+
 @dataclass(frozen=True)
 class Retention:
     """sessions.auto_prune / retention_days as Hermes applies them at start-up."""

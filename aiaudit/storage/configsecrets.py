@@ -127,7 +127,7 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
         facts.references.extend(refs)
         facts.keys += len(literal) + len(refs)
         _json_document(path, data, facts, {f.digest for f in found})
-        if app == "hermes" and posixpath.basename(path) == "config.yaml":
+        if app == "hermes" and posixpath.basename(path) in ("config.yaml", ".env"):
             _hermes_document(state_dir, path, data, facts, {f.digest for f in found})
     _read_tables(ctx, app, state_dir, facts)
     return facts
@@ -158,14 +158,23 @@ def _hermes_document(home: str, path: str, data: bytes, facts: ConfigFacts,
     """Hermes' config.yaml through its one reader, key by key (nested MCP `env`, `headers`,
     `platforms.*.extra.key`, ...); `${VAR}` values are references Hermes expands."""
     from aiaudit.products import hermes
-    from aiaudit.storage.configtables import TableFacts, document_secrets
+    from aiaudit.storage.configtables import TableFacts, credential_finding, document_secrets
 
-    cfg = hermes.parse_config(posixpath.dirname(path) or home,
-                              data.decode("utf-8", "replace"), None)
-    if cfg.error or not cfg.doc:
-        return
+    text = data.decode("utf-8", "replace")
+    is_env = posixpath.basename(path) == ".env"
+    cfg = hermes.parse_config(posixpath.dirname(path) or home, None if is_env else text,
+                              text if is_env else None)
     found = TableFacts()
-    document_secrets(path, cfg.doc, found, seen)
+    if not is_env and not cfg.error and cfg.doc:
+        document_secrets(path, cfg.doc, found, seen)
+    for where, value in hermes.literal_credentials(cfg):
+        if scan_bytes(value.encode("utf-8", "replace"), path):
+            continue  # a known key shape: the file scan has it already
+        finding = credential_finding(path, where, value)
+        if finding.digest not in seen:
+            found.findings.append(finding)
+            seen.add(finding.digest)
+    facts.keys += len(found.findings)
     facts.findings.extend(found.findings)
     known = set(facts.references)
     facts.references += [r for r in found.references if r not in known]

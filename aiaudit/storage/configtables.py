@@ -88,6 +88,11 @@ def _finding(where: str, key: str, value: str) -> Finding:
                    len(raw), hashlib.sha256(raw).hexdigest()[:12])
 
 
+def credential_finding(where: str, key: str, value: str) -> Finding:
+    """A literal value of a setting the product names as a credential."""
+    return _finding(where, key.rsplit(" ", 1)[-1], value)
+
+
 def _secret_refs(node: Any, path: str) -> Iterator[str]:
     """Dotted keys holding a SecretRef object (`{source, provider?, id}`: OpenClaw's
     `--secret-input-mode ref`, docs/reference/secretref-credential-surface.md)."""
