@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -332,6 +333,52 @@ def backup_default(root: Path, llm: str | None) -> Variant:
     return v
 
 
+def api_env_key(root: Path, llm: str | None) -> Variant:
+    """The API server enabled from .env only (`hermes config set API_SERVER_ENABLED true`
+    and API_SERVER_KEY: gateway/config.py _apply_env_overrides), no host set: Hermes'
+    default 127.0.0.1 (gateway/platforms/api_server.py DEFAULT_HOST)."""
+    v, h = _new(root, "api-env-key")
+    _model(h, None)
+    server_key = secrets.token_hex(32)
+    v.planted["API_SERVER_KEY"] = server_key
+    h.set("API_SERVER_ENABLED", "true")
+    h.set("API_SERVER_KEY", server_key)
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_010000_ee0011")
+    return v
+
+
+def mcp_http(root: Path, llm: str | None) -> Variant:
+    """An HTTP MCP server added with `hermes mcp add --url --auth header` after its token
+    was set (`hermes config set MCP_DOCS_API_KEY`): Hermes writes
+    `Authorization: Bearer ${MCP_DOCS_API_KEY}` (hermes_cli/mcp_config.py
+    _bearer_auth_headers) and keeps the token literal in .env."""
+    v, h = _new(root, "mcp-http")
+    _model(h, None)
+    token = fake_github_token()
+    v.planted["MCP_DOCS_API_KEY"] = token
+    h.set("terminal.backend", "docker")
+    h.set("MCP_DOCS_API_KEY", token)
+    h("mcp", "add", "docs", "--url", "http://127.0.0.1:9/mcp", "--auth", "header",
+      stdin="y\ny\ny\n", check=False)
+    return v
+
+
+def tokens_misc(root: Path, llm: str | None) -> Variant:
+    """A literal key for an auxiliary model (auxiliary.vision.api_key in config.yaml) and a
+    Telegram bot token in .env; terminal.backend left at its default."""
+    v, h = _new(root, "tokens-misc")
+    _model(h, None)
+    key = fake_openai_key()
+    bot = "7123456789:AA" + secrets.token_urlsafe(24)[:33]
+    v.planted.update({"auxiliary.vision.api_key": key, "TELEGRAM_BOT_TOKEN": bot})
+    h.set("auxiliary.vision.api_key", key)
+    h.set("TELEGRAM_BOT_TOKEN", bot)
+    return v
+
+
 BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "fresh": fresh, "custom-home": custom_home, "profiles": profiles,
     "prune-365": prune_365, "prune-default-days": prune_default_days,
@@ -339,6 +386,7 @@ BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "env-0644-private-home": env_0644_private_home, "mcp-local": mcp_local,
     "skills-tampered": skills_tampered, "chat-secret-wal": chat_secret_wal,
     "backup-plain": backup_plain, "backup-default": backup_default,
+    "api-env-key": api_env_key, "mcp-http": mcp_http, "tokens-misc": tokens_misc,
 }
 CHATS = ("custom-home", "profiles", "chat-secret-wal")
 
