@@ -75,10 +75,10 @@ from .hermes_states import (
     MODEL_ALIAS,
     _free_port,
     _get,
-    _mount_gocryptfs,
     _write,
     fake_openai_key,
     loopback_llm,
+    mount_gocryptfs,
     unmount_all,
 )
 
@@ -377,9 +377,9 @@ def _prepare_hardened(root: Path) -> tuple[WebUIState, Path]:
     keys.chmod(0o700)
     passfile = _write(keys / "gocryptfs.pass", secrets.token_hex(32) + "\n")
     state.srv.mkdir(parents=True, exist_ok=True)
-    _mount_gocryptfs(root / "crypt" / "data", state.data_dir, passfile)
+    mount_gocryptfs(root / "crypt" / "data", state.data_dir, passfile)
     state.backup_dir = root / "backup"
-    _mount_gocryptfs(root / "crypt" / "backup", state.backup_dir, passfile)
+    mount_gocryptfs(root / "crypt" / "backup", state.backup_dir, passfile)
     state.env = {"ENABLE_PERSISTENT_CONFIG": "false", "ENABLE_SIGNUP": "false",
                  "DEFAULT_USER_ROLE": "pending", "CORS_ALLOW_ORIGIN": PROXY_ORIGIN}
     state.argv = [str(OPENWEBUI_VENV / "bin" / "open-webui"), "serve", "--host", "127.0.0.1",
