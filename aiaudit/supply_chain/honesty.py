@@ -49,12 +49,16 @@ _HIDDEN_MARKUP = re.compile(
 # White text is only invisible on the page's own (white) background.
 _OWN_BACKGROUND = re.compile(r"(?i)background(?:-color)?\s*:\s*(?!\s*(?:#fff(?:fff)?|white|"
                              r"transparent|none)\b)[^;\"'>]+")
+# Nothing but whitespace before the element's closing tag (a script fills it in, or never).
+_EMPTY_ELEMENT = re.compile(r"\s*</(?:div|span|p|section)\s*>", re.I)
 _PASSWORD_NEAR = re.compile(r"(?i)\bpass(?:word|phrase)\b\s*[:=]?\s*\S+")
 _ARCHIVE_WORD = re.compile(r"(?i)\.(?:zip|7z|rar)\b|\barchive\b")
 _RUN_WORD = re.compile(r"(?i)\b(?:paste|copy|run|execute|terminal|shell|launch|open)\b")
 _DOWNLOAD_RUN = re.compile(r"(?i)\bdownload\b[^.\n]{0,80}\b(?:run|execute|open|install|launch)\b"
                            r"[^.\n]{0,60}\.(?:exe|dmg|pkg|msi|appimage|bin|sh|zip|7z)\b")
-_PASTE_HOST = re.compile(r"(?i)(?:https?://)?(?:" + "|".join(rules.PASTE_TUNNEL_HOSTS) + r")")
+# Sites that serve snippets to copy (a tunnel or request catcher serves no snippet: `ssh -R0:...
+# a.pinggy.io` opens a tunnel, which rules.py's suspicious-host already reports).
+_PASTE_HOST = re.compile(r"(?i)(?:https?://)?(?:" + "|".join(rules.PASTE_HOSTS) + r")")
 
 _METADATA = ("package.json", "package-lock.json", "_meta.json", "openclaw.plugin.json")
 TAG_BLOCK = range(0xE0000, 0xE0080)
@@ -136,6 +140,8 @@ def _comment_findings(tf: TextFile) -> list[Finding]:
         if match.group(0).lower().rstrip().endswith(("white", "#fff", "#ffffff")) and \
                 _OWN_BACKGROUND.search(tag):
             continue  # white text on its own coloured background is visible
+        if _EMPTY_ELEMENT.match(tf.text, match.start() + len(tag) + 1):
+            continue  # `<div class="cursor" hidden></div>`: a hidden empty element hides no text
         out.append(Finding("SUP-04", "hidden-markup", "high", tf.path, line,
                            excerpt(tf.line_text(line)), "markup", "text styled to be invisible"))
     return out

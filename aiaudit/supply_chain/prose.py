@@ -81,7 +81,7 @@ REMOTE = re.compile(
     r"\b[^.]{0,60}(?:https?://|\bfrom\b)")
 HIDE = re.compile(
     r"(?i)\b(?:do not|don't|never|must not)\s+(?:tell|inform|mention|reveal|disclose|show|"
-    r"notify|alert|display|log|report)\b(?!\s+(?:the\s+)?users?\s+to\b)[^.\n]{0,60}\b(?:user|users|"
+    r"notify|alert|display|log|report)\b(?!\s+(?:the\s+)?users?\s+to\b|\s+(?:any\s+)?more\s+than\b)[^.\n]{0,60}\b(?:user|users|"
     r"anyone|human|operator|owner|them|this|these|that)\b|\bwithout\s+(?:(?:telling|informing|"
     r"notifying|alerting)\b|(?:mentioning|showing)\s+(?:it|this|that|them|anything|to the user|"
     r"the user)\b)|\b(?:secretly|covertly|surreptitiously)\b|\b(?:silently|quietly|"
@@ -176,6 +176,31 @@ def _line_at(text: str, offset: int) -> str:
 
 
 Kind = tuple[str, re.Match[str], re.Match[str]]
+# "Unsloth's uploads", "the official posts": a possessive or determiner makes a sink verb a noun.
+_NOUN_BEFORE = re.compile(r"(?i)(?:'s|\b(?:the|their|our|its|official|latest|recent|new))\s+$")
+# A fetch "obeyed" by following a redirect or by running a named program (`run setup.bat`) is
+# an install step, not instructions taken from the network (download-exec judges the code).
+_NOT_OBEYING = re.compile(r"(?i)\b(?:30[1278]|redirect\w*|signed url)\b|\b(?:run|execute)\s+`")
+
+
+def _verb(sentence: str) -> re.Match[str] | None:
+    """The first reading verb; a capitalised word inside a sentence is a name ("Open Hand's")."""
+    for match in READ.finditer(sentence):
+        word = match.group(0)
+        if word[0].isupper() and sentence[:match.start()].strip(" *_`>#-"):
+            continue
+        return match
+    return None
+
+
+def _sink(sentence: str) -> re.Match[str] | None:
+    """The first sink that is not a plural noun ("download Mistral's uploads")."""
+    for match in SINK.finditer(sentence):
+        if match.group(0).lower().endswith("s") and _NOUN_BEFORE.search(
+                sentence, 0, match.start()):
+            continue
+        return match
+    return None
 
 
 def _kinds(sentence: str, following: str) -> list[Kind]:
@@ -187,15 +212,18 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
     if source is not None and _CONFIGURED_KEY.search(sentence) and not _BULK.search(sentence):
         source = None
     if source is not None:
-        verb = READ.search(sentence)
-        sink = SINK.search(sentence)
+        verb = _verb(sentence)
+        sink = _sink(sentence)
         if sink is not None and verb is None and not _SINK_VERB.search(sentence):
             sink = None  # a link or a noun ("the system prompt is provided [here](url)")
-        later = SINK.search(following) if sink is None else None
+        later = _sink(following) if sink is None else None
         if sink is not None or (later is not None and verb is not None):
             out.append(("exfiltration", source, verb or sink or source))
     for kind, pattern in (("remote", REMOTE), ("precedence", PRECEDENCE)):
         match = pattern.search(sentence)
+        if match and kind == "remote" and _NOT_OBEYING.search(
+                sentence, match.start(), match.end() + 3):
+            match = None  # following an HTTP redirect, running a named program
         if match:
             out.append((kind, match, match))
     hide = HIDE.search(sentence)

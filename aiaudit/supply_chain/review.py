@@ -140,7 +140,8 @@ def _line_findings(tf: TextFile, rule_set: Iterable[rules.Rule], control: str = 
                 severity = severity if public else "medium"
             if rule.name == "hardcoded-secret":
                 value = match.group(match.lastindex or 0)
-                if _PLACEHOLDER.search(value) or len(set(value)) < 8 or _ENV_NAME.fullmatch(
+                if _PLACEHOLDER.search(value) or len(set(value)) < 8 or \
+                        _SECRET_REFERENCE.match(value) or _ENV_NAME.fullmatch(
                         value) or (
                         secretshapes.documented_example(value) if match.lastindex
                         else secretshapes.skill_secret(value) is None):
@@ -161,6 +162,10 @@ def _line_findings(tf: TextFile, rule_set: Iterable[rules.Rule], control: str = 
     return found
 
 
+# A reference a secret manager resolves at run time (`op://vault/item/field` for 1Password's
+# `op run`, Vault, AWS/GCP/Azure secret stores) names where the secret lives; it is no secret.
+_SECRET_REFERENCE = re.compile(r"(?i)(?:op|vault|secretsmanager|ssm|gcpsm|azkv|bws|infisical)://"
+                               r"|arn:aws:(?:secretsmanager|ssm):")
 # `"OPENAI_API_KEY": "OPENAI_API_KEY"` maps names: an environment variable's name is no secret.
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
@@ -174,8 +179,9 @@ def _signals(tf: TextFile) -> dict[str, int]:
             if tf.is_comment_at(match.start()) or in_pattern_literal(
                     tf.text_at(match.start()), _column(tf, match.start())):
                 continue
-            if name == "credential-path" and own_dotenv(match.group(0),
-                                                        tf.text_at(match.start())):
+            if name == "credential-path" and (own_dotenv(
+                    match.group(0), tf.text_at(match.start())) or
+                    tf.line_of(match.start()) in tf.docstring_lines):
                 continue
             hits[name] = match.start()
             break

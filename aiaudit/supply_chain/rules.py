@@ -47,15 +47,17 @@ _STDIN_INTERP = (r"(?:sudo\s+)?(?:python3?|perl|ruby|node|php)\b(?!\s+-[A-Za-z]*
                  r"runpy|importlib)\b))")
 _B64 = r"[A-Za-z0-9+/]{16,}={0,2}"
 
-PASTE_TUNNEL_HOSTS = (
+PASTE_HOSTS = (
     r"pastebin\.com", r"paste\.ee", r"hastebin\.\w+", r"ghostbin\.\w+", r"rentry\.(?:co|org)",
     r"glot\.io", r"dpaste\.\w+", r"termbin\.com", r"transfer\.sh", r"file\.io", r"0x0\.st",
-    r"webhook\.site", r"requestbin\.\w+", r"[\w-]+\.pipedream\.net",
+    r"paste\.rs", r"pastes\.dev", r"controlc\.com", r"privatebin\.\w+",
+)
+PASTE_TUNNEL_HOSTS = (
+    *PASTE_HOSTS, r"webhook\.site", r"requestbin\.\w+", r"[\w-]+\.pipedream\.net",
     r"[\w-]+\.ngrok(?:-free)?\.(?:io|app|dev)",
     r"[\w-]+\.trycloudflare\.com", r"serveo\.net", r"[\w-]+\.loca\.lt", r"bore\.pub",
     r"[\w-]+\.pinggy\.(?:io|link)", r"[\w-]+\.serveo\.net", r"interact\.sh", r"[\w-]+\.oast\.\w+",
     r"burpcollaborator\.net", r"discord(?:app)?\.com/api/webhooks", r"api\.telegram\.org/bot",
-    r"paste\.rs", r"pastes\.dev", r"controlc\.com", r"privatebin\.\w+",
 )
 KNOWN_INSTALLERS = re.compile(
     r"(?i)https://(?:deno\.land/install|sh\.rustup\.rs|get\.docker\.com|bun\.sh/install|"
