@@ -841,6 +841,14 @@ def code_views(skill: Skill) -> list[tuple[TextFile, list[int] | None]]:
                 text = inner.text
                 out.append((TextFile(f"{tf.path}{_VIEW}x{i}", inner.lang, text),
                             [inner.line] * (text.count("\n") + 1)))
+    from aiaudit.supply_chain.review import decoded_blobs
+
+    for tf in text_files(skill):  # encoded payloads: what the blob says is what runs
+        if tf.lang not in rules.EXECUTABLE_LANGS:
+            continue
+        for i, (start, _, decoded) in enumerate(decoded_blobs(tf)):
+            out.append((TextFile(f"{tf.path}{_VIEW}d{i}", "shell", decoded),
+                        [tf.line_of(start)] * (decoded.count("\n") + 1)))
     for tf, mapped in [*((t, None) for t in text_files(skill)), *out]:
         view = shell_view(folded.get(tf.path, tf) if mapped is None else tf)
         if view is not None:
@@ -881,6 +889,28 @@ def _views_review(skill: Skill, files: list[TextFile], seen: set[tuple[str, str,
     return out
 
 
+def _undisclosed_persistence(skill: Skill, files: list[TextFile]) -> list[Finding]:
+    """An order in prose to rewrite the agent's own memory or instruction files that the
+    description (what the user reads before installing) never mentions."""
+    from aiaudit.supply_chain.review import _prose_threats
+
+    description = skill.manifest.description.lower()
+    out = []
+    for tf in files:
+        if tf.lang != "markdown":
+            continue
+        for f in _prose_threats(tf):
+            target = re.search(r"(?i)\b(SOUL|MEMORY|IDENTITY|HEARTBEAT|USER|AGENTS|CLAUDE)\.md\b",
+                               f.excerpt)
+            if f.severity not in ("high", "critical") or (target and target.group(0).lower()
+                                                          in description):
+                continue
+            out.append(Finding("SUP-04", "undisclosed-persistence", "medium", f.file, f.line,
+                               f.excerpt, f.context, "tells the agent to rewrite its own "
+                               "memory or instruction files; the description does not say so"))
+    return out
+
+
 def manifest_review(skill: Skill) -> list[Finding]:
     """Every SUP-04 finding of one skill (allowlist not applied)."""
     files = text_files(skill)
@@ -888,6 +918,7 @@ def manifest_review(skill: Skill) -> list[Finding]:
     for tf in files:
         findings += hidden_instructions(tf)
     findings += [f for f in prose.skill_prose(skill, files) if f.control == "SUP-04"]
+    findings += _undisclosed_persistence(skill, files)
     findings += declared_vs_used(skill, files)
     findings += undeclared_effects(skill, files)
     findings += undisclosed_uploads(skill, files)

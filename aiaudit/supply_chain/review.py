@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import itertools
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from aiaudit import secretshapes
 from aiaudit.redact import mask
@@ -55,7 +56,9 @@ _PLACEHOLDER = re.compile(r"(?i)(x{6,}|your[_-]|example|changeme|dummy|placehold
 _REGEX_SYNTAX = re.compile(r"\\[|sbdw.]|\.\*|\[\^|\(\?")
 _TOKEN_URL = re.compile(r"(?im)^[ \t]*[\"']?[\w.-]*(token|oauth|cookie|session|credential|"
                         r"secret)[\w.-]*[\"']?\s*[:=]\s*[\"']?(https?://[^\s\"',]+)")
-PREFILTERED = (_BLOB, _TOKEN_URL)  # regexes run on whole files, prefiltered (anchors.py)
+# Hex text (`Buffer.from("6375726c…", "hex")`, `bytes.fromhex`): 16 bytes or more.
+_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{2}){16,}(?![0-9A-Za-z])")
+PREFILTERED = (_BLOB, _TOKEN_URL, _HEX_RUN)  # regexes run on whole files, prefiltered (anchors.py)
 
 
 def _blob_shaped(run: str) -> bool:
@@ -249,28 +252,37 @@ def _compound_findings(code_files: list[TextFile]) -> list[Finding]:
     return found
 
 
-def _decoded_findings(tf: TextFile) -> list[Finding]:
-    """Base64 blobs decoded and reviewed again: a payload does not hide by encoding."""
-    found = []
-    if tf.lang == "data" or not tf.may_match(_BLOB):
-        return found
-    blobs = (m for m in _BLOB_RUN.finditer(tf.text) if _blob_shaped(m.group(0)))
-    for count, match in enumerate(blobs):
+def decoded_blobs(tf: TextFile) -> Iterator[tuple[int, str, str]]:
+    """(offset, encoding, text) of each Base64 or hex run of a file that decodes to text."""
+    if tf.lang == "data":
+        return
+    blobs = (m for m in _BLOB_RUN.finditer(tf.text) if _blob_shaped(m.group(0))) \
+        if tf.may_match(_BLOB) else iter(())
+    hexes = _HEX_RUN.finditer(tf.text) if tf.may_match(_HEX_RUN) else iter(())
+    for count, match in enumerate(itertools.chain(blobs, hexes)):
         if count >= 200:
             break
         blob = match.group(0)
         if len(blob) > 1_000_000:
             continue
         try:
-            raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
+            raw = bytes.fromhex(blob) if _HEX_RUN.fullmatch(blob) else \
+                base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
         except (binascii.Error, ValueError):
             continue
         decoded = raw.decode("utf-8", "replace")
         printable = sum(ch.isprintable() or ch in "\n\t\r" for ch in decoded)
         if not decoded or printable / len(decoded) < 0.9:
             continue
-        line = tf.line_of(match.start())
-        around = tf.text_at(match.start())
+        yield match.start(), "Hex" if _HEX_RUN.fullmatch(blob) else "Base64", decoded
+
+
+def _decoded_findings(tf: TextFile) -> list[Finding]:
+    """Base64 and hex blobs decoded and reviewed again: a payload does not hide by encoding."""
+    found: list[Finding] = []
+    for start, encoding, decoded in decoded_blobs(tf):
+        line = tf.line_of(start)
+        around = tf.text_at(start)
         inner = TextFile(tf.path, "shell", decoded)
         shown = excerpt(decoded.split("\n")[0])
         for f in _line_findings(inner, [r for r in rules.LINE_RULES if r.name in _DECODED_RULES],
@@ -278,7 +290,7 @@ def _decoded_findings(tf: TextFile) -> list[Finding]:
             severity = f.severity if not tf.is_descriptive(line) else at_most(f.severity, "low")
             found.append(Finding("SUP-03", f.rule, severity, tf.path, line, excerpt(around),
                                  "decoded",
-                                 f"Base64 at line {line} decodes to: {shown}"))
+                                 f"{encoding} at line {line} decodes to: {shown}"))
     return found
 
 
