@@ -94,6 +94,11 @@ REMOTE = re.compile(
     r"[^.]{0,40}\b(?:live|lives|are|is|hosted|published|found|stored|kept|updated|served)\b"
     r"[^.]{0,30}"
     r"\b(?:at|on|from|in)\b[^.]{0,20}(?:https?://|\bgist\b|\bpastebin\b)|"
+    # de, es, fr, it, pt: fetch a URL, then follow its instructions
+    r"(?>https?://\S+)[^.]{0,100}\b(?:sigue|siga|seguir|obedece|ejecuta|suis|suivez|suivre|"
+    r"obéis|exécute|befolge|befolgen|folge|führe|segui|esegui|obedeça)\b[^.]{0,30}"
+    r"\b(?:instrucciones|instructions|anweisungen|istruzioni|instruções|órdenes|consignes|"
+    r"indicaciones)\b|"
     r"\b(?:fetch|download|load|get|pull|retrieve)\b[^.]{0,40}\b(?:latest|current|updated|"
     r"new|your|additional|remote)\s+(?:instructions|prompts?|rules|directives|commands|tasks)"
     r"\b[^.]{0,60}(?:https?://|\bfrom\b)")
@@ -122,7 +127,9 @@ HIDE = re.compile(
     r"usuari[oa]\b|\bne (?:dis|dites|mentionne[zs]?|préviens|prévenez) (?:rien )?(?:à|a) "
     r"l'utilisat(?:eur|rice)\b|\bsans (?:prévenir|informer|avertir|le dire à)\b[^.\n]{0,20}"
     r"utilisat(?:eur|rice)\b|\bnão (?:diga|conte|informe|mencione) (?:nada )?(?:ao|à) usuári[oa]"
-    r"\b|\bnon (?:dire|dirlo|informare|menzionare) (?:nulla )?all'utente\b")
+    r"\b|\bnon (?:dire|dirlo|informare|menzionare) (?:nulla )?all'utente\b|"
+    r"(?:不要|别|不必|无需|無需|不用)(?:告诉|告訴|通知|提醒|让|讓)(?:用户|用戶|使用者)|"
+    r"(?:不要|别)让(?:用户|用戶)知道")
 _FORBIDS = re.compile(r"(?i)\b(?:never|do not|don't|must not|should not|shouldn't)\b")
 # "Never show the token to the user" protects a secret; it hides no action.
 _PROTECTS_SECRET = re.compile(
@@ -191,7 +198,8 @@ _ANCHORS = (".ssh", "id_", ".aws", ".env", ".npmrc", ".netrc", ".pypirc", "crede
             "owner", "utilisat", "usuari", "benutzer", "nutzer", "utente", "anweisung", "instruc",
             "istruzion", "authority", "outrank", "outweigh", "trump", "guidance", "recipient",
             "payee", "beneficiar", "iban", "wallet", "<img", "inhalt", "contenido", "contenu",
-            "conteúdo", "contenuto", "содержимое", "内容", "读取", "發送", "发送")
+            "conteúdo", "contenuto", "содержимое", "内容", "读取", "發送", "发送", "用户",
+            "用戶", "使用者")
 
 
 @dataclass(frozen=True)
