@@ -44,14 +44,14 @@ def _module_constants(files: list[TextFile]) -> dict[str, Any]:
     """Constants of every Python module of a skill, under the dotted names an import in the
     skill can give it (`cfg/endpoints.py`: `cfg.endpoints.X` and `endpoints.X`)."""
     out: dict[str, Any] = {}
-    if sum(tf.lang == "python" for tf in files) < 2:
-        return out
+    if not 2 <= sum(tf.lang == "python" for tf in files) <= 40:
+        return out  # one module imports none; a package that big is an application
     from aiaudit.supply_chain.pyfold import module_constants
 
     imports = " ".join(line for tf in files if tf.lang == "python" and "import" in tf.text
                        for line in tf.text.split("\n") if "import " in line)
     for tf in files:
-        if tf.lang != "python" or not tf.path.endswith(".py") or len(tf.text) > 100_000:
+        if tf.lang != "python" or not tf.path.endswith(".py") or len(tf.text) > 20_000:
             continue
         dotted = tf.path[:-3].replace("/", ".").removesuffix(".__init__")
         names = {dotted, dotted.rsplit(".", 1)[-1]}

@@ -80,8 +80,7 @@ SINK = re.compile(
     r"\bpass(?:es|ing)?\b[^.]{0,40}\bas\s+[`'\"]?\w+[`'\"]?|\b(?:put|place|paste|insert)\b[^.]{0,40}"
     r"\b(?:here|this (?:field|argument|parameter))\b")
 REMOTE = re.compile(
-    r"(?i)\b(?:fetch|download|load|read|retrieve|get|pull|curl|wget|visit|open|check|consult|"
-    r"query|poll)\b"
+    r"(?i)\b(?:fetch|download|load|read|retrieve|get|pull|curl|wget|visit|open|check|consult)\b"
     r"[^.]{0,80}(?:(?>https?://\S+)|\burl\b|\bgist\b|\bpastebin\b)[^.]{0,100}(?<!how to )"
     r"\b(?:follow|obey|execute|run|do (?:what|exactly what|as)|carry (?:it |them )?out|apply|"
     r"treat (?:it|them|the \w+|its \w+|their \w+) as|use (?:it|them|its \w+) as (?:your )?"
@@ -94,14 +93,19 @@ REMOTE = re.compile(
     r"[^.]{0,40}\b(?:live|lives|are|is|hosted|published|found|stored|kept|updated|served)\b"
     r"[^.]{0,30}"
     r"\b(?:at|on|from|in)\b[^.]{0,20}(?:https?://|\bgist\b|\bpastebin\b)|"
-    # de, es, fr, it, pt: fetch a URL, then follow its instructions
-    r"(?>https?://\S+)[^.]{0,100}\b(?:sigue|siga|seguir|obedece|ejecuta|suis|suivez|suivre|"
-    r"obéis|exécute|befolge|befolgen|folge|führe|segui|esegui|obedeça)\b[^.]{0,30}"
-    r"\b(?:instrucciones|instructions|anweisungen|istruzioni|instruções|órdenes|consignes|"
-    r"indicaciones)\b|"
     r"\b(?:fetch|download|load|get|pull|retrieve)\b[^.]{0,40}\b(?:latest|current|updated|"
     r"new|your|additional|remote)\s+(?:instructions|prompts?|rules|directives|commands|tasks)"
     r"\b[^.]{0,60}(?:https?://|\bfrom\b)")
+# German, Spanish, French, Italian, Portuguese: fetch a URL, then follow its instructions (run
+# on sentences with a URL and one of the verbs, as _INTL_CUES gates the other languages).
+REMOTE_INTL = re.compile(
+    r"(?i)"
+    r"(?>https?://\S+)[^.]{0,100}\b(?:sigue|siga|seguir|obedece|ejecuta|suis|suivez|suivre|"
+    r"obéis|exécute|befolge|befolgen|folge|führe|segui|esegui|obedeça)\b[^.]{0,30}"
+    r"\b(?:instrucciones|instructions|anweisungen|istruzioni|instruções|órdenes|consignes|"
+    r"indicaciones)\b")
+_REMOTE_INTL_CUES = re.compile(r"(?i)sigue|siga|seguir|obedec|ejecuta|suis|suivez|suivre|obéis|"
+                               r"exécute|befolg|folge|führe|segui|esegui|obedeça")
 HIDE = re.compile(
     r"(?i)\b(?:do not|don't|never|must not)\s+(?:tell|inform|mention|reveal|disclose|show|"
     r"notify|alert|display|log|report)\b(?!\s+(?:the\s+)?users?\s+to\b|\s+(?:any\s+)?more\s+than\b)[^.\n]{0,60}\b(?:user|users|"
@@ -118,8 +122,11 @@ HIDE = re.compile(
     r"human|owner) (?:out of the loop|in the dark|unaware)\b|\b(?:don't|do not|never) let (?:the )?"
     r"(?:user|human|owner) (?:know|see|notice|find out)\b|\b(?:user|human|owner) (?:must|should|"
     r"needs? to) (?:remain|stay|be kept) (?:unaware|uninformed|in the dark)\b|\bwithout (?:ever )?"
-    r"surfacing (?:it|this|that)\b|"
-    # de, es, fr, pt, it
+    r"surfacing (?:it|this|that)\b")
+# The same in German, Spanish, French, Portuguese, Italian and Chinese (run only on a
+# sentence with a cue word of those languages: the alternatives cost time on every line).
+HIDE_INTL = re.compile(
+    r"(?i)"
     r"\b(?:sag|sage|erzähl|erwähne)\w* (?:dem|der) (?:benutzer|nutzer|anwender)\w* (?:nichts|"
     r"nicht)\b|\b(?:ohne|nicht) (?:den|dem) (?:benutzer|nutzer)\w* (?:zu )?(?:informieren|"
     r"benachrichtigen|fragen)\b|\bno (?:le )?(?:digas|diga|menciones|informes|avises) "
@@ -151,12 +158,6 @@ PRECEDENCE = re.compile(
     r"prior )?(?:instructions?|prompts?|rules|guidance|system|developer|user)\b|\b(?:all |any )?"
     r"(?:prior|previous|earlier|other) (?:guidance|instructions|rules|directives) (?:is|are) "
     r"(?:void|null|cancel+ed|revoked|obsolete|no longer valid)\b|"
-    # de, es, fr, pt, it
-    r"\bignorier\w*\s+(?:alle\s+)?(?:vorherigen|bisherigen|früheren|anderen|obigen)\s+"
-    r"(?:anweisungen|regeln|instruktionen)\b|\bignor[ae]\w*\s+(?:todas?\s+|tutte\s+)?"
-    r"(?:las\s+|os\s+|as\s+|le\s+)?(?:instrucciones|instruções|istruzioni|reglas|regras|regole)"
-    r"\s+(?:anteriores|previas|precedenti)\b|\bignore[zr]?\s+(?:toutes\s+)?(?:les\s+)?"
-    r"(?:instructions|consignes|règles)\s+(?:précédentes|antérieures)\b|"
     r"\b(?:take|takes|have|has)\s+(?:absolute\s+|highest\s+|top\s+)?(?:precedence|priority)\s+"
     r"over\s+(?:(?:any|all|every|each|the|your|its|my|other|another|previous|prior|earlier|"
     r"system|user|default|conflicting|existing|built-in)\s+){0,4}(?:instructions?\b|prompts?\b|"
@@ -166,6 +167,15 @@ PRECEDENCE = re.compile(
     r"\bhighest[- ]priority (?:instruction|rule|directive)s?\b|\bregardless of (?:what|any)\b"
     r"[^.]{0,30}\b(?:user|instructions|rules|system)\b|\beven if (?:the user|you are told|"
     r"instructed|other instructions|the system)\b")
+PRECEDENCE_INTL = re.compile(
+    r"(?i)"
+    r"\bignorier\w*\s+(?:alle\s+)?(?:vorherigen|bisherigen|früheren|anderen|obigen)\s+"
+    r"(?:anweisungen|regeln|instruktionen)\b|\bignor[ae]\w*\s+(?:todas?\s+|tutte\s+)?"
+    r"(?:las\s+|os\s+|as\s+|le\s+)?(?:instrucciones|instruções|istruzioni|reglas|regras|regole)"
+    r"\s+(?:anteriores|previas|precedenti)\b|\bignore[zr]?\s+(?:toutes\s+)?(?:les\s+)?"
+    r"(?:instructions|consignes|règles)\s+(?:précédentes|antérieures)\b")
+# Literals one of the other-language alternatives needs (or any non-ASCII character).
+_INTL_CUES = re.compile(r"(?i)benutzer|nutzer|anwender|usuari|usuári|utilisat|utente|ignor")
 # Another tool's recipient swapped for one the text names: shadowing on its own.
 RECIPIENT_SWAP = re.compile(
     r"(?i)\b(?:set|change|replace|swap|use)\s+(?:the\s+)?(?:recipient|payee|destination|"
@@ -288,14 +298,20 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
             image = sink is not None and sink.group(0)[:2] in ("<i", "<I", "![")
             # an image tag is an order by itself: the reading inside its URL is quoted by it
             out.append(("exfiltration", source, sink if image else verb or sink or source))
+    intl = not sentence.isascii() or _INTL_CUES.search(sentence) is not None
     for kind, pattern in (("remote", REMOTE), ("precedence", PRECEDENCE)):
         match = pattern.search(sentence)
+        if match is None and kind == "precedence" and intl:
+            match = PRECEDENCE_INTL.search(sentence)
+        if match is None and kind == "remote" and "://" in sentence and \
+                _REMOTE_INTL_CUES.search(sentence):
+            match = REMOTE_INTL.search(sentence)
         if match and kind == "remote" and _NOT_OBEYING.search(
                 sentence, match.start(), match.end() + 3):
             match = None  # following an HTTP redirect, running a named program
         if match:
             out.append((kind, match, match))
-    hide = HIDE.search(sentence)
+    hide = HIDE.search(sentence) or (HIDE_INTL.search(sentence) if intl else None)
     if hide and hide.group(0).lower().startswith("without") and \
             _FORBIDS.search(sentence, 0, hide.start()):
         hide = None  # "never strip a user's credentials without telling them" asks for candour
@@ -333,7 +349,8 @@ def _units(tf: TextFile) -> Iterator[tuple[int, str, str]]:
 
 
 # Regexes run on prose (prefiltered with the rules in one Hyperscan pass, anchors.py).
-PREFILTERED = (SOURCE, REMOTE, HIDE, PRECEDENCE, TOOL_HIJACK)
+PREFILTERED = (SOURCE, REMOTE, REMOTE_INTL, HIDE, HIDE_INTL, PRECEDENCE, PRECEDENCE_INTL,
+               TOOL_HIJACK)
 
 
 def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:

@@ -58,6 +58,10 @@ _TOKEN_URL = re.compile(r"(?im)^[ \t]*[\"']?[\w.-]*(token|oauth|cookie|session|c
                         r"secret)[\w.-]*[\"']?\s*[:=]\s*[\"']?(https?://[^\s\"',]+)")
 # Hex text (`Buffer.from("6375726c…", "hex")`, `bytes.fromhex`): 16 bytes or more.
 _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{2}){16,}(?![0-9A-Za-z])")
+# Maximal runs of hex digits: the candidates for _HEX_RUN, found without its lookbehind at
+# every position (the boundary and even length are checked on the few runs).
+_HEX_CANDIDATE = re.compile(r"[0-9a-fA-F]{32,}")
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 PREFILTERED = (_BLOB, _TOKEN_URL, _HEX_RUN)  # regexes run on whole files, prefiltered (anchors.py)
 
 
@@ -184,11 +188,23 @@ def _signals(tf: TextFile) -> dict[str, int]:
                 continue
             if name == "credential-path" and (own_dotenv(
                     match.group(0), tf.text_at(match.start())) or
-                    tf.line_of(match.start()) in tf.docstring_lines):
+                    _in_docstring(tf, match.start())):
                 continue
             hits[name] = match.start()
             break
     return hits
+
+
+def _in_docstring(tf: TextFile, offset: int) -> bool:
+    """Whether an offset of a Python file lies in a docstring (parsed only when it lies
+    inside some triple-quoted string)."""
+    if tf.lang != "python":
+        return False
+    text = tf.text
+    if not (text.count('"""', 0, offset) % 2 or text.count("'''", 0, offset) % 2 or
+            tf.text_at(offset).lstrip()[:1] in ("'", '"')):  # folded: one-line literal
+        return False
+    return tf.line_of(offset) in tf.docstring_lines
 
 
 _HOME_MARK = re.compile(r"~|\bHOME\b|home(?:dir)?\b|expanduser|\.\./|/(?:root|home|Users)/|"
@@ -252,13 +268,32 @@ def _compound_findings(code_files: list[TextFile]) -> list[Finding]:
     return found
 
 
-def decoded_blobs(tf: TextFile) -> Iterator[tuple[int, str, str]]:
-    """(offset, encoding, text) of each Base64 or hex run of a file that decodes to text."""
+def decoded_blobs(tf: TextFile) -> list[tuple[int, str, str]]:
+    """(offset, encoding, text) of each Base64 or hex run of a file that decodes to text
+    (cached on the file: both reviews read them)."""
+    cached = tf.__dict__.get("_decoded_blobs")
+    if cached is None:
+        cached = tf.__dict__["_decoded_blobs"] = list(_decode_blobs(tf))
+    return cached
+
+
+def _hex_runs(tf: TextFile) -> Iterator[re.Match[str]]:
+    text = tf.text
+    for match in _HEX_CANDIDATE.finditer(text):
+        start, end = match.span()
+        if (start and text[start - 1] in _ALNUM) or (end < len(text) and text[end] in _ALNUM):
+            continue
+        run = _HEX_RUN.fullmatch(text, start, end)
+        if run is not None:
+            yield run
+
+
+def _decode_blobs(tf: TextFile) -> Iterator[tuple[int, str, str]]:
     if tf.lang == "data":
         return
     blobs = (m for m in _BLOB_RUN.finditer(tf.text) if _blob_shaped(m.group(0))) \
         if tf.may_match(_BLOB) else iter(())
-    hexes = _HEX_RUN.finditer(tf.text) if tf.may_match(_HEX_RUN) else iter(())
+    hexes = _hex_runs(tf) if tf.may_match(_HEX_RUN) else iter(())
     for count, match in enumerate(itertools.chain(blobs, hexes)):
         if count >= 200:
             break
