@@ -48,7 +48,38 @@ HERMES_SKILLS = FW / "hermes-skills/hermes_agent-0.19.0"
 # a dependency on 'http', `os.environ["X_TOKEN"] = "1"` (a write) read as a secret read, and
 # one stray zero-width space in pasted model-card text read as hidden text.
 HERMES_FIXED = {"html-comment-instruction", "tool-hijack", "typosquat-dependency",
-                "secret-exfiltration", "instruction-override", "invisible-unicode"}
+                "secret-exfiltration", "instruction-override", "invisible-unicode",
+                # issue 11, part 3: "download Unsloth's uploads ... system prompt" and "Open
+                # Hand's system prompt ... [here](url)" (exfiltration), ComfyUI's "download ...,
+                # run `run_nvidia_gpu.bat`" and "follow [the 302] to a signed URL" (remote
+                # instructions), unbroker's "never disclose more than that" (secrecy), a
+                # `<div hidden></div>` cursor (hidden markup), `op://` references (secrets)
+                "prose-credential-exfiltration", "undisclosed-exfiltration",
+                "remote-instructions", "agent-secrecy", "secrecy-instruction", "hidden-markup",
+                "hardcoded-secret"}
+# Every SUP-03 failure left on Hermes' 257 skills, each read by hand and true by the rules (a
+# reviewer wants to know before installing): skill dir -> failing rules.
+HERMES_TRUE_SUP03 = {
+    # official installers piped into a shell (`curl -fsSL https://x.ai/cli/install.sh | bash`,
+    # `irm .../install.ps1 | iex`), or a release binary fetched into ~/.local/bin and chmod +x
+    **dict.fromkeys(("antigravity-cli", "cli", "grok", "himalaya", "huggingface-hub", "notion",
+                     "openhue", "parallel-cli", "unsloth", "xurl"), {"download-exec"}),
+    # `hermes config set approvals.mode off` documented as a command to run
+    "hermes-agent": {"agent-safety-off", "download-exec"},
+    # scripts that read the agent's whole secrets file (~/.hermes/.env; github-auth also
+    # ~/.git-credentials) in a skill that uses the network
+    **dict.fromkeys(("canvas", "github-auth", "hyperliquid", "telephony", "unbroker"),
+                    {"credential-exfiltration"}),
+    # write the agent's own SOUL.md (per profile; migrated from OpenClaw)
+    **dict.fromkeys(("kanban-video-orchestrator", "openclaw-migration"),
+                    {"persistence-agent-memory"}),
+    # wget | sh installer, `>> ~/.ssh/authorized_keys`, `export HF_TOKEN=... >> ~/.bashrc`
+    "lambda-labs": {"download-exec", "persistence-shell-rc", "ssh-key-implant"},
+    "llm-wiki": {"persistence-service"},  # systemctl --user enable --now obsidian-wiki-sync
+    "qmd": {"persistence-service"},  # LaunchAgent plist and a systemd user unit, enabled
+    "minecraft-modpack-server": {"persistence-cron"},  # (crontab -l; echo ...) | crontab -
+    "pinggy-tunnel": {"suspicious-host"},  # exposes local ports through a.pinggy.io tunnels
+}
 
 
 def _roots(base: Path = FW, skip: Path | None = HERMES_SKILLS) -> list[str]:
@@ -108,15 +139,30 @@ def test_real_mcp_descriptions_are_not_poisoned(name: str) -> None:
     assert bad == []
 
 
-def test_hermes_own_skills_keep_the_fixed_false_alarms_away() -> None:
+@pytest.fixture(scope="module")
+def hermes_reviews() -> list[tuple[str, list, list]]:
     roots = _roots(HERMES_SKILLS, None)
     settings = Settings(home_dirs=("/nonexistent",), skill_roots=tuple(roots))
     skills = discover(HostFS("local"), settings).skills
     assert len(skills) >= 200, len(skills)
-    fired = [f"{s.id}: {f.describe()}" for s in skills
-             for f in failing(static_review(s), "high") + failing(manifest_review(s), "medium")
-             if f.rule in HERMES_FIXED]
+    return [(s.id, failing(static_review(s), "high"), failing(manifest_review(s), "medium"))
+            for s in skills]
+
+
+def test_hermes_own_skills_keep_the_fixed_false_alarms_away(hermes_reviews: list) -> None:
+    fired = [f"{sid}: {f.describe()}" for sid, sup03, sup04 in hermes_reviews
+             for f in sup03 + sup04 if f.rule in HERMES_FIXED]
     assert fired == []
+
+
+def test_hermes_own_skills_fail_sup03_exactly_where_a_reviewer_must_know(
+        hermes_reviews: list) -> None:
+    got: dict[str, set[str]] = {}
+    for sid, sup03, _ in hermes_reviews:
+        if sup03:
+            got.setdefault(sid.rstrip("/").rsplit("/", 1)[-1], set()).update(
+                f.rule for f in sup03)
+    assert got == HERMES_TRUE_SUP03
 
 
 def test_a_stray_zero_width_space_is_low_and_a_run_of_them_still_hides() -> None:

@@ -206,14 +206,19 @@ def splice(source: str, edits: list[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def fold(tf: TextFile, depth: int = 0) -> Folded | None:
-    """The folded form of a Python or JavaScript file; None when nothing folds."""
+def fold(tf: TextFile, depth: int = 0, modules: dict[str, Any] | None = None
+         ) -> Folded | None:
+    """The folded form of a Python or JavaScript file; None when nothing folds. `modules`:
+    constants of the skill's other Python modules ("pkg.mod.NAME" -> value)."""
+    imports = bool(modules) and any(f".{name.rsplit('.', 1)[-1]}" in tf.text or
+                                    f" {name.rsplit('.', 1)[-1]}" in tf.text
+                                    for name in modules)
     if tf.lang not in ("python", "js") or len(tf.text) > MAX_SOURCE or depth > MAX_DEPTH \
-            or not worth_folding(tf.text):
+            or not (worth_folding(tf.text) or imports and tf.lang == "python"):
         return None
     if tf.lang == "python":
         from aiaudit.supply_chain.pyfold import fold_python
-        result = fold_python(tf.text)
+        result = fold_python(tf.text, modules)
     else:
         from aiaudit.supply_chain.jsfold import fold_js
         result = fold_js(tf.text)

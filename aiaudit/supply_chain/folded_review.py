@@ -9,6 +9,8 @@ reviewer sees both what is written and what it does. Context "folded" or "byteco
 from __future__ import annotations
 
 import posixpath
+import re
+from typing import Any
 
 from aiaudit.supply_chain import review, rules
 from aiaudit.supply_chain.bytecode import disassemble
@@ -28,11 +30,35 @@ def folded_files(skill: Skill) -> list[tuple[TextFile, TextFile, Folded]]:
     if cached is not None:
         return cached
     out = []
-    for tf in review.text_files(skill):
-        result = fold(tf)
+    files = review.text_files(skill)
+    modules = _module_constants(files)
+    for tf in files:
+        result = fold(tf, modules=modules)
         if result is not None:
             out.append((tf, TextFile(tf.path, tf.lang, result.text), result))
     skill.__dict__["_folded"] = out
+    return out
+
+
+def _module_constants(files: list[TextFile]) -> dict[str, Any]:
+    """Constants of every Python module of a skill, under the dotted names an import in the
+    skill can give it (`cfg/endpoints.py`: `cfg.endpoints.X` and `endpoints.X`)."""
+    out: dict[str, Any] = {}
+    if not 2 <= sum(tf.lang == "python" for tf in files) <= 40:
+        return out  # one module imports none; a package that big is an application
+    from aiaudit.supply_chain.pyfold import module_constants
+
+    imports = " ".join(line for tf in files if tf.lang == "python" and "import" in tf.text
+                       for line in tf.text.split("\n") if "import " in line)
+    for tf in files:
+        if tf.lang != "python" or not tf.path.endswith(".py") or len(tf.text) > 20_000:
+            continue
+        dotted = tf.path[:-3].replace("/", ".").removesuffix(".__init__")
+        names = {dotted, dotted.rsplit(".", 1)[-1]}
+        if not any(re.search(rf"\b{re.escape(n.rsplit('.', 1)[-1])}\b", imports) for n in names):
+            continue  # imported by no file of the skill
+        for name in names:
+            out |= module_constants(name, tf.text)
     return out
 
 

@@ -49,12 +49,16 @@ _HIDDEN_MARKUP = re.compile(
 # White text is only invisible on the page's own (white) background.
 _OWN_BACKGROUND = re.compile(r"(?i)background(?:-color)?\s*:\s*(?!\s*(?:#fff(?:fff)?|white|"
                              r"transparent|none)\b)[^;\"'>]+")
+# Nothing but whitespace before the element's closing tag (a script fills it in, or never).
+_EMPTY_ELEMENT = re.compile(r"\s*</(?:div|span|p|section)\s*>", re.I)
 _PASSWORD_NEAR = re.compile(r"(?i)\bpass(?:word|phrase)\b\s*[:=]?\s*\S+")
 _ARCHIVE_WORD = re.compile(r"(?i)\.(?:zip|7z|rar)\b|\barchive\b")
 _RUN_WORD = re.compile(r"(?i)\b(?:paste|copy|run|execute|terminal|shell|launch|open)\b")
 _DOWNLOAD_RUN = re.compile(r"(?i)\bdownload\b[^.\n]{0,80}\b(?:run|execute|open|install|launch)\b"
                            r"[^.\n]{0,60}\.(?:exe|dmg|pkg|msi|appimage|bin|sh|zip|7z)\b")
-_PASTE_HOST = re.compile(r"(?i)(?:https?://)?(?:" + "|".join(rules.PASTE_TUNNEL_HOSTS) + r")")
+# Sites that serve snippets to copy (a tunnel or request catcher serves no snippet: `ssh -R0:...
+# a.pinggy.io` opens a tunnel, which rules.py's suspicious-host already reports).
+_PASTE_HOST = re.compile(r"(?i)(?:https?://)?(?:" + "|".join(rules.PASTE_HOSTS) + r")")
 
 _METADATA = ("package.json", "package-lock.json", "_meta.json", "openclaw.plugin.json")
 TAG_BLOCK = range(0xE0000, 0xE0080)
@@ -136,6 +140,8 @@ def _comment_findings(tf: TextFile) -> list[Finding]:
         if match.group(0).lower().rstrip().endswith(("white", "#fff", "#ffffff")) and \
                 _OWN_BACKGROUND.search(tag):
             continue  # white text on its own coloured background is visible
+        if _EMPTY_ELEMENT.match(tf.text, match.start() + len(tag) + 1):
+            continue  # `<div class="cursor" hidden></div>`: a hidden empty element hides no text
         out.append(Finding("SUP-04", "hidden-markup", "high", tf.path, line,
                            excerpt(tf.line_text(line)), "markup", "text styled to be invisible"))
     return out
@@ -835,6 +841,14 @@ def code_views(skill: Skill) -> list[tuple[TextFile, list[int] | None]]:
                 text = inner.text
                 out.append((TextFile(f"{tf.path}{_VIEW}x{i}", inner.lang, text),
                             [inner.line] * (text.count("\n") + 1)))
+    from aiaudit.supply_chain.review import decoded_blobs
+
+    for tf in text_files(skill):  # encoded payloads: what the blob says is what runs
+        if tf.lang not in rules.EXECUTABLE_LANGS:
+            continue
+        for i, (start, _, decoded) in enumerate(decoded_blobs(tf)):
+            out.append((TextFile(f"{tf.path}{_VIEW}d{i}", "shell", decoded),
+                        [tf.line_of(start)] * (decoded.count("\n") + 1)))
     for tf, mapped in [*((t, None) for t in text_files(skill)), *out]:
         view = shell_view(folded.get(tf.path, tf) if mapped is None else tf)
         if view is not None:
@@ -875,6 +889,28 @@ def _views_review(skill: Skill, files: list[TextFile], seen: set[tuple[str, str,
     return out
 
 
+def _undisclosed_persistence(skill: Skill, files: list[TextFile]) -> list[Finding]:
+    """An order in prose to rewrite the agent's own memory or instruction files that the
+    description (what the user reads before installing) never mentions."""
+    from aiaudit.supply_chain.review import _prose_threats
+
+    description = skill.manifest.description.lower()
+    out = []
+    for tf in files:
+        if tf.lang != "markdown":
+            continue
+        for f in _prose_threats(tf):
+            target = re.search(r"(?i)\b(SOUL|MEMORY|IDENTITY|HEARTBEAT|USER|AGENTS|CLAUDE)\.md\b",
+                               f.excerpt)
+            if f.severity not in ("high", "critical") or (target and target.group(0).lower()
+                                                          in description):
+                continue
+            out.append(Finding("SUP-04", "undisclosed-persistence", "medium", f.file, f.line,
+                               f.excerpt, f.context, "tells the agent to rewrite its own "
+                               "memory or instruction files; the description does not say so"))
+    return out
+
+
 def manifest_review(skill: Skill) -> list[Finding]:
     """Every SUP-04 finding of one skill (allowlist not applied)."""
     files = text_files(skill)
@@ -882,6 +918,7 @@ def manifest_review(skill: Skill) -> list[Finding]:
     for tf in files:
         findings += hidden_instructions(tf)
     findings += [f for f in prose.skill_prose(skill, files) if f.control == "SUP-04"]
+    findings += _undisclosed_persistence(skill, files)
     findings += declared_vs_used(skill, files)
     findings += undeclared_effects(skill, files)
     findings += undisclosed_uploads(skill, files)

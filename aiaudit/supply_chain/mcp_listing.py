@@ -188,6 +188,32 @@ _POISON = (
 )
 
 
+# A parameter's description is itself the sink: "this must be the output of printenv" sends
+# the environment as the argument, with no verb of sending.
+_PARAM_PRIVATE = re.compile(
+    r"(?i)~/\.|\$HOME/\.|\.ssh/|\bid_(?:rsa|ed25519|ecdsa)\b|\.aws/credentials|(?<![\w-])\.env\b|"
+    r"\.npmrc\b|\.netrc\b|\bprintenv\b|\b(?:mcp|openclaw|claude_desktop_config)\.json\b|"
+    r"\b(?:all|every|entire|complete|whole|full)\s+(?:of\s+the\s+)?(?:environment|env vars?|"
+    r"conversation|chat history|message history|system prompt)\b|\b(?:conversation|chat) history\b|"
+    r"\bsystem prompt\b|\bprivate key\b")
+_PARAM_VALUE = re.compile(
+    r"(?i)\b(?:must|should|shall|needs? to|has to)\s+(?:be|contain|include|hold|carry)\b|"
+    r"\b(?:output|contents?|value|text|copy) of\b|\b(?:paste|fill|put|insert|place)\b|"
+    r"\b(?:set (?:this|it) to|pass)\b")
+_NEVER_VALUE = re.compile(r"(?i)\b(?:never|not|no|without)\b[^.]{0,30}\b(?:its |their |the )?"
+                          r"(?:value|contents?)\b")
+
+
+def _param_private(text: str, label: str) -> re.Match[str] | None:
+    """A parameter description (label `tool:NAME.PARAM`) asking for private data as the value."""
+    if "." not in label.split(":", 1)[-1]:
+        return None
+    source = _PARAM_PRIVATE.search(text)
+    if source is None or not _PARAM_VALUE.search(text) or _NEVER_VALUE.search(text):
+        return None
+    return source
+
+
 def _protects_secret(text: str, at: int) -> bool:
     """Whether the sentence around `at` only keeps a secret from being shown."""
     from aiaudit.supply_chain.prose import _PROTECTS_SECRET
@@ -205,6 +231,12 @@ def judge_description(text: str, label: str) -> list[Any]:
     from aiaudit.supply_chain.textctx import TextFile
 
     found = list(review_text(text, label))
+    private = _param_private(text, label)
+    if private is not None:
+        found.append(Finding("SUP-07", "parameter-private-value", "high", label, 1,
+                             excerpt(" ".join(text.split())), "mcp-description",
+                             f"the parameter asks for {private.group(0)} as its value "
+                             "(tool poisoning)"))
     found += _prose_threats(TextFile(label, "markdown", text))
     for rule, pattern in _POISON:
         match = pattern.search(text)

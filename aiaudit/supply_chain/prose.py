@@ -51,11 +51,22 @@ _BULK = re.compile(r"(?i)~/\.ssh|\.ssh/|id_(?:rsa|ed25519|ecdsa)|\.aws/|\b(?:all
 # Sinks that are themselves an order to move data (the other sinks are places: a URL, a
 # header, a parameter, which need a reading verb to make the sentence an order).
 _SINK_VERB = re.compile(r"(?i)\b(?:send|post|upload|transmit|forward|exfiltrate|submit|beacon|"
-                        r"report (?:it|them|back)|e-?mail (?:it|them)|push)\b|!\[[^\]]*\]\(")
+                        r"report (?:it|them|back)|e-?mail (?:it|them)|push)\b|!\[[^\]]*\]\(|"
+                        r"<img\b[^>]*\bsrc=|" + r"\b(?:" + "|".join(
+                            r"sende|senden|schicke|schicken|übermittle|übermitteln|lade\w* hoch|"
+                            r"envía|envia|enviar|envie|mande|manda|sube|subir|envoie|envoyer|"
+                            r"envoyez|transmets|transmettre|téléverse|invia|inviare|manda|carica|"
+                            r"отправь|отправьте|отправить|перешли".split("|")) + r")(?!\w)|"
+                        r"发送|上传|傳送|发到|發送")
 READ = re.compile(
     r"(?i)\b(?:read|reads|open|cat|collect|gather|grab|copy|load|extract|take|get|retrieve|"
     r"dump|list|include|includes|attach|append|add|embed|encode|base64|pass|put|insert|"
-    r"look up|find|summari[sz]e|contents? of|value of)\b")
+    r"look up|find|summari[sz]e|contents? of|value of)\b|"
+    # de, es, fr, pt, it, ru, zh: read / open / copy / add / the contents of
+    r"\b(?:lies|lese|lesen|öffne|kopiere|füge|inhalt|lee|leer|lea|abre|copia|añade|agrega|"
+    r"contenido|lis|lire|lisez|ouvre|copie|ajoute|ajoutez|contenu|ler|leia|abra|adicione|"
+    r"conteúdo|leggi|leggere|apri|aggiungi|contenuto|прочитай|прочитайте|прочти|открой|"
+    r"скопируй|содержимое)(?!\w)|读取|读一下|讀取|打开|复制|内容")
 SINK = re.compile(
     r"(?i)\b(?:send|sends|post|posts|upload|uploads|transmit|forward|exfiltrate|submit|sync|"
     r"beacon|report (?:it|them|back)|e-?mail (?:it|them)|push)\b|\bheaders?\b|"
@@ -64,24 +75,40 @@ SINK = re.compile(
     r"\bhttps?://|\bendpoint\b|\bas (?:the|an?) [`'\"]?\w+[`'\"]? (?:argument|parameter|"
     r"field|param)\b|\b(?:argument|parameter)\b|\brequest body\b|\bto the (?:url|server|api)\b|"
     r"\bnext (?:web|http|api|tool) (?:call|request)\b|\bdns\b|\bpastebin\b|\bgist\b|"
+    r"\ben-tête\b|\bkopfzeile\b|\bencabezado\b|\bcabeçalho\b|\bintestazione\b|"
+    r"<img\b[^>]*\bsrc=|"
     r"\bpass(?:es|ing)?\b[^.]{0,40}\bas\s+[`'\"]?\w+[`'\"]?|\b(?:put|place|paste|insert)\b[^.]{0,40}"
     r"\b(?:here|this (?:field|argument|parameter))\b")
 REMOTE = re.compile(
-    r"(?i)\b(?:fetch|download|load|read|retrieve|get|pull|curl|wget|visit|open|check)\b"
+    r"(?i)\b(?:fetch|download|load|read|retrieve|get|pull|curl|wget|visit|open|check|consult)\b"
     r"[^.]{0,80}(?:(?>https?://\S+)|\burl\b|\bgist\b|\bpastebin\b)[^.]{0,100}(?<!how to )"
-    r"\b(?:follow|obey|execute|run|do (?:what|exactly what|as)|carry out|apply|treat (?:it|them|"
-    r"the \w+) as|use (?:it|them) as (?:your )?(?:instructions|system prompt)|act on)\b"
+    r"\b(?:follow|obey|execute|run|do (?:what|exactly what|as)|carry (?:it |them )?out|apply|"
+    r"treat (?:it|them|the \w+|its \w+|their \w+) as|use (?:it|them|its \w+) as (?:your )?"
+    r"(?:instructions|system prompt)|act on|comply with|abide by|(?:what|whatever) (?:it|they) "
+    r"says? (?:supersedes|overrides|replaces|wins))\b"
     r"(?!\s+(?:the\s+)?(?:below|following|commands? below|snippet)\b)"
     r"(?![^.]{0,30}\b(?:links?|redirects?|pagination|cursor|next page)\b)|"
-    r"\b(?:instructions|prompts?|rules|commands|tasks|directives|steps|system prompt)\b"
-    r"[^.]{0,40}\b(?:live|are|is|hosted|published|found|stored|kept|updated)\b[^.]{0,30}"
+    r"\b(?:instructions|prompts?|rules|commands|tasks|task list|directives|steps|system prompt|"
+    r"orders|playbook)\b"
+    r"[^.]{0,40}\b(?:live|lives|are|is|hosted|published|found|stored|kept|updated|served)\b"
+    r"[^.]{0,30}"
     r"\b(?:at|on|from|in)\b[^.]{0,20}(?:https?://|\bgist\b|\bpastebin\b)|"
     r"\b(?:fetch|download|load|get|pull|retrieve)\b[^.]{0,40}\b(?:latest|current|updated|"
     r"new|your|additional|remote)\s+(?:instructions|prompts?|rules|directives|commands|tasks)"
     r"\b[^.]{0,60}(?:https?://|\bfrom\b)")
+# German, Spanish, French, Italian, Portuguese: fetch a URL, then follow its instructions (run
+# on sentences with a URL and one of the verbs, as _INTL_CUES gates the other languages).
+REMOTE_INTL = re.compile(
+    r"(?i)"
+    r"(?>https?://\S+)[^.]{0,100}\b(?:sigue|siga|seguir|obedece|ejecuta|suis|suivez|suivre|"
+    r"obéis|exécute|befolge|befolgen|folge|führe|segui|esegui|obedeça)\b[^.]{0,30}"
+    r"\b(?:instrucciones|instructions|anweisungen|istruzioni|instruções|órdenes|consignes|"
+    r"indicaciones)\b")
+_REMOTE_INTL_CUES = re.compile(r"(?i)sigue|siga|seguir|obedec|ejecuta|suis|suivez|suivre|obéis|"
+                               r"exécute|befolg|folge|führe|segui|esegui|obedeça")
 HIDE = re.compile(
     r"(?i)\b(?:do not|don't|never|must not)\s+(?:tell|inform|mention|reveal|disclose|show|"
-    r"notify|alert|display|log|report)\b(?!\s+(?:the\s+)?users?\s+to\b)[^.\n]{0,60}\b(?:user|users|"
+    r"notify|alert|display|log|report)\b(?!\s+(?:the\s+)?users?\s+to\b|\s+(?:any\s+)?more\s+than\b)[^.\n]{0,60}\b(?:user|users|"
     r"anyone|human|operator|owner|them|this|these|that)\b|\bwithout\s+(?:(?:telling|informing|"
     r"notifying|alerting)\b|(?:mentioning|showing)\s+(?:it|this|that|them|anything|to the user|"
     r"the user)\b)|\b(?:secretly|covertly|surreptitiously)\b|\b(?:silently|quietly|"
@@ -90,7 +117,26 @@ HIDE = re.compile(
     r"steps\s+|instructions?\s+)?(?:secret|hidden|confidential|private|to yourself)\b|"
     r"\b(?:hide|conceal)\s+(?:this|these|it|the \w+)\s+from\b|\bthe user (?:does not|doesn't|"
     r"need not|should not|shouldn't) (?:need to )?(?:know|see|be told|notice)\b|"
-    r"\bdo not mention this\b")
+    r"\bdo not mention this\b|\b(?:no need|not necessary) to (?:bring (?:this|it) up|mention "
+    r"(?:this|it)|tell|inform)\b[^.\n]{0,30}\b(?:user|human|owner)\b|\bkeep (?:the )?(?:user|"
+    r"human|owner) (?:out of the loop|in the dark|unaware)\b|\b(?:don't|do not|never) let (?:the )?"
+    r"(?:user|human|owner) (?:know|see|notice|find out)\b|\b(?:user|human|owner) (?:must|should|"
+    r"needs? to) (?:remain|stay|be kept) (?:unaware|uninformed|in the dark)\b|\bwithout (?:ever )?"
+    r"surfacing (?:it|this|that)\b")
+# The same in German, Spanish, French, Portuguese, Italian and Chinese (run only on a
+# sentence with a cue word of those languages: the alternatives cost time on every line).
+HIDE_INTL = re.compile(
+    r"(?i)"
+    r"\b(?:sag|sage|erzähl|erwähne)\w* (?:dem|der) (?:benutzer|nutzer|anwender)\w* (?:nichts|"
+    r"nicht)\b|\b(?:ohne|nicht) (?:den|dem) (?:benutzer|nutzer)\w* (?:zu )?(?:informieren|"
+    r"benachrichtigen|fragen)\b|\bno (?:le )?(?:digas|diga|menciones|informes|avises) "
+    r"(?:nada )?(?:al|a la) usuari[oa]\b|\bsin (?:avisar|informar|decir\w*)\b[^.\n]{0,20}"
+    r"usuari[oa]\b|\bne (?:dis|dites|mentionne[zs]?|préviens|prévenez) (?:rien )?(?:à|a) "
+    r"l'utilisat(?:eur|rice)\b|\bsans (?:prévenir|informer|avertir|le dire à)\b[^.\n]{0,20}"
+    r"utilisat(?:eur|rice)\b|\bnão (?:diga|conte|informe|mencione) (?:nada )?(?:ao|à) usuári[oa]"
+    r"\b|\bnon (?:dire|dirlo|informare|menzionare) (?:nulla )?all'utente\b|"
+    r"(?:不要|别|不必|无需|無需|不用)(?:告诉|告訴|通知|提醒|让|讓)(?:用户|用戶|使用者)|"
+    r"(?:不要|别)让(?:用户|用戶)知道")
 _FORBIDS = re.compile(r"(?i)\b(?:never|do not|don't|must not|should not|shouldn't)\b")
 # "Never show the token to the user" protects a secret; it hides no action.
 _PROTECTS_SECRET = re.compile(
@@ -105,6 +151,13 @@ PRECEDENCE = re.compile(
     r"|\byou are now (?:DAN\b|unrestricted|jailbroken|free (?:from|of)|no longer bound|in "
     r"developer mode|operating without|(?:a|an|the) [\w-]+(?: [\w-]+)? (?:that|who|with no|"
     r"without)\b)|\bnew (?:system )?instructions\s*:|\bsystem prompt override\b|"
+    r"\b(?:this|these|the following|my|our)\s+(?:\w+\s+){0,2}(?:outranks?|outweighs?|trumps?)"
+    r"\s+(?:\w+\s+){0,3}(?:instructions?|prompts?|rules|"
+    r"guidance|directives|polic(?:y|ies)|system prompt|developer message)\b|\b(?:higher|greater|"
+    r"more) (?:authority|priority|weight) than (?:the |your |any |all )?(?:other |previous |"
+    r"prior )?(?:instructions?|prompts?|rules|guidance|system|developer|user)\b|\b(?:all |any )?"
+    r"(?:prior|previous|earlier|other) (?:guidance|instructions|rules|directives) (?:is|are) "
+    r"(?:void|null|cancel+ed|revoked|obsolete|no longer valid)\b|"
     r"\b(?:take|takes|have|has)\s+(?:absolute\s+|highest\s+|top\s+)?(?:precedence|priority)\s+"
     r"over\s+(?:(?:any|all|every|each|the|your|its|my|other|another|previous|prior|earlier|"
     r"system|user|default|conflicting|existing|built-in)\s+){0,4}(?:instructions?\b|prompts?\b|"
@@ -114,6 +167,22 @@ PRECEDENCE = re.compile(
     r"\bhighest[- ]priority (?:instruction|rule|directive)s?\b|\bregardless of (?:what|any)\b"
     r"[^.]{0,30}\b(?:user|instructions|rules|system)\b|\beven if (?:the user|you are told|"
     r"instructed|other instructions|the system)\b")
+PRECEDENCE_INTL = re.compile(
+    r"(?i)"
+    r"\bignorier\w*\s+(?:alle\s+)?(?:vorherigen|bisherigen|früheren|anderen|obigen)\s+"
+    r"(?:anweisungen|regeln|instruktionen)\b|\bignor[ae]\w*\s+(?:todas?\s+|tutte\s+)?"
+    r"(?:las\s+|os\s+|as\s+|le\s+)?(?:instrucciones|instruções|istruzioni|reglas|regras|regole)"
+    r"\s+(?:anteriores|previas|precedenti)\b|\bignore[zr]?\s+(?:toutes\s+)?(?:les\s+)?"
+    r"(?:instructions|consignes|règles)\s+(?:précédentes|antérieures)\b")
+# Literals one of the other-language alternatives needs (or any non-ASCII character).
+_INTL_CUES = re.compile(r"(?i)benutzer|nutzer|anwender|usuari|usuári|utilisat|utente|ignor")
+# Another tool's recipient swapped for one the text names: shadowing on its own.
+RECIPIENT_SWAP = re.compile(
+    r"(?i)\b(?:set|change|replace|swap|use)\s+(?:the\s+)?(?:recipient|payee|destination|"
+    r"beneficiary|iban|wallet|account number|to[- ]address)\b[^.]{0,80}\b(?:instead of|rather "
+    r"than|regardless of)\s+(?:the\s+)?(?:one|what|whatever|user|address|account)\b|"
+    r"\b(?:always|silently)\s+(?:send|pay|transfer)\s+(?:it\s+|funds\s+|payments?\s+)?to\b"
+    r"[^.]{0,40}\binstead\b")
 TOOL_HIJACK = re.compile(
     r"(?i)\b(?:before|after|instead of|rather than|whenever|when(?:ever)? (?:the user|you)"
     r"[^.]{0,40})\b[^.]{0,60}\b(?:any|every|each|other|all|another)\s+(?:\w+\s+)?"
@@ -121,6 +190,9 @@ TOOL_HIJACK = re.compile(
     r"(?:the\s+)?[`'\"]?[\w.-]*(?:send_?\w*|email|mail|exec\w*|shell|bash|terminal|"
     r"run_command|write_file|http_request|fetch|browser|transfer\w*|payment\w*)[`'\"]?\s+"
     r"(?:tool|function)\b|\b(?:all|every|any)\s+(?:emails?|messages?|payments?|transfers?|"
+    r"requests?|files?)\s+(?:must|should|shall|are to)\s+(?:be\s+)?(?:sent|forwarded|copied|"
+    r"bcc'?d|redirected|routed)\s+(?:to|via)\b|" + RECIPIENT_SWAP.pattern[4:] + "|"
+    r"\b(?:all|every|any)\s+(?:emails?|messages?|payments?|transfers?|"
     r"requests?|files?)\s+(?:must|should|shall|are to)\s+(?:be\s+)?(?:sent|forwarded|copied|"
     r"bcc'?d|redirected|routed)\s+(?:to|via)\b|\b(?:bcc|cc)\b[^.]{0,30}\b[\w.+-]+@[\w-]+\.")
 _REDIRECT = re.compile(r"(?i)[\w.+-]+@[\w-]+\.[a-z]{2,}\b|https?://|\b(?:bcc|redirect|forward)\w*\b")
@@ -132,7 +204,12 @@ _ANCHORS = (".ssh", "id_", ".aws", ".env", ".npmrc", ".netrc", ".pypirc", "crede
             "tell", "mention", "reveal", "silent", "secret", "quiet", "hide", "conceal",
             "without", "ignore", "disregard", "override", "precedence", "priority",
             "supersede", "regardless", "even if", "you are now", "email", "bcc", "soul.md",
-            "memory.md", "user.md", "keep this", "don't", "do not", "never")
+            "memory.md", "user.md", "keep this", "don't", "do not", "never", "user", "human",
+            "owner", "utilisat", "usuari", "benutzer", "nutzer", "utente", "anweisung", "instruc",
+            "istruzion", "authority", "outrank", "outweigh", "trump", "guidance", "recipient",
+            "payee", "beneficiar", "iban", "wallet", "<img", "inhalt", "contenido", "contenu",
+            "conteúdo", "contenuto", "содержимое", "内容", "读取", "發送", "发送", "用户",
+            "用戶", "使用者")
 
 
 @dataclass(frozen=True)
@@ -176,6 +253,31 @@ def _line_at(text: str, offset: int) -> str:
 
 
 Kind = tuple[str, re.Match[str], re.Match[str]]
+# "Unsloth's uploads", "the official posts": a possessive or determiner makes a sink verb a noun.
+_NOUN_BEFORE = re.compile(r"(?i)(?:'s|\b(?:the|their|our|its|official|latest|recent|new))\s+$")
+# A fetch "obeyed" by following a redirect or by running a named program (`run setup.bat`) is
+# an install step, not instructions taken from the network (download-exec judges the code).
+_NOT_OBEYING = re.compile(r"(?i)\b(?:30[1278]|redirect\w*|signed url)\b|\b(?:run|execute)\s+`")
+
+
+def _verb(sentence: str) -> re.Match[str] | None:
+    """The first reading verb; a capitalised word inside a sentence is a name ("Open Hand's")."""
+    for match in READ.finditer(sentence):
+        word = match.group(0)
+        if word[0].isupper() and sentence[:match.start()].strip(" *_`>#-"):
+            continue
+        return match
+    return None
+
+
+def _sink(sentence: str) -> re.Match[str] | None:
+    """The first sink that is not a plural noun ("download Mistral's uploads")."""
+    for match in SINK.finditer(sentence):
+        if match.group(0).lower().endswith("s") and _NOUN_BEFORE.search(
+                sentence, 0, match.start()):
+            continue
+        return match
+    return None
 
 
 def _kinds(sentence: str, following: str) -> list[Kind]:
@@ -187,18 +289,29 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
     if source is not None and _CONFIGURED_KEY.search(sentence) and not _BULK.search(sentence):
         source = None
     if source is not None:
-        verb = READ.search(sentence)
-        sink = SINK.search(sentence)
+        verb = _verb(sentence)
+        sink = _sink(sentence)
         if sink is not None and verb is None and not _SINK_VERB.search(sentence):
             sink = None  # a link or a noun ("the system prompt is provided [here](url)")
-        later = SINK.search(following) if sink is None else None
+        later = _sink(following) if sink is None else None
         if sink is not None or (later is not None and verb is not None):
-            out.append(("exfiltration", source, verb or sink or source))
+            image = sink is not None and sink.group(0)[:2] in ("<i", "<I", "![")
+            # an image tag is an order by itself: the reading inside its URL is quoted by it
+            out.append(("exfiltration", source, sink if image else verb or sink or source))
+    intl = not sentence.isascii() or _INTL_CUES.search(sentence) is not None
     for kind, pattern in (("remote", REMOTE), ("precedence", PRECEDENCE)):
         match = pattern.search(sentence)
+        if match is None and kind == "precedence" and intl:
+            match = PRECEDENCE_INTL.search(sentence)
+        if match is None and kind == "remote" and "://" in sentence and \
+                _REMOTE_INTL_CUES.search(sentence):
+            match = REMOTE_INTL.search(sentence)
+        if match and kind == "remote" and _NOT_OBEYING.search(
+                sentence, match.start(), match.end() + 3):
+            match = None  # following an HTTP redirect, running a named program
         if match:
             out.append((kind, match, match))
-    hide = HIDE.search(sentence)
+    hide = HIDE.search(sentence) or (HIDE_INTL.search(sentence) if intl else None)
     if hide and hide.group(0).lower().startswith("without") and \
             _FORBIDS.search(sentence, 0, hide.start()):
         hide = None  # "never strip a user's credentials without telling them" asks for candour
@@ -206,7 +319,7 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
         out.append(("hide", hide, hide))
     tool = TOOL_HIJACK.search(sentence)
     if tool and (source is not None or hide or _REDIRECT.search(sentence + " " + following)
-                 or PRECEDENCE.search(sentence)):
+                 or PRECEDENCE.search(sentence) or RECIPIENT_SWAP.search(sentence)):
         out.append(("tool", tool, tool))
     return out
 
@@ -236,7 +349,8 @@ def _units(tf: TextFile) -> Iterator[tuple[int, str, str]]:
 
 
 # Regexes run on prose (prefiltered with the rules in one Hyperscan pass, anchors.py).
-PREFILTERED = (SOURCE, REMOTE, HIDE, PRECEDENCE, TOOL_HIJACK)
+PREFILTERED = (SOURCE, REMOTE, REMOTE_INTL, HIDE, HIDE_INTL, PRECEDENCE, PRECEDENCE_INTL,
+               TOOL_HIJACK)
 
 
 def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:

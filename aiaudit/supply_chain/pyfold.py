@@ -62,7 +62,9 @@ def _trivial(node: ast.AST, segment_of: Any) -> bool:
 
 
 class _Folder:
-    def __init__(self, tree: ast.Module, source: str):
+    def __init__(self, tree: ast.Module, source: str,
+                 modules: dict[str, Any] | None = None):
+        self.modules = modules or {}  # "pkg.mod.NAME" -> constant, from the skill's other files
         self.source = source
         self.lines = source.split("\n")
         self._starts: list[int] | None = None
@@ -117,6 +119,8 @@ class _Folder:
         if name in self.env:
             return self.value(self.env[name])
         if name in self.aliases:
+            if self.aliases[name] in self.modules:  # from cfg.endpoints import MIRROR
+                return self.modules[self.aliases[name]]
             return Ref(self.aliases[name], name)
         if name in _BUILTINS:
             return Ref(name)
@@ -159,6 +163,8 @@ class _Folder:
         if isinstance(node, ast.Attribute):
             base = self.value(node.value)
             if isinstance(base, Ref):
+                if f"{base.name}.{node.attr}" in self.modules:  # endpoints.MIRROR
+                    return self.modules[f"{base.name}.{node.attr}"]
                 return base.attr(node.attr)
             if isinstance(base, str | bytes):
                 return ("method", base, node.attr)
@@ -356,12 +362,31 @@ class _Folder:
             self.inner.append(Inner(line, "text", text, "folded text"))
 
 
-def fold_python(source: str) -> Folded | None:
+def module_constants(name: str, source: str) -> dict[str, Any]:
+    """{"NAME": value} of a module's names assigned once to a constant (folded), for the
+    files that import it: a command split across a skill's files is folded whole."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    folder = _Folder(tree, source)
+    out = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in folder.env:
+                value = folder.value(folder.env[target.id])
+                if isinstance(value, str | bytes | int) and not isinstance(value, bool):
+                    out[f"{name}.{target.id}"] = value
+    return out
+
+
+def fold_python(source: str, modules: dict[str, Any] | None = None) -> Folded | None:
     try:
         tree = astlock.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    folder = _Folder(tree, source)
+    folder = _Folder(tree, source, modules)
     try:
         edits = folder.edits(tree)
     except RecursionError:
@@ -373,4 +398,4 @@ def fold_python(source: str) -> Folded | None:
     return Folded(folded, replaced, folder.inner)
 
 
-__all__ = ["fold_python", "MAX_VALUE"]
+__all__ = ["fold_python", "module_constants", "MAX_VALUE"]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import itertools
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from aiaudit import secretshapes
 from aiaudit.redact import mask
@@ -55,7 +56,13 @@ _PLACEHOLDER = re.compile(r"(?i)(x{6,}|your[_-]|example|changeme|dummy|placehold
 _REGEX_SYNTAX = re.compile(r"\\[|sbdw.]|\.\*|\[\^|\(\?")
 _TOKEN_URL = re.compile(r"(?im)^[ \t]*[\"']?[\w.-]*(token|oauth|cookie|session|credential|"
                         r"secret)[\w.-]*[\"']?\s*[:=]\s*[\"']?(https?://[^\s\"',]+)")
-PREFILTERED = (_BLOB, _TOKEN_URL)  # regexes run on whole files, prefiltered (anchors.py)
+# Hex text (`Buffer.from("6375726c…", "hex")`, `bytes.fromhex`): 16 bytes or more.
+_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{2}){16,}(?![0-9A-Za-z])")
+# Maximal runs of hex digits: the candidates for _HEX_RUN, found without its lookbehind at
+# every position (the boundary and even length are checked on the few runs).
+_HEX_CANDIDATE = re.compile(r"[0-9a-fA-F]{32,}")
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+PREFILTERED = (_BLOB, _TOKEN_URL, _HEX_RUN)  # regexes run on whole files, prefiltered (anchors.py)
 
 
 def _blob_shaped(run: str) -> bool:
@@ -140,7 +147,8 @@ def _line_findings(tf: TextFile, rule_set: Iterable[rules.Rule], control: str = 
                 severity = severity if public else "medium"
             if rule.name == "hardcoded-secret":
                 value = match.group(match.lastindex or 0)
-                if _PLACEHOLDER.search(value) or len(set(value)) < 8 or _ENV_NAME.fullmatch(
+                if _PLACEHOLDER.search(value) or len(set(value)) < 8 or \
+                        _SECRET_REFERENCE.match(value) or _ENV_NAME.fullmatch(
                         value) or (
                         secretshapes.documented_example(value) if match.lastindex
                         else secretshapes.skill_secret(value) is None):
@@ -161,6 +169,10 @@ def _line_findings(tf: TextFile, rule_set: Iterable[rules.Rule], control: str = 
     return found
 
 
+# A reference a secret manager resolves at run time (`op://vault/item/field` for 1Password's
+# `op run`, Vault, AWS/GCP/Azure secret stores) names where the secret lives; it is no secret.
+_SECRET_REFERENCE = re.compile(r"(?i)(?:op|vault|secretsmanager|ssm|gcpsm|azkv|bws|infisical)://"
+                               r"|arn:aws:(?:secretsmanager|ssm):")
 # `"OPENAI_API_KEY": "OPENAI_API_KEY"` maps names: an environment variable's name is no secret.
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
@@ -174,12 +186,25 @@ def _signals(tf: TextFile) -> dict[str, int]:
             if tf.is_comment_at(match.start()) or in_pattern_literal(
                     tf.text_at(match.start()), _column(tf, match.start())):
                 continue
-            if name == "credential-path" and own_dotenv(match.group(0),
-                                                        tf.text_at(match.start())):
+            if name == "credential-path" and (own_dotenv(
+                    match.group(0), tf.text_at(match.start())) or
+                    _in_docstring(tf, match.start())):
                 continue
             hits[name] = match.start()
             break
     return hits
+
+
+def _in_docstring(tf: TextFile, offset: int) -> bool:
+    """Whether an offset of a Python file lies in a docstring (parsed only when it lies
+    inside some triple-quoted string)."""
+    if tf.lang != "python":
+        return False
+    text = tf.text
+    if not (text.count('"""', 0, offset) % 2 or text.count("'''", 0, offset) % 2 or
+            tf.text_at(offset).lstrip()[:1] in ("'", '"')):  # folded: one-line literal
+        return False
+    return tf.line_of(offset) in tf.docstring_lines
 
 
 _HOME_MARK = re.compile(r"~|\bHOME\b|home(?:dir)?\b|expanduser|\.\./|/(?:root|home|Users)/|"
@@ -243,28 +268,56 @@ def _compound_findings(code_files: list[TextFile]) -> list[Finding]:
     return found
 
 
-def _decoded_findings(tf: TextFile) -> list[Finding]:
-    """Base64 blobs decoded and reviewed again: a payload does not hide by encoding."""
-    found = []
-    if tf.lang == "data" or not tf.may_match(_BLOB):
-        return found
-    blobs = (m for m in _BLOB_RUN.finditer(tf.text) if _blob_shaped(m.group(0)))
-    for count, match in enumerate(blobs):
+def decoded_blobs(tf: TextFile) -> list[tuple[int, str, str]]:
+    """(offset, encoding, text) of each Base64 or hex run of a file that decodes to text
+    (cached on the file: both reviews read them)."""
+    cached = tf.__dict__.get("_decoded_blobs")
+    if cached is None:
+        cached = tf.__dict__["_decoded_blobs"] = list(_decode_blobs(tf))
+    return cached
+
+
+def _hex_runs(tf: TextFile) -> Iterator[re.Match[str]]:
+    text = tf.text
+    for match in _HEX_CANDIDATE.finditer(text):
+        start, end = match.span()
+        if (start and text[start - 1] in _ALNUM) or (end < len(text) and text[end] in _ALNUM):
+            continue
+        run = _HEX_RUN.fullmatch(text, start, end)
+        if run is not None:
+            yield run
+
+
+def _decode_blobs(tf: TextFile) -> Iterator[tuple[int, str, str]]:
+    if tf.lang == "data":
+        return
+    blobs = (m for m in _BLOB_RUN.finditer(tf.text) if _blob_shaped(m.group(0))) \
+        if tf.may_match(_BLOB) else iter(())
+    hexes = _hex_runs(tf) if tf.may_match(_HEX_RUN) else iter(())
+    for count, match in enumerate(itertools.chain(blobs, hexes)):
         if count >= 200:
             break
         blob = match.group(0)
         if len(blob) > 1_000_000:
             continue
         try:
-            raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
+            raw = bytes.fromhex(blob) if _HEX_RUN.fullmatch(blob) else \
+                base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
         except (binascii.Error, ValueError):
             continue
         decoded = raw.decode("utf-8", "replace")
         printable = sum(ch.isprintable() or ch in "\n\t\r" for ch in decoded)
         if not decoded or printable / len(decoded) < 0.9:
             continue
-        line = tf.line_of(match.start())
-        around = tf.text_at(match.start())
+        yield match.start(), "Hex" if _HEX_RUN.fullmatch(blob) else "Base64", decoded
+
+
+def _decoded_findings(tf: TextFile) -> list[Finding]:
+    """Base64 and hex blobs decoded and reviewed again: a payload does not hide by encoding."""
+    found: list[Finding] = []
+    for start, encoding, decoded in decoded_blobs(tf):
+        line = tf.line_of(start)
+        around = tf.text_at(start)
         inner = TextFile(tf.path, "shell", decoded)
         shown = excerpt(decoded.split("\n")[0])
         for f in _line_findings(inner, [r for r in rules.LINE_RULES if r.name in _DECODED_RULES],
@@ -272,7 +325,7 @@ def _decoded_findings(tf: TextFile) -> list[Finding]:
             severity = f.severity if not tf.is_descriptive(line) else at_most(f.severity, "low")
             found.append(Finding("SUP-03", f.rule, severity, tf.path, line, excerpt(around),
                                  "decoded",
-                                 f"Base64 at line {line} decodes to: {shown}"))
+                                 f"{encoding} at line {line} decodes to: {shown}"))
     return found
 
 

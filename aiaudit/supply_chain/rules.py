@@ -47,15 +47,17 @@ _STDIN_INTERP = (r"(?:sudo\s+)?(?:python3?|perl|ruby|node|php)\b(?!\s+-[A-Za-z]*
                  r"runpy|importlib)\b))")
 _B64 = r"[A-Za-z0-9+/]{16,}={0,2}"
 
-PASTE_TUNNEL_HOSTS = (
+PASTE_HOSTS = (
     r"pastebin\.com", r"paste\.ee", r"hastebin\.\w+", r"ghostbin\.\w+", r"rentry\.(?:co|org)",
     r"glot\.io", r"dpaste\.\w+", r"termbin\.com", r"transfer\.sh", r"file\.io", r"0x0\.st",
-    r"webhook\.site", r"requestbin\.\w+", r"[\w-]+\.pipedream\.net",
+    r"paste\.rs", r"pastes\.dev", r"controlc\.com", r"privatebin\.\w+",
+)
+PASTE_TUNNEL_HOSTS = (
+    *PASTE_HOSTS, r"webhook\.site", r"requestbin\.\w+", r"[\w-]+\.pipedream\.net",
     r"[\w-]+\.ngrok(?:-free)?\.(?:io|app|dev)",
     r"[\w-]+\.trycloudflare\.com", r"serveo\.net", r"[\w-]+\.loca\.lt", r"bore\.pub",
     r"[\w-]+\.pinggy\.(?:io|link)", r"[\w-]+\.serveo\.net", r"interact\.sh", r"[\w-]+\.oast\.\w+",
     r"burpcollaborator\.net", r"discord(?:app)?\.com/api/webhooks", r"api\.telegram\.org/bot",
-    r"paste\.rs", r"pastes\.dev", r"controlc\.com", r"privatebin\.\w+",
 )
 KNOWN_INSTALLERS = re.compile(
     r"(?i)https://(?:deno\.land/install|sh\.rustup\.rs|get\.docker\.com|bun\.sh/install|"
@@ -79,7 +81,8 @@ LINE_RULES: tuple[Rule, ...] = (
           "downloads a script and pipes it into a shell or interpreter",
           anchors=_DL_ANCHORS),
     _rule("download-exec", "critical",
-          rf"(?:ba|z)?sh\s+<\(\s*{_DL}|(?:ba|z)?sh\s+-c\s+[\"']?\$\(\s*{_DL}|\bsource\s+<\(\s*{_DL}|\.\s+<\(\s*{_DL}",
+          rf"(?:ba|z)?sh\s+<\(\s*{_DL}|(?:ba|z)?sh\s+-c\s+[\"']?\$\(\s*{_DL}|\bsource\s+<\(\s*{_DL}|\.\s+<\(\s*{_DL}|"
+          rf"\b(?:python3?|perl|ruby|node|php)\s+-[ce]\s+[\"']?\$\(\s*{_DL}|\beval\s+[\"']?\$\(\s*{_DL}",
           "runs the output of a download in a shell",
           anchors=_DL_ANCHORS),
     _rule("download-exec", "critical",
@@ -111,6 +114,10 @@ LINE_RULES: tuple[Rule, ...] = (
           r"Buffer\.from\s*\([^)]*['\"](?:base64|hex)['\"])",
           "evaluates decoded JavaScript", ("js", "text", "markdown"),
           anchors=("atob", "unescape", "decodeuri", "fromcharcode", "base64", "hex")),
+    _rule("decode-exec", "critical",
+          r"(?s)FromBase64String\s*\(.{0,600}?(?:\biex\b|\bInvoke-Expression\b)\s*\(?\s*\$",
+          "decodes Base64 and runs the text with Invoke-Expression a few lines on",
+          ("powershell", "text"), anchors=("frombase64string",)),
     _rule("decode-exec", "critical",
           r"-e(?:nc(?:odedcommand)?)?\s+[A-Za-z0-9+/]{40,}={0,2}|frombase64string\([^\n]*\biex\b",
           "runs a Base64-encoded PowerShell command", ("powershell", "shell", "text", "markdown"),
@@ -181,11 +188,15 @@ LINE_RULES: tuple[Rule, ...] = (
           r"--dangerously-bypass-approvals-and-sandbox|\b--yolo\b|\bHERMES_YOLO_MODE\b|"
           r"\bapprovals\.mode\b[\"'\s]*(?:=|\s)\s*[\"']?off\b|"
           r"\bexec-approvals\.json\b[^\n]*(?:>|write|dump)|"
-          r"[\"']?(?:security|ask)[\"']?\s*[:=]\s*[\"'](?:full|off)[\"']",
+          r"[\"']?(?:security|ask)[\"']?\s*[:=]\s*[\"'](?:full|off)[\"']|"
+          r"[\"'](?:approvals|sandbox)[\"']\s*(?:\]|,\s*\{\s*\}\s*\))[^\n=]{0,40}\[\s*[\"']mode"
+          r"[\"']\s*\]\s*=(?!=)\s*[\"']off[\"']|[\"']approvals[\"']\s*:\s*\{\s*[\"']mode[\"']\s*:\s*"
+          r"[\"']off[\"']|[\"']elevated[\"']\s*(?:\]|,\s*\{\s*\}\s*\))[^\n=]{0,40}\[\s*[\"']enabled"
+          r"[\"']\s*\]\s*=(?!=)\s*(?:True|true)\b",
           "switches off the agent's own approvals or sandbox, or enables elevated tools",
           anchors=("autoallowskills", "sandbox", "elevated", "dangerously", "bypasspermissions",
                    "approval_policy", "yolo", "exec-approvals", "security", "ask",
-                   "approvals.mode")),
+                   "approvals.mode", "approvals")),
     _rule("upload-credential-file", "high",
           r"\b(?:curl|wget|http|xh)\b[^\n]*(?:-d|--data(?:-binary|-raw|-urlencode)?|-F|--form|"
           r"--upload-file|-T|--post-file|--body-file)[\s=]*[^\n]*?@?[\"']?(?:~|\$HOME|\$\{HOME\})?/?"
@@ -274,15 +285,19 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\bhttps?\.(?:request|get)\s*\(|XMLHttpRequest|\bnet\.(?:connect|Socket|"
         r"createConnection)\b|\bnew\s+WebSocket\b|\bgot\s*\(|"
         r"^[ \t]*(?:[^#\n]*\s)?(?:curl|wget|nc|ncat|scp|ftp)\s|/dev/tcp/|"
+        r"(?:\$\(|`)\s*(?:curl|wget)\s|"
+        r"\b(?:iwr|irm)\s+[\"']?https?://|"
         r"Invoke-(?:WebRequest|RestMethod)|Net\.WebClient|"
         r"(?:^[ \t]*(?:sudo\s+)?|[|;&]\s*|\$\(\s*|\[\s*[\"'])(?:nslookup|dig|host|rsync|"
         r"rclone|sftp|ssh|aws\s+s3|gsutil|azcopy|sendmail|mail|mutt|swaks|socat|telnet)"
         r"[\"']?[\s,]+(?![=+*/%<>!-]?=|[(.:\[])\S|\bgethostbyname\w*\s*\(|\bgetaddrinfo\s*\(|"
         r"\bdns\.(?:resolve\w*|lookup|promises)\b|\bdns\.resolver\b|\bboto3\b|"
         r"\bparamiko\b|\bWebClient\b|\bdiscord\.(?:Webhook|Client)\b|\bslack_sdk\b|"
-        r"\btelegram\b",
+        r"\b(?:import|from)\s+telegram\b|\btelegram\.(?:Bot|ext)\b|api\.telegram\.org|"
+        r"node-telegram-bot-api|\btelegraf\b",
         ("requests.", "httpx", "urlopen", "urllib", "http.client", "aiohttp", "socket", "smtplib",
          "ftplib", "fetch", "axios", "http", "xmlhttprequest", "net.", "websocket", "got(",
+         "iwr", "irm",
          "curl", "wget", "nc", "scp", "ftp", "/dev/tcp", "invoke-", "webclient", "nslookup",
          "dig", "host", "rsync", "rclone", "ssh", "aws", "gsutil", "azcopy", "mail", "mutt",
          "swaks", "socat", "telnet", "gethostbyname", "getaddrinfo", "dns.", "boto3", "paramiko",
@@ -314,9 +329,11 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("open", ">>", "write", "appendfile", "tee ")),
     "git-remote-add": (
         r"\bgit\s+remote\s+(?:add|set-url)\s+(?:-\S+\s+)*[\w.-]+\s+[\"']?(?:https?://|git@|"
-        r"ssh://)[\w.@:-]+[/:][\w.-]+",
+        r"ssh://)[\w.@:-]+[/:][\w.-]+|[\"']remote[\"']\s*,\s*[\"'](?:add|set-url)[\"']\s*,\s*"
+        r"[\"'][\w.-]+[\"']\s*,\s*(?:[\"'](?:https?://|git@|ssh://)|[A-Z][A-Z0-9_]{2,}\b)",
         ("remote",)),
-    "git-push": (r"\bgit\s+push\b|\[\s*['\"]git['\"]\s*,\s*['\"]push['\"]", ("push",)),
+    "git-push": (r"\bgit\s+push\b|\[\s*['\"]git['\"]\s*,\s*['\"]push['\"]|"
+                 r"\(\s*['\"]push['\"]\s*,\s*['\"][\w.-]+['\"]", ("push",)),
     "time-gate": (
         r"\.hour\b|\bgetHours\s*\(|\btm_hour\b|\bdate\s+\+%H\b|\bgetUTCHours\s*\(",
         (".hour", "gethours", "tm_hour", "date +%h", "getutchours")),
@@ -330,14 +347,17 @@ SIGNALS: dict[str, Rule] = {
 PERSISTENCE_TARGETS = {
     "ssh-key-implant": re.compile(r"\bauthorized_keys\b"),
     "persistence-shell-rc": re.compile(r"\.(?:bashrc|zshrc|bash_profile|zprofile|zshenv)\b"),
-    "persistence-agent-memory": re.compile(r"\b(?:SOUL|MEMORY|IDENTITY|HEARTBEAT)\.md\b"),
+    "persistence-agent-memory": re.compile(
+        r"\b(?:SOUL|MEMORY|IDENTITY|HEARTBEAT)\.md\b|\.(?:openclaw|hermes|claude)\b[^\n]{0,60}"
+        r"\b(?:AGENTS|CLAUDE|TOOLS|USER|BOOTSTRAP)\.md\b"),
 }
 
 # Prose rules (SKILL.md bodies are instructions the agent follows). SENTENCE spans a sentence
 # across line breaks but not across a blank line or a full stop.
 SENTENCE = r"(?:[^.\n]|\n(?![ \t]*\n))"
 PROSE_MEMORY = re.compile(
-    r"(?i)\b(?:append|add|write|insert|save|put|store|update|edit|modify)\b" + SENTENCE + r"{0,80}"
+    r"(?i)\b(?:append|add|write|insert|save|put|store|update|edit|modify|record|persist|"
+    r"remember|note|keep|commit|inject|prepend|place|copy|paste)\b" + SENTENCE + r"{0,80}"
     r"\b(?:to|into|in)\b" + SENTENCE + r"{0,30}\b(SOUL|MEMORY|IDENTITY|HEARTBEAT|USER|AGENTS|"
     r"CLAUDE)\.md\b")
 

@@ -7,6 +7,7 @@ under "Red flags", and inert inside a regex literal of a detector.
 
 from __future__ import annotations
 
+import ast
 import bisect
 import itertools
 import posixpath
@@ -107,6 +108,28 @@ class TextFile:
                                            initial=0))
         starts.pop()  # the end of the last line starts no line
         return starts
+
+    @cached_property
+    def docstring_lines(self) -> frozenset[int]:
+        """Lines of Python docstrings (module, class, function): documentation, not code, so
+        a path a docstring names (`set the token in ~/.hermes/.env`) is read by no one."""
+        if self.lang != "python" or '"""' not in self.text and "\'\'\'" not in self.text:
+            return frozenset()
+        try:
+            tree = ast.parse(self.text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return frozenset()
+        lines: set[int] = set()
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                     ast.AsyncFunctionDef)) or not body:
+                continue
+            first = body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and \
+                    isinstance(first.value.value, str):
+                lines.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+        return frozenset(lines)
 
     def line_of(self, offset: int) -> int:
         """1-based line of an offset; counting beats indexing a file for a few lookups."""
