@@ -195,6 +195,7 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
     An encrypted store without a configured key cannot be read: that is recorded (and makes
     the control ERROR) only for stores an app is known to keep secrets in.
     """
+    from aiaudit.products.appstore import store_app
     from aiaudit.storage.configtables import plaintext_credentials, table_facts
     from aiaudit.storage.locate import locate
     from aiaudit.storage.snapshot import NeedsKey, opened_copy
@@ -207,9 +208,13 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
             continue
         relative = posixpath.relpath(store.path, state_dir)
         known = any(fnmatch.fnmatch(relative, g) for g in secret_stores)
+        product = store_app(store.app)
+        mine = product is not None and product.is_db(store.path)
+        extra = product.config_tables() if mine else ()
+        plain = product.not_secret_columns() if mine else ()
         try:
             with opened_copy(ctx, store) as opened:
-                found = table_facts(opened.conn, store.path)
+                found = table_facts(opened.conn, store.path, extra, plain)
                 columns = _plaintext_columns(store)
                 if columns:
                     plaintext_credentials(opened.conn, store.path, columns, found)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aiaudit.products import hermes as _hermes
 from aiaudit.products import llm_cli, open_webui, openclaw
+from aiaudit.products.appstore import StoreApp, store_apps
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,16 @@ LAYOUTS: tuple[Layout, ...] = (
            ("data/*/secrets.json", "config.yaml"),
            "none (backups/ kept forever by default)"),
 )
+
+
+def _store_app_layout(p: StoreApp) -> Layout:
+    """An app described by its data file (aiaudit.products.appstore)."""
+    return Layout(p.app, p.state_env(), p.home_dirs(), p.abs_dirs(),
+                  tuple(StoreGlob(g, S) for g in p.dbs()), p.config_files(),
+                  p.retention().detail, p.dbs())
+
+
+LAYOUTS += tuple(_store_app_layout(p) for p in store_apps().values())
 
 BY_APP = {layout.app: layout for layout in LAYOUTS}
 ENV_VARS = tuple(sorted({layout.env for layout in LAYOUTS if layout.env}))

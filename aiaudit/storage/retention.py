@@ -18,6 +18,7 @@ from typing import Any
 from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
 from aiaudit.products import llm_cli, open_webui, openclaw
+from aiaudit.products.appstore import store_app
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import Store
@@ -111,6 +112,10 @@ def knob_for(fs: Any, store: Store) -> Knob:
         logs_off = check_access(fs, [posixpath.join(root, llm_cli.logs_off_file())])
         off = any(not a.missing and not a.unreadable for a in logs_off.values())
         return Knob(False, False, None, "", llm_cli.retention_detail(off))
+    app = store_app(store.app)
+    if app is not None:
+        r = app.retention()
+        return Knob(r.exists, r.enabled, r.days, app.data.file if r.exists else "", r.detail)
     return Knob(False, False, None, "", f"{store.app} has no retention setting: judged by the data")
 
 
@@ -185,6 +190,9 @@ def _conversation_columns(store: Store) -> dict[str, tuple[str, ...]] | None:
         return open_webui.conversation_time_columns()
     if store.app == llm_cli.APP:
         return llm_cli.conversation_time_columns()
+    app = store_app(store.app)
+    if app is not None and app.is_db(store.path):
+        return app.conversation_time_columns()
     return None
 
 
