@@ -58,6 +58,14 @@ def jwt(value: bytes) -> bool:
     return isinstance(decoded, dict) and ("alg" in decoded or "typ" in decoded)
 
 
+# Dotted or snake-case identifiers without a digit (`_FILE_TOOL_CANCEL_EVENT.set`,
+# `self.api_key.get_secret_value`): what source code stored in a flow (Langflow's `flow.data`
+# keeps every component's code) assigns to a `token`; 27 random base64 characters carry no
+# digit about one time in a hundred, and then seldom split into word-like parts.
+_WORD = rb"(?:[A-Z]{2,}|[A-Z]?[a-z]+(?:[A-Z][a-z]+)*)"
+IDENTIFIER_PATH = re.compile(rb"_*" + _WORD + rb"(?:[._]+" + _WORD + rb")+_*")
+
+
 def high_entropy(value: bytes) -> bool:
     """The careful generic rule: long, mixed, random-looking, not a placeholder or a path."""
     if len(value) < 16 or not not_placeholder(value):
@@ -68,6 +76,8 @@ def high_entropy(value: bytes) -> bool:
     classes = sum(bool(re.search(p, value)) for p in (rb"[a-z]", rb"[A-Z]", rb"[0-9]"))
     if classes < 2:
         return False
+    if IDENTIFIER_PATH.fullmatch(value):
+        return False  # code, not a value: `cancel_token = _FILE_TOOL_CANCEL_EVENT.set(...)`
     if re.fullmatch(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", value):
         return False  # UUIDs identify, they do not authenticate
     threshold = 3.0 if re.fullmatch(rb"[0-9a-f]+", value) else 3.5

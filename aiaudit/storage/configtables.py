@@ -35,7 +35,10 @@ PLURAL = {"keys": "key", "secrets": "secret", "passwords": "password", "apikeys"
 # A last word that makes the name about a secret, not the secret: token_count, api_key_id.
 NOT_VALUE = frozenset({"count", "id", "ids", "type", "at", "expiry", "expires", "usage",
                        "limit", "limits", "length", "len", "name", "url", "file", "path", "env",
-                       "ref", "hint", "prefix", "enabled", "required", "set", "header"})
+                       "ref", "hint", "prefix", "enabled", "required", "set", "header",
+                       "hash", "hashed", "digest", "sha256", "fingerprint"})
+# A first word that makes the column a one-way hash of the secret: hashed_api_key (Langflow).
+HASH_FIRST = frozenset({"hashed", "hash", "digest"})
 # Stored one-way hashes are not secrets one can use (bcrypt, argon2, scrypt, pbkdf2, crypt).
 HASHED = re.compile(r"^(?:\$(?:2[abxy]?|argon2(?:id|i|d)?|scrypt|pbkdf2[-_\w]*|[156y])\$|"
                     r"pbkdf2_sha\d+\$|sha\d+\$|\{(?:SSHA|SHA|BCRYPT)[^}]*\})")
@@ -55,15 +58,34 @@ def secret_named(name: str) -> bool:
     name = re.sub(r"(?:\[\d+\])+$", "", name)  # a list element is named by its list
     words = [PLURAL.get(w, w) for w in
              re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())]
-    if not words or words[-1] in NOT_VALUE:
+    if not words or words[-1] in NOT_VALUE or words[0] in HASH_FIRST:
         return False
     return bool(SECRET_WORDS.intersection(words)
                 or SECRET_PAIRS.intersection(zip(words, words[1:], strict=False)))
 
 
+FERNET = re.compile(r"^gAAAAA[A-Za-z0-9_-]{70,}={0,2}$")
+
+
+def is_fernet_token(value: str) -> bool:
+    """A Fernet token (cryptography.fernet, what Langflow stores credentials as): version
+    byte 0x80, 8-byte time, 16-byte IV, whole AES blocks, 32-byte HMAC. It is ciphertext;
+    the key that opens it is a separate secret (Langflow's `secret_key` file)."""
+    import base64
+    import binascii
+
+    if not FERNET.match(value):
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return raw[:1] == b"\x80" and len(raw) >= 73 and (len(raw) - 57) % 16 == 0
+
+
 def _literal(key: str, value: str) -> bool:
     value = value.strip()
-    if not value or len(value) < 8 or value.isdigit():
+    if not value or len(value) < 8 or value.isdigit() or is_fernet_token(value):
         return False
     if REFERENCE_KEY.search(key) or REFERENCE.match(value) or HASHED.match(value):
         return False
@@ -148,12 +170,15 @@ def _rows(conn: Any, table: str, select: str) -> Any:
     return conn.execute(f"SELECT {select} FROM {_quote(table)} LIMIT {MAX_ROWS}")
 
 
-def table_facts(conn: Any, label: str) -> TableFacts:
-    """Read config-like tables and secret-named columns of an open store copy."""
+def table_facts(conn: Any, label: str, config_tables: tuple[str, ...] = (),
+                not_secret: tuple[str, ...] = ()) -> TableFacts:
+    """Read config-like tables and secret-named columns of an open store copy;
+    `config_tables` are more tables a product keeps settings or credentials in,
+    `not_secret` ("table.column") columns its source shows hold no secret."""
     facts = TableFacts()
     for table in user_tables(conn):
-        columns = _columns(conn, table)
-        if CONFIG_TABLE.search(table):
+        columns = [c for c in _columns(conn, table) if f"{table}.{c}" not in not_secret]
+        if CONFIG_TABLE.search(table) or table in config_tables:
             wanted = columns
             facts.tables.append(table)
         else:
