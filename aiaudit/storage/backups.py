@@ -231,19 +231,17 @@ def _ancestors(path: str) -> list[str]:
 
 
 def _names_other_store(backup: Backup, store: Store) -> bool:
-    """A backup named after another store of the same app (Open WebUI's `webui.db` backup
-    beside its chroma.sqlite3) is that store's, never this one's."""
-    from aiaudit.storage.layouts import BY_APP
+    """A backup named after another store, of the same app (Open WebUI's `webui.db` backup
+    beside its chroma.sqlite3) or of another app (`webui.db.xz` in the backup dir a
+    Langflow store shares), is that store's, never this one's."""
+    from aiaudit.storage.layouts import LAYOUTS
 
-    layout = BY_APP.get(store.app)
-    if layout is None:
-        return False
     name = posixpath.basename(backup.file.path).lower()
     if re.search(r"\.(tar|tgz|zip)(\.|$)", name):
         return False  # an archive may hold every store (openclaw backup create, hermes backup)
     own = posixpath.basename(store.path).lower()
-    return any("*" not in other and other != own and other in name
-               for other in (posixpath.basename(g.glob).lower() for g in layout.stores))
+    names = {posixpath.basename(g.glob).lower() for layout in LAYOUTS for g in layout.stores}
+    return any("*" not in other and other != own and other in name for other in names)
 
 
 def _unpack(path: Path, store_name: str = "") -> Path:
