@@ -1,0 +1,167 @@
+"""Conversation stores for selftests/test_storage_apps.py, rebuilt from rows real apps
+wrote (selftests/fixtures/storage/apps/*.sql, recorded by record_app_stores.py; Open WebUI's
+webui.sql recorded by record_open_webui_fixtures.py).
+
+Langflow states: `vulnerable` is the recorded store as Langflow leaves it (config dir at
+the umask, 0755/0644, with the planted chat and a key saved as a Generic variable), its
+messages back-dated 200 days through their own `message.timestamp` and a literal key in the
+`.env` Langflow's docs pass with `--env-file`; `hardened` follows Langflow's docs: only the
+clean session (the planted one deleted, as DELETE /api/v1/monitor/messages/session/<id>
+does), keys only as Credential variables, config dir 0700, store 0600.
+
+Variants of a known app's real store (Open WebUI's recorded webui.db): compressed and
+archived standalone backups, a SQLCipher copy, a secret only in the -wal, epoch-seconds vs
+milliseconds chat times, an empty store and a truncated one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import os
+import secrets
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+LANGFLOW_SQL = FIXTURES / "storage" / "apps" / "langflow.sql"
+WEBUI_SQL = FIXTURES / "open_webui" / "vulnerable" / "webui.sql"
+DAYS_OLD = 200
+ENV_KEY = "sk-proj-" + "Wm3Zc8Tn1Bq6Hv0Ks5Lx2Rd9Gf4Pj7Ya" + "Ue3No6Ib1Vt8Ck5Mz"
+
+
+def _load(db: Path, sql: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db)
+    conn.executescript(sql.read_text(encoding="utf-8"))
+    return conn
+
+
+def langflow_state(root: Path, name: str) -> Path:
+    """A Langflow config dir (LANGFLOW_CONFIG_DIR with LANGFLOW_SAVE_DB_IN_CONFIG_DIR=true)."""
+    cfg = root / "langflow" / name
+    cfg.mkdir(parents=True)
+    conn = _load(cfg / "langflow.db", LANGFLOW_SQL)
+    if name in ("hardened", "empty"):
+        conn.execute("DELETE FROM message WHERE session_id != 'aiaudit-clean'")
+        conn.execute("DELETE FROM variable WHERE type != 'Credential' AND value != ''")
+    if name == "empty":  # every session deleted: 0 messages
+        conn.execute("DELETE FROM message")
+    if name == "vulnerable":
+        conn.execute(f"UPDATE message SET timestamp = datetime(timestamp, '-{DAYS_OLD} days')")
+    conn.commit()
+    conn.execute("VACUUM")  # a fresh store: what a deleted row left is not the point here
+    conn.close()
+    # lfx/services/settings/auth.py: secrets.token_urlsafe(32), written 0600
+    (cfg / "secret_key").write_text(secrets.token_urlsafe(32))
+    (cfg / "secret_key").chmod(0o600)
+    if name == "vulnerable":
+        (cfg / ".env").write_text(f"LANGFLOW_AUTO_LOGIN=true\nOPENAI_API_KEY={ENV_KEY}\n")
+        cfg.chmod(0o755)
+        (cfg / "langflow.db").chmod(0o644)
+    else:
+        cfg.chmod(0o700)
+        (cfg / "langflow.db").chmod(0o600)
+    return cfg
+
+
+def webui_db(path: Path, empty: bool = False) -> Path:
+    """Open WebUI's recorded webui.db (its chats 0 days old unless moved)."""
+    conn = _load(path, WEBUI_SQL)
+    if empty:
+        for table in ("chat", "chat_message"):
+            conn.execute(f"DELETE FROM {table}")
+    conn.commit()
+    conn.execute("VACUUM")
+    conn.close()
+    return path
+
+
+def _age_chats(db: Path, days: int, unit: float) -> None:
+    """Move the chats `days` back, their times in seconds (unit 1) or milliseconds (1000)."""
+    conn = sqlite3.connect(db)
+    for table in ("chat", "chat_message"):
+        conn.execute(f"UPDATE {table} SET created_at = (created_at - {days * 86400}) * "
+                     f"{unit}, updated_at = (updated_at - {days * 86400}) * {unit}")
+    conn.commit()
+    conn.close()
+
+
+def variants(root: Path) -> dict[str, Path]:
+    """{variant: dir} of Open WebUI stores (DATA_DIRs) and a backup dir."""
+    out: dict[str, Path] = {}
+
+    def data_dir(name: str) -> Path:
+        d = root / name
+        d.mkdir(parents=True)
+        d.chmod(0o700)
+        out[name] = d
+        return d
+
+    root.mkdir(parents=True, exist_ok=True)
+    base = webui_db(root / "base.db")
+    for name, unit in (("seconds", 1), ("millis", 1000)):
+        d = data_dir(name)
+        shutil.copy(base, d / "webui.db")
+        _age_chats(d / "webui.db", DAYS_OLD, unit)
+    webui_db(data_dir("empty") / "webui.db", empty=True)
+    d = data_dir("truncated")
+    data = base.read_bytes()
+    (d / "webui.db").write_bytes(data[: len(data) // 3])
+    # the secret only in the -wal: a chat written after the last checkpoint
+    d = data_dir("walonly")
+    webui_db(d / "webui.db", empty=True)
+    conn = sqlite3.connect(d / "webui.db")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    src = sqlite3.connect(base)
+    cols = [r[1] for r in src.execute("PRAGMA table_info(chat)")]
+    rows = src.execute("SELECT * FROM chat").fetchall()
+    src.close()
+    conn.executemany(f"INSERT INTO chat VALUES ({', '.join('?' * len(cols))})", rows)
+    conn.commit()
+    shutil.copy(d / "webui.db-wal", root / "walonly.wal")  # before close checkpoints it
+    shutil.copy(d / "webui.db", root / "walonly.db")
+    conn.close()
+    for f in d.iterdir():
+        f.unlink()
+    shutil.copy(root / "walonly.db", d / "webui.db")
+    shutil.copy(root / "walonly.wal", d / "webui.db-wal")
+    # a truncated store that holds no secret in the bytes left (a hardened Langflow store)
+    lf = langflow_state(root / "lf", "hardened") / "langflow.db"  # root/lf/langflow/hardened
+    cut = data_dir("truncated-clean") / "langflow.db"
+    cut.write_bytes(lf.read_bytes()[: lf.stat().st_size // 4])
+    # standalone backups of the store, each packed another way
+    backups = root / "backups"
+    backups.mkdir(mode=0o700)
+    out["backups"] = backups
+    (backups / "webui.db.gz").write_bytes(gzip.compress(data))
+    (backups / "webui.db.xz").write_bytes(lzma.compress(data))
+    if shutil.which("zstd"):
+        subprocess.run(["zstd", "-q", "-o", str(backups / "webui.db.zst"), str(base)],
+                       check=True)
+    with zipfile.ZipFile(backups / "webui-db.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(base, "data/webui.db")
+    with tarfile.open(backups / "webui-data.tar", "w") as tf:
+        tf.add(base, "data/webui.db")
+    # a SQLCipher copy (sqlcipher_export), opened with its key from [[storage.keys]]
+    key = secrets.token_hex(32)
+    (root / "cipher.key").write_text(key + "\n")
+    for name in ("cipher-keyed", "cipher-nokey"):
+        d = data_dir(name)
+        _sqlcipher_copy(base, d / "webui.db", key)
+    os.chmod(root / "cipher.key", 0o600)
+    return out
+
+
+def _sqlcipher_copy(plain: Path, out: Path, key: str) -> None:
+    from sqlcipher3 import dbapi2 as sqlcipher
+
+    conn = sqlcipher.connect(str(plain))
+    conn.execute(f"ATTACH DATABASE '{out}' AS enc KEY \"x'{key}'\"")
+    conn.execute("SELECT sqlcipher_export('enc')")
+    conn.execute("DETACH DATABASE enc")
+    conn.close()

@@ -1,0 +1,128 @@
+"""STO-01..05 on conversation stores real apps wrote, the suite run as an auditor runs it
+(pytest tests_storage --target=local, two audits of about 25 s):
+
+* Langflow 1.13.0, which the storage controls learned from its source
+  (aiaudit/products/langflow.py, aiaudit/data/langflow.toml): a planted, a hardened and an
+  empty config dir rebuilt from the rows Langflow wrote through its own API
+  (selftests/fixtures/storage/apps/langflow.sql, selftests/record_app_stores.py);
+* variants of Open WebUI 0.12.4's recorded webui.db: chat times in epoch seconds and in
+  milliseconds, 0 chats, a secret only in the -wal, a truncated store (with and without a
+  secret in the bytes left), a SQLCipher copy with its [[storage.keys]] key and without;
+  and standalone gzip, xz, zstd, zip and tar backups in a backup dir holding no live store.
+
+Every expected status and its reason: selftests/expected/real/app_stores.toml. No PASS may
+read nothing (its evidence counts what it read).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from aiaudit.status import Status, rollup
+from selftests import app_states
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" / "app_stores.toml")
+                         .read_text())
+TESTS = sorted(str(p.relative_to(ROOT))
+               for p in (ROOT / "tests_storage").glob("test_sto0[1-5]_*.py"))
+
+
+def _audit(base: Path, name: str, config: str) -> dict:
+    cfg = base / f"{name}.toml"
+    cfg.write_text(config)
+    reports = base / f"reports-{name}"
+    proc = subprocess.run([sys.executable, "-m", "pytest", *TESTS, "-p", "no:cacheprovider",
+                           "-q", "--profile=quick", "--target=local", f"--audit-config={cfg}",
+                           f"--report-dir={reports}"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    latest = reports / "latest.json"
+    assert latest.exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
+    return json.loads(latest.read_text())
+
+
+@pytest.fixture(scope="module")
+def audits(tmp_path_factory) -> tuple[Path, list[dict]]:
+    base = tmp_path_factory.mktemp("app-stores")
+    for name in ("vulnerable", "hardened", "empty"):
+        app_states.langflow_state(base, name)
+    dirs = app_states.variants(base / "owui")
+    homes = [base / "langflow" / n for n in ("vulnerable", "hardened", "empty")]
+    homes += [d for n, d in dirs.items() if n != "backups"]
+    key = base / "owui" / "cipher.key"
+    stores = _audit(base, "stores", (
+        "[deployment]\nhomes = [" + ", ".join(f'"{h}"' for h in homes) + "]\n"
+        f'[[storage.keys]]\npath = "{dirs["cipher-keyed"]}/*"\nkey_file = "{key}"\n'))
+    empty = base / "owui" / "none"
+    empty.mkdir()
+    backups = _audit(base, "backups", f'[deployment]\nhomes = ["{empty}"]\n'
+                     f'[storage]\nbackup_dirs = ["{dirs["backups"]}"]\n')
+    return base, [stores, backups]
+
+
+def _cases(docs: list[dict], cid: str, where: Path) -> list[dict]:
+    """The control's cases of one store dir (its state-dir case and its stores' cases) or
+    of one standalone backup file."""
+    out = []
+    for doc in docs:
+        for control in doc["controls"]:
+            if control["id"] != cid:
+                continue
+            for case in control["cases"]:
+                path = case["case"].split(":", 1)[-1]
+                if path == str(where) or path.startswith(f"{where}/"):
+                    out.append(case)
+    return out
+
+
+def test_every_store_gets_its_expected_status(audits):
+    base, docs = audits
+    wrong = []
+    for label, controls in EXPECTED.items():
+        where = base / label
+        if label.endswith(".zst") and not shutil.which("zstd"):
+            continue
+        for cid, want in controls.items():
+            cases = _cases(docs, cid, where)
+            got = rollup([Status(c["status"]) for c in cases]).value if cases else "NOT_RUN"
+            if got != want["status"]:
+                wrong.append(f"{label} {cid}: expected {want['status']} ({want['why']}), got "
+                             f"{got}: " + "; ".join(f"{c['case']}: {c['reason'][:200]}"
+                                                    for c in cases))
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_pass_reads_nothing(audits):
+    _, docs = audits
+    empty = [f"{control['id']} {case['case']}: {case['evidence'].get('read')}"
+             for doc in docs for control in doc["controls"] for case in control["cases"]
+             if case["status"] == "PASS" and not any(
+                 int(v.split("=")[1]) for v in case["evidence"].get("read", "x=0").split())]
+    assert not empty, empty
+
+
+def test_langflow_is_judged_as_langflow(audits):
+    base, docs = audits
+    [hardened] = _cases(docs, "STO-02", base / "langflow" / "hardened")
+    assert hardened["evidence"]["rows dated"] == "message.timestamp: 2", hardened["evidence"]
+    assert "Langflow 1.13.0 has no setting" in hardened["evidence"]["retention setting"]
+    [vulnerable] = _cases(docs, "STO-02", base / "langflow" / "vulnerable")
+    assert "200 days old (message.timestamp)" in vulnerable["reason"], vulnerable["reason"]
+    [sto04] = _cases(docs, "STO-04", base / "langflow" / "hardened")
+    assert "secret_key" in sto04["evidence"]["config files read"]
+    assert "langflow.db#variable" in sto04["evidence"]["database tables read"]
+
+
+def test_seconds_and_milliseconds_give_the_same_age(audits):
+    base, docs = audits
+    ages = [_cases(docs, "STO-02", base / "owui" / n)[0]["evidence"]["oldest record"]
+            for n in ("seconds", "millis")]
+    assert ages[0] == ages[1] and ages[0].startswith("400 days old"), ages
