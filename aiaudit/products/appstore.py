@@ -84,9 +84,9 @@ class StoreApp:
 
 def store_apps() -> dict[str, StoreApp]:
     """Every app described this way, by its app name (the layouts' `app`)."""
-    from aiaudit.products import langflow
+    from aiaudit.products import flowise, langflow
 
-    return {p.app: p for p in (langflow.PRODUCT,)}
+    return {p.app: p for p in (langflow.PRODUCT, flowise.PRODUCT)}
 
 
 def store_app(app: str) -> StoreApp | None:
