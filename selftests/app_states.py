@@ -68,6 +68,45 @@ def langflow_state(root: Path, name: str) -> Path:
     return cfg
 
 
+FLOWISE_SQL = FIXTURES / "storage" / "apps" / "flowise.sql"
+# dist/utils/index.js: encryption.key (generateEncryptKey, randomBytes(24) base64) and the
+# auth secrets (generateAuthSecret, randomBytes(32) base64) Flowise writes at first start
+FLOWISE_KEYS = {"encryption.key": 24, "express_session_secret.key": 32,
+                "jwt_auth_token_secret.key": 32, "jwt_refresh_token_secret.key": 32,
+                "token_hash_secret.key": 32}
+
+
+def flowise_state(root: Path, name: str) -> Path:
+    """A Flowise ~/.flowise. vulnerable: as `flowise start` leaves it (0755 dir, database,
+    key files at 0644), messages 200 days old; hardened per Flowise's docs: the keys come
+    from the environment or AWS Secrets Manager (FLOWISE_SECRETKEY_OVERWRITE,
+    SECRETKEY_STORAGE_TYPE=aws, JWT_*_SECRET: no key file), the planted session deleted
+    (DELETE /api/v1/chatmessage/<flow>?sessionId=), the key kept as a Credential only,
+    dir 0700 and store 0600."""
+    import base64
+
+    home = root / "flowise" / name / ".flowise"
+    home.mkdir(parents=True)
+    conn = _load(home / "database.sqlite", FLOWISE_SQL)
+    if name == "hardened":
+        conn.execute("DELETE FROM chat_message WHERE sessionId != 'aiaudit-clean'")
+        conn.execute("DELETE FROM variable")
+    else:
+        conn.execute(f"UPDATE chat_message SET createdDate = "
+                     f"strftime('%Y-%m-%d %H:%M:%f', createdDate, '-{DAYS_OLD} days')")
+    conn.commit()
+    conn.execute("VACUUM")
+    conn.close()
+    if name == "vulnerable":
+        for key, size in FLOWISE_KEYS.items():
+            (home / key).write_text(base64.b64encode(os.urandom(size)).decode())
+        home.chmod(0o755)
+    else:
+        home.chmod(0o700)
+        (home / "database.sqlite").chmod(0o600)
+    return home
+
+
 def webui_db(path: Path, empty: bool = False) -> Path:
     """Open WebUI's recorded webui.db (its chats 0 days old unless moved)."""
     conn = _load(path, WEBUI_SQL)

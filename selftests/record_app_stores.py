@@ -21,6 +21,7 @@ import json
 import sqlite3
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -95,6 +96,69 @@ def dump_langflow(config_dir: Path, flow_id: str) -> Path:
                 {"flow": f"id = '{hexid}'", "message": f"flow_id = '{hexid}'"})
 
 
+FLOWISE_ROWS = ("chat_message", "credential", "apikey", "variable")
+
+
+def record_flowise(url: str, home: Path, package: Path, llm: str) -> Path:
+    """Flowise 3.1.4 (`flowise start` with HOME=<home>, so ~/.flowise is <home>/.flowise):
+    an admin registered and logged in (POST /api/v1/account/register, /auth/login), an
+    OpenAI credential holding the planted config key (Flowise encrypts it with
+    encryption.key), the marketplace's "Conversation Chain" chatflow pointed at the lab's
+    llama server (`llm`: its OpenAI-compatible base URL), and three predictions in two
+    sessions (POST /api/v1/prediction/<id>), one carrying the planted key."""
+    import http.cookiejar
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+    def call(path: str, body: object = None, method: str = "POST") -> object:
+        req = urllib.request.Request(f"{url}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None
+                                     else None, headers={"Content-Type": "application/json",
+                                                         "x-request-from": "internal"})
+        with opener.open(req, timeout=600) as resp:
+            return json.loads(resp.read() or b"null")
+
+    user = {"name": "admin", "email": "admin@example.com", "credential": "Aiaudit-Pass-2026!"}
+    try:
+        call("/api/v1/account/register", {"user": user})
+    except urllib.error.HTTPError:
+        pass  # registered by an earlier run
+    call("/api/v1/auth/login", {"email": user["email"], "password": user["credential"]})
+    cred = call("/api/v1/credentials", {"name": "lab openai", "credentialName": "openAIApi",
+                                        "plainDataObj": {"openAIApiKey": PLANTED_CONFIG}})
+    flow = json.loads((package / "marketplaces/chatflows/Conversation Chain.json").read_text())
+    for node in flow["nodes"]:
+        if node["data"]["name"] == "chatOpenAI":
+            node["data"]["credential"] = cred["id"]  # type: ignore[index]
+            node["data"]["inputs"].update({"modelName": "smollm2-135m-instruct",
+                                           "basepath": llm, "maxTokens": "48",
+                                           "temperature": 0.2})
+    chatflow = call("/api/v1/chatflows", {"name": "aiaudit conversation", "type": "CHATFLOW",
+                                          "flowData": json.dumps(flow), "deployed": False})
+    flow_id = chatflow["id"]  # type: ignore[index]
+    for session, text in (("aiaudit-clean", "what is on my calendar today?"),
+                          ("aiaudit-planted", "what is on my calendar today?"),
+                          ("aiaudit-planted", f"use my key {PLANTED} for the report")):
+        call(f"/api/v1/prediction/{flow_id}",
+             {"question": text, "overrideConfig": {"sessionId": session}})
+    record_flowise_variable(call)
+    time.sleep(2)
+    return dump_flowise(home, flow_id)
+
+
+def record_flowise_variable(call) -> None:  # noqa: ANN001
+    """A provider key saved as a static Variable (dist/database/entities/Variable.js: its
+    value is stored as typed; Flowise encrypts Credentials only)."""
+    call("/api/v1/variables", {"name": "openai_key", "value": PLANTED_CONFIG,
+                               "type": "static"})
+
+
+def dump_flowise(home: Path, flow_id: str) -> Path:
+    return dump(home / ".flowise" / "database.sqlite", FIXTURES / "flowise.sql", FLOWISE_ROWS,
+                {"chat_flow": f"id = '{flow_id}'", "chat_message": f"chatflowid = '{flow_id}'"})
+
+
 def dump(db: Path, out: Path, tables: tuple[str, ...], where: dict[str, str]) -> Path:
     """Schema of every table and index, rows of `tables` (and of `where`'s, filtered)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -131,14 +195,22 @@ def _literal(value: object) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("app", choices=["langflow"])
+    ap.add_argument("app", choices=["langflow", "flowise"])
     ap.add_argument("--url", required=True)
-    ap.add_argument("--config-dir", required=True, type=Path)
+    ap.add_argument("--config-dir", required=True, type=Path,
+                    help="Langflow: LANGFLOW_CONFIG_DIR; Flowise: the HOME it runs with")
+    ap.add_argument("--llm", default="http://127.0.0.1:47866/v1",
+                    help="the lab llama server's OpenAI-compatible base URL (Flowise)")
+    ap.add_argument("--package", type=Path, help="Flowise's npm package dir",
+                    default=Path("/opt/aiaudit-fw/flowise/node_modules/flowise"))
     ap.add_argument("--site", type=Path, help="Langflow's site-packages",
                     default=next(Path("/opt/aiaudit-fw/langflow/lib").glob(
                         "python3*/site-packages"), Path("/nonexistent")))
     args = ap.parse_args(argv)
-    out = record_langflow(args.url.rstrip("/"), args.config_dir, args.site)
+    if args.app == "flowise":
+        out = record_flowise(args.url.rstrip("/"), args.config_dir, args.package, args.llm)
+    else:
+        out = record_langflow(args.url.rstrip("/"), args.config_dir, args.site)
     print(f"recorded {out}")
     return 0
 

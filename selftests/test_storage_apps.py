@@ -1,10 +1,11 @@
 """STO-01..05 on conversation stores real apps wrote, the suite run as an auditor runs it
 (pytest tests_storage --target=local, two audits of about 25 s):
 
-* Langflow 1.13.0, which the storage controls learned from its source
-  (aiaudit/products/langflow.py, aiaudit/data/langflow.toml): a planted, a hardened and an
-  empty config dir rebuilt from the rows Langflow wrote through its own API
-  (selftests/fixtures/storage/apps/langflow.sql, selftests/record_app_stores.py);
+* Langflow 1.13.0 and Flowise 3.1.4, which the storage controls learned from their source
+  (aiaudit/products/{langflow,flowise}.py, aiaudit/data/{langflow,flowise}.toml): planted
+  and hardened state dirs (and an empty Langflow one) rebuilt from the rows each app wrote
+  through its own API, Flowise's from three real chatflow predictions against the lab's
+  llama server (selftests/fixtures/storage/apps/*.sql, selftests/record_app_stores.py);
 * variants of Open WebUI 0.12.4's recorded webui.db: chat times in epoch seconds and in
   milliseconds, 0 chats, a secret only in the -wal, a truncated store (with and without a
   secret in the bytes left), a SQLCipher copy with its [[storage.keys]] key and without;
@@ -21,7 +22,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,12 +53,22 @@ def _audit(base: Path, name: str, config: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def audits(tmp_path_factory) -> tuple[Path, list[dict]]:
-    base = tmp_path_factory.mktemp("app-stores")
+def audits() -> Iterator[tuple[Path, list[dict]]]:
+    # its own temp dir: pytest prunes old numbered dirs under the shared basetemp, and on
+    # a machine where several test runs overlap that pruned this one mid-audit
+    base = Path(tempfile.mkdtemp(prefix="aiaudit-app-stores-"))
+    try:
+        yield base, _audit_all(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _audit_all(base: Path) -> list[dict]:
     for name in ("vulnerable", "hardened", "empty"):
         app_states.langflow_state(base, name)
-    dirs = app_states.variants(base / "owui")
     homes = [base / "langflow" / n for n in ("vulnerable", "hardened", "empty")]
+    homes += [app_states.flowise_state(base, n) for n in ("vulnerable", "hardened")]
+    dirs = app_states.variants(base / "owui")
     homes += [d for n, d in dirs.items() if n != "backups"]
     key = base / "owui" / "cipher.key"
     stores = _audit(base, "stores", (
@@ -65,7 +78,7 @@ def audits(tmp_path_factory) -> tuple[Path, list[dict]]:
     empty.mkdir()
     backups = _audit(base, "backups", f'[deployment]\nhomes = ["{empty}"]\n'
                      f'[storage]\nbackup_dirs = ["{dirs["backups"]}"]\n')
-    return base, [stores, backups]
+    return [stores, backups]
 
 
 def _cases(docs: list[dict], cid: str, where: Path) -> list[dict]:
