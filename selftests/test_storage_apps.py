@@ -139,3 +139,18 @@ def test_seconds_and_milliseconds_give_the_same_age(audits):
     ages = [_cases(docs, "STO-02", base / "owui" / n)[0]["evidence"]["oldest record"]
             for n in ("seconds", "millis")]
     assert ages[0] == ages[1] and ages[0].startswith("400 days old"), ages
+
+
+def test_an_unknown_app_is_dated_by_its_camel_case_columns(tmp_path):
+    """Without its product, Flowise's store is still dated by chat_message.createdDate (a
+    TypeORM column name): main read no column of it and dated it by its other tables."""
+    import sqlite3
+
+    from aiaudit.storage.sqlitefacts import data_age
+
+    home = app_states.flowise_state(tmp_path, "vulnerable")
+    conn = sqlite3.connect(home / "database.sqlite")
+    age = data_age(conn, None)
+    conn.close()
+    assert age.dated.get("chat_message.createdDate") == 6, age.dated
+    assert 199.5 < age.oldest_days() < 200.5, (age.oldest_days(), age.where)

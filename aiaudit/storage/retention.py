@@ -120,8 +120,9 @@ def knob_for(fs: Any, store: Store) -> Knob:
 
 
 # session_start / last_updated: Hermes' sessions/session_<id>.json snapshots
-# (run_agent.py _save_session_log, written when sessions.write_json_snapshots is on)
-RECORD_TIME_KEYS = ("timestamp", "created_at", "createdAt", "ts", "time", "date",
+# (run_agent.py _save_session_log, written when sessions.write_json_snapshots is on);
+# createdDate: TypeORM apps' records
+RECORD_TIME_KEYS = ("timestamp", "created_at", "createdAt", "createdDate", "ts", "time", "date",
                     "send_date", "create_time", "updatedAt", "session_start", "last_updated")
 JSON_READ_LIMIT = 64 * 1024 * 1024  # per file
 

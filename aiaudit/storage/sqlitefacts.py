@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TIME_COLUMNS = ("timestamp", "created_at", "createdat", "started_at", "updated_at",
-                "send_date", "create_time", "ts", "time", "date")
+# Compared case-insensitively; TypeORM apps (Flowise, n8n) name them createdDate/createdAt.
+TIME_COLUMNS = ("timestamp", "created_at", "createdat", "createddate", "started_at",
+                "startedat", "updated_at", "updateddate", "send_date", "create_time", "ts",
+                "time", "date")
 # (column, SQL condition) pairs that mark a row as deleted/hidden but still stored.
 SOFT_DELETED = (("active", "= 0"), ("include", "= 0"), ("deleted_at", "IS NOT NULL"),
                 ("deleted", "= 1"), ("is_deleted", "= 1"), ("archived", "= 1"))
