@@ -40,11 +40,21 @@ def _load(db: Path, sql: Path) -> sqlite3.Connection:
     return conn
 
 
+def _to_now(conn: sqlite3.Connection, table: str, column: str, fmt: str) -> None:
+    """Move the recorded times forward by the time since recording (the newest is now), as
+    the Open WebUI states do: a hardened store recorded today must not age past policy."""
+    (newest,) = conn.execute(f'SELECT max(julianday("{column}")) FROM "{table}"').fetchone()
+    if newest is not None:
+        conn.execute(f'UPDATE "{table}" SET "{column}" = strftime(\'{fmt}\', '
+                     f'julianday("{column}") + (julianday(\'now\') - {newest}))')
+
+
 def langflow_state(root: Path, name: str) -> Path:
     """A Langflow config dir (LANGFLOW_CONFIG_DIR with LANGFLOW_SAVE_DB_IN_CONFIG_DIR=true)."""
     cfg = root / "langflow" / name
     cfg.mkdir(parents=True)
     conn = _load(cfg / "langflow.db", LANGFLOW_SQL)
+    _to_now(conn, "message", "timestamp", "%Y-%m-%d %H:%M:%f")
     if name in ("hardened", "empty"):
         conn.execute("DELETE FROM message WHERE session_id != 'aiaudit-clean'")
         conn.execute("DELETE FROM variable WHERE type != 'Credential' AND value != ''")
@@ -88,6 +98,7 @@ def flowise_state(root: Path, name: str) -> Path:
     home = root / "flowise" / name / ".flowise"
     home.mkdir(parents=True)
     conn = _load(home / "database.sqlite", FLOWISE_SQL)
+    _to_now(conn, "chat_message", "createdDate", "%Y-%m-%d %H:%M:%f")
     if name == "hardened":
         conn.execute("DELETE FROM chat_message WHERE sessionId != 'aiaudit-clean'")
         conn.execute("DELETE FROM variable")

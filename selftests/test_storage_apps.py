@@ -138,7 +138,8 @@ def test_seconds_and_milliseconds_give_the_same_age(audits):
     base, docs = audits
     ages = [_cases(docs, "STO-02", base / "owui" / n)[0]["evidence"]["oldest record"]
             for n in ("seconds", "millis")]
-    assert ages[0] == ages[1] and ages[0].startswith("400 days old"), ages
+    # the recorded chat was 200 days old when recorded, and moved 200 days more
+    assert ages[0] == ages[1] and int(ages[0].split()[0]) >= 400, ages
 
 
 def test_an_unknown_app_is_dated_by_its_camel_case_columns(tmp_path):
