@@ -184,6 +184,10 @@ def variants(root: Path) -> dict[str, Path]:
     lf = langflow_state(root / "lf", "hardened") / "langflow.db"  # root/lf/langflow/hardened
     cut = data_dir("truncated-clean") / "langflow.db"
     cut.write_bytes(lf.read_bytes()[: lf.stat().st_size // 4])
+    # another app's store under Flowise's store name (n8n's is database.sqlite too): here
+    # Langflow's planted store, 200 days old
+    old = langflow_state(root / "lf", "vulnerable") / "langflow.db"
+    shutil.copy(old, data_dir("foreign-name") / "database.sqlite")
     # standalone backups of the store, each packed another way
     backups = root / "backups"
     backups.mkdir(mode=0o700)

@@ -155,3 +155,31 @@ def test_an_unknown_app_is_dated_by_its_camel_case_columns(tmp_path):
     conn.close()
     assert age.dated.get("chat_message.createdDate") == 6, age.dated
     assert 199.5 < age.oldest_days() < 200.5, (age.oldest_days(), age.where)
+
+
+def test_a_store_named_like_flowise_of_another_schema_is_not_judged_as_flowise(audits):
+    base, docs = audits
+    [case] = _cases(docs, "STO-02", base / "owui" / "foreign-name")
+    assert "lacks Flowise's tables (chat_flow, chat_message)" in \
+        case["evidence"]["retention setting"], case["evidence"]
+    assert "message.timestamp" in case["evidence"]["rows dated"], case["evidence"]
+
+
+def test_a_wide_scope_is_listed_in_scripts_the_shell_accepts(tmp_path):
+    """40 named dirs with long paths: one listing script was over 128 KiB, the limit of
+    one argv string, and discovery failed for every storage control."""
+    from aiaudit.config import AuditConfig
+    from aiaudit.context import AuditContext
+    from aiaudit.storage.locate import locate
+    from aiaudit.target import parse_target
+
+    homes = []
+    for i in range(40):
+        d = tmp_path / ("a-rather-long-directory-name-for-a-deployment-" * 2 + str(i))
+        d.mkdir()
+        homes.append(str(d))
+    store = app_states.langflow_state(tmp_path, "hardened")
+    homes.append(str(store))
+    ctx = AuditContext(parse_target("local"), AuditConfig(state_dirs=homes))
+    stores, _ = locate(ctx)
+    assert [s.app for s in stores if s.path.startswith(str(store))] == ["langflow"]

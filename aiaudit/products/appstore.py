@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
+from typing import Any
 
 from aiaudit.products import ProductData
 
@@ -54,6 +55,17 @@ class StoreApp:
 
         return any(fnmatch(posixpath.basename(path), posixpath.basename(g))
                    for g in self.dbs())
+
+    def marker_tables(self) -> tuple[str, ...]:
+        """Tables every store of the app has: a file of the same name without them (n8n's
+        database.sqlite is named like Flowise's) is another app's, judged generically."""
+        return tuple(self._state().get("tables", ()))
+
+    def owns(self, conn: Any) -> bool:
+        """Whether an open store copy has the app's schema (its marker tables)."""
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = "
+                                            "'table'")}
+        return all(t in names for t in self.marker_tables())
 
     def conversation_time_columns(self) -> dict[str, tuple[str, ...]]:
         """{table: columns} that date a conversation in the app's own schema."""

@@ -209,11 +209,12 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
         relative = posixpath.relpath(store.path, state_dir)
         known = any(fnmatch.fnmatch(relative, g) for g in secret_stores)
         product = store_app(store.app)
-        mine = product is not None and product.is_db(store.path)
-        extra = product.config_tables() if mine else ()
-        plain = product.not_secret_columns() if mine else ()
         try:
             with opened_copy(ctx, store) as opened:
+                mine = product is not None and product.is_db(store.path) and \
+                    product.owns(opened.conn)
+                extra = product.config_tables() if mine and product else ()
+                plain = product.not_secret_columns() if mine and product else ()
                 found = table_facts(opened.conn, store.path, extra, plain)
                 columns = _plaintext_columns(store)
                 if columns:

@@ -194,6 +194,31 @@ def _script(candidates: list[tuple[str, str, str]]) -> str:
     return "; ".join([*parts, "true"])
 
 
+SCRIPT_LIMIT = 64 * 1024  # one argv string may hold 128 KiB (Linux MAX_ARG_STRLEN)
+
+
+def _run_listing(fs: HostFS, readable: list[tuple[str, str, str]]) -> str:
+    """The listing script over every candidate dir, in as many runs as keep each script
+    under SCRIPT_LIMIT: a scope of many dirs, or long paths, made one script too long for
+    the shell's argv ("Argument list too long": discovery failed for every control)."""
+    batches: list[list[tuple[str, str, str]]] = [[]]
+    size = 0
+    for item in readable:
+        n = len(_script([item]))  # the parts of one script are joined: sizes add up
+        if batches[-1] and size + n > SCRIPT_LIMIT:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += n
+    outs = []
+    for batch in batches:
+        rc, out, err = fs.run(_script(batch), timeout=120)
+        if rc != 0 and not out:
+            raise CouldNotCheck(f"cannot list stores on the target: {err.strip()[:200]}")
+        outs.append(out)
+    return "".join(o if o.endswith("\n") or not o else o + "\n" for o in outs)
+
+
 def parse_listing(out: str) -> tuple[list[Store], list[StateDir]]:
     """Stores from the script's S/C lines: SQLite files with copies, JSON(L) grouped per dir."""
     mains: dict[str, tuple[str, str, str, str, FileInfo]] = {}
@@ -298,9 +323,7 @@ def locate_all(ctx: Any) -> Located:
                     unreadable.append((app or who, a, found_by))
                 continue
             readable.append((app, path, found_by))
-        rc, out, err = fs.run(_script(readable), timeout=120)
-        if rc != 0 and not out:
-            raise CouldNotCheck(f"cannot list stores on the target: {err.strip()[:200]}")
+        out = _run_listing(fs, readable)
         stores, dirs = parse_listing(out)
         configured = {n.path: n.found_by for n in scope.state_dirs}
         ok_dirs = sorted({d.path for d in dirs} | {p for p in configured

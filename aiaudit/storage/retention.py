@@ -207,6 +207,13 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     try:
         with opened_copy(ctx, store) as opened:
             columns = _conversation_columns(store)
+            app = store_app(store.app)
+            if app is not None and columns is not None and not app.owns(opened.conn):
+                columns = None  # a file named like the app's store, of another schema
+                facts.knob = Knob(False, False, None, "", f"{store.path} lacks "
+                                  f"{app.data.service_name()}'s tables "
+                                  f"({', '.join(app.marker_tables())}): another app's "
+                                  "store, judged by the data of every table")
             age = data_age(opened.conn, columns)
             count = opened.conn.execute("PRAGMA freelist_count").fetchone()[0]
             live = live_text(opened.conn) if count and opened.key is None else None
