@@ -24,6 +24,7 @@ import shutil
 import sqlite3
 import subprocess
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -116,6 +117,38 @@ def flowise_state(root: Path, name: str) -> Path:
         home.chmod(0o700)
         (home / "database.sqlite").chmod(0o600)
     return home
+
+
+MLFLOW_SQL = FIXTURES / "storage" / "apps" / "mlflow.sql"
+
+
+def mlflow_state(root: Path, name: str) -> Path:
+    """The dir of an MLflow tracking store (mlflow.db, its default sqlite:///mlflow.db).
+    vulnerable: as MLflow writes it (0755 dir, 0644 store), both traces 200 days old;
+    hardened: the planted trace deleted (MlflowClient.delete_traces), dir 0700, store 0600."""
+    d = root / "mlflow" / name
+    d.mkdir(parents=True)
+    conn = _load(d / "mlflow.db", MLFLOW_SQL)
+    ms = int(time.time() * 1000) - conn.execute("SELECT max(timestamp_ms) FROM trace_info"
+                                                ).fetchone()[0]
+    if name == "vulnerable":
+        ms -= DAYS_OLD * 86400 * 1000
+    conn.execute(f"UPDATE trace_info SET timestamp_ms = timestamp_ms + {ms}")
+    conn.execute(f"UPDATE spans SET start_time_unix_nano = start_time_unix_nano + {ms}000000,"
+                 f" end_time_unix_nano = end_time_unix_nano + {ms}000000")
+    if name == "hardened":
+        planted = [r[0] for r in conn.execute(
+            "SELECT DISTINCT trace_id FROM spans WHERE name = 'session-planted'")]
+        for table, col in (("spans", "trace_id"), ("trace_info", "request_id"),
+                           ("trace_tags", "request_id"),
+                           ("trace_request_metadata", "request_id")):
+            conn.executemany(f"DELETE FROM {table} WHERE {col} = ?", [(t,) for t in planted])
+    conn.commit()
+    conn.execute("VACUUM")
+    conn.close()
+    d.chmod(0o755 if name == "vulnerable" else 0o700)
+    (d / "mlflow.db").chmod(0o644 if name == "vulnerable" else 0o600)
+    return d
 
 
 def webui_db(path: Path, empty: bool = False) -> Path:

@@ -159,6 +159,38 @@ def dump_flowise(home: Path, flow_id: str) -> Path:
                 {"chat_flow": f"id = '{flow_id}'", "chat_message": f"chatflowid = '{flow_id}'"})
 
 
+MLFLOW_ROWS = ("experiments", "experiment_tags", "trace_info", "trace_tags",
+               "trace_request_metadata", "spans", "alembic_version")
+# MLflow's own tracing API writes the traces: a traced chat call per session.
+MLFLOW_SCRIPT = """
+import sys, mlflow
+mlflow.set_tracking_uri(f"sqlite:///{sys.argv[1]}/mlflow.db")
+mlflow.set_experiment("aiaudit-chat")
+
+@mlflow.trace(span_type="CHAT_MODEL")
+def chat(messages):
+    return {"choices": [{"message": {"role": "assistant",
+                                     "content": "noted: " + messages[-1]["content"]}}]}
+
+for session, text in (("clean", "what is on my calendar today?"),
+                      ("planted", f"use my key {sys.argv[2]} for the report")):
+    with mlflow.start_span(name=f"session-{session}") as span:
+        span.set_attribute("session", session)
+        chat([{"role": "user", "content": text}])
+"""
+
+
+def record_mlflow(out_dir: Path, python: Path) -> Path:
+    """MLflow 3.17.2's tracing API (its own venv's python) writes two traced chat calls,
+    one with the planted key, into <out_dir>/mlflow.db (its default SQLite store)."""
+    import subprocess
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(python), "-c", MLFLOW_SCRIPT, str(out_dir), PLANTED], check=True,
+                   timeout=600)
+    return dump(out_dir / "mlflow.db", FIXTURES / "mlflow.sql", MLFLOW_ROWS, {})
+
+
 def dump(db: Path, out: Path, tables: tuple[str, ...], where: dict[str, str]) -> Path:
     """Schema of every table and index, rows of `tables` (and of `where`'s, filtered)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -169,13 +201,16 @@ def dump(db: Path, out: Path, tables: tuple[str, ...], where: dict[str, str]) ->
         lines.append(sql + ";")
     for table in dict.fromkeys((*tables, *where)):
         cond = f" WHERE {where[table]}" if table in where else ""
+        # stored columns only: a generated one (MLflow's spans) takes no value
+        cols = [r[1] for r in conn.execute(f'PRAGMA table_xinfo("{table}")') if r[6] == 0]
+        names = ", ".join(f'"{c}"' for c in cols)
         try:
-            rows = conn.execute(f'SELECT * FROM "{table}"{cond}').fetchall()
+            rows = conn.execute(f'SELECT {names} FROM "{table}"{cond}').fetchall()
         except sqlite3.OperationalError:
             continue
         for row in rows:
             values = ", ".join(_literal(v) for v in row)
-            lines.append(f'INSERT INTO "{table}" VALUES({values});')
+            lines.append(f'INSERT INTO "{table}" ({names}) VALUES({values});')
     lines.append("COMMIT;")
     conn.close()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -195,8 +230,8 @@ def _literal(value: object) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("app", choices=["langflow", "flowise"])
-    ap.add_argument("--url", required=True)
+    ap.add_argument("app", choices=["langflow", "flowise", "mlflow"])
+    ap.add_argument("--url", default="")
     ap.add_argument("--config-dir", required=True, type=Path,
                     help="Langflow: LANGFLOW_CONFIG_DIR; Flowise: the HOME it runs with")
     ap.add_argument("--llm", default="http://127.0.0.1:47866/v1",
@@ -207,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                     default=next(Path("/opt/aiaudit-fw/langflow/lib").glob(
                         "python3*/site-packages"), Path("/nonexistent")))
     args = ap.parse_args(argv)
-    if args.app == "flowise":
+    if args.app == "mlflow":  # --config-dir: where mlflow.db is written; --url unused
+        out = record_mlflow(args.config_dir, Path("/opt/aiaudit-fw/mlflow/bin/python"))
+    elif args.app == "flowise":
         out = record_flowise(args.url.rstrip("/"), args.config_dir, args.package, args.llm)
     else:
         out = record_langflow(args.url.rstrip("/"), args.config_dir, args.site)

@@ -1,6 +1,7 @@
 """STO-01..05 on conversation stores real apps wrote, the suite run as an auditor runs it
 (pytest tests_storage --target=local, two audits of about 25 s):
 
+* MLflow 3.17.2's traces (two traced chat calls its own tracing API wrote);
 * Langflow 1.13.0 and Flowise 3.1.4, which the storage controls learned from their source
   (aiaudit/products/{langflow,flowise}.py, aiaudit/data/{langflow,flowise}.toml): planted
   and hardened state dirs (and an empty Langflow one) rebuilt from the rows each app wrote
@@ -68,6 +69,7 @@ def _audit_all(base: Path) -> list[dict]:
         app_states.langflow_state(base, name)
     homes = [base / "langflow" / n for n in ("vulnerable", "hardened", "empty")]
     homes += [app_states.flowise_state(base, n) for n in ("vulnerable", "hardened")]
+    homes += [app_states.mlflow_state(base, n) for n in ("vulnerable", "hardened")]
     dirs = app_states.variants(base / "owui")
     homes += [d for n, d in dirs.items() if n != "backups"]
     key = base / "owui" / "cipher.key"

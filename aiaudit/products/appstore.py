@@ -96,9 +96,9 @@ class StoreApp:
 
 def store_apps() -> dict[str, StoreApp]:
     """Every app described this way, by its app name (the layouts' `app`)."""
-    from aiaudit.products import flowise, langflow
+    from aiaudit.products import flowise, langflow, mlflow_traces
 
-    return {p.app: p for p in (langflow.PRODUCT, flowise.PRODUCT)}
+    return {p.app: p for p in (langflow.PRODUCT, flowise.PRODUCT, mlflow_traces.PRODUCT)}
 
 
 def store_app(app: str) -> StoreApp | None:

@@ -228,6 +228,15 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     if columns is not None and not age.dated:
         facts.no_history = (f"{store.path} has no dated conversation rows (read "
                             f"{', '.join(sorted(columns))})")
+    elif columns is None and not age.time_columns:
+        # An app the suite does not know, whose tables carry no time column it knows
+        # (MLflow's trace_info.timestamp_ms before it was known): its age was never read.
+        raise CouldNotCheck(f"{store.path}: none of its {age.tables} table(s) has a time "
+                            "column the suite knows, so the age of what it keeps was not "
+                            "read; name its product or check its record times by hand")
+    elif columns is None and not age.dated:
+        facts.no_history = (f"{store.path} holds no dated row ({age.time_columns} time "
+                            f"column(s) in {age.tables} table(s), all empty)")
     facts.free_pages = count
     plain = opened.key is None  # free pages of a SQLCipher copy are ciphertext
     facts.free_pages_with_text = free_pages(opened.copy.path, live).with_text if plain else 0

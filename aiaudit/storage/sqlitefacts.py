@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 # Compared case-insensitively; TypeORM apps (Flowise, n8n) name them createdDate/createdAt.
-TIME_COLUMNS = ("timestamp", "created_at", "createdat", "createddate", "started_at",
-                "startedat", "updated_at", "updateddate", "send_date", "create_time", "ts",
-                "time", "date")
+TIME_COLUMNS = ("timestamp", "timestamp_ms", "created_at", "createdat", "createddate",
+                "started_at", "startedat", "updated_at", "updateddate", "send_date",
+                "create_time", "creation_time", "ts", "time", "date")
 # (column, SQL condition) pairs that mark a row as deleted/hidden but still stored.
 SOFT_DELETED = (("active", "= 0"), ("include", "= 0"), ("deleted_at", "IS NOT NULL"),
                 ("deleted", "= 1"), ("is_deleted", "= 1"), ("archived", "= 1"))
@@ -143,6 +143,8 @@ def _columns(conn: Any, table: str) -> list[str]:
 def _as_epoch(value: Any) -> float | None:
     """Epoch seconds from seconds, milliseconds or an ISO date string."""
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if value > 1e17:  # nanoseconds (MLflow's spans.start_time_unix_nano)
+            return value / 1e9
         if value > 1e14:  # microseconds
             return value / 1e6
         return value / 1000 if value > 1e11 else float(value)
@@ -164,6 +166,7 @@ class DataAge:
     soft_deleted: dict[str, int]  # "table.column cond" -> rows
     rows: int = 0  # dated rows read (summed over every time column)
     tables: int = 0  # user tables looked at
+    time_columns: int = 0  # time columns found in them (dated or empty)
     dated: dict[str, int] = field(default_factory=dict)  # "table.column" -> rows with a time
 
     def oldest_days(self, now: float | None = None) -> float | None:
@@ -183,7 +186,7 @@ def data_age(conn: Any, columns: dict[str, tuple[str, ...]] | None = None) -> Da
     where = ""
     deleted: dict[str, int] = {}
     dated: dict[str, int] = {}
-    rows = tables = 0
+    rows = tables = time_columns = 0
     for table in user_tables(conn):
         if columns is not None and table not in columns:
             continue
@@ -195,6 +198,7 @@ def data_age(conn: Any, columns: dict[str, tuple[str, ...]] | None = None) -> Da
             col = lowered.get(name.lower())
             if col is None:
                 continue
+            time_columns += 1
             value, n = conn.execute(
                 f"SELECT min({_quote(col)}), count(*) FROM {_quote(table)} "
                 f"WHERE {_quote(col)} IS NOT NULL AND {_quote(col)} != ''"
@@ -214,7 +218,7 @@ def data_age(conn: Any, columns: dict[str, tuple[str, ...]] | None = None) -> Da
             ).fetchone()[0]
             if n:
                 deleted[f"{table}.{col} {cond}"] = n
-    return DataAge(oldest, where, deleted, rows, tables, dated)
+    return DataAge(oldest, where, deleted, rows, tables, dated=dated, time_columns=time_columns)
 
 
 @dataclass(frozen=True)
