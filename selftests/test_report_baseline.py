@@ -43,7 +43,10 @@ def our_keys(changes: list[dict], tmp_path: Path) -> list[str]:
 def test_change_shows_as_new_then_resolved_and_fail_on_new_follows(tmp_path):
     state = tmp_path / "state"
     state.mkdir()
+    # A Hermes home as `hermes setup` leaves it (config.yaml beside .env): the case keeps its
+    # identity while the secret comes and goes (a dir with config.yaml alone is no framework's)
     (state / "config.yaml").write_text("model:\n  provider: custom\n")
+    (state / ".env").write_text("# keys go here\n")
     rc, first, out = audit(tmp_path)
     sto04 = next(c for c in first["controls"] if c["id"] == "STO-04")
     ours = [c for c in sto04["cases"] if str(state) in c["key"]]
@@ -57,7 +60,7 @@ def test_change_shows_as_new_then_resolved_and_fail_on_new_follows(tmp_path):
     assert diff["resolved"] == [] and rc == 1, out[-2000:]
     assert SECRET not in json.dumps(second)
     # Fixed: the case is resolved, nothing is new, --fail-on new passes.
-    (state / ".env").unlink()
+    (state / ".env").write_text("# keys go here\n")
     rc, third, out = audit(tmp_path, "--baseline=auto", "--fail-on=new")
     assert our_keys(third["diff"]["resolved"], tmp_path) == [ours[0]["key"]]
     assert third["diff"]["new"] == [] and rc == 0, out[-2000:]
