@@ -96,9 +96,10 @@ class StoreApp:
 
 def store_apps() -> dict[str, StoreApp]:
     """Every app described this way, by its app name (the layouts' `app`)."""
-    from aiaudit.products import flowise, langflow, mlflow_traces
+    from aiaudit.products import flowise, langflow, llm_cli, mlflow_traces
 
-    return {p.app: p for p in (langflow.PRODUCT, flowise.PRODUCT, mlflow_traces.PRODUCT)}
+    return {p.app: p for p in (langflow.PRODUCT, flowise.PRODUCT, mlflow_traces.PRODUCT,
+                               llm_cli.PRODUCT)}
 
 
 def store_app(app: str) -> StoreApp | None:

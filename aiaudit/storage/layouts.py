@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiaudit.products import hermes as _hermes
-from aiaudit.products import llm_cli, open_webui, openclaw
+from aiaudit.products import open_webui, openclaw
 from aiaudit.products.appstore import StoreApp, store_apps
 
 
@@ -80,10 +80,6 @@ LAYOUTS: tuple[Layout, ...] = (
            (StoreGlob("conversations/*.conversation.json", JS),),
            (),
            "none"),
-    Layout(llm_cli.APP, llm_cli.state_env(), (llm_cli.home_dir(),), (),
-           (StoreGlob(llm_cli.db_name(), S),),
-           (llm_cli.keys_file(),),
-           "none: llm keeps every logged prompt (aiaudit.products.llm_cli)"),
     Layout("sillytavern", None, ("SillyTavern",), ("/home/node/app", "/opt/SillyTavern"),
            (StoreGlob("data/*/chats/*/*.jsonl", J), StoreGlob("data/*/group chats/*.jsonl", J)),
            ("data/*/secrets.json", "config.yaml"),

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
-from aiaudit.products import llm_cli, open_webui, openclaw
+from aiaudit.products import open_webui, openclaw
 from aiaudit.products.appstore import store_app
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
@@ -108,10 +108,6 @@ def knob_for(fs: Any, store: Store) -> Knob:
         return openclaw_knob(_openclaw_config(fs, root))
     if store.app == open_webui.APP:
         return Knob(False, False, None, "", open_webui.retention().detail)
-    if store.app == llm_cli.APP:
-        logs_off = check_access(fs, [posixpath.join(root, llm_cli.logs_off_file())])
-        off = any(not a.missing and not a.unreadable for a in logs_off.values())
-        return Knob(False, False, None, "", llm_cli.retention_detail(off))
     app = store_app(store.app)
     if app is not None:
         r = app.retention()
@@ -189,8 +185,6 @@ def _conversation_columns(store: Store) -> dict[str, tuple[str, ...]] | None:
         return hermes.conversation_time_columns()
     if store.app == open_webui.APP and open_webui.is_db(store.path):
         return open_webui.conversation_time_columns()
-    if store.app == llm_cli.APP:
-        return llm_cli.conversation_time_columns()
     app = store_app(store.app)
     if app is not None and app.is_db(store.path):
         return app.conversation_time_columns()
