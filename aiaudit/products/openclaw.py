@@ -219,19 +219,54 @@ def resolve_includes(doc: Any, base_dir: str, read: Any, seen: list[str],
 _LATEST = re.compile(rb'config-snapshotlatest\{"configPath":"((?:[^"\\]|\\.){1,4000})"')
 _ANY = re.compile(rb'"configPath":"((?:[^"\\]|\\.){1,4000})"')
 RECORD_LIMIT = 64 * 1024 * 1024
+_BATCH_BYTES = 60 * 1024  # one command stays far below Linux's 128 KiB per argv string
 
 
-def recorded_config_path(fs: Any, state_dir: str) -> str | None:
-    """The config path OpenClaw last recorded in `state/openclaw.sqlite` (and its WAL)."""
+def _state_store(state_dir: str) -> str:
+    return posixpath.join(state_dir, str(data()["history"]["state_store"]))
+
+
+def lookup_paths(state_dir: str) -> list[str]:
+    """Every file `read_config` may look at first in a state dir: its config names and the
+    shared store (with its WAL) that records a config kept elsewhere."""
+    store = _state_store(state_dir)
+    return [*config_candidates(state_dir), store, store + "-wal"]
+
+
+def present_files(fs: Any, paths: list[str]) -> set[str]:
+    """Which of `paths` exist on the target (`[ -e ]`): one command for them all (in
+    batches under the argv limit), not one SSH round trip each: a home search asks about
+    4 paths per candidate state dir, two candidates per home, most of them absent."""
+    wanted = set(paths)
+    found: set[str] = set()
+    batch: list[str] = []
+    size = 0
+    for path in [*paths, None]:
+        quoted = _q(path) if path is not None else ""
+        if batch and (path is None or size + len(quoted) > _BATCH_BYTES):
+            _, out, _ = fs.run(f"for p in {' '.join(batch)}; do [ -e \"$p\" ] && "
+                               "printf '%s\\n' \"$p\"; done; true", timeout=30)
+            found.update(line for line in out.splitlines() if line in wanted)
+            batch, size = [], 0
+        if path is not None:
+            batch.append(quoted)
+            size += len(quoted) + 1
+    return found
+
+
+def recorded_config_path(fs: Any, state_dir: str, present: set[str] | None = None) -> str | None:
+    """The config path OpenClaw last recorded in `state/openclaw.sqlite` (and its WAL).
+    `present`: the files known to exist (`present_files` over `lookup_paths`)."""
     from aiaudit.status import CouldNotCheck
     from aiaudit.storage.headers import read_head
 
-    store = posixpath.join(state_dir, str(data()["history"]["state_store"]))
+    store = _state_store(state_dir)
+    if present is None:
+        present = present_files(fs, [store, store + "-wal"])
     latest: list[str] = []
     every: list[str] = []
     for path in (store, store + "-wal"):
-        rc, out, _ = fs.run(f"[ -f {_q(path)} ] && echo yes; true", timeout=30)
-        if out.strip() != "yes":
+        if path not in present:
             continue
         try:
             raw = read_head(fs, path, RECORD_LIMIT)
@@ -245,16 +280,26 @@ def recorded_config_path(fs: Any, state_dir: str) -> str | None:
     return json.loads(f'"{distinct[0]}"') if len(distinct) == 1 else None
 
 
-def read_config(fs: Any, state_dir: str, limit: int = 1024 * 1024) -> Config:
+def read_config(fs: Any, state_dir: str, limit: int = 1024 * 1024,
+                present: set[str] | None = None) -> Config:
     """The state dir's active config as OpenClaw loads it: `openclaw.json`, else the legacy
     `clawdbot.json` (src/config/paths.ts), else the file OpenClaw itself recorded loading
-    for this state (OPENCLAW_CONFIG_PATH elsewhere); `$include`s merged in."""
+    for this state (OPENCLAW_CONFIG_PATH elsewhere); `$include`s merged in. `present`:
+    which of `lookup_paths(state_dir)` exist, when the caller asked for many state dirs at
+    once (`present_files`); else asked here, in one command."""
     from aiaudit.status import CouldNotCheck
     from aiaudit.storage.headers import read_head
 
+    first_look = lookup_paths(state_dir)
+    if present is None:
+        present = present_files(fs, first_look)
+
     def read(path: str) -> str | None:
-        rc, out, _ = fs.run(f"[ -e {_q(path)} ] && echo yes; true", timeout=30)
-        if out.strip() != "yes":
+        if path in first_look:
+            exists = path in present
+        else:  # an include or a recorded path elsewhere
+            exists = bool(present_files(fs, [path]))
+        if not exists:
             return None
         return read_head(fs, path, limit).decode("utf-8", "replace")
 
@@ -264,7 +309,7 @@ def read_config(fs: Any, state_dir: str, limit: int = 1024 * 1024) -> Config:
             text = read(path)
             if text is not None:
                 return _with_includes(path, text, "in the state dir", read)
-        recorded = recorded_config_path(fs, state_dir)
+        recorded = recorded_config_path(fs, state_dir, present)
         text = read(recorded) if recorded else None
         if recorded and text is not None:
             return _with_includes(recorded, text, "recorded by OpenClaw in state/openclaw.sqlite"

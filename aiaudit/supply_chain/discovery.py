@@ -461,10 +461,13 @@ def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inve
     found = probe(fs, planner.first_patterns())
     planner.add_hermes_profiles(fs, found)
     openclaw_docs: dict[str, Any] = {}
+    # which config and store files exist in every candidate state dir: one command
+    present = openclaw.present_files(
+        fs, [p for state in planner.openclaw_states for p in openclaw.lookup_paths(state)])
     for state in planner.openclaw_states:
         # OpenClaw's one reader: openclaw.json, legacy clawdbot.json, or the file OpenClaw
         # recorded loading (OPENCLAW_CONFIG_PATH elsewhere), `$include`s merged in
-        oc_cfg = openclaw.read_config(fs, state)
+        oc_cfg = openclaw.read_config(fs, state, present=present)
         if oc_cfg.exists:
             cfg = ConfigFile("openclaw", oc_cfg.path, "json5")
             cfg.doc, cfg.error = oc_cfg.doc, oc_cfg.error or None
