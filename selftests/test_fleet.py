@@ -145,3 +145,24 @@ def test_metadata_read_once_lists_the_same_plugins():
     same, count, module, plugins = json.loads(proc.stdout.splitlines()[-1])
     assert same and count > 20 and plugins >= 3  # pytest-html, testinfra, aiaudit at least
     assert module == "aiaudit.fleet"  # the forked audits' scan is the read-once one
+
+
+def test_html_template_compiled_once_renders_the_same():
+    """The fleet compiles pytest-html's page template once: every audit gets that template
+    object, and it renders what a freshly compiled one renders."""
+    script = (
+        "import json, pytest_html.plugin as p\n"
+        "from pathlib import Path\n"
+        "from aiaudit.fleet import shared_html_template\n"
+        "res = [Path(p.__file__).parent / 'resources']\n"
+        "fresh = p._read_template(res)\n"
+        "shared_html_template()\n"
+        "a, b = p._read_template(res), p._read_template(res)\n"
+        "kw = dict(title='t', additional_summary={}, outcomes={}, table_head=[],"
+        " prefix=[], summary=[], postfix=[], styles='', run_count='', running_state='',"
+        " self_contained=False, test_data='{}', version='x', extras={})\n"
+        "print(json.dumps([a is b, a is not fresh, a.render(**kw) == fresh.render(**kw)]))\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.splitlines()[-1]) == [True, True, True]

@@ -180,3 +180,46 @@ def test_config_elsewhere_is_found_where_openclaw_recorded_it(tmp_path):
     assert openclaw.is_state_listing({"state/openclaw.sqlite"})
     assert openclaw.is_state_dir_name("/home/u/.openclaw-work")
     assert not openclaw.is_state_dir_name("/home/u/.openclaw-")
+
+
+class CountingFS:
+    """The local host, counting the commands a reader sends (each is an SSH round trip on
+    a remote target)."""
+
+    def __init__(self) -> None:
+        from aiaudit.hostfs import HostFS
+
+        self.fs = HostFS("local")
+        self.commands: list[str] = []
+
+    def run(self, command: str, timeout: float = 60.0) -> tuple[int, str, str]:
+        self.commands.append(command)
+        return self.fs.run(command, timeout)
+
+    def __getattr__(self, name: str):  # open, tree, argv: as the real one
+        return getattr(self.fs, name)
+
+
+def test_config_lookup_asks_once_for_many_state_dirs(tmp_path):
+    """Which config and store files exist is one command for any number of candidate state
+    dirs (batched under the argv limit), and every existing one is found."""
+    states = [str(tmp_path / f"user-with-a-long-home-name-{n:04d}" / ".openclaw")
+              for n in range(600)]
+    real = Path(states[7])
+    (real / "state").mkdir(parents=True)
+    (real / "openclaw.json").write_text('{gateway: {bind: "loopback"}}')
+    (real / "state" / "openclaw.sqlite").write_bytes(b"SQLite format 3\0")
+    fs = CountingFS()
+    paths = [p for s in states for p in openclaw.lookup_paths(s)]
+    assert sum(len(p) + 3 for p in paths) > 128 * 1024  # more than one argv string holds
+    present = openclaw.present_files(fs, paths)
+    assert present == {str(real / "openclaw.json"), str(real / "state" / "openclaw.sqlite")}
+    # 2,400 paths, 270 KiB quoted: 5 commands of under 64 KiB, not 2,400 round trips
+    assert 2 <= len(fs.commands) <= 6 and all(len(c) < 64 * 1024 for c in fs.commands)
+    fs.commands.clear()
+    cfg = openclaw.read_config(fs, str(real), present=present)
+    assert cfg.doc == {"gateway": {"bind": "loopback"}} and cfg.exists
+    missing = openclaw.read_config(fs, states[8], present=present)
+    assert not missing.exists and missing.doc is None
+    # the config itself was read (a stream, not a command): no existence check per file
+    assert fs.commands == []
