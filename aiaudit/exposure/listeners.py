@@ -130,10 +130,11 @@ def identify(listener: Listener, extra_ports: list[int],
     return None
 
 
-def ai_listeners(host: Any, extra_ports: list[int]) -> list[AiListener]:
+def ai_listeners(sockets: list[Listener], extra_ports: list[int]) -> list[AiListener]:
+    """The AI services among the host's listening sockets (`listening_sockets`)."""
     found = []
     seen = set()
-    for sock in listening_sockets(host):
+    for sock in sockets:
         ai = identify(sock, extra_ports)
         if ai and ai.case_id not in seen:
             seen.add(ai.case_id)

@@ -75,10 +75,9 @@ def _docker_proxies(ctx: AuditContext) -> list[Any]:
         import testinfra
 
         host = testinfra.get_host("local://")
-    else:
-        host = ctx.host()
-    return ctx.cached("exposure:docker-proxies", lambda: [
-        s for s in listening_sockets(host) if s.process == "docker-proxy"])
+        return ctx.cached("exposure:docker-proxies", lambda: [
+            s for s in listening_sockets(host) if s.process == "docker-proxy"])
+    return [s for s in _host_sockets(ctx) if s.process == "docker-proxy"]
 
 
 def docker_publications(ctx: AuditContext) -> list[dockercases.AiPublication]:
@@ -180,9 +179,14 @@ def host_ai_ports(ctx: AuditContext) -> dict[int, str]:
     return ports
 
 
+def _host_sockets(ctx: AuditContext) -> list[Any]:
+    """The target's TCP listeners (`ss -ltnp`), read once per run for every question."""
+    return ctx.cached("exposure:sockets", lambda: listening_sockets(ctx.host()))
+
+
 def _host_listeners(ctx: AuditContext) -> list[Any]:
     return ctx.cached("exposure:ai_listeners",
-                      lambda: ai_listeners(ctx.host(), ctx.config.extra_ports))
+                      lambda: ai_listeners(_host_sockets(ctx), ctx.config.extra_ports))
 
 
 def scoped_listeners(ctx: AuditContext) -> list[Any]:
