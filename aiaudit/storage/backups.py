@@ -158,8 +158,10 @@ def standalone_backups(ctx: Any) -> list[Store]:
     def compute() -> list[Store]:
         stores, dirs = locate(ctx)
         backup_dirs = list(settings_for(ctx).backup_dirs)
-        _, out, _ = HostFS.for_context(ctx).run(
-            _standalone_script(backup_dirs, [d.path for d in dirs]), timeout=60)
+        out = ""
+        if backup_dirs or dirs:  # else nothing to look in: no round trip to run `true`
+            _, out, _ = HostFS.for_context(ctx).run(
+                _standalone_script(backup_dirs, [d.path for d in dirs]), timeout=60)
         taken = {f.path for s in stores for f in s.all_files}
         for store in stores:
             if store.kind in ("sqlite", "jsonl", "json"):

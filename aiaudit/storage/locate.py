@@ -212,6 +212,8 @@ def _run_listing(fs: HostFS, readable: list[tuple[str, str, str]]) -> str:
         size += n
     outs = []
     for batch in batches:
+        if not batch:  # no dir to list: nothing to ask the target
+            continue
         rc, out, err = fs.run(_script(batch), timeout=120)
         if rc != 0 and not out:
             raise CouldNotCheck(f"cannot list stores on the target: {err.strip()[:200]}")
