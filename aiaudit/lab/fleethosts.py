@@ -52,7 +52,8 @@ def host_ns(slot: int) -> netns.NetNS:
 
 def _script(host: FleetHost) -> str:
     """What the host's init (pid 1 of its own PID namespace) runs: private /root and /home
-    (the machine's homes hold other deployments' agent files), sshd, the model server."""
+    (the machine's homes hold other deployments' agent files) and a user list of the
+    machine's system accounts only (`system_accounts`), sshd, the model server."""
     files, lab = host.files, host.lab
     llm_argv = " ".join(shlex.quote(a) for a in llm.open_argv("0.0.0.0", llm.PORT))
     keep = Path(sys.prefix).resolve()  # the interpreter may live below /root (pyenv)
@@ -61,11 +62,25 @@ def _script(host: FleetHost) -> str:
     restore = (f"mount --bind /root /mnt && {MASK_ROOT} && mkdir -p /root/{rel} && "
                f"mount --bind /mnt/{rel} /root/{rel} && umount -l /mnt"
                if keep_root else MASK_ROOT)
-    return (f"{restore} && {MASK_HOME} || exit 1\n"
+    users = shlex.quote(str(lab / "passwd"))
+    return (f"{restore} && {MASK_HOME} && mount --bind {users} /etc/passwd || exit 1\n"
             f"{sshd.SSHD} -D -e -f {shlex.quote(str(files.sshd_config))} "
             f">>{shlex.quote(str(lab / 'sshd.log'))} 2>&1 &\n"
             f"{llm_argv} >>{shlex.quote(str(lab / 'llm.log'))} 2>&1 &\n"
             "wait\n")
+
+
+def system_accounts(passwd: str) -> str:
+    """The machine's /etc/passwd without its login users (uid 1000 and up): the self-tests
+    add accounts whose homes lie in /tmp and hold real agent state, which a host of its own
+    would not list (every fleet host is the same small AI host, whatever ran before)."""
+    keep = []
+    for line in passwd.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 7 and fields[2].isdigit() and (int(fields[2]) < 1000
+                                                         or fields[0] == "nobody"):
+            keep.append(line)
+    return "\n".join(keep) + "\n"
 
 
 def _start(slot: int, root: Path) -> FleetHost:
@@ -83,6 +98,7 @@ def _start(slot: int, root: Path) -> FleetHost:
     if test.returncode != 0:
         raise LabError(f"sshd config rejected: {test.stderr.strip()}")
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+    write_file(lab / "passwd", system_accounts(Path("/etc/passwd").read_text()), 0o644)
     script = write_file(lab / "init.sh", _script(host), 0o755)
     host.pids["init"] = proc.spawn(ns.exec_argv(
         require_tool("unshare", "util-linux"), "--pid", "--fork", "--kill-child",
