@@ -109,10 +109,43 @@ def knob_for(fs: Any, store: Store) -> Knob:
     if store.app == open_webui.APP:
         return Knob(False, False, None, "", open_webui.retention().detail)
     app = store_app(store.app)
+    if app is not None and store.kind != "sqlite" and app.log_retention():
+        return Knob(False, False, None, "", app.log_retention())
     if app is not None:
-        r = app.retention()
-        return Knob(r.exists, r.enabled, r.days, app.data.file if r.exists else "", r.detail)
+        where, env = _env_files(fs, root, app.retention_env(), app.config_files())
+        r = app.retention(env)
+        if r.exists and app.retention_env() and not where:
+            # nothing read: the app's defaults; its process or unit environment is not read
+            return Knob(True, r.enabled, r.days, "", f"{r.detail} (no .env in {root} or "
+                        "its parent; a service unit's or container's environment is not read)")
+        return Knob(r.exists, r.enabled, r.days, where or (app.data.file if r.exists else ""),
+                    r.detail)
     return Knob(False, False, None, "", f"{store.app} has no retention setting: judged by the data")
+
+
+def _env_files(fs: Any, state_dir: str, names: tuple[str, ...],
+               files: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """The app's retention settings from the env files it loads (n8n: the `.env` dotenv
+    reads from its working directory: the n8n folder or the user folder above it); the
+    first file that sets a key wins. Unreadable is CouldNotCheck, never "unset"; none
+    found: the app's defaults, said so in the detail."""
+    env: dict[str, str] = {}
+    read: list[str] = []
+    if not names:
+        return "", env
+    for rel in files:
+        if not rel.endswith(".env"):
+            continue
+        path = posixpath.normpath(posixpath.join(state_dir, rel))
+        text = _read_config(fs, path)
+        if text is None:
+            continue
+        read.append(path)
+        for line in text.splitlines():
+            key, sep, value = line.strip().removeprefix("export ").partition("=")
+            if sep and key.strip() in names:
+                env.setdefault(key.strip(), value.strip().strip("'\""))
+    return ", ".join(read), env
 
 
 # session_start / last_updated: Hermes' sessions/session_<id>.json snapshots
