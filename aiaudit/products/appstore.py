@@ -80,6 +80,10 @@ class StoreApp:
         """{table: columns} that date a conversation in the app's own schema."""
         return self.data.columns("history", "conversation_times")
 
+    def history_routes(self) -> tuple[str, ...]:
+        """Read-only routes of the app's API that list conversations (STO-08)."""
+        return tuple(self.data().get("history", {}).get("routes", ()))
+
     def config_tables(self) -> tuple[str, ...]:
         """Tables the app keeps user-set variables or credentials in (STO-04 reads them)."""
         return tuple(self.data().get("credentials", {}).get("tables", ()))
