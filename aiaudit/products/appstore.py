@@ -110,7 +110,6 @@ class StoreApp:
                              "[retention] cites the source): judged by the data")
         return Retention(True, bool(r.get("enabled")), r.get("days"), str(r.get("detail", "")))
 
-
     def _env_retention(self, r: dict, env: dict[str, str]) -> Retention:
         name = f"{self.data.service_name()} {self.data()['version']}"
         unit = " hours" if r.get("age_unit_hours") else " days"
