@@ -280,6 +280,8 @@ def n8n_state(root: Path, name: str) -> Path:
     vulnerable rows at today's times with one setting in the user folder's .env."""
     recorded = {"hardened": "hardened", "deleted": "deleted"}.get(name, "vulnerable")
     folder = root / "n8n" / name
+    if name == "elsewhere":  # DB_SQLITE_DATABASE=/srv/n8n-db/database.sqlite: the store alone
+        return _n8n_store_elsewhere(folder)
     home = folder / ".n8n"
     home.mkdir(parents=True)
     conn = _load(home / "database.sqlite", APPS / f"n8n-{recorded}.sql")
@@ -303,4 +305,20 @@ def n8n_state(root: Path, name: str) -> Path:
         if path.exists():
             path.chmod(0o600 if private else 0o644)
     (home / "config").chmod(0o644 if name == "unenforced" else 0o600)
+    return folder
+
+
+def _n8n_store_elsewhere(folder: Path) -> Path:
+    """The vulnerable recording's store alone in a dir named neither `.n8n` nor `.flowise`,
+    as an absolute DB_SQLITE_DATABASE puts it (@n8n/db db-connection-options.js:
+    path.resolve(n8nFolder, database)), at today's times, 0700/0600."""
+    folder.mkdir(parents=True)
+    conn = _load(folder / "database.sqlite", APPS / "n8n-vulnerable.sql")
+    for column in ("createdAt", "startedAt", "stoppedAt"):
+        _to_now(conn, "execution_entity", column, "%Y-%m-%d %H:%M:%f")
+    conn.commit()
+    conn.execute("VACUUM")
+    conn.close()
+    folder.chmod(0o700)
+    (folder / "database.sqlite").chmod(0o600)
     return folder

@@ -71,3 +71,15 @@ def test_n8n_is_judged_as_n8n(audit):
     sto03 = _cases(docs, "STO-03", base / "n8n" / "deleted")
     assert [c["case"].rsplit("/", 1)[-1] for c in sto03 if c["status"] == "FAIL"] == [".n8n"], \
         [(c["case"], c["status"]) for c in sto03]
+
+
+def test_a_store_named_like_flowise_s_is_judged_by_its_n8n_tables(audit):
+    """An n8n store outside .n8n (DB_SQLITE_DATABASE) is listed under the first app that
+    names its store database.sqlite (Flowise), and judged as n8n by its schema: main dated
+    it by every table's times (settings, user, ...) and read no n8n setting."""
+    base, docs = audit
+    [sto02] = _cases(docs, "STO-02", base / "n8n" / "elsewhere" / "database.sqlite")
+    assert "has n8n's tables" in sto02["evidence"]["retention setting"], sto02["evidence"]
+    assert "EXECUTIONS_DATA_MAX_AGE unset" in sto02["evidence"]["retention setting"]
+    assert set(sto02["evidence"]["rows dated"].split(", ")) <= {
+        "execution_entity.createdAt: 3", "execution_entity.startedAt: 3"}, sto02["evidence"]

@@ -157,3 +157,13 @@ def store_apps() -> dict[str, StoreApp]:
 
 def store_app(app: str) -> StoreApp | None:
     return store_apps().get(app)
+
+
+def owner_of(path: str, conn: Any, listed: str) -> StoreApp | None:
+    """The app whose store this is, by its schema: the app it was listed under when its
+    marker tables are there, else another app that names its store alike and whose tables
+    are (n8n's and Flowise's are both `database.sqlite`; a copy in a dir named neither
+    `.n8n` nor `.flowise` is listed under the first); None: no app's schema."""
+    apps = [a for a in store_apps().values() if a.is_db(path)]
+    apps.sort(key=lambda a: a.app != listed)
+    return next((a for a in apps if a.owns(conn)), None)

@@ -9,6 +9,7 @@ text still readable in SQLite free pages.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 import time
@@ -18,7 +19,7 @@ from typing import Any
 from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
 from aiaudit.products import open_webui, openclaw
-from aiaudit.products.appstore import store_app
+from aiaudit.products.appstore import owner_of, store_app
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import Store
@@ -233,8 +234,18 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
         return _record_ages(fs, store, facts)
     try:
         with opened_copy(ctx, store) as opened:
-            columns = _conversation_columns(store)
             app = store_app(store.app)
+            owner = owner_of(store.path, opened.conn, store.app) if app else None
+            if app is not None and owner is not None and owner is not app:
+                # named like another app's store, with that app's schema: judged as its
+                store = dataclasses.replace(store, app=owner.app)
+                facts.knob = knob_for(fs, store)
+                facts.knob = dataclasses.replace(facts.knob, detail=(
+                    f"{facts.knob.detail} (the store has {owner.data.service_name()}'s "
+                    f"tables: {', '.join(owner.marker_tables())})"))
+                facts.config_read = bool(facts.knob.where)
+                app = owner
+            columns = _conversation_columns(store)
             if app is not None and columns is not None and not app.owns(opened.conn):
                 columns = None  # a file named like the app's store, of another schema
                 facts.knob = Knob(False, False, None, "", f"{store.path} lacks "
