@@ -276,9 +276,12 @@ def n8n_state(root: Path, name: str) -> Path:
     hardened: a second instance run per n8n's docs (N8N_ENCRYPTION_KEY from the
     environment, EXECUTIONS_DATA_MAX_AGE=720, loopback, umask 077) that saw the clean chat
     only; deleted: the vulnerable instance after the planted session's executions were
-    deleted through its API (the event log keeps them); prune-off and unenforced: the
-    vulnerable rows at today's times with one setting in the user folder's .env."""
-    recorded = {"hardened": "hardened", "deleted": "deleted"}.get(name, "vulnerable")
+    deleted through its API (the event log keeps them); chathub: that instance after one
+    more planted message through n8n's Chat Hub, its conversation back-dated 200 days;
+    prune-off and unenforced: the vulnerable rows at today's times with one setting in the
+    user folder's .env."""
+    recorded = {"hardened": "hardened", "deleted": "deleted", "chathub": "chathub"}.get(
+        name, "vulnerable")
     folder = root / "n8n" / name
     if name == "elsewhere":  # DB_SQLITE_DATABASE=/srv/n8n-db/database.sqlite: the store alone
         return _n8n_store_elsewhere(folder)
@@ -287,6 +290,11 @@ def n8n_state(root: Path, name: str) -> Path:
     conn = _load(home / "database.sqlite", APPS / f"n8n-{recorded}.sql")
     for column in ("createdAt", "startedAt", "stoppedAt"):
         _to_now(conn, "execution_entity", column, "%Y-%m-%d %H:%M:%f")
+    if name == "chathub":  # its Chat Hub conversation back-dated by its own times
+        for table, cols in (("chat_hub_messages", ("createdAt", "updatedAt")),
+                            ("chat_hub_sessions", ("createdAt", "updatedAt", "lastMessageAt"))):
+            conn.execute(f"UPDATE {table} SET " + ", ".join(
+                f"{c} = strftime('%Y-%m-%d %H:%M:%f', {c}, '-{DAYS_OLD} days')" for c in cols))
     if name == "vulnerable":
         conn.execute("UPDATE execution_entity SET " + ", ".join(
             f"{c} = strftime('%Y-%m-%d %H:%M:%f', {c}, '-{DAYS_OLD} days')"

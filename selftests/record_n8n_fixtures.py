@@ -11,6 +11,8 @@ selftests/test_storage_n8n.py (the states: selftests/app_states.py n8n_state). A
         --user-folder /tmp/hard --name hardened --clean-only
     python3 -m selftests.record_n8n_fixtures --url http://127.0.0.1:47405 \
         --user-folder /tmp/vuln --name deleted --delete-planted
+    python3 -m selftests.record_n8n_fixtures --url http://127.0.0.1:47405 \
+        --user-folder /tmp/vuln --name chathub --chat-hub
 
 (the lab's llama server on --llm, default http://127.0.0.1:47404/v1). It drives the running
 n8n through its own REST API only: the owner account is set up (POST /rest/owner/setup)
@@ -20,7 +22,8 @@ Trigger -> AI Agent <- OpenAI Chat Model is created and published (POST /rest/wo
 /rest/workflows/<id>/activate), and chat messages in two sessions are sent to its public
 chat webhook (POST /webhook/<id>/chat), one carrying a planted fake key, so n8n itself runs
 the agent against the model and writes the executions; `--delete-planted` deletes that
-session's executions as the UI does (POST /rest/executions/delete). The schema of every
+session's executions as the UI does (POST /rest/executions/delete); `--chat-hub` sends
+the planted key through n8n's Chat Hub (`chat_hub`). The schema of every
 table and the rows the storage controls read are then dumped as SQL into
 selftests/fixtures/storage/apps/n8n-<name>.sql, beside the `config` file
 (n8n-<name>.config) and n8nEventLog.log (n8n-<name>.eventlog) n8n wrote: no third-party
@@ -144,12 +147,32 @@ def delete_planted(api: Client, db: Path) -> list[int]:
     return ids
 
 
+def chat_hub(api: Client) -> None:
+    """One message with the planted key through n8n's own Chat Hub (its chat UI's API):
+    enabled as its admin settings page does (PUT /rest/chat/enabled), then
+    POST /rest/chat/conversations/send with the saved OpenAI credential. n8n stores the
+    human message in chat_hub_messages before it asks the model (the lab's llama server has
+    no Responses API: the AI row records that error)."""
+    api.call("/rest/chat/enabled", {"enabled": True}, method="PUT")
+    creds = api.call("/rest/credentials", method="GET")
+    cred = next(c for c in creds if c["type"] == "openAiApi")  # type: ignore[union-attr]
+    api.call("/rest/chat/conversations/send", {
+        "messageId": str(uuid.uuid4()), "sessionId": str(uuid.uuid4()),
+        "message": f"please keep my key {PLANTED} safe",
+        "model": {"provider": "openai", "model": MODEL}, "previousMessageId": None,
+        "credentials": {"openAiApi": {"id": cred["id"], "name": cred["name"]}},
+        "attachments": [], "timeZone": "UTC"})
+    time.sleep(20)
+
+
 def record(url: str, folder: Path, llm: str, name: str, clean_only: bool,
-           delete: bool) -> Path:
+           delete: bool, hub: bool = False) -> Path:
     api = Client(url)
     _login(api)
     n8n_dir = folder / ".n8n"
-    if delete:
+    if hub:
+        chat_hub(api)
+    elif delete:
         print(f"deleted executions {delete_planted(api, n8n_dir / 'database.sqlite')}",
               file=sys.stderr)
     else:
@@ -173,9 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clean-only", action="store_true", help="send the clean message only")
     ap.add_argument("--delete-planted", action="store_true",
                     help="no new chat: delete the planted session's executions, then dump")
+    ap.add_argument("--chat-hub", action="store_true",
+                    help="no new workflow chat: one planted message through Chat Hub")
     args = ap.parse_args(argv)
     out = record(args.url.rstrip("/"), args.user_folder, args.llm, args.name, args.clean_only,
-                 args.delete_planted)
+                 args.delete_planted, args.chat_hub)
     print(f"recorded {out}")
     return 0
 

@@ -83,3 +83,11 @@ def test_a_store_named_like_flowise_s_is_judged_by_its_n8n_tables(audit):
     assert "EXECUTIONS_DATA_MAX_AGE unset" in sto02["evidence"]["retention setting"]
     assert set(sto02["evidence"]["rows dated"].split(", ")) <= {
         "execution_entity.createdAt: 3", "execution_entity.startedAt: 3"}, sto02["evidence"]
+
+
+def test_chat_hub_conversations_are_dated_by_their_own_times(audit):
+    base, docs = audit
+    [sto02] = _cases(docs, "STO-02", base / "n8n" / "chathub" / ".n8n" / "database.sqlite")
+    assert "200 days old (chat_hub_messages.createdAt)" in sto02["reason"], sto02["reason"]
+    [sto03] = _cases(docs, "STO-03", base / "n8n" / "chathub" / ".n8n" / "database.sqlite")
+    assert sto03["status"] == "FAIL", sto03
