@@ -252,3 +252,81 @@ def _sqlcipher_copy(plain: Path, out: Path, key: str) -> None:
     conn.execute("SELECT sqlcipher_export('enc')")
     conn.execute("DETACH DATABASE enc")
     conn.close()
+
+
+APPS = FIXTURES / "storage" / "apps"
+# The n8n user folder's `.env` (n8n/bin/n8n loads it with dotenv from its working dir):
+# the hardened one as n8n's docs set it up (pruning on, 30 days; the key from a secrets
+# file; loopback only; the settings file's modes enforced), the variants one knob each.
+N8N_ENV = {
+    "hardened": "EXECUTIONS_DATA_PRUNE=true\nEXECUTIONS_DATA_MAX_AGE=720\n"
+                "N8N_ENCRYPTION_KEY_FILE=/run/secrets/n8n_encryption_key\n"
+                "N8N_LISTEN_ADDRESS=127.0.0.1\nN8N_ENFORCE_SETTINGS_FILE_PERMISSIONS=true\n",
+    "prune-off": "EXECUTIONS_DATA_PRUNE=false\n",
+    "unenforced": "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS=false\n",
+}
+
+
+def n8n_state(root: Path, name: str) -> Path:
+    """An n8n user folder (N8N_USER_FOLDER) holding the .n8n n8n 2.41.1 wrote
+    (selftests/record_n8n_fixtures.py): database.sqlite from the recorded rows, its `config`
+    and n8nEventLog.log as written. vulnerable: defaults, the planted chat, executions
+    back-dated 200 days through execution_entity's own times, modes as n8n left them at
+    umask 022 (folders 0755, store and log 0644, config 0600: 2.41.1 enforces that one);
+    hardened: a second instance run per n8n's docs (N8N_ENCRYPTION_KEY from the
+    environment, EXECUTIONS_DATA_MAX_AGE=720, loopback, umask 077) that saw the clean chat
+    only; deleted: the vulnerable instance after the planted session's executions were
+    deleted through its API (the event log keeps them); chathub: that instance after one
+    more planted message through n8n's Chat Hub, its conversation back-dated 200 days;
+    prune-off and unenforced: the vulnerable rows at today's times with one setting in the
+    user folder's .env."""
+    recorded = {"hardened": "hardened", "deleted": "deleted", "chathub": "chathub"}.get(
+        name, "vulnerable")
+    folder = root / "n8n" / name
+    if name == "elsewhere":  # DB_SQLITE_DATABASE=/srv/n8n-db/database.sqlite: the store alone
+        return _n8n_store_elsewhere(folder)
+    home = folder / ".n8n"
+    home.mkdir(parents=True)
+    conn = _load(home / "database.sqlite", APPS / f"n8n-{recorded}.sql")
+    for column in ("createdAt", "startedAt", "stoppedAt"):
+        _to_now(conn, "execution_entity", column, "%Y-%m-%d %H:%M:%f")
+    if name == "chathub":  # its Chat Hub conversation back-dated by its own times
+        for table, cols in (("chat_hub_messages", ("createdAt", "updatedAt")),
+                            ("chat_hub_sessions", ("createdAt", "updatedAt", "lastMessageAt"))):
+            conn.execute(f"UPDATE {table} SET " + ", ".join(
+                f"{c} = strftime('%Y-%m-%d %H:%M:%f', {c}, '-{DAYS_OLD} days')" for c in cols))
+    if name == "vulnerable":
+        conn.execute("UPDATE execution_entity SET " + ", ".join(
+            f"{c} = strftime('%Y-%m-%d %H:%M:%f', {c}, '-{DAYS_OLD} days')"
+            for c in ("createdAt", "startedAt", "stoppedAt")))
+    conn.commit()
+    conn.execute("VACUUM")
+    conn.close()
+    shutil.copyfile(APPS / f"n8n-{recorded}.config", home / "config")
+    shutil.copyfile(APPS / f"n8n-{recorded}.eventlog", home / "n8nEventLog.log")
+    if name in N8N_ENV:
+        (folder / ".env").write_text(N8N_ENV[name])
+    private = name == "hardened"
+    for path in (folder, home):
+        path.chmod(0o700 if private else 0o755)
+    for path in (home / "database.sqlite", home / "n8nEventLog.log", folder / ".env"):
+        if path.exists():
+            path.chmod(0o600 if private else 0o644)
+    (home / "config").chmod(0o644 if name == "unenforced" else 0o600)
+    return folder
+
+
+def _n8n_store_elsewhere(folder: Path) -> Path:
+    """The vulnerable recording's store alone in a dir named neither `.n8n` nor `.flowise`,
+    as an absolute DB_SQLITE_DATABASE puts it (@n8n/db db-connection-options.js:
+    path.resolve(n8nFolder, database)), at today's times, 0700/0600."""
+    folder.mkdir(parents=True)
+    conn = _load(folder / "database.sqlite", APPS / "n8n-vulnerable.sql")
+    for column in ("createdAt", "startedAt", "stoppedAt"):
+        _to_now(conn, "execution_entity", column, "%Y-%m-%d %H:%M:%f")
+    conn.commit()
+    conn.execute("VACUUM")
+    conn.close()
+    folder.chmod(0o700)
+    (folder / "database.sqlite").chmod(0o600)
+    return folder

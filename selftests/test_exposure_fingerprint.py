@@ -44,6 +44,7 @@ REAL_SERVERS = {
     # heavy installs, recorded with AIAUDIT_HEAVY=1 (bin/setup-heavy); replayed in CI
     "langflow-open": ("Langflow", "1.13.0"),
     "langflow-login": ("Langflow", "1.13.0"),  # /api/v1/version answers without a login
+    "n8n-owner": ("n8n", None),  # versionCli only in the logged-in settings
 }
 # fixture -> the proxy whose own refusal every answer is (nothing behind it is named)
 REAL_PROXIES = {

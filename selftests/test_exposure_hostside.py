@@ -91,6 +91,22 @@ def test_systemd_units_ollama_vllm_llama():
     assert llama[0].loopback_only and llama[0].auth == "API key set"
 
 
+def test_n8n_unit_intent_is_its_listen_address_or_every_address():
+    """n8n 2.41.1 listens on N8N_LISTEN_ADDRESS, default `::` (@n8n/config GlobalConfig):
+    a unit that starts it without the setting is configured for every address."""
+    unit = "/etc/systemd/system/n8n.service"
+    [open_] = unit_intents(unit, "[Service]\nExecStart=/usr/bin/n8n start\n")
+    assert open_.service == "n8n" and open_.bind == "::" and not open_.loopback_only
+    assert "N8N_LISTEN_ADDRESS unset" in open_.detail
+    [local] = unit_intents(unit, "[Service]\nEnvironment=N8N_LISTEN_ADDRESS=127.0.0.1\n"
+                           "ExecStart=/usr/bin/node /usr/lib/node_modules/n8n/bin/n8n\n")
+    assert local.loopback_only and local.bind == "127.0.0.1"
+    [drop_in] = unit_intents(unit + ".d/bind.conf",
+                             '[Service]\nEnvironment="N8N_LISTEN_ADDRESS=0.0.0.0"\n')
+    assert drop_in.bind == "0.0.0.0"
+    assert unit_intents(unit, "[Service]\nExecStart=/usr/bin/n8n worker\n") == []
+
+
 def test_split_files():
     out = "==> /a <==\nx\ny\n==> /b <==\nz\n"
     assert split_files(out) == {"/a": "x\ny\n", "/b": "z\n"}

@@ -21,8 +21,8 @@ def test_retention_within_policy_and_data_agrees(store, audit, evidence):
     evidence.read(config_files=int(facts.config_read), tables=facts.tables,
                   dated_rows=facts.rows, files=facts.files)
     evidence.add("policy", f"retention_days <= {policy:g}")
-    evidence.add("retention setting", f"{knob.where}: {knob.detail}" if knob.exists
-                 else knob.detail)
+    evidence.add("retention setting", f"{knob.where}: {knob.detail}" if knob.exists and
+                 knob.where else knob.detail)
     problems = []
     if knob.exists and not knob.enabled:
         problems.append(f"retention is not enforced ({knob.detail})")

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiaudit.access import access_script, coalesce, parse_access
-from aiaudit.products import open_webui, openclaw
+from aiaudit.products import n8n, open_webui, openclaw
 from aiaudit.scope import Scope
 from aiaudit.status import CouldNotCheck
 
 SBIN = "/usr/sbin"
 _MAX_FILE = 65536
-_UNIT_WORDS = r"ollama|OLLAMA_|vllm|llama-server|llama_cpp|open-webui"
+_UNIT_WORDS = r"ollama|OLLAMA_|vllm|llama-server|llama_cpp|open-webui|n8n|N8N_"
 
 
 def _run(host: Any, script: str) -> str:
@@ -233,7 +233,13 @@ def unit_intents(path: str, text: str) -> list[Intent]:
             detail += f", OLLAMA_ORIGINS={origins}"
         out.append(Intent("Ollama", path, host.rsplit(":", 1)[0] if host.count(":") == 1
                           else host, "none (Ollama has no auth)", detail))
-    for command in _EXEC.findall(text):
+    commands = _EXEC.findall(text)
+    for command in commands or ([""] if "N8N_LISTEN_ADDRESS" in env else []):
+        listen = n8n.listen_intent(command, env)
+        if listen is not None:  # n8n always has its user management: a login
+            out.append(Intent(n8n.PRODUCT.data.service_name(), path, listen.host,
+                              "login (n8n user management)", listen.detail))
+    for command in commands:
         try:
             args = shlex.split(command)
         except ValueError:

@@ -36,6 +36,11 @@ class StoreApp:
     def state_env(self) -> str | None:
         return self._state().get("env")
 
+    def env_subdir(self) -> str:
+        """The state dir below the env's folder ("" : the env names the state dir itself;
+        n8n's N8N_USER_FOLDER names the folder that holds .n8n)."""
+        return str(self._state().get("env_subdir", ""))
+
     def home_dirs(self) -> tuple[str, ...]:
         return tuple(self._state().get("home_dirs", ()))
 
@@ -49,6 +54,10 @@ class StoreApp:
     def config_files(self) -> tuple[str, ...]:
         """Files relative to the state dir that may hold secrets (read by STO-04)."""
         return tuple(self._state().get("config_files", ()))
+
+    def logs(self) -> tuple[str, ...]:
+        """JSON-lines history files relative to the state dir (n8n's event log)."""
+        return tuple(self._state().get("logs", ()))
 
     def is_db(self, path: str) -> bool:
         from fnmatch import fnmatch
@@ -71,6 +80,10 @@ class StoreApp:
         """{table: columns} that date a conversation in the app's own schema."""
         return self.data.columns("history", "conversation_times")
 
+    def history_routes(self) -> tuple[str, ...]:
+        """Read-only routes of the app's API that list conversations (STO-08)."""
+        return tuple(self.data().get("history", {}).get("routes", ()))
+
     def config_tables(self) -> tuple[str, ...]:
         """Tables the app keeps user-set variables or credentials in (STO-04 reads them)."""
         return tuple(self.data().get("credentials", {}).get("tables", ()))
@@ -84,8 +97,12 @@ class StoreApp:
         return self.data.columns("credentials", "encrypted_columns") \
             if "encrypted_columns" in self.data().get("credentials", {}) else {}
 
-    def retention(self) -> Retention:
+    def retention(self, env: dict[str, str] | None = None) -> Retention:
+        """The app's retention; `env`: the app's environment as the audit could read it
+        (settings the app takes from its environment, n8n's EXECUTIONS_DATA_*)."""
         r = self.data()["retention"]
+        if r["setting"] == "env":
+            return self._env_retention(r, env or {})
         if r["setting"] == "none":
             return Retention(False, False, None,
                              f"{self.data.service_name()} {self.data()['version']} has no "
@@ -93,14 +110,60 @@ class StoreApp:
                              "[retention] cites the source): judged by the data")
         return Retention(True, bool(r.get("enabled")), r.get("days"), str(r.get("detail", "")))
 
+    def _env_retention(self, r: dict, env: dict[str, str]) -> Retention:
+        name = f"{self.data.service_name()} {self.data()['version']}"
+        unit = " hours" if r.get("age_unit_hours") else " days"
+
+        def shown(var: str, default: object, suffix: str = "") -> str:
+            return f"{var}={env[var]}{suffix}" if var in env else \
+                f"{var} unset ({name} default {default}{suffix}, {self.data.file})"
+
+        on_raw = env.get(r["enabled_env"])
+        enabled = bool(r["enabled_default"]) if on_raw is None else \
+            on_raw.strip().lower() in ("true", "1", "yes")
+        prune = shown(r["enabled_env"], str(r["enabled_default"]).lower())
+        if not enabled:
+            return Retention(True, False, None, f"{prune}: {r['covers']} never pruned")
+        raw = env.get(r["age_env"], str(r["age_default"]))
+        try:
+            age = float(raw)
+        except ValueError:
+            return Retention(True, False, None, f"{r['age_env']}={raw!r} is not a number")
+        days = age / 24 if r.get("age_unit_hours") else age
+        return Retention(True, True, days, f"{prune}, {shown(r['age_env'], r['age_default'], unit)}"
+                         f": {r['covers']} pruned after {days:g} days")
+
+    def log_retention(self) -> str:
+        """How the app's JSON-lines logs age out, when its retention setting does not cover
+        them ("" : the setting covers every store)."""
+        r = self.data()["retention"]
+        return (f"{self.data.service_name()} {self.data()['version']}: {r['logs']} "
+                f"({self.data.file} [retention] cites the source): judged by the data"
+                if r.get("logs") else "")
+
+    def retention_env(self) -> tuple[str, ...]:
+        """The environment variables the app's retention reads."""
+        r = self.data()["retention"]
+        return (r["enabled_env"], r["age_env"]) if r["setting"] == "env" else ()
+
 
 def store_apps() -> dict[str, StoreApp]:
     """Every app described this way, by its app name (the layouts' `app`)."""
-    from aiaudit.products import flowise, langflow, llm_cli, mlflow_traces
+    from aiaudit.products import flowise, langflow, llm_cli, mlflow_traces, n8n
 
     return {p.app: p for p in (langflow.PRODUCT, flowise.PRODUCT, mlflow_traces.PRODUCT,
-                               llm_cli.PRODUCT)}
+                               llm_cli.PRODUCT, n8n.PRODUCT)}
 
 
 def store_app(app: str) -> StoreApp | None:
     return store_apps().get(app)
+
+
+def owner_of(path: str, conn: Any, listed: str) -> StoreApp | None:
+    """The app whose store this is, by its schema: the app it was listed under when its
+    marker tables are there, else another app that names its store alike and whose tables
+    are (n8n's and Flowise's are both `database.sqlite`; a copy in a dir named neither
+    `.n8n` nor `.flowise` is listed under the first); None: no app's schema."""
+    apps = [a for a in store_apps().values() if a.is_db(path)]
+    apps.sort(key=lambda a: a.app != listed)
+    return next((a for a in apps if a.owns(conn)), None)

@@ -195,7 +195,7 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
     An encrypted store without a configured key cannot be read: that is recorded (and makes
     the control ERROR) only for stores an app is known to keep secrets in.
     """
-    from aiaudit.products.appstore import store_app
+    from aiaudit.products.appstore import owner_of, store_app
     from aiaudit.storage.configtables import plaintext_credentials, table_facts
     from aiaudit.storage.locate import locate
     from aiaudit.storage.snapshot import NeedsKey, opened_copy
@@ -211,8 +211,9 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
         product = store_app(store.app)
         try:
             with opened_copy(ctx, store) as opened:
-                mine = product is not None and product.is_db(store.path) and \
-                    product.owns(opened.conn)
+                if product is not None:  # by its schema: n8n's store is named like Flowise's
+                    product = owner_of(store.path, opened.conn, store.app)
+                mine = product is not None
                 extra = product.config_tables() if mine and product else ()
                 plain = product.not_secret_columns() if mine and product else ()
                 found = table_facts(opened.conn, store.path, extra, plain)

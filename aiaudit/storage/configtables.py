@@ -30,7 +30,9 @@ CONFIG_TABLE = re.compile(r"(?i)config|setting|secret|credential|api_?key|auth_?
 SECRET_WORDS = frozenset({"apikey", "secret", "token", "password", "passwd", "credential",
                           "credentials", "bearer", "passphrase"})
 SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"),
-                          ("secret", "key"), ("client", "secret")})
+                          ("secret", "key"), ("client", "secret"),
+                          # n8n's `config` encryptionKey, which opens every credential
+                          ("encryption", "key")})
 PLURAL = {"keys": "key", "secrets": "secret", "passwords": "password", "apikeys": "apikey"}
 # A last word that makes the name about a secret, not the secret: token_count, api_key_id.
 NOT_VALUE = frozenset({"count", "id", "ids", "type", "at", "expiry", "expires", "usage",

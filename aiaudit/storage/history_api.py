@@ -14,6 +14,7 @@ from typing import Any
 from aiaudit.http import Probe, SafeRoute
 from aiaudit.products import hermes as _hermes
 from aiaudit.products import open_webui as _open_webui
+from aiaudit.products.appstore import store_apps
 
 # Read-only paths that list conversations or collections, by catalog service name.
 HISTORY_PATHS: dict[str, tuple[str, ...]] = {
@@ -30,6 +31,8 @@ HISTORY_PATHS: dict[str, tuple[str, ...]] = {
                "/api/v1/collections"),
     "Milvus": ("/v1/vector/collections",),
 }
+HISTORY_PATHS.update({app.data.service_name(): app.history_routes()
+                      for app in store_apps().values() if app.history_routes()})
 IN_SCOPE_KINDS = ("vector-db", "ui", "agent-gateway", "api")
 # Asked on loopback-only services the catalog has no history paths for.
 GENERIC_PATHS = ("/api/sessions", "/api/v1/chats/")

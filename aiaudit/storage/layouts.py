@@ -30,6 +30,7 @@ class Layout:
     config_files: tuple[str, ...]  # relative to the state dir: files that may hold secrets
     retention: str  # how the app's retention knob works, for the report
     secret_stores: tuple[str, ...] = ()  # SQLite stores (globs) with provider keys in tables
+    env_subdir: str = ""  # the state dir below the env's folder (n8n: $N8N_USER_FOLDER/.n8n)
 
 
 S, J, JS = "sqlite", "jsonl", "json"
@@ -90,13 +91,21 @@ LAYOUTS: tuple[Layout, ...] = (
 def _store_app_layout(p: StoreApp) -> Layout:
     """An app described by its data file (aiaudit.products.appstore)."""
     return Layout(p.app, p.state_env(), p.home_dirs(), p.abs_dirs(),
-                  tuple(StoreGlob(g, S) for g in p.dbs()), p.config_files(),
-                  p.retention().detail, p.dbs())
+                  (*(StoreGlob(g, S) for g in p.dbs()), *(StoreGlob(g, J) for g in p.logs())),
+                  p.config_files(), p.retention().detail, p.dbs(), p.env_subdir())
 
 
 LAYOUTS += tuple(_store_app_layout(p) for p in store_apps().values())
 
 BY_APP = {layout.app: layout for layout in LAYOUTS}
+
+
+def prefers(app: str, state_dir: str) -> bool:
+    """Whether a state dir is named as the app names its own (`.n8n`, `.flowise`): a store
+    file two apps name alike (database.sqlite) in such a dir is that app's."""
+    layout = BY_APP.get(app)
+    base = state_dir.rstrip("/").rsplit("/", 1)[-1]
+    return bool(layout) and any(rel.rsplit("/", 1)[-1] == base for rel in layout.home_dirs)
 ENV_VARS = tuple(sorted({layout.env for layout in LAYOUTS if layout.env}))
 # Copies of a SQLite store that hold the same data (STO-01/03 inspect them all).
 SQLITE_COPY_SUFFIXES = ("-wal", "-journal", ".bak", ".bak.*", ".backup", ".old", ".orig")

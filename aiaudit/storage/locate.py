@@ -26,6 +26,7 @@ from aiaudit.storage.layouts import (
     LAYOUTS,
     SQLITE_COPY_SUFFIXES,
     StoreGlob,
+    prefers,
 )
 from aiaudit.storage.settings import settings_for
 
@@ -169,7 +170,8 @@ def _candidate_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
         path = posixpath.normpath(posixpath.join(cwd or "/", value))
         for layout in LAYOUTS:
             if layout.env == name:
-                candidates.append((layout.app, path, f"env {name} of pid {pid}"))
+                candidates.append((layout.app, posixpath.join(path, layout.env_subdir)
+                                   if layout.env_subdir else path, f"env {name} of pid {pid}"))
     if settings_for(ctx).search_homes:
         rc, out, _ = fs.run(_home_script(), timeout=30)
         homes = [h for h in out.splitlines() if h.startswith("/")]
@@ -232,7 +234,9 @@ def parse_listing(out: str) -> tuple[list[Store], list[StateDir]]:
                 info = FileInfo.parse(fields[5])
                 app, kind, state_dir, found_by = fields[1:5]
                 known = mains.get(info.path)
-                if known is None or (known[0] == "configured" and app != "configured"):
+                if known is None or (known[0] == "configured" and app != "configured") or (
+                        app != known[0] and prefers(app, state_dir)
+                        and not prefers(known[0], known[2])):
                     mains[info.path] = (app, kind, state_dir, found_by, info)
                 elif found_by not in known[3]:
                     mains[info.path] = (*known[:3], f"{known[3]}; {found_by}", known[4])

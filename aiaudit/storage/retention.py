@@ -9,6 +9,7 @@ text still readable in SQLite free pages.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 import time
@@ -18,7 +19,7 @@ from typing import Any
 from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
 from aiaudit.products import open_webui, openclaw
-from aiaudit.products.appstore import store_app
+from aiaudit.products.appstore import owner_of, store_app
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import Store
@@ -109,10 +110,43 @@ def knob_for(fs: Any, store: Store) -> Knob:
     if store.app == open_webui.APP:
         return Knob(False, False, None, "", open_webui.retention().detail)
     app = store_app(store.app)
+    if app is not None and store.kind != "sqlite" and app.log_retention():
+        return Knob(False, False, None, "", app.log_retention())
     if app is not None:
-        r = app.retention()
-        return Knob(r.exists, r.enabled, r.days, app.data.file if r.exists else "", r.detail)
+        where, env = _env_files(fs, root, app.retention_env(), app.config_files())
+        r = app.retention(env)
+        if r.exists and app.retention_env() and not where:
+            # nothing read: the app's defaults; its process or unit environment is not read
+            return Knob(True, r.enabled, r.days, "", f"{r.detail} (no .env in {root} or "
+                        "its parent; a service unit's or container's environment is not read)")
+        return Knob(r.exists, r.enabled, r.days, where or (app.data.file if r.exists else ""),
+                    r.detail)
     return Knob(False, False, None, "", f"{store.app} has no retention setting: judged by the data")
+
+
+def _env_files(fs: Any, state_dir: str, names: tuple[str, ...],
+               files: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """The app's retention settings from the env files it loads (n8n: the `.env` dotenv
+    reads from its working directory: the n8n folder or the user folder above it); the
+    first file that sets a key wins. Unreadable is CouldNotCheck, never "unset"; none
+    found: the app's defaults, said so in the detail."""
+    env: dict[str, str] = {}
+    read: list[str] = []
+    if not names:
+        return "", env
+    for rel in files:
+        if not rel.endswith(".env"):
+            continue
+        path = posixpath.normpath(posixpath.join(state_dir, rel))
+        text = _read_config(fs, path)
+        if text is None:
+            continue
+        read.append(path)
+        for line in text.splitlines():
+            key, sep, value = line.strip().removeprefix("export ").partition("=")
+            if sep and key.strip() in names:
+                env.setdefault(key.strip(), value.strip().strip("'\""))
+    return ", ".join(read), env
 
 
 # session_start / last_updated: Hermes' sessions/session_<id>.json snapshots
@@ -200,8 +234,18 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
         return _record_ages(fs, store, facts)
     try:
         with opened_copy(ctx, store) as opened:
-            columns = _conversation_columns(store)
             app = store_app(store.app)
+            owner = owner_of(store.path, opened.conn, store.app) if app else None
+            if app is not None and owner is not None and owner is not app:
+                # named like another app's store, with that app's schema: judged as its
+                store = dataclasses.replace(store, app=owner.app)
+                facts.knob = knob_for(fs, store)
+                facts.knob = dataclasses.replace(facts.knob, detail=(
+                    f"{facts.knob.detail} (the store has {owner.data.service_name()}'s "
+                    f"tables: {', '.join(owner.marker_tables())})"))
+                facts.config_read = bool(facts.knob.where)
+                app = owner
+            columns = _conversation_columns(store)
             if app is not None and columns is not None and not app.owns(opened.conn):
                 columns = None  # a file named like the app's store, of another schema
                 facts.knob = Knob(False, False, None, "", f"{store.path} lacks "
