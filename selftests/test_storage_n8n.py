@@ -91,3 +91,17 @@ def test_chat_hub_conversations_are_dated_by_their_own_times(audit):
     assert "200 days old (chat_hub_messages.createdAt)" in sto02["reason"], sto02["reason"]
     [sto03] = _cases(docs, "STO-03", base / "n8n" / "chathub" / ".n8n" / "database.sqlite")
     assert sto03["status"] == "FAIL", sto03
+
+
+def test_n8n_s_own_key_store_is_named_not_counted(audit):
+    """~/.n8n/config (the encryptionKey n8n writes whatever the operator does) is read and
+    named as n8n's own key store: no literal secret for STO-04, its mode is STO-05's; a key
+    planted in a .env beside it would still count (the .env is read key by key)."""
+    base, docs = audit
+    for state in ("vulnerable", "hardened"):
+        [sto04] = _cases(docs, "STO-04", base / "n8n" / state / ".n8n")
+        own = sto04["evidence"].get("the app's own key file (its mode: STO-05)", "")
+        assert own.endswith("/.n8n/config") and sto04["status"] == "PASS", sto04
+        assert "config" in sto04["evidence"]["config files read"], sto04
+    [unenforced] = _cases(docs, "STO-05", base / "n8n" / "unenforced" / ".n8n")
+    assert unenforced["status"] == "FAIL" and "config" in unenforced["reason"], unenforced

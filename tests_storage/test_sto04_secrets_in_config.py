@@ -14,6 +14,8 @@ def test_no_literal_secrets_in_deployment_config(state_dir, audit, evidence):
     evidence.add("database tables read", ", ".join(facts.tables[:12]) or "none")
     evidence.read(files=len(facts.files), tables=len(facts.tables), keys=facts.keys)
     evidence.unreadable(facts.unread[:5])
+    if facts.own_key_files:
+        evidence.add("the app's own key file (its mode: STO-05)", ", ".join(facts.own_key_files))
     if facts.references:
         evidence.add("secret references (fine)", "; ".join(facts.references[:8]))
     for i, f in enumerate(facts.findings[:10]):

@@ -55,6 +55,12 @@ class StoreApp:
         """Files relative to the state dir that may hold secrets (read by STO-04)."""
         return tuple(self._state().get("config_files", ()))
 
+    def key_files(self) -> tuple[str, ...]:
+        """The app's own generated key store (n8n's `config` with its encryptionKey): read
+        and named by STO-04, not a literal secret in config (the app writes it and needs it
+        beside its data, as Langflow's secret_key); STO-05 judges who may read it."""
+        return tuple(self._state().get("key_files", ()))
+
     def logs(self) -> tuple[str, ...]:
         """JSON-lines history files relative to the state dir (n8n's event log)."""
         return tuple(self._state().get("logs", ()))

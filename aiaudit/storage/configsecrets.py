@@ -48,6 +48,7 @@ class ConfigFacts:
     unread: list[str] = field(default_factory=list)  # config files / stores not read
     keys: int = 0  # secret-named keys and assignments seen (literal or reference)
     looked_for: list[str] = field(default_factory=list)  # the file globs tried
+    own_key_files: list[str] = field(default_factory=list)  # the app's generated key store
 
 
 def literal_assignments(text: str, location: str) -> tuple[list[Finding], list[str]]:
@@ -108,10 +109,20 @@ def _product_configs(fs: HostFS, app: str, state_dir: str) -> list[str]:
     return outside
 
 
+def _own_key_files(app: str, state_dir: str) -> set[str]:
+    from aiaudit.products.appstore import store_app
+
+    product = store_app(app)
+    if product is None:
+        return set()
+    return {posixpath.join(state_dir, name) for name in product.key_files()}
+
+
 def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
     fs = HostFS.for_context(ctx)
     facts = ConfigFacts()
     facts.looked_for = config_globs(app)
+    own_keys = _own_key_files(app, state_dir)
     for path in config_files(fs, app, state_dir) + _product_configs(fs, app, state_dir):
         try:
             data = read_head(fs, path, CONFIG_LIMIT)
@@ -119,6 +130,9 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
             facts.unread.append(str(exc))
             continue
         facts.files.append(path)
+        if path in own_keys:
+            facts.own_key_files.append(path)
+            continue
         found = scan_bytes(data, path)
         literal, refs = literal_assignments(data.decode("utf-8", "replace"), path)
         covered = {f.offset for f in found}
