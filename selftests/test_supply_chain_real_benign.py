@@ -1,6 +1,8 @@
 """False alarms on real, benign third-party skills and MCP servers, read in place where bin/setup
 installed them (nothing of theirs is committed): SKILL.md trees that ship inside the OpenClaw npm
-package, playwright-core, chrome-devtools-mcp, dotenv, MLflow and FastAPI-family wheels, and the
+package, playwright-core, chrome-devtools-mcp, dotenv, MLflow and FastAPI-family wheels, the npm
+skill packages ai-labs-claude-skills (with Anthropic's docx/pdf/pptx/xlsx skills), cc-sdd and
+@plaited/development-skills (bin/setup: /opt/aiaudit-fw/skills-real), and the
 reference MCP servers of @modelcontextprotocol (tools/list read through the suite's own sandboxed
 stdio lister). A FAIL of SUP-03 (dangerous behaviour) or SUP-07 (poisoned description) claims
 malice; none of these is malicious. SUP-04 (declared vs used) keeps the honesty gaps below."""
@@ -82,6 +84,47 @@ HERMES_TRUE_SUP03 = {
 }
 
 
+# Every SUP-04 failure left on Hermes' 257 skills, classified one by one (issue 11, sup11).
+# Fixed at the rule before (false): a `case` branch's patterns (`html|htm) echo ...`) and the
+# words of a string after `$(... ")" ...)` read as programs (here-now, web-pentest), Makefile
+# variable assignments read as programs and a make variable as an env var, URLs in .tex/.bib/.sty
+# files, in Python docstrings, an ElementTree `{namespace}tag` (arxiv), OAuth scope URIs and a
+# crawler's User-Agent contact URL, a service SKILL.md names by its word (`OSRM`, `Google DNS`,
+# `GitHub` in the description, `Google` for googleapis.com), a write to a path the user passed
+# (`Path(args.output).expanduser()`), Windows' own env vars, and templates/ the skill writes out
+# for the user's project (fastmcp, research-paper-writing: shown low).
+# True, each read by hand (skill dir -> failing rules):
+HERMES_TRUE_SUP04 = {
+    # `curl <vendor>/install.sh | bash` (or `irm | iex`, a release binary into ~/.local/bin and
+    # chmod +x) as the way to install: the same fact SUP-03's download-exec reports; a reviewer
+    # must see it before the agent runs it
+    **dict.fromkeys(("antigravity-cli", "cli", "grok", "hermes-agent", "himalaya",
+                     "huggingface-hub", "lambda-labs", "notion", "openhue", "parallel-cli",
+                     "unsloth", "xurl"), {"fake-prerequisite"}),
+    # scripts/evm_client.py calls eight public RPC and explorer hosts (publicnode, binance,
+    # base, avax, ...) that SKILL.md never names
+    "evm": {"undeclared-network"},
+    # runs macOS `security find-generic-password` (a keychain secret), writes
+    # ~/.hermes/profiles/<p>/config.yaml and SOUL.md; SKILL.md mentions none of it
+    "kanban-video-orchestrator": {"undeclared-binary", "undeclared-write"},
+    # falls back to $GH_TOKEN when GITHUB_TOKEN (documented) is unset
+    "watchers": {"undeclared-env"},
+    # reads OpenClaw's agents/main/agent/auth-profiles.json (credentials) and
+    # $MIGRATION_JSON_OUTPUT; SKILL.md names neither
+    "openclaw-migration": {"undeclared-env", "undeclared-file-access"},
+    # contacts www.treasury.gov, data.cityofnewyork.us, a836-acris.nyc.gov, (www.|data.)sec.gov:
+    # SKILL.md names the datasets (OFAC, ACRIS, SEC EDGAR), never the hosts
+    "osint-investigation": {"undeclared-network"},
+    # scripts/auto_jailbreak.py reads ANTHROPIC_API_KEY and OPENAI_API_KEY, undeclared
+    "godmode": {"undeclared-env"},
+    # registry.py contacts state registries (ca.gov, vermont.gov, ...), runs age-keygen, and
+    # its broker records name ~20 people-search sites the agent visits
+    "unbroker": {"undeclared-binary", "undeclared-network"},
+    # hardware_check.py runs nvidia-smi, rocm-smi and clinfo; comfyui_setup.sh names pipx.pypa.io
+    "comfyui": {"undeclared-binary", "undeclared-network"},
+}
+
+
 def _roots(base: Path = FW, skip: Path | None = HERMES_SKILLS) -> list[str]:
     found = {os.path.realpath(os.path.dirname(os.path.dirname(p)))
              for p in glob.glob(f"{base}/**/SKILL.md", recursive=True)
@@ -93,12 +136,13 @@ def _roots(base: Path = FW, skip: Path | None = HERMES_SKILLS) -> list[str]:
 def real_skills() -> list:
     roots = _roots()
     assert any("/openclaw/skills" in r for r in roots), "bin/setup installs OpenClaw"
+    assert sum("/skills-real/" in r for r in roots) >= 10, "bin/setup unpacks the npm skills"
     settings = Settings(home_dirs=("/nonexistent",), skill_roots=tuple(roots))
     return discover(HostFS("local"), settings).skills  # roots are real paths: no duplicates
 
 
 def test_real_skills_raise_no_false_alarm(real_skills: list) -> None:
-    assert len(real_skills) >= 60, len(real_skills)
+    assert len(real_skills) >= 200, len(real_skills)
     claims, gaps = [], {}
     for skill in real_skills:
         name = skill.id.rstrip("/").rsplit("/", 1)[-1]
@@ -163,6 +207,16 @@ def test_hermes_own_skills_fail_sup03_exactly_where_a_reviewer_must_know(
             got.setdefault(sid.rstrip("/").rsplit("/", 1)[-1], set()).update(
                 f.rule for f in sup03)
     assert got == HERMES_TRUE_SUP03
+
+
+def test_hermes_own_skills_fail_sup04_exactly_where_a_reviewer_must_know(
+        hermes_reviews: list) -> None:
+    got: dict[str, set[str]] = {}
+    for sid, _, sup04 in hermes_reviews:
+        if sup04:
+            got.setdefault(sid.rstrip("/").rsplit("/", 1)[-1], set()).update(
+                f.rule for f in sup04)
+    assert got == HERMES_TRUE_SUP04
 
 
 def test_a_stray_zero_width_space_is_low_and_a_run_of_them_still_hides() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 from aiaudit import astlock
 from aiaudit.supply_chain import prose, rules
@@ -44,7 +45,7 @@ _PRIVATE_OR_AWAY = re.compile(
     r"\bwebhook\b|[\w.+-]+@[\w-]+\.\w")
 _HIDDEN_MARKUP = re.compile(
     r"(?i)<(?:div|span|p|section)[^>]*(?:display\s*:\s*none|visibility\s*:\s*hidden|"
-    r"font-size\s*:\s*0|\shidden(?=[\s/>=])|opacity\s*:\s*0(?![.\d])|"
+    r"font-size\s*:\s*0(?![.\d])|\shidden(?=[\s/>=])|opacity\s*:\s*0(?![.\d])|"
     r"(?<![-\w])color\s*:\s*(?:#fff(?:fff)?|white)\b)")
 # White text is only invisible on the page's own (white) background.
 _OWN_BACKGROUND = re.compile(r"(?i)background(?:-color)?\s*:\s*(?!\s*(?:#fff(?:fff)?|white|"
@@ -75,6 +76,11 @@ STANDARD_ENV = {
     "NODE_ENV", "DEBUG", "CI", "PYTHONPATH", "VIRTUAL_ENV", "NO_COLOR", "FORCE_COLOR", "COLUMNS",
     "LINES", "SHLVL", "PS1", "MAIL", "HISTFILE", "OPTARG", "OPTIND", "BASH_REMATCH", "PIPESTATUS",
     "FUNCNAME", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    # Windows' own (where a cross-platform script looks for a browser or a config dir)
+    "ProgramFiles", "ProgramFiles(x86)", "ProgramW6432", "ProgramData", "LOCALAPPDATA",
+    "APPDATA", "USERPROFILE", "SystemRoot", "SYSTEMROOT", "windir", "WINDIR", "COMSPEC",
+    "HOMEDRIVE", "HOMEPATH", "USERNAME", "COMPUTERNAME", "PATHEXT",
+    "REPLY",  # set by bash's own `read` without a name
 }
 _ENV_PREFIXES = ("XDG_", "LC_", "OPENCLAW_", "HERMES_", "CLAUDE_", "SKILL_", "npm_", "BASH_")
 STANDARD_BINS = {
@@ -329,7 +335,7 @@ def _mentioned(name: str, text: str) -> bool:
 _LOCAL_URL = re.compile(r"\bhttps?://(?:localhost|127\.0\.0\.1|\[::1\])\b")
 
 
-def _names_service(host: str, documented: str) -> bool:
+def _names_service(host: str, documented: str, described: str = "") -> bool:
     """Whether SKILL.md names the service behind `host`: its registrable domain, also as the
     end of another of its hosts (homepage platform.openai.com for api.openai.com), or its
     brand (`Imgflip`, `Know Your Meme`); never for raw IPs, tunnels or request catchers."""
@@ -337,10 +343,34 @@ def _names_service(host: str, documented: str) -> bool:
     if re.search(rf"(?<![\w.-])(?:[\w-]+\.)*{re.escape(domain)}(?![\w-])", documented):
         return True
     brand = domain.split(".")[0]
-    if len(brand) < 5 or _suspicious_host(host) or brand in _GENERIC_BRANDS:
+    if _suspicious_host(host):
         return False
+    if brand in _GENERIC_BRANDS:  # `GitHub` in a description, not any mention in the body
+        return bool(described) and re.search(rf"(?i)\b{re.escape(brand)}\b", described) is not None
     squeezed = re.sub(r"[\s_-]+", "", documented.lower())
-    return brand in squeezed
+    if len(brand) >= 5 and brand in squeezed:
+        return True
+    stem = re.sub("(?:" + "|".join(_HOST_WORDS) + ")$", "", brand) if len(brand) > 6 else brand
+    if len(stem) >= 4 and stem not in _GENERIC_BRANDS and _word_in(stem, documented):
+        return True  # `ICIJ` for icij.org, `GDELT` for gdeltproject.org, `Google` for googleapis
+    labels = domain.split(".")
+    if all(len(w) >= 3 and w not in _HOST_WORDS and _word_in(w, documented) for w in labels):
+        return True  # `Google DNS` for dns.google
+    # the distinctive word of a hyphenated name (router.project-osrm.org: "OSRM")
+    words = [w for w in brand.split("-") if len(w) >= 4 and w not in _HOST_WORDS]
+    return len(words) == 1 and len(brand.split("-")) > 1 and _word_in(words[0], documented)
+
+
+def _word_in(word: str, text: str) -> bool:
+    return re.search(rf"(?i)(?<![\w.-]){re.escape(word)}(?![\w-])", text) is not None
+
+
+# Words of a hyphenated domain that name no service.
+_HOST_WORDS = frozenset({"project", "router", "data", "open", "online", "official", "cloud",
+                         "service", "services", "server", "static", "files", "cdn", "app",
+                         "apps", "site", "web", "portal", "global", "public", "secure", "my",
+                         "get", "the", "api", "apis", "docs", "status", "labs", "tools", "team",
+                         "com", "org", "net", "io", "dev", "co", "www"})
 
 
 # Domain labels that are ordinary words of a skill's prose, not the name of a service.
@@ -378,7 +408,20 @@ Usage = tuple[list[Finding], list[tuple[TextFile, int]], dict[str, tuple[TextFil
 def _declared_vs_used(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
     out, uses_network, hosts = _usage(skill, files)
     skill.__dict__["_usage"] = (out, uses_network, hosts)
-    return out + _network_findings(skill, uses_network, hosts)
+    return scaffolding_low(out + _network_findings(skill, uses_network, hosts))
+
+
+# Files a skill writes out for the user's own project (fastmcp's templates/api_wrapper.py,
+# a paper template's Makefile): their env vars, programs and hosts are the generated
+# project's, not what the skill itself uses. The static review (SUP-03) still reads them.
+_SCAFFOLD = re.compile(r"(?:^|/)(?:templates?|scaffolds?|boilerplates?|skeletons?)/")
+
+
+def scaffolding_low(findings: list[Finding]) -> list[Finding]:
+    """Declared-vs-used findings in a template directory, rated low (shown, not failing)."""
+    return [replace(f, severity="low", note=f"{f.note}; in a template the skill writes out, "
+                    "not code it runs") if _SCAFFOLD.search(f.file) and f.severity == "medium"
+            else f for f in findings]
 
 
 def _usage(skill: Skill, files: Iterable[TextFile], declared_bins: set[str] | None = None
@@ -396,10 +439,14 @@ def _usage(skill: Skill, files: Iterable[TextFile], declared_bins: set[str] | No
             continue
         if any(p.startswith(".") for p in tf.path.split("/")) or tf.path.endswith(_METADATA):
             continue  # provenance and package metadata name hosts the code never calls
+        if tf.lang == "text" and not tf.text.startswith("#!"):
+            continue  # a file of no known language (.tex, .bib, .sty) calls nobody
         seen_env: set[str] = set()
         env_rx = _ENV_USE.get(tf.lang)
         assigned = {g for m in _SHELL_ASSIGN.finditer(tf.text) for g in m.groups() if g} \
             if tf.lang == "shell" and tf.may_match(_SHELL_ASSIGN) else set()
+        if tf.lang == "shell" and is_makefile(tf.path):
+            assigned |= set(_MAKE_ASSIGN.findall(tf.text))  # `YEAR := 2025`: a make variable
         for match in tf.finditer(env_rx, _ENV_ANCHORS[tf.lang]) if env_rx else ():
             name = next(g for g in match.groups() if g)
             line = tf.line_of(match.start())
@@ -415,8 +462,8 @@ def _usage(skill: Skill, files: Iterable[TextFile], declared_bins: set[str] | No
         for match in tf.finditer(bin_rx, _BIN_ANCHORS[tf.lang]) if bin_rx else ():
             name = next(g for g in match.groups() if g)
             line = tf.line_of(match.start())
-            if name in STANDARD_BINS or name in declared_bins or name.startswith(".") \
-                    or _mentioned(name, skill_md) or tf.context(line) == "comment":
+            if standard_bin(name) or name in declared_bins or name.startswith(".") \
+                    or named_bin(name, skill_md) or tf.context(line) == "comment":
                 continue
             declared_bins.add(name)  # report each binary once
             out.append(Finding("SUP-04", "undeclared-binary", "medium", tf.path, line,
@@ -431,17 +478,30 @@ def _usage(skill: Skill, files: Iterable[TextFile], declared_bins: set[str] | No
                 else ():  # a config file names hosts; only code sends
             line = tf.line_of(match.start())
             col = match.start() - (tf.text.rfind("\n", 0, match.start()) + 1)
-            if tf.context(line) != "comment" and not in_pattern_literal(tf.line_text(line), col):
+            text = tf.line_text(line)
+            if tf.context(line) != "comment" and not in_pattern_literal(text, col) and \
+                    not _quoted_word(text, col, col + len(match.group(0))):
                 uses_network.append((tf, line))
                 break
         for match in tf.finditer(_URL_HOST, ("http",)):
             host = match.group(1).lower()
             line = tf.line_of(match.start())
             if host in ("localhost", "127.0.0.1", "0.0.0.0") or tf.context(line) == "comment" \
-                    or is_namespace_uri(host, tf.line_text(line)):
+                    or is_namespace_uri(host, tf.line_text(line)) or not_a_destination(
+                        tf.text, match.start(), match.end(), host) or \
+                    tf.lang == "python" and line in tf.docstring_lines:
                 continue
             hosts.setdefault(host, (tf, line))
     return out, uses_network, hosts
+
+
+def _quoted_word(line: str, start: int, end: int) -> bool:
+    """A library's name inside a string (`'axios'` in a list of package names, "use axios
+    or got instead" in a message): a name, not a client in use."""
+    if not re.fullmatch(r"[\w.]+", line[start:end]):
+        return False
+    before = line[:start]
+    return any(before.count(q) % 2 == 1 for q in "'\"`")
 
 
 def _network_findings(skill: Skill, uses_network: list[tuple[TextFile, int]],
@@ -460,8 +520,10 @@ def _network_findings(skill: Skill, uses_network: list[tuple[TextFile, int]],
                                    f"contacts {host} (a raw IP, tunnel or request catcher) "
                                    "that the documentation never names"))
         return out
+    described = f"{manifest.description} {manifest.fields.get('name') or ''}"
     undeclared = {h: where for h, where in hosts.items()
-                  if not _mentioned(h, documented) and not _names_service(h, documented)}
+                  if not _mentioned(h, documented) and not _names_service(h, documented,
+                                                                          described)}
     if undeclared:
         for host, (tf, line) in sorted(undeclared.items()):
             out.append(Finding("SUP-04", "undeclared-network", "medium", tf.path, line,
@@ -487,6 +549,19 @@ NAMESPACE_HOSTS = ("www.w3.org", "w3.org", "schemas.xmlsoap.org", "schemas.openx
 _NAMESPACE_CONTEXT = re.compile(r"(?i)xmlns|schemaLocation|\$schema|namespace|"
                                 r"@context|<!DOCTYPE|DTD|register_namespace|NS\s*=|"
                                 r"ns\d?\s*[=:]")
+
+
+# Identifiers written as URLs: OAuth scopes (`https://www.googleapis.com/auth/gmail.readonly`).
+_IDENTIFIER_URL = re.compile(r"(?i)https?://www\.googleapis\.com/auth/")
+
+
+def not_a_destination(text: str, start: int, end: int, host: str) -> bool:
+    """A URL that names something rather than being contacted: an ElementTree
+    `{namespace}tag`, an OAuth scope, the contact URL a crawler's User-Agent carries
+    (`(+https://github.com/org/bot; ...)`). Reserved names (example.com, .test) are not
+    among them: fixtures and real attacks alike use them for the attacker's host."""
+    before = text[max(0, start - 2):start]
+    return before.endswith(("{", "(+")) or _IDENTIFIER_URL.match(text, start) is not None
 
 
 def is_namespace_uri(host: str, line: str) -> bool:
@@ -521,8 +596,28 @@ _COREUTILS = {
     "python3.11", "python3.12", "pip3", "node", "corepack", "pnpm", "yarn", "make", "go",
     "cargo", "rustc", "java", "ruby", "perl", "php", "osascript", "say", "pbcopy", "pbpaste",
 }
+# Programs documented by their product's name ("LibreOffice is required": soffice).
+_BIN_PRODUCTS = {"soffice": ("LibreOffice", "OpenOffice"), "libreoffice": ("LibreOffice",),
+                 "magick": ("ImageMagick",), "convert": ("ImageMagick",),
+                 "pdftotext": ("poppler",), "pdftoppm": ("poppler",), "gs": ("Ghostscript",),
+                 "chromium": ("Chrome", "Chromium"), "google-chrome": ("Chrome",)}
+
+
+def standard_bin(name: str) -> bool:
+    """A program every system has: POSIX tools, coreutils and their GNU names on macOS
+    (`gtimeout`, `gsed`, `gdate` from Homebrew's coreutils)."""
+    plain = name[1:] if name.startswith("g") and len(name) > 3 else name
+    return any(n in STANDARD_BINS or n in _COREUTILS or n == "timeout" for n in (name, plain))
+
+
+def named_bin(name: str, skill_md: str) -> bool:
+    """SKILL.md names the program, or the product that installs it."""
+    return _mentioned(name, skill_md) or any(_word_in(p, skill_md)
+                                             for p in _BIN_PRODUCTS.get(name, ()))
+
+
 _SHELL_SPLIT = re.compile(r"\|\|?|&&|;|\$\(|`|\bthen\b|\bdo\b|\belse\b")
-_SHELL_CMD = re.compile(r"^\s*(?:(?:sudo|nohup|exec|time|command|env|timeout\s+\S+)\s+)*"
+_SHELL_CMD = re.compile(r"\s*(?:(?:sudo|nohup|exec|time|command|env|timeout\s+\S+)\s+)*"
                         r"(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*([A-Za-z][\w.+-]*|/[\w./+-]+)"
                         r"(?=\s|$)")
 
@@ -575,22 +670,18 @@ def shell_code(text: str) -> str:
             i = end
             continue
         if c == '"':
-            j, depth = i + 1, 0
-            while j < n and (text[j] != '"' or depth):
-                if text[j] == "\\":
-                    chars[j] = " "
-                    j += 1
-                elif text.startswith("$(", j):
-                    depth += 1
-                    j += 1
+            j = i + 1
+            while j < n and text[j] != '"':
+                if text.startswith("$(", j):  # a command substitution runs: read it as code
+                    end = _subst_end(text, j)
+                    chars[j + 2:end - 1] = shell_code(text[j + 2:end - 1])
+                    j = end
                     continue
-                elif text[j] == ")" and depth:
-                    depth -= 1
-                    j += 1
-                    continue
-                if not depth and j < n and chars[j] != "\n":
+                if text[j] == "\\" and j + 1 < n and chars[j + 1] != "\n":
+                    chars[j + 1] = " "
+                if chars[j] != "\n":
                     chars[j] = " "
-                j += 1
+                j += 2 if text[j] == "\\" else 1
             chars[i] = " "
             if j < n:
                 chars[j] = " "
@@ -600,6 +691,61 @@ def shell_code(text: str) -> str:
     return "".join(chars)
 
 
+def _subst_end(text: str, i: int) -> int:
+    """Index after the `)` closing the command substitution `$(` at i: quotes inside it,
+    nested substitutions and parentheses (`print(u.hostname)`) are skipped as the shell
+    skips them (a `)` inside a quoted program closed the substitution before)."""
+    j, depth, n = i + 2, 1, len(text)
+    while j < n:
+        c = text[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c in "'`":
+            k = text.find(c, j + 1)
+            j = n if k < 0 else k + 1
+            continue
+        if c == '"':
+            j = _dquote_end(text, j)
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        j += 1
+    return n
+
+
+def _dquote_end(text: str, i: int) -> int:
+    """Index after the `"` closing the double-quoted string opened at i."""
+    j, n = i + 1, len(text)
+    while j < n:
+        c = text[j]
+        if c == "\\":
+            j += 2
+        elif text.startswith("$(", j):
+            j = _subst_end(text, j)
+        elif c == '"':
+            return j + 1
+        else:
+            j += 1
+    return n
+
+
+_CASE_OPEN = re.compile(r"(?:^|[;&|(\s])case\s.*\sin(?=\s|$)")
+_ESAC = re.compile(r"(?:^|[;&|\s])esac\b")
+_CASE_PATTERN = re.compile(r"^\(?[^\s()|;&<>`]*(?:\s*\|\s*[^\s()|;&<>`]*)*\s*\)")
+_MAKE_ASSIGN = re.compile(r"(?m)^(?:override\s+|export\s+)?([A-Za-z_][\w.-]*)\s*(?:::|[:?+!])?=")
+
+
+def is_makefile(path: str) -> bool:
+    """A make file: recipes run commands, `NAME := value` sets make variables."""
+    base = path.rsplit("/", 1)[-1]
+    return base in ("Makefile", "makefile", "GNUmakefile") or base.endswith(".mk")
+
+
 def shell_commands(tf: TextFile) -> Iterator[tuple[str, int]]:
     """(program, line) of every command a shell script runs (first word of each pipeline
     stage, after sudo/env assignments); functions the script defines are not programs, and
@@ -607,7 +753,14 @@ def shell_commands(tf: TextFile) -> Iterator[tuple[str, int]]:
     defined = set(re.findall(r"(?m)^[ \t]*(?:function[ \t]+)?([\w-]+)[ \t]*\(\s*\)", tf.text))
     defined |= set(re.findall(r"(?m)^[ \t]*function[ \t]+([\w-]+)", tf.text))
     heredoc: str | None = None
+    make, cases = is_makefile(tf.path), 0
+    originals = tf.text.split("\n")
     for number, line in enumerate(shell_code(tf.text).split("\n"), start=1):
+        start = 0
+        if make:  # only a rule's recipe lines (tab-led) run; the rest assigns make variables
+            if not line.startswith("\t"):
+                continue
+            start = len(line) - len(line.lstrip("\t@-+ "))
         if heredoc is not None:
             if line.strip() == heredoc:
                 heredoc = None
@@ -615,13 +768,23 @@ def shell_commands(tf: TextFile) -> Iterator[tuple[str, int]]:
         marker = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", line)
         if marker:
             heredoc = marker.group(1)
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+        start += len(line[start:]) - len(line[start:].lstrip())
+        if cases:  # `html|htm) echo ...`: the patterns of a case branch are words, not commands
+            pattern = _CASE_PATTERN.match(line[start:])
+            start += pattern.end() if pattern else 0
+        cases += len(_CASE_OPEN.findall(line)) - len(_ESAC.findall(line))
+        end = len(line.rstrip())
+        if start >= end or line.lstrip()[:1] == "#":
             continue
-        for piece in _SHELL_SPLIT.split(stripped):
-            match = _SHELL_CMD.match(piece)
-            if match is None:
-                continue
+        orig = originals[number - 1] if number <= len(originals) else ""
+        pos = start
+        for sep in [*_SHELL_SPLIT.finditer(line, start, end), None]:
+            stop = sep.start() if sep else end
+            match = _SHELL_CMD.match(line, pos, stop)
+            lead = orig[pos:match.start(1)].lstrip()[:1] if match else ""
+            pos = sep.end() if sep else end
+            if match is None or lead in ("\"", "'", "`", "$"):
+                continue  # `"${cmd[@]}" list-sessions`: the program is a quoted expansion
             name = match.group(1).rsplit("/", 1)[-1]
             if name and name not in defined and not name.endswith(")"):
                 yield name, number
@@ -652,8 +815,8 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
             continue
         if tf.lang == "shell":
             for name, line in shell_commands(tf):
-                if name in STANDARD_BINS or name in _COREUTILS or name in _SHELL_WORDS or \
-                        name in declared_bins or name in reported or _mentioned(name, skill_md):
+                if standard_bin(name) or name in _SHELL_WORDS or name in declared_bins or \
+                        name in reported or named_bin(name, skill_md):
                     continue
                 reported.add(name)
                 out.append(Finding("SUP-04", "undeclared-binary", "medium", tf.path, line,
@@ -674,10 +837,19 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
                                excerpt(tf.line_text(line)), "code",
                                f"reads {match.group(0).strip()}, which SKILL.md never mentions"))
             break
-        for line, target in _outside_writes(tf):
+        own_data = False
+        for line, target, expr in _outside_writes(tf):
             text = tf.line_text(line)
             words = [w.lower() for w in _PATH_WORD.findall(text + " " + target) if len(w) >= 4]
             if any(w in lowered_md for w in words):
+                continue
+            if own_data_file(expr):
+                if not own_data:  # shown once per file; a sensitive write after it still fails
+                    out.append(Finding("SUP-04", "undeclared-write", "low", tf.path, line,
+                                       excerpt(text), "code",
+                                       f"keeps a data file of its own under {target}, which "
+                                       "SKILL.md never mentions"))
+                own_data = True
                 continue
             out.append(Finding("SUP-04", "undeclared-write", "medium", tf.path, line,
                                excerpt(text), "code",
@@ -693,7 +865,7 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
                                excerpt(tf.line_text(line)), "code",
                                "changes the agent's own safety settings, which SKILL.md "
                                "never mentions"))
-    return out
+    return scaffolding_low(out)
 
 
 # Programs whose only job is the network: declaring one declares network use.
@@ -713,12 +885,16 @@ _WRITE_OP = re.compile(
 
 
 _ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:const |let |var )?[ \t]*([A-Za-z_]\w*)[ \t]*=[ \t]*(.+)$")
+# A path the user hands the script (its arguments, a prompt): not the skill's own choice.
+_USER_GIVEN = re.compile(r"\b(?:args|argv|options|opts|params|cli_args)\s*(?:\.|\[)|"
+                         r"\binput\s*\(")
 _SCRATCH = re.compile(r"(?:^|/)\.cache/|^/tmp/|^/var/tmp/|\$TMPDIR|mkdtemp|tempfile")
 
 
-def _outside_writes(tf: TextFile) -> Iterator[tuple[int, str]]:
-    """(line, target) of writes whose target is outside the skill: the written path names
-    a home, /etc or agent path on the write's own line, or is a variable assigned one."""
+def _outside_writes(tf: TextFile) -> Iterator[tuple[int, str, str]]:
+    """(line, target, expression) of writes whose target is outside the skill: the written
+    path names a home, /etc or agent path on the write's own line, or is a variable assigned
+    one (the expression is that line or assignment)."""
     if tf.lang not in ("python", "js", "shell", "powershell") or not any(
             a in tf.lowered for a in _OUTSIDE_ANCHORS) or _OUTSIDE_PATH.search(tf.text) is None:
         return
@@ -730,14 +906,40 @@ def _outside_writes(tf: TextFile) -> Iterator[tuple[int, str]]:
         text = tf.text_at(match.start())
         hit = _OUTSIDE_PATH.search(target) or (_OUTSIDE_PATH.search(text) if
                                                 tf.lang != "shell" else None)
+        source = target
         if hit is None and re.fullmatch(r"[A-Za-z_][\w.]*", target):
             if assignments is None:
                 assignments = {}
                 for name, value in _ASSIGNMENT.findall(tf.text):
                     assignments.setdefault(name, value)
-            hit = _OUTSIDE_PATH.search(assignments.get(target.split(".")[0], ""))
+            source = assignments.get(target.split(".")[0], "")
+            hit = _OUTSIDE_PATH.search(source)
+        given = source if source is not target else text
+        if hit is not None and _USER_GIVEN.search(given) and all(
+                m.group(0).startswith("expanduser") for m in _OUTSIDE_PATH.finditer(given)):
+            continue  # `Path(args.output).expanduser()`: where the user asked it to write
         if hit is not None and not _SCRATCH.search(target or hit.group(0)):
-            yield tf.line_of(match.start()), hit.group(0)
+            yield tf.line_of(match.start()), hit.group(0), f"{given} {target}"
+
+
+# Where a write changes how the user's shell, the agent or the system behaves (and what a
+# skill's own data file never is): rc and profile files, the agent's instruction and memory
+# files, keys, /etc, autostart and services, git hooks, cron, an app's config or secrets.
+_SENSITIVE_WRITE = re.compile(
+    r"(?i)\.(?:bash|zsh|ksh|fish)?rc\b|\.(?:bash_|z)?(?:profile|login|zshenv)\b|"
+    r"\b(?:SOUL|MEMORY|AGENTS|HEARTBEAT|IDENTITY|USER|TOOLS|CLAUDE|BOOTSTRAP|GEMINI)\.md\b|"
+    r"\.ssh\b|authorized_keys|/etc/|autostart|systemd|LaunchAgents|LaunchDaemons|\.git/|"
+    r"\bhooks\b|cron|\.env\b|\.npmrc|\.pypirc|\.netrc|\.gitconfig|\.aws\b|\.kube\b|"
+    r"\.docker\b|(?:settings|config|mcp|openclaw|exec-approvals|auth-profiles|credentials|"
+    r"secrets?|\.?claude)[\w.-]*\.(?:json5?|ya?ml|toml|ini)\b|\bskills?\b|\bbin\b")
+_DATA_FILE = re.compile(r"""['"/][\w.-]+\.(?:json|jsonl|db|sqlite3?|csv|tsv|txt|log|md|pkl|"""
+                        r"""cache|dat)['"]""")
+
+
+def own_data_file(expr: str) -> bool:
+    """A write of a data file (`Path.home() / ".claude" / "resume_data.json"`) that touches
+    nothing the shell, the agent or the system reads as configuration or instructions."""
+    return _DATA_FILE.search(expr) is not None and _SENSITIVE_WRITE.search(expr) is None
 
 
 _UPLOAD = next(r for r in rules.LINE_RULES if r.name == "upload-credential-file")
@@ -874,6 +1076,7 @@ def _views_review(skill: Skill, files: list[TextFile], seen: set[tuple[str, str,
     found, network, hosts = _usage(skill, [v for v, _ in views], bins)
     found += _network_findings(skill, network0 + network, {**hosts, **hosts0})
     found += undeclared_effects(skill, [v for v, _ in views])
+    found = scaffolding_low(found)
     out = []
     for f in found:
         path = f.file.partition(_VIEW)[0]

@@ -137,6 +137,16 @@ HIDE_INTL = re.compile(
     r"\b|\bnon (?:dire|dirlo|informare|menzionare) (?:nulla )?all'utente\b|"
     r"(?:不要|别|不必|无需|無需|不用)(?:告诉|告訴|通知|提醒|让|讓)(?:用户|用戶|使用者)|"
     r"(?:不要|别)让(?:用户|用戶)知道")
+# Forbidding a claim or an order is candour, not hiding: "never tell the user a workflow is
+# fixed ... from a build alone", "never report that field as working", "do not tell them to
+# wait" (n8n's instance-ai skills). The claim must be the verb's own object.
+_CANDOUR = re.compile(
+    r"(?i)(?:do not|don't|never|must not)\s+(?:tell|report|inform|say|mention|show)\s+(?:to\s+)?"
+    r"(?:(?:the\s+)?(?:users?|them|anyone|human|operator|owner)\s+to\b|(?:the\s+)?"
+    r"(?:users?\s+|them\s+|anyone\s+)?(?:that\s+)?(?:(?:a|an|the|this|that|it|its|your|any)\s+)?"
+    r"(?:[\w-]+\s+){0,2}(?:is|are|was|were|as|has been|have been)\s+(?:now\s+|fully\s+)?"
+    r"[\"“']?(?:fixed|verified|tested|working|done|completed?|successful|resolved|ready|passing|"
+    r"correct|valid|safe|fine|finished|healthy)\b)")
 _FORBIDS = re.compile(r"(?i)\b(?:never|do not|don't|must not|should not|shouldn't)\b")
 # "Never show the token to the user" protects a secret; it hides no action.
 _PROTECTS_SECRET = re.compile(
@@ -315,6 +325,8 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
     if hide and hide.group(0).lower().startswith("without") and \
             _FORBIDS.search(sentence, 0, hide.start()):
         hide = None  # "never strip a user's credentials without telling them" asks for candour
+    if hide and _CANDOUR.match(sentence, hide.start()):
+        hide = None  # "never tell the user a workflow is fixed" forbids an unproven claim
     if hide and not (_PROTECTS_SECRET.search(sentence) and source is None):
         out.append(("hide", hide, hide))
     tool = TOOL_HIJACK.search(sentence)

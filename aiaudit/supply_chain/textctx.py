@@ -71,6 +71,8 @@ def language_of(path: str, head: bytes) -> str:
         return "shell"
     if base.startswith(".env"):
         return "config"
+    if base.startswith(".") and base.endswith("ignore"):
+        return "data"  # .dockerignore, .gitignore: paths left out, read by no one
     match = _SHEBANG.match(head)
     if match:
         return _SHEBANG_LANG.get(match.group(1), "shell")
