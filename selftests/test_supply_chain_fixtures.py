@@ -41,6 +41,8 @@ CLASSES = {
     "undeclared binary": {"undeclared-binary"},
     "undeclared write": {"undeclared-write"},
     "obfuscation": {"decode-exec", "download-exec", "remote-code-eval"},
+    "install hooks": {"install-hook"},
+    "look-alike hosts": {"homoglyph-host"},
 }
 FALSE_ALARM_CLASSES = ("fenced", "ZWNJ", "namespace", "docker", "emoji", "bidi")
 

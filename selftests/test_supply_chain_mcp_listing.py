@@ -47,7 +47,9 @@ def test_poisoned_descriptions_fail_and_clean_ones_pass() -> None:
         rules["add"]
     assert "tool-precedence" in rules["send_email"]
     assert rules["prompt:explain"] == set()
-    assert flagged(clean) == {"add": set(), "prompt:explain": set()}
+    # parameter titles are read too (the model sees the whole schema): nothing flags them
+    assert flagged(clean) == {"add": set(), "add.a#schema": set(), "add.b#schema": set(),
+                              "add.sidenote#schema": set(), "prompt:explain": set()}
 
 
 def test_keeping_a_secret_from_the_user_is_not_hiding_an_action() -> None:

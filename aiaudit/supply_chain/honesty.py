@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from aiaudit import astlock
-from aiaudit.supply_chain import prose, rules
+from aiaudit.supply_chain import homoglyph, prose, rules
 from aiaudit.supply_chain.findings import Finding, excerpt
 from aiaudit.supply_chain.frontmatter import Manifest
 from aiaudit.supply_chain.model import Skill
@@ -492,6 +492,9 @@ def _usage(skill: Skill, files: Iterable[TextFile], declared_bins: set[str] | No
                     tf.lang == "python" and line in tf.docstring_lines:
                 continue
             hosts.setdefault(host, (tf, line))
+        for host, line in homoglyph.hosts_in(tf):  # `api.оpenai.com`: named nowhere as written
+            if tf.context(line) != "comment":
+                hosts.setdefault(host.lower(), (tf, line))
     return out, uses_network, hosts
 
 
@@ -510,7 +513,15 @@ def _network_findings(skill: Skill, uses_network: list[tuple[TextFile, int]],
     homepage = str(manifest.fields.get("homepage") or manifest.openclaw().get("homepage") or "")
     documented = (skill.text_of("SKILL.md") or "") + "\n" + homepage
     out: list[Finding] = []
-    if not uses_network:
+    if not uses_network:  # no client seen (a string table hides it): a raw public IP or a
+        # tunnel that code names is still where it goes
+        for host, (tf, line) in sorted(hosts.items()):
+            if tf.lang in ("python", "js", "shell", "powershell") and _suspicious_host(host) \
+                    and not _lan_ip(host) and not _mentioned(host, documented):
+                out.append(Finding("SUP-04", "undeclared-network", "medium", tf.path, line,
+                                   excerpt(tf.line_text(line)), tf.context(line),
+                                   f"names {host} (a raw IP, tunnel or request catcher) that "
+                                   "the documentation never names"))
         return out
     if manifest.declares_network():
         for host, (tf, line) in sorted(hosts.items()):
@@ -567,6 +578,15 @@ def not_a_destination(text: str, start: int, end: int, host: str) -> bool:
 def is_namespace_uri(host: str, line: str) -> bool:
     """An XML namespace, DTD or schema identifier: a name, not a network destination."""
     return host in NAMESPACE_HOSTS or _NAMESPACE_CONTEXT.search(line) is not None
+
+
+_LAN = ("10.", "192.168.", "169.254.", "127.") + tuple(f"172.{n}." for n in range(16, 32)) + \
+    tuple(f"100.{n}." for n in range(64, 128))
+
+
+def _lan_ip(host: str) -> bool:
+    """A private, link-local, loopback or CGNAT address: a device on the user's network."""
+    return host.startswith(_LAN)
 
 
 def _suspicious_host(host: str) -> bool:
@@ -1114,6 +1134,36 @@ def _undisclosed_persistence(skill: Skill, files: list[TextFile]) -> list[Findin
     return out
 
 
+_INSTALL_HOOKS = ("preinstall", "install", "postinstall")
+
+
+def install_hooks(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
+    """npm lifecycle scripts in a skill's package.json: `npm install` (OpenClaw's node
+    installer, a user following the README) runs them unasked; SKILL.md must say so."""
+    import json
+
+    skill_md = skill.text_of("SKILL.md") or ""
+    out = []
+    for tf in files:
+        if not tf.path.endswith("package.json") or "install" not in tf.text:
+            continue
+        try:
+            scripts = json.loads(tf.text).get("scripts") or {}
+        except (ValueError, AttributeError):
+            continue
+        for hook in _INSTALL_HOOKS:
+            command = scripts.get(hook) if isinstance(scripts, dict) else None
+            if not isinstance(command, str) or _mentioned(hook, skill_md) or \
+                    command.strip() in skill_md:
+                continue
+            at = tf.text.find(f'"{hook}"')
+            line = tf.line_of(at) if at >= 0 else 1
+            out.append(Finding("SUP-04", "install-hook", "medium", tf.path, line,
+                               excerpt(tf.line_text(line)), "config",
+                               f"npm runs the {hook} script on install; SKILL.md never says so"))
+    return out
+
+
 def manifest_review(skill: Skill) -> list[Finding]:
     """Every SUP-04 finding of one skill (allowlist not applied)."""
     files = text_files(skill)
@@ -1125,6 +1175,7 @@ def manifest_review(skill: Skill) -> list[Finding]:
     findings += declared_vs_used(skill, files)
     findings += undeclared_effects(skill, files)
     findings += undisclosed_uploads(skill, files)
+    findings += install_hooks(skill, files)
     findings += _views_review(skill, files, {(f.rule, f.file, f.line) for f in findings})
     return sort_findings(findings)
 

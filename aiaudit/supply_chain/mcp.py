@@ -263,14 +263,16 @@ def bundle_manifest_path(server: McpServer) -> str | None:
 def tools_from_manifest(text: str) -> dict[str, str]:
     """What a bundle manifest tells the model, keyed as a listing keys it: each tool's
     description, its parameters' descriptions when the tool carries an `inputSchema` (as
-    `tools/list` returns it), each prompt's description, argument descriptions and text."""
+    `tools/list` returns it), each prompt's description, argument descriptions and text,
+    each resource's description."""
     from aiaudit.supply_chain.mcp_listing import descriptions
 
     doc = json.loads(text)
     if not isinstance(doc, dict):
         return {}
     tools = [t for t in doc.get("tools") or [] if isinstance(t, dict)]
-    out = descriptions({"tools": tools})
+    resources = [r for r in doc.get("resources") or [] if isinstance(r, dict)]
+    out = descriptions({"tools": tools, "resources": resources})
     prompts = doc.get("prompts")
     for prompt in prompts if isinstance(prompts, list) else []:
         if not isinstance(prompt, dict) or not isinstance(prompt.get("name"), str):

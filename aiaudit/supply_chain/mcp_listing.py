@@ -23,6 +23,29 @@ LIST_METHODS = ("initialize", "notifications/initialized", "tools/list", "prompt
                 "resources/list")  # the only requests a remote listing sends
 
 
+def _schema_texts(props: Any, prefix: str, depth: int = 0) -> list[tuple[str, str]]:
+    """(TOOL.PARAM, text) of every parameter: the model reads the whole schema, so a title,
+    an enum value, a default or an example can carry orders as a description can (nested
+    objects and array items too, three levels)."""
+    out: list[tuple[str, str]] = []
+    for param, spec in (props.items() if isinstance(props, dict) and depth < 3 else ()):
+        if not isinstance(spec, dict):
+            continue
+        if isinstance(spec.get("description"), str) and spec["description"]:
+            out.append((f"{prefix}.{param}", spec["description"]))
+        parts = [spec.get("title"), spec.get("default"), spec.get("const")]
+        for key in ("enum", "examples"):
+            values = spec.get(key)
+            parts += values if isinstance(values, list) else []
+        extra = "\n".join(p for p in parts if isinstance(p, str) and p.strip())
+        if extra:  # a key of its own: a baseline taken before keeps its description digests
+            out.append((f"{prefix}.{param}#schema", extra))
+        items = spec.get("items")
+        for inner in (spec, items if isinstance(items, dict) else {}):
+            out += _schema_texts(inner.get("properties"), f"{prefix}.{param}", depth + 1)
+    return out
+
+
 def descriptions(listing: dict[str, Any]) -> dict[str, str]:
     """{"tool:NAME": description, "tool:NAME.PARAM": ..., "prompt:...", "resource:..."} from
     the results of the list calls (keys `tools`, `prompts`, `resources`)."""
@@ -39,9 +62,8 @@ def descriptions(listing: dict[str, Any]) -> dict[str, str]:
             out[key_of] = "\n".join(str(t) for t in (title, text) if t)
             schema = item.get("inputSchema") if kind == "tool" else None
             props = schema.get("properties") if isinstance(schema, dict) else None
-            for param, spec in (props.items() if isinstance(props, dict) else ()):
-                if isinstance(spec, dict) and spec.get("description"):
-                    out[f"{name}.{param}"] = str(spec["description"])
+            for param, text in _schema_texts(props, name):
+                out[param] = text
             for arg in item.get("arguments") or [] if kind == "prompt" else []:
                 if isinstance(arg, dict) and arg.get("description"):
                     out[f"prompt:{name}.{arg.get('name')}"] = str(arg["description"])

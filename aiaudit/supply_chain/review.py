@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 
 from aiaudit import secretshapes
 from aiaudit.redact import mask
-from aiaudit.supply_chain import deps, prose, rules
+from aiaudit.supply_chain import deps, homoglyph, prose, rules
 from aiaudit.supply_chain.findings import (
     SEVERITIES,
     Finding,
@@ -308,8 +308,39 @@ def _decode_blobs(tf: TextFile) -> Iterator[tuple[int, str, str]]:
         decoded = raw.decode("utf-8", "replace")
         printable = sum(ch.isprintable() or ch in "\n\t\r" for ch in decoded)
         if not decoded or printable / len(decoded) < 0.9:
+            calls = pickle_calls(raw)
+            if calls:  # a pickle: what unpickling it would call, read from its opcodes
+                yield match.start(), "a pickle in Base64", calls
             continue
         yield match.start(), "Hex" if _HEX_RUN.fullmatch(blob) else "Base64", decoded
+
+
+def pickle_calls(raw: bytes) -> str:
+    """The calls a pickle makes when loaded (`os.system('curl ... | sh')`), one a line, read
+    from its opcodes with pickletools (nothing is unpickled); "" when raw is no pickle."""
+    if not raw[:1] == b"\x80" and not raw.endswith(b"."):
+        return ""
+    import pickletools
+
+    strings: list[str] = []
+    calls: list[str] = []
+    callee = ""
+    try:
+        for op, arg, _ in pickletools.genops(raw):
+            if op.name in ("GLOBAL", "INST") and isinstance(arg, str):
+                callee, strings = arg.replace(" ", "."), []
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                callee, strings = f"{strings[-2]}.{strings[-1]}", []
+            elif isinstance(arg, str):
+                strings.append(arg)
+            elif op.name in ("REDUCE", "OBJ", "NEWOBJ", "BUILD") and callee:
+                module, _, name = callee.partition(".")
+                module = "os" if module in ("posix", "nt") else module
+                calls.append(f"{module}.{name}({', '.join(map(repr, strings))})")
+                callee, strings = "", []
+    except Exception:  # noqa: BLE001 - any malformed opcode stream: not a pickle to read
+        return "\n".join(calls)
+    return "\n".join(calls)
 
 
 def _decoded_findings(tf: TextFile) -> list[Finding]:
@@ -504,6 +535,7 @@ def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Findi
     for tf in files:
         findings += _line_findings(tf, rules.LINE_RULES)
         findings += _decoded_findings(tf)
+        findings += homoglyph.lookalike_findings(tf)
         if tf.lang == "config":
             findings += _config_token_redirects(tf)
         if tf.lang == "markdown":

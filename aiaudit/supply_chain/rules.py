@@ -109,6 +109,12 @@ LINE_RULES: tuple[Rule, ...] = (
           anchors=("b64decode", "codecs", "decompress", "marshal", "fromhex", "binascii",
                    "__import__")),
     _rule("decode-exec", "critical",
+          r"\b(?:c?pickle|_pickle|dill|cloudpickle|joblib)\.loads?\s*\(\s*(?:base64\.\w*decode|"
+          r"codecs\.decode|zlib\.decompress|bz2\.decompress|lzma\.decompress|bytes\.fromhex|"
+          r"binascii\.\w+|b['\"]|io\.BytesIO\s*\(\s*(?:base64|zlib|b['\"]))",
+          "unpickles an embedded blob: unpickling calls whatever the blob names",
+          ("python", "text", "markdown"), anchors=("pickle", "dill", "joblib")),
+    _rule("decode-exec", "critical",
           r"\beval\s*\(\s*(?:atob|unescape|decodeURIComponent|String\.fromCharCode|"
           r"Buffer\.from\s*\([^)]*['\"](?:base64|hex)['\"])|\b(?:new\s+)?Function\s*\(\s*(?:atob|"
           r"Buffer\.from\s*\([^)]*['\"](?:base64|hex)['\"])",
@@ -286,6 +292,8 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"createConnection)\b|\bnew\s+WebSocket\b|\bgot\s*\(|"
         r"^[ \t]*(?:[^#\n]*\s)?(?:curl|wget|nc|ncat|scp|ftp)\s|/dev/tcp/|"
         r"(?:\$\(|`)\s*(?:curl|wget)\s|"
+        r"\b(?:run|call|check_call|check_output|Popen|system|popen|exec|execSync|spawn|"
+        r"getoutput|getstatusoutput)\s*\(\s*[\"'`]\s*(?:curl|wget)\s|"
         r"\b(?:iwr|irm)\s+[\"']?https?://|"
         r"Invoke-(?:WebRequest|RestMethod)|Net\.WebClient|"
         r"(?:^[ \t]*(?:sudo\s+)?|[|;&]\s*|\$\(\s*|\[\s*[\"'])(?:nslookup|dig|host|rsync|"
