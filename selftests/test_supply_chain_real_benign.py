@@ -1,8 +1,8 @@
 """False alarms on real, benign third-party skills and MCP servers, read in place where bin/setup
 installed them (nothing of theirs is committed): SKILL.md trees that ship inside the OpenClaw npm
 package, playwright-core, chrome-devtools-mcp, dotenv, MLflow and FastAPI-family wheels, the npm
-skill packages ai-labs-claude-skills (with Anthropic's docx/pdf/pptx/xlsx skills), cc-sdd and
-@plaited/development-skills (bin/setup: /opt/aiaudit-fw/skills-real), and the
+skill packages ai-labs-claude-skills (with Anthropic's docx/pdf/pptx/xlsx skills), cc-sdd,
+@plaited/development-skills and @elizaos/skills (bin/setup: /opt/aiaudit-fw/skills-real), and the
 reference MCP servers of @modelcontextprotocol (tools/list read through the suite's own sandboxed
 stdio lister). A FAIL of SUP-03 (dangerous behaviour) or SUP-07 (poisoned description) claims
 malice; none of these is malicious. SUP-04 (declared vs used) keeps the honesty gaps below."""
