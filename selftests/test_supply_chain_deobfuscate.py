@@ -3,8 +3,11 @@ reviewed whole, with exact per-fixture SUP-03/SUP-04 outcomes, plus the folding 
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import marshal
+import re
+import zlib
 from pathlib import Path
 
 import pytest
@@ -36,10 +39,28 @@ def compile_pyc_sources(home: Path) -> int:
     return count
 
 
+def marshal_blobs(home: Path) -> int:
+    """Each `@MARSHAL X.marshal.src@` becomes the Base64 of the zlib of X compiled by this
+    interpreter and marshalled (marshal's format is the interpreter's own), source removed."""
+    count = 0
+    for path in home.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for name in re.findall(r"@MARSHAL ([\w.-]+\.marshal\.src)@", text):
+            src = path.parent / name
+            code = compile(src.read_text(encoding="utf-8"), name[:-11] + ".py", "exec")
+            blob = base64.b64encode(zlib.compress(marshal.dumps(code))).decode()
+            text = text.replace(f"@MARSHAL {name}@", blob)
+            src.unlink()
+            count += 1
+        path.write_text(text, encoding="utf-8")
+    return count
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict:
     home = materialize_corpus(tmp_path_factory.mktemp("obfuscated"), CORPUS)
     assert compile_pyc_sources(home) == 2
+    assert marshal_blobs(home) == 1
     inventory = discover(HostFS("local"), Settings(home_dirs=(str(home),)))
     skills = {s.id: s for s in inventory.skills}
     reviews = {sid: {"SUP-03": static_review(s), "SUP-04": manifest_review(s)}

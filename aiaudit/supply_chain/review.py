@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib.util
 import ipaddress
 import itertools
 import posixpath
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 
 from aiaudit import secretshapes
@@ -308,11 +310,33 @@ def _decode_blobs(tf: TextFile) -> Iterator[tuple[int, str, str]]:
         decoded = raw.decode("utf-8", "replace")
         printable = sum(ch.isprintable() or ch in "\n\t\r" for ch in decoded)
         if not decoded or printable / len(decoded) < 0.9:
-            calls = pickle_calls(raw)
-            if calls:  # a pickle: what unpickling it would call, read from its opcodes
-                yield match.start(), "a pickle in Base64", calls
+            kind, text = serialized_code(raw)
+            if text:
+                yield match.start(), f"{kind} in Base64", text
             continue
         yield match.start(), "Hex" if _HEX_RUN.fullmatch(blob) else "Base64", decoded
+
+
+def serialized_code(raw: bytes) -> tuple[str, str]:
+    """(kind, pseudo-source) of a blob that is a pickle or a marshalled code object, zlib-
+    compressed or not: a pickle's calls read from its opcodes, a code object disassembled
+    in a bounded child (bytecode.disassemble); ("", "") for anything else."""
+    payload = raw
+    if raw[:1] == b"\x78":  # a zlib stream: at most 4 MB of it
+        try:
+            payload = zlib.decompressobj().decompress(raw, 4_000_000)
+        except zlib.error:
+            payload = raw
+    calls = pickle_calls(payload)
+    if calls:
+        return "a pickle", calls
+    if payload[:1] in (b"\xe3", b"c") and len(payload) > 16:  # marshal's TYPE_CODE
+        from aiaudit.supply_chain import bytecode
+
+        text, _ = bytecode.disassemble(importlib.util.MAGIC_NUMBER + b"\0" * 12 + payload)
+        if text:
+            return "a marshalled code object", text
+    return "", ""
 
 
 def pickle_calls(raw: bytes) -> str:
