@@ -130,3 +130,25 @@ def test_env_literals_fail_and_references_pass():
     assert [f.masked.split("=")[0] for f in findings] == ["OPENAI_API_KEY"]
     assert "plainvalue1234567" not in repr(findings)
     assert refs == [".env: HF_TOKEN", ".env: DB_PASSWORD"]
+
+
+def test_one_fingerprint_per_secret_whatever_layer_saw_it():
+    """A raw WAL/page sighting that ran into the next record's key-like bytes, or was cut
+    where an overflow page begins, is the value read back through SQL (one finding); raw
+    sightings with no value read back are left as they are."""
+    from dataclasses import replace
+
+    from aiaudit.storage.secrets.engine import unify
+
+    key = "sk-proj-" + rnd(48)
+    run_on = scan_bytes(f"is {key}A\xda\xc4".encode("latin-1"), "state.db-wal")
+    cut = scan_bytes(f"is {key[:-5]}\x00\x00\x12".encode("latin-1"), "state.db")
+    exact = [replace(f, exact=True) for f in scan_bytes(key.encode(), "state.db#messages")]
+    assert run_on[0].length == len(key) + 1 and cut[0].length == len(key) - 5
+    assert len(distinct(run_on + cut)) == 2  # nothing read back: no basis to fold
+    merged = unify(run_on + cut + exact)
+    assert {f.digest for f in merged} == {exact[0].digest}
+    assert [f.location for f in merged] == ["state.db-wal", "state.db", "state.db#messages"]
+    assert len(distinct(run_on + cut + exact)) == 1
+    other = scan_bytes(("sk-proj-" + rnd(48)).encode(), "x")
+    assert len(distinct(run_on + exact + other)) == 2

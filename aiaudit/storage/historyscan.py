@@ -20,7 +20,7 @@ from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import STAT_FMT, FileInfo, Store
 from aiaudit.storage.packed import PACK_ERRORS, contents, packing
 from aiaudit.storage.progress import Progress
-from aiaudit.storage.secrets.engine import Finding, scan_stream
+from aiaudit.storage.secrets.engine import Finding, scan_stream, unify
 from aiaudit.storage.settings import settings_for
 
 MAX_FILES = 5000
@@ -103,6 +103,7 @@ def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
                             + "; ".join(result.unreadable[:2]))
     if source.store is not None:
         _scan_cells(ctx, source.store, result)
+    result.findings = unify(result.findings)
     return result
 
 
@@ -118,13 +119,17 @@ def _scan_packed(fs: HostFS, path: str, limit: int, result: ScanResult,
 
 
 def _scan_cells(ctx: Any, store: Store, result: ScanResult) -> None:
-    """The SQL pass over the private copy (with the key when the store is encrypted)."""
+    """The SQL pass over the private copy (with the key when the store is encrypted).
+    Every cell is read when the key is needed (on disk all is ciphertext) and when the raw
+    bytes held a secret: the values read back give each secret its exact extent, so a raw
+    sighting that ran into the next record's bytes is folded into it (`unify`)."""
     from aiaudit.storage.snapshot import NeedsKey, opened_copy
     from aiaudit.storage.sqlcells import scan_cells
 
     try:
         with opened_copy(ctx, store) as opened:
-            cells = scan_cells(opened.conn, store.path, every_cell=opened.key is not None)
+            cells = scan_cells(opened.conn, store.path,
+                               every_cell=opened.key is not None or bool(result.findings))
     except NeedsKey:
         result.cell_note = ("encrypted and no key configured for it ([[storage.keys]] or "
                             "[storage] key_file/key_env): its values were not read back, and "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import zstandard
@@ -77,10 +77,12 @@ def scan_cells(conn: Any, label: str, every_cell: bool = False) -> CellScan:
             result.cells += 1
             if isinstance(value, bytes) and value.startswith(ZSTD_MAGIC):
                 result.inflated += 1
-                result.findings += _scan_zstd(value, where + " (zstd)")
+                found = _scan_zstd(value, where + " (zstd)")
             else:
                 data = value.encode("utf-8", "replace") if isinstance(value, str) else value
-                result.findings += scan_bytes(data, where)
+                found = scan_bytes(data, where)
+            # a whole value: its secrets have their real extent (engine.unify)
+            result.findings += [replace(f, exact=True) for f in found]
     return result
 
 

@@ -11,7 +11,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import IO
 
 import hyperscan
@@ -21,6 +21,11 @@ from aiaudit.storage.secrets.rules import PRIORITY, RULES, Rule
 
 CHUNK = 4 * 1024 * 1024
 BACK = 1024  # every rule's confirming match starts at most this far before a candidate end
+# Raw bytes of a database run a value into whatever follows it on the page (a record
+# header byte such as "A" after a key in a WAL frame) or cut it at an overflow page: up to
+# this many characters either way are checked against the value read back through SQL
+# (see `unify`).
+RUN_ON = 16
 AHEAD = max(rule.ahead for rule in RULES)
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
@@ -35,6 +40,10 @@ class Finding:
     masked: str  # first characters, length and hash prefix, e.g. sk-p…[56]#1a2b3c
     length: int
     digest: str  # sha256 prefix of the value: the same secret in two places matches
+    # digests of the value cut 1..RUN_ON characters short, shortest first: a sighting whose
+    # head is another sighting's value is that secret with bytes run on (`unify`)
+    heads: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    exact: bool = field(default=False, compare=False)  # the value read back whole (SQL)
 
     def line(self) -> str:
         return f"{self.rule} at {self.location}@{self.offset}: {self.masked}"
@@ -87,8 +96,17 @@ def _confirm(buf: bytes, ends: list[tuple[int, int]], base: int, location: str,
     for start, _stop, rule, value in sorted(kept, key=lambda k: k[0]):
         text = value.decode("utf-8", "replace")
         findings.append(Finding(rule.name, location, base + start, mask(text), len(value),
-                                hashlib.sha256(value).hexdigest()[:12]))
+                                _digest(value), _heads(value)))
     return findings
+
+
+def _digest(value: bytes) -> str:
+    return hashlib.sha256(value).hexdigest()[:12]
+
+
+def _heads(value: bytes) -> tuple[str, ...]:
+    shortest = max(len(value) - RUN_ON, 8)
+    return tuple(_digest(value[:n]) for n in range(shortest, len(value)))
 
 
 def scan_stream(stream: IO[bytes], location: str,
@@ -133,9 +151,35 @@ def scan_text(text: str, location: str = "<text>") -> list[Finding]:
     return scan_bytes(text.encode("utf-8", "replace"), location)
 
 
+def unify(findings: Iterable[Finding]) -> list[Finding]:
+    """One fingerprint per secret, whatever layer saw it. A value read back through SQL
+    (`exact`) has its real extent; a raw-byte sighting of the same secret may not: in a
+    WAL frame or page it runs on into the next record's bytes when those happen to be key
+    characters (`…NStDA`), or it is cut where an overflow page begins. A raw sighting that
+    is an exact value with up to RUN_ON characters run on, or an exact value cut up to
+    RUN_ON characters short, takes that value's rule, length, mask and digest; its place
+    (location, offset) stays its own. Raw sightings with no exact value stay as they are."""
+    found = list(findings)
+    exact = {f.digest: f for f in found if f.exact}
+    cut: dict[str, Finding] = {}
+    for f in exact.values():
+        for head in f.heads:
+            cut.setdefault(head, f)
+    out = []
+    for f in found:
+        same = None if f.exact or f.digest in exact else (
+            next((exact[h] for h in reversed(f.heads) if h in exact), None)
+            or cut.get(f.digest))
+        out.append(f if same is None else replace(
+            f, rule=same.rule, masked=same.masked, length=same.length, digest=same.digest,
+            heads=same.heads))
+    return out
+
+
 def distinct(findings: Iterable[Finding]) -> list[Finding]:
-    """One finding per secret value (the first place it was seen)."""
+    """One finding per secret value (the first place it was seen), run-on sightings folded
+    into the secret they run on from (`unify`)."""
     seen: dict[str, Finding] = {}
-    for f in findings:
+    for f in unify(findings):
         seen.setdefault(f.digest, f)
     return list(seen.values())
