@@ -110,7 +110,9 @@ def pack_variant(root: Path, name: str, variant: dict[str, str], recorded_at: fl
     meta = {"name": name, "recorded_at": recorded_at, "hermes_version": "0.19.0",
             "hermes_home": str(Path(variant["hermes_home"]).relative_to(base)),
             "home": str(Path(variant["home"]).relative_to(base)),
-            "backup_dirs": [str(Path(b).relative_to(base)) for b in variant["backup_dirs"]]}
+            "backup_dirs": [str(Path(b).relative_to(base)) for b in variant["backup_dirs"]],
+            "managed_dir": str(Path(variant["managed_dir"]).relative_to(base))
+            if variant.get("managed_dir") else ""}
     with tarfile.open(out, "w:gz", compresslevel=9) as tar:
         tar.add(base, arcname=name, filter=keep)
         data = json.dumps(meta, indent=1).encode()
@@ -127,9 +129,7 @@ def record_variants(source: Path | None) -> None:
         root = source or Path(tmp)
         if source is None:
             built = hermes_variants.build(root, list(hermes_variants.BUILDERS))
-            variants = {n: {"hermes_home": str(v.hermes_home), "home": str(v.home),
-                            "backup_dirs": [str(b) for b in v.backup_dirs]}
-                        for n, v in built.items()}
+            variants = {n: hermes_variants.describe(v) for n, v in built.items()}
         else:
             variants = json.loads((root / "variants.json").read_text())
         stamp = max(p.stat().st_mtime for p in root.rglob("state.db*")) if any(

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -24,6 +26,7 @@ import tarfile
 import tempfile
 import time
 import tomllib
+import zipfile
 from contextlib import closing
 from pathlib import Path
 
@@ -40,7 +43,7 @@ VARIANTS = sorted(EXPECTED)
 # the user home above the Hermes home (autodetection) for the variants where that differs
 # in kind: no config (fresh), no store (keys-in-config), profiles below the home, the
 # backup Hermes drops in the user's home
-USER_SCOPE = ("fresh", "keys-in-config", "profiles", "backup-default")
+USER_SCOPE = ("fresh", "keys-in-config", "profiles", "backup-default", "managed-weakens")
 CONSTANT = {"STO-06": "NOT_APPLICABLE", "STO-08": "NOT_APPLICABLE"}
 TESTS = ["tests_storage", "tests_supply_chain/test_sup01_provenance.py",
          "tests_supply_chain/test_sup02_integrity.py", "tests_supply_chain/test_sup05_sandbox.py",
@@ -94,11 +97,28 @@ def audit_toml(meta: dict, scope: str) -> Path:
     return path
 
 
+def managed_wrap(meta: dict) -> list[str] | None:
+    """A variant with a managed scope: the audit runs in a mount namespace of its own where
+    the recorded `etc/hermes` lies over the host's /etc (overlayfs), so the suite finds it
+    where Hermes looks (/etc/hermes, hermes_cli/managed_scope.py) and the host's /etc stays
+    untouched."""
+    if not meta.get("managed_dir"):
+        return None
+    upper = meta["base"] / Path(meta["managed_dir"]).parent
+    work = meta["base"] / "etc-overlay-work"
+    work.mkdir(exist_ok=True)
+    return ["unshare", "-m", "sh", "-c",
+            f"mount -t overlay overlay -o lowerdir=/etc,upperdir={upper},workdir={work} /etc"
+            " && exec"]
+
+
 def run_audit(netns: str, toml: Path, reports: Path, wrap: list[str] | None = None) -> dict:
     argv = [sys.executable, "-m", "pytest", *TESTS, "--target=local",
             f"--audit-config={toml}", f"--report-dir={reports}", "-p", "no:cacheprovider",
             "-q"]
-    if wrap:
+    if wrap and wrap[-1].endswith(" && exec"):
+        argv = [*wrap[:-1], f"{wrap[-1]} {shlex.join(argv)}"]
+    elif wrap:
         argv = [*wrap, " ".join(argv)]
     proc = subprocess.run(["ip", "netns", "exec", netns, *argv], cwd=ROOT, capture_output=True,
                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -140,21 +160,46 @@ def _all_mismatches(doc: dict, expected: dict) -> dict:
     return status_mismatches(doc, want, lambda control: control["cases"])
 
 
+COUNTED = re.compile(r"^(\d+) (?:literal )?secret\(s\)")
+
+
+def secret_counts(doc: dict, expected: dict) -> dict:
+    """{control: (expected, reported)} where the expected entry counts its secrets: one
+    finding per secret, whatever layer or copy saw it (raw WAL bytes and values read back
+    through SQL; the live file and its backup copy)."""
+    out = {}
+    for control in doc["controls"]:
+        want = expected.get(control["id"], {}).get("secrets")
+        if want is None:
+            continue
+        got = sum(int(m.group(1)) for c in control["cases"] if c["status"] == "FAIL"
+                  and (m := COUNTED.match(c["reason"])))
+        if got != want:
+            out[control["id"]] = (want, got, [c["reason"][:300] for c in control["cases"]])
+    return out
+
+
 @pytest.mark.parametrize("scope,name", [("home", n) for n in VARIANTS]
                          + [("user", n) for n in USER_SCOPE])
 def test_exact_status_per_control(unpacked, netns, tmp_path, scope, name):
     meta = unpacked[name]
-    doc = run_audit(netns, audit_toml(meta, scope), tmp_path / "reports")
+    doc = run_audit(netns, audit_toml(meta, scope), tmp_path / "reports", managed_wrap(meta))
     mismatches = _all_mismatches(doc, EXPECTED[name])
     assert not mismatches, json.dumps(mismatches, indent=1)
+    counts = secret_counts(doc, EXPECTED[name])
+    assert not counts, json.dumps(counts, indent=1)
     for control in doc["controls"]:  # nothing unread is PASS
         for case in control["cases"]:
             if case["status"] == "PASS":
                 assert not read_nothing(case["evidence"]), (control["id"], case["case"],
                                                             case["evidence"].get(READ_KEY))
-    planted = [line.split("=", 1)[1] for env in (meta["base"] / meta["hermes_home"])
-               .rglob(".env") for line in env.read_text().splitlines()
-               if line.startswith("OPENAI_API_KEY=")]
+    planted = [line.split("=", 1)[1] for env in meta["base"].rglob(".env")
+               for line in env.read_text().splitlines() if line.startswith("OPENAI_API_KEY=")]
+    for archive in meta["base"].rglob("*.zip"):  # the .env a `hermes backup` zip copied
+        with zipfile.ZipFile(archive) as z:
+            planted += [line.split("=", 1)[1] for n in z.namelist() if n.endswith(".env")
+                        for line in z.read(n).decode().splitlines()
+                        if line.startswith("OPENAI_API_KEY=")]
     text = json.dumps(doc)
     assert not [k for k in planted if k[12:40] in text], "a planted key reached the report"
 

@@ -54,6 +54,9 @@ class Variant:
     hermes_home: Path
     backup_dirs: list[Path] = field(default_factory=list)
     planted: dict[str, str] = field(default_factory=dict)
+    # the managed scope's dir as built (hermes_cli/managed_scope.py: /etc/hermes on the
+    # audited host; the self-test lays it over /etc in a mount namespace of the audit's own)
+    managed_dir: Path | None = None
 
 
 def session_db(h: Hermes, messages: list[tuple[str, str]], session_id: str,
@@ -379,6 +382,123 @@ def tokens_misc(root: Path, llm: str | None) -> Variant:
     return v
 
 
+def backup_rotated_key(root: Path, llm: str | None) -> Variant:
+    """A literal key in .env, `hermes backup -o` into the backup dir (the zip copies the
+    whole home: hermes_cli/backup.py run_backup walks HERMES_HOME, .env included), then the
+    key rotated out of the home: `hermes config unset OPENAI_API_KEY` and the key mapped
+    from 1Password (`hermes secrets onepassword set`). The live home holds references only;
+    the backup still holds the old literal key."""
+    v, h = _new(root, "backup-rotated-key")
+    _model(h, None)
+    key = fake_openai_key()
+    v.planted["backup .env OPENAI_API_KEY"] = key
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("OPENAI_API_KEY", key)
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Plan the sprint review."), ("assistant", "Agenda drafted.")],
+               "20261203_023000_ab0012")
+    backup = v.root / "backup"
+    backup.mkdir(parents=True, exist_ok=True)
+    backup.chmod(0o700)
+    h("backup", "-o", str(backup / "hermes-backup.zip"), timeout=300)
+    v.backup_dirs.append(backup)
+    h("config", "unset", "OPENAI_API_KEY")
+    h("secrets", "onepassword", "set", "OPENAI_API_KEY", "op://Private/hermes/openai-api-key")
+    if key in (v.hermes_home / ".env").read_text():
+        raise LabError("hermes config unset left the key in .env")
+    return v
+
+
+MANAGED_HARDENING = """# Managed scope pushed by IT (hermes_cli/managed_scope.py): wins per leaf key
+terminal:
+  backend: docker
+sessions:
+  auto_prune: true
+  retention_days: 30
+platforms:
+  api_server:
+    extra:
+      host: 127.0.0.1
+"""
+MANAGED_WEAKENING = """# Managed scope pushed by IT (hermes_cli/managed_scope.py): wins per leaf key
+terminal:
+  backend: local
+sessions:
+  retention_days: 365
+"""
+
+
+def _managed(v: Variant, h: Hermes, config: str, env: str = "") -> None:
+    """Write the managed dir as an administrator does (root-owned files Hermes only
+    reads; there is no CLI that writes them) and point this Hermes at it with
+    HERMES_MANAGED_DIR, as /etc/hermes would be on the host."""
+    managed = v.root / "etc" / "hermes"
+    managed.mkdir(parents=True, exist_ok=True)
+    managed.chmod(0o755)
+    (managed / "config.yaml").write_text(config)
+    (managed / "config.yaml").chmod(0o644)
+    if env:
+        (managed / ".env").write_text(env)
+        (managed / ".env").chmod(0o600)
+    v.managed_dir = managed
+    h.env["HERMES_MANAGED_DIR"] = str(managed)
+
+
+def _resolved(h: Hermes, key: str) -> str:
+    """What Hermes itself resolves for a key (`hermes config get`: load_config, managed
+    overlay included)."""
+    return h("config", "get", key).strip().splitlines()[-1].strip()
+
+
+def managed_hardens(root: Path, llm: str | None) -> Variant:
+    """The user's config.yaml leaves the terminal and retention at Hermes' defaults (local,
+    never pruned) and enables the API server on 0.0.0.0; the managed scope pins
+    terminal.backend docker, auto_prune with 30 days and the API server's host 127.0.0.1:
+    Hermes runs with the managed values (hermes_cli/config.py _load_config_impl deep-merges
+    the managed config over the user's; gateway/config.py applies the overlay too)."""
+    v, h = _new(root, "managed-hardens")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("platforms.api_server.enabled", "true")
+    h.set("platforms.api_server.extra.host", "0.0.0.0")
+    h.set("platforms.api_server.extra.key", "${API_SERVER_KEY}")
+    h.set("terminal.backend", "local")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_011500_ac0013")
+    _managed(v, h, MANAGED_HARDENING)
+    for key, want in (("terminal.backend", "docker"), ("sessions.retention_days", "30"),
+                      ("platforms.api_server.extra.host", "127.0.0.1")):
+        if _resolved(h, key) != want:
+            raise LabError(f"Hermes does not resolve {key} from the managed scope")
+    return v
+
+
+def managed_weakens(root: Path, llm: str | None) -> Variant:
+    """A hardened user config (docker, auto_prune 30 days, API server on 127.0.0.1, keys
+    as references) under a managed scope that pins terminal.backend local, retention 365
+    days, and in its .env API_SERVER_HOST=0.0.0.0 and a literal OPENAI_API_KEY
+    (hermes_cli/env_loader.py _apply_managed_env loads it last, with override)."""
+    v, h = _new(root, "managed-weakens")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("platforms.api_server.enabled", "true")
+    h.set("platforms.api_server.extra.host", "127.0.0.1")
+    h.set("platforms.api_server.extra.key", "${API_SERVER_KEY}")
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_011600_ad0014")
+    key = fake_openai_key()
+    v.planted["managed .env OPENAI_API_KEY"] = key
+    _managed(v, h, MANAGED_WEAKENING,
+             f"API_SERVER_HOST=0.0.0.0\nOPENAI_API_KEY={key}\n")
+    for k, want in (("terminal.backend", "local"), ("sessions.retention_days", "365")):
+        if _resolved(h, k) != want:
+            raise LabError(f"Hermes does not resolve {k} from the managed scope")
+    return v
+
+
 BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "fresh": fresh, "custom-home": custom_home, "profiles": profiles,
     "prune-365": prune_365, "prune-default-days": prune_default_days,
@@ -387,6 +507,8 @@ BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "skills-tampered": skills_tampered, "chat-secret-wal": chat_secret_wal,
     "backup-plain": backup_plain, "backup-default": backup_default,
     "api-env-key": api_env_key, "mcp-http": mcp_http, "tokens-misc": tokens_misc,
+    "backup-rotated-key": backup_rotated_key, "managed-hardens": managed_hardens,
+    "managed-weakens": managed_weakens,
 }
 CHATS = ("custom-home", "profiles", "chat-secret-wal")
 
@@ -433,7 +555,8 @@ def build(root: Path, names: list[str], chat: bool = True) -> dict[str, Variant]
 
 def describe(v: Variant) -> dict[str, object]:
     return {"hermes_home": str(v.hermes_home), "home": str(v.home),
-            "backup_dirs": [str(b) for b in v.backup_dirs], "chat": v.name in CHATS}
+            "backup_dirs": [str(b) for b in v.backup_dirs], "chat": v.name in CHATS,
+            "managed_dir": str(v.managed_dir) if v.managed_dir else ""}
 
 
 def main(argv: list[str] | None = None) -> int:

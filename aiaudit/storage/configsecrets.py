@@ -133,18 +133,104 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
         if path in own_keys:
             facts.own_key_files.append(path)
             continue
-        found = scan_bytes(data, path)
-        literal, refs = literal_assignments(data.decode("utf-8", "replace"), path)
-        covered = {f.offset for f in found}
-        found += [f for f in literal if not any(abs(f.offset - o) < 4 for o in covered)]
-        facts.findings.extend(found)
-        facts.references.extend(refs)
-        facts.keys += len(literal) + len(refs)
-        _json_document(path, data, facts, {f.digest for f in found})
-        if app == "hermes" and posixpath.basename(path) in ("config.yaml", ".env"):
-            _hermes_document(state_dir, path, data, facts, {f.digest for f in found})
+        _scan_config(app, state_dir, path, data, facts)
     _read_tables(ctx, app, state_dir, facts)
+    _read_backups(ctx, app, state_dir, facts)
     return facts
+
+
+def _scan_config(app: str, state_dir: str, path: str, data: bytes, facts: ConfigFacts) -> None:
+    """One config file's literal secrets and references (a file on the target, or a copy
+    of one inside a backup archive, named `archive!member`)."""
+    found = scan_bytes(data, path)
+    literal, refs = literal_assignments(data.decode("utf-8", "replace"), path)
+    covered = {f.offset for f in found}
+    found += [f for f in literal if not any(abs(f.offset - o) < 4 for o in covered)]
+    facts.findings.extend(found)
+    facts.references.extend(refs)
+    facts.keys += len(literal) + len(refs)
+    _json_document(path, data, facts, {f.digest for f in found})
+    if app == "hermes" and posixpath.basename(path) in ("config.yaml", ".env"):
+        _hermes_document(state_dir, path, data, facts, {f.digest for f in found})
+
+
+# Members of a backup archive that are never the deployment's own config, whatever their
+# name: skills' and packages' files, hub caches, the workspace.
+_NOT_CONFIG_DIRS = {"skills", "node_modules", ".git", ".hub", "workspace", "cache",
+                    "sandboxes", "optional-skills"}
+MAX_MEMBERS = 64  # config copies read per archive
+
+
+def config_member(app: str) -> Any:
+    """Whether an archive member is a copy of one of the app's config files: its path ends
+    like one of the config globs (`.env`, `profiles/*/.env`, `agents/*/agent/auth.json`,
+    ...; the catch-all `*.toml` only at the archive's top level)."""
+    globs = config_globs(app)
+
+    def want(name: str) -> bool:
+        parts = [p for p in name.strip("/").split("/") if p not in ("", ".")]
+        if not parts or _NOT_CONFIG_DIRS & set(parts[:-1]):
+            return False
+        for glob in globs:
+            depth = glob.count("/") + 1
+            if len(parts) < depth:
+                continue
+            if glob.startswith("*") and "/" not in glob and len(parts) > 1 and \
+                    glob.endswith(".toml"):
+                continue  # a catch-all: any package's pyproject would match
+            if fnmatch.fnmatch("/".join(parts[-depth:]), glob):
+                return True
+        return False
+
+    return want
+
+
+def state_dir_archives(ctx: Any, app: str, state_dir: str) -> list[str]:
+    """Backup files of this state dir's stores (`[storage] backup_dirs`, the framework's
+    own default backup place, copies beside the store) and the backups left in the state
+    dir itself: the ones that may be archives of the whole dir."""
+    from aiaudit.storage.backups import find_backups, standalone_backups
+    from aiaudit.storage.locate import locate
+
+    stores, _ = locate(ctx)
+    found: list[str] = []
+    for store in stores:
+        if store.state_dir == state_dir and store.kind in ("sqlite", "jsonl", "json"):
+            found += [b.file.path for b in find_backups(ctx, store)[0]]
+    found += [s.path for s in standalone_backups(ctx) if s.state_dir == state_dir]
+    return list(dict.fromkeys(p for p in found if not p.endswith(("-wal", "-journal"))))
+
+
+def _read_backups(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None:
+    """Config copies inside the state dir's backup archives (a `hermes backup` zip holds
+    the home's .env and config.yaml, an `openclaw backup create` tar its openclaw.json):
+    a literal key there is still a literal key at rest, after it left the live config.
+    Each member is read up to CONFIG_LIMIT, the archive up to [storage] max_copy_mb."""
+    from aiaudit.access import denied_line
+    from aiaudit.storage.packed import PACK_ERRORS, contents, packing
+    from aiaudit.storage.settings import settings_for
+
+    fs = HostFS.for_context(ctx)
+    limit = settings_for(ctx).max_copy_mb * 1024 * 1024
+    want = config_member(app)
+    for path in state_dir_archives(ctx, app, state_dir):
+        try:
+            if packing(read_head(fs, path, 512)) is None:
+                continue  # a plain copy of a store (`state.db.bak`): no config inside
+            with contents(fs, path, limit, want) as items:
+                for n, item in enumerate(items):
+                    if n >= MAX_MEMBERS:
+                        break
+                    data = item.stream.read(CONFIG_LIMIT)
+                    facts.files.append(item.name)
+                    _scan_config(app, state_dir, item.name, data, facts)
+        except CouldNotCheck as exc:
+            facts.unread.append(str(exc))
+        except PACK_ERRORS as exc:
+            if isinstance(exc, OSError) and exc.strerror:
+                facts.unread.append(denied_line(path, exc.strerror))
+            else:
+                facts.unread.append(f"{path}: cannot unpack: {exc}")
 
 
 def _json_document(path: str, data: bytes, facts: ConfigFacts, seen: set[str]) -> None:
@@ -176,15 +262,19 @@ def _hermes_document(home: str, path: str, data: bytes, facts: ConfigFacts,
 
     text = data.decode("utf-8", "replace")
     is_env = posixpath.basename(path) == ".env"
-    cfg = hermes.parse_config(posixpath.dirname(path) or home, None if is_env else text,
-                              text if is_env else None)
+    if "!" in path:  # a copy inside a backup archive: its home is the member's dir there
+        archive, member = path.split("!", 1)
+        where = f"{archive}!{posixpath.dirname(member)}"
+    else:
+        where = posixpath.dirname(path) or home
+    cfg = hermes.parse_config(where, None if is_env else text, text if is_env else None)
     found = TableFacts()
     if not is_env and not cfg.error and cfg.doc:
         document_secrets(path, cfg.doc, found, seen)
     for where, value in hermes.literal_credentials(cfg):
         if scan_bytes(value.encode("utf-8", "replace"), path):
             continue  # a known key shape: the file scan has it already
-        finding = credential_finding(path, where, value)
+        finding = credential_finding(path, where.replace("!/", "!"), value)
         if finding.digest not in seen:
             found.findings.append(finding)
             seen.add(finding.digest)

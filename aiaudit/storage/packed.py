@@ -5,8 +5,8 @@ of a SQLCipher store is still ciphertext, the same of a plaintext store is plain
 packed file is judged (STO-01) and scanned (STO-03) by what it holds: the layers are undone
 as streams (memory stays flat, nothing is written for gzip/zstd/xz/bzip2/tar), and of an
 archive only the members that are stores (SQLite files, their WAL/journal, JSON(L)
-history) count: a backup of a whole home also holds configs, which STO-04 judges where
-they live.
+history) count here; a backup of a whole home also holds its configs (`.env`,
+`config.yaml`, `openclaw.json`), which STO-04 reads out of it the same way (`want`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,11 +99,19 @@ class Content:
     stream: Any
 
 
+def store_member(name: str) -> bool:
+    """An archive member that is a store (SQLite file, its WAL/journal, JSON(L) history)."""
+    return bool(STORE_MEMBER.search(name)) and not posixpath.basename(name).startswith("._")
+
+
 @contextmanager
-def contents(fs: Any, path: str, limit: int) -> Iterator[Iterator[Content]]:
-    """What a packed file holds, as streams (an iterator, valid inside the with block).
-    A zip needs random access: it is copied into a private temp file first (at most
-    `limit` bytes, the [storage] max_copy_mb bound)."""
+def contents(fs: Any, path: str, limit: int, want: Callable[[str], bool] = store_member
+             ) -> Iterator[Iterator[Content]]:
+    """What a packed file holds, as streams (an iterator, valid inside the with block):
+    the archive members `want` names (stores by default), or the one content of a
+    compressed file that is no archive (only when stores are wanted). A zip needs random
+    access: it is copied into a private temp file first (at most `limit` bytes, the
+    [storage] max_copy_mb bound)."""
     with ExitStack() as stack:
         stream: Any = stack.enter_context(fs.open(path))
         layers: list[str] = []
@@ -114,7 +122,7 @@ def contents(fs: Any, path: str, limit: int) -> Iterator[Iterator[Content]]:
             stream = _undo(kind, _Joined(head, stream))
             head = _read_upto(stream, 512)
         stream = _Joined(head, stream)
-        yield _members(stack, path, layers, packing(head), stream, limit)
+        yield _members(stack, path, layers, packing(head), stream, limit, want)
 
 
 def _how(layers: list[str]) -> str:
@@ -123,12 +131,12 @@ def _how(layers: list[str]) -> str:
 
 
 def _members(stack: ExitStack, path: str, layers: list[str], kind: str | None, stream: Any,
-             limit: int) -> Iterator[Content]:
+             limit: int, want: Callable[[str], bool]) -> Iterator[Content]:
     how = _how(layers)
     if kind == "tar":
         tar = stack.enter_context(tarfile.open(fileobj=stream, mode="r|"))
         for member in tar:
-            if member.isfile() and STORE_MEMBER.search(member.name):
+            if member.isfile() and want(member.name):
                 src = tar.extractfile(member)
                 if src is not None:
                     yield Content(f"{path}!{member.name}", _how([*layers, "tar"]), src)
@@ -146,12 +154,11 @@ def _members(stack: ExitStack, path: str, layers: list[str], kind: str | None, s
                 out.write(chunk)
         archive = stack.enter_context(zipfile.ZipFile(copy))
         for info in archive.infolist():
-            if not info.is_dir() and STORE_MEMBER.search(info.filename) and \
-                    not posixpath.basename(info.filename).startswith("._"):
+            if not info.is_dir() and want(info.filename):
                 yield Content(f"{path}!{info.filename}", _how([*layers, "zip"]),
                               stack.enter_context(archive.open(info)))
         return
-    if layers:
+    if layers and want is store_member:
         yield Content(f"{path}!{how}", how, stream)
 
 
