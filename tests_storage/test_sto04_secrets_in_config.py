@@ -21,8 +21,9 @@ def test_no_literal_secrets_in_deployment_config(state_dir, audit, evidence):
         evidence.add("secret references (fine)", "; ".join(facts.references[:8]))
     # one finding per secret: the same key in .env and in a backup's copy of it is one key
     secrets = distinct(facts.findings)
-    places = {f.digest: list(dict.fromkeys(g.location.rsplit("/", 1)[-1] for g in facts.findings
-                                           if g.digest == f.digest)) for f in secrets}
+    places = {f.digest: list(dict.fromkeys("/".join(g.location.split("/")[-2:])
+                                           for g in facts.findings if g.digest == f.digest))
+              for f in secrets}
     for i, f in enumerate(secrets[:10]):
         also = places[f.digest][1:]
         evidence.add(f"literal secret {i + 1}",

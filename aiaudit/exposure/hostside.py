@@ -102,7 +102,7 @@ def _hermes_files(home: str) -> list[str]:
 
     profiles = hermes.profiles_glob(home)
     return [f"{home}/config.yaml", f"{home}/.env", f"{profiles}/config.yaml",
-            f"{profiles}/.env"]
+            f"{profiles}/.env", *hermes.managed_paths()]
 
 
 def _candidate_files(scope: Scope) -> list[str]:
@@ -174,19 +174,25 @@ def _env_pairs(text: str) -> dict[str, str]:
     return pairs
 
 
-def hermes_intents(files: dict[str, str]) -> list[Intent]:
+def hermes_intents(files: dict[str, str], managed: Any = None) -> list[Intent]:
     """Hermes API server intent per home: its config.yaml and .env read together, as Hermes
-    does (env overrides platforms.api_server.extra; an unset `enabled` is false)."""
+    does (env overrides platforms.api_server.extra; an unset `enabled` is false), with the
+    managed scope (/etc/hermes) over them: it is no home of its own."""
     from aiaudit.products import hermes
 
+    mdir = managed.dir if managed is not None else hermes.managed_dir()
+    if managed is None:
+        cpath, epath = hermes.managed_paths(mdir)
+        managed = hermes.Managed(mdir, files.get(cpath), files.get(epath))
     homes: dict[str, dict[str, str]] = {}
     for path, text in files.items():
         home, _, name = path.rpartition("/")
-        if name in ("config.yaml", ".env"):
+        if name in ("config.yaml", ".env") and home != mdir:
             homes.setdefault(home, {})[name] = text
     out = []
     for home, texts in sorted(homes.items()):
-        cfg = hermes.parse_config(home, texts.get("config.yaml"), texts.get(".env"))
+        cfg = hermes.overlay(hermes.parse_config(home, texts.get("config.yaml"),
+                                                 texts.get(".env")), managed)
         api = hermes.api_server(cfg)
         if api.enabled:
             out.append(Intent(hermes.service_name(), api.source, api.host, api.key, api.detail))
@@ -305,7 +311,12 @@ def configured_intents(host: Any, scope: Scope, fs: Any = None) -> list[Intent]:
     units, globs = _unit_files(scope)
     files = split_files(_run(host, _dump_script(_candidate_files(scope) + units, globs)))
     in_container = "container" in _run(host, _CONTAINER_SCRIPT)
-    intents: list[Intent] = hermes_intents(files)
+    managed = None
+    if fs is not None and any(p.endswith(("/config.yaml", "/.env")) for p in files):
+        from aiaudit.products import hermes
+
+        managed = hermes.read_managed(fs)  # unreadable: CouldNotCheck, never "none"
+    intents: list[Intent] = hermes_intents(files, managed)
     resolved = _openclaw_root_intents(fs, scope, in_container) if fs is not None else {}
     intents += list(resolved.values())
     for path, text in files.items():

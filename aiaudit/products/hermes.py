@@ -138,14 +138,90 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class Managed:
+    """The managed scope (hermes_cli/managed_scope.py), as read from the target: its
+    config.yaml and .env texts (None: the file does not exist)."""
+
+    dir: str
+    config_text: str | None = None
+    env_text: str | None = None
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(p for p, t in ((self.config_path, self.config_text),
+                                    (self.env_path, self.env_text)) if t is not None)
+
+    @property
+    def config_path(self) -> str:
+        return posixpath.join(self.dir, product_data()["managed"]["config"])
+
+    @property
+    def env_path(self) -> str:
+        return posixpath.join(self.dir, product_data()["managed"]["env_file"])
+
+
+def managed_dir() -> str:
+    """Where Hermes looks for its managed scope by default (/etc/hermes)."""
+    return product_data()["managed"]["dir"]
+
+
+def managed_paths(directory: str | None = None) -> tuple[str, str]:
+    m = Managed(directory or managed_dir())
+    return m.config_path, m.env_path
+
+
+def read_managed(fs: Any, directory: str | None = None, limit: int = 1024 * 1024) -> Managed:
+    """The managed scope's two files on the target. A missing file is no managed layer; an
+    existing one the audit account cannot read is CouldNotCheck (naming the path and the
+    right): what it pins wins over the home's own settings, so nothing can be judged
+    without it."""
+    from aiaudit.access import check_access
+    from aiaudit.status import CouldNotCheck
+
+    directory = directory or managed_dir()
+    texts: dict[str, str | None] = {}
+    paths = managed_paths(directory)
+    found = check_access(fs, paths)
+    for path in paths:
+        access = found.get(path)
+        if access is None or access.missing:
+            texts[path] = None
+            continue
+        if access.unreadable:
+            raise CouldNotCheck(access.reason() + " (Hermes' managed scope: it overrides "
+                                "every home's settings)")
+        try:
+            with fs.open(path) as stream:
+                texts[path] = stream.read(limit).decode("utf-8", "replace")
+        except OSError as exc:
+            raise CouldNotCheck(f"cannot read {path}: {exc}") from None
+    return Managed(directory, texts[paths[0]], texts[paths[1]])
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """hermes_cli/config.py _deep_merge: `over` wins per leaf, dicts merge recursively."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
 class HermesConfig:
-    """A Hermes home's config.yaml and .env, parsed once, with Hermes' defaults applied."""
+    """A Hermes home's config.yaml and .env, parsed once, with Hermes' defaults applied and
+    the managed scope (if any) laid over them as Hermes does."""
 
     home: str
     doc: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     files: tuple[str, ...] = ()  # files that were read
     error: str | None = None  # config.yaml did not parse
+    managed_doc: dict[str, Any] = field(default_factory=dict)  # the managed config.yaml
+    managed_env: dict[str, str] = field(default_factory=dict)  # the managed .env
+    managed: Managed | None = None
 
     @property
     def config_path(self) -> str:
@@ -167,18 +243,34 @@ class HermesConfig:
             node = node[part]
         return node
 
+    def _pinned(self, dotted: str) -> bool:
+        node: Any = self.managed_doc
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return not isinstance(node, dict) or not node
+
     def get(self, dotted: str) -> Setting:
-        """A config.yaml key, or Hermes' default when unset (never "false" by omission)."""
+        """A config.yaml key (the managed scope's value when it pins the key), or Hermes'
+        default when unset (never "false" by omission)."""
         value = self.raw(dotted)
+        if value is not None and self.managed and self._pinned(dotted):
+            return Setting(dotted, value, f"{self.managed.config_path} {dotted} (managed "
+                           "scope: wins over the home's config.yaml)")
         if value is not None:
             return Setting(dotted, value, f"{self.config_path} {dotted}")
         return Setting(dotted, defaults().get(dotted), "default")
 
     def env_var(self, name: str) -> Setting | None:
-        """An environment variable as Hermes' process sees it from the home's files: .env
-        wins (load_hermes_dotenv override=True), then config.yaml top-level scalars
-        (gateway/run.py bridges them where the env lacks them). The service unit's own
-        environment is not in the home and is not seen here."""
+        """An environment variable as Hermes' process sees it from its files: the managed
+        .env wins (loaded last, override=True), then the home's .env (load_hermes_dotenv
+        override=True), then config.yaml top-level scalars (gateway/run.py bridges them
+        where the env lacks them). The service unit's own environment is not in the home
+        and is not seen here."""
+        if name in self.managed_env and self.managed:
+            return Setting(name, self.managed_env[name], f"{self.managed.env_path} (managed "
+                           "scope: loaded last, over the home's .env)")
         if name in self.env:
             return Setting(name, self.env[name], self.env_path)
         value = self.doc.get(name) if isinstance(self.doc, dict) else None
@@ -217,6 +309,28 @@ def parse_config(home: str, config_text: str | None, env_text: str | None) -> He
     return HermesConfig(home, doc, env, tuple(files), error)
 
 
+def overlay(cfg: HermesConfig, managed: Managed | None) -> HermesConfig:
+    """The home's config with the managed scope laid over it as Hermes loads it: the
+    managed config.yaml deep-merged on top per leaf (a bare `model: x` pins
+    model.default), the managed .env over the home's. A managed config.yaml that does not
+    parse is ignored by Hermes (fail-open, logged) and so here."""
+    if managed is None or not managed.files:
+        return cfg
+    mdoc: dict[str, Any] = {}
+    if managed.config_text is not None:
+        try:
+            loaded = yaml.safe_load(managed.config_text)
+        except yaml.YAMLError:
+            loaded = None
+        if isinstance(loaded, dict):
+            mdoc = dict(loaded)
+            if isinstance(mdoc.get("model"), str):
+                mdoc["model"] = {"default": mdoc["model"]}
+    menv = parse_env(managed.env_text) if managed.env_text is not None else {}
+    return HermesConfig(cfg.home, _deep_merge(cfg.doc, mdoc), cfg.env,
+                        cfg.files + managed.files, cfg.error, mdoc, menv, managed)
+
+
 # ----------------------------------------------------------------- facts the areas use
 
 
@@ -233,7 +347,9 @@ def literal_credentials(cfg: HermesConfig) -> list[tuple[str, str]]:
     for dotted in data["config"]:
         value = cfg.raw(dotted)
         if _literal_value(value):
-            out.append((f"{cfg.config_path} {dotted}", str(value)))
+            where = cfg.managed.config_path if cfg.managed and cfg._pinned(dotted) \
+                else cfg.config_path
+            out.append((f"{where} {dotted}", str(value)))
     return out
 
 

@@ -92,9 +92,16 @@ def config_files(fs: HostFS, app: str, state_dir: str) -> list[str]:
 
 def _product_configs(fs: HostFS, app: str, state_dir: str) -> list[str]:
     """Config files the product loads from outside its state dir: OpenClaw's config where
-    it recorded loading it (OPENCLAW_CONFIG_PATH) and the files it `$include`s."""
-    from aiaudit.products import openclaw
+    it recorded loading it (OPENCLAW_CONFIG_PATH) and the files it `$include`s; Hermes'
+    managed scope (/etc/hermes/config.yaml and .env, loaded into every Hermes process of
+    the host over the home's own)."""
+    from aiaudit.products import hermes, openclaw
 
+    if app == "hermes":
+        from aiaudit.access import check_access
+
+        found = check_access(fs, hermes.managed_paths())
+        return [p for p in hermes.managed_paths() if p in found and not found[p].missing]
     if app != openclaw.APP:
         return []
     cfg = openclaw.read_config(fs, state_dir)

@@ -66,12 +66,14 @@ def _read_config(fs: Any, path: str) -> str | None:
     return read_head(fs, path, CONFIG_LIMIT).decode("utf-8", "replace")
 
 
-def hermes_knob(config_text: str | None, where: str) -> Knob:
+def hermes_knob(config_text: str | None, where: str, managed: Any = None) -> Knob:
     """Hermes' retention as Hermes applies it (aiaudit.products.hermes): an unset key takes
-    Hermes' default (auto_prune false, retention_days 90), a missing config.yaml too."""
+    Hermes' default (auto_prune false, retention_days 90), a missing config.yaml too; the
+    managed scope (/etc/hermes/config.yaml) wins over the home's keys it pins."""
     from aiaudit.products import hermes
 
-    cfg = hermes.parse_config(posixpath.dirname(where), config_text, None)
+    cfg = hermes.overlay(hermes.parse_config(posixpath.dirname(where), config_text, None),
+                         managed)
     if cfg.error:
         return Knob(True, False, None, where, cfg.error)
     facts = hermes.retention(cfg)
@@ -104,7 +106,7 @@ def knob_for(fs: Any, store: Store) -> Knob:
 
         # a profile's state.db is pruned by its own config.yaml, not the default home's
         path = hermes.file_in(hermes.home_of_store(store.path), "config")
-        return hermes_knob(_read_config(fs, path), path)
+        return hermes_knob(_read_config(fs, path), path, hermes.read_managed(fs))
     if store.app == openclaw.APP:
         return openclaw_knob(_openclaw_config(fs, root))
     if store.app == open_webui.APP:

@@ -107,6 +107,13 @@ def _processes(ctx: AuditContext, patterns: tuple[str, ...]):
     return ctx.cached(key, compute)
 
 
+def _hermes_managed(ctx: AuditContext) -> Any:
+    """Hermes' managed scope on the target (/etc/hermes), read once per run."""
+    from aiaudit.products import hermes
+
+    return ctx.cached("hermes:managed", lambda: hermes.read_managed(_fs(ctx)))
+
+
 @provider("skill_runtimes", empty_reason="no agent configuration and no agent or skill-runner "
           "process found (set [supply_chain] skill_process)")
 def _runtimes(ctx: AuditContext) -> list[tuple[str, Any]]:
@@ -117,10 +124,12 @@ def _runtimes(ctx: AuditContext) -> list[tuple[str, Any]]:
         if cfg.error:
             raise CouldNotCheck(cfg.error)
         runtimes.append(sandbox.openclaw_runtime(cfg, approvals))
-    for cfg in inv.configs_of("hermes"):
+    hermes_configs = inv.configs_of("hermes")
+    managed = _hermes_managed(ctx) if hermes_configs else None
+    for cfg in hermes_configs:
         if cfg.error:
             raise CouldNotCheck(cfg.error)
-        runtimes.append(sandbox.hermes_runtime(cfg))
+        runtimes.append(sandbox.hermes_runtime(cfg, managed))
     settings = settings_for(ctx)
     found, shell = _processes(ctx, settings.skill_runner_patterns)
     runtimes += [sandbox.process_runtime(p, shell) for p in found]

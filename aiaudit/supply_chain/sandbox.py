@@ -88,8 +88,9 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
     return rt
 
 
-def hermes_runtime(cfg: ConfigFile) -> Runtime:
-    """terminal.backend as Hermes resolves it (unset: its default `local`, on the host)."""
+def hermes_runtime(cfg: ConfigFile, managed: Any = None) -> Runtime:
+    """terminal.backend as Hermes resolves it (unset: its default `local`, on the host; the
+    managed scope's value when /etc/hermes/config.yaml pins it)."""
     from aiaudit.products import hermes
 
     rt = Runtime(f"hermes:{cfg.path}", "hermes-config")
@@ -99,8 +100,10 @@ def hermes_runtime(cfg: ConfigFile) -> Runtime:
         rt.read = {"dirs": 1}
         rt.facts["config.yaml"] = (f"absent from the listed home {home}: Hermes runs on its "
                                    "DEFAULT_CONFIG (hermes_cli/config.py)")
-    conf = hermes.HermesConfig(home, cfg.doc if isinstance(cfg.doc, dict) else {},
-                               files=(cfg.path,))
+    conf = hermes.overlay(hermes.HermesConfig(
+        home, cfg.doc if isinstance(cfg.doc, dict) else {}, files=(cfg.path,)), managed)
+    if conf.managed is not None:
+        rt.read = {**rt.read, "managed_files": len(conf.managed.files)}
     backend = hermes.terminal_backend(conf)
     rt.facts["terminal.backend"] = backend.describe()
     confined = hermes.confined_backends()
