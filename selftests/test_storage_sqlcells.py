@@ -133,3 +133,38 @@ def test_a_zstd_bomb_is_cut_at_the_bound(tmp_path):
     conn.execute("INSERT INTO t VALUES (?)", (b"\x28\xb5\x2f\xfd not really zstd",))
     result = scan_cells(conn, "b.db")
     assert result.inflated == 2 and result.findings == []
+
+
+def test_a_key_run_on_into_the_next_column_in_the_wal_is_one_secret(tmp_path):
+    """An OpenClaw-shaped agent store whose last turn is still only in its WAL (the
+    gateway holds it open): on the page, the text column ending in the key is followed by
+    the next column's bytes ("Admin"), so the raw WAL bytes read the key 5 characters too
+    long; read back through SQL it is the key itself: one secret, one fingerprint."""
+    home = tmp_path / ".openclaw"
+    agent = home / "agents" / "main" / "agent"
+    agent.mkdir(parents=True)
+    secret = openai_key()
+    conn = sqlite3.connect(agent / "openclaw-agent.sqlite")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.execute("CREATE TABLE session_transcript_fts_content (id INTEGER PRIMARY KEY, "
+                 "text TEXT, role TEXT, timestamp INTEGER)")
+    conn.commit()
+    conn.execute("INSERT INTO session_transcript_fts_content (text, role, timestamp) "
+                 "VALUES (?, 'Admin', 0)", (f"deploy with {secret}",))
+    conn.commit()
+    try:
+        wal = agent / "openclaw-agent.sqlite-wal"
+        assert wal.stat().st_size > 0
+        with wal.open("rb") as stream:
+            raw = list(scan_stream(stream, str(wal)))
+        assert [f.length for f in raw] == [len(secret) + len("Admin")]  # the premise
+        ctx = ctx_for(home)
+        [store] = [s for s in locate(ctx)[0] if s.path.endswith("openclaw-agent.sqlite")]
+        result = scan_source(ctx, store_source(store))
+        want = {f.digest for f in scan_stream(io.BytesIO(secret.encode()), "planted")}
+        assert {f.digest for f in distinct(result.findings)} == want
+        assert {f.length for f in result.findings} == {len(secret)}
+        assert any(f.location.endswith("-wal") for f in result.findings)
+    finally:
+        conn.close()
