@@ -23,11 +23,16 @@ Defaults relied on (npm openclaw 2026.9.6, docs shipped in node_modules/openclaw
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from aiaudit.lab import openclaw_states as st
@@ -39,7 +44,7 @@ PASTED_STRIPE = "sk_live_51Hq8XvLm2Np7Rt4Wz8Yb1Cd6Fg0Hj5Ks3QaZ"
 LITERAL_PASSWORD = "correct-horse-battery-staple-7731"
 VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
             "multi-agent-mcp-skills", "pasted-secret", "private-backup", "legacy-clawdbot",
-            "profile-work")
+            "profile-work", "gateway-old-backup")
 
 
 def _state(home: Path) -> Path:
@@ -217,6 +222,83 @@ def legacy_clawdbot(root: Path, llm: str) -> Path:
         bak.unlink()
     env = {"OPENCLAW_STATE_DIR": str(state), "OPENCLAW_CONFIG_PATH": str(state / "clawdbot.json")}
     st.oc(home, "config", "validate", env=env)
+    return home
+
+
+@contextlib.contextmanager
+def running_gateway(home: Path, env: dict[str, str] | None = None) -> Iterator[int]:
+    """`openclaw gateway run` in the foreground as a service runs it (its config's bind and
+    auth), on a free loopback port written to gateway.port so the CLI's `agent` finds it;
+    stopped with SIGTERM (OpenClaw closes its stores) when the block ends. Its log goes
+    beside the HOME, not into it."""
+    port = st.free_port()
+    st.config_batch(home, [{"path": "gateway.port", "value": port}], env=env)
+    log = home.parent / f"{home.name}-gateway.log"
+    proc = subprocess.Popen([str(st.NODE_BIN / "node"), str(st.ENTRY), "gateway", "run"],
+                            cwd=home, env=st._env(home, env), stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            if proc.poll() is not None:
+                raise st.BuildError(f"openclaw gateway exited: {log.read_text()[-800:]}")
+            with socket.socket() as sock:
+                sock.settimeout(1)
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                raise st.BuildError("openclaw gateway did not listen within 240 s")
+            time.sleep(1)
+        yield port
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+def _gateway_turn(home: Path, text: str, env: dict[str, str] | None = None) -> None:
+    """One `openclaw agent` turn without --local: the CLI hands it to the running gateway,
+    which runs the agent and writes the session, as in production."""
+    try:
+        st.oc(home, "agent", "--agent", "main", "-m", text, "--timeout", str(TURN_SECONDS),
+              env=env, timeout=TURN_SECONDS + 90)
+    except (st.BuildError, subprocess.TimeoutExpired) as exc:
+        if not st._user_turn_stored(home):
+            raise st.BuildError(f"the gateway turn stored nothing: {exc}") from None
+        print(f"openclaw_variants: {home.name}: the model did not answer in time; the "
+              "gateway stored the turn's session and user message", file=sys.stderr)
+
+
+def gateway_old_backup(root: Path, llm: str) -> Path:
+    """Plaintext onboarding (literal provider key and gateway token), a chat turn through
+    the running gateway, `openclaw backup create` with no --output (the archive lands in
+    the user's home: src/infra/backup-create.ts resolveOutputPath), then both secrets
+    moved to env SecretRefs with `openclaw config set`: the live config holds references,
+    its .bak rotations and the archive's config copy the old literals."""
+    home = root / "gateway-old-backup"
+    home.mkdir(parents=True)
+    st._onboard(home, llm, plaintext=True, bind="loopback")
+    st.config_batch(home, [st.SHORT_ANSWERS, st.SHORT_PROMPT])
+    with running_gateway(home):
+        _gateway_turn(home, "Which city is the capital of France?")
+    st.oc(home, "backup", "create", "--verify")
+    if not list(home.glob("*-openclaw-backup.tar.gz")):
+        raise st.BuildError("openclaw backup create left no archive in the home")
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st.config_batch(home, [
+        {"path": "models.providers.lab-llm.apiKey",
+         "value": {"source": "env", "provider": "default", "id": "CUSTOM_API_KEY"}},
+        {"path": "gateway.auth.token",
+         "value": {"source": "env", "provider": "default", "id": "OPENCLAW_GATEWAY_TOKEN"}},
+    ], env=env)
+    if st.PROVIDER_KEY in (_state(home) / "openclaw.json").read_text():
+        raise st.BuildError("the provider key is still in openclaw.json")
     return home
 
 

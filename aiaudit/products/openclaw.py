@@ -84,6 +84,18 @@ def is_state_dir_name(path: str) -> bool:
     return base in data()["paths"]["state_dirs"] or is_profile_dir_name(base)
 
 
+def default_backups(state_dir: str) -> list[str]:
+    """Where `openclaw backup create` without --output leaves its archive for this state:
+    the user's home above a default-named state dir (`~/.openclaw`, a profile's
+    `~/.openclaw-work`, legacy `~/.clawdbot`); a state dir under another name says nothing
+    about the user's home."""
+    state_dir = state_dir.rstrip("/")
+    if not is_state_dir_name(state_dir):
+        return []
+    return [posixpath.join(posixpath.dirname(state_dir) or "/",
+                           str(data()["backup"]["default_glob"]))]
+
+
 # ------------------------------------------------------------------ the one config reader
 
 _COMMENT = re.compile(r'("(?:[^"\\\n]|\\.)*")|//[^\n]*|/\*.*?\*/', re.S)

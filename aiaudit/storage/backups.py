@@ -71,11 +71,14 @@ def _list_script(dirs: list[str], store_path: str, globs: tuple[str, ...] = ()) 
 
 def default_backup_globs(store: Store) -> tuple[str, ...]:
     """Where the store's own framework writes backups when told no place (Hermes:
-    `hermes backup` puts ~/hermes-backup-<stamp>.zip in the user's home)."""
+    `hermes backup` puts ~/hermes-backup-<stamp>.zip in the user's home; OpenClaw:
+    `openclaw backup create` leaves ~/<stamp>-openclaw-backup.tar.gz there)."""
+    from aiaudit.products import hermes, openclaw
+
+    if store.app == openclaw.APP:
+        return tuple(openclaw.default_backups(store.state_dir))
     if store.app != "hermes":
         return ()
-    from aiaudit.products import hermes
-
     return tuple(hermes.default_backups(hermes.home_of_store(store.path)))
 
 
