@@ -6,9 +6,11 @@ builds each variant with OpenClaw's own CLI under the fixed ROOT (the stores and
 name absolute paths: OpenClaw records its config path and workspaces in them, so the
 self-test restores them at the same place) and packs the HOME as
 `selftests/fixtures/openclaw-variants/<name>.tar.gz`: modes, owners' intent and OpenClaw's
-own symlinks kept; left out are the workspace's git repo, `.cache`, SQLite `-shm` files
-(rebuilt by SQLite) and lock files. The verified backup of `private-backup` goes beside
-it (`private-backup.backups.tar.gz`, restored to BACKUPS). About 40-100 KB per variant.
+own symlinks kept; left out are the workspace's git repo, `.cache`, `.npm`, the state's
+`cache/` (the running gateway copies its package's control-UI assets there, ~50 MB),
+SQLite `-shm` files (rebuilt by SQLite) and lock files. The verified backup of
+`private-backup` goes beside it (`private-backup.backups.tar.gz`, restored to BACKUPS).
+About 40-220 KB per variant.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ ROOT = Path(ocv.FIXED_ROOT)
 
 def _keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     parts = Path(info.name).parts
-    if ".git" in parts or ".cache" in parts or info.name.endswith("-shm"):
+    if ".git" in parts or ".cache" in parts or ".npm" in parts or info.name.endswith("-shm"):
         return None
+    if len(parts) > 2 and parts[1].startswith((".openclaw", ".clawdbot")) and \
+            parts[2] == "cache":
+        return None  # the gateway's copy of its package's control-UI assets (~50 MB)
     if "tmp" in parts and info.name.endswith(".lock.sqlite"):
         return None
     info.uid = info.gid = 0

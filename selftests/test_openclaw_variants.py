@@ -5,6 +5,10 @@ naming the state dir, and again naming only the user's home) and every listed co
 have the exact status in `selftests/expected/real/openclaw_variants.toml`, which was
 written from OpenClaw's source and docs before the suite ran on them.
 
+`gateway-old-backup` had its chat turn through the running gateway (`openclaw gateway run`,
+then `openclaw agent` without --local) and keeps the archive `openclaw backup create` left
+in the home, from before its key and token moved to SecretRefs.
+
 `other-user` is the `lan-password-warn` state handed to another account with 0700/0600
 and audited as root without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH: ERROR naming the path
 and the missing right, never PASS.
@@ -35,7 +39,7 @@ STATE_DIRS = {"fresh": ".openclaw", "custom-paths": "srv/openclaw-data",
               "lan-password-warn": ".openclaw", "custom-bind-refs": ".openclaw",
               "multi-agent-mcp-skills": ".openclaw", "pasted-secret": ".openclaw",
               "private-backup": ".openclaw", "legacy-clawdbot": ".clawdbot",
-              "profile-work": ".openclaw-work"}
+              "profile-work": ".openclaw-work", "gateway-old-backup": ".openclaw"}
 OWNER = "aiaudit-fwowner"  # the account selftests/unread_deploy.py uses too
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="restores the states at a fixed "
@@ -61,12 +65,22 @@ def restored():
     shutil.rmtree(backups, ignore_errors=True)
 
 
+# What a verdict must rest on where the status alone cannot tell: the archive OpenClaw left
+# in the home is the backup STO-07 judges (not "no backup"), and the old literals STO-04
+# finds include its config copy (archive!member).
+READS = {"gateway-old-backup": {"STO-07": "-openclaw-backup.tar.gz is on the same filesystem",
+                                "STO-04": "-openclaw-backup.tar.gz!"}}
+
+
 def _check(name: str, doc: dict) -> None:
     got = va.statuses(doc)
     want = EXPECTED[name]
     wrong = {cid: (w, got.get(cid)) for cid, w in want.items() if got.get(cid) != w}
     assert not wrong, f"{name} (expected, got): {wrong}; cases: " + json.dumps(
         {cid: va.cases(doc, cid) for cid in wrong}, indent=1)[:5000]
+    for cid, needle in READS.get(name, {}).items():
+        control = next(c for c in doc["controls"] if c["id"] == cid)
+        assert any(needle in json.dumps(c) for c in control["cases"]), (name, cid, needle)
     for control in doc["controls"]:
         for case in control["cases"]:
             if case["status"] == "PASS":

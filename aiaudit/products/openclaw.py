@@ -601,6 +601,12 @@ def conversation_time_columns() -> dict[str, tuple[str, ...]]:
     return data.columns("history", "conversation_times")
 
 
+def own_key_columns() -> dict[str, tuple[str, ...]]:
+    """{table: columns} where OpenClaw keeps its own key material (device identity), which
+    is no secret of a conversation (openclaw.toml [history] own_keys)."""
+    return data.columns("history", "own_keys")
+
+
 def archived_column() -> tuple[str, str]:
     table, col = data()["history"]["archived"].split(".", 1)
     return table, col

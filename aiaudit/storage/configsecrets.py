@@ -219,7 +219,18 @@ def _read_backups(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> Non
 
     fs = HostFS.for_context(ctx)
     limit = settings_for(ctx).max_copy_mb * 1024 * 1024
-    want = config_member(app)
+    named = config_member(app)
+    outside = set(_product_configs(fs, app, state_dir))
+
+    def want(name: str) -> bool:
+        # `openclaw backup create` keeps absolute paths (<root>/payload/posix/<path>): a
+        # copy of another state's config in a shared backup dir is not this state's
+        if "/payload/posix/" in name:
+            source = "/" + name.split("/payload/posix/", 1)[1]
+            if not source.startswith(state_dir.rstrip("/") + "/") and source not in outside:
+                return False
+        return named(name)
+
     for path in state_dir_archives(ctx, app, state_dir):
         try:
             if packing(read_head(fs, path, 512)) is None:
@@ -291,6 +302,17 @@ def _hermes_document(home: str, path: str, data: bytes, facts: ConfigFacts,
     facts.references += [r for r in found.references if r not in known]
 
 
+def _own_key_columns(app: str) -> tuple[str, ...]:
+    """"table.column"s where the framework keeps its own generated key material (OpenClaw's
+    device identity: openclaw.toml [history] own_keys), which no setting moves to a
+    secrets manager: not a configured literal secret."""
+    from aiaudit.products import openclaw
+
+    if app != openclaw.APP:
+        return ()
+    return tuple(f"{t}.{c}" for t, cols in openclaw.own_key_columns().items() for c in cols)
+
+
 def _plaintext_columns(store: Any) -> dict[str, tuple[str, ...]]:
     """{table: columns} the store's product keeps credentials in, in clear (its source)."""
     from aiaudit.products import open_webui
@@ -327,6 +349,11 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
                 mine = product is not None
                 extra = product.config_tables() if mine and product else ()
                 plain = product.not_secret_columns() if mine and product else ()
+                from aiaudit.storage.sqlitefacts import user_tables
+
+                present = set(user_tables(opened.conn, virtual=False))
+                own = [c for c in _own_key_columns(store.app) if c.split(".")[0] in present]
+                plain = (*plain, *own)
                 found = table_facts(opened.conn, store.path, extra, plain)
                 columns = _plaintext_columns(store)
                 if columns:
@@ -344,3 +371,5 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
         facts.tables += [f"{relative}#{t}" for t in found.tables]
         facts.findings.extend(found.findings)
         facts.references.extend(found.references)
+        facts.references += [f"{relative}#{c}: {app}'s own device identity (by design, no "
+                             "setting moves it)" for c in own]

@@ -33,6 +33,7 @@ class HistorySource:
     name: str
     files: tuple[FileInfo, ...]
     store: Store | None = None  # a SQLite store is also read through SQL
+    owner: Store | None = None  # the store (or standalone backup) these files are of
 
     @property
     def case_id(self) -> str:
@@ -49,11 +50,12 @@ class ScanResult:
     inflated: int = 0  # zstd blobs decompressed
     cell_note: str = ""  # why the SQL pass did not run, when it did not
     packed: int = 0  # store files read out of compressed files and archives
+    own_keys: list[str] = field(default_factory=list)  # the framework's own keys, not history
 
 
 def store_source(store: Store) -> HistorySource:
     return HistorySource(f"{store.app}:{store.path}", store.all_files[:MAX_FILES],
-                         store if store.kind == "sqlite" else None)
+                         store if store.kind == "sqlite" else None, store)
 
 
 def log_files(fs: HostFS, configured: list[str], state_dirs: list[str]) -> list[FileInfo]:
@@ -104,7 +106,60 @@ def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
     if source.store is not None:
         _scan_cells(ctx, source.store, result)
     result.findings = unify(result.findings)
+    _drop_own_keys(ctx, source, result)
     return result
+
+
+def own_key_digests(ctx: Any, app: str, state_dir: str) -> dict[str, str]:
+    """{digest: "table.column"} of the key material a framework keeps in its own stores by
+    design (OpenClaw's device identity in state/openclaw.sqlite), read through SQL from the
+    private copies of the state dir's stores (cached per state dir)."""
+    from aiaudit.products import openclaw
+    from aiaudit.storage.locate import locate
+    from aiaudit.storage.secrets.engine import scan_text
+    from aiaudit.storage.snapshot import NeedsKey, opened_copy
+    from aiaudit.storage.sqlitefacts import DB_ERRORS, _quote, user_tables
+
+    if app != openclaw.APP or not state_dir:
+        return {}
+
+    def compute() -> dict[str, str]:
+        out: dict[str, str] = {}
+        wanted = openclaw.own_key_columns()
+        for store in locate(ctx)[0]:
+            if store.state_dir != state_dir or store.kind != "sqlite":
+                continue
+            try:
+                with opened_copy(ctx, store) as opened:
+                    tables = set(user_tables(opened.conn, virtual=False))
+                    for table, cols in wanted.items():
+                        if table not in tables:
+                            continue
+                        for col in cols:
+                            rows = opened.conn.execute(
+                                f"SELECT {_quote(col)} FROM {_quote(table)} LIMIT 100")
+                            for (value,) in rows:
+                                if isinstance(value, str):
+                                    out.update({f.digest: f"{table}.{col}"
+                                                for f in scan_text(value)})
+            except (NeedsKey, CouldNotCheck, *DB_ERRORS):
+                continue
+        return out
+
+    return ctx.cached(f"storage:own-keys:{state_dir}", compute)
+
+
+def _drop_own_keys(ctx: Any, source: HistorySource, result: ScanResult) -> None:
+    """Sightings of the framework's own key material (in its store, WAL or a backup of it)
+    are no secret in history: counted apart, named in the evidence."""
+    owner = source.owner
+    app, state_dir = (owner.app, owner.state_dir) if owner is not None else ("", "")
+    own = own_key_digests(ctx, app, state_dir) if state_dir else {}
+    if not own:
+        return
+    kept = [f for f in result.findings if f.digest not in own]
+    result.own_keys = sorted({own[f.digest] for f in result.findings if f.digest in own})
+    result.findings = kept
 
 
 def _scan_packed(fs: HostFS, path: str, limit: int, result: ScanResult,

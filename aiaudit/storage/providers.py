@@ -84,8 +84,10 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
         source = store_source(store)
         known = {f.path for f in source.files}
         backups = tuple(b.file for b in find_backups(ctx, store)[0] if b.file.path not in known)
-        sources.append(HistorySource(source.name, source.files + backups, source.store))
-    sources += [HistorySource(f"{b.app}:{b.path}", b.files) for b in standalone_backups(ctx)]
+        sources.append(HistorySource(source.name, source.files + backups, source.store,
+                                     store))
+    sources += [HistorySource(f"{b.app}:{b.path}", b.files, None, b)
+                for b in standalone_backups(ctx)]
     # a log that is a store itself (n8n's n8nEventLog.log) is scanned once, as its store
     scanned = {f.path for s in sources for f in s.files}
     logs = [f for f in log_files(HostFS.for_context(ctx), ctx.config.access_logs,
