@@ -158,3 +158,34 @@ def test_product_links_to_its_catalog_entry_and_cites_its_defaults():
         line = next(ln for ln in text.splitlines() if ln.startswith(f'"{key}"'))
         before = text[:text.index(line)].rsplit("\n\n", 1)[-1]
         assert ".py" in before, f"{key}: no source file cited above it"
+
+
+def test_managed_scope_wins_per_leaf_as_hermes_merges_it(tmp_path):
+    """hermes_cli/managed_scope.py: the managed config.yaml is deep-merged over the home's
+    per leaf (siblings stay the user's), its .env beats the home's .env; an unreadable
+    managed file is no "none": reading it raises, naming the path."""
+    from aiaudit.status import CouldNotCheck
+
+    home = hermes.parse_config("/h/.hermes", "terminal:\n  backend: local\n  cwd: /srv\n"
+                               "sessions:\n  auto_prune: true\n",
+                               "API_SERVER_HOST=127.0.0.1\n")
+    managed = tmp_path / "etc-hermes"
+    managed.mkdir()
+    (managed / "config.yaml").write_text("terminal:\n  backend: docker\n"
+                                         "sessions:\n  retention_days: 365\n")
+    (managed / ".env").write_text("API_SERVER_HOST=0.0.0.0\n")
+    m = hermes.read_managed(HostFS("local"), str(managed))
+    cfg = hermes.overlay(home, m)
+    assert hermes.terminal_backend(cfg).value == "docker"
+    assert "managed scope" in hermes.terminal_backend(cfg).source
+    assert cfg.raw("terminal.cwd") == "/srv"  # the user's sibling key stays
+    ret = hermes.retention(cfg)
+    assert ret.enabled and ret.days == 365
+    assert cfg.env_var("API_SERVER_HOST").value == "0.0.0.0"
+    assert hermes.overlay(home, hermes.read_managed(HostFS("local"), str(tmp_path / "no")))\
+        is home  # no managed dir: the home as it is
+    if os.geteuid() == 0:
+        return  # root reads a 0000 file: the unreadable case needs another account
+    (managed / ".env").chmod(0)
+    with pytest.raises(CouldNotCheck, match=str(managed / ".env")):
+        hermes.read_managed(HostFS("local"), str(managed))

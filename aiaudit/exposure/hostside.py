@@ -306,13 +306,14 @@ def _openclaw_root_intents(fs: Any, scope: Scope, in_container: bool) -> dict[st
     return out
 
 
-def configured_intents(host: Any, scope: Scope, fs: Any = None) -> list[Intent]:
+def configured_intents(host: Any, scope: Scope, fs: Any = None,
+                       managed: Any = None) -> list[Intent]:
     """What the scope's agents and AI server units are configured to listen on."""
     units, globs = _unit_files(scope)
     files = split_files(_run(host, _dump_script(_candidate_files(scope) + units, globs)))
     in_container = "container" in _run(host, _CONTAINER_SCRIPT)
-    managed = None
-    if fs is not None and any(p.endswith(("/config.yaml", "/.env")) for p in files):
+    if managed is None and fs is not None and \
+            any(p.endswith(("/config.yaml", "/.env")) for p in files):
         from aiaudit.products import hermes
 
         managed = hermes.read_managed(fs)  # unreadable: CouldNotCheck, never "none"

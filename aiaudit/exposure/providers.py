@@ -224,8 +224,13 @@ def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
                 Status.NOT_APPLICABLE, f"no host access ({ctx.target.spec} is network-only) "
                 "and no AI service answers on its address from the auditor's position"))]
     else:
-        intents = hostside.configured_intents(ctx.host(), scope_for(ctx),
-                                               HostFS.for_context(ctx))
+        from aiaudit.products import hermes
+
+        scope = scope_for(ctx)
+        managed = hermes.managed_for(ctx) if scope.roots_of("hermes") or not scope.closed \
+            else None
+        intents = hostside.configured_intents(ctx.host(), scope, HostFS.for_context(ctx),
+                                               managed)
         try:
             facts = docker_facts(ctx)
             docker_found = dockercases.publication_bindings(facts, docker_publications(ctx),

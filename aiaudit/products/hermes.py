@@ -198,6 +198,13 @@ def read_managed(fs: Any, directory: str | None = None, limit: int = 1024 * 1024
     return Managed(directory, texts[paths[0]], texts[paths[1]])
 
 
+def managed_for(ctx: Any) -> Managed:
+    """The target's managed scope, read once per run (every area asks for it)."""
+    from aiaudit.hostfs import HostFS
+
+    return ctx.cached("hermes:managed", lambda: read_managed(HostFS.for_context(ctx)))
+
+
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """hermes_cli/config.py _deep_merge: `over` wins per leaf, dicts merge recursively."""
     out = dict(base)

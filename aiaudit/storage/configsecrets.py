@@ -130,7 +130,8 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
     facts = ConfigFacts()
     facts.looked_for = config_globs(app)
     own_keys = _own_key_files(app, state_dir)
-    for path in config_files(fs, app, state_dir) + _product_configs(fs, app, state_dir):
+    outside = _product_configs(fs, app, state_dir)
+    for path in config_files(fs, app, state_dir) + outside:
         try:
             data = read_head(fs, path, CONFIG_LIMIT)
         except CouldNotCheck as exc:
@@ -142,7 +143,7 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
             continue
         _scan_config(app, state_dir, path, data, facts)
     _read_tables(ctx, app, state_dir, facts)
-    _read_backups(ctx, app, state_dir, facts)
+    _read_backups(ctx, app, state_dir, facts, set(outside))
     return facts
 
 
@@ -208,7 +209,8 @@ def state_dir_archives(ctx: Any, app: str, state_dir: str) -> list[str]:
     return list(dict.fromkeys(p for p in found if not p.endswith(("-wal", "-journal"))))
 
 
-def _read_backups(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None:
+def _read_backups(ctx: Any, app: str, state_dir: str, facts: ConfigFacts,
+                  outside: set[str]) -> None:
     """Config copies inside the state dir's backup archives (a `hermes backup` zip holds
     the home's .env and config.yaml, an `openclaw backup create` tar its openclaw.json):
     a literal key there is still a literal key at rest, after it left the live config.
@@ -220,7 +222,6 @@ def _read_backups(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> Non
     fs = HostFS.for_context(ctx)
     limit = settings_for(ctx).max_copy_mb * 1024 * 1024
     named = config_member(app)
-    outside = set(_product_configs(fs, app, state_dir))
 
     def want(name: str) -> bool:
         # `openclaw backup create` keeps absolute paths (<root>/payload/posix/<path>): a

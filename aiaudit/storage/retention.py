@@ -99,14 +99,15 @@ def _openclaw_config(fs: Any, state_dir: str) -> openclaw.Config:
     return cfg
 
 
-def knob_for(fs: Any, store: Store) -> Knob:
+def knob_for(fs: Any, store: Store, managed: Any = None) -> Knob:
     root = store.state_dir
     if store.app == "hermes":
         from aiaudit.products import hermes
 
         # a profile's state.db is pruned by its own config.yaml, not the default home's
         path = hermes.file_in(hermes.home_of_store(store.path), "config")
-        return hermes_knob(_read_config(fs, path), path, hermes.read_managed(fs))
+        return hermes_knob(_read_config(fs, path), path,
+                           managed if managed is not None else hermes.read_managed(fs))
     if store.app == openclaw.APP:
         return openclaw_knob(_openclaw_config(fs, root))
     if store.app == open_webui.APP:
@@ -229,7 +230,12 @@ def _conversation_columns(store: Store) -> dict[str, tuple[str, ...]] | None:
 
 def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     fs = HostFS.for_context(ctx)
-    facts = RetentionFacts(knob_for(fs, store))
+    managed = None
+    if store.app == "hermes":
+        from aiaudit.products import hermes
+
+        managed = hermes.managed_for(ctx)
+    facts = RetentionFacts(knob_for(fs, store, managed))
     facts.config_read = bool(facts.knob.where) and "missing" not in facts.knob.detail
     if store.kind in ("jsonl", "json"):
         facts.files = len(store.files)

@@ -111,7 +111,7 @@ def _hermes_managed(ctx: AuditContext) -> Any:
     """Hermes' managed scope on the target (/etc/hermes), read once per run."""
     from aiaudit.products import hermes
 
-    return ctx.cached("hermes:managed", lambda: hermes.read_managed(_fs(ctx)))
+    return hermes.managed_for(ctx)
 
 
 @provider("skill_runtimes", empty_reason="no agent configuration and no agent or skill-runner "
