@@ -143,7 +143,8 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
             continue
         _scan_config(app, state_dir, path, data, facts)
     _read_tables(ctx, app, state_dir, facts)
-    _read_backups(ctx, app, state_dir, facts, set(outside))
+    _read_backups(ctx, app, state_dir, facts, set(outside),
+                  {posixpath.basename(k) for k in own_keys})
     return facts
 
 
@@ -210,7 +211,7 @@ def state_dir_archives(ctx: Any, app: str, state_dir: str) -> list[str]:
 
 
 def _read_backups(ctx: Any, app: str, state_dir: str, facts: ConfigFacts,
-                  outside: set[str]) -> None:
+                  outside: set[str], own_key_names: set[str]) -> None:
     """Config copies inside the state dir's backup archives (a `hermes backup` zip holds
     the home's .env and config.yaml, an `openclaw backup create` tar its openclaw.json):
     a literal key there is still a literal key at rest, after it left the live config.
@@ -242,6 +243,9 @@ def _read_backups(ctx: Any, app: str, state_dir: str, facts: ConfigFacts,
                         break
                     data = item.stream.read(CONFIG_LIMIT)
                     facts.files.append(item.name)
+                    if posixpath.basename(item.name) in own_key_names:
+                        facts.own_key_files.append(item.name)  # the app's own key, copied
+                        continue
                     _scan_config(app, state_dir, item.name, data, facts)
         except CouldNotCheck as exc:
             facts.unread.append(str(exc))
