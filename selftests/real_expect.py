@@ -23,3 +23,31 @@ def status_mismatches(doc: dict[str, Any], expected: dict[str, dict[str, str]],
             out[cid] = (want["status"], got,
                         [f"{c['case']}: {c['status']} {c['reason'][:300]}" for c in cases])
     return out
+
+
+def per_dir_mismatches(expected: dict[str, dict[str, dict[str, str]]],
+                       cases_of: Callable[[str, str], list[dict[str, Any]]],
+                       skip: Callable[[str], bool] = lambda label: False) -> list[str]:
+    """One line per (state dir, control) whose rolled-up status differs from the expected
+    one: `expected` is {label: {control: {status, why}}}, `cases_of(control, label)` the
+    control's cases of that dir."""
+    wrong = []
+    for label, controls in expected.items():
+        if skip(label):
+            continue
+        for cid, want in controls.items():
+            cases = cases_of(cid, label)
+            got = rollup([Status(c["status"]) for c in cases]).value if cases else "NOT_RUN"
+            if got != want["status"]:
+                wrong.append(f"{label} {cid}: expected {want['status']} ({want['why']}), got "
+                             f"{got}: " + "; ".join(f"{c['case']}: {c['reason'][:200]}"
+                                                    for c in cases))
+    return wrong
+
+
+def passes_reading_nothing(docs: list[dict[str, Any]]) -> list[str]:
+    """Every PASS case whose evidence counts nothing read (`read: files=0 rows=0 ...`)."""
+    return [f"{control['id']} {case['case']}: {case['evidence'].get('read')}"
+            for doc in docs for control in doc["controls"] for case in control["cases"]
+            if case["status"] == "PASS" and not any(
+                int(v.split("=")[1]) for v in case["evidence"].get("read", "x=0").split())]

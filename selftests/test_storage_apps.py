@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from aiaudit.status import Status, rollup
 from selftests import app_states
+from selftests.real_expect import passes_reading_nothing, per_dir_mismatches
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" / "app_stores.toml")
@@ -100,27 +100,15 @@ def _cases(docs: list[dict], cid: str, where: Path) -> list[dict]:
 
 def test_every_store_gets_its_expected_status(audits):
     base, docs = audits
-    wrong = []
-    for label, controls in EXPECTED.items():
-        where = base / label
-        if label.endswith(".zst") and not shutil.which("zstd"):
-            continue
-        for cid, want in controls.items():
-            cases = _cases(docs, cid, where)
-            got = rollup([Status(c["status"]) for c in cases]).value if cases else "NOT_RUN"
-            if got != want["status"]:
-                wrong.append(f"{label} {cid}: expected {want['status']} ({want['why']}), got "
-                             f"{got}: " + "; ".join(f"{c['case']}: {c['reason'][:200]}"
-                                                    for c in cases))
+    wrong = per_dir_mismatches(
+        EXPECTED, lambda cid, label: _cases(docs, cid, base / label),
+        skip=lambda label: label.endswith(".zst") and not shutil.which("zstd"))
     assert not wrong, "\n".join(wrong)
 
 
 def test_no_pass_reads_nothing(audits):
     _, docs = audits
-    empty = [f"{control['id']} {case['case']}: {case['evidence'].get('read')}"
-             for doc in docs for control in doc["controls"] for case in control["cases"]
-             if case["status"] == "PASS" and not any(
-                 int(v.split("=")[1]) for v in case["evidence"].get("read", "x=0").split())]
+    empty = passes_reading_nothing(docs)
     assert not empty, empty
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from aiaudit.status import Status, rollup
 from selftests import app_states
+from selftests.real_expect import passes_reading_nothing, per_dir_mismatches
 from selftests.test_storage_apps import _audit, _cases
 
 EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" / "n8n.toml")
@@ -36,24 +36,13 @@ def audit() -> Iterator[tuple[Path, list[dict]]]:
 
 def test_every_state_gets_its_expected_status(audit):
     base, docs = audit
-    wrong = []
-    for label, controls in EXPECTED.items():
-        for cid, want in controls.items():
-            cases = _cases(docs, cid, base / label)
-            got = rollup([Status(c["status"]) for c in cases]).value if cases else "NOT_RUN"
-            if got != want["status"]:
-                wrong.append(f"{label} {cid}: expected {want['status']} ({want['why']}), got "
-                             f"{got}: " + "; ".join(f"{c['case']}: {c['reason'][:200]}"
-                                                    for c in cases))
+    wrong = per_dir_mismatches(EXPECTED, lambda cid, label: _cases(docs, cid, base / label))
     assert not wrong, "\n".join(wrong)
 
 
 def test_no_pass_reads_nothing(audit):
     _, docs = audit
-    empty = [f"{control['id']} {case['case']}: {case['evidence'].get('read')}"
-             for doc in docs for control in doc["controls"] for case in control["cases"]
-             if case["status"] == "PASS" and not any(
-                 int(v.split("=")[1]) for v in case["evidence"].get("read", "x=0").split())]
+    empty = passes_reading_nothing(docs)
     assert not empty, empty
 
 
