@@ -170,6 +170,20 @@ def _cached_database(exprs: list[bytes], flags: list[int]):
     return db
 
 
+_SCRATCH = threading.local()
+
+
+def _scan(db, data: bytes, on_match: Callable[..., object]) -> None:
+    """db.scan with this thread's own scratch space: Hyperscan's scratch serves one scan at a
+    time, and two threads scanning with the database's own (an audit's prefetch threads
+    judging skills and MCP descriptions at once) raised ScratchInUseError."""
+    mine = _SCRATCH.__dict__.setdefault("by_db", {})
+    entry = mine.get(id(db))
+    if entry is None or entry[0] is not db:  # the database is held: its id is not reused
+        entry = mine[id(db)] = (db, hyperscan.Scratch(db))
+    db.scan(data, match_event_handler=on_match, scratch=entry[1])
+
+
 def _compiles(pattern: re.Pattern[str]) -> bool:
     try:
         hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(
@@ -246,7 +260,7 @@ class AnchorIndex:
         if db is None:
             return {a for a in self.anchors if a in lowered()}, frozenset(), False, {}
         hits: list[int] = []
-        db.scan(as_ascii(text), match_event_handler=lambda ident, *_: hits.append(ident))
+        _scan(db, as_ascii(text), lambda ident, *_: hits.append(ident))
         n, first_alt = len(self.anchors), len(self.anchors) + len(self.patterns)
         separator = first_alt + len(self.alternatives)
         if text.isascii():
@@ -258,8 +272,8 @@ class AnchorIndex:
                 found = {a for a in self.anchors if a in lowered()}
             else:
                 raw: list[int] = []
-                db.scan(text.encode("utf-8", "surrogatepass"),
-                        match_event_handler=lambda ident, *_: raw.append(ident))
+                _scan(db, text.encode("utf-8", "surrogatepass"),
+                      lambda ident, *_: raw.append(ident))
                 found = {self.anchors[i] for i in raw if i < n}
         if separator in hits:
             return found, frozenset(), False, {}
@@ -297,7 +311,7 @@ class AnchorIndex:
             anchor = self.anchors[ident]
             out.setdefault(anchor, []).append(end - len(anchor))
 
-        self._positions.scan(text.encode("ascii"), match_event_handler=on_match)
+        _scan(self._positions, text.encode("ascii"), on_match)
         for offsets in out.values():
             offsets.sort()
         return out
@@ -348,7 +362,7 @@ class SentenceFilter:
         if db is None or not text.isascii():
             return frozenset()
         hits: list[int] = []
-        db.scan(text.encode("ascii"), match_event_handler=lambda ident, *_: hits.append(ident))
+        _scan(db, text.encode("ascii"), lambda ident, *_: hits.append(ident))
         ids = self._ids
         if len(ids) in hits:  # a separator Python's \s matches and Hyperscan's does not
             return frozenset()
