@@ -152,7 +152,7 @@ def _cache_path(exprs: list[bytes], flags: list[int]) -> Path:
 
 def _cached_database(exprs: list[bytes], flags: list[int]):
     """The compiled database, from the local cache when this exact rule set was compiled
-    before on this machine (compiling takes ~0.6 s; loading, milliseconds). The cache is
+    before on this machine (compiling takes about 2 s of CPU; loading, milliseconds). The cache is
     only a copy: unreadable, stale or foreign files are ignored and rebuilt."""
     path = _cache_path(exprs, flags)
     with contextlib.suppress(OSError, hyperscan.error):
@@ -168,6 +168,20 @@ def _cached_database(exprs: list[bytes], flags: list[int]):
         tmp.write_bytes(hyperscan.dumpb(db))
         os.replace(tmp, path)
     return db
+
+
+_SCRATCH = threading.local()
+
+
+def _scan(db, data: bytes, on_match: Callable[..., object]) -> None:
+    """db.scan with this thread's own scratch space: Hyperscan's scratch serves one scan at a
+    time, and two threads scanning with the database's own (an audit's prefetch threads
+    judging skills and MCP descriptions at once) raised ScratchInUseError."""
+    mine = _SCRATCH.__dict__.setdefault("by_db", {})
+    entry = mine.get(id(db))
+    if entry is None or entry[0] is not db:  # the database is held: its id is not reused
+        entry = mine[id(db)] = (db, hyperscan.Scratch(db))
+    db.scan(data, match_event_handler=on_match, scratch=entry[1])
 
 
 def _compiles(pattern: re.Pattern[str]) -> bool:
@@ -246,7 +260,7 @@ class AnchorIndex:
         if db is None:
             return {a for a in self.anchors if a in lowered()}, frozenset(), False, {}
         hits: list[int] = []
-        db.scan(as_ascii(text), match_event_handler=lambda ident, *_: hits.append(ident))
+        _scan(db, as_ascii(text), lambda ident, *_: hits.append(ident))
         n, first_alt = len(self.anchors), len(self.anchors) + len(self.patterns)
         separator = first_alt + len(self.alternatives)
         if text.isascii():
@@ -258,8 +272,8 @@ class AnchorIndex:
                 found = {a for a in self.anchors if a in lowered()}
             else:
                 raw: list[int] = []
-                db.scan(text.encode("utf-8", "surrogatepass"),
-                        match_event_handler=lambda ident, *_: raw.append(ident))
+                _scan(db, text.encode("utf-8", "surrogatepass"),
+                      lambda ident, *_: raw.append(ident))
                 found = {self.anchors[i] for i in raw if i < n}
         if separator in hits:
             return found, frozenset(), False, {}
@@ -297,7 +311,7 @@ class AnchorIndex:
             anchor = self.anchors[ident]
             out.setdefault(anchor, []).append(end - len(anchor))
 
-        self._positions.scan(text.encode("ascii"), match_event_handler=on_match)
+        _scan(self._positions, text.encode("ascii"), on_match)
         for offsets in out.values():
             offsets.sort()
         return out
@@ -305,6 +319,54 @@ class AnchorIndex:
     def present(self, text: str, lowered: str) -> set[str]:
         """The indexed anchors that occur in the text."""
         return self.scan(text, lambda: lowered)[0]
+
+
+class SentenceFilter:
+    """Which of a few regexes cannot match a short text (a sentence of prose), in one
+    Hyperscan pass over exactly the string Python would search: prefilter mode may report a
+    regex that does not match, never misses one that does, so a regex it does not report is
+    skipped and one it reports runs as before. Only ASCII text without U+001C..U+001F is
+    judged (see the module's docstring); any other text runs every regex."""
+
+    def __init__(self, patterns: Iterable[re.Pattern[str]]):
+        self.patterns = [p for p in dict.fromkeys(patterns) if _portable(p)]
+        self._db = None
+        self._built = False
+        self._lock = threading.Lock()
+
+    def _database(self):
+        if not self._built:
+            with self._lock:
+                if not self._built and hyperscan is not None and self.patterns:
+                    exprs = [_expression(p) for p in self.patterns]
+                    flags = [_prefilter_flags(p) for p in self.patterns]
+                    try:
+                        db = _cached_database(exprs + [_PY_ONLY_SPACE.pattern.encode()],
+                                              flags + [hyperscan.HS_FLAG_SINGLEMATCH])
+                    except hyperscan.error:  # some regex is refused: keep those that compile
+                        self.patterns = [p for p in self.patterns if _compiles(p)]
+                        db = _cached_database(
+                            [_expression(p) for p in self.patterns] +
+                            [_PY_ONLY_SPACE.pattern.encode()],
+                            [_prefilter_flags(p) for p in self.patterns] +
+                            [hyperscan.HS_FLAG_SINGLEMATCH]) if self.patterns else None
+                    self._ids = [id(p) for p in self.patterns]
+                    self._all = frozenset(self._ids)
+                    self._db = db
+                self._built = True
+        return self._db
+
+    def excluded(self, text: str) -> frozenset[int]:
+        """id() of each regex the pass proved has no match in text (empty: cannot tell)."""
+        db = self._database()
+        if db is None or not text.isascii():
+            return frozenset()
+        hits: list[int] = []
+        _scan(db, text.encode("ascii"), lambda ident, *_: hits.append(ident))
+        ids = self._ids
+        if len(ids) in hits:  # a separator Python's \s matches and Hyperscan's does not
+            return frozenset()
+        return self._all.difference([ids[i] for i in hits])
 
 
 _INDEX: AnchorIndex | None = None
@@ -321,7 +383,7 @@ def index() -> AnchorIndex:
             anchors |= set(rule.anchors)
         for signal in rules.SIGNALS.values():
             anchors |= set(signal.anchors)
-        anchors |= set(rules.MEMORY_FILE_ANCHORS)
+        anchors |= set(rules.MEMORY_FILE_ANCHORS) | set(prose.ANCHORS)
         anchors |= set(rules.HOST_ANCHORS) | set(honesty.INDEXED_ANCHORS)
         _INDEX = AnchorIndex(anchors, [*rules.PREFILTERED, *review.PREFILTERED,
                                        *honesty.PREFILTERED, *prose.PREFILTERED])

@@ -33,10 +33,11 @@ def _review(indices: range) -> list[tuple[str, list[Finding], list[Finding]]]:
 def _warm() -> None:
     """Import the folding modules and build the rule index before forking: each worker
     would otherwise import and build them for itself (CPU spent once per worker)."""
-    from aiaudit.supply_chain import folded_review, jsfold, pyfold  # noqa: F401
+    from aiaudit.supply_chain import folded_review, jsfold, prose, pyfold  # noqa: F401
     from aiaudit.supply_chain.anchors import index
 
-    index()
+    index()._database()
+    prose.SENTENCES._database()
 
 
 def _worker_signals() -> None:
@@ -64,7 +65,8 @@ def review_all(skills: Sequence[Skill], max_bytes: int = 64 * 1024 * 1024,
     _warm()
     _SKILLS, _MAX_BYTES = skills, max_bytes
     try:
-        step = -(-len(skills) // (workers * 4))  # a few chunks per worker evens out big skills
+        # many small chunks: a worker that drew big skills does not finish long after the rest
+        step = -(-len(skills) // (workers * 16))
         chunks = [range(i, min(i + step, len(skills))) for i in range(0, len(skills), step)]
         with multiprocessing.get_context("fork").Pool(workers, _worker_signals) as pool:
             rows = [row for part in pool.map(_review, chunks) for row in part]

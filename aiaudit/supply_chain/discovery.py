@@ -18,18 +18,20 @@ import stat
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from aiaudit.access import check_access, coalesce
 from aiaudit.hostfs import HostFS
 from aiaudit.products import openclaw
-from aiaudit.scope import Scope
 from aiaudit.status import CouldNotCheck
 from aiaudit.supply_chain.frontmatter import parse_skill_md
 from aiaudit.supply_chain.model import Skill, SkillFile, SkillRoot
 from aiaudit.supply_chain.settings import Settings
+
+if TYPE_CHECKING:  # the scope module imports every product's reader: not needed to scan
+    from aiaudit.scope import Scope
 
 MAX_SKILL_DEPTH = 6  # OpenClaw finds SKILL.md up to 6 directories below a root
 MAX_CONFIG_BYTES = 4 * 1024 * 1024

@@ -999,6 +999,7 @@ _SHELL_SINK = {
                          r"check_output|Popen|getoutput|getstatusoutput))" + _ARG),
     "js": re.compile(r"(?<![\w$])(?:[\w$]+\.)?(?:exec|execSync)" + _ARG),
 }
+PREFILTERED += tuple(_SHELL_SINK.values())
 _LITERAL_ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:const |let |var )?[ \t]*([A-Za-z_$][\w$]*)"
                                  r"[ \t]*=[ \t]*" + _QUOTED + r"[ \t]*;?[ \t]*$")
 
@@ -1020,7 +1021,7 @@ def shell_view(tf: TextFile) -> tuple[TextFile, list[int]] | None:
     commands: list[str] = []
     lines: list[int] = []
     names: dict[str, str] | None = None
-    for match in _SHELL_SINK[tf.lang].finditer(tf.text):
+    for match in tf.finditer(_SHELL_SINK[tf.lang]):  # prefiltered: most files hand none
         if tf.is_comment_at(match.start()):
             continue
         literal = match.group(1)

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from aiaudit.supply_chain.anchors import SentenceFilter
 from aiaudit.supply_chain.findings import Finding, at_most, excerpt
 from aiaudit.supply_chain.textctx import TextFile, in_quotes
 
@@ -207,7 +208,7 @@ TOOL_HIJACK = re.compile(
     r"bcc'?d|redirected|routed)\s+(?:to|via)\b|\b(?:bcc|cc)\b[^.]{0,30}\b[\w.+-]+@[\w-]+\.")
 _REDIRECT = re.compile(r"(?i)[\w.+-]+@[\w-]+\.[a-z]{2,}\b|https?://|\b(?:bcc|redirect|forward)\w*\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=[A-Z`*(<\"'\[])|\n\s*[-*+]\s+|\n\s*\d+\.\s+")
-_ANCHORS = (".ssh", "id_", ".aws", ".env", ".npmrc", ".netrc", ".pypirc", "credential", "cookie",
+ANCHORS = (".ssh", "id_", ".aws", ".env", ".npmrc", ".netrc", ".pypirc", "credential", "cookie",
             "wallet", "seed", "mnemonic", "private key", "keychain", "environment", "env ",
             "printenv", "history", "system prompt", ".json", "~/.", "$home", "token", "secret",
             "password", "api key", "api_key", "http", "instruction", "prompt", "rules", "tool",
@@ -295,7 +296,12 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
     gives; the next sentence may finish an exfiltration. A file name in backticks is how
     prose names files, so an exfiltration counts as quoted only when its verb is."""
     out: list[Kind] = []
-    source = SOURCE.search(sentence)
+    ruled_out = SENTENCES.excluded(sentence)  # regexes that cannot match (anchors.py)
+
+    def search(pattern: re.Pattern[str]) -> re.Match[str] | None:
+        return None if id(pattern) in ruled_out else pattern.search(sentence)
+
+    source = search(SOURCE)
     if source is not None and _CONFIGURED_KEY.search(sentence) and not _BULK.search(sentence):
         source = None
     if source is not None:
@@ -310,7 +316,7 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
             out.append(("exfiltration", source, sink if image else verb or sink or source))
     intl = not sentence.isascii() or _INTL_CUES.search(sentence) is not None
     for kind, pattern in (("remote", REMOTE), ("precedence", PRECEDENCE)):
-        match = pattern.search(sentence)
+        match = search(pattern)
         if match is None and kind == "precedence" and intl:
             match = PRECEDENCE_INTL.search(sentence)
         if match is None and kind == "remote" and "://" in sentence and \
@@ -321,7 +327,7 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
             match = None  # following an HTTP redirect, running a named program
         if match:
             out.append((kind, match, match))
-    hide = HIDE.search(sentence) or (HIDE_INTL.search(sentence) if intl else None)
+    hide = search(HIDE) or (HIDE_INTL.search(sentence) if intl else None)
     if hide and hide.group(0).lower().startswith("without") and \
             _FORBIDS.search(sentence, 0, hide.start()):
         hide = None  # "never strip a user's credentials without telling them" asks for candour
@@ -329,9 +335,9 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
         hide = None  # "never tell the user a workflow is fixed" forbids an unproven claim
     if hide and not (_PROTECTS_SECRET.search(sentence) and source is None):
         out.append(("hide", hide, hide))
-    tool = TOOL_HIJACK.search(sentence)
+    tool = search(TOOL_HIJACK)
     if tool and (source is not None or hide or _REDIRECT.search(sentence + " " + following)
-                 or PRECEDENCE.search(sentence) or RECIPIENT_SWAP.search(sentence)):
+                 or search(PRECEDENCE) or RECIPIENT_SWAP.search(sentence)):
         out.append(("tool", tool, tool))
     return out
 
@@ -340,8 +346,9 @@ def _units(tf: TextFile) -> Iterator[tuple[int, str, str]]:
     """(first line, context, text) of each paragraph of prose or hidden comment; a heading
     is a paragraph of its own."""
     start, ctx, buf = 0, "", []
+    contexts = tf.contexts  # one per line (tf.context(number) without a call per line)
     for number, line in enumerate(tf.text.split("\n"), start=1):
-        here = tf.context(number)
+        here = contexts[number - 1] if number <= len(contexts) else "text"
         kind = "html-comment" if here == "html-comment" else \
             "prose" if here in ("prose", "text") else ""
         heading = line.lstrip().startswith("#")
@@ -363,12 +370,13 @@ def _units(tf: TextFile) -> Iterator[tuple[int, str, str]]:
 # Regexes run on prose (prefiltered with the rules in one Hyperscan pass, anchors.py).
 PREFILTERED = (SOURCE, REMOTE, REMOTE_INTL, HIDE, HIDE_INTL, PRECEDENCE, PRECEDENCE_INTL,
                TOOL_HIJACK)
+# The same, judged sentence by sentence: most sentences can match none of them.
+SENTENCES = SentenceFilter((SOURCE, REMOTE, HIDE, PRECEDENCE, TOOL_HIJACK))
 
 
 def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:
     """Every order in a Markdown file's prose and hidden comments (or in free text)."""
-    if not any(a in tf.lowered for a in _ANCHORS) or not any(tf.may_match(p)
-                                                              for p in PREFILTERED):
+    if not tf.has_any(ANCHORS) or not any(tf.may_match(p) for p in PREFILTERED):
         return []
     out = []
     for first, ctx, unit in _units(tf):

@@ -29,6 +29,7 @@ from aiaudit.supply_chain.deobfuscate import (
     literal,
     splice,
 )
+from aiaudit.supply_chain.textctx import line_start
 
 _BUILTINS = {"chr", "ord", "bytes", "bytearray", "str", "getattr", "__import__", "exec", "eval",
              "compile", "map", "list", "tuple", "reversed", "sorted", "int", "len", "range",
@@ -68,6 +69,7 @@ class _Folder:
         self.source = source
         self.lines = source.split("\n")
         self._starts: list[int] | None = None
+        self._offsets = 0  # offsets asked before the index
         self.memo: dict[int, Any] = {}
         self.env: dict[str, ast.AST] = {}
         self.scope: list[dict[str, Any]] = []
@@ -315,6 +317,11 @@ class _Folder:
 
     def offset(self, lineno: int, col: int) -> int:
         """Character offset of an ast (line, UTF-8 byte column) position."""
+        if self._starts is None and self._offsets < 32:  # a few edits: no index of every line
+            self._offsets += 1
+            start = line_start(self.source, lineno)
+            if start is not None:
+                return start + self._column(lineno, col)
         if self._starts is None:  # only files with something to replace need the index
             self._starts = list(itertools.accumulate(map(len, self.lines), initial=0))
         return self._starts[lineno - 1] + lineno - 1 + self._column(lineno, col)

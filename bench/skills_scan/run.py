@@ -17,7 +17,8 @@ What is timed, per repetition (median of --repeat repetitions, same tree, same r
   of the tree (the local skill roots walked and read, every SKILL.md frontmatter parsed),
   SUP-03 `static_review` and SUP-04 `manifest_review` of every skill through `review_all`
   (forked workers over the machine's cores, as the audit runs them). The
-  rule database is compiled once per machine (~0.6 s) and then loaded from ~/.cache/aiaudit;
+  rule databases are compiled once per machine (about 2 s of CPU) and then loaded from
+  ~/.cache/aiaudit;
   the first repetition of a fresh machine pays the compile.
 - aiaudit in-process (printed for reference): the same work inside a warm interpreter,
   single-threaded.
