@@ -119,17 +119,21 @@ class Scope:
 _NAMES = (*hermes.home_dir_names(), *openclaw.home_state_dir_names())
 _MARKERS = ("state.db", "config.yaml", ".env", "skills", *openclaw.config_names(),
             *openclaw.state_markers(),
-            open_webui.db_name())
+            open_webui.db_name(), *open_webui.data_markers())
 
 
 def _listing_script(paths: list[str]) -> str:
     """For each path: `d PATH` if a dir, then `c PATH NAME` for each known name in it."""
     names = " ".join(shlex.quote(n) for n in (*_NAMES, *_MARKERS))
     words = " ".join(shlex.quote(p) for p in paths)
+    pips = " ".join(f'"$p"/{g}' for g in open_webui.pip_data_globs())  # our own constants
     return (f"for p in {words}; do [ -d \"$p\" ] || continue; printf 'd\\t%s\\n' \"$p\"; "
             f"for n in {names}; do [ -e \"$p/$n\" ] && printf 'c\\t%s\\t%s\\n' \"$p\" \"$n\"; "
             f"done; for q in \"$p\"/{shlex.quote(openclaw.data()['paths']['profile_prefix'])}*; "
-            "do [ -d \"$q\" ] && printf 'c\\t%s\\t%s\\n' \"$p\" \"${q##*/}\"; done; done; true")
+            "do [ -d \"$q\" ] && printf 'c\\t%s\\t%s\\n' \"$p\" \"${q##*/}\"; done; "
+            # Open WebUI's package data dir of a pip install in (or below) the named dir
+            f"for q in {pips}; do [ -f \"$q/{open_webui.db_name()}\" ] && "
+            "printf 'c\\t%s\\t%s\\n' \"$p\" \"${q#\"$p\"/}\"; done; done; true")
 
 
 def list_dirs(fs: HostFS, paths: list[str]) -> dict[str, set[str]]:
@@ -169,6 +173,8 @@ def classify(path: str, names: set[str] | None, hint: str = "") -> list[tuple[st
               if n in have]
     below += [(OPENCLAW, posixpath.join(path, n)) for n in sorted(have)
               if openclaw.is_profile_dir_name(n)]  # `openclaw --profile NAME` state dirs
+    below += [(OPEN_WEBUI, posixpath.join(path, n)) for n in sorted(have)
+              if "/" in n and open_webui.is_pip_data_dir(n)]  # a pip install's DATA_DIR
     return below or [("", path)]
 
 
@@ -303,8 +309,10 @@ def resolve(config: AuditConfig, fs: HostFS) -> Scope:
     procs: list[ProcessInfo] = []
     if dep.users or dep.units:
         procs = [p for p in processes(fs) if p.user in dep.users or p.unit in dep.units]
+    unit_dirs = _unit_state_dirs(fs, dep.units)
     listing = list_dirs(fs, [n.path for n in named] + [h for h, _ in user_homes]
-                        + [d for p in procs for d in p.state_dirs])
+                        + [d for p in procs for d in p.state_dirs]
+                        + [d for _, d in unit_dirs])
     roots: list[Root] = []
     homes: list[str] = []
 
@@ -331,6 +339,10 @@ def resolve(config: AuditConfig, fs: HostFS) -> Scope:
             for product, where in classify(d, listing.get(d)) if d in listing else []:
                 if where == d:
                     add(product, d, f"state dir of {proc.describe()}")
+    for unit, d in unit_dirs:
+        for product, where in classify(d, listing.get(d)) if d in listing else []:
+            if where == d:
+                add(product, d, f"named by the environment of unit {unit}")
     sc_homes = _named_supply_chain_homes(config)
     if dep.is_set:
         scope_homes: tuple[str, ...] | None = tuple(dict.fromkeys(homes))
@@ -340,6 +352,45 @@ def resolve(config: AuditConfig, fs: HostFS) -> Scope:
         scope_homes = None  # every login home, as before
     return Scope(fs, config, dep.is_set, scope_homes, tuple(roots), tuple(named), dep.users,
                  dep.units, dep.ports)
+
+
+_UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+
+
+def _unit_state_dirs(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(unit, dir) for the state dirs the deployment's units set in their environment
+    (`Environment=` lines, drop-ins included): each product's state env, and the directory
+    of an Open WebUI `DATABASE_URL=sqlite:///PATH` (open_webui/env.py: the store may live
+    outside DATA_DIR)."""
+    if not units:
+        return []
+    names = [u.removesuffix(".service") for u in units]
+    files = [f"{d}/{u}.service" for u in names for d in _UNIT_DIRS]
+    files += [f"/etc/systemd/system/{u}.service.d/*.conf" for u in names]
+    words = " ".join(shlex.quote(f) if "*" not in f else f for f in files)
+    _, out, _ = fs.run(f"for f in {words}; do [ -f \"$f\" ] && printf '#%s\\n' \"$f\" && "
+                       "grep -E '^[[:space:]]*Environment=' \"$f\"; done; true", timeout=30)
+    envs = (hermes.home_env(), openclaw.state_env(), open_webui.state_env())
+    found: list[tuple[str, str]] = []
+    unit = ""
+    for line in out.splitlines():
+        if line.startswith("#"):
+            path = line[1:].split(".service.d/")[0]
+            unit = posixpath.basename(path).removesuffix(".service")
+            continue
+        try:
+            items = shlex.split(line.split("=", 1)[1])
+        except (ValueError, IndexError):
+            continue
+        for item in items:
+            key, _, value = item.partition("=")
+            if key in envs and value.startswith("/"):
+                found.append((unit, _norm(value)))
+            elif key == "DATABASE_URL" and value.startswith("sqlite:///"):
+                path = value.split("?", 1)[0].removeprefix("sqlite:///")
+                if path.startswith("/"):  # sqlite:////abs/webui.db (relative: cwd's)
+                    found.append((unit, posixpath.dirname(_norm(path))))
+    return list(dict.fromkeys(found))
 
 
 def _named_supply_chain_homes(config: AuditConfig) -> tuple[str, ...] | None:

@@ -21,6 +21,9 @@ def test_no_secrets_in_history_logs_or_wal(source, audit, evidence):
     if result.own_keys:
         evidence.add("the framework's own keys (not history)",
                      ", ".join(result.own_keys) + " (its device identity, by design)")
+    if result.set_apart:
+        evidence.add("set apart", f"{result.set_apart} credential(s) that only the store's "
+                     "settings tables hold (judged by STO-04, not history)")
     evidence.read(files=result.files, bytes=result.bytes, values=result.cells)
     evidence.unreadable(result.unreadable[:5])
     if not result.bytes and not result.cells and not result.unreadable:

@@ -19,6 +19,9 @@ def test_state_dir_is_private_to_the_service_user(state_dir, audit, evidence):
     evidence.add("service user", f"{facts.service_user} ({facts.user_source})")
     evidence.add("entries checked", f"{facts.entries}" + (" (capped)" if facts.truncated else ""))
     evidence.read(entries=facts.entries)
+    if facts.outside:
+        evidence.add(f"{state_dir.app} files outside the state dir",
+                     ", ".join(f"{e.path} {e.mode:04o}" for e in facts.outside[:5]))
     evidence.unreadable(facts.denied[:5])
     if facts.shielded:
         evidence.add("loose modes below a private dir (unreachable to others)",

@@ -6,6 +6,7 @@ target's own tools (openclaw, hermes) is run. One shell round trip per fact fami
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import json
 import re
@@ -132,7 +133,14 @@ def _unit_files(scope: Scope) -> tuple[list[str], list[str]]:
         return [], _UNIT_GLOBS
     named = [f"{d}/{u}" for u in scope.units for d in _UNIT_DIRS]
     named += [f"/etc/systemd/system/{u}.d/*.conf" for u in scope.units]
-    return named, []
+    # Open WebUI's bind is on its command line only: the units that run the scope's data
+    # dirs (they name them, DATA_DIR=...) are the deployment's even when not named
+    return named, (_UNIT_GLOBS if scope.roots_of(open_webui.APP) else [])
+
+
+def _names_scope_dir(text: str, scope: Scope) -> bool:
+    return any(re.search(re.escape(d.rstrip("/")) + r"(/|\s|$|\")", text)
+               for d in scope.roots_of(open_webui.APP))
 
 
 _UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
@@ -310,7 +318,11 @@ def configured_intents(host: Any, scope: Scope, fs: Any = None,
                        managed: Any = None) -> list[Intent]:
     """What the scope's agents and AI server units are configured to listen on."""
     units, globs = _unit_files(scope)
-    files = split_files(_run(host, _dump_script(_candidate_files(scope) + units, globs)))
+    named = _candidate_files(scope) + units
+    files = split_files(_run(host, _dump_script(named, globs)))
+    if scope.closed and globs:  # globbed units: only those running the scope's data dirs
+        files = {p: t for p, t in files.items()
+                 if any(fnmatch.fnmatch(p, n) for n in named) or _names_scope_dir(t, scope)}
     in_container = "container" in _run(host, _CONTAINER_SCRIPT)
     if managed is None and fs is not None and \
             any(p.endswith(("/config.yaml", "/.env")) for p in files):

@@ -232,7 +232,10 @@ def db_elsewhere(root: Path, llm: str | None) -> Variant:
     with _serve(v, llm) as ui:
         _admin(ui)
         ui.chat(f"Keep this for the deploy script, my OpenAI key is {key} . Reply OK.")
-    v.scopes = {"data+db": [v.data_dir, dbdir], "data": [v.data_dir]}
+    # named: both dirs; the data dir with the unit (whose DATABASE_URL leads to webui.db);
+    # the data dir alone ("-nounit": the audit config names no unit)
+    v.scopes = {"data+db": [v.data_dir, dbdir], "data": [v.data_dir],
+                "data-nounit": [v.data_dir]}
     return v
 
 
@@ -366,10 +369,12 @@ def backups(root: Path, llm: str | None) -> Variant:
 
 
 def _private(v: Variant) -> None:
-    """The operator's hardening of modes: DATA_DIR 0700, webui.db 0600."""
+    """The operator's hardening of modes: DATA_DIR 0700, webui.db and the key file
+    `serve` wrote (at the umask) 0600."""
     v.data_dir.chmod(0o700)
-    for p in v.db.parent.glob("webui.db*"):
-        p.chmod(0o600)
+    for p in [*v.db.parent.glob("webui.db*"), v.cwd / ".webui_secret_key"]:
+        if p.exists():
+            p.chmod(0o600)
 
 
 BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {

@@ -11,6 +11,7 @@ column instead; both are read. Unset settings take Open WebUI's defaults, which 
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import json
 import posixpath
@@ -38,6 +39,8 @@ manifest_keys = functools.partial(DATA.strings, "plugins", "manifest_keys")
 meta_own_keys = functools.partial(DATA.strings, "plugins", "meta_own_keys")
 # {table: columns} that date a conversation in webui.db (epoch seconds)
 conversation_time_columns = functools.partial(DATA.columns, "history", "conversation_times")
+# webui.db tables of settings and credentials (STO-04's), not conversation history
+settings_tables = functools.partial(DATA.strings, "history", "settings_tables")
 # {table: columns} of webui.db that hold credentials in clear (not hashed)
 plaintext_credential_columns = functools.partial(DATA.columns, "credentials", "plaintext")
 
@@ -54,14 +57,40 @@ def vector_db() -> str:
     return product_data()["state"]["vector_db"]
 
 
+pip_data_globs = functools.partial(DATA.strings, "state", "pip_data_globs")
+
+
+def is_pip_data_dir(path: str) -> bool:
+    """Whether a data dir is the package's own (`open-webui serve` from a pip install
+    without DATA_DIR: .../lib/python3.X/site-packages/open_webui/data)."""
+    tail = product_data()["state"]["pip_data_tail"]
+    parts = posixpath.normpath(path).split("/")[-len(tail):]
+    return len(parts) == len(tail) and all(
+        fnmatch.fnmatchcase(p, t) for p, t in zip(parts, tail, strict=True))
+
+
+def secret_key_paths(data_dir: str) -> list[str]:
+    """Where `open-webui serve` may have written `.webui_secret_key` for this data dir
+    (its working directory: beside DATA_DIR in the Docker layout, beside or in the venv for
+    a pip install), normalised; whether each exists is the caller's to check."""
+    rels = list(secret_key_files())
+    if is_pip_data_dir(data_dir):
+        rels += DATA.strings("state", "pip_secret_key_files")
+    return list(dict.fromkeys(posixpath.normpath(posixpath.join(data_dir, r)) for r in rels))
+
+
 def is_db(path: str) -> bool:
     return posixpath.basename(path) == db_name()
 
 
 def is_data_listing(names: set[str]) -> bool:
     """Whether a directory holding these top-level names is an Open WebUI DATA_DIR (its
-    webui.db: open_webui/env.py DATABASE_URL default sqlite:///{DATA_DIR}/webui.db)."""
-    return db_name() in names
+    webui.db: open_webui/env.py DATABASE_URL default sqlite:///{DATA_DIR}/webui.db), or
+    the dirs Open WebUI makes in DATA_DIR when DATABASE_URL puts webui.db elsewhere."""
+    return db_name() in names or set(data_markers()) <= names
+
+
+data_markers = functools.partial(DATA.strings, "state", "data_markers")
 
 
 def flag(value: Any) -> bool:

@@ -94,14 +94,16 @@ def _product_configs(fs: HostFS, app: str, state_dir: str) -> list[str]:
     """Config files the product loads from outside its state dir: OpenClaw's config where
     it recorded loading it (OPENCLAW_CONFIG_PATH) and the files it `$include`s; Hermes'
     managed scope (/etc/hermes/config.yaml and .env, loaded into every Hermes process of
-    the host over the home's own)."""
-    from aiaudit.products import hermes, openclaw
+    the host over the home's own); Open WebUI's `.webui_secret_key` where `serve` ran."""
+    from aiaudit.products import hermes, open_webui, openclaw
 
     if app == "hermes":
         from aiaudit.access import check_access
 
         found = check_access(fs, hermes.managed_paths())
         return [p for p in hermes.managed_paths() if p in found and not found[p].missing]
+    if app == open_webui.APP:
+        return open_webui_key_files(fs, state_dir, outside_only=True)
     if app != openclaw.APP:
         return []
     cfg = openclaw.read_config(fs, state_dir)
@@ -125,13 +127,29 @@ def _own_key_files(app: str, state_dir: str) -> set[str]:
     return {posixpath.join(state_dir, name) for name in product.key_files()}
 
 
+def open_webui_key_files(fs: HostFS, data_dir: str, outside_only: bool = False) -> list[str]:
+    """The `.webui_secret_key` files `open-webui serve` wrote for this data dir that exist
+    (its working directory: beside DATA_DIR, or beside and in the venv of a pip install)."""
+    from aiaudit.products import open_webui
+
+    prefix = data_dir.rstrip("/") + "/"
+    paths = [p for p in open_webui.secret_key_paths(data_dir)
+             if not (outside_only and p.startswith(prefix))]
+    if not paths:
+        return []
+    words = " ".join(shlex.quote(p) for p in paths)
+    _, out, _ = fs.run(f"for f in {words}; do [ -f \"$f\" ] && printf '%s\\n' \"$f\"; "
+                       "done; true", timeout=30)
+    return [line for line in out.splitlines() if line]
+
+
 def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
     fs = HostFS.for_context(ctx)
     facts = ConfigFacts()
     facts.looked_for = config_globs(app)
     own_keys = _own_key_files(app, state_dir)
     outside = _product_configs(fs, app, state_dir)
-    for path in config_files(fs, app, state_dir) + outside:
+    for path in dict.fromkeys(config_files(fs, app, state_dir) + outside):
         try:
             data = read_head(fs, path, CONFIG_LIMIT)
         except CouldNotCheck as exc:

@@ -51,6 +51,7 @@ class ScanResult:
     cell_note: str = ""  # why the SQL pass did not run, when it did not
     packed: int = 0  # store files read out of compressed files and archives
     own_keys: list[str] = field(default_factory=list)  # the framework's own keys, not history
+    set_apart: int = 0  # credentials only the product's settings tables hold (STO-04's)
 
 
 def store_source(store: Store) -> HistorySource:
@@ -74,6 +75,24 @@ def log_files(fs: HostFS, configured: list[str], state_dirs: list[str]) -> list[
             continue
         files.setdefault(info.path, info)
     return sorted(files.values(), key=lambda f: f.path)[:MAX_FILES]
+
+
+def upload_files(fs: HostFS, data_dirs: list[str]) -> list[FileInfo]:
+    """Files users attached to chats, as Open WebUI keeps them (DATA_DIR/uploads/<id>_<name>:
+    open_webui/config.py UPLOAD_DIR, routers/files.py upload_file_handler)."""
+    from aiaudit.products import open_webui
+
+    sub = open_webui.product_data()["state"]["uploads"]
+    parts = [f"[ -d {shlex.quote(d + '/' + sub)} ] && find {shlex.quote(d + '/' + sub)} "
+             f"-maxdepth 3 -type f -exec stat -c '{STAT_FMT}' -- {{}} +" for d in data_dirs]
+    _, out, _ = fs.run("; ".join(parts) + "; true", timeout=60) if parts else (0, "", "")
+    files = []
+    for line in out.splitlines():
+        try:
+            files.append(FileInfo.parse(line))
+        except ValueError:
+            continue
+    return sorted(files, key=lambda f: f.path)[:MAX_FILES]
 
 
 def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
@@ -195,3 +214,27 @@ def _scan_cells(ctx: Any, store: Store, result: ScanResult) -> None:
         return
     result.cells, result.inflated = cells.cells, cells.inflated
     result.findings.extend(cells.findings)
+    if result.findings:
+        _set_apart_settings(ctx, store, result)
+
+
+def _set_apart_settings(ctx: Any, store: Store, result: ScanResult) -> None:
+    """A credential the product keeps in its own settings tables (Open WebUI's `config`
+    rows and `api_key`, which STO-04 judges) is on disk in the store's file too, so the raw
+    scan sees it; it is history only when a conversation table holds it as well. Such
+    findings are set apart (counted in the evidence), not reported as history."""
+    from aiaudit.products.open_webui import APP, is_db, settings_tables
+    from aiaudit.storage.snapshot import opened_copy
+    from aiaudit.storage.sqlcells import cell_digests
+
+    if store.app != APP or not is_db(store.path):
+        return
+    with opened_copy(ctx, store) as opened:
+        settings = cell_digests(opened.conn, settings_tables())
+        if not settings & {f.digest for f in result.findings}:
+            return
+        history = cell_digests(opened.conn, settings_tables(), exclude=True)
+    apart = settings - history
+    kept = [f for f in result.findings if f.digest not in apart]
+    result.set_apart = len({f.digest for f in result.findings} - {f.digest for f in kept})
+    result.findings = kept

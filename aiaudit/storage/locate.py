@@ -276,6 +276,7 @@ class Located:
     unreadable: list[tuple[str, Access, str]] = field(default_factory=list)  # app, access, by
     searched: int = 0  # candidate dirs whose absence or presence was established
     present: int = 0  # of them, readable dirs that were listed
+    missing: list[tuple[str, str, str]] = field(default_factory=list)  # app, dir, reason
 
     def proof(self) -> str:
         """Why "none found" holds: every candidate place was either absent or listed."""
@@ -367,9 +368,25 @@ def locate_all(ctx: Any) -> Located:
                 continue  # reported once as unreadable, or a home above found state dirs
             dirs.append(StateDir("configured", path, configured[path], empty=a.ok))
         return Located(stores, dirs, unreadable, len(access),
-                       len({path for _, path, _ in readable}))
+                       len({path for _, path, _ in readable}), _missing_stores(stores, dirs))
 
     return ctx.cached("storage:locate", compute)
+
+
+def _missing_stores(stores: list[Store], dirs: list[StateDir]) -> list[tuple[str, str, str]]:
+    """Open WebUI data dirs of the deployment whose webui.db is found nowhere: DATABASE_URL
+    puts the store elsewhere (open_webui/env.py), so its chats, config table and backups
+    were not read; never judged on what the data dir alone holds."""
+    from aiaudit.products import open_webui
+
+    if any(s.app == open_webui.APP and open_webui.is_db(s.path) for s in stores):
+        return []
+    return [(open_webui.APP, d.path,
+             f"{d.path} is an Open WebUI data dir without {open_webui.db_name()}: "
+             "DATABASE_URL keeps the store elsewhere (open_webui/env.py), so its chats, "
+             "config table and backups were not read; name the dir holding it in "
+             "[deployment] homes, or the service in [deployment] units")
+            for d in dirs if d.app == open_webui.APP]
 
 
 def locate(ctx: Any) -> tuple[list[Store], list[StateDir]]:

@@ -46,6 +46,7 @@ class PermissionFacts:
     own_links: list[tuple[Entry, str]] = field(default_factory=list)  # made by the app itself
     truncated: bool = False
     denied: list[str] = field(default_factory=list)  # dirs find could not open, with the right
+    outside: list[Entry] = field(default_factory=list)  # the product's files judged outside
 
     @property
     def problems(self) -> list[str]:
@@ -176,13 +177,22 @@ def permission_facts(ctx: Any, root: str, app: str = "") -> PermissionFacts:
 
 def _outside_configs(fs: HostFS, root: str, app: str, facts: PermissionFacts) -> None:
     """The product's config files outside its state dir (OpenClaw's OPENCLAW_CONFIG_PATH
-    file and its `$include`s, as OpenClaw recorded loading them) are state too: each is
-    judged with its own directory."""
-    if app != openclaw.APP:
-        return
-    cfg = openclaw.read_config(fs, root)
+    file and its `$include`s, as OpenClaw recorded loading them; Open WebUI's
+    `.webui_secret_key` in the server's working directory) are state too: each is judged
+    with its own directory."""
+    from aiaudit.products import open_webui
+
     prefix = root.rstrip("/") + "/"
-    for path in [p for p in cfg.files if not p.startswith(prefix)]:
+    if app == open_webui.APP:  # `serve` writes .webui_secret_key in its working directory
+        from aiaudit.storage.configsecrets import open_webui_key_files
+
+        outside = open_webui_key_files(fs, root, outside_only=True)
+    elif app == openclaw.APP:
+        cfg = openclaw.read_config(fs, root)
+        outside = [p for p in cfg.files if not p.startswith(prefix)]
+    else:
+        return
+    for path in outside:
         d = posixpath.dirname(path)
         _, out, _ = fs.run(f"find {shlex.quote(d)} {shlex.quote(path)} -maxdepth 0 "
                            "-printf '%y\\t%m\\t%u\\t%p\\t%l\\0'", timeout=30)
@@ -192,8 +202,10 @@ def _outside_configs(fs: HostFS, root: str, app: str, facts: PermissionFacts) ->
             continue
         more = judge(d, entries, facts.service_user, facts.user_source, app)
         facts.entries += 1
+        facts.outside += [e for e in entries if e.path == path]
         seen = {e.path for e in facts.loose_dirs}
-        facts.loose_dirs += [e for e in more.loose_dirs if e.path not in seen]
-        facts.loose_files += more.loose_files
+        if app != open_webui.APP:  # the key's dir is wherever `serve` ran (a home, /srv):
+            facts.loose_dirs += [e for e in more.loose_dirs if e.path not in seen]
+        facts.loose_files += more.loose_files  # the key file itself is judged
         facts.wrong_owner += [e for e in more.wrong_owner
                               if e.path not in {w.path for w in facts.wrong_owner}]

@@ -24,6 +24,12 @@ def _unreadable(ctx: AuditContext, what: str, dirs_only: bool = False
     return items
 
 
+def _missing(ctx: AuditContext) -> list[tuple[str, object]]:
+    """One ERROR case per data dir whose store lives elsewhere and was not found."""
+    return [(f"store-elsewhere:{path}", Unavailable(Status.ERROR, reason))
+            for _, path, reason in locate_all(ctx).missing]
+
+
 def _or_proof(ctx: AuditContext, items: list[tuple[str, object]], what: str
               ) -> list[tuple[str, object]]:
     """Nothing found is NOT_APPLICABLE only with its proof (what was searched)."""
@@ -37,7 +43,7 @@ def _or_proof(ctx: AuditContext, items: list[tuple[str, object]], what: str
           "(known app layouts, env overrides, [paths] state_dirs)")
 def _stores(ctx: AuditContext) -> list[tuple[str, object]]:
     stores, _ = locate(ctx)
-    return _or_proof(ctx, [(s.case_id, s) for s in stores]
+    return _or_proof(ctx, [(s.case_id, s) for s in stores] + _missing(ctx)
                      + _unreadable(ctx, "conversation stores"), "conversation store")
 
 
@@ -64,7 +70,7 @@ def _file_stores(ctx: AuditContext) -> list[tuple[str, object]]:
           "(known app layouts, env overrides, [paths] state_dirs)")
 def _state_dirs(ctx: AuditContext) -> list[tuple[str, object]]:
     _, dirs = locate(ctx)
-    return _or_proof(ctx, [(d.case_id, d) for d in dirs]
+    return _or_proof(ctx, [(d.case_id, d) for d in dirs] + _missing(ctx)
                      + _unreadable(ctx, "the state dir and its config", dirs_only=True),
                      "AI app state dir")
 
@@ -90,11 +96,18 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
                 for b in standalone_backups(ctx)]
     # a log that is a store itself (n8n's n8nEventLog.log) is scanned once, as its store
     scanned = {f.path for s in sources for f in s.files}
-    logs = [f for f in log_files(HostFS.for_context(ctx), ctx.config.access_logs,
-                                 [d.path for d in dirs]) if f.path not in scanned]
+    fs = HostFS.for_context(ctx)
+    logs = [f for f in log_files(fs, ctx.config.access_logs, [d.path for d in dirs])
+            if f.path not in scanned]
     if logs:
         sources.append(HistorySource("logs", tuple(logs)))
-    return _or_proof(ctx, [(s.case_id, s) for s in sources]
+    from aiaudit.products import open_webui
+    from aiaudit.storage.historyscan import upload_files
+
+    for d in dirs:  # what users attached to their chats is history too
+        if d.app == open_webui.APP and (files := upload_files(fs, [d.path])):
+            sources.append(HistorySource(f"{d.app}:{d.path}/uploads", tuple(files)))
+    return _or_proof(ctx, [(s.case_id, s) for s in sources] + _missing(ctx)
                      + _unreadable(ctx, "history and logs"), "conversation store or log file")
 
 

@@ -92,3 +92,20 @@ def _scan_zstd(blob: bytes, where: str) -> list[Finding]:
         return list(scan_stream(_Bounded(reader, MAX_INFLATED), where))
     except zstandard.ZstdError:
         return []  # not really zstd: the raw scan has already seen these bytes
+
+
+def cell_digests(conn: Any, tables: tuple[str, ...], exclude: bool = False) -> set[str]:
+    """Digests of the secrets in every text cell of these tables (or of every other
+    ordinary table, `exclude`): which table holds a secret the byte scan found."""
+    wanted = set(tables)
+    out: set[str] = set()
+    for table in user_tables(conn, virtual=False):
+        if (table in wanted) == exclude:
+            continue
+        for _, value in _candidate_rows(conn, table, 0):
+            data = value if isinstance(value, bytes) else value.encode("utf-8", "replace")
+            if data.startswith(ZSTD_MAGIC):
+                out |= {f.digest for f in _scan_zstd(data, table)}
+            else:
+                out |= {f.digest for f in scan_bytes(data, table)}
+    return out
