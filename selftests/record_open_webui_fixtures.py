@@ -11,6 +11,16 @@ Needs root (gocryptfs mounts), the lab model and Open WebUI in /opt/aiaudit-fw/o
     python3 selftests/record_open_webui_fixtures.py
     python3 selftests/record_open_webui_fixtures.py --exposure   # fingerprint answers only
 
+`--variants` records the deployments of aiaudit/lab/open_webui_variants.py instead (a pip
+install's default data dir, DATABASE_URL elsewhere, a key seeded into the config table, an
+uploaded file, a deleted chat, archived and shared chats, WEBUI_AUTH=False, several users,
+operator backups), one tar.gz per variant under selftests/fixtures/open_webui/variants/
+(modes, WALs and backups kept as they are; of a pip venv only its pyvenv.cfg and the
+package's data dir; logs left out), for selftests/test_open_webui_variants.py. `--from ROOT`
+packs an earlier `python3 -m aiaudit.lab.open_webui_variants build ROOT --recording`.
+
+    python3 selftests/record_open_webui_fixtures.py --variants [--from ROOT]
+
 `--exposure` records what a real `open-webui serve` answers to the catalog's discovery
 probes (selftests/fixtures/exposure/answers/open-webui-*.json), once with its login on
 (an admin signed up, as every installed instance has) and once with `WEBUI_AUTH=False`.
@@ -19,6 +29,7 @@ probes (selftests/fixtures/exposure/answers/open-webui-*.json), once with its lo
 from __future__ import annotations
 
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -53,9 +64,57 @@ def record_exposure() -> None:
                                      f"`open-webui serve` offline, {how}"))
 
 
+VARIANTS_OUT = FIXTURES / "variants"
+SKIP = ("open-webui.log", "llm.log")
+
+
+def _keep(base: Path, path: Path) -> bool:
+    """What of a built variant goes into its fixture: everything but logs, and of a venv
+    only pyvenv.cfg and the package's data dir (never the installed code)."""
+    rel = path.relative_to(base).parts
+    if path.name in SKIP:
+        return False
+    if "venv" in rel:
+        i = rel.index("venv")
+        tail = rel[i + 1:]
+        data = ("site-packages", "open_webui", "data")
+        return (tail in ((), ("pyvenv.cfg",), ("lib",)) or tail[:1] == ("lib",) and (
+            len(tail) <= 2 or tail[2:5] == data[:len(tail[2:5])]))
+    return True
+
+
+def pack_variants(root: Path) -> None:
+    """One tar.gz per built variant (paths relative to ROOT, modes kept)."""
+    VARIANTS_OUT.mkdir(parents=True, exist_ok=True)
+    for meta in sorted(root.glob("*/variant.json")):
+        base = meta.parent
+        out = VARIANTS_OUT / f"{base.name}.tar.gz"
+        with tarfile.open(out, "w:gz", compresslevel=9) as tar:
+            tar.add(base, arcname=base.name, recursive=True,
+                    filter=lambda ti, b=base: ti if _keep(b, root / ti.name) else None)
+        print(f"recorded {base.name}: {out} ({out.stat().st_size // 1024} KB)")
+
+
+def record_variants(src: Path | None) -> None:
+    if src is not None:
+        pack_variants(src)
+        return
+    from aiaudit.lab import open_webui_variants
+
+    with tempfile.TemporaryDirectory(prefix="owui-variants-") as tmp:
+        root = Path(tmp) / "v"
+        open_webui_variants.RECORDING = True
+        open_webui_variants.build(root, list(open_webui_variants.BUILDERS))
+        pack_variants(root)
+
+
 def main() -> int:
     if sys.argv[1:] == ["--exposure"]:
         record_exposure()
+        return 0
+    if sys.argv[1:2] == ["--variants"]:
+        rest = sys.argv[2:]
+        record_variants(Path(rest[1]) if rest[:1] == ["--from"] and len(rest) == 2 else None)
         return 0
     with tempfile.TemporaryDirectory(prefix="owui-record-") as tmp:
         root = Path(tmp) / "states"

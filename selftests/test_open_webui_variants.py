@@ -1,4 +1,4 @@
-"""The suite's exact verdicts on 9 recorded Open WebUI 0.12.4 deployments it was not built
+"""The suite's exact verdicts on 10 recorded Open WebUI 0.12.4 deployments it was not built
 around (selftests/fixtures/open_webui/variants/, written by the real server through its own
 API: aiaudit/lab/open_webui_variants.py), audited the way the README says: `[deployment]
 homes` naming the data dir, and where a user would name something else, the user's home or

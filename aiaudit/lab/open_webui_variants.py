@@ -52,6 +52,15 @@ from .open_webui_states import (
 PY = "python3.11"
 SITE = f"lib/{PY}/site-packages"
 BACKDATE_DAYS = 200
+RECORDING = False  # fixed, visibly fake keys (the recorded fixtures are stable files)
+
+
+def _key(v: Variant, what: str) -> str:
+    """A fake provider key planted in the variant (visibly fake when recording)."""
+    if not RECORDING:
+        return fake_openai_key()
+    tag = "".join(ch for ch in f"{v.name}{what}".title() if ch.isalnum())
+    return ("sk-proj-aiauditFakeWebuiVariant" + tag + "0" * 48)[:56]
 # what dates a conversation and its copies (models/chats.py, chat_messages.py,
 # shared_chats.py): moved back together, as an old deployment's rows would be
 TIMES = {"chat": ("created_at", "updated_at", "last_read_at"),
@@ -227,7 +236,7 @@ def db_elsewhere(root: Path, llm: str | None) -> Variant:
     dbdir.mkdir(parents=True)
     v.db = dbdir / "webui.db"
     v.env["DATABASE_URL"] = f"sqlite:///{v.db}"
-    key = fake_openai_key()
+    key = _key(v, "chat")
     v.planted["chat turn"] = key
     with _serve(v, llm) as ui:
         _admin(ui)
@@ -245,7 +254,7 @@ def env_key_persistent(root: Path, llm: str | None) -> Variant:
     rest as the hardening docs say: loopback, WEBUI_SECRET_KEY from the environment,
     DATA_DIR 0700."""
     v = _new(root, "env-key-persistent")
-    key = fake_openai_key()
+    key = _key(v, "env")
     v.planted["OPENAI_API_KEY"] = key
     v.env.update({"OPENAI_API_KEY": key, "WEBUI_SECRET_KEY": secrets.token_urlsafe(48),
                   "ENABLE_SIGNUP": "false"})
@@ -264,7 +273,7 @@ def upload_secret(root: Path, llm: str | None) -> Variant:
     uploads/<id>_<name>, its extracted text in webui.db's file table, and its chunks in
     the vector store when embedding works (offline here: maybe not)."""
     v = _new(root, "upload-secret")
-    key = fake_openai_key()
+    key = _key(v, "upload")
     v.planted["uploaded file"] = key
     with _serve(v, llm) as ui:
         _admin(ui)
@@ -283,7 +292,7 @@ def deleted_chat(root: Path, llm: str | None) -> Variant:
     (DELETE /api/v1/chats/{id}): the rows go, the text stays in SQLite's free pages
     (Open WebUI sets no secure_delete and never vacuums). One clean chat stays."""
     v = _new(root, "deleted-chat")
-    key = fake_openai_key()
+    key = _key(v, "deleted")
     v.planted["deleted chat"] = key
     with _serve(v, llm) as ui:
         _admin(ui)
@@ -347,7 +356,7 @@ def backups(root: Path, llm: str | None) -> Variant:
     and `gzip -k` beside it, a SQLite online backup in ~/backups, all 0644), then the chat
     deleted: the live store no longer lists it, every backup still holds it."""
     v = _new(root, "backups")
-    key = fake_openai_key()
+    key = _key(v, "backup")
     v.planted["backed-up chat"] = key
     with _serve(v, llm) as ui:
         _admin(ui)
@@ -368,6 +377,21 @@ def backups(root: Path, llm: str | None) -> Variant:
     return v
 
 
+def key_file_open(root: Path, llm: str | None) -> Variant:
+    """DATA_DIR closed by the operator (0700, webui.db 0600) but the `.webui_secret_key`
+    that `serve` wrote in its working directory (0644 at the umask, in a 0755 dir) left as
+    it is: every local user can read the key that signs the session tokens."""
+    v = _new(root, "key-file-open")
+    with _serve(v, None) as ui:
+        _admin(ui)
+        ui.note_chat("Draft the release notes.", "Release notes drafted.")
+    v.argv += ["--host", "127.0.0.1"]
+    v.data_dir.chmod(0o700)
+    for p in v.db.parent.glob("webui.db*"):
+        p.chmod(0o600)
+    return v
+
+
 def _private(v: Variant) -> None:
     """The operator's hardening of modes: DATA_DIR 0700, webui.db and the key file
     `serve` wrote (at the umask) 0600."""
@@ -381,7 +405,7 @@ BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "pip-default": pip_default, "db-elsewhere": db_elsewhere,
     "env-key-persistent": env_key_persistent, "upload-secret": upload_secret,
     "deleted-chat": deleted_chat, "archived-shared": archived_shared, "no-auth": no_auth,
-    "multi-user": multi_user, "backups": backups,
+    "multi-user": multi_user, "backups": backups, "key-file-open": key_file_open,
 }
 
 
@@ -427,7 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("op", choices=("build",))
     parser.add_argument("root", type=Path)
     parser.add_argument("--only", nargs="*", choices=sorted(BUILDERS))
+    parser.add_argument("--recording", action="store_true",
+                        help="plant fixed, visibly fake keys (for the recorded fixtures)")
     args = parser.parse_args(argv)
+    global RECORDING
+    RECORDING = args.recording
     try:
         built = build(args.root, args.only or list(BUILDERS))
     except (LabError, subprocess.SubprocessError, OSError, sqlite3.Error) as exc:
