@@ -216,9 +216,10 @@ def _process_script(pids: list[int] | None) -> str:
     )
 
 
-def _state_dirs_of(env: dict[str, str]) -> tuple[str, ...]:
+def _state_dirs_of(env: dict[str, str], cmdline: str = "") -> tuple[str, ...]:
     """Each product's state dir as it would resolve it: its env override, else its default
-    names below $HOME (aiaudit.products)."""
+    names below $HOME (aiaudit.products); for an `open-webui serve` without DATA_DIR, the
+    venv it runs from (its data dir is in the package there)."""
     home = env.get("HOME", "")
     dirs: list[str] = []
     for var, names in ((hermes.home_env(), hermes.home_dir_names()),
@@ -229,6 +230,8 @@ def _state_dirs_of(env: dict[str, str]) -> tuple[str, ...]:
             dirs += [posixpath.join(home, n) for n in names]
     if env.get(open_webui.state_env()):  # DATA_DIR: no default below $HOME
         dirs.append(env[open_webui.state_env()])
+    elif venv := open_webui.venv_of(cmdline):  # `serve` without DATA_DIR: the package's dir
+        dirs.append(venv)
     return tuple(dict.fromkeys(_norm(d) for d in dirs if d.startswith("/")))
 
 
@@ -248,8 +251,8 @@ def parse_processes(out: str) -> list[ProcessInfo]:
             continue
         pid, user, unit, readable, env_text, cmdline = parts
         env = dict(kv.split("=", 1) for kv in env_text.split("\x01") if "=" in kv)
-        procs.append(ProcessInfo(int(pid), user, unit, cmdline.strip(), _state_dirs_of(env),
-                                 readable == "1"))
+        procs.append(ProcessInfo(int(pid), user, unit, cmdline.strip(),
+                                 _state_dirs_of(env, cmdline), readable == "1"))
     return procs
 
 
@@ -337,8 +340,8 @@ def resolve(config: AuditConfig, fs: HostFS) -> Scope:
     for proc in procs:
         for d in proc.state_dirs:
             for product, where in classify(d, listing.get(d)) if d in listing else []:
-                if where == d:
-                    add(product, d, f"state dir of {proc.describe()}")
+                if where == d or product == OPEN_WEBUI and open_webui.is_pip_data_dir(where):
+                    add(product, where, f"state dir of {proc.describe()}")
     for unit, d in unit_dirs:
         for product, where in classify(d, listing.get(d)) if d in listing else []:
             if where == d:

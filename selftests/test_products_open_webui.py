@@ -172,3 +172,41 @@ def test_user_api_keys_are_kept_in_clear(recorded):
     assert columns == {"api_key": ("key",)}
     keys = [r[0] for r in conn.execute('SELECT "key" FROM api_key')]
     assert keys == ([meta["planted"]["api key"]] if name == "vulnerable" else [])
+
+
+@pytest.mark.parametrize("path,pip", [
+    ("/home/a/venv/lib/python3.11/site-packages/open_webui/data", True),
+    ("/home/a/.local/lib/python3.12/site-packages/open_webui/data", True),
+    ("/app/backend/data", False), ("/srv/open-webui/data", False),
+    ("/home/a/venv/lib/python3.11/site-packages/other/data", False)])
+def test_a_pip_installs_data_dir_is_the_packages_own(path, pip):
+    """open_webui/env.py: `serve` without DATA_DIR keeps it in OPEN_WEBUI_DIR / 'data'."""
+    assert open_webui.is_pip_data_dir(path) is pip
+
+
+def test_the_key_file_is_where_serve_ran():
+    """open_webui/__init__.py KEY_FILE = Path.cwd() / '.webui_secret_key': beside DATA_DIR
+    (Docker: /app/backend), beside or in the venv of a pip install."""
+    data = "/home/a/venv/lib/python3.11/site-packages/open_webui/data"
+    paths = open_webui.secret_key_paths(data)
+    assert "/home/a/.webui_secret_key" in paths and "/home/a/venv/.webui_secret_key" in paths
+    assert open_webui.secret_key_paths("/app/backend/data") == [
+        "/app/backend/data/.webui_secret_key", "/app/backend/.webui_secret_key"]
+
+
+@pytest.mark.parametrize("cmdline,venv", [
+    ("/home/a/venv/bin/python3 /home/a/venv/bin/open-webui serve --port 8080", "/home/a/venv"),
+    ("/opt/owui/bin/open-webui serve", "/opt/owui"),
+    ("open-webui serve", None), ("uvicorn open_webui.main:app", None)])
+def test_the_venv_a_serve_process_runs_from(cmdline, venv):
+    assert open_webui.venv_of(cmdline) == venv
+
+
+def test_a_home_or_venv_listing_gives_the_pip_data_dir():
+    from aiaudit.scope import OPEN_WEBUI, classify
+
+    rel = "venv/lib/python3.11/site-packages/open_webui/data"
+    assert classify("/home/a", {rel}) == [(OPEN_WEBUI, f"/home/a/{rel}")]
+    assert classify("/srv/owui/data", {"uploads", "cache", "vector_db"}) == [
+        (OPEN_WEBUI, "/srv/owui/data")]  # DATABASE_URL put webui.db elsewhere
+    assert classify("/srv/other", {"uploads", "cache"}) == [("", "/srv/other")]

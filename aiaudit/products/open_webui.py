@@ -69,6 +69,19 @@ def is_pip_data_dir(path: str) -> bool:
         fnmatch.fnmatchcase(p, t) for p, t in zip(parts, tail, strict=True))
 
 
+def venv_of(cmdline: str) -> str | None:
+    """The venv an `open-webui serve` command line runs from (`<venv>/bin/open-webui serve`,
+    or `<venv>/bin/python3 <venv>/bin/open-webui serve`): without DATA_DIR its data dir is
+    the package's own there (open_webui/env.py)."""
+    args = cmdline.split()
+    for i, arg in enumerate(args):
+        if posixpath.basename(arg) == "open-webui" and args[i + 1:i + 2] == ["serve"]:
+            bindir = posixpath.dirname(arg)
+            if bindir.startswith("/") and posixpath.basename(bindir) == "bin":
+                return posixpath.dirname(bindir)
+    return None
+
+
 def secret_key_paths(data_dir: str) -> list[str]:
     """Where `open-webui serve` may have written `.webui_secret_key` for this data dir
     (its working directory: beside DATA_DIR in the Docker layout, beside or in the venv for
