@@ -28,6 +28,7 @@ probes (selftests/fixtures/exposure/answers/open-webui-*.json), once with its lo
 
 from __future__ import annotations
 
+import io
 import sys
 import tarfile
 import tempfile
@@ -65,6 +66,7 @@ def record_exposure() -> None:
 
 
 VARIANTS_OUT = FIXTURES / "variants"
+BASE = "@VARIANT_BASE@"  # the variant's dir in a recorded unit file
 SKIP = ("open-webui.log", "llm.log")
 
 
@@ -89,9 +91,16 @@ def pack_variants(root: Path) -> None:
     for meta in sorted(root.glob("*/variant.json")):
         base = meta.parent
         out = VARIANTS_OUT / f"{base.name}.tar.gz"
+        unit = base / "systemd" / "open-webui.service"
         with tarfile.open(out, "w:gz", compresslevel=9) as tar:
             tar.add(base, arcname=base.name, recursive=True,
-                    filter=lambda ti, b=base: ti if _keep(b, root / ti.name) else None)
+                    filter=lambda ti, b=base, u=unit: ti if _keep(b, root / ti.name)
+                    and root / ti.name != u else None)
+            if unit.exists():  # its paths made relative to wherever the fixture is unpacked
+                data = unit.read_text().replace(str(base), BASE).encode()
+                info = tar.gettarinfo(unit, f"{base.name}/systemd/open-webui.service")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
         print(f"recorded {base.name}: {out} ({out.stat().st_size // 1024} KB)")
 
 

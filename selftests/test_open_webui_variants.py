@@ -84,6 +84,9 @@ def extract(name: str, dest: Path) -> dict:
     meta["base"] = base
     if not LIVE:
         shift_chats(base / meta["db"], time.time() - meta["recorded_at"])
+        unit = base / "systemd" / "open-webui.service"
+        if unit.exists():  # recorded with its paths relative to the variant's dir
+            unit.write_text(unit.read_text().replace("@VARIANT_BASE@", str(base)))
     (base / "systemd").mkdir(exist_ok=True)  # no unit: an empty /etc/systemd/system
     return meta
 

@@ -383,8 +383,9 @@ def _missing_stores(stores: list[Store], dirs: list[StateDir]) -> list[tuple[str
         return []
     return [(open_webui.APP, d.path,
              f"{d.path} is an Open WebUI data dir without {open_webui.db_name()}: "
-             "DATABASE_URL keeps the store elsewhere (open_webui/env.py), so its chats, "
-             "config table and backups were not read; name the dir holding it in "
+             "DATABASE_URL keeps the store elsewhere (open_webui/env.py: another SQLite "
+             "path, or a PostgreSQL server whose tables files cannot show), so its chats, "
+             "config table and backups were not read; name the dir holding webui.db in "
              "[deployment] homes, or the service in [deployment] units")
             for d in dirs if d.app == open_webui.APP]
 
