@@ -315,7 +315,7 @@ def resolve(config: AuditConfig, fs: HostFS) -> Scope:
     unit_dirs = _unit_state_dirs(fs, dep.units)
     listing = list_dirs(fs, [n.path for n in named] + [h for h, _ in user_homes]
                         + [d for p in procs for d in p.state_dirs]
-                        + [d for _, d in unit_dirs])
+                        + [d for _, _, d in unit_dirs])
     roots: list[Root] = []
     homes: list[str] = []
 
@@ -342,10 +342,8 @@ def resolve(config: AuditConfig, fs: HostFS) -> Scope:
             for product, where in classify(d, listing.get(d)) if d in listing else []:
                 if where == d or product == OPEN_WEBUI and open_webui.is_pip_data_dir(where):
                     add(product, where, f"state dir of {proc.describe()}")
-    for unit, d in unit_dirs:
-        for product, where in classify(d, listing.get(d)) if d in listing else []:
-            if where == d:
-                add(product, d, f"named by the environment of unit {unit}")
+    for unit, product, d in unit_dirs:  # the unit says whose dir it is, listable or not
+        add(product, d, f"named by the environment of unit {unit}")
     sc_homes = _named_supply_chain_homes(config)
     if dep.is_set:
         scope_homes: tuple[str, ...] | None = tuple(dict.fromkeys(homes))
@@ -360,8 +358,8 @@ def resolve(config: AuditConfig, fs: HostFS) -> Scope:
 _UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 
 
-def _unit_state_dirs(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(unit, dir) for the state dirs the deployment's units set in their environment
+def _unit_state_dirs(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(unit, product, dir) for the state dirs the deployment's units set in their environment
     (`Environment=` lines, drop-ins included): each product's state env, and the directory
     of an Open WebUI `DATABASE_URL=sqlite:///PATH` (open_webui/env.py: the store may live
     outside DATA_DIR)."""
@@ -373,8 +371,9 @@ def _unit_state_dirs(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str]
     words = " ".join(shlex.quote(f) if "*" not in f else f for f in files)
     _, out, _ = fs.run(f"for f in {words}; do [ -f \"$f\" ] && printf '#%s\\n' \"$f\" && "
                        "grep -E '^[[:space:]]*Environment=' \"$f\"; done; true", timeout=30)
-    envs = (hermes.home_env(), openclaw.state_env(), open_webui.state_env())
-    found: list[tuple[str, str]] = []
+    envs = {hermes.home_env(): HERMES, openclaw.state_env(): OPENCLAW,
+            open_webui.state_env(): OPEN_WEBUI}
+    found: list[tuple[str, str, str]] = []
     unit = ""
     for line in out.splitlines():
         if line.startswith("#"):
@@ -388,11 +387,11 @@ def _unit_state_dirs(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str]
         for item in items:
             key, _, value = item.partition("=")
             if key in envs and value.startswith("/"):
-                found.append((unit, _norm(value)))
+                found.append((unit, envs[key], _norm(value)))
             elif key == "DATABASE_URL" and value.startswith("sqlite:///"):
                 path = value.split("?", 1)[0].removeprefix("sqlite:///")
                 if path.startswith("/"):  # sqlite:////abs/webui.db (relative: cwd's)
-                    found.append((unit, posixpath.dirname(_norm(path))))
+                    found.append((unit, OPEN_WEBUI, posixpath.dirname(_norm(path))))
     return list(dict.fromkeys(found))
 
 

@@ -224,3 +224,41 @@ def test_what_was_read_where(unpacked, audit):
     assert f"{home}/.webui_secret_key 0644" in sto05, sto05
     sto04 = json.dumps(_cases_of(audit("pip-default", "home"), "STO-04"))
     assert f"{home}/.webui_secret_key" in sto04, sto04
+
+
+OTHER_UID = 54321  # an account that owns the data dir; it need not exist
+DROP = ["capsh", "--drop=cap_dac_override,cap_dac_read_search", "--", "-c"]
+UNREAD = ("STO-01", "STO-02", "STO-03", "STO-04", "STO-05", "STO-07", "SUP-01", "SUP-02",
+          "SUP-07")
+
+
+@pytest.mark.skipif(shutil.which("capsh") is None, reason="capsh (libcap2-bin) missing")
+def test_a_data_dir_the_audit_cannot_read_is_never_pass(netns, tmp_path):
+    """The no-auth deployment's DATA_DIR (0700) handed to another account, audited as root
+    without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH (an unprivileged SSH audit account): every
+    control that reads the data dir is ERROR naming it and the missing right; EXP-01 still
+    reads the unit (readable to all)."""
+    dest = tmp_path / "owned"
+    dest.mkdir()
+    dest.chmod(0o755)
+    meta = extract("no-auth", dest) if not LIVE else pytest.skip("fixture mode only")
+    data = meta["base"] / meta["data_dir"]
+    subprocess.run(["chown", "-R", f"{OTHER_UID}:{OTHER_UID}", str(data.parent)], check=True)
+    toml = audit_toml(meta, "data", tmp_path)
+    inner = 'mount --bind "$1" /etc/systemd/system && shift && exec "$@"'
+    pytest_argv = " ".join([sys.executable, "-m", "pytest", *TESTS, "--target=local",
+                            f"--audit-config={toml}", f"--report-dir={tmp_path / 'r'}",
+                            "-p", "no:cacheprovider", "-q"])
+    subprocess.run(["ip", "netns", "exec", netns, "unshare", "-m", "--propagation", "private",
+                    "sh", "-c", inner, "sh", str(meta["base"] / "systemd"), *DROP,
+                    pytest_argv], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    want = {cid: {"status": "ERROR"} for cid in UNREAD} | {"EXP-01": {"status": "PASS"}}
+    mismatches = status_mismatches(doc, want, lambda control: control["cases"])
+    assert not mismatches, json.dumps(mismatches, indent=1)
+    for cid in UNREAD:
+        cases = _cases_of(doc, cid)
+        assert all(c["status"] != "PASS" for c in cases), cid
+        assert any(str(data) in c["reason"] and "lacks the" in c["reason"]
+                   for c in cases if c["status"] == "ERROR"), (cid, [c["reason"] for c in cases])

@@ -281,12 +281,17 @@ def _intent_dirs() -> tuple[str, ...]:
 
 def closed_intent_dirs(host: Any, scope: Scope) -> list[str]:
     """Agent config places the audit account cannot read: their bind settings stay unseen."""
-    places = [r.path for r in scope.roots] + [n.path for n in scope.state_dirs]
+    # Open WebUI keeps no bind in its data dir (the command line has it): not a place here
+    webui = set(scope.roots_of(open_webui.APP))
+    places = [r.path for r in scope.roots if r.path not in webui]
+    places += [n.path for n in scope.state_dirs if n.path not in webui]
     # the files that hold the bind (a listable home whose config.yaml/.env is 0600 to
     # another account hides the API server's host: never "none configured")
     for root in scope.roots:
-        places += (openclaw.config_candidates(root.path) if root.product == "openclaw" else
-                   [p for p in _hermes_files(root.path) if "*" not in p])
+        if root.product == "openclaw":
+            places += openclaw.config_candidates(root.path)
+        elif root.product == "hermes":
+            places += [p for p in _hermes_files(root.path) if "*" not in p]
     if not scope.closed:
         homes = [h for h in _run(host, "for h in /root /home/*; do [ -d \"$h\" ] && "
                                  "printf '%s\\n' \"$h\"; done; true").splitlines()
