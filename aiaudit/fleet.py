@@ -296,6 +296,21 @@ class _ReadOnceDistribution(importlib.metadata.PathDistribution):
             self._files = super().files
         return self._files
 
+    @property
+    def metadata(self):  # type: ignore[no-untyped-def]
+        """METADATA parsed once (an email-format parse per call: pytest-metadata and
+        pluggy ask every plugin's name and version in every audit)."""
+        if not hasattr(self, "_metadata"):
+            self._metadata = super().metadata
+        return self._metadata
+
+    @property
+    def entry_points(self):  # type: ignore[no-untyped-def]
+        """entry_points.txt parsed once (pluggy scans every distribution's for pytest11)."""
+        if not hasattr(self, "_entry_points"):
+            self._entry_points = super().entry_points
+        return self._entry_points
+
 
 def shared_metadata() -> None:
     """Every pytest start scans all installed distributions' metadata twice (plugin entry
@@ -315,6 +330,7 @@ def shared_metadata() -> None:
             cached.read_text(name)
         if any(ep.group == "pytest11" for ep in cached.entry_points):
             _ = cached.files  # what pytest walks for plugin modules to rewrite, made once
+            _ = cached.metadata  # their names and versions, asked in every audit
         dists.append(cached)
 
     def distributions(**kwargs: object):  # type: ignore[no-untyped-def]

@@ -401,6 +401,19 @@ def _named_supply_chain_homes(config: AuditConfig) -> tuple[str, ...] | None:
     return parse_settings(config.area_section("supply_chain")).home_dirs
 
 
+HOMES_SCRIPT = "for h in /root /home/*; do [ -d \"$h\" ] && printf '%s\\n' \"$h\"; done; true"
+
+
+def listed_homes(ctx: Any) -> list[str]:
+    """/root and the dirs below /home on the target, listed once per run (storage's and
+    exposure's home searches of an open scope both ask)."""
+    def compute() -> list[str]:
+        _, out, _ = HostFS.for_context(ctx).run(HOMES_SCRIPT, timeout=30)
+        return [h for h in out.splitlines() if h.startswith("/")]
+
+    return ctx.cached("host:listed-homes", compute)
+
+
 def scope_for(ctx: Any) -> Scope:
     """The run's scope, resolved once (raises NoHostAccess for network-only targets)."""
     return ctx.cached(SCOPE_KEY, lambda: resolve(ctx.config, HostFS.for_context(ctx)))

@@ -279,8 +279,9 @@ def _intent_dirs() -> tuple[str, ...]:
     return (openclaw.home_state_dir_names()[0], *hermes.home_dir_names())
 
 
-def closed_intent_dirs(host: Any, scope: Scope) -> list[str]:
-    """Agent config places the audit account cannot read: their bind settings stay unseen."""
+def closed_intent_dirs(host: Any, scope: Scope, homes: list[str]) -> list[str]:
+    """Agent config places the audit account cannot read: their bind settings stay unseen.
+    `homes`: the target's listed homes (searched in an open scope)."""
     # Open WebUI keeps no bind in its data dir (the command line has it): not a place here
     webui = set(scope.roots_of(open_webui.APP))
     places = [r.path for r in scope.roots if r.path not in webui]
@@ -293,9 +294,6 @@ def closed_intent_dirs(host: Any, scope: Scope) -> list[str]:
         elif root.product == "hermes":
             places += [p for p in _hermes_files(root.path) if "*" not in p]
     if not scope.closed:
-        homes = [h for h in _run(host, "for h in /root /home/*; do [ -d \"$h\" ] && "
-                                 "printf '%s\\n' \"$h\"; done; true").splitlines()
-                 if h.startswith("/")]
         places = [f"{h}/{d}" for h in homes for d in _intent_dirs()] + places
     found = parse_access(_run(host, access_script(places)))
     return [a.reason() for a in coalesce(found.values())]

@@ -15,7 +15,7 @@ from aiaudit.exposure.dockerhost import DockerFacts, proxy_target, read_docker
 from aiaudit.exposure.listeners import ai_listeners, listening_sockets
 from aiaudit.hostfs import HostFS
 from aiaudit.resources import Unavailable, provider
-from aiaudit.scope import processes, scope_for
+from aiaudit.scope import listed_homes, processes, scope_for
 from aiaudit.status import CouldNotCheck, Status
 
 
@@ -253,7 +253,9 @@ def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
             found = [bindings.from_listener(ai) for ai in scoped_listeners(ctx)]
         found += [bindings.from_intent(i) for i in intents]
         found += docker_found
-        closed = hostside.closed_intent_dirs(ctx.host(), scope_for(ctx))
+        scope = scope_for(ctx)
+        closed = hostside.closed_intent_dirs(ctx.host(), scope,
+                                             [] if scope.closed else listed_homes(ctx))
         extra += [(f"unreadable:{i + 1}", Unavailable(
             Status.ERROR, f"{why}; the agent's configured bind there cannot be checked"))
             for i, why in enumerate(closed)]

@@ -17,7 +17,7 @@ from typing import Any
 from aiaudit.access import Access, check_access
 from aiaudit.hostfs import HostFS
 from aiaudit.resources import safe_id
-from aiaudit.scope import Scope, scope_for
+from aiaudit.scope import Scope, listed_homes, scope_for
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.layouts import (
     BY_APP,
@@ -115,10 +115,6 @@ def _env_script() -> str:
     )
 
 
-def _home_script() -> str:
-    return "for h in /root /home/*; do [ -d \"$h\" ] && printf '%s\\n' \"$h\"; done; true"
-
-
 def _glob_lines(app: str, state_dir: str, globs: tuple[StoreGlob, ...], found_by: str) -> str:
     """Shell that prints one `S` line per store file and one `C` line per copy of it."""
     out = []
@@ -173,8 +169,7 @@ def _candidate_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
                 candidates.append((layout.app, posixpath.join(path, layout.env_subdir)
                                    if layout.env_subdir else path, f"env {name} of pid {pid}"))
     if settings_for(ctx).search_homes:
-        rc, out, _ = fs.run(_home_script(), timeout=30)
-        homes = [h for h in out.splitlines() if h.startswith("/")]
+        homes = listed_homes(ctx)
         for layout in LAYOUTS:
             for home in homes:
                 for rel in layout.home_dirs:
