@@ -125,7 +125,8 @@ def test_the_scoped_deployment_is_judged(audit):
 
     assert "FAIL" in statuses("STO-04")  # the literal keys in its config.yaml and .env
     assert "FAIL" in statuses("SUP-05")  # Hermes' local terminal backend: no sandbox
-    assert statuses("EXP-01")  # its configured bind (0.0.0.0) is judged
+    # its configured bind (0.0.0.0) is judged
+    assert statuses("EXP-01"), json.dumps(cases["EXP-01"])[:3000]
     # its own gateway process is the one SUP-06 judges (by pid)
     egress = json.dumps(cases["SUP-06"])
     assert f'\\"{audit["pids"]["scoped"]}\\"' in egress, egress[:2000]
