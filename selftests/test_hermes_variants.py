@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from aiaudit.results import READ_KEY, read_nothing
+from selftests.isolation import loopback_netns
 from selftests.real_expect import status_mismatches
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,13 +130,8 @@ def run_audit(netns: str, toml: Path, reports: Path, wrap: list[str] | None = No
 
 @pytest.fixture(scope="module")
 def netns():
-    name = f"aiaudit-hvar-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-    try:
+    with loopback_netns("aiaudit-hvar") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 @pytest.fixture(scope="module")

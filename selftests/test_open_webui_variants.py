@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from aiaudit.results import READ_KEY, read_nothing
+from selftests.isolation import loopback_netns
 from selftests.real_expect import status_mismatches
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,13 +129,8 @@ def expected_for(name: str, scope: str) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def netns():
-    name = f"aiaudit-owvar-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-    try:
+    with loopback_netns("aiaudit-owvar") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 @pytest.fixture(scope="module")
