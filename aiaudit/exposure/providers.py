@@ -25,19 +25,54 @@ def network_services(ctx: AuditContext) -> list[NetService]:
     def compute() -> list[NetService]:
         cfg = ctx.config
         client = ctx.exposure_client
-        docker = ctx.target.kind == "docker"
-        plan = {a: list(cfg.extra_ports) for a in ctx.network_addresses() if not docker}
-        for address, ports in _docker_plan(ctx).items():
-            plan[address] = sorted({*plan.get(address, cfg.extra_ports), *ports})
-        container_ips = set(_docker_plan(ctx, container_only=True)) if docker else set()
-        per_address = parallel_map(
-            lambda item: discover(client, item[0], item[1], cfg.exposure.proxy_urls,
-                                  cfg.exposure.proxy_auth_headers(),
-                                  catalog=not docker or item[0] in container_ips),
-            list(plan.items()), max_workers=8)
-        return [svc for found in per_address for svc in found]
+        if ctx.target.kind == "docker":
+            container_ips = set(_docker_plan(ctx, container_only=True))
+            plan = {a: sorted({*cfg.extra_ports, *ports}) for a, ports in _docker_plan(ctx).items()}
+            per_address = parallel_map(
+                lambda item: discover(client, item[0], item[1], cfg.exposure.proxy_urls,
+                                      cfg.exposure.proxy_auth_headers(),
+                                      catalog=item[0] in container_ips),
+                list(plan.items()), max_workers=8)
+            return [svc for found in per_address for svc in found]
+        return _discover_with_docker(ctx, client)
 
     return ctx.cached("exposure:discovery", compute)
+
+
+def _discover_with_docker(ctx: AuditContext, client: Any) -> list[NetService]:
+    """The target's addresses probed on the catalog and extra ports while the Docker host's
+    publications are read over SSH (the first SSH command waits for the login), then the
+    published ports: those the first pass did not keep are probed as extra ports, those it
+    kept are marked so. Same services as probing the merged plan, without the wait."""
+    cfg = ctx.config
+    proxies, creds = cfg.exposure.proxy_urls, cfg.exposure.proxy_auth_headers()
+    base = {a: list(cfg.extra_ports) for a in ctx.network_addresses()}
+    found: dict[str, list[NetService]] = {}
+    published: dict[str, list[int]] = {}
+
+    def first_pass() -> None:
+        scans = parallel_map(lambda item: discover(client, item[0], item[1], proxies, creds),
+                             list(base.items()), max_workers=8)
+        found.update(zip(base, scans, strict=True))
+
+    parallel_map(lambda job: job(), [lambda: published.update(_docker_plan(ctx)), first_pass],
+                 max_workers=2)
+    later: list[tuple[str, list[int], bool]] = []
+    for address, ports in published.items():
+        if address not in base:  # a publication bound to another address of the host
+            later.append((address, sorted({*cfg.extra_ports, *ports}), True))
+            continue
+        kept = {svc.port for svc in found[address]}
+        for svc in found[address]:
+            svc.extra_port = svc.extra_port or svc.port in ports
+        if redo := sorted(set(ports) - kept):
+            later.append((address, redo, False))
+    more = parallel_map(
+        lambda item: discover(client, item[0], item[1], () if not item[2] else proxies, creds,
+                              catalog=item[2]), later, max_workers=8)
+    for (address, _ports, _catalog), svcs in zip(later, more, strict=True):
+        found[address] = sorted([*found.get(address, []), *svcs], key=lambda svc: svc.port)
+    return [svc for svcs in found.values() for svc in svcs]
 
 
 def docker_facts(ctx: AuditContext) -> DockerFacts:
