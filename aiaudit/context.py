@@ -93,7 +93,11 @@ class AuditContext:
         from aiaudit.http import SafeClient
 
         def create() -> Any:
-            client = SafeClient(host_budget=self.config.exposure.host_budget_seconds)
+            # A burst as large as the per-host concurrency cap (4 in flight at most either
+            # way), then the usual 20 per second: discovery's first round of a port does not
+            # wait out the spacing, and a host still gets at most 4 + 20 t requests in t s.
+            client = SafeClient(host_budget=self.config.exposure.host_budget_seconds,
+                                per_host_burst=4)
             self.cached("http:extra_clients", list).append(client)
             return client
 

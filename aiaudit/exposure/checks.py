@@ -68,6 +68,15 @@ def _get(client: Any, probe: Any, svc: NetService, method: str, path: str,
     return Answer.from_result(result)
 
 
+def _unauth_get(client: Any, svc: NetService, path: str) -> Answer:
+    """The plain (credential-free) GET of a read path, sent once per service: EXP-02's
+    read and EXP-03's proxy check ask the same question of the same route."""
+    answer = svc.unauth_reads.get(path)
+    if answer is None:
+        answer = svc.unauth_reads[path] = _get(client, probes.UNAUTH_READ, svc, "GET", path)
+    return answer
+
+
 def _read_line(method: str, path: str, answer: Answer) -> str:
     cause = answer.cause()
     if answer.status is None:
@@ -108,7 +117,7 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
     out = AuthState("unknown")
     refused: list[tuple[str, Answer]] = []
     for path in svc.read_paths()[:2]:
-        answer = _get(client, probes.UNAUTH_READ, svc, "GET", path)
+        answer = _unauth_get(client, svc, path)
         out.reads.append(_read_line("GET", path, answer))
         if answered(answer):
             out.state = "open"
@@ -176,7 +185,7 @@ class ProxyCheck:
 
 def proxy_check(client: Any, svc: NetService, auth_headers: dict[str, str]) -> ProxyCheck:
     path = svc.read_paths()[0]
-    answer = _get(client, probes.UNAUTH_READ, svc, "GET", path)
+    answer = _unauth_get(client, svc, path)
     proxy = proxy_of(answer) or proxy_of(svc.answers.get("/"))
     out = ProxyCheck(proxied=proxy is not None or bool(svc.proxy_url),
                      proxy=proxy.name if proxy else (svc.proxy or ""), tls=svc.tls)

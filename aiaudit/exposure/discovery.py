@@ -46,6 +46,7 @@ class NetService:
     behind: Identification | None = None  # identified with the proxy credential
     extra_port: bool = False  # listed in [exposure] extra_ports
     stalled: str = ""  # an AI service's default port whose host was given up (timed out)
+    unauth_reads: dict[str, Answer] = field(default_factory=dict)  # EXP checks' plain GETs
 
     @property
     def host(self) -> str:
