@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--extra-ports takes comma-separated port numbers")
     started = time.monotonic()
     # one second's worth of requests at once per port, then the usual 20 per second: a
-    # short discovery does not wait out the rate (the audit keeps evenly spaced requests)
+    # short discovery does not wait out the rate (the audit allows a burst of 4)
     with SafeClient(host_budget=args.host_budget, per_host_burst=20) as client:
         found = discover(client, args.host, extra)
         records = client.records
