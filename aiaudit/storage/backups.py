@@ -56,7 +56,7 @@ def _list_script(dirs: list[str], store_path: str, globs: tuple[str, ...] = ()) 
         q = shlex.quote(d)
         parts.append(f"findmnt -n -o TARGET -T {q} 2>/dev/null | sed 's/^/B{i} /'")
         parts.append(
-            f"[ -d {q} ] && find {q} -maxdepth 3 -type f -exec stat -c "
+            f"[ -d {q} ] && find -H {q} -maxdepth 3 -type f -exec stat -c "
             f"'F %d {STAT_FMT}' -- {{}} + 2>/dev/null"
         )
     for j, glob in enumerate(globs, start=len(dirs)):
@@ -142,7 +142,7 @@ STATE_DIR_BACKUPS = ("*.db.gz", "*.db.zst", "*.db.xz", "*.db.bz2", "*.sqlite.gz"
 
 
 def _standalone_script(backup_dirs: list[str], state_dirs: list[str]) -> str:
-    parts = [f"[ -d {shlex.quote(d)} ] && find {shlex.quote(d)} -maxdepth 3 -type f -exec "
+    parts = [f"[ -d {shlex.quote(d)} ] && find -H {shlex.quote(d)} -maxdepth 3 -type f -exec "
              f"stat -c 'F\t{i}\t{STAT_FMT}' -- {{}} +" for i, d in enumerate(backup_dirs)]
     for i, d in enumerate(state_dirs):
         root = shlex.quote(d.rstrip("/") or "/")

@@ -63,7 +63,7 @@ def log_files(fs: HostFS, configured: list[str], state_dirs: list[str]) -> list[
     """Configured access logs plus `*.log*` files below the state dirs (rotations included)."""
     parts = [f"for f in {shlex.quote(p)} {shlex.quote(p)}.*; do [ -f \"$f\" ] && "
              f"stat -c '{STAT_FMT}' -- \"$f\"; done" for p in configured]
-    parts += [f"[ -d {shlex.quote(d)} ] && find {shlex.quote(d)} -maxdepth 3 -type f "
+    parts += [f"[ -d {shlex.quote(d)} ] && find -H {shlex.quote(d)} -maxdepth 3 -type f "
               f"\\( -name '*.log' -o -name '*.log.*' \\) -exec stat -c '{STAT_FMT}' -- {{}} +"
               for d in state_dirs]
     _, out, _ = fs.run("; ".join(parts) + "; true", timeout=60) if parts else (0, "", "")
@@ -83,7 +83,7 @@ def upload_files(fs: HostFS, data_dirs: list[str]) -> list[FileInfo]:
     from aiaudit.products import open_webui
 
     sub = open_webui.product_data()["state"]["uploads"]
-    parts = [f"[ -d {shlex.quote(d + '/' + sub)} ] && find {shlex.quote(d + '/' + sub)} "
+    parts = [f"[ -d {shlex.quote(d + '/' + sub)} ] && find -H {shlex.quote(d + '/' + sub)} "
              f"-maxdepth 3 -type f -exec stat -c '{STAT_FMT}' -- {{}} +" for d in data_dirs]
     _, out, _ = fs.run("; ".join(parts) + "; true", timeout=60) if parts else (0, "", "")
     files = []

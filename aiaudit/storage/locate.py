@@ -284,7 +284,7 @@ def _denied_subdirs(fs: HostFS, dirs: list[str]) -> list[Access]:
     if not dirs:
         return []
     words = " ".join(shlex.quote(d) for d in dirs)
-    _, out, _ = fs.run(f"find {words} -maxdepth 4 -type d 2>&1 >/dev/null | "
+    _, out, _ = fs.run(f"find -H {words} -maxdepth 4 -type d 2>&1 >/dev/null | "
                        "grep -F 'Permission denied' | head -n 200; true", timeout=60)
     found = []
     for line in out.splitlines():

@@ -150,7 +150,7 @@ def permission_facts(ctx: Any, root: str, app: str = "") -> PermissionFacts:
                             "was searched)")
     q = shlex.quote(root)
     rc, out, err = fs.run(
-        f"find {q} -printf '%y\\t%m\\t%u\\t%p\\t%l\\0' | head -z -n {MAX_ENTRIES + 1}",
+        f"find -H {q} -printf '%y\\t%m\\t%u\\t%p\\t%l\\0' | head -z -n {MAX_ENTRIES + 1}",
         timeout=120,
     )
     denied = [line for line in err.splitlines()
@@ -194,7 +194,7 @@ def _outside_configs(fs: HostFS, root: str, app: str, facts: PermissionFacts) ->
         return
     for path in outside:
         d = posixpath.dirname(path)
-        _, out, _ = fs.run(f"find {shlex.quote(d)} {shlex.quote(path)} -maxdepth 0 "
+        _, out, _ = fs.run(f"find -H {shlex.quote(d)} {shlex.quote(path)} -maxdepth 0 "
                            "-printf '%y\\t%m\\t%u\\t%p\\t%l\\0'", timeout=30)
         entries = parse_find(out)
         if len(entries) != 2:
