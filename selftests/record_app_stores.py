@@ -99,13 +99,16 @@ def dump_langflow(config_dir: Path, flow_id: str) -> Path:
 FLOWISE_ROWS = ("chat_message", "credential", "apikey", "variable")
 
 
-def record_flowise(url: str, home: Path, package: Path, llm: str) -> Path:
+def record_flowise(url: str, home: Path, package: Path, llm: str,
+                   delete_planted: bool = False) -> Path:
     """Flowise 3.1.4 (`flowise start` with HOME=<home>, so ~/.flowise is <home>/.flowise):
     an admin registered and logged in (POST /api/v1/account/register, /auth/login), an
     OpenAI credential holding the planted config key (Flowise encrypts it with
     encryption.key), the marketplace's "Conversation Chain" chatflow pointed at the lab's
     llama server (`llm`: its OpenAI-compatible base URL), and three predictions in two
-    sessions (POST /api/v1/prediction/<id>), one carrying the planted key."""
+    sessions (POST /api/v1/prediction/<id>), one carrying the planted key. With
+    `delete_planted` (state flowise-deleted) the planted session is then deleted through
+    Flowise's API and database.sqlite is kept as a file (its freed pages included)."""
     import http.cookiejar
 
     jar = http.cookiejar.CookieJar()
@@ -144,7 +147,27 @@ def record_flowise(url: str, home: Path, package: Path, llm: str) -> Path:
              {"question": text, "overrideConfig": {"sessionId": session}})
     record_flowise_variable(call)
     time.sleep(2)
-    return dump_flowise(home, flow_id)
+    if not delete_planted:
+        return dump_flowise(home, flow_id)
+    # the planted session deleted through Flowise's own API, as its "Delete all" in the
+    # view-messages dialog does (dist/controllers/chat-messages/index.js
+    # removeAllChatMessages: hardDelete also clears the memory node's session)
+    call(f"/api/v1/chatmessage/{flow_id}?sessionId=aiaudit-planted&hardDelete=true",
+         method="DELETE")
+    time.sleep(2)
+    return pack_file(home / ".flowise" / "database.sqlite",
+                     FIXTURES / "flowise-deleted.sqlite.gz")
+
+
+def pack_file(db: Path, out: Path) -> Path:
+    """The store file as the app left it, gzipped (mtime 0): a dump would lose the freed
+    pages a delete leaves, which is what the state is about."""
+    import gzip
+
+    if any(db.with_name(db.name + s).exists() for s in ("-wal", "-journal")):
+        raise RuntimeError(f"{db} has a -wal/-journal beside it: stop the app first")
+    out.write_bytes(gzip.compress(db.read_bytes(), mtime=0))
+    return out
 
 
 def record_flowise_variable(call) -> None:  # noqa: ANN001
@@ -230,7 +253,7 @@ def _literal(value: object) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("app", choices=["langflow", "flowise", "mlflow"])
+    ap.add_argument("app", choices=["langflow", "flowise", "flowise-deleted", "mlflow"])
     ap.add_argument("--url", default="")
     ap.add_argument("--config-dir", required=True, type=Path,
                     help="Langflow: LANGFLOW_CONFIG_DIR; Flowise: the HOME it runs with")
@@ -244,8 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.app == "mlflow":  # --config-dir: where mlflow.db is written; --url unused
         out = record_mlflow(args.config_dir, Path("/opt/aiaudit-fw/mlflow/bin/python"))
-    elif args.app == "flowise":
-        out = record_flowise(args.url.rstrip("/"), args.config_dir, args.package, args.llm)
+    elif args.app.startswith("flowise"):
+        out = record_flowise(args.url.rstrip("/"), args.config_dir, args.package, args.llm,
+                             delete_planted=args.app == "flowise-deleted")
     else:
         out = record_langflow(args.url.rstrip("/"), args.config_dir, args.site)
     print(f"recorded {out}")

@@ -1,0 +1,91 @@
+"""Store states unlike the ones the storage controls were built on, made from files real
+apps wrote (selftests/test_storage_held_out.py audits them):
+
+* flowise-api-deleted: Flowise 3.1.4's database.sqlite as Flowise left it after the
+  planted chat session was deleted through its own API (DELETE /api/v1/chatmessage/<flow>
+  ?sessionId=...&hardDelete=true; recorded by `record_app_stores.py flowise-deleted`, kept
+  as the file, gzipped: a dump would lose the freed pages). Flowise's SQLite is
+  node-sqlite3's bundled 3.44.2, built without SQLITE_SECURE_DELETE
+  (node_modules/sqlite3/deps/common-sqlite.gypi), and Flowise never VACUUMs: the deleted
+  rows stay in the freed pages;
+* llm-symlinked / flowise-symlinked: the app's dir below the user's home is a symlink to a
+  data dir elsewhere (both apps open it through the link: llm's user_dir(), Flowise's
+  path.join(homedir(), '.flowise'));
+* langflow-foreign: Langflow's planted config dir owned by another account, its files
+  0600 (the dir 0755), audited without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH;
+* langflow-closed: the same with the dir 0700 too.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+from selftests import app_states
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FLOWISE_DELETED = FIXTURES / "storage" / "apps" / "flowise-deleted.sqlite.gz"
+LLM = FIXTURES / "llm" / "vulnerable"
+# the key typed into the deleted session (record_app_stores.PLANTED)
+PLANTED = "sk-proj-" + "Q7vX2mN9pL4kR8sT1wY6zB3cF5hJ0dG" + "aE2iO9uK7nM4qW1xZ"
+
+
+def flowise_api_deleted(root: Path) -> Path:
+    """~/.flowise with the recorded store, the kept session moved to now (its rows are
+    rewritten in place; the freed pages are not touched), modes as Flowise's hardened
+    state (dir 0700, store 0600, keys from the environment: no key file)."""
+    home = root / "flowise-api-deleted" / ".flowise"
+    home.mkdir(parents=True)
+    db = home / "database.sqlite"
+    db.write_bytes(gzip.decompress(FLOWISE_DELETED.read_bytes()))
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA secure_delete = OFF")  # no page of the store zeroed here
+    app_states._to_now(conn, "chat_message", "createdDate", "%Y-%m-%d %H:%M:%f")
+    conn.commit()
+    conn.close()
+    home.chmod(0o700)
+    db.chmod(0o600)
+    return home
+
+
+def llm_symlinked(root: Path) -> Path:
+    """A user home whose ~/.config/io.datasette.llm links to a data dir beside it holding
+    llm's recorded vulnerable state (logs.db 0644 in a 0755 dir, keys.json 0600)."""
+    base = root / "llm-symlinked"
+    data = base / "data"
+    data.mkdir(parents=True)
+    data.chmod(0o755)
+    (data / "logs.db").write_bytes(gzip.decompress((LLM / "logs.db.gz").read_bytes()))
+    (data / "logs.db").chmod(0o644)
+    shutil.copyfile(LLM / "keys.json", data / "keys.json")
+    (data / "keys.json").chmod(0o600)
+    home = base / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / ".config" / "io.datasette.llm").symlink_to("../../data")
+    return home
+
+
+def flowise_symlinked(root: Path) -> Path:
+    """A user home whose ~/.flowise links to Flowise's hardened state elsewhere."""
+    base = root / "flowise-symlinked"
+    real = app_states.flowise_state(base / "srv", "hardened")  # .../srv/flowise/hardened/.flowise
+    home = base / "home"
+    home.mkdir(parents=True)
+    (home / ".flowise").symlink_to(real)
+    return home
+
+
+def langflow_foreign(root: Path, owner: str, name: str, dir_mode: int) -> Path:
+    """Langflow's planted config dir (with its .env) handed to `owner`, files 0600."""
+    import pwd
+
+    app_states.langflow_state(root / name, "vulnerable")
+    cfg = root / name / "langflow" / "vulnerable"
+    uid = pwd.getpwnam(owner).pw_uid
+    for path in (cfg, *cfg.iterdir()):
+        os.chown(path, uid, uid)
+        path.chmod(dir_mode if path == cfg else 0o600)
+    return cfg

@@ -1,0 +1,138 @@
+"""STO-01..05 and STO-07 on store states unlike the ones the storage controls were built
+on, from files real apps wrote (selftests/held_out_states.py): a Flowise chat session
+deleted through Flowise's API (the rows gone, their bytes left in freed pages), app dirs
+reached through a symlink, and a Langflow store owned by another account that the audit
+(root without CAP_DAC_*) cannot read. Two audits as an auditor runs them (pytest
+tests_storage --target=local); expected statuses: selftests/expected/real/held_out_stores.toml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selftests import held_out_states as states
+from selftests import unread_deploy
+from selftests.real_expect import passes_reading_nothing, per_dir_mismatches
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" /
+                          "held_out_stores.toml").read_text())
+TESTS = sorted(str(p.relative_to(ROOT))
+               for p in (ROOT / "tests_storage").glob("test_sto0[1-57]_*.py"))
+NO_DAC = ["capsh", "--drop=cap_dac_override,cap_dac_read_search", "--", "-c"]
+CLOSED = ("langflow-foreign", "langflow-closed")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("capsh") is None,
+                                reason="needs root (chown to another account) and capsh")
+
+
+def _audit(base: Path, name: str, homes: list[Path], wrap: list[str] | None = None) -> dict:
+    cfg = base / f"{name}.toml"
+    cfg.write_text("[deployment]\nhomes = [" + ", ".join(f'"{h}"' for h in homes) + "]\n")
+    reports = base / f"reports-{name}"
+    argv = [sys.executable, "-m", "pytest", *TESTS, "-p", "no:cacheprovider", "-q",
+            "--profile=quick", "--target=local", f"--audit-config={cfg}",
+            f"--report-dir={reports}"]
+    if wrap:
+        argv = [*wrap, " ".join(argv)]
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    latest = reports / "latest.json"
+    assert latest.exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
+    return json.loads(latest.read_text())
+
+
+@pytest.fixture(scope="module")
+def audits() -> Iterator[tuple[Path, list[dict]]]:
+    base = Path(tempfile.mkdtemp(prefix="aiaudit-held-out-"))
+    base.chmod(0o755)  # the other account's dirs sit below it
+    try:
+        open_homes = [states.flowise_api_deleted(base).parent, states.llm_symlinked(base),
+                      states.flowise_symlinked(base)]
+        unread_deploy.ensure_user(unread_deploy.OWNER, base / "owner-home")
+        closed = [states.langflow_foreign(base, unread_deploy.OWNER, "langflow-foreign", 0o755),
+                  states.langflow_foreign(base, unread_deploy.OWNER, "langflow-closed", 0o700)]
+        yield base, [_audit(base, "open", open_homes), _audit(base, "closed", closed, NO_DAC)]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _cases(docs: list[dict], cid: str, where: Path) -> list[dict]:
+    out = []
+    for doc in docs:
+        for control in doc["controls"]:
+            if control["id"] == cid:
+                out += [c for c in control["cases"]
+                        if c["case"].split(":", 1)[-1] == str(where)
+                        or c["case"].split(":", 1)[-1].startswith(f"{where}/")]
+    return out
+
+
+def test_the_deleted_sessions_key_is_only_in_freed_pages(tmp_path):
+    """The state's premise, checked on the recorded file: the key is in no row, but its
+    bytes are still in the store (what a SQL-only reader would miss)."""
+    import sqlite3
+
+    db = states.flowise_api_deleted(tmp_path) / "database.sqlite"
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT count(*) FROM chat_message WHERE content LIKE ?",
+                        (f"%{states.PLANTED[:20]}%",)).fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    conn.close()
+    assert rows == 0 and free > 0, (rows, free)
+    assert states.PLANTED.encode() in db.read_bytes()
+
+
+def test_every_state_gets_its_expected_status(audits):
+    base, docs = audits
+    wrong = per_dir_mismatches(EXPECTED, lambda cid, label: _cases(docs, cid, base / label))
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_pass_reads_nothing(audits):
+    _, docs = audits
+    empty = passes_reading_nothing(docs)
+    assert not empty, empty
+
+
+def test_unreadable_stores_name_path_and_right(audits):
+    base, docs = audits
+    for label in CLOSED:
+        for cid in ("STO-01", "STO-03"):
+            for case in _cases(docs, cid, base / label):
+                if case["status"] == "ERROR":
+                    assert str(base / label) in case["reason"], case
+
+
+def test_a_symlinked_app_dir_is_judged_through_the_link(audits):
+    """find without -H lists a symlinked state dir as the link alone: STO-05 judged one
+    entry ('symlink ... leaves the state dir', FAIL on Flowise's 0700/0600 state) and the
+    backup and log searches found nothing below it."""
+    base, docs = audits
+    [flowise] = _cases(docs, "STO-05", base / "flowise-symlinked")
+    assert flowise["status"] == "PASS" and "leaves the state dir" not in flowise["reason"]
+    assert int(flowise["evidence"]["read"].split("entries=")[1].split()[0]) >= 2, flowise
+    [llm] = _cases(docs, "STO-05", base / "llm-symlinked")
+    assert "logs.db is 0644" in llm["reason"] and "leaves the state dir" not in llm["reason"]
+
+
+def test_the_deleted_chat_is_found_in_the_freed_pages(audits):
+    """The deleted session's key (56 characters) is no row any more: STO-03 names it at a
+    raw byte offset of the store, not at a table cell read through SQL."""
+    base, docs = audits
+    [sto03] = [c for c in _cases(docs, "STO-03", base / "flowise-api-deleted")
+               if c["status"] == "FAIL"]
+    raw = [v for k, v in sto03["evidence"].items() if k.startswith("secret ")
+           and re.search(r"database\.sqlite@\d+: sk-p…\[56\]", v)]
+    assert raw, sto03["evidence"]
