@@ -8,6 +8,9 @@ apps wrote (selftests/test_storage_held_out.py audits them):
   node-sqlite3's bundled 3.44.2, built without SQLITE_SECURE_DELETE
   (node_modules/sqlite3/deps/common-sqlite.gypi), and Flowise never VACUUMs: the deleted
   rows stay in the freed pages;
+* mlflow-api-deleted: MLflow 3.17.2's mlflow.db after the planted trace was deleted
+  through MlflowClient.delete_traces (`record_app_stores.py mlflow-deleted`, the file kept):
+  foreign keys on and Debian's SQLite with secure_delete, so nothing of it is left;
 * llm-symlinked / flowise-symlinked: the app's dir below the user's home is a symlink to a
   data dir elsewhere (both apps open it through the link: llm's user_dir(), Flowise's
   path.join(homedir(), '.flowise'));
@@ -22,12 +25,14 @@ import gzip
 import os
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 from selftests import app_states
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FLOWISE_DELETED = FIXTURES / "storage" / "apps" / "flowise-deleted.sqlite.gz"
+MLFLOW_DELETED = FIXTURES / "storage" / "apps" / "mlflow-deleted.db.gz"
 LLM = FIXTURES / "llm" / "vulnerable"
 # the key typed into the deleted session (record_app_stores.PLANTED)
 PLANTED = "sk-proj-" + "Q7vX2mN9pL4kR8sT1wY6zB3cF5hJ0dG" + "aE2iO9uK7nM4qW1xZ"
@@ -49,6 +54,25 @@ def flowise_api_deleted(root: Path) -> Path:
     home.chmod(0o700)
     db.chmod(0o600)
     return home
+
+
+def mlflow_api_deleted(root: Path) -> Path:
+    """The recorded mlflow.db, the kept trace moved to now, dir 0700 and store 0600."""
+    d = root / "mlflow-api-deleted"
+    d.mkdir(parents=True)
+    db = d / "mlflow.db"
+    db.write_bytes(gzip.decompress(MLFLOW_DELETED.read_bytes()))
+    conn = sqlite3.connect(db)
+    ms = int(time.time() * 1000) - conn.execute("SELECT max(timestamp_ms) FROM trace_info"
+                                                ).fetchone()[0]
+    conn.execute(f"UPDATE trace_info SET timestamp_ms = timestamp_ms + {ms}")
+    conn.execute(f"UPDATE spans SET start_time_unix_nano = start_time_unix_nano + {ms}000000,"
+                 f" end_time_unix_nano = end_time_unix_nano + {ms}000000")
+    conn.commit()
+    conn.close()
+    d.chmod(0o700)
+    db.chmod(0o600)
+    return d
 
 
 def llm_symlinked(root: Path) -> Path:

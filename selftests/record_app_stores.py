@@ -214,6 +214,31 @@ def record_mlflow(out_dir: Path, python: Path) -> Path:
     return dump(out_dir / "mlflow.db", FIXTURES / "mlflow.sql", MLFLOW_ROWS, {})
 
 
+# MLflow's own client deletes the planted trace (MlflowClient.delete_traces)
+MLFLOW_DELETE = """
+import sys, mlflow
+from mlflow import MlflowClient
+mlflow.set_tracking_uri(f"sqlite:///{sys.argv[1]}/mlflow.db")
+client = MlflowClient()
+exp = client.get_experiment_by_name("aiaudit-chat")
+planted = [t.info.trace_id for t in client.search_traces(locations=[exp.experiment_id])
+           if any(s.name == "session-planted" for s in t.data.spans)]
+assert client.delete_traces(experiment_id=exp.experiment_id, trace_ids=planted) == 1
+"""
+
+
+def record_mlflow_deleted(out_dir: Path, python: Path) -> Path:
+    """The two traced calls, then the planted trace deleted through MLflow's client; the
+    store kept as the file (gzipped), whatever its free pages hold."""
+    import subprocess
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for script, args in ((MLFLOW_SCRIPT, [PLANTED]), (MLFLOW_DELETE, [])):
+        subprocess.run([str(python), "-c", script, str(out_dir), *args], check=True,
+                       timeout=600)
+    return pack_file(out_dir / "mlflow.db", FIXTURES / "mlflow-deleted.db.gz")
+
+
 def dump(db: Path, out: Path, tables: tuple[str, ...], where: dict[str, str]) -> Path:
     """Schema of every table and index, rows of `tables` (and of `where`'s, filtered)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -253,7 +278,8 @@ def _literal(value: object) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("app", choices=["langflow", "flowise", "flowise-deleted", "mlflow"])
+    ap.add_argument("app", choices=["langflow", "flowise", "flowise-deleted", "mlflow",
+                                    "mlflow-deleted"])
     ap.add_argument("--url", default="")
     ap.add_argument("--config-dir", required=True, type=Path,
                     help="Langflow: LANGFLOW_CONFIG_DIR; Flowise: the HOME it runs with")
@@ -265,8 +291,11 @@ def main(argv: list[str] | None = None) -> int:
                     default=next(Path("/opt/aiaudit-fw/langflow/lib").glob(
                         "python3*/site-packages"), Path("/nonexistent")))
     args = ap.parse_args(argv)
+    mlflow_python = Path("/opt/aiaudit-fw/mlflow/bin/python")
     if args.app == "mlflow":  # --config-dir: where mlflow.db is written; --url unused
-        out = record_mlflow(args.config_dir, Path("/opt/aiaudit-fw/mlflow/bin/python"))
+        out = record_mlflow(args.config_dir, mlflow_python)
+    elif args.app == "mlflow-deleted":
+        out = record_mlflow_deleted(args.config_dir, mlflow_python)
     elif args.app.startswith("flowise"):
         out = record_flowise(args.url.rstrip("/"), args.config_dir, args.package, args.llm,
                              delete_planted=args.app == "flowise-deleted")

@@ -59,7 +59,7 @@ def audits() -> Iterator[tuple[Path, list[dict]]]:
     base.chmod(0o755)  # the other account's dirs sit below it
     try:
         open_homes = [states.flowise_api_deleted(base).parent, states.llm_symlinked(base),
-                      states.flowise_symlinked(base)]
+                      states.flowise_symlinked(base), states.mlflow_api_deleted(base)]
         unread_deploy.ensure_user(unread_deploy.OWNER, base / "owner-home")
         closed = [states.langflow_foreign(base, unread_deploy.OWNER, "langflow-foreign", 0o755),
                   states.langflow_foreign(base, unread_deploy.OWNER, "langflow-closed", 0o700)]
@@ -136,3 +136,11 @@ def test_the_deleted_chat_is_found_in_the_freed_pages(audits):
     raw = [v for k, v in sto03["evidence"].items() if k.startswith("secret ")
            and re.search(r"database\.sqlite@\d+: sk-p…\[56\]", v)]
     assert raw, sto03["evidence"]
+
+
+def test_mlflows_deleted_trace_left_nothing(tmp_path):
+    """The premise of mlflow-api-deleted: MLflow's delete took the trace's spans with it
+    and SQLite zeroed them (no byte of the key left), so STO-03 PASS reads a clean file."""
+    db = states.mlflow_api_deleted(tmp_path) / "mlflow.db"
+    assert states.PLANTED.encode() not in db.read_bytes()
+    assert b"session-clean" in db.read_bytes()
