@@ -14,6 +14,11 @@ apps wrote (selftests/test_storage_held_out.py audits them):
 * llm-symlinked / flowise-symlinked: the app's dir below the user's home is a symlink to a
   data dir elsewhere (both apps open it through the link: llm's user_dir(), Flowise's
   path.join(homedir(), '.flowise'));
+* langflow-pip: Langflow's default store place for a pip install: `langflow run` without
+  LANGFLOW_SAVE_DB_IN_CONFIG_DIR writes langflow.db into the langflow package's own dir
+  (lfx/services/settings/groups/database.py; seen on a real run of langflow 1.13.0), the
+  config dir ~/.cache/langflow holds only secret_key. Here the recorded planted rows in a
+  venv's site-packages/langflow/ (the venv as pyvenv.cfg and that dir only);
 * langflow-foreign: Langflow's planted config dir owned by another account, its files
   0600 (the dir 0755), audited without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH;
 * langflow-closed: the same with the dir 0700 too.
@@ -99,6 +104,26 @@ def flowise_symlinked(root: Path) -> Path:
     home = base / "home"
     home.mkdir(parents=True)
     (home / ".flowise").symlink_to(real)
+    return home
+
+
+def langflow_pip(root: Path) -> Path:
+    """A user home with ~/venv (Langflow pip-installed) and ~/.cache/langflow/secret_key."""
+    home = root / "langflow-pip" / "home"
+    cfg = app_states.langflow_state(root / "langflow-pip", "vulnerable")
+    pkg = home / "venv" / "lib" / "python3.11" / "site-packages" / "langflow"
+    pkg.mkdir(parents=True)
+    (home / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
+    (pkg / "__init__.py").write_text("")
+    shutil.move(cfg / "langflow.db", pkg / "langflow.db")
+    (home / ".cache" / "langflow").mkdir(parents=True)
+    shutil.move(cfg / "secret_key", home / ".cache" / "langflow" / "secret_key")
+    shutil.rmtree(root / "langflow-pip" / "langflow")  # its .env is not this state's
+    for d in (pkg, *pkg.parents):
+        if d == home:
+            break
+        d.chmod(0o755)
+    (pkg / "langflow.db").chmod(0o644)
     return home
 
 

@@ -59,7 +59,8 @@ def audits() -> Iterator[tuple[Path, list[dict]]]:
     base.chmod(0o755)  # the other account's dirs sit below it
     try:
         open_homes = [states.flowise_api_deleted(base).parent, states.llm_symlinked(base),
-                      states.flowise_symlinked(base), states.mlflow_api_deleted(base)]
+                      states.flowise_symlinked(base), states.mlflow_api_deleted(base),
+                      states.langflow_pip(base)]
         unread_deploy.ensure_user(unread_deploy.OWNER, base / "owner-home")
         closed = [states.langflow_foreign(base, unread_deploy.OWNER, "langflow-foreign", 0o755),
                   states.langflow_foreign(base, unread_deploy.OWNER, "langflow-closed", 0o700)]

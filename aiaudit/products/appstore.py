@@ -47,6 +47,12 @@ class StoreApp:
     def abs_dirs(self) -> tuple[str, ...]:
         return tuple(self._state().get("abs_dirs", ()))
 
+    def pip_dirs(self) -> tuple[str, ...]:
+        """Globs, relative to a named dir (a venv, or a home holding one), of the app's
+        package dir in a pip install, where the app keeps its store by default (Langflow's
+        langflow.db): each one holding a store is a state dir of the app."""
+        return tuple(self._state().get("pip_dirs", ()))
+
     def dbs(self) -> tuple[str, ...]:
         """Store globs relative to the state dir."""
         return tuple(self._state()["dbs"])

@@ -146,6 +146,7 @@ def _candidate_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
             for rel in layout.home_dirs:
                 candidates.append((layout.app, posixpath.join(path, rel),
                                    f"below {path} ({named.found_by})"))
+    candidates += _pip_package_dirs(fs, [n.path for n in scope.state_dirs])
     for root in scope.roots:
         candidates.append((root.product, root.path, root.found_by))
     if scope.closed:  # the rest of the host is "also seen", not judged
@@ -178,6 +179,32 @@ def _candidate_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
             for path in layout.abs_dirs:
                 candidates.append((layout.app, path, "default location"))
     return candidates
+
+
+def _pip_package_dirs(fs: HostFS, named: list[str]) -> list[tuple[str, str, str]]:
+    """(app, package dir, found_by) for each pip install below a named dir whose package
+    dir holds the app's store (Langflow's default langflow.db place): one round trip, none
+    when no app keeps its store in its package."""
+    from aiaudit.products.appstore import store_apps
+
+    words = " ".join(shlex.quote(p) for p in named if p.startswith("/"))
+    loops = []
+    for app in store_apps().values():
+        names = " ".join(shlex.quote(posixpath.basename(g)) for g in app.dbs())
+        for glob in app.pip_dirs():  # our own constant globs
+            loops.append(f'for q in "$p"/{glob}; do for n in {names}; do '
+                         f'[ -f "$q/$n" ] && printf \'%s\\t%s\\t%s\\n\' '
+                         f'{shlex.quote(app.app)} "$p" "$q" && break; done; done')
+    if not words or not loops:
+        return []
+    _, out, _ = fs.run(f"for p in {words}; do {'; '.join(loops)}; done; true", timeout=60)
+    found: dict[tuple[str, str], str] = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3:  # the first named dir it was found below names it
+            found.setdefault((parts[0], parts[2]), f"the package dir of a pip install below "
+                             f"{parts[1]} (where the app keeps its store by default)")
+    return [(app, path, by) for (app, path), by in found.items()]
 
 
 def _script(candidates: list[tuple[str, str, str]]) -> str:
