@@ -19,6 +19,7 @@ apps wrote (selftests/test_storage_held_out.py audits them):
   (lfx/services/settings/groups/database.py; seen on a real run of langflow 1.13.0), the
   config dir ~/.cache/langflow holds only secret_key. Here the recorded planted rows in a
   venv's site-packages/langflow/ (the venv as pyvenv.cfg and that dir only);
+  langflow-pip-private the hardened rows there, langflow.db chmod 0600 by the operator;
 * langflow-foreign: Langflow's planted config dir owned by another account, its files
   0600 (the dir 0755), audited without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH;
 * langflow-closed: the same with the dir 0700 too.
@@ -107,10 +108,12 @@ def flowise_symlinked(root: Path) -> Path:
     return home
 
 
-def langflow_pip(root: Path) -> Path:
-    """A user home with ~/venv (Langflow pip-installed) and ~/.cache/langflow/secret_key."""
-    home = root / "langflow-pip" / "home"
-    cfg = app_states.langflow_state(root / "langflow-pip", "vulnerable")
+def langflow_pip(root: Path, label: str = "langflow-pip", rows: str = "vulnerable") -> Path:
+    """A user home with ~/venv (Langflow pip-installed) and ~/.cache/langflow/secret_key;
+    `rows` the recorded state's rows (the planted or the hardened store), langflow.db at
+    the 0644 Langflow leaves (the hardened rows: 0600, as an operator chmods it)."""
+    home = root / label / "home"
+    cfg = app_states.langflow_state(root / label, rows)
     pkg = home / "venv" / "lib" / "python3.11" / "site-packages" / "langflow"
     pkg.mkdir(parents=True)
     (home / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
@@ -118,12 +121,12 @@ def langflow_pip(root: Path) -> Path:
     shutil.move(cfg / "langflow.db", pkg / "langflow.db")
     (home / ".cache" / "langflow").mkdir(parents=True)
     shutil.move(cfg / "secret_key", home / ".cache" / "langflow" / "secret_key")
-    shutil.rmtree(root / "langflow-pip" / "langflow")  # its .env is not this state's
+    shutil.rmtree(root / label / "langflow")  # its .env is not this state's
     for d in (pkg, *pkg.parents):
         if d == home:
             break
         d.chmod(0o755)
-    (pkg / "langflow.db").chmod(0o644)
+    (pkg / "langflow.db").chmod(0o644 if rows == "vulnerable" else 0o600)
     return home
 
 

@@ -60,7 +60,8 @@ def audits() -> Iterator[tuple[Path, list[dict]]]:
     try:
         open_homes = [states.flowise_api_deleted(base).parent, states.llm_symlinked(base),
                       states.flowise_symlinked(base), states.mlflow_api_deleted(base),
-                      states.langflow_pip(base)]
+                      states.langflow_pip(base),
+                      states.langflow_pip(base, "langflow-pip-private", "hardened")]
         unread_deploy.ensure_user(unread_deploy.OWNER, base / "owner-home")
         closed = [states.langflow_foreign(base, unread_deploy.OWNER, "langflow-foreign", 0o755),
                   states.langflow_foreign(base, unread_deploy.OWNER, "langflow-closed", 0o700)]

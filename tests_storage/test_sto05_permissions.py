@@ -19,6 +19,9 @@ def test_state_dir_is_private_to_the_service_user(state_dir, audit, evidence):
     evidence.add("service user", f"{facts.service_user} ({facts.user_source})")
     evidence.add("entries checked", f"{facts.entries}" + (" (capped)" if facts.truncated else ""))
     evidence.read(entries=facts.entries)
+    if facts.package_dir:
+        evidence.add("judged", f"{state_dir.app}'s store files in its pip package dir and who "
+                     "can reach them (the package's code and dirs are public by design)")
     if facts.outside:
         evidence.add(f"{state_dir.app} files outside the state dir",
                      ", ".join(f"{e.path} {e.mode:04o}" for e in facts.outside[:5]))

@@ -53,6 +53,24 @@ class StoreApp:
         langflow.db): each one holding a store is a state dir of the app."""
         return tuple(self._state().get("pip_dirs", ()))
 
+    def is_package_dir(self, path: str) -> bool:
+        """Whether a dir is the app's package dir in a pip install (lib/python3.X/
+        site-packages/<pkg>, the tail every `pip_dirs` glob ends in)."""
+        from fnmatch import fnmatchcase
+
+        parts = posixpath.normpath(path).split("/")
+        for glob in self.pip_dirs():
+            tail = glob.split("/")[-4:]
+            if len(parts) >= len(tail) and all(
+                    fnmatchcase(p, t) for p, t in zip(parts[-len(tail):], tail, strict=True)):
+                return True
+        return False
+
+    def owns_file_in_package(self, name: str) -> bool:
+        """Whether a file in the app's package dir is its store or a copy of it
+        (langflow.db, langflow.db-wal, langflow.db.bak): the rest is the package's code."""
+        return any(name.startswith(posixpath.basename(g)) for g in self.dbs())
+
     def dbs(self) -> tuple[str, ...]:
         """Store globs relative to the state dir."""
         return tuple(self._state()["dbs"])

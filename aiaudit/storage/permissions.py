@@ -47,6 +47,7 @@ class PermissionFacts:
     truncated: bool = False
     denied: list[str] = field(default_factory=list)  # dirs find could not open, with the right
     outside: list[Entry] = field(default_factory=list)  # the product's files judged outside
+    package_dir: bool = False  # a pip install's package dir: only the app's store judged
 
     @property
     def problems(self) -> list[str]:
@@ -149,13 +150,18 @@ def permission_facts(ctx: Any, root: str, app: str = "") -> PermissionFacts:
         raise CouldNotCheck(f"state dir {root} does not exist on the target (its parent "
                             "was searched)")
     q = shlex.quote(root)
+    pkg = _package_app(app, root)
+    depth = " -maxdepth 1" if pkg else ""  # the package's code below is not state
     rc, out, err = fs.run(
-        f"find -H {q} -printf '%y\\t%m\\t%u\\t%p\\t%l\\0' | head -z -n {MAX_ENTRIES + 1}",
-        timeout=120,
+        f"find -H {q}{depth} -printf '%y\\t%m\\t%u\\t%p\\t%l\\0' | head -z -n "
+        f"{MAX_ENTRIES + 1}", timeout=120,
     )
     denied = [line for line in err.splitlines()
               if line.startswith("find: ") and line.endswith("Permission denied")]
     entries = parse_find(out)
+    if pkg and entries:  # the dir itself (who can reach in) and the app's store files
+        entries = [entries[0], *(e for e in entries[1:] if e.kind != "d" and
+                                 pkg.owns_file_in_package(posixpath.basename(e.path)))]
     if not entries:
         raise CouldNotCheck(f"cannot list {root}: {err.strip()[:200] or 'no entries'}")
     configured = settings_for(ctx).service_user
@@ -169,10 +175,22 @@ def permission_facts(ctx: Any, root: str, app: str = "") -> PermissionFacts:
         else:
             user, source = entries[0].owner, "owner of the state dir (no process holds it open)"
     facts = judge(root, entries[:MAX_ENTRIES], user, source, app)
+    if pkg:  # pip makes the package dir 0755 and owns it: its mode only says who reaches in
+        facts.package_dir = True
+        facts.loose_dirs = []
+        facts.wrong_owner = [e for e in facts.wrong_owner if e.kind != "d"]
     facts.truncated = len(entries) > MAX_ENTRIES
     facts.denied = [_denied_reason(line) for line in denied]
     _outside_configs(fs, root, app, facts)
     return facts
+
+
+def _package_app(app: str, root: str) -> Any:
+    """The store app whose pip package dir `root` is (Langflow's default store place)."""
+    from aiaudit.products.appstore import store_app
+
+    pkg = store_app(app) if app else None
+    return pkg if pkg is not None and pkg.is_package_dir(root) else None
 
 
 def _outside_configs(fs: HostFS, root: str, app: str, facts: PermissionFacts) -> None:
