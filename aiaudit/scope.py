@@ -358,11 +358,9 @@ def resolve(config: AuditConfig, fs: HostFS) -> Scope:
 _UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 
 
-def _unit_state_dirs(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """(unit, product, dir) for the state dirs the deployment's units set in their environment
-    (`Environment=` lines, drop-ins included): each product's state env, and the directory
-    of an Open WebUI `DATABASE_URL=sqlite:///PATH` (open_webui/env.py: the store may live
-    outside DATA_DIR)."""
+def unit_settings(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(unit, key, value) of every `Environment=` item (KEY=VALUE) and of `ExecStart=` (key
+    "ExecStart", the command line) of the deployment's units, drop-ins included."""
     if not units:
         return []
     names = [u.removesuffix(".service") for u in units]
@@ -370,9 +368,8 @@ def _unit_state_dirs(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str,
     files += [f"/etc/systemd/system/{u}.service.d/*.conf" for u in names]
     words = " ".join(shlex.quote(f) if "*" not in f else f for f in files)
     _, out, _ = fs.run(f"for f in {words}; do [ -f \"$f\" ] && printf '#%s\\n' \"$f\" && "
-                       "grep -E '^[[:space:]]*Environment=' \"$f\"; done; true", timeout=30)
-    envs = {hermes.home_env(): HERMES, openclaw.state_env(): OPENCLAW,
-            open_webui.state_env(): OPEN_WEBUI}
+                       "grep -E '^[[:space:]]*(Environment|ExecStart)=' \"$f\"; done; true",
+                       timeout=30)
     found: list[tuple[str, str, str]] = []
     unit = ""
     for line in out.splitlines():
@@ -380,18 +377,35 @@ def _unit_state_dirs(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str,
             path = line[1:].split(".service.d/")[0]
             unit = posixpath.basename(path).removesuffix(".service")
             continue
+        directive, _, rest = line.strip().partition("=")
+        if directive == "ExecStart":
+            found.append((unit, "ExecStart", rest.lstrip("-@:+!")))
+            continue
         try:
-            items = shlex.split(line.split("=", 1)[1])
-        except (ValueError, IndexError):
+            items = shlex.split(rest)
+        except ValueError:
             continue
         for item in items:
             key, _, value = item.partition("=")
-            if key in envs and value.startswith("/"):
-                found.append((unit, envs[key], _norm(value)))
-            elif key == "DATABASE_URL" and value.startswith("sqlite:///"):
-                path = value.split("?", 1)[0].removeprefix("sqlite:///")
-                if path.startswith("/"):  # sqlite:////abs/webui.db (relative: cwd's)
-                    found.append((unit, OPEN_WEBUI, posixpath.dirname(_norm(path))))
+            found.append((unit, key, value))
+    return found
+
+
+def _unit_state_dirs(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(unit, product, dir) for the state dirs the deployment's units set in their environment
+    (`Environment=` lines, drop-ins included): each product's state env, and the directory
+    of an Open WebUI `DATABASE_URL=sqlite:///PATH` (open_webui/env.py: the store may live
+    outside DATA_DIR)."""
+    envs = {hermes.home_env(): HERMES, openclaw.state_env(): OPENCLAW,
+            open_webui.state_env(): OPEN_WEBUI}
+    found: list[tuple[str, str, str]] = []
+    for unit, key, value in unit_settings(fs, units):
+        if key in envs and value.startswith("/"):
+            found.append((unit, envs[key], _norm(value)))
+        elif key == "DATABASE_URL" and value.startswith("sqlite:///"):
+            path = value.split("?", 1)[0].removeprefix("sqlite:///")
+            if path.startswith("/"):  # sqlite:////abs/webui.db (relative: cwd's)
+                found.append((unit, OPEN_WEBUI, posixpath.dirname(_norm(path))))
     return list(dict.fromkeys(found))
 
 

@@ -20,6 +20,9 @@ apps wrote (selftests/test_storage_held_out.py audits them):
   config dir ~/.cache/langflow holds only secret_key. Here the recorded planted rows in a
   venv's site-packages/langflow/ (the venv as pyvenv.cfg and that dir only);
   langflow-pip-private the hardened rows there, langflow.db chmod 0600 by the operator;
+* langflow-unit / n8n-unit: deployments the audit knows by their systemd unit only; the
+  unit's Environment= names the config dir (LANGFLOW_CONFIG_DIR, N8N_USER_FOLDER), its
+  ExecStart the venv Langflow runs from;
 * langflow-foreign: Langflow's planted config dir owned by another account, its files
   0600 (the dir 0755), audited without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH;
 * langflow-closed: the same with the dir 0700 too.
@@ -128,6 +131,24 @@ def langflow_pip(root: Path, label: str = "langflow-pip", rows: str = "vulnerabl
         d.chmod(0o755)
     (pkg / "langflow.db").chmod(0o644 if rows == "vulnerable" else 0o600)
     return home
+
+
+def units(root: Path) -> Path:
+    """The unit dir of langflow-unit and n8n-unit (bound over /etc/systemd/system)."""
+    unit_dir = root / "systemd"
+    unit_dir.mkdir()
+    home = langflow_pip(root, "langflow-unit")
+    (unit_dir / "langflow.service").write_text(
+        "[Unit]\nDescription=Langflow\n\n[Service]\nUser=root\n"
+        f"Environment=LANGFLOW_CONFIG_DIR={home}/.cache/langflow\n"
+        f"ExecStart={home}/venv/bin/langflow run --host 127.0.0.1\n"
+        "\n[Install]\nWantedBy=multi-user.target\n")
+    folder = app_states.n8n_state(root / "n8n-unit", "vulnerable")
+    (unit_dir / "n8n.service").write_text(
+        "[Unit]\nDescription=n8n\n\n[Service]\nUser=root\n"
+        f'Environment="N8N_USER_FOLDER={folder}" "N8N_PORT=5678"\n'
+        "ExecStart=/usr/bin/n8n start\n\n[Install]\nWantedBy=multi-user.target\n")
+    return unit_dir
 
 
 def langflow_foreign(root: Path, owner: str, name: str, dir_mode: int) -> Path:

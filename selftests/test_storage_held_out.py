@@ -37,9 +37,15 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("capsh") is No
                                 reason="needs root (chown to another account) and capsh")
 
 
-def _audit(base: Path, name: str, homes: list[Path], wrap: list[str] | None = None) -> dict:
+def _audit(base: Path, name: str, homes: list[Path], wrap: list[str] | None = None,
+           units: tuple[str, ...] = ()) -> dict:
     cfg = base / f"{name}.toml"
-    cfg.write_text("[deployment]\nhomes = [" + ", ".join(f'"{h}"' for h in homes) + "]\n")
+    lines = ["[deployment]"]
+    if homes:
+        lines.append(f"homes = {json.dumps([str(h) for h in homes])}")
+    if units:
+        lines.append(f"units = {json.dumps(list(units))}")
+    cfg.write_text("\n".join(lines) + "\n")
     reports = base / f"reports-{name}"
     argv = [sys.executable, "-m", "pytest", *TESTS, "-p", "no:cacheprovider", "-q",
             "--profile=quick", "--target=local", f"--audit-config={cfg}",
@@ -65,7 +71,12 @@ def audits() -> Iterator[tuple[Path, list[dict]]]:
         unread_deploy.ensure_user(unread_deploy.OWNER, base / "owner-home")
         closed = [states.langflow_foreign(base, unread_deploy.OWNER, "langflow-foreign", 0o755),
                   states.langflow_foreign(base, unread_deploy.OWNER, "langflow-closed", 0o700)]
-        yield base, [_audit(base, "open", open_homes), _audit(base, "closed", closed, NO_DAC)]
+        unit_dir = states.units(base)
+        bind = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                'mount --bind "$1" /etc/systemd/system && shift && exec "$@"', "sh",
+                str(unit_dir), "sh", "-c"]
+        yield base, [_audit(base, "open", open_homes), _audit(base, "closed", closed, NO_DAC),
+                     _audit(base, "units", [], bind, ("langflow", "n8n"))]
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -147,6 +147,7 @@ def _candidate_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
                 candidates.append((layout.app, posixpath.join(path, rel),
                                    f"below {path} ({named.found_by})"))
     candidates += _pip_package_dirs(fs, [n.path for n in scope.state_dirs])
+    candidates += _unit_store_dirs(ctx, scope)
     for root in scope.roots:
         candidates.append((root.product, root.path, root.found_by))
     if scope.closed:  # the rest of the host is "also seen", not judged
@@ -179,6 +180,41 @@ def _candidate_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
             for path in layout.abs_dirs:
                 candidates.append((layout.app, path, "default location"))
     return candidates
+
+
+def _unit_store_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
+    """(app, state dir, found_by) of the store apps the deployment's units run: the dir
+    their `Environment=` names (LANGFLOW_CONFIG_DIR, N8N_USER_FOLDER's .n8n, DATABASE_PATH,
+    LLM_USER_PATH), and the package dir of a pip install in the venv their `ExecStart=`
+    runs from (Langflow keeps langflow.db there by default). The scope itself reads only
+    the frameworks' state envs (Hermes, OpenClaw, Open WebUI): a unit-only scope found no
+    store of these apps."""
+    from aiaudit.products.appstore import store_apps
+    from aiaudit.scope import unit_settings
+
+    if not scope.units:
+        return []
+    apps = store_apps()
+    envs = {layout.env: layout for layout in LAYOUTS if layout.env and layout.app in apps}
+    out: list[tuple[str, str, str]] = []
+    venvs: dict[str, str] = {}
+    for unit, key, value in ctx.cached("storage:unit-settings",
+                                       lambda: unit_settings(scope.fs, scope.units)):
+        if key in envs and value.startswith("/"):
+            layout = envs[key]
+            path = posixpath.normpath(value)
+            out.append((layout.app, posixpath.join(path, layout.env_subdir)
+                        if layout.env_subdir else path, f"env {key} of unit {unit}"))
+        elif key == "ExecStart" and value.split():
+            exe = value.split()[0]
+            bindir = posixpath.dirname(exe)
+            if exe.startswith("/") and posixpath.basename(bindir) == "bin":
+                venvs.setdefault(posixpath.dirname(bindir), unit)
+    for app, path, _ in _pip_package_dirs(scope.fs, list(venvs)):
+        venv = next(v for v in venvs if path.startswith(v + "/"))
+        out.append((app, path, f"the package dir of a pip install in {venv}, which unit "
+                    f"{venvs[venv]} runs (where the app keeps its store by default)"))
+    return out
 
 
 def _pip_package_dirs(fs: HostFS, named: list[str]) -> list[tuple[str, str, str]]:
