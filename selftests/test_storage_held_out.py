@@ -157,3 +157,36 @@ def test_mlflows_deleted_trace_left_nothing(tmp_path):
     db = states.mlflow_api_deleted(tmp_path) / "mlflow.db"
     assert states.PLANTED.encode() not in db.read_bytes()
     assert b"session-clean" in db.read_bytes()
+
+
+def test_unit_settings_and_the_store_dirs_a_unit_names():
+    """The unit reader as systemd writes units: quoted Environment= items, several per line,
+    a drop-in, an ExecStart= with a prefix and a venv's python running the app."""
+    from types import SimpleNamespace
+
+    from aiaudit.scope import unit_settings
+    from aiaudit.storage import locate
+
+    out = ("#/etc/systemd/system/langflow.service\n"
+           'Environment="LANGFLOW_CONFIG_DIR=/srv/lf/config" LANGFLOW_AUTO_LOGIN=false\n'
+           "ExecStart=-/srv/lf/venv/bin/python -m langflow run --host 127.0.0.1\n"
+           "#/etc/systemd/system/langflow.service.d/override.conf\n"
+           "Environment=LLM_USER_PATH=/srv/llm\n")
+
+    class FS:
+        def run(self, cmd: str, timeout: float = 0) -> tuple[int, str, str]:
+            if cmd.startswith("for p in"):  # the pip package dir listing
+                return 0, "langflow\t/srv/lf/venv\t/srv/lf/venv/lib/python3.11/site-packages" \
+                          "/langflow\n", ""
+            return 0, out, ""
+
+    assert unit_settings(FS(), ("langflow",)) == [
+        ("langflow", "LANGFLOW_CONFIG_DIR", "/srv/lf/config"),
+        ("langflow", "LANGFLOW_AUTO_LOGIN", "false"),
+        ("langflow", "ExecStart", "/srv/lf/venv/bin/python -m langflow run --host 127.0.0.1"),
+        ("langflow", "LLM_USER_PATH", "/srv/llm")]
+    ctx = SimpleNamespace(cached=lambda key, compute: compute())
+    scope = SimpleNamespace(fs=FS(), units=("langflow",))
+    dirs = {(app, path) for app, path, _ in locate._unit_store_dirs(ctx, scope)}
+    assert dirs == {("langflow", "/srv/lf/config"), ("llm", "/srv/llm"),
+                    ("langflow", "/srv/lf/venv/lib/python3.11/site-packages/langflow")}, dirs
