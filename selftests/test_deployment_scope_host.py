@@ -90,6 +90,7 @@ def audit(tmp_path_factory):
         assert (reports / "latest.json").exists(), proc.stdout[-3000:] + proc.stderr[-2000:]
         yield {"doc": json.loads((reports / "latest.json").read_text()),
                "html": (reports / "latest.html").read_text(), "homes": homes,
+               "stdout": proc.stdout,
                "pids": {n: p.pid for n, p in procs.items()}}
     finally:
         for p in procs.values():
@@ -105,6 +106,13 @@ def audit(tmp_path_factory):
 
 def _cases(doc: dict) -> dict[str, list[dict]]:
     return {c["id"]: c["cases"] for c in doc["controls"]}
+
+
+def _traces(stdout: str) -> str:
+    """The audit's internal-error tracebacks (pytest prints them with the failing case):
+    a discovery that broke says where, not only that a case is missing."""
+    start = stdout.find("Traceback")
+    return stdout[start:start + 6000] if start >= 0 else "(no traceback in the audit's output)"
 
 
 def test_only_the_scoped_deployment_is_judged(audit):
@@ -126,7 +134,8 @@ def test_the_scoped_deployment_is_judged(audit):
     assert "FAIL" in statuses("STO-04")  # the literal keys in its config.yaml and .env
     assert "FAIL" in statuses("SUP-05")  # Hermes' local terminal backend: no sandbox
     # its configured bind (0.0.0.0) is judged
-    assert statuses("EXP-01"), json.dumps(cases["EXP-01"])[:3000]
+    assert statuses("EXP-01"), (json.dumps(cases["EXP-01"])[:3000] + "\n"
+                                + _traces(audit["stdout"]))
     # its own gateway process is the one SUP-06 judges (by pid)
     egress = json.dumps(cases["SUP-06"])
     assert f'\\"{audit["pids"]["scoped"]}\\"' in egress, egress[:2000]
