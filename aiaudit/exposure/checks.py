@@ -14,7 +14,7 @@ from typing import Any
 from aiaudit.concurrency import parallel_map
 from aiaudit.exposure import probes
 from aiaudit.exposure.discovery import AUTH_WALL, NetService
-from aiaudit.exposure.fingerprint import Answer, proxy_of
+from aiaudit.exposure.fingerprint import GATEWAY_ERRORS, Answer, proxy_of
 
 _SNIPPET = 160
 
@@ -95,18 +95,21 @@ def _unidentified_reads(svc: NetService) -> list[str]:
 
 def _bypass(client: Any, svc: NetService, path: str, wall: int | None, out: AuthState) -> None:
     """Try the bypass variants of one refused read; name each that turns the refusal into
-    data (a header variant that works is retried header by header to name the header)."""
+    data (a header variant that works is retried header by header to name the header).
+    Behind a sign-in page that answers 200, a bare 2xx to HEAD proves nothing: only data
+    counts."""
     for variant in probes.bypass_variants(path):
+        how = variant.method if wall in AUTH_WALL else "GET"
         answer = _get(client, probes.UNAUTH_READ, svc, variant.method, variant.path,
                       dict(variant.headers))
         out.tried.append(f"{variant.label}: {answer.status if answer.status else answer.cause()}")
-        if not answered(answer, variant.method):
+        if not answered(answer, how):
             continue
         culprits = [(variant.label, answer)]
         if len(variant.headers) > 1:
             singles = [(f"{k}: {v}", _get(client, probes.UNAUTH_READ, svc, variant.method,
                                           variant.path, {k: v})) for k, v in variant.headers]
-            culprits = [(label, a) for label, a in singles if answered(a, variant.method)] or [
+            culprits = [(label, a) for label, a in singles if answered(a, how)] or [
                 (variant.label + " (together)", answer)]
         for label, hit in culprits:
             out.bypasses.append(f"{label}: {variant.method} {variant.path} {wall} -> "
@@ -121,7 +124,7 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         out.reads.append(_read_line("GET", path, answer))
         if answered(answer):
             out.state = "open"
-        elif answer.status in AUTH_WALL:
+        elif answer.status in AUTH_WALL or answer.sign_in():
             refused.append((path, answer))
         else:
             out.causes.append(f"GET {path}: {answer.cause()}")
@@ -138,6 +141,8 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         proxy = proxy_of(first)
         server = first.headers.get("server", "no Server header")
         out.refused_by = f"proxy {proxy.name}" if proxy else f"backend (server: {server})"
+        if first.status not in AUTH_WALL:  # HTTP 200 with a sign-in page instead of the API
+            out.refused_by += f" with a sign-in page (HTTP {first.status}, {first.sign_in()!r})"
         _bypass(client, svc, path, first.status, out)
         if out.bypasses:
             out.state = "bypass"
@@ -197,7 +202,8 @@ def proxy_check(client: Any, svc: NetService, auth_headers: dict[str, str]) -> P
     out.unauth.append(f"GET {path} -> {answer.status} (server: "
                       f"{answer.headers.get('server', '-')}"
                       + (f", WWW-Authenticate: {challenge[:80]}" if challenge else "") + ")")
-    out.proxy_refused = answer.status in AUTH_WALL and proxy is not None
+    out.proxy_refused = (answer.status in AUTH_WALL or bool(answer.sign_in())) and (
+        proxy is not None)
     if auth_headers and out.proxied:
         authed = _get(client, probes.AUTH_READ, svc, "GET", path, auth_headers)
         out.with_credential = f"GET {path} with the configured credential -> {authed.status}"
@@ -241,7 +247,9 @@ def cors_check(client: Any, svc: NetService) -> Cors:
         keep["status"] = str(a.status)
         return keep
 
-    problem = "" if simple.status is not None else f"GET {path} with Origin: {simple.cause()}"
+    # No answer, or only a gateway's error page: the API's own CORS headers were not seen.
+    problem = "" if simple.status is not None and simple.status not in GATEWAY_ERRORS else (
+        f"GET {path} with Origin: {simple.cause()}")
     return Cors(pick(pre), pick(simple), path, problem)
 
 
