@@ -916,6 +916,18 @@ def _classify(
     guarded = find(InterimFlood, HeadCut)
     if guarded is not None:
         return "protocol", str(guarded)
+    framing = find(u3exc.InvalidHeader)
+    if framing is not None:
+        return "protocol", f"invalid framing: {_short(str(framing), 120)}"
+    # A chunk-size line that is not hex: urllib3 says InvalidChunkLength, http.client's
+    # read1 an IncompleteRead raised from int(line, 16)'s ValueError ("0 bytes read").
+    chunk = find(u3exc.InvalidChunkLength)
+    bad_hex = next((c for c in chain if type(c) is ValueError and "base 16" in str(c)), None)
+    if chunk is not None or bad_hex is not None:  # before IncompleteRead, which it also is
+        line = (bytes(getattr(chunk, "length", b"") or b"") if chunk is not None else
+                str(bad_hex).rpartition(": ")[2])
+        shown = line.strip()[:40] if isinstance(line, bytes) else line[:60]
+        return "protocol", f"invalid framing: chunk size {shown} is not a hex number"
     if find(http.client.LineTooLong):
         return "protocol", "response too large: a status or header line over 64 KiB"
     too_many = find(http.client.HTTPException)
@@ -1327,9 +1339,7 @@ class SafeClient:
         url = prep.url or ""
         method = prep.method or "GET"
         parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        port = parts.port or (443 if scheme == "https" else 80)
-        gate = self._gate(f"{scheme}://{(parts.hostname or '').lower()}:{port}")
+        gate = self._gate(_host_key(parts))  # one server socket: http and https share it
         budget = self._host_budget(parts)
         with gate.sem:
             gate.wait_turn()

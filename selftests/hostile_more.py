@@ -151,6 +151,28 @@ class VllmHugeChunk(Persona):
         h.close_connection = True
 
 
+class OllamaBadFraming(Persona):
+    """Ollama whose answers are framed two ways at once: two Content-Length headers that
+    disagree (``smuggling`` shape), or a chunked body whose chunk size is not hex."""
+
+    product = "Ollama"
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.misbehaviour = how
+        self.routes = {}
+        for path, raw in ollama_routes().items():
+            head, _, body = raw.partition(b"\r\n\r\n")
+            if how == "two lengths":
+                head += b"\r\nContent-Length: %d" % (len(body) + 7)
+                self.routes[path] = head + b"\r\n\r\n" + body
+            else:
+                head = b"\r\n".join(ln for ln in head.split(b"\r\n")
+                                     if not ln.lower().startswith(b"content-length"))
+                self.routes[path] = (head + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     + b"zz\r\n" + body + b"\r\n0\r\n\r\n")
+
+
 def deflate_bomb(mib: int) -> bytes:
     """A zlib stream (HTTP's ``deflate``, RFC 9110 8.4.1.2) of ``mib`` MiB of zeros."""
     comp = zlib.compressobj(9)
@@ -382,6 +404,10 @@ class OpenOllama(Persona):
         super().__init__()
         self.routes = ollama_routes()
 
+    def write(self, h: _Handler, data: bytes, path: str) -> None:
+        super().write(h, data, path)
+        h.close_connection = False  # Go's net/http keeps the connection (and TLS) alive
+
 
 def tls_dir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="aiaudit-hostile-tls-")
@@ -399,7 +425,8 @@ def personas(sink_port: int) -> dict[str, Persona]:
         "tarpit": Tarpit(), "catch-all-json": CatchAllJson(),
         "catch-all-html": CatchAllHtml(), "reset": ResetOnAccept(),
         "close-after-status": CloseAfterStatus(), "http09": Http09(),
-        "many-headers": ManyHeaders(),
+        "many-headers": ManyHeaders(), "two-lengths": OllamaBadFraming("two lengths"),
+        "bad-chunk": OllamaBadFraming("chunk size not hex"),
     }
 
 

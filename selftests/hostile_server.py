@@ -93,7 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
         with owner.lock:
             owner.hits[(self.command, parts.path)] += 1
             owner.requests.append(
-                {"method": self.command, "path": self.path, "headers": dict(self.headers)}
+                {"method": self.command, "path": self.path, "headers": dict(self.headers),
+                 "at": time.monotonic()}
             )
         length = int(self.headers.get("Content-Length") or 0)
         if length:

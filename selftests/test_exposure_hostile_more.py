@@ -38,7 +38,7 @@ E4 = ("ERROR",) * 4
 # Read nothing whole, but an HTTP head came straight from it: EXP-03 fails (no proxy in
 # front, plain HTTP) and EXP-06 judges the CORS headers it did send.
 R4 = ("ERROR", "FAIL", "PASS", "ERROR")
-EXPECTED: dict[str, tuple[tuple[str, str, str, str], str]] = {
+EXPECTED: dict[str, tuple[tuple[str, str, str, str], str | tuple[str, ...]]] = {
     "head-drip": (E4, "timed out after"),
     "endless-100": (E4, "more than 20 interim (1xx) responses"),
     "early-hints": (("FAIL", "FAIL", "PASS", "FAIL"), "answers without credentials"),
@@ -55,10 +55,14 @@ EXPECTED: dict[str, tuple[tuple[str, str, str, str], str]] = {
     "tarpit": (E4, "timed out after"),
     "catch-all-json": (("FAIL", "FAIL", "PASS", "MANUAL"), "identity unconfirmed"),
     "catch-all-html": (("MANUAL", "FAIL", "PASS", "MANUAL"), "hands out no data"),
-    "reset": (E4, "connection reset by peer"),  # on connect, or after the request
+    # RST on accept: the client sees it on connect, after sending, or as a bare EOF
+    "reset": (E4, ("connection reset by peer", "connection closed without response")),
     "close-after-status": (E4, "connection closed after the status line"),
     "http09": (E4, "invalid HTTP response: '{\"models\""),
     "many-headers": (E4, "response too large: got more than 100 headers"),
+    "two-lengths": (E4, "invalid framing: Content-Length contained multiple unmatching "
+                        "values"),
+    "bad-chunk": (R4, "invalid framing: chunk size b'zz\\r\\n' is not a hex number"),
     "expired-tls": (("FAIL", "FAIL", "PASS", "FAIL"), "answers without credentials"),
     "nginx-login": (("PASS", "FAIL", "PASS", "PASS"), "sign-in page"),
     "nginx-partial": (("FAIL", "FAIL", "PASS", "FAIL"), "answers without credentials"),
@@ -138,10 +142,12 @@ def test_exact_status_per_control(heldout, name):
     """EXP-02/03/06/07 per held-out server, exactly; the EXP-02 case names the cause."""
     statuses, piece = EXPECTED[name]
     got = {c: heldout["cases"].get((c, name), {}).get("status") for c in CONTROLS}
-    assert got == dict(zip(CONTROLS, statuses, strict=True)), (name, got)
+    assert got == dict(zip(CONTROLS, statuses, strict=True)), (
+        name, got, heldout["cases"].get(("EXP-02", name), {}).get("reason"))
     exp02 = heldout["cases"][("EXP-02", name)]
     told = exp02["reason"] + json.dumps(exp02.get("evidence", {}))
-    assert piece in told, (name, exp02["reason"])
+    pieces = piece if isinstance(piece, tuple) else (piece,)
+    assert any(p in told for p in pieces), (name, exp02["reason"])
     for c in CONTROLS:
         assert "\n" not in heldout["cases"][(c, name)]["reason"]
 
@@ -200,7 +206,7 @@ def test_secrets_in_banners_are_redacted_everywhere(heldout):
 
 
 def test_wall_time_is_one_host_budget(heldout):
-    """23 hostile servers, four of them tarpits or drips, audited in one run: one host
+    """25 hostile servers, four of them tarpits or drips, audited in one run: one host
     budget plus start-up and reporting, not a budget per server."""
     assert heldout["took"] <= BUDGET + 24, heldout["took"]
     slow = [r for r in heldout["doc"]["requests"] if r["elapsed"] > BUDGET + 0.5]
@@ -229,6 +235,17 @@ def test_requests_are_bounded_read_only_and_stay_on_target(heldout):
     log = heldout["nginx_log"].read_text()
     assert not re.search(r'"(POST|PUT|DELETE|PATCH) ', log)
     assert not re.search(r"/api/(pull|push|create|copy|delete|generate|chat)\b", log)
+
+
+def test_each_server_got_at_most_the_rate_limit(heldout):
+    """The client's per-host rate (20/s after a burst of 1, http and https to one port
+    sharing it): in no 2 s did one server see more than 41 requests, with 3 of slack for
+    when this busy test process noted their arrival."""
+    for name, srv in heldout["servers"].items():
+        times = sorted(r["at"] for r in srv.requests)
+        worst = max((sum(1 for t in times[i:] if t - start < 2.0)
+                     for i, start in enumerate(times)), default=0)
+        assert worst <= 44, (name, worst)
 
 
 def test_endless_interim_answers_are_cut_at_once(heldout):

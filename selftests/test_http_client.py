@@ -743,5 +743,5 @@ def test_a_reset_on_accept_reads_as_a_reset() -> None:
     with HostileServer(persona=hostile_more.ResetOnAccept()) as srv, SafeClient(
             per_host_rate=None, retries=0) as c:
         errors = {c.get(ANYTHING, srv.url("/")).error for _ in range(20)}
-    assert errors <= {"connection reset by peer", "connection reset by peer (on connect)"}, (
-        errors)
+    assert errors <= {"connection reset by peer", "connection reset by peer (on connect)",
+                      "connection closed without response"}, errors  # RST or a bare EOF
