@@ -238,14 +238,14 @@ def test_requests_are_bounded_read_only_and_stay_on_target(heldout):
 
 
 def test_each_server_got_at_most_the_rate_limit(heldout):
-    """The client's per-host rate (20/s after a burst of 1, http and https to one port
-    sharing it): in no 2 s did one server see more than 41 requests, with 3 of slack for
-    when this busy test process noted their arrival."""
+    """The audit client's per-host rate (20/s after a burst of 4, http and https to one
+    port sharing it): in no 2 s did one server see more than 44 requests, with 3 of slack
+    for when this busy test process noted their arrival."""
     for name, srv in heldout["servers"].items():
         times = sorted(r["at"] for r in srv.requests)
         worst = max((sum(1 for t in times[i:] if t - start < 2.0)
                      for i, start in enumerate(times)), default=0)
-        assert worst <= 44, (name, worst)
+        assert worst <= 47, (name, worst)
 
 
 def test_endless_interim_answers_are_cut_at_once(heldout):
