@@ -152,17 +152,32 @@ def test_exact_status_per_control(heldout, name):
         assert "\n" not in heldout["cases"][(c, name)]["reason"]
 
 
+GIVEN_UP = {"head-drip", "cl-long", "huge-chunk", "tarpit"}  # timed out: no more requests
+
+
 def test_host_level_controls(heldout):
-    """EXP-01 and EXP-04 on a network-only loopback audit: NOT_APPLICABLE with the reason;
-    EXP-05: MANUAL for every held-out endpoint (no host access to read a log)."""
+    """EXP-01 and EXP-04 on a network-only loopback audit: NOT_APPLICABLE with the reason.
+    EXP-05 without host access: MANUAL naming the exact marked request to look for (it was
+    sent), or ERROR where the host was given up and the marked request never went out."""
     controls = {c["id"]: c for c in heldout["doc"]["controls"]}
     assert controls["EXP-01"]["status"] == "NOT_APPLICABLE"
     assert "auditor stands on the target host" in controls["EXP-01"]["reason"]
     assert controls["EXP-04"]["status"] == "NOT_APPLICABLE"
     assert "network-only target" in controls["EXP-04"]["reason"]
-    exp05 = {name: heldout["cases"].get(("EXP-05", name), {}).get("status")
-             for name in EXPECTED}
-    assert set(exp05.values()) == {"MANUAL"}, exp05
+    for name in EXPECTED:
+        case = heldout["cases"].get(("EXP-05", name))
+        assert case, name
+        if name in GIVEN_UP:
+            assert case["status"] == "ERROR", (name, case)
+            assert "marked request not sent: skipped, host given up" in case["reason"]
+            continue
+        assert case["status"] == "MANUAL", (name, case)
+        marker = re.search(r"marked request GET (/\S+)\?aiaudit-marker=(aiaudit-[0-9a-f]{16}) ",
+                           case["reason"])
+        assert marker, case["reason"]
+        srv = heldout["servers"].get(name)
+        if srv is not None and name not in ("reset",):  # the server saw that very request
+            assert any(marker.group(2) in r["path"] for r in srv.requests), name
 
 
 def test_every_report_is_written_and_parses(heldout):

@@ -262,13 +262,17 @@ class MarkerResult:
     logs: list[str]
     missing_logs: list[str]
     problem: str = ""  # the marked request was not sent or got no answer: why
+    host_access: bool = True  # False: no log can be read here; the auditor looks by hand
+    sent_at: str = ""  # UTC, when the marked requests went out (to find them in a log)
 
 
 def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_paths: list[str],
                   wait_seconds: float) -> dict[str, MarkerResult]:
     """Send one marked request per service, then watch the configured logs for the markers.
 
-    `host_ops` has existing_files(paths) and markers_in(paths, markers) (host-side reads).
+    `host_ops` has existing_files(paths) and markers_in(paths, markers) (host-side reads);
+    None without host access: the marked requests are still sent, so the reason can name
+    the exact request the auditor is to look for in the logs by hand.
     """
     sent: dict[str, tuple[str, str]] = {}
     problems: dict[str, str] = {}
@@ -280,6 +284,7 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
         return marker, path, client.request(probes.MARKER, "GET", url,
                                             headers={"X-Aiaudit-Marker": marker}, max_bytes=4096)
 
+    sent_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     # All at once: a slow host spends its own budget, not every other host's turn.
     for svc, (marker, path, result) in zip(services, parallel_map(mark, services, 16),
                                            strict=True):
@@ -287,7 +292,7 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
                                      f"{result.status or 'no answer: ' + str(result.cause)}")
         if result.error_kind in ("skipped", "interrupted"):  # never on the wire
             problems[svc.case_id] = f"marked request not sent: {result.cause}"
-    present = host_ops.existing_files(log_paths)
+    present = host_ops.existing_files(log_paths) if host_ops is not None else []
     missing = [p for p in log_paths if p not in present]
     found: set[str] = set()
     started = time.monotonic()
@@ -299,7 +304,7 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
         time.sleep(0.5)
     waited = round(time.monotonic() - started, 1)
     return {case: MarkerResult(m, req, m in found, waited, present, missing,
-                               problems.get(case, ""))
+                               problems.get(case, ""), host_ops is not None, sent_at)
             for case, (m, req) in sent.items()}
 
 
