@@ -53,6 +53,10 @@ BIG_SIZE = 100 * 1024 * 1024
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog of 5 drops SYNs when many probes connect at once and
+    # this busy test process is slow to accept: the audit's 1 s connect scan then finds the
+    # port closed (a SYN is only resent after 1 s). Real servers listen with 128 or more.
+    request_queue_size = 128
     owner: HostileServer
 
     def get_request(self) -> tuple[socket.socket, Any]:
