@@ -173,6 +173,30 @@ class OllamaBadFraming(Persona):
                                      + b"zz\r\n" + body + b"\r\n0\r\n\r\n")
 
 
+class OllamaTarpitOneRoute(Persona):
+    """An open Ollama whose model list ``/api/tags`` (the first read an audit makes) drips
+    one byte every 0.5 s; every other route answers at once."""
+
+    product, misbehaviour = "Ollama", "drips only /api/tags"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes = ollama_routes()
+
+    def write(self, h: _Handler, data: bytes, path: str) -> None:
+        if path != "/api/tags":
+            return super().write(h, data, path)
+        try:
+            for i in range(len(data)):
+                if h._stopped(0.5):
+                    break
+                h.wfile.write(data[i:i + 1])
+                h.wfile.flush()
+        except OSError:
+            pass
+        h.close_connection = True
+
+
 def deflate_bomb(mib: int) -> bytes:
     """A zlib stream (HTTP's ``deflate``, RFC 9110 8.4.1.2) of ``mib`` MiB of zeros."""
     comp = zlib.compressobj(9)
@@ -427,6 +451,7 @@ def personas(sink_port: int) -> dict[str, Persona]:
         "close-after-status": CloseAfterStatus(), "http09": Http09(),
         "many-headers": ManyHeaders(), "two-lengths": OllamaBadFraming("two lengths"),
         "bad-chunk": OllamaBadFraming("chunk size not hex"),
+        "one-route-drip": OllamaTarpitOneRoute(),
     }
 
 

@@ -44,7 +44,8 @@ EXPECTED: dict[str, tuple[tuple[str, str, str, str], str | tuple[str, ...]]] = {
     "early-hints": (("FAIL", "FAIL", "PASS", "FAIL"), "answers without credentials"),
     "cl-long": (E4, "stream did not end within"),
     "cl-short": (("ERROR", "FAIL", "PASS", "ERROR"), "malformed JSON"),
-    "huge-chunk": (E4, "stream did not end within"),
+    # its head came straight from uvicorn (EXP-03 FAIL) before the host was given up
+    "huge-chunk": (("ERROR", "FAIL", "ERROR", "ERROR"), "stream did not end within"),
     "deflate-bomb": (R4, "response too large: more than 64000 bytes after Content-Encoding "
                          "'deflate'"),
     "zstd-bomb": (R4, "Content-Encoding 'zstd' that this client cannot decode"),
@@ -63,6 +64,12 @@ EXPECTED: dict[str, tuple[tuple[str, str, str, str], str | tuple[str, ...]]] = {
     "two-lengths": (E4, "invalid framing: Content-Length contained multiple unmatching "
                         "values"),
     "bad-chunk": (R4, "invalid framing: chunk size b'zz\\r\\n' is not a hex number"),
+    # discovery's unauthenticated GET /v1/models -> 200 model list stands when the later
+    # reads are skipped (the host was given up on the dripping route); EXP-06 needs an
+    # Origin-carrying answer that never came; named only by the generic OpenAI entry, whose
+    # catalog lists no management API
+    "one-route-drip": (("FAIL", "FAIL", "ERROR", "NOT_APPLICABLE"),
+                       "GET /v1/models -> 200 (discovery)"),
     "expired-tls": (("FAIL", "FAIL", "PASS", "FAIL"), "answers without credentials"),
     "nginx-login": (("PASS", "FAIL", "PASS", "PASS"), "sign-in page"),
     "nginx-partial": (("FAIL", "FAIL", "PASS", "FAIL"), "answers without credentials"),
@@ -152,7 +159,8 @@ def test_exact_status_per_control(heldout, name):
         assert "\n" not in heldout["cases"][(c, name)]["reason"]
 
 
-GIVEN_UP = {"head-drip", "cl-long", "huge-chunk", "tarpit"}  # timed out: no more requests
+# timed out, so given up: no more requests to them
+GIVEN_UP = {"head-drip", "cl-long", "huge-chunk", "tarpit", "one-route-drip"}
 
 
 def test_host_level_controls(heldout):
@@ -221,7 +229,7 @@ def test_secrets_in_banners_are_redacted_everywhere(heldout):
 
 
 def test_wall_time_is_one_host_budget(heldout):
-    """25 hostile servers, four of them tarpits or drips, audited in one run: one host
+    """26 hostile servers, four of them tarpits or drips, audited in one run: one host
     budget plus start-up and reporting, not a budget per server."""
     assert heldout["took"] <= BUDGET + 24, heldout["took"]
     slow = [r for r in heldout["doc"]["requests"] if r["elapsed"] > BUDGET + 0.5]

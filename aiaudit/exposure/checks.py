@@ -85,12 +85,16 @@ def _read_line(method: str, path: str, answer: Answer) -> str:
                                                       else _snippet(answer))
 
 
-def _unidentified_reads(svc: NetService) -> list[str]:
-    """Discovery's own unauthenticated answers that handed out JSON data, for a service
-    the catalog does not name (its read paths are only a guess)."""
+def _discovery_reads(svc: NetService) -> list[str]:
+    """Discovery's own unauthenticated answers that handed out JSON data: any path for a
+    service the catalog does not name (its read paths are only a guess), the service's read
+    paths for one it names (their fresh read got no whole answer: a route that drips or a
+    host given up since, which must not hide data it already handed out)."""
+    reads = None if svc.service is None else set(svc.read_paths())
     return [f"GET {path} -> {a.status} (discovery): {_snippet(a)}"
             for path, a in svc.answers.items()
-            if answered(a) and isinstance(a.json(), dict | list) and a.json()]
+            if (reads is None or path in reads)
+            and answered(a) and isinstance(a.json(), dict | list) and a.json()]
 
 
 def _bypass(client: Any, svc: NetService, path: str, wall: int | None, out: AuthState) -> None:
@@ -129,8 +133,8 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         else:
             out.causes.append(f"GET {path}: {answer.cause()}")
             out.transport = out.transport or answer.unreadable
-    if out.state != "open" and not refused and svc.service is None:
-        extra = _unidentified_reads(svc)
+    if out.state != "open" and not refused:
+        extra = _discovery_reads(svc)
         if extra:
             out.state = "open"
             out.reads += extra
@@ -191,6 +195,9 @@ class ProxyCheck:
 def proxy_check(client: Any, svc: NetService, auth_headers: dict[str, str]) -> ProxyCheck:
     path = svc.read_paths()[0]
     answer = _unauth_get(client, svc, path)
+    seen = svc.answers.get(path)
+    if answer.status is None and seen is not None and seen.status is not None:
+        answer = seen  # no answer now (a dripping route, the host given up): discovery's
     proxy = proxy_of(answer) or proxy_of(svc.answers.get("/"))
     out = ProxyCheck(proxied=proxy is not None or bool(svc.proxy_url),
                      proxy=proxy.name if proxy else (svc.proxy or ""), tls=svc.tls)
