@@ -46,6 +46,7 @@ import urllib3.exceptions as u3exc
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.response import HTTPResponse as _U3Response
 
 __all__ = [
     "ALLOWED_METHODS",
@@ -618,7 +619,76 @@ def _end_handshake(conn: Any) -> None:
     dup.close()
 
 
+#: Interim (1xx) answers accepted before the final one: a server sending ``100 Continue``
+#: forever would otherwise keep http.client reading heads until the time limit.
+MAX_INTERIM = 20
+
+
+class InterimFlood(http.client.HTTPException):
+    """More interim (1xx) responses than :data:`MAX_INTERIM` before a final one."""
+
+
+class HeadCut(http.client.HTTPException):
+    """The connection closed inside the response head (http.client takes that EOF for the
+    blank line that ends the head, so a cut head would read as a whole, empty answer)."""
+
+
+class _HeadWatch:
+    """Wraps the response's file while the head is parsed: notes an EOF and counts lines."""
+
+    def __init__(self, fp: Any) -> None:
+        self.fp, self.eof, self.lines = fp, False, 0
+
+    def readline(self, *args: Any) -> bytes:
+        line = self.fp.readline(*args)
+        if line:
+            self.lines += 1
+        else:
+            self.eof = True
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fp, name)
+
+
+class _GuardedResponse(http.client.HTTPResponse):
+    """http.client's response, hardened against hostile heads: interim answers (``102``,
+    ``103 Early Hints``) are skipped like ``100 Continue`` instead of being taken for the
+    final answer, at most :data:`MAX_INTERIM` of them, and a head cut by the server closing
+    the connection is an error, not an empty answer."""
+
+    _statuses = 0
+
+    def _read_status(self) -> tuple[str, int, str]:
+        self._statuses += 1
+        if self._statuses > MAX_INTERIM + 1:
+            raise InterimFlood(f"more than {MAX_INTERIM} interim (1xx) responses and no "
+                               "final one")
+        return super()._read_status()  # type: ignore[misc]
+
+    def begin(self) -> None:
+        if self.headers is not None:
+            return
+        real = self.fp
+        watch = _HeadWatch(real)
+        self.fp = watch  # type: ignore[assignment]
+        try:
+            super().begin()
+            while 102 <= self.status < 200:  # interim: its head is read, the answer follows
+                self.headers = self.msg = None  # type: ignore[assignment]
+                super().begin()
+        finally:
+            if self.fp is watch:
+                self.fp = real
+        if watch.eof:
+            where = ("after the status line" if watch.lines <= 1 else
+                     f"inside the response head (after {watch.lines - 1} header lines)")
+            raise HeadCut(f"connection closed {where}")
+
+
 class _WatchedHTTPConnection(HTTPConnection):
+    response_class = _GuardedResponse
+
     def _new_conn(self) -> Any:
         sock = super()._new_conn()
         _note_raw_sock(self, sock, tls=False)
@@ -634,6 +704,8 @@ class _WatchedHTTPConnection(HTTPConnection):
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
+    response_class = _GuardedResponse
+
     def _new_conn(self) -> Any:
         sock = super()._new_conn()
         _note_raw_sock(self, sock, tls=True)
@@ -783,6 +855,15 @@ def loads_json(body: bytes) -> Any:
         return _json.loads(body.decode(_json.detect_encoding(body), "replace"))
 
 
+def _undecodable(encoding: str) -> str:
+    """The content codings in a Content-Encoding header that urllib3 cannot undo here
+    (``br`` without brotli, ``zstd`` without its backend, anything made up): urllib3 then
+    hands the coded bytes over as if they were the body."""
+    known = set(_U3Response.CONTENT_DECODERS) | {"identity", ""}
+    return ", ".join(c for c in (t.strip().lower() for t in encoding.split(","))
+                     if c not in known)
+
+
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and everything it wraps (requests and urllib3 nest errors deeply)."""
     seen: set[int] = set()
@@ -812,7 +893,10 @@ def _classify(
             return "connect", "connection refused"
         if find(u3exc.NameResolutionError, socket.gaierror):
             return "connect", "DNS lookup failed"
-        os_err = find(OSError)
+        if find(ConnectionResetError):  # accepted, then reset before the request went out
+            return "connect", "connection reset by peer (on connect)"
+        # requests' ConnectionError is an OSError too, without strerror: take the socket's
+        os_err = next((c for c in chain if isinstance(c, OSError) and c.strerror), None)
         detail = getattr(os_err, "strerror", None) or _short(str(exc), 100)
         return "connect", f"cannot connect: {detail}"
     if find(u3exc.ConnectTimeoutError, requests.exceptions.ConnectTimeout):
@@ -829,6 +913,21 @@ def _classify(
         if reason:
             return "tls", f"TLS error: {str(reason).lower().replace('_', ' ')}"
         return "tls", f"TLS error: {_short(str(ssl_err or exc), 120)}"
+    guarded = find(InterimFlood, HeadCut)
+    if guarded is not None:
+        return "protocol", str(guarded)
+    framing = find(u3exc.InvalidHeader)
+    if framing is not None:
+        return "protocol", f"invalid framing: {_short(str(framing), 120)}"
+    # A chunk-size line that is not hex: urllib3 says InvalidChunkLength, http.client's
+    # read1 an IncompleteRead raised from int(line, 16)'s ValueError ("0 bytes read").
+    chunk = find(u3exc.InvalidChunkLength)
+    bad_hex = next((c for c in chain if type(c) is ValueError and "base 16" in str(c)), None)
+    if chunk is not None or bad_hex is not None:  # before IncompleteRead, which it also is
+        line = (bytes(getattr(chunk, "length", b"") or b"") if chunk is not None else
+                str(bad_hex).rpartition(": ")[2])
+        shown = line.strip()[:40] if isinstance(line, bytes) else line[:60]
+        return "protocol", f"invalid framing: chunk size {shown} is not a hex number"
     if find(http.client.LineTooLong):
         return "protocol", "response too large: a status or header line over 64 KiB"
     too_many = find(http.client.HTTPException)
@@ -879,6 +978,14 @@ class _HostGate:
             self._next = max(self._next, slot) + self._interval
         if slot > now:
             time.sleep(slot - now)
+
+
+def _origin(parts: Any) -> str:
+    """``scheme://host:port`` of a split URL: what a redirect may never leave."""
+    try:
+        return f"{parts.scheme.lower()}://{_host_key(parts)}"
+    except ValueError:  # a port that is not a number
+        return f"{parts.scheme.lower()}://{parts.netloc}"
 
 
 def _host_key(parts: Any) -> str:
@@ -1183,8 +1290,9 @@ class SafeClient:
                     del headers[name]
         try:
             old, new = urlsplit(prev.url or ""), urlsplit(target)
-            if (new.hostname or "").lower() != (old.hostname or "").lower():
-                self._refuse(call.probe, method, target, "redirect leaves the audited host")
+            if _origin(new) != _origin(old):  # another host, port or scheme: never
+                self._refuse(call.probe, method, target, "redirect leaves the audited "
+                             f"{_origin(old)} (to {_origin(new)})")
             prep = self._vet(call.probe, method, target, headers, data=body)
             if not self._take_budget():
                 self._refuse(
@@ -1231,9 +1339,7 @@ class SafeClient:
         url = prep.url or ""
         method = prep.method or "GET"
         parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        port = parts.port or (443 if scheme == "https" else 80)
-        gate = self._gate(f"{scheme}://{(parts.hostname or '').lower()}:{port}")
+        gate = self._gate(_host_key(parts))  # one server socket: http and https share it
         budget = self._host_budget(parts)
         with gate.sem:
             gate.wait_turn()
@@ -1363,6 +1469,10 @@ class SafeClient:
                                   resp.headers.get("content-encoding", ""))
         finally:
             resp.close()  # closes the socket unless the body was read to the end
+        unknown = _undecodable(resp.headers.get("content-encoding", ""))
+        if unknown and not got["error"]:
+            got.update(error=f"Content-Encoding {unknown!r} that this client cannot decode "
+                             f"({len(got['body'])} bytes kept as sent)", error_kind="protocol")
         if attempt.aborted:
             got.update(error=self._abandoned(), error_kind="interrupted", cut=None,
                        cut_kind=None)

@@ -53,6 +53,10 @@ BIG_SIZE = 100 * 1024 * 1024
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog of 5 drops SYNs when many probes connect at once and
+    # this busy test process is slow to accept: the audit's 1 s connect scan then finds the
+    # port closed (a SYN is only resent after 1 s). Real servers listen with 128 or more.
+    request_queue_size = 128
     owner: HostileServer
 
     def get_request(self) -> tuple[socket.socket, Any]:
@@ -63,6 +67,10 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # clients hanging up mid-stream is the point of these tests
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -89,7 +97,8 @@ class _Handler(BaseHTTPRequestHandler):
         with owner.lock:
             owner.hits[(self.command, parts.path)] += 1
             owner.requests.append(
-                {"method": self.command, "path": self.path, "headers": dict(self.headers)}
+                {"method": self.command, "path": self.path, "headers": dict(self.headers),
+                 "at": time.monotonic()}
             )
         length = int(self.headers.get("Content-Length") or 0)
         if length:
@@ -242,7 +251,7 @@ class HostileServer:
     """Context manager: ``with HostileServer() as srv: srv.url("/ok")``."""
 
     def __init__(self, tls_context: ssl.SSLContext | None = None,
-                 persona: Any = None, port: int = 0) -> None:
+                 persona: Any = None, port: int = 0, host: str = "127.0.0.1") -> None:
         self.tls_context = tls_context
         self.persona = persona  # a selftests.hostile_products persona answers every request
         self.lock = threading.Lock()
@@ -253,7 +262,9 @@ class HostileServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.big_sent: list[int] = []
-        self._httpd = _Server(("127.0.0.1", port), _Handler)
+        self.host = host
+        server_cls = _Server if ":" not in host else _Server6  # "::1": an IPv6-only listener
+        self._httpd = server_cls((host, port), _Handler)
         self._httpd.owner = self
         self.port: int = self._httpd.server_address[1]
         self._thread = threading.Thread(
@@ -265,7 +276,8 @@ class HostileServer:
         return "https" if self.tls_context else "http"
 
     def url(self, path: str = "/", scheme: str | None = None) -> str:
-        return f"{scheme or self.scheme}://127.0.0.1:{self.port}{path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme or self.scheme}://{host}:{self.port}{path}"
 
     def total_hits(self) -> int:
         with self.lock:

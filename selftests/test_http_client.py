@@ -18,6 +18,8 @@ import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,6 +35,7 @@ from aiaudit.http import (
     denied_reason,
     redact_url,
 )
+from selftests import hostile_more
 from selftests.hostile_server import (
     HostileServer,
     OllamaGzipBomb,
@@ -572,8 +575,23 @@ def test_redirect_followed_when_asked_and_rechecked(server: HostileServer,
     # A redirect to another host is not followed either.
     r = client.get(ANYTHING, server.url("/redirect?to=http://example.invalid/"),
                    allow_redirects=True)
-    assert r.status == 302 and "leaves the audited host" in (r.error or "")
+    assert r.status == 302 and "leaves the audited http://127.0.0.1:" in (r.error or "")
     assert server.hits[("POST", "/api/pull")] == 0 and len(client.records) == 4
+
+
+def test_redirect_to_another_port_scheme_or_userinfo_host_is_not_followed(
+        server: HostileServer, client: SafeClient) -> None:
+    """Same host name is not enough: another port or scheme is another service (SSRF onto
+    loopback), and ``http://a@b/`` goes to ``b``."""
+    with HostileServer() as other:
+        for to in (other.url("/ok"), server.url("/ok", scheme="https"),
+                   f"//127.0.0.1:{other.port}/ok",
+                   f"http://127.0.0.1:{server.port}@127.0.0.1:{other.port}/ok"):
+            r = client.get(ANYTHING, server.url("/redirect?to=" + quote(to, safe="")),
+                           allow_redirects=True)
+            assert r.status == 302 and "redirect leaves the audited" in (r.error or ""), r
+        assert other.connections == 0
+    assert len(client.records) == 4  # the four redirects, no hop
 
 
 # ------------------------------------------------------------------- thread safety
@@ -678,3 +696,52 @@ def test_abort_abandons_requests_in_flight_at_once(server: HostileServer) -> Non
     assert out[0].error_kind == "interrupted" and "interrupted (SIGINT)" in out[0].cause
     assert after.error_kind == "interrupted" and after.cause.startswith("not sent:")
     assert server.hits[("GET", "/ok")] == 0
+
+
+# ------------------------------------------- 10. hostile heads (selftests/hostile_more.py)
+
+
+def _against(persona: Any, path: str = "/api/tags") -> HttpResult:
+    with HostileServer(persona=persona) as srv, SafeClient(per_host_rate=None,
+                                                           retries=0) as c:
+        return c.get(ANYTHING, srv.url(path))
+
+
+def test_interim_answers_are_skipped_not_taken_for_the_answer() -> None:
+    """``103 Early Hints`` before the answer: http.client alone returns the 103 (empty)."""
+    r = _against(hostile_more.OllamaEarlyHints())
+    assert r.status == 200 and r.error is None and b'"models"' in r.body, r
+
+
+def test_endless_100_continue_is_cut_after_twenty() -> None:
+    r = _against(hostile_more.OllamaEndlessContinue())
+    assert r.status is None and r.elapsed < 2.0, r
+    assert r.error == "more than 20 interim (1xx) responses and no final one"
+
+
+def test_a_head_cut_by_the_server_closing_is_not_an_empty_answer() -> None:
+    r = _against(hostile_more.CloseAfterStatus())
+    assert r.status is None and r.error == "connection closed after the status line", r
+
+
+def test_a_content_coding_this_client_cannot_undo_is_named() -> None:
+    r = _against(hostile_more.OllamaEncoded("br"))
+    assert r.status == 200 and r.error_kind == "protocol", r
+    assert r.error == "Content-Encoding 'br' that this client cannot decode (2048 bytes kept " \
+                      "as sent)"
+
+
+def test_a_deflate_bomb_is_cut_after_the_cap_of_inflated_bytes() -> None:
+    with HostileServer(persona=hostile_more.OllamaEncoded("deflate")) as srv, SafeClient(
+            per_host_rate=None) as c:
+        r = c.get(ANYTHING, srv.url("/api/tags"), max_bytes=64_000)
+    assert r.status == 200 and len(r.body) == 64_000 and r.cut_kind == "size", r
+    assert "after Content-Encoding 'deflate'" in (r.cut or "")
+
+
+def test_a_reset_on_accept_reads_as_a_reset() -> None:
+    with HostileServer(persona=hostile_more.ResetOnAccept()) as srv, SafeClient(
+            per_host_rate=None, retries=0) as c:
+        errors = {c.get(ANYTHING, srv.url("/")).error for _ in range(20)}
+    assert errors <= {"connection reset by peer", "connection reset by peer (on connect)",
+                      "connection closed without response"}, errors  # RST or a bare EOF

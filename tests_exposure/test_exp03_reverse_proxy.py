@@ -41,6 +41,8 @@ def test_behind_authenticating_tls_proxy(svc, audit, evidence):
         f"the proxy in front of {svc.endpoint} can be bypassed without credentials: "
         f"{state.bypasses[0]}"
     )
+    # Plain HTTP fails whatever a credential would show: judged before it is needed.
+    assert svc.scheme == "https", f"{svc.endpoint} serves plain HTTP to the network (no TLS)"
     if check.credential_works is None:
         could_not_check("no proxy credential in the audit config ([exposure] proxy_auth_env or "
                         "proxy_auth_file): cannot confirm the API answers through the proxy")
@@ -48,4 +50,3 @@ def test_behind_authenticating_tls_proxy(svc, audit, evidence):
         f"with the configured credential the API behind {svc.endpoint} did not answer: "
         f"{check.with_credential}"
     )
-    assert svc.scheme == "https", f"{svc.endpoint} serves plain HTTP to the network (no TLS)"

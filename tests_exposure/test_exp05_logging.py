@@ -14,13 +14,17 @@ def test_marked_request_reaches_the_log(svc, audit, evidence):
     evidence.add("configured logs / sinks", "; ".join(logs) or "none")
     try:
         result = marker_results(audit)[svc.case_id]
-    except NoHostAccess:
+    except NoHostAccess:  # not even the endpoints could be listed
         manual(f"no host access: look for a request to {svc.base_url} carrying "
                "`aiaudit-marker` in your access log or alerting")
     evidence.add("marked request", result.request)
     evidence.add("waited", f"{result.waited}s")
     if result.problem and not result.found:
         could_not_check(f"{svc.name} at {svc.endpoint}: {result.problem}")
+    if not result.host_access:
+        manual(f"no host access to read a log here: look in your access log or alerting for "
+               f"the marked request {result.request.split(' -> ')[0]} sent to {svc.base_url} "
+               f"at {result.sent_at}")
     assert logs, ("no access log or alert sink is configured ([paths] access_logs, [exposure] "
                   "alert_sinks): unexpected API calls go unnoticed")
     assert result.logs, f"none of the configured logs exists on the target: {', '.join(logs)}"

@@ -27,7 +27,11 @@ def test_management_not_reachable_unauthenticated(svc, audit, evidence):
         could_not_check(f"auth state of {svc.endpoint} unknown: {state.why_unknown()}")
     if not state.reachable_unauthenticated:
         return  # everything asks for credentials first, management included
-    if service is None or not service.management:
+    if service is None:
+        manual(f"{svc.name} at {svc.endpoint} answers without credentials but is not "
+               "identified: whether it has a management API, and whether that is open too, "
+               "needs a look by hand")
+    if not service.management:
         not_applicable(f"{svc.name} has no management API in the service catalog")
     raise AssertionError(
         f"{service.name} at {svc.endpoint} answers without credentials, so its management "

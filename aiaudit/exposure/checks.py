@@ -14,7 +14,7 @@ from typing import Any
 from aiaudit.concurrency import parallel_map
 from aiaudit.exposure import probes
 from aiaudit.exposure.discovery import AUTH_WALL, NetService
-from aiaudit.exposure.fingerprint import Answer, proxy_of
+from aiaudit.exposure.fingerprint import GATEWAY_ERRORS, Answer, proxy_of
 
 _SNIPPET = 160
 
@@ -85,28 +85,35 @@ def _read_line(method: str, path: str, answer: Answer) -> str:
                                                       else _snippet(answer))
 
 
-def _unidentified_reads(svc: NetService) -> list[str]:
-    """Discovery's own unauthenticated answers that handed out JSON data, for a service
-    the catalog does not name (its read paths are only a guess)."""
+def _discovery_reads(svc: NetService) -> list[str]:
+    """Discovery's own unauthenticated answers that handed out JSON data: any path for a
+    service the catalog does not name (its read paths are only a guess), the service's read
+    paths for one it names (their fresh read got no whole answer: a route that drips or a
+    host given up since, which must not hide data it already handed out)."""
+    reads = None if svc.service is None else set(svc.read_paths())
     return [f"GET {path} -> {a.status} (discovery): {_snippet(a)}"
             for path, a in svc.answers.items()
-            if answered(a) and isinstance(a.json(), dict | list) and a.json()]
+            if (reads is None or path in reads)
+            and answered(a) and isinstance(a.json(), dict | list) and a.json()]
 
 
 def _bypass(client: Any, svc: NetService, path: str, wall: int | None, out: AuthState) -> None:
     """Try the bypass variants of one refused read; name each that turns the refusal into
-    data (a header variant that works is retried header by header to name the header)."""
+    data (a header variant that works is retried header by header to name the header).
+    Behind a sign-in page that answers 200, a bare 2xx to HEAD proves nothing: only data
+    counts."""
     for variant in probes.bypass_variants(path):
+        how = variant.method if wall in AUTH_WALL else "GET"
         answer = _get(client, probes.UNAUTH_READ, svc, variant.method, variant.path,
                       dict(variant.headers))
         out.tried.append(f"{variant.label}: {answer.status if answer.status else answer.cause()}")
-        if not answered(answer, variant.method):
+        if not answered(answer, how):
             continue
         culprits = [(variant.label, answer)]
         if len(variant.headers) > 1:
             singles = [(f"{k}: {v}", _get(client, probes.UNAUTH_READ, svc, variant.method,
                                           variant.path, {k: v})) for k, v in variant.headers]
-            culprits = [(label, a) for label, a in singles if answered(a, variant.method)] or [
+            culprits = [(label, a) for label, a in singles if answered(a, how)] or [
                 (variant.label + " (together)", answer)]
         for label, hit in culprits:
             out.bypasses.append(f"{label}: {variant.method} {variant.path} {wall} -> "
@@ -121,13 +128,13 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         out.reads.append(_read_line("GET", path, answer))
         if answered(answer):
             out.state = "open"
-        elif answer.status in AUTH_WALL:
+        elif answer.status in AUTH_WALL or answer.sign_in():
             refused.append((path, answer))
         else:
             out.causes.append(f"GET {path}: {answer.cause()}")
             out.transport = out.transport or answer.unreadable
-    if out.state != "open" and not refused and svc.service is None:
-        extra = _unidentified_reads(svc)
+    if out.state != "open" and not refused:
+        extra = _discovery_reads(svc)
         if extra:
             out.state = "open"
             out.reads += extra
@@ -138,6 +145,8 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         proxy = proxy_of(first)
         server = first.headers.get("server", "no Server header")
         out.refused_by = f"proxy {proxy.name}" if proxy else f"backend (server: {server})"
+        if first.status not in AUTH_WALL:  # HTTP 200 with a sign-in page instead of the API
+            out.refused_by += f" with a sign-in page (HTTP {first.status}, {first.sign_in()!r})"
         _bypass(client, svc, path, first.status, out)
         if out.bypasses:
             out.state = "bypass"
@@ -186,6 +195,9 @@ class ProxyCheck:
 def proxy_check(client: Any, svc: NetService, auth_headers: dict[str, str]) -> ProxyCheck:
     path = svc.read_paths()[0]
     answer = _unauth_get(client, svc, path)
+    seen = svc.answers.get(path)
+    if answer.status is None and seen is not None and seen.status is not None:
+        answer = seen  # no answer now (a dripping route, the host given up): discovery's
     proxy = proxy_of(answer) or proxy_of(svc.answers.get("/"))
     out = ProxyCheck(proxied=proxy is not None or bool(svc.proxy_url),
                      proxy=proxy.name if proxy else (svc.proxy or ""), tls=svc.tls)
@@ -197,7 +209,8 @@ def proxy_check(client: Any, svc: NetService, auth_headers: dict[str, str]) -> P
     out.unauth.append(f"GET {path} -> {answer.status} (server: "
                       f"{answer.headers.get('server', '-')}"
                       + (f", WWW-Authenticate: {challenge[:80]}" if challenge else "") + ")")
-    out.proxy_refused = answer.status in AUTH_WALL and proxy is not None
+    out.proxy_refused = (answer.status in AUTH_WALL or bool(answer.sign_in())) and (
+        proxy is not None)
     if auth_headers and out.proxied:
         authed = _get(client, probes.AUTH_READ, svc, "GET", path, auth_headers)
         out.with_credential = f"GET {path} with the configured credential -> {authed.status}"
@@ -241,7 +254,9 @@ def cors_check(client: Any, svc: NetService) -> Cors:
         keep["status"] = str(a.status)
         return keep
 
-    problem = "" if simple.status is not None else f"GET {path} with Origin: {simple.cause()}"
+    # No answer, or only a gateway's error page: the API's own CORS headers were not seen.
+    problem = "" if simple.status is not None and simple.status not in GATEWAY_ERRORS else (
+        f"GET {path} with Origin: {simple.cause()}")
     return Cors(pick(pre), pick(simple), path, problem)
 
 
@@ -254,13 +269,17 @@ class MarkerResult:
     logs: list[str]
     missing_logs: list[str]
     problem: str = ""  # the marked request was not sent or got no answer: why
+    host_access: bool = True  # False: no log can be read here; the auditor looks by hand
+    sent_at: str = ""  # UTC, when the marked requests went out (to find them in a log)
 
 
 def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_paths: list[str],
                   wait_seconds: float) -> dict[str, MarkerResult]:
     """Send one marked request per service, then watch the configured logs for the markers.
 
-    `host_ops` has existing_files(paths) and markers_in(paths, markers) (host-side reads).
+    `host_ops` has existing_files(paths) and markers_in(paths, markers) (host-side reads);
+    None without host access: the marked requests are still sent, so the reason can name
+    the exact request the auditor is to look for in the logs by hand.
     """
     sent: dict[str, tuple[str, str]] = {}
     problems: dict[str, str] = {}
@@ -272,6 +291,7 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
         return marker, path, client.request(probes.MARKER, "GET", url,
                                             headers={"X-Aiaudit-Marker": marker}, max_bytes=4096)
 
+    sent_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     # All at once: a slow host spends its own budget, not every other host's turn.
     for svc, (marker, path, result) in zip(services, parallel_map(mark, services, 16),
                                            strict=True):
@@ -279,7 +299,7 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
                                      f"{result.status or 'no answer: ' + str(result.cause)}")
         if result.error_kind in ("skipped", "interrupted"):  # never on the wire
             problems[svc.case_id] = f"marked request not sent: {result.cause}"
-    present = host_ops.existing_files(log_paths)
+    present = host_ops.existing_files(log_paths) if host_ops is not None else []
     missing = [p for p in log_paths if p not in present]
     found: set[str] = set()
     started = time.monotonic()
@@ -291,7 +311,7 @@ def marker_checks(client: Any, services: list[NetService], host_ops: Any, log_pa
         time.sleep(0.5)
     waited = round(time.monotonic() - started, 1)
     return {case: MarkerResult(m, req, m in found, waited, present, missing,
-                               problems.get(case, ""))
+                               problems.get(case, ""), host_ops is not None, sent_at)
             for case, (m, req) in sent.items()}
 
 

@@ -145,6 +145,8 @@ def open_ports(address: str, ports: list[int], timeout: float = CONNECT_TIMEOUT)
         try:
             with socket.create_connection((address, port), timeout=timeout):
                 return True
+        except ConnectionResetError:  # accepted, then reset at once: a listener all the same
+            return True
         except OSError:
             return False
 

@@ -7,6 +7,7 @@ responses captured from the real servers (selftests/fixtures/exposure/).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,9 @@ from aiaudit.http import loads_json
 from aiaudit.services import ServiceDef, Signature, ai_services, proxies
 
 _MISSING = object()
+#: A gateway's own answer that its upstream is down, busy or too slow: nothing of the
+#: service behind it was read.
+GATEWAY_ERRORS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
 @dataclass
@@ -60,8 +64,24 @@ class Answer:
     def unreadable(self) -> bool:
         """No whole, well-formed answer: nothing came, the body was cut short, or a
         JSON-typed body does not parse (as opposed to a clean page or status)."""
-        return (self.status is None or bool(self.problem)
+        return (self.status is None or bool(self.problem) or self.status in GATEWAY_ERRORS
                 or self.cause().startswith(("malformed JSON", "JSON null")))
+
+    def sign_in(self) -> str:
+        """The page's title when this 2xx answer is an HTML sign-in page (oauth2-proxy's,
+        an SSO portal's, a login form) rather than the API: an auth wall that answers 200,
+        as a proxy with ``error_page 401 =200 /sign_in`` does. Else ""."""
+        if not self.ok or "html" not in self.headers.get("content-type", ""):
+            return ""
+        page = self.text[:65536]
+        form = re.search(r"<form\b", page, re.I)
+        password = re.search(r"<input\b[^>]*type=[\"']?password", page, re.I)
+        title = re.search(r"<title[^>]*>([^<]{0,80})", page, re.I)
+        words = re.search(r"\b(sign[ -]?in|log[ -]?in|authenticat\w*)\b", page, re.I)
+        if form and (password or words):
+            return " ".join((title.group(1) if title else words.group(1) if words
+                             else "login form").split()) or "login form"
+        return ""
 
     def cause(self) -> str:
         """One line on why this answer is not usable data, naming the cause: no response
@@ -75,6 +95,11 @@ class Answer:
                 shown = " ".join(where.split())
                 shown = shown[:100] + ("…" if len(shown) > 100 else "")
                 return f"HTTP {self.status} redirect to {shown} (not followed)"
+            if self.status in GATEWAY_ERRORS:
+                server = self.headers.get("server", "")
+                return (f"HTTP {self.status} {GATEWAY_ERRORS[self.status]}"
+                        + (f" from {' '.join(server.split())[:60]}" if server else "")
+                        + ": the service behind it did not answer")
             return f"HTTP {self.status}"
         if self.json() is not None:
             return ""
