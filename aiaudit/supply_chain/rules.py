@@ -75,6 +75,10 @@ HOST_ANCHORS = ("pastebin", "paste.", "hastebin", "ghostbin", "rentry", "glot.io
                  "interact.sh", "oast.", "burpcollaborator", "discord", "telegram", "pastes.dev",
                  "controlc", "privatebin")
 
+SHELLCODE = (r"(?s)(?:\bPROT_EXEC\b|\bVirtualAlloc(?:Ex)?\b|PAGE_EXECUTE_READWRITE).{0,900}?"
+             r"(?:\b(?:C|WIN|PY)FUNCTYPE\s*\([^)]*\)\s*\(|\bCreate(?:Remote)?Thread\b|"
+             r"\bEnumSystemLocales|\bcast\s*\([^)]*(?:C|WIN)FUNCTYPE)")
+
 LINE_RULES: tuple[Rule, ...] = (
     # download and execute
     _rule("download-exec", "critical", rf"{_DL}[^\n|;&]*\|\s*(?:{_SH}|{_STDIN_INTERP})",
@@ -91,7 +95,9 @@ LINE_RULES: tuple[Rule, ...] = (
           anchors=_DL_ANCHORS),
     _rule("download-exec", "critical",
           r"(?:iwr|invoke-webrequest|invoke-restmethod|irm|downloadstring)\b[^\n]*\|\s*(?:iex|"
-          r"invoke-expression)\b|\biex\s*\(\s*(?:new-object\s+net\.webclient|iwr|irm)",
+          r"invoke-expression)\b|\b(?:iex|invoke-expression)\s*\(?\s*(?:\(\s*)?(?:new-object\s+"
+          r"(?:system\.)?net\.webclient|iwr|irm|invoke-webrequest|invoke-restmethod|"
+          r"\$[\w:]+\.downloadstring)",
           "PowerShell download piped into Invoke-Expression",
           anchors=("iwr", "invoke-", "irm", "downloadstring", "iex")),
     # decode and execute
@@ -125,9 +131,15 @@ LINE_RULES: tuple[Rule, ...] = (
           "decodes Base64 and runs the text with Invoke-Expression a few lines on",
           ("powershell", "text"), anchors=("frombase64string",)),
     _rule("decode-exec", "critical",
-          r"-e(?:nc(?:odedcommand)?)?\s+[A-Za-z0-9+/]{40,}={0,2}|frombase64string\([^\n]*\biex\b",
+          r"-e(?:nc(?:odedcommand)?)?(?:\s+|['\"]?\s*,\s*)['\"]?[A-Za-z0-9+/]{40,}={0,2}|"
+          r"frombase64string\([^\n]*\biex\b",
           "runs a Base64-encoded PowerShell command", ("powershell", "shell", "text", "markdown"),
           anchors=("-e", "frombase64string")),
+    # machine code from a byte string mapped executable and called (shellcode loader)
+    _rule("shellcode-exec", "critical", SHELLCODE,
+          "maps bytes as executable memory and calls them (a shellcode loader)",
+          ("python", "powershell", "text"),
+          anchors=("prot_exec", "virtualalloc", "page_execute", "0x40")),
     # fetched code evaluated in-process
     _rule("remote-code-eval", "critical",
           r"\b(?:exec|eval)\s*\(\s*(?:requests\.get|urlopen|urllib\.request\.urlopen|"
