@@ -268,6 +268,13 @@ def _occurrences(text: str, literal: str) -> Iterator[int]:
 
 
 def _fake_prerequisites(tf: TextFile) -> list[Finding]:
+    cached = tf.__dict__.get("_fake_prerequisites")  # SUP-03 and SUP-04 both read them
+    if cached is None:
+        cached = tf.__dict__["_fake_prerequisites"] = _find_fake_prerequisites(tf)
+    return list(cached)
+
+
+def _find_fake_prerequisites(tf: TextFile) -> list[Finding]:
     out: list[Finding] = []
     scan_lines = tf.has_any(_PREREQ_ANCHORS) and any(
         tf.may_match(p) for p in (_PASSWORD_NEAR, _PASTE_HOST, _DOWNLOAD_RUN))
@@ -1203,6 +1210,42 @@ def install_hooks(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
     return out
 
 
+_CONCEALED = {"folded": "folded", "decoded": "decoded", "bytecode": "disassembled"}
+# Behaviours no reader expects unless the description says so (rule -> what saying so is).
+_DISCLOSES = {
+    "destructive-wipe": re.compile(r"(?i)\b(?:delet|wip|eras|remov)\w*\b[^.]{0,60}\b(?:home|"
+                                   r"everything|all (?:files|data)|disk)\b"),
+    "clipboard-hijack": re.compile(r"(?i)\bclipboard\b[^.]{0,60}\b(?:replac|swap|rewrit)\w*"),
+}
+
+
+def concealed_behaviour(skill: Skill) -> list[Finding]:
+    """SUP-03's high findings that only folding, decoding or disassembly shows: the skill
+    hides that behaviour from whoever reads it (issue 11: dangerous and concealed fails both
+    controls). Reuses the SUP-03 review of the same skill when it ran first."""
+    from aiaudit.supply_chain.review import static_review
+
+    cached = skill.__dict__.get("_static_review")
+    found = cached[1] if cached is not None else static_review(skill)
+    out, seen = [], set()
+    description = skill.manifest.description or ""
+    for f in found:
+        said = _DISCLOSES.get(f.rule)
+        if said is not None and not said.search(description) and (f.file, f.line) not in seen:
+            seen.add((f.file, f.line))
+            out.append(Finding("SUP-04", "undisclosed-behaviour", "high", f.file, f.line,
+                               f.excerpt, f.context,
+                               f"{f.rule}, which the description never mentions"))
+            continue
+        how = _CONCEALED.get(f.context)
+        if how is None or f.severity not in ("high", "critical") or (f.file, f.line) in seen:
+            continue
+        seen.add((f.file, f.line))
+        out.append(Finding("SUP-04", "concealed-behaviour", "high", f.file, f.line, f.excerpt,
+                           f.context, f"{f.rule} shows only once the code is {how}"))
+    return out
+
+
 def _native_code(files: list[TextFile]) -> list[Finding]:
     """Machine code carried as bytes and called: no manifest field can declare it and no
     reader of the script sees what it does, so it is hidden code (SUP-04) besides SUP-03's
@@ -1251,6 +1294,7 @@ def manifest_review(skill: Skill) -> list[Finding]:
     findings += undisclosed_uploads(skill, files)
     findings += install_hooks(skill, files)
     findings += _native_code(files)
+    findings += concealed_behaviour(skill)
     findings += _undisclosed_tool_grants(skill, files)
     findings += _views_review(skill, files, {(f.rule, f.file, f.line) for f in findings})
     return sort_findings(findings)

@@ -573,10 +573,13 @@ def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Findi
     findings += _secret_env_exfiltration(skill, files, code)
     findings += [f for f in prose.skill_prose(skill, files) if f.control == "SUP-03"]
     findings += allowed_tools_findings(skill, files)
+    findings += _prerequisite_payloads(files)
     from aiaudit.supply_chain.folded_review import folded_review  # imports this module
 
     findings += folded_review(skill, findings)
-    return sort_findings(findings)
+    out = sort_findings(findings)
+    skill.__dict__["_static_review"] = (max_bytes, out)  # SUP-04 reads what was concealed
+    return out
 
 
 _SECRET_SCOPE = re.compile(
@@ -587,6 +590,18 @@ _SECRET_SCOPE = re.compile(
 # A pre-approved tool that can send: web fetches, a shell with no scope or a network client.
 _NET_TOOL = re.compile(r"(?i)\bWebFetch\b|\bBash(?:\(\s*\*\s*\))?(?=\s*(?:,|$))|"
                        r"\bBash\(\s*(?:curl|wget|nc|ncat|scp|rsync|ssh|http|python3?|node)\b")
+
+
+def _prerequisite_payloads(files: list[TextFile]) -> list[Finding]:
+    """ClawHavoc's delivery: a 'prerequisite' that has the user or agent download and run a
+    program no one can review (a password-protected archive, a paste-site snippet, a
+    downloaded installer). Running it is the behaviour (SUP-03); SUP-04 reports the same
+    lines as hidden (honesty._fake_prerequisites)."""
+    from aiaudit.supply_chain.honesty import _fake_prerequisites
+
+    return [Finding("SUP-03", f.rule, f.severity, f.file, f.line, f.excerpt, f.context,
+                    f"{f.note}: it runs a program no one reviewed")
+            for tf in files if tf.lang == "markdown" for f in _fake_prerequisites(tf)]
 
 
 def allowed_tools_findings(skill: Skill, files: list[TextFile]) -> list[Finding]:
