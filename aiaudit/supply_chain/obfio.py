@@ -7,7 +7,8 @@ malware, moves every string into one array returned by a function, reads it thro
 the rotation is replayed (the checksum is plain arithmetic, evaluated over numbers only), and
 every `DEC(0x..)` call, directly or through an alias (`const a = DEC`), is replaced by its
 string, on the same line, so the JavaScript folder and the rules read the plain program.
-Encoded arrays (base64/rc4 `stringArrayEncoding`) and function wrappers are left as they are.
+The 'base64' `stringArrayEncoding` (a lower-case-first alphabet) is decoded and function
+wrappers (`W(a, b)` returning `DEC(b - K, a)`) unwrapped; 'rc4' arrays are left as they are.
 """
 
 from __future__ import annotations
@@ -27,6 +28,24 @@ _TARGET = r"\}\(\s*NAME\s*,\s*(?P<target>0x[0-9a-fA-F]+|\d+)\s*\)\)"
 _ARITH = re.compile(r"^[\sP()0-9a-fA-Fx+\-*/.]*$")
 _INT = re.compile(r"\s*[+-]?\d+")
 MAX_ROTATIONS = 5_000
+
+
+_B64_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/="
+_TO_STD = str.maketrans("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _b64(value: str) -> str:
+    """stringArrayEncoding 'base64': Base64 over a lower-case-first alphabet, then the bytes
+    read as UTF-8 (decodeURIComponent of their %XX form)."""
+    import base64
+    import binascii
+
+    text = value.translate(_TO_STD).rstrip("=")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4)).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return value
 
 
 def _items(text: str) -> list[str]:
@@ -76,19 +95,53 @@ def unroll(source: str) -> str | None:
             off = re.match(r"\s*" + _OFFSET.replace("(?P=a)", re.escape(dec.group("a"))), body)
             if off is None:
                 off = re.search(_OFFSET.replace("(?P=a)", re.escape(dec.group("a"))), body)
-            if off is None or not re.search(name + r"\(\)", body) or \
-                    re.search(r"atob|charCodeAt|fromCharCode|decodeURIComponent",
-                              body[:off.end() + 200]):
+            if off is None or not re.search(name + r"\(\)", body):
                 continue
-            fixed = _replace(out, dec.group("name"), int(off.group("off"), 0), strings, name)
+            window = source[dec.end():dec.end() + 2_500]
+            decoded = strings
+            if _B64_ALPHABET in window and "0x100" not in window:  # 'base64', not 'rc4'
+                decoded = [_b64(v) for v in strings]
+            elif re.search(r"atob|charCodeAt|fromCharCode|decodeURIComponent",
+                           body[:off.end() + 200]):
+                continue  # an encoding this module does not know
+            fixed = _replace(out, dec.group("name"), int(off.group("off"), 0), decoded, name)
             if fixed is not None:
                 out = fixed
                 break
     return out if out != source else None
 
 
+_NUM = r"-?\s*(?:0x[0-9a-fA-F]+|\d+)"
+
+
+def _num(text: str) -> int:
+    text = text.replace(" ", "")
+    return -int(text[1:], 0) if text.startswith("-") else int(text, 0)
+
+
+def _unwrap(source: str, dec: str) -> str:
+    """`function W(a, b) { return DEC(b - 0x38f, a); }` wrappers (stringArrayWrappersType
+    'function'): each call `W(0x4f0, 0x4ea)` written as the decoder call it makes."""
+    wrappers = re.finditer(
+        r"function\s+([\w$]+)\(([\w$]+),([\w$]+)\)\{return\s+" + re.escape(dec) +
+        r"\(\s*([\w$]+)\s*([-+])\s*(" + _NUM + r")\s*,\s*[\w$]+\s*\);?\}", source)
+    for w in list(wrappers)[:200]:
+        name, params, sign, k = w.group(1), (w.group(2), w.group(3)), w.group(5), _num(w.group(6))
+        if w.group(4) not in params:
+            continue
+        pick = params.index(w.group(4))
+
+        def call(m: re.Match[str], pick: int = pick, sign: str = sign, k: int = k) -> str:
+            value = _num(m.group(pick + 1))
+            return f"{dec}({hex(value - k if sign == '-' else value + k)})"
+        source = re.sub(r"(?<![\w$.])" + re.escape(name) + r"\(\s*(" + _NUM + r")\s*,\s*(" +
+                        _NUM + r")\s*\)", call, source)
+    return source
+
+
 def _replace(source: str, dec: str, offset: int, strings: list[str], arr_fn: str
              ) -> str | None:
+    source = _unwrap(source, dec) if "return " + dec + "(" in source else source
     names = {dec} | {m.group(1) for m in re.finditer(
         r"([\w$]+)\s*=\s*" + re.escape(dec) + r"\b(?!\s*\()", source)}
     alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
