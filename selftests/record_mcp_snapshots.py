@@ -1,11 +1,11 @@
 """Record the MCP snapshots in selftests/fixtures/mcp/ from the real fixture servers.
 
-    python3 selftests/record_mcp_snapshots.py
+    python3 selftests/record_mcp_snapshots.py [KIND...]
 
 Starts selftests/mcp_fixture_servers.py (official SDK, streamable HTTP on loopback) as the
 clean and the poisoned server, lists them with the same read-only client the audit uses
 (aiaudit.supply_chain.mcp_listing.fetch_listing) and writes the list results as the protocol
-returns them, with the server name, to <kind>-calculator.json.
+returns them, with the server name, to <kind>-calculator.json (<kind>.json for the wikis).
 """
 
 from __future__ import annotations
@@ -56,13 +56,14 @@ def serving(kind: str):
 def record(kind: str) -> Path:
     with serving(kind) as url:
         listing = fetch_listing(url)
-    path = OUT / f"{kind}-calculator.json"
+    name = kind if kind.endswith("-wiki") else f"{kind}-calculator"
+    path = OUT / f"{name}.json"
     OUT.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"server": f"{kind}-calculator", **listing}, indent=2,
+    path.write_text(json.dumps({"server": name, **listing}, indent=2,
                                sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 
 if __name__ == "__main__":
-    for kind in ("clean", "poisoned"):
+    for kind in sys.argv[1:] or ("clean", "poisoned", "clean-wiki", "poisoned-wiki"):
         print(record(kind))

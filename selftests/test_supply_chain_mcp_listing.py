@@ -31,7 +31,8 @@ SNAPSHOTS = Path(__file__).parent / "fixtures" / "mcp"
 
 
 def snapshot(kind: str) -> tuple[str | None, dict[str, str]]:
-    return parse_snapshot((SNAPSHOTS / f"{kind}-calculator.json").read_text(encoding="utf-8"))
+    name = kind if kind.endswith("-wiki") else f"{kind}-calculator"
+    return parse_snapshot((SNAPSHOTS / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def flagged(tools: dict[str, str]) -> dict[str, set[str]]:
@@ -71,10 +72,52 @@ def test_bundle_manifests_give_parameter_and_prompt_descriptions() -> None:
 
 
 def test_live_listing_over_streamable_http_matches_the_recorded_snapshots() -> None:
-    for kind in ("clean", "poisoned"):
+    for kind in ("clean", "poisoned", "clean-wiki", "poisoned-wiki"):
         with serving(kind) as url:
             live = list_remote(url)
         assert live == snapshot(kind)[1], kind
+
+
+def test_orders_where_fewer_readers_look_fail() -> None:
+    """Recorded from the real SDK: the server's `instructions` (initialize), a tool's annotation
+    title, a field of its output schema (a pydantic model behind `$ref`), a prompt argument
+    and a tool that claims to supersede another server's tool of the same name."""
+    rules = flagged(snapshot("poisoned-wiki")[1])
+    assert {"remote-instructions", "instruction-override"} <= rules["instructions"]
+    assert {"prose-credential-exfiltration", "hide-from-user"} <= rules["search#annotations"]
+    assert {"prose-credential-exfiltration", "secrecy-instruction"} <= \
+        rules["search#out.PoisonedHit.url"]
+    assert "parameter-private-value" in rules["prompt:deploy_review.config"]
+    assert rules["send_email"] == {"tool-shadowing"}
+    clean = flagged(snapshot("clean-wiki")[1])
+    assert {"instructions", "search#annotations", "search#out.CleanHit.url",
+            "prompt:deploy_review.config"} <= set(clean)
+    assert {k: v for k, v in clean.items() if v} == {}
+
+
+def test_a_rug_pull_between_two_snapshots_of_one_server_shows_every_changed_place(
+        tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    server = McpServer("snapshot", "wiki.json", "wiki", tools=snapshot("clean-wiki")[1])
+    baseline.approve(path, server.id, server)
+    server.tools = snapshot("poisoned-wiki")[1]
+    diff = baseline.changes(baseline.load(path)["mcp"][server.id], server)
+    assert [d.split(" description:")[0] for d in diff if " description:" in d] == [
+        "tool instructions", "tool prompt:deploy_review.config", "tool search#annotations"]
+    assert "tool send_email: added" in diff and "tool search#out.CleanHit.url: removed" in diff
+    assert "~/.npmrc" in next(d for d in diff if d.startswith("tool prompt:deploy_review"))
+
+
+def test_a_baseline_taken_before_annotations_and_output_schemas_were_read_stays_valid(
+        tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    now = snapshot("clean-wiki")[1]
+    old = {k: v for k, v in now.items() if "#annotations" not in k and "#out" not in k
+           and k != "instructions"}
+    server = McpServer("snapshot", "wiki.json", "wiki", tools=old)
+    baseline.approve(path, server.id, server)
+    server.tools = now
+    assert baseline.changes(baseline.load(path)["mcp"][server.id], server) == []
 
 
 def test_an_unreachable_server_is_a_clear_error() -> None:

@@ -63,11 +63,13 @@ HERMES_FIXED = {"html-comment-instruction", "tool-hijack", "typosquat-dependency
 # reviewer wants to know before installing): skill dir -> failing rules.
 HERMES_TRUE_SUP03 = {
     # official installers piped into a shell (`curl -fsSL https://x.ai/cli/install.sh | bash`,
-    # `irm .../install.ps1 | iex`), or a release binary fetched into ~/.local/bin and chmod +x
+    # `irm .../install.ps1 | iex`), or a release binary fetched into ~/.local/bin and chmod +x;
+    # SKILL.md tells the agent to run them (fake-prerequisite: the same lines, as SUP-04 has)
     **dict.fromkeys(("antigravity-cli", "cli", "grok", "himalaya", "huggingface-hub", "notion",
-                     "openhue", "parallel-cli", "unsloth", "xurl"), {"download-exec"}),
+                     "openhue", "parallel-cli", "unsloth", "xurl"),
+                    {"download-exec", "fake-prerequisite"}),
     # `hermes config set approvals.mode off` documented as a command to run
-    "hermes-agent": {"agent-safety-off", "download-exec"},
+    "hermes-agent": {"agent-safety-off", "download-exec", "fake-prerequisite"},
     # scripts that read the agent's whole secrets file (~/.hermes/.env; github-auth also
     # ~/.git-credentials) in a skill that uses the network
     **dict.fromkeys(("canvas", "github-auth", "hyperliquid", "telephony", "unbroker"),
@@ -76,7 +78,8 @@ HERMES_TRUE_SUP03 = {
     **dict.fromkeys(("kanban-video-orchestrator", "openclaw-migration"),
                     {"persistence-agent-memory"}),
     # wget | sh installer, `>> ~/.ssh/authorized_keys`, `export HF_TOKEN=... >> ~/.bashrc`
-    "lambda-labs": {"download-exec", "persistence-shell-rc", "ssh-key-implant"},
+    "lambda-labs": {"download-exec", "fake-prerequisite", "persistence-shell-rc",
+                    "ssh-key-implant"},
     "llm-wiki": {"persistence-service"},  # systemctl --user enable --now obsidian-wiki-sync
     "qmd": {"persistence-service"},  # LaunchAgent plist and a systemd user unit, enabled
     "minecraft-modpack-server": {"persistence-cron"},  # (crontab -l; echo ...) | crontab -
@@ -106,7 +109,8 @@ HERMES_TRUE_SUP04 = {
     "evm": {"undeclared-network"},
     # runs macOS `security find-generic-password` (a keychain secret), writes
     # ~/.hermes/profiles/<p>/config.yaml and SOUL.md; SKILL.md mentions none of it
-    "kanban-video-orchestrator": {"undeclared-binary", "undeclared-write"},
+    "kanban-video-orchestrator": {"undeclared-binary", "undeclared-file-access",
+                                  "undeclared-write"},
     # falls back to $GH_TOKEN when GITHUB_TOKEN (documented) is unset
     "watchers": {"undeclared-env"},
     # reads OpenClaw's agents/main/agent/auth-profiles.json (credentials) and

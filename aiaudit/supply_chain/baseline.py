@@ -84,6 +84,20 @@ def _diff_maps(label: str, old: dict[str, str], new: dict[str, str]) -> list[str
     return out
 
 
+_EXTRA_KEYS = ("#annotations", "#input", "#out")  # read since issue 11's second pass
+
+
+def _unread_before(line: str, old_tools: dict[str, str]) -> bool:
+    """An `added` entry of a kind the baseline's suite did not read yet (a tool's
+    annotations or output schema, the server's instructions): not a change of the server."""
+    if not line.endswith(": added"):
+        return False
+    key = line.removeprefix("tool ").rsplit(":", 1)[0]
+    kind = next((k for k in _EXTRA_KEYS if k in key), "instructions" if key == "instructions"
+                else None)
+    return kind is not None and not any(kind in k for k in old_tools)
+
+
 def changes(approved: dict[str, Any], subject: McpServer | Skill) -> list[str]:
     """What differs from the approved state, one readable line per difference."""
     _, now = state_of(subject)
@@ -93,9 +107,11 @@ def changes(approved: dict[str, Any], subject: McpServer | Skill) -> list[str]:
         for key in sorted(set(old_def) | set(new_def)):
             if old_def.get(key) != new_def.get(key):
                 out.append(f"launch {key}: {old_def.get(key)!r} -> {new_def.get(key)!r}")
-        out += _diff_maps("tool", approved.get("tools", {}), now["tools"])
+        old_tools = approved.get("tools", {})
+        out += [line for line in _diff_maps("tool", old_tools, now["tools"])
+                if not _unread_before(line, old_tools)]
         for line in list(out):
-            name = line.removeprefix("tool ").split(":")[0]
+            name = line.removeprefix("tool ").rsplit(":", 1)[0]  # keys hold ':' (prompt:X)
             if line.endswith(": changed"):
                 before = approved.get("tool_text", {}).get(name, "")
                 after = now["tool_text"].get(name, "")

@@ -213,6 +213,9 @@ def fold(tf: TextFile, depth: int = 0, modules: dict[str, Any] | None = None
     imports = bool(modules) and any(f".{name.rsplit('.', 1)[-1]}" in tf.text or
                                     f" {name.rsplit('.', 1)[-1]}" in tf.text
                                     for name in modules)
+    if tf.lang == "shell" and len(tf.text) <= MAX_SOURCE:
+        from aiaudit.supply_chain.shfold import fold_shell
+        return fold_shell(tf.text)
     if tf.lang not in ("python", "js") or len(tf.text) > MAX_SOURCE or depth > MAX_DEPTH \
             or not (worth_folding(tf.text) or imports and tf.lang == "python"):
         return None
@@ -221,7 +224,15 @@ def fold(tf: TextFile, depth: int = 0, modules: dict[str, Any] | None = None
         result = fold_python(tf.text, modules)
     else:
         from aiaudit.supply_chain.jsfold import fold_js
-        result = fold_js(tf.text)
+        from aiaudit.supply_chain.obfio import unroll
+        unrolled = unroll(tf.text)
+        result = fold_js(unrolled or tf.text)
+        if unrolled is not None:  # string-array reads written out: those lines changed too
+            result = result or Folded(unrolled)
+            before = tf.text.split("\n")
+            for n, line in enumerate(unrolled.split("\n"), 1):
+                if n > len(before) or line != before[n - 1]:
+                    result.replaced.setdefault(n, []).append(line[:200])
     if result is None or (not result.replaced and not result.inner):
         return None
     return result

@@ -8,6 +8,8 @@ A skill fails SUP-04 on any finding rated medium or above.
 
 from __future__ import annotations
 
+import json
+import posixpath
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -266,6 +268,13 @@ def _occurrences(text: str, literal: str) -> Iterator[int]:
 
 
 def _fake_prerequisites(tf: TextFile) -> list[Finding]:
+    cached = tf.__dict__.get("_fake_prerequisites")  # SUP-03 and SUP-04 both read them
+    if cached is None:
+        cached = tf.__dict__["_fake_prerequisites"] = _find_fake_prerequisites(tf)
+    return list(cached)
+
+
+def _find_fake_prerequisites(tf: TextFile) -> list[Finding]:
     out: list[Finding] = []
     scan_lines = tf.has_any(_PREREQ_ANCHORS) and any(
         tf.may_match(p) for p in (_PASSWORD_NEAR, _PASTE_HOST, _DOWNLOAD_RUN))
@@ -1043,6 +1052,37 @@ def shell_view(tf: TextFile) -> tuple[TextFile, list[int]] | None:
 _VIEW = "#view@"  # path marker of a derived view: FILE#view@N, its lines mapped back
 
 
+_HOOK_FILES = ("hooks.json", "settings.json", "settings.local.json")
+
+
+def hook_commands(tf: TextFile) -> list[tuple[str, int]]:
+    """(command, line) of every `{"type": "command", "command": ...}` hook in a Claude Code
+    plugin's hooks/hooks.json or a .claude/settings(.local).json: shell the harness runs on
+    the agent's events (session start, every tool use) with no further approval."""
+    if tf.lang != "config" or posixpath.basename(tf.path) not in _HOOK_FILES \
+            or '"hooks"' not in tf.text:
+        return []
+    try:
+        doc = json.loads(tf.text)
+    except ValueError:
+        return []
+    found: list[str] = []
+    stack = [doc.get("hooks") if isinstance(doc, dict) else None]
+    while stack and len(found) < 200:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "command" and isinstance(node.get("command"), str):
+                found.append(node["command"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    out = []
+    for command in reversed(found):
+        at = tf.text.find(json.dumps(command)[1:-1])
+        out.append((command.replace("\n", " "), tf.line_of(at) if at >= 0 else 1))
+    return out
+
+
 def code_views(skill: Skill) -> list[tuple[TextFile, list[int] | None]]:
     """What the code does beyond what it spells out, each view with the source line of each
     of its lines (None: same lines as the source): every file as the partial evaluator
@@ -1072,6 +1112,11 @@ def code_views(skill: Skill) -> list[tuple[TextFile, list[int] | None]]:
         for i, (start, _, decoded) in enumerate(decoded_blobs(tf)):
             out.append((TextFile(f"{tf.path}{_VIEW}d{i}", "shell", decoded),
                         [tf.line_of(start)] * (decoded.count("\n") + 1)))
+    for tf in text_files(skill):  # hook commands the agent's harness runs on its events
+        hooks = hook_commands(tf)
+        if hooks:
+            out.append((TextFile(f"{tf.path}{_VIEW}h", "shell", "\n".join(c for c, _ in hooks)),
+                        [n for _, n in hooks]))
     for tf, mapped in [*((t, None) for t in text_files(skill)), *out]:
         view = shell_view(folded.get(tf.path, tf) if mapped is None else tf)
         if view is not None:
@@ -1165,6 +1210,77 @@ def install_hooks(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
     return out
 
 
+_CONCEALED = {"folded": "folded", "decoded": "decoded", "bytecode": "disassembled"}
+# Behaviours no reader expects unless the description says so (rule -> what saying so is).
+_DISCLOSES = {
+    "destructive-wipe": re.compile(r"(?i)\b(?:delet|wip|eras|remov)\w*\b[^.]{0,60}\b(?:home|"
+                                   r"everything|all (?:files|data)|disk)\b"),
+    "clipboard-hijack": re.compile(r"(?i)\bclipboard\b[^.]{0,60}\b(?:replac|swap|rewrit)\w*"),
+}
+
+
+def concealed_behaviour(skill: Skill) -> list[Finding]:
+    """SUP-03's high findings that only folding, decoding or disassembly shows: the skill
+    hides that behaviour from whoever reads it (issue 11: dangerous and concealed fails both
+    controls). Reuses the SUP-03 review of the same skill when it ran first."""
+    from aiaudit.supply_chain.review import static_review
+
+    cached = skill.__dict__.get("_static_review")
+    found = cached[1] if cached is not None else static_review(skill)
+    out, seen = [], set()
+    description = skill.manifest.description or ""
+    for f in found:
+        said = _DISCLOSES.get(f.rule)
+        if said is not None and not said.search(description) and (f.file, f.line) not in seen:
+            seen.add((f.file, f.line))
+            out.append(Finding("SUP-04", "undisclosed-behaviour", "high", f.file, f.line,
+                               f.excerpt, f.context,
+                               f"{f.rule}, which the description never mentions"))
+            continue
+        how = _CONCEALED.get(f.context)
+        if how is None or f.severity not in ("high", "critical") or (f.file, f.line) in seen:
+            continue
+        seen.add((f.file, f.line))
+        out.append(Finding("SUP-04", "concealed-behaviour", "high", f.file, f.line, f.excerpt,
+                           f.context, f"{f.rule} shows only once the code is {how}"))
+    return out
+
+
+def _native_code(files: list[TextFile]) -> list[Finding]:
+    """Machine code carried as bytes and called: no manifest field can declare it and no
+    reader of the script sees what it does, so it is hidden code (SUP-04) besides SUP-03's
+    shellcode-exec."""
+    out = []
+    for tf in files:
+        if tf.lang not in ("python", "powershell") or \
+                not tf.has_any(("prot_exec", "virtualalloc", "page_execute")):
+            continue
+        match = _SHELLCODE.search(tf.text)
+        if match:
+            out.append(Finding("SUP-04", "hidden-native-code", "high", tf.path,
+                               tf.line_of(match.start()), excerpt(tf.line_text(
+                                   tf.line_of(match.start()))), "code",
+                               "machine code in a byte string, mapped executable and called"))
+    return out
+
+
+_SHELLCODE = re.compile(rules.SHELLCODE, re.I)
+_NAMES_SECRETS = re.compile(r"(?i)\b(?:ssh|aws|gpg|gnupg|kube\w*|credentials?|secrets?|keys?|"
+                            r"tokens?|\.env|dotenv|environment)\b")
+
+
+def _undisclosed_tool_grants(skill: Skill, files: list[TextFile]) -> list[Finding]:
+    """allowed-tools that reach credential files while the description never says the skill
+    touches credentials (SUP-04: an access the reader of the description cannot expect)."""
+    from aiaudit.supply_chain.review import allowed_tools_findings
+
+    if _NAMES_SECRETS.search(skill.manifest.description or ""):
+        return []
+    return [replace(f, control="SUP-04", rule="undeclared-file-access", severity="medium",
+                    note=f"{f.note}; the description never mentions credentials")
+            for f in allowed_tools_findings(skill, files)]
+
+
 def manifest_review(skill: Skill) -> list[Finding]:
     """Every SUP-04 finding of one skill (allowlist not applied)."""
     files = text_files(skill)
@@ -1177,6 +1293,9 @@ def manifest_review(skill: Skill) -> list[Finding]:
     findings += undeclared_effects(skill, files)
     findings += undisclosed_uploads(skill, files)
     findings += install_hooks(skill, files)
+    findings += _native_code(files)
+    findings += concealed_behaviour(skill)
+    findings += _undisclosed_tool_grants(skill, files)
     findings += _views_review(skill, files, {(f.rule, f.file, f.line) for f in findings})
     return sort_findings(findings)
 

@@ -46,10 +46,44 @@ def _schema_texts(props: Any, prefix: str, depth: int = 0) -> list[tuple[str, st
     return out
 
 
+def _texts(value: Any) -> str:
+    return "\n".join(v for v in (value if isinstance(value, list) else [value])
+                     if isinstance(v, str) and v.strip())
+
+
+def _tool_extras(item: dict[str, Any], name: str) -> dict[str, str]:
+    """What else of a tool the model reads: `annotations` (title and hints), the input
+    schema's own title/description and the whole `outputSchema` (keys `NAME#annotations`,
+    `NAME#input`, `NAME#out`, `NAME#out.FIELD`)."""
+    out: dict[str, str] = {}
+    ann = item.get("annotations")
+    if isinstance(ann, dict) and _texts(list(ann.values())):
+        out[f"{name}#annotations"] = _texts(list(ann.values()))
+    for key, suffix in (("inputSchema", "#input"), ("outputSchema", "#out")):
+        schema = item.get(key)
+        if not isinstance(schema, dict):
+            continue
+        if _texts(schema.get("description")):  # titles are the SDKs' generated names
+            out[f"{name}{suffix}"] = _texts(schema.get("description"))
+        found = _schema_texts(schema.get("properties"), f"{name}#out") if suffix == "#out" \
+            else []
+        defs = schema.get("$defs") or schema.get("definitions")  # models behind "$ref"
+        for model, spec in list(defs.items())[:50] if isinstance(defs, dict) else []:
+            if isinstance(spec, dict):
+                if _texts(spec.get("description")):
+                    out[f"{name}{suffix}.{model}"] = _texts(spec.get("description"))
+                found += _schema_texts(spec.get("properties"), f"{name}{suffix}.{model}")
+        # a bare generated title ("Result") says nothing: keys only for texts with words
+        out |= {k: t for k, t in found if not k.endswith("#schema") or " " in t.strip()}
+    return out
+
+
 def descriptions(listing: dict[str, Any]) -> dict[str, str]:
     """{"tool:NAME": description, "tool:NAME.PARAM": ..., "prompt:...", "resource:..."} from
     the results of the list calls (keys `tools`, `prompts`, `resources`)."""
     out: dict[str, str] = {}
+    if isinstance(listing.get("instructions"), str) and listing["instructions"].strip():
+        out["instructions"] = listing["instructions"]  # initialize's: the client's system prompt
     for kind, key in (("tool", "tools"), ("prompt", "prompts"), ("resource", "resources")):
         items = listing.get(key)
         for item in items if isinstance(items, list) else []:
@@ -64,6 +98,8 @@ def descriptions(listing: dict[str, Any]) -> dict[str, str]:
             props = schema.get("properties") if isinstance(schema, dict) else None
             for param, text in _schema_texts(props, name):
                 out[param] = text
+            if kind == "tool":
+                out |= _tool_extras(item, name)
             for arg in item.get("arguments") or [] if kind == "prompt" else []:
                 if isinstance(arg, dict) and arg.get("description"):
                     out[f"prompt:{name}.{arg.get('name')}"] = str(arg["description"])
@@ -83,9 +119,12 @@ def parse_snapshot(text: str) -> tuple[str | None, dict[str, str]]:
     for part in docs:
         if not isinstance(part, dict):
             continue
-        for candidate in (part, part.get("result"), part.get("tools/list"),
-                          part.get("prompts/list"), part.get("resources/list")):
+        for candidate in (part, part.get("result"), part.get("initialize"),
+                          part.get("tools/list"), part.get("prompts/list"),
+                          part.get("resources/list")):
             if isinstance(candidate, dict):
+                if isinstance(candidate.get("instructions"), str):
+                    merged["instructions"] = candidate["instructions"]
                 for key in ("tools", "prompts", "resources"):
                     if isinstance(candidate.get(key), list):
                         merged.setdefault(key, []).extend(candidate[key])
@@ -106,6 +145,8 @@ async def _list(url: str, transport: str, headers: dict[str, str]) -> dict[str, 
         async with ClientSession(read, write) as session:
             init = await session.initialize()
             caps = init.capabilities
+            if init.instructions:
+                listing["instructions"] = init.instructions
             calls = (("tools", session.list_tools, caps.tools),
                      ("prompts", session.list_prompts, caps.prompts),
                      ("resources", session.list_resources, caps.resources))
@@ -204,6 +245,13 @@ _POISON = (
         r"(?i)\b(?:takes?|has|have) (?:precedence|priority) over\b|\binstead of (?:any|every|"
         r"all|the) other tools?\b|\bwhen(?:ever)? (?:any|another|an?) other tool\b|"
         r"\b(?:ignore|override|replace)s? (?:the )?(?:other|previous) (?:tools?|instructions)\b")),
+    ("tool-shadowing", re.compile(
+        r"(?i)\b(?:supersedes?|replaces?|overrides?|shadows?|takes? over)\s+(?:the\s+)?"
+        r"(?:`?[\w.-]+`?\s+)?(?:tools?|functions?)\s+(?:of|from|in|provided by|offered by)\s+"
+        r"(?:every|any|all|other|another|the other)\b|"
+        r"\b(?:other|another|every|any) (?:mcp )?servers?'s? (?:`?[\w.-]+`? )?tools?\b.{0,80}?"
+        r"\b(?:instead|never|do not|don't)\b|"
+        r"\balways\s+(?:add|include|copy|cc|bcc|forward)\b[^.\n]{0,80}?[\w.+-]+@[\w-]+\.[\w.]+")),
     ("hide-from-user", re.compile(
         r"(?i)\b(?:do not|don't|never|without) (?:tell(?:ing)?|mention(?:ing)?|inform(?:ing)?|"
         r"show(?:ing)?|notify(?:ing)?|alert(?:ing)?)\b.{0,30}\buser\b")),

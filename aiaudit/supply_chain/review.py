@@ -308,6 +308,8 @@ def _decode_blobs(tf: TextFile) -> Iterator[tuple[int, str, str]]:
         except (binascii.Error, ValueError):
             continue
         decoded = raw.decode("utf-8", "replace")
+        if len(raw) >= 8 and raw[1::2].count(0) * 10 >= len(raw) // 2 * 9:
+            decoded = raw.decode("utf-16-le", "replace")  # powershell -EncodedCommand's form
         printable = sum(ch.isprintable() or ch in "\n\t\r" for ch in decoded)
         if not decoded or printable / len(decoded) < 0.9:
             kind, text = serialized_code(raw)
@@ -570,10 +572,55 @@ def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Findi
     findings += _compound_findings(code)
     findings += _secret_env_exfiltration(skill, files, code)
     findings += [f for f in prose.skill_prose(skill, files) if f.control == "SUP-03"]
+    findings += allowed_tools_findings(skill, files)
+    findings += _prerequisite_payloads(files)
     from aiaudit.supply_chain.folded_review import folded_review  # imports this module
 
     findings += folded_review(skill, findings)
-    return sort_findings(findings)
+    out = sort_findings(findings)
+    skill.__dict__["_static_review"] = (max_bytes, out)  # SUP-04 reads what was concealed
+    return out
+
+
+_SECRET_SCOPE = re.compile(
+    r"(?i)(?:~|\$HOME|/home/[^/\s,)]+|/root)/(?:\.ssh\b|\.gnupg\b|\.netrc\b|\.git-credentials\b|"
+    r"\.npmrc\b|\.pypirc\b|\.config/gh\b|\.aws(?:/\*|/credentials\b|(?=[\s,)])))|"
+    r"\bid_(?:rsa|ed25519|ecdsa)\b|(?:[/(\s]|^)\.env(?![\w.-])|\bprintenv\b")
+
+# A pre-approved tool that can send: web fetches, a shell with no scope or a network client.
+_NET_TOOL = re.compile(r"(?i)\bWebFetch\b|\bBash(?:\(\s*\*\s*\))?(?=\s*(?:,|$))|"
+                       r"\bBash\(\s*(?:curl|wget|nc|ncat|scp|rsync|ssh|http|python3?|node)\b")
+
+
+def _prerequisite_payloads(files: list[TextFile]) -> list[Finding]:
+    """ClawHavoc's delivery: a 'prerequisite' that has the user or agent download and run a
+    program no one can review (a password-protected archive, a paste-site snippet, a
+    downloaded installer). Running it is the behaviour (SUP-03); SUP-04 reports the same
+    lines as hidden (honesty._fake_prerequisites)."""
+    from aiaudit.supply_chain.honesty import _fake_prerequisites
+
+    return [Finding("SUP-03", f.rule, f.severity, f.file, f.line, f.excerpt, f.context,
+                    f"{f.note}: it runs a program no one reviewed")
+            for tf in files if tf.lang == "markdown" for f in _fake_prerequisites(tf)]
+
+
+def allowed_tools_findings(skill: Skill, files: list[TextFile]) -> list[Finding]:
+    """Frontmatter `allowed-tools` that pre-approve reading credential files (Read(~/.ssh/**),
+    Bash(cat ~/.aws/credentials)): the agent then reads them with no prompt for the user
+    (issue 11 point 3: elevated tools)."""
+    tools = skill.manifest.fields.get("allowed-tools")
+    text = " ".join(map(str, tools)) if isinstance(tools, list) else str(tools or "")
+    match = _SECRET_SCOPE.search(text)
+    if match is None:
+        return []
+    sink = _NET_TOOL.search(text)
+    md = next((tf for tf in files if tf.path == "SKILL.md"), None)
+    at = md.text.find("allowed-tools") if md is not None else -1
+    line = md.line_of(at) if md is not None and at >= 0 else 1
+    what = f"allowed-tools pre-approves access to {match.group(0)} with no prompt"
+    return [Finding("SUP-03", "allowed-tools-credentials", "high" if sink else "medium",
+                    "SKILL.md", line, excerpt(text), "frontmatter",
+                    f"{what} and a network sink ({sink.group(0)})" if sink else what)]
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -75,6 +75,15 @@ HOST_ANCHORS = ("pastebin", "paste.", "hastebin", "ghostbin", "rentry", "glot.io
                  "interact.sh", "oast.", "burpcollaborator", "discord", "telegram", "pastes.dev",
                  "controlc", "privatebin")
 
+SHELLCODE = (r"(?s)(?:\bPROT_EXEC\b|\bVirtualAlloc(?:Ex)?\b|PAGE_EXECUTE_READWRITE).{0,900}?"
+             r"(?:\b(?:C|WIN|PY)FUNCTYPE\s*\([^)]*\)\s*\(|\bCreate(?:Remote)?Thread\b|"
+             r"\bEnumSystemLocales|\bcast\s*\([^)]*(?:C|WIN)FUNCTYPE)")
+
+# Where a command starts: a line, after an operator or keyword, or as a string run by code
+# (`echo "never run rm -rf ~"` names a command, it does not run it).
+_CMD_AT = (r"(?:^[ \t]*|[;&|(`{]\s*|\b(?:then|do|else|sudo|xargs|nohup)\s+|"
+           r"(?<![\w\s])[\"']\s*)")
+
 LINE_RULES: tuple[Rule, ...] = (
     # download and execute
     _rule("download-exec", "critical", rf"{_DL}[^\n|;&]*\|\s*(?:{_SH}|{_STDIN_INTERP})",
@@ -91,7 +100,9 @@ LINE_RULES: tuple[Rule, ...] = (
           anchors=_DL_ANCHORS),
     _rule("download-exec", "critical",
           r"(?:iwr|invoke-webrequest|invoke-restmethod|irm|downloadstring)\b[^\n]*\|\s*(?:iex|"
-          r"invoke-expression)\b|\biex\s*\(\s*(?:new-object\s+net\.webclient|iwr|irm)",
+          r"invoke-expression)\b|\b(?:iex|invoke-expression)\s*\(?\s*(?:\(\s*)?(?:new-object\s+"
+          r"(?:system\.)?net\.webclient|iwr|irm|invoke-webrequest|invoke-restmethod|"
+          r"\$[\w:]+\.downloadstring)",
           "PowerShell download piped into Invoke-Expression",
           anchors=("iwr", "invoke-", "irm", "downloadstring", "iex")),
     # decode and execute
@@ -125,9 +136,33 @@ LINE_RULES: tuple[Rule, ...] = (
           "decodes Base64 and runs the text with Invoke-Expression a few lines on",
           ("powershell", "text"), anchors=("frombase64string",)),
     _rule("decode-exec", "critical",
-          r"-e(?:nc(?:odedcommand)?)?\s+[A-Za-z0-9+/]{40,}={0,2}|frombase64string\([^\n]*\biex\b",
+          r"-e(?:nc(?:odedcommand)?)?(?:\s+|['\"]?\s*,\s*)['\"]?[A-Za-z0-9+/]{40,}={0,2}|"
+          r"frombase64string\([^\n]*\biex\b",
           "runs a Base64-encoded PowerShell command", ("powershell", "shell", "text", "markdown"),
           anchors=("-e", "frombase64string")),
+    # wiping the user's home or the root filesystem
+    _rule("destructive-wipe", "critical",
+          rf"{_CMD_AT}rm\s+(?:-[\w-]+\s+)*-[a-zA-Z]*[rR][a-zA-Z]*\s+(?:-[\w-]+\s+)*[\"']?(?:~|"
+          r"\$HOME|\$\{HOME\})/?\*?[\"']?(?=[\s;&|`)]|$)|"
+          rf"{_CMD_AT}rm\s+(?:-[\w-]+\s+)*-[a-zA-Z]*[rR][a-zA-Z]*\s+"
+          r"(?:-[\w-]+\s+)*/\*?(?=[\s;&|'\"`)]|$)|\bshutil\.rmtree\s*\(\s*(?:os\.path\.expanduser"
+          r"\s*\(\s*['\"]~['\"]\s*\)|Path\.home\s*\(\s*\)|['\"]/['\"])\s*[,)]|\bfs\.(?:rmSync|rm)\s*"
+          r"\(\s*os\.homedir\s*\(\s*\)\s*,",
+          "deletes the user's home directory or the root filesystem",
+          anchors=("rm ", "rmtree", "rmsync", "fs.rm")),
+    _rule("clipboard-hijack", "critical",
+          r"(?s)(?:pyperclip\.paste|clipboard\.read(?:Text)?|\bpbpaste\b|xclip\s+-o|xsel\s+-o|"
+          r"Get-Clipboard|GetClipboardData).{0,600}?(?:pyperclip\.copy|clipboard\.write(?:Text)?|"
+          r"\bpbcopy\b|xclip\b|Set-Clipboard|SetClipboardData)\s*\(?\s*[\"'](?:bc1[a-z0-9]{20,}|"
+          r"0x[0-9a-fA-F]{40}|[13][1-9A-HJ-NP-Za-km-z]{25,34}|T[1-9A-HJ-NP-Za-km-z]{33})[\"']",
+          "swaps a wallet address on the clipboard for one of its own (clipper)",
+          ("python", "js", "powershell", "shell", "text"),
+          anchors=("clipboard", "pyperclip", "pbpaste", "xclip", "xsel")),
+    # machine code from a byte string mapped executable and called (shellcode loader)
+    _rule("shellcode-exec", "critical", SHELLCODE,
+          "maps bytes as executable memory and calls them (a shellcode loader)",
+          ("python", "powershell", "text"),
+          anchors=("prot_exec", "virtualalloc", "page_execute", "0x40")),
     # fetched code evaluated in-process
     _rule("remote-code-eval", "critical",
           r"\b(?:exec|eval)\s*\(\s*(?:requests\.get|urlopen|urllib\.request\.urlopen|"
@@ -189,7 +224,7 @@ LINE_RULES: tuple[Rule, ...] = (
           r"[\"']?off\b|[\"']?sandbox[\"']?\s*:\s*\{[^}\n]*[\"']?mode[\"']?\s*:\s*[\"']off|"
           r"\belevated\b[\"'\]}\s.]*(?:enabled)?[\"']?\s*[:=]\s*true\b|"
           r"tools\.elevated\.enabled\s+true|--dangerously-skip-permissions\b|"
-          r"[\"']?defaultMode[\"']?\s*[:=]\s*[\"']bypassPermissions|"
+          r"[\"']?defaultMode[\"']?\]?\s*[:=]\s*[\"']bypassPermissions|"
           r"\bapproval_policy\s*=\s*[\"']never[\"']|\bsandbox_mode\s*=\s*[\"']danger-full-access|"
           r"--dangerously-bypass-approvals-and-sandbox|\b--yolo\b|\bHERMES_YOLO_MODE\b|"
           r"\bapprovals\.mode\b[\"'\s]*(?:=|\s)\s*[\"']?off\b|"
@@ -276,14 +311,16 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\.(?:bash|zsh)_history\b|[\"']\.(?:ssh|aws|gnupg|kube|docker)[\"']|(?:\$HOME|\$\{HOME\}|~)"
         r"/\.(?:ssh|aws|gnupg)\b(?!/known_hosts)|\.electrum|\bExodus\b|\.bitcoin/|MetaMask|"
         r"nkbihfbeogaeaoehlefnkodbefgpgknn|solana/id\.json|\.ethereum/keystore|\.gnupg/|"
-        r"/etc/shadow|keychain-db|\bseed phrase",
+        r"/etc/shadow|keychain-db|\bseed phrase|\bsecurity\s+(?:find-(?:generic|internet)-password|"
+        r"dump-keychain)\b|\bdisplay dialog\b[^\n]{0,200}\bhidden answer\b",
         (".ssh", "id_rsa", "id_ed25519", "id_ecdsa", ".aws", "gcloud", ".azure", ".kube",
          ".docker", ".npmrc", ".pypirc", ".netrc", ".git-credentials", ".env", "login data",
          "key4.db", "logins.json", "cookies.sqlite", "local state", "wallet.dat", ".electrum",
          "exodus", ".bitcoin", "metamask", "nkbihfbeogaeaoehlefnkodbefgpgknn", "solana",
          "keystore", ".gnupg", "/etc/shadow", "keychain", "seed phrase", "openclaw.json",
          "auth-profiles", ".claude.json", "mcp.json", "claude_desktop_config", "gh/hosts",
-         "_history")),
+         "_history", "find-generic-password", "find-internet-password", "dump-keychain",
+         "hidden answer")),
     "network": (
         r"\brequests\.(?:get|post|put|patch|request)\s*\(|\bhttpx\.\w+\s*\(|\burlopen\s*\(|"
         r"\burllib\.request\b|\bhttp\.client\b|\baiohttp\b|\bsocket\.(?:socket|"
@@ -296,7 +333,8 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"getoutput|getstatusoutput)\s*\(\s*[\"'`]\s*(?:curl|wget)\s|"
         r"\b(?:iwr|irm)\s+[\"']?https?://|"
         r"Invoke-(?:WebRequest|RestMethod)|Net\.WebClient|"
-        r"(?:^[ \t]*(?:sudo\s+)?|[|;&]\s*|\$\(\s*|\[\s*[\"'])(?:nslookup|dig|host|rsync|"
+        r"(?:^[ \t]*(?:sudo\s+)?|[|;&]\s*|\$\(\s*|\[\s*[\"']|\b(?:do|then|else)\s+)"
+        r"(?:nslookup|dig|host|rsync|"
         r"rclone|sftp|ssh|aws\s+s3|gsutil|azcopy|sendmail|mail|mutt|swaks|socat|telnet)"
         r"[\"']?[\s,]+(?![=+*/%<>!-]?=|[(.:\[])\S|\bgethostbyname\w*\s*\(|\bgetaddrinfo\s*\(|"
         r"\bdns\.(?:resolve\w*|lookup|promises)\b|\bdns\.resolver\b|\bboto3\b|"
