@@ -141,3 +141,37 @@ def test_prefetch_stores_results_and_errors_where_collection_asks():
         c.cached("provider:firewall", lambda: pytest.fail("recomputed"))
     assert first.value is again.value
     assert type(first.value).__name__ == "NoHostAccess"
+
+
+# Keys computed in more than one place on purpose: an accumulator every client joins, and a
+# command-line option the plugin stores at configure (before any provider runs) that a
+# provider outside an audit run reads with its default.
+_SHARED_KEYS = {"http:extra_clients", "pytest:mcp_list_stdio"}
+
+
+def _literal_cache_calls() -> dict[str, set[str]]:
+    import ast
+
+    computes: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "aiaudit").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "cached" and len(node.args) == 2
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)):
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                computes.setdefault(node.args[0].value, set()).add(where)
+    return computes
+
+
+def test_each_cache_key_is_computed_in_one_place():
+    """Two computations of one key race: whichever thread asks first decides the value for
+    the run. storage's history APIs computed "exposure:ai_listeners" with an older call
+    (`ai_listeners(host, ...)`, whose first argument had become the socket list): when its
+    prefetch thread won, EXP-01's whole discovery was an internal error (the flaky
+    test_deployment_scope_host failure)."""
+    calls = _literal_cache_calls()
+    assert "exposure:ai_listeners" in calls  # the scan sees the calls it is about
+    twice = {key: sorted(places) for key, places in calls.items()
+             if len(places) > 1 and key not in _SHARED_KEYS}
+    assert not twice, twice

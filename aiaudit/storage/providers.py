@@ -115,15 +115,12 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
           "target's address (exposure discovery)")
 def _history_apis(ctx: AuditContext) -> list[tuple[str, object]]:
     from aiaudit.context import NoHostAccess
-    from aiaudit.exposure.listeners import ai_listeners
     from aiaudit.exposure.providers import network_services, scoped_listeners
     from aiaudit.scope import scope_for
     from aiaudit.storage.history_api import history_apis, loopback_apis
 
     apis = history_apis(network_services(ctx))
-    try:  # the exposure area's host-side listeners (same cache key: computed once)
-        ctx.cached("exposure:ai_listeners",
-                   lambda: ai_listeners(ctx.host(), ctx.config.extra_ports))
+    try:  # the exposure area's host-side listeners (read once per run, there)
         listeners = scoped_listeners(ctx)
         scope = scope_for(ctx)
     except NoHostAccess:
