@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 # Prints `state<TAB>path<TAB>blocker` for one path. Quoted paths only; no target text runs.
+# A missing path's nearest existing ancestor is found with parameter expansion (what
+# `dirname` prints, without a fork per level: thousands of missing candidates cost
+# thousands of processes per level otherwise).
 ACCESS_FN = r"""aia_access() {
   p=$1
   if [ -e "$p" ] || [ -L "$p" ]; then
@@ -30,10 +33,15 @@ ACCESS_FN = r"""aia_access() {
   fi
   a=$p
   while :; do
-    a=$(dirname -- "$a")
+    while [ "$a" != / ] && [ "${a%/}" != "$a" ]; do a=${a%/}; done
+    case $a in */*) a=${a%/*}; a=${a:-/} ;; *) a=. ;; esac
     { [ -e "$a" ] || [ "$a" = / ] || [ "$a" = . ]; } && break
   done
-  if (cd -- "$a") 2>/dev/null; then printf 'missing\t%s\t\n' "$p"
+  # many candidates share a parent: its search right is tried once per run of them
+  if [ "$a" != "${aia_seen-}" ]; then
+    aia_seen=$a; aia_open=0; (cd -- "$a") 2>/dev/null && aia_open=1
+  fi
+  if [ "$aia_open" = 1 ]; then printf 'missing\t%s\t\n' "$p"
   else printf 'hidden\t%s\t%s\n' "$p" "$a"; fi
 }"""
 
@@ -80,10 +88,34 @@ class Access:
         return f"{self.path} is readable"
 
 
+SCRIPT_LIMIT = 64 * 1024  # one argv string may hold 128 KiB (Linux MAX_ARG_STRLEN)
+
+
 def access_script(paths: Iterable[str]) -> str:
-    """Shell that prints one access line per path."""
+    """Shell that prints one access line per path (one script, however long: callers with
+    many paths use access_scripts)."""
     words = " ".join(shlex.quote(p) for p in dict.fromkeys(paths))
     return f"{ACCESS_FN}; for p in {words}; do aia_access \"$p\"; done; true"
+
+
+def access_scripts(paths: Iterable[str], limit: int = SCRIPT_LIMIT) -> list[str]:
+    """The access script over every path, split so each script stays under `limit` bytes:
+    one script over thousands of paths is longer than one argv string may be ("Argument
+    list too long" over SSH, where the script is one `sh -c` argument). One round trip
+    per script."""
+    room = limit - len(access_script([]))
+    batches: list[list[str]] = [[]]
+    size = 0
+    for path in dict.fromkeys(p for p in paths if p):
+        n = len(shlex.quote(path).encode()) + 1
+        if n > room:
+            raise ValueError(f"path too long to check: {path[:80]}...")
+        if batches[-1] and size + n > room:
+            batches.append([])
+            size = 0
+        batches[-1].append(path)
+        size += n
+    return [access_script(b) for b in batches if b]
 
 
 def parse_access(out: str) -> dict[str, Access]:
@@ -96,12 +128,13 @@ def parse_access(out: str) -> dict[str, Access]:
 
 
 def check_access(fs: Any, paths: Iterable[str], timeout: float = 60.0) -> dict[str, Access]:
-    """{path: Access} for every path, in one round trip (paths are taken literally)."""
-    paths = [p for p in dict.fromkeys(paths) if p]
-    if not paths:
-        return {}
-    _, out, _ = fs.run(access_script(paths), timeout=timeout)
-    return parse_access(out)
+    """{path: Access} for every path, one round trip per script of access_scripts (paths
+    are taken literally)."""
+    found: dict[str, Access] = {}
+    for script in access_scripts(paths):
+        _, out, _ = fs.run(script, timeout=timeout)
+        found.update(parse_access(out))
+    return found
 
 
 def denied_line(path: str, detail: str) -> str:

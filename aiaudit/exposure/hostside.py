@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiaudit.access import access_script, coalesce, parse_access
+from aiaudit.access import access_scripts, coalesce, parse_access
 from aiaudit.products import n8n, open_webui, openclaw
 from aiaudit.scope import Scope
 from aiaudit.status import CouldNotCheck
@@ -295,7 +295,7 @@ def closed_intent_dirs(host: Any, scope: Scope, homes: list[str]) -> list[str]:
             places += [p for p in _hermes_files(root.path) if "*" not in p]
     if not scope.closed:
         places = [f"{h}/{d}" for h in homes for d in _intent_dirs()] + places
-    found = parse_access(_run(host, access_script(places)))
+    found = parse_access("".join(_run(host, s) for s in access_scripts(places)))
     return [a.reason() for a in coalesce(found.values())]
 
 
@@ -537,7 +537,7 @@ def existing_files(host: Any, paths: list[str]) -> list[str]:
     missing from a log the audit cannot open proves nothing)."""
     if not paths:
         return []
-    found = parse_access(_run(host, access_script(paths)))
+    found = parse_access("".join(_run(host, s) for s in access_scripts(paths)))
     closed = [a.reason() for a in found.values() if a.unreadable]
     if closed:
         raise CouldNotCheck("; ".join(closed[:3]))
