@@ -44,7 +44,9 @@ PASTED_STRIPE = "sk_live_51Hq8XvLm2Np7Rt4Wz8Yb1Cd6Fg0Hj5Ks3QaZ"
 LITERAL_PASSWORD = "correct-horse-battery-staple-7731"
 VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
             "multi-agent-mcp-skills", "pasted-secret", "private-backup", "legacy-clawdbot",
-            "profile-work", "gateway-old-backup")
+            "profile-work", "gateway-old-backup", "legacy-auth-doctor", "custom-bind-zero-pad",
+            "tailnet-trusted-proxy", "sandbox-exec-yolo")
+LEGACY_KEY = "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"
 
 
 def _state(home: Path) -> Path:
@@ -299,6 +301,78 @@ def gateway_old_backup(root: Path, llm: str) -> Path:
     ], env=env)
     if st.PROVIDER_KEY in (_state(home) / "openclaw.json").read_text():
         raise st.BuildError("the provider key is still in openclaw.json")
+    return home
+
+
+def legacy_auth_doctor(root: Path, llm: str) -> Path:
+    """SecretRef onboarding, then a flat `auth-profiles.json` an older install left in the
+    agent dir (`{"openrouter": {"apiKey": ...}}`, docs/gateway/authentication.md), imported
+    by `openclaw doctor --fix`: the key moves into the per-agent SQLite auth store and
+    doctor keeps timestamped backups beside the original JSON
+    (src/agents/auth-profiles/legacy-flat-credential.ts)."""
+    home = root / "legacy-auth-doctor"
+    home.mkdir(parents=True)
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st._onboard(home, llm, plaintext=False, bind="loopback", env=env)
+    agent_dir = _state(home) / "agents/main/agent"
+    agent_dir.mkdir(parents=True)
+    agent_dir.chmod(0o700)  # as OpenClaw makes it (agents/ and agents/main stay 0755)
+    _write(agent_dir / "auth-profiles.json",
+           json.dumps({"openrouter": {"apiKey": LEGACY_KEY}}, indent=2) + "\n")
+    st.oc(home, "doctor", "--fix", "--non-interactive", env=env)
+    return home
+
+
+def custom_bind_zero_pad(root: Path, llm: str) -> Path:
+    """bind custom with customBindHost "127.0.0.01": the schema takes any string
+    (zod-schema gateway.customBindHost), but resolveGatewayBindHost (src/gateway/net.ts)
+    binds a custom host only when it is a canonical dotted-decimal IPv4 (ipaddr.js
+    isValidFourPartDecimal: no leading zeros) and falls back to 0.0.0.0 otherwise."""
+    home = root / "custom-bind-zero-pad"
+    home.mkdir(parents=True)
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st._onboard(home, llm, plaintext=False, bind="loopback", env=env)
+    st.config_batch(home, [{"path": "gateway.bind", "value": "custom"},
+                           {"path": "gateway.customBindHost", "value": "127.0.0.01"}], env=env)
+    return home
+
+
+def tailnet_trusted_proxy(root: Path, llm: str) -> Path:
+    """bind tailnet (the host's Tailscale IPv4: reachable from every device of the tailnet;
+    loopback only where no tailnet address exists, src/gateway/net.ts) with auth
+    trusted-proxy behind a proxy at 10.0.0.5 (docs/gateway/trusted-proxy-auth.md)."""
+    home = root / "tailnet-trusted-proxy"
+    home.mkdir(parents=True)
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st._onboard(home, llm, plaintext=False, bind="loopback", env=env)
+    st.config_batch(home, [
+        {"path": "gateway.bind", "value": "tailnet"},
+        {"path": "gateway.trustedProxies", "value": ["10.0.0.5"]},
+        {"path": "gateway.auth", "value": {"mode": "trusted-proxy", "trustedProxy": {
+            "userHeader": "x-forwarded-user"}}},
+    ], env=env)
+    return home
+
+
+def sandbox_exec_yolo(root: Path, llm: str) -> Path:
+    """The hardened sandbox (agents.defaults.sandbox.mode all, 0700/0600, maintenance
+    enforce 30d), then `openclaw exec-policy preset yolo` (docs/cli/approvals.md: it sets
+    tools.exec.host gateway with the local approvals row: "use gateway when you want host
+    exec even with a sandbox configured")."""
+    home = root / "sandbox-exec-yolo"
+    home.mkdir(parents=True)
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st._onboard(home, llm, plaintext=False, bind="loopback", env=env)
+    st.config_batch(home, [
+        {"path": "agents.defaults.sandbox.mode", "value": "all"},
+        {"path": "session.maintenance", "value": {"mode": "enforce", "pruneAfter": "30d"}}],
+        env=env)
+    st.oc(home, "exec-policy", "preset", "yolo", env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
     return home
 
 

@@ -462,6 +462,16 @@ def _credential(auth: dict[str, Any], key: str, env_name: str) -> str:
     return f"env {env_name} if set (none in config)"
 
 
+def canonical_ipv4(host: str) -> bool:
+    """What resolveGatewayBindHost (src/gateway/net.ts) binds as a custom host: a canonical
+    dotted-decimal IPv4 (isValidIPv4 -> ipaddr.js isValidFourPartDecimal: four decimal
+    parts 0-255 without leading zeros). "127.0.0.01", "localhost" or "::1" fall back to
+    0.0.0.0, every address."""
+    parts = host.split(".")
+    return len(parts) == 4 and all(re.fullmatch(r"0|[1-9]\d{0,2}", p) and int(p) <= 255
+                                   for p in parts)
+
+
 def gateway(cfg: Config, in_container: bool = False) -> Gateway:
     """Bind per `resolveGatewayBindHost`/`defaultGatewayBindMode` (src/gateway/net.ts),
     auth per `finalizeResolvedGatewayAuth` (src/gateway/auth-resolve.ts)."""
@@ -482,7 +492,9 @@ def gateway(cfg: Config, in_container: bool = False) -> Gateway:
         address = "tailnet address (else 127.0.0.1)"
     elif bind == "custom":
         host = str(gw.get("customBindHost") or "").strip()
-        address = host if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", host) else "0.0.0.0"
+        address = host if canonical_ipv4(host) else "0.0.0.0"
+        if address != host:
+            bind = f"custom (customBindHost {host!r} is no canonical IPv4: OpenClaw falls back)"
     else:  # lan, and any value OpenClaw does not know, listen everywhere
         address = "0.0.0.0"
     auth = gw.get("auth") if isinstance(gw.get("auth"), dict) else {}
@@ -572,6 +584,24 @@ def sandbox(cfg: Config, agent: str | None = None) -> Sandbox:
         tuple(str(b) for b in binds if isinstance(b, str)), tuple(unset))
 
 
+def exec_hosts(cfg: Config) -> dict[str, tuple[str, bool]]:
+    """{"defaults" or agent id: (tools.exec.host, unset)}: the global value and every agent
+    entry that overrides it (`agents.entries.<id>.tools.exec.host`)."""
+    default = data()["sandbox"]["exec_host"]
+    glob = cfg.get("tools", "exec", "host")
+    out = {"defaults": (str(glob), False) if isinstance(glob, str) and glob else (default, True)}
+    for agent in agent_ids(cfg):
+        own = dig(_agent_entry(cfg, agent), "tools", "exec", "host")
+        if isinstance(own, str) and own:
+            out[agent] = (own, False)
+    return out
+
+
+def host_exec(host: str) -> bool:
+    """An exec host outside every sandbox (openclaw.toml [sandbox] host_exec)."""
+    return host in data()["sandbox"]["host_exec"]
+
+
 def sandboxes(cfg: Config) -> list[Sandbox]:
     """The defaults, plus every agent whose entry overrides them."""
     out = [sandbox(cfg)]
@@ -599,6 +629,48 @@ def own_link(rel_path: str, target: str) -> bool:
 def conversation_time_columns() -> dict[str, tuple[str, ...]]:
     """{table: columns} that date a conversation in OpenClaw's stores (epoch ms)."""
     return data.columns("history", "conversation_times")
+
+
+def auth_profile_literals(doc: Any) -> list[tuple[str, str]]:
+    """(profiles.<id>.<field>, value) for every literal credential of an auth-profile store
+    document (openclaw.toml [auth_profiles]): the plaintext targets OpenClaw's own
+    `secrets audit` lists; a SecretRef sibling (keyRef/tokenRef) is a reference."""
+    profiles = doc.get("profiles") if isinstance(doc, dict) else None
+    out: list[tuple[str, str]] = []
+    for pid, entry in (profiles.items() if isinstance(profiles, dict) else ()):
+        for name in data()["auth_profiles"]["credential_fields"]:
+            value = entry.get(name) if isinstance(entry, dict) else None
+            if isinstance(value, str) and value.strip() and not is_secret_ref(value):
+                out.append((f"profiles.{pid}.{name}", value))
+    return out
+
+
+def auth_profile_documents(conn: Any) -> list[tuple[str, Any]]:
+    """(table.column[key], parsed JSON) of the auth-profile stores in one open SQLite store
+    (the shared row of state/openclaw.sqlite, a per-agent auth_profile_store table)."""
+    conf = data()["auth_profiles"]
+    table, rest = conf["shared_row"].split(".", 1)
+    column, key = rest.split(":", 1)
+    a_table, a_column = conf["agent_table"].split(".", 1)
+    queries = [(f"{table}.{column}[{key}]", table,
+                f'SELECT "{column}" FROM "{table}" WHERE state_key = ?', (key,)),
+               (f"{a_table}.{a_column}", a_table, f'SELECT "{a_column}" FROM "{a_table}"', ())]
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    out: list[tuple[str, Any]] = []
+    for label, name, sql, args in queries:
+        if name not in present:
+            continue
+        for n, (text,) in enumerate(conn.execute(sql + " LIMIT 100", args), 1):
+            try:
+                out.append((f"{label}[row {n}]", json.loads(text)))
+            except (TypeError, ValueError):
+                continue
+    return out
+
+
+def is_auth_profile_file(relative: str) -> bool:
+    """A legacy auth-profiles.json or the copy `openclaw doctor --fix` kept of it."""
+    return any(fnmatch.fnmatch(relative, g) for g in data()["auth_profiles"]["legacy_files"])
 
 
 def own_key_columns() -> dict[str, tuple[str, ...]]:

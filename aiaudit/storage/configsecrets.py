@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiaudit.hostfs import HostFS
+from aiaudit.products import openclaw
 from aiaudit.redact import mask
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
@@ -177,8 +178,36 @@ def _scan_config(app: str, state_dir: str, path: str, data: bytes, facts: Config
     facts.references.extend(refs)
     facts.keys += len(literal) + len(refs)
     _json_document(path, data, facts, {f.digest for f in found})
+    if app == openclaw.APP and openclaw.is_auth_profile_file(
+            posixpath.relpath(path.split("!", 1)[-1], state_dir)):
+        _openclaw_auth_profiles(path, data, facts)
     if app == "hermes" and posixpath.basename(path) in ("config.yaml", ".env"):
         _hermes_document(state_dir, path, data, facts, {f.digest for f in found})
+
+
+def _openclaw_auth_profiles(path: str, data: bytes, facts: ConfigFacts) -> None:
+    """A legacy auth-profiles.json (or doctor's copy of it) in OpenClaw's canonical shape:
+    its `profiles.*.key` / `.token` literals are credentials though "key" alone names none
+    (openclaw.toml [auth_profiles])."""
+    try:
+        doc = openclaw.loads(data.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return
+    _add_auth_literals(path, doc, facts)
+
+
+def _add_auth_literals(where: str, doc: Any, facts: ConfigFacts) -> None:
+    from aiaudit.storage.configtables import credential_finding
+
+    seen = {f.digest for f in facts.findings}
+    for key, value in openclaw.auth_profile_literals(doc):
+        if scan_bytes(value.encode("utf-8", "replace"), where):
+            continue  # a known key shape: the byte scan has it already
+        finding = credential_finding(where, key, value)
+        if finding.digest not in seen:
+            facts.findings.append(finding)
+            facts.keys += 1
+            seen.add(finding.digest)
 
 
 # Members of a backup archive that are never the deployment's own config, whatever their
@@ -381,6 +410,8 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
                 columns = _plaintext_columns(store)
                 if columns:
                     plaintext_credentials(opened.conn, store.path, columns, found)
+                auth = openclaw.auth_profile_documents(opened.conn) \
+                    if store.app == openclaw.APP else []
         except NeedsKey:
             if known:
                 facts.unread.append(f"{relative} is encrypted and {app} keeps provider keys "
@@ -393,6 +424,9 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
             continue
         facts.tables += [f"{relative}#{t}" for t in found.tables]
         facts.findings.extend(found.findings)
+        for label, doc in auth:  # OpenClaw's auth-profile store: "key" names no secret
+            facts.tables.append(f"{relative}#{label} (auth profiles)")
+            _add_auth_literals(f"{store.path}#{label}", doc, facts)
         facts.references.extend(found.references)
         facts.references += [f"{relative}#{c}: {app}'s own device identity (by design, no "
                              "setting moves it)" for c in own]

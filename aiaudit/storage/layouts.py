@@ -51,7 +51,8 @@ LAYOUTS: tuple[Layout, ...] = (
             StoreGlob("state/openclaw-quarantine.sqlite", S),
             StoreGlob("agents/*/sessions/*.jsonl", J)),
            (*openclaw.config_names(), "openclaw.json.bak", "openclaw.json.bak.*", ".env",
-            "secrets.json", "agents/*/agent/auth-profiles.json", "agents/*/agent/auth.json",
+            "secrets.json", *openclaw.data()["auth_profiles"]["legacy_files"],
+            "agents/*/agent/auth.json",
             "credentials/*.json"),
            "openclaw.json session.maintenance {mode: enforce, pruneAfter}",
            # secret_store_entries, mcp_oauth_stores; auth_profile_store (model auth

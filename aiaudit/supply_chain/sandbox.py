@@ -74,6 +74,12 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
                 rt.gaps.append(f"{who}sandbox bind mount {bind!r} exposes the host")
         if box.mode == "all" and not box.read_only_root:
             rt.gaps.append(f"{who}sandbox.docker.readOnlyRoot is false")
+    for agent, (host, unset) in openclaw.exec_hosts(parsed).items():
+        who = "" if agent == "defaults" else f"agents.entries.{agent}."
+        rt.facts[f"{who}tools.exec.host"] = host + (" (OpenClaw's default)" if unset else "")
+        if openclaw.host_exec(host):
+            rt.gaps.append(f"{who}tools.exec.host is {host!r}: exec runs on the {host} host "
+                           "outside the sandbox for every session (resolveExecTarget)")
     elevated = _get(cfg.doc, "tools", "elevated")
     if isinstance(elevated, dict) and elevated.get("enabled") is True:
         rt.gaps.append("tools.elevated.enabled: elevated tools run on the host, bypassing "
