@@ -499,6 +499,79 @@ def managed_weakens(root: Path, llm: str | None) -> Variant:
     return v
 
 
+def retention_days_suffix(root: Path, llm: str | None) -> Variant:
+    """`hermes config set sessions.retention_days 30d`: config set keeps what is not all
+    digits as a string (hermes_cli/config.py set_config_value), and cli.py
+    _run_state_db_auto_maintenance's int("30d") raises inside its try: nothing is pruned."""
+    return _retention(root, "retention-days-suffix", "30d")
+
+
+def prune_interval_string(root: Path, llm: str | None) -> Variant:
+    """auto_prune true, retention_days 30, then `hermes config set
+    sessions.min_interval_hours 12h`: the same int() inside the same try skips pruning."""
+    v = _retention(root, "prune-interval-string", "30")
+    Hermes(v.home, v.hermes_home, v.root / "hermes-cli.log", {}).set(
+        "sessions.min_interval_hours", "12h")
+    return v
+
+
+def memory_secret(root: Path, llm: str | None) -> Variant:
+    """A hardened home (docker, auto_prune 30 days, key as `${VAR}`) whose built-in memory
+    holds a key the user asked the agent to remember: written by Hermes' own MemoryStore
+    (tools/memory_tool.py add: verbatim, its threat scan looks for injection only)."""
+    v = _retention(root, "memory-secret", "30")
+    h = Hermes(v.home, v.hermes_home, v.root / "hermes-cli.log", {})
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    key = fake_openai_key()
+    v.planted["memories/MEMORY.md"] = key
+    code = ("import sys\nfrom tools.memory_tool import MemoryStore\n"
+            "m = MemoryStore()\n"
+            f"r = m.add('memory', 'The CI deploy job uses the OpenAI key {key} .')\n"
+            "r2 = m.add('user', 'Prefers answers in one line.')\n"
+            "sys.exit(0 if r.get('success') and r2.get('success') else 1)\n")
+    subprocess.run([str(HERMES_VENV / "bin" / "python"), "-c", code], env=h.env, check=True,
+                   capture_output=True, timeout=120, cwd=h.home)
+    return v
+
+
+def _docker_setting(root: Path, name: str, key: str, value: str) -> Variant:
+    v = _retention(root, name, "30")
+    Hermes(v.home, v.hermes_home, v.root / "hermes-cli.log", {}).set(key, value)
+    return v
+
+
+def docker_sock_cli(root: Path, llm: str | None) -> Variant:
+    """terminal.backend docker, then `hermes config set terminal.docker_volumes
+    '["/var/run/docker.sock:/var/run/docker.sock"]'`: config.yaml keeps the JSON as a
+    string and .env gets TERMINAL_DOCKER_VOLUMES; cli.py bridges it into the environment
+    as is and tools/terminal_tool.py json.loads it: the sandbox gets the host's Docker."""
+    return _docker_setting(root, "docker-sock-cli", "terminal.docker_volumes",
+                           '["/var/run/docker.sock:/var/run/docker.sock"]')
+
+
+def docker_privileged(root: Path, llm: str | None) -> Variant:
+    """terminal.backend docker with `hermes config set terminal.docker_extra_args
+    '["--privileged"]'` ("passed verbatim to docker run": hermes_cli/config.py)."""
+    return _docker_setting(root, "docker-privileged", "terminal.docker_extra_args",
+                           '["--privileged"]')
+
+
+def ssh_backend(root: Path, llm: str | None) -> Variant:
+    """terminal.backend ssh to another host (website/docs/user-guide/security.md: the
+    isolation it recommends), auto_prune 30 days, no literal key."""
+    v, h = _new(root, "ssh-backend")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("terminal.backend", "ssh")
+    h.set("terminal.ssh_host", "sandbox.internal")
+    h.set("terminal.ssh_user", "agent")
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    session_db(h, [("user", "Name a prime number."), ("assistant", "Seven.")],
+               "20261203_040000_ab0007")
+    return v
+
+
 BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "fresh": fresh, "custom-home": custom_home, "profiles": profiles,
     "prune-365": prune_365, "prune-default-days": prune_default_days,
@@ -508,7 +581,10 @@ BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "backup-plain": backup_plain, "backup-default": backup_default,
     "api-env-key": api_env_key, "mcp-http": mcp_http, "tokens-misc": tokens_misc,
     "backup-rotated-key": backup_rotated_key, "managed-hardens": managed_hardens,
-    "managed-weakens": managed_weakens,
+    "managed-weakens": managed_weakens, "retention-days-suffix": retention_days_suffix,
+    "prune-interval-string": prune_interval_string, "memory-secret": memory_secret,
+    "docker-sock-cli": docker_sock_cli, "docker-privileged": docker_privileged,
+    "ssh-backend": ssh_backend,
 }
 CHATS = ("custom-home", "profiles", "chat-secret-wal")
 

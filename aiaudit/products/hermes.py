@@ -11,6 +11,7 @@ fetch the two files their own way (one round trip per area) and hand the text to
 from __future__ import annotations
 
 import functools
+import json
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -377,12 +378,25 @@ class Retention:
 def retention(cfg: HermesConfig) -> Retention:
     auto = cfg.get("sessions.auto_prune")
     days_setting = cfg.get("sessions.retention_days")
+    interval = cfg.get("sessions.min_interval_hours")
     try:
         days: float | None = float(int(days_setting.value))  # cli.py: int(cfg.get(...))
     except (TypeError, ValueError):
         days = None
     enabled = bool(auto.value)  # cli.py: `if not cfg.get("auto_prune", False): return`
     detail = f"{auto.describe()}, {days_setting.describe()}"
+    # cli.py _run_state_db_auto_maintenance passes int(retention_days) and
+    # int(min_interval_hours) inside one `try ... except Exception` that only logs at debug:
+    # a value int() refuses ("30d", "12h", `hermes config set` keeps them as strings) skips
+    # the whole maintenance, so nothing is ever pruned
+    for setting in (days_setting, interval):
+        try:
+            int(setting.value)
+        except (TypeError, ValueError):
+            if enabled:
+                enabled = False
+                detail += (f"; {setting.describe()} is no integer: Hermes' start-up "
+                           "maintenance raises on int() and skips pruning (cli.py)")
     if not cfg.has_config:
         detail = f"{cfg.config_path} missing: {detail}"
     return Retention(enabled, days, detail)
@@ -454,6 +468,26 @@ def api_server(cfg: HermesConfig) -> ApiServer:
 def terminal_backend(cfg: HermesConfig) -> Setting:
     """terminal.backend: config.yaml is authoritative over .env's TERMINAL_ENV (cli.py)."""
     return cfg.get("terminal.backend")
+
+
+def docker_list(cfg: HermesConfig, key: str) -> tuple[list[str], str]:
+    """(items, where) of terminal.<key> (docker_volumes, docker_extra_args) as the docker
+    backend gets them (hermes.toml [terminal] docker_lists): config.yaml's value, a JSON
+    string decoded as terminal_tool decodes it, else the env variable from .env."""
+    env_name = product_data()["terminal"]["docker_lists"][key]
+    raw: Any = cfg.raw(f"terminal.{key}")
+    where = f"{cfg.config_path} terminal.{key}"
+    if raw is None:
+        env = cfg.env_var(env_name)
+        raw, where = (env.value, f"{env.source} {env_name}") if env else (None, "")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return [], f"{where}: not JSON (terminal_tool refuses to start the container)"
+    if not isinstance(raw, list):
+        return [], where
+    return [str(x) for x in raw], where
 
 
 @dataclass(frozen=True)

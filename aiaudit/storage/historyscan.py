@@ -95,6 +95,24 @@ def upload_files(fs: HostFS, data_dirs: list[str]) -> list[FileInfo]:
     return sorted(files, key=lambda f: f.path)[:MAX_FILES]
 
 
+def memory_files(fs: HostFS, homes: list[str]) -> list[FileInfo]:
+    """Hermes' built-in memory files below each home (hermes.toml [home] memories)."""
+    from aiaudit.products import hermes
+
+    globs = hermes.product_data()["home"]["memories"]
+    parts = [f"for f in {shlex.quote(h.rstrip('/'))}/{g}; do [ -f \"$f\" ] && "
+             f"stat -c '{STAT_FMT}' -- \"$f\"; done" for h in homes for g in globs]
+    _, out, _ = fs.run("; ".join(parts) + "; true", timeout=60) if parts else (0, "", "")
+    files: dict[str, FileInfo] = {}
+    for line in out.splitlines():
+        try:
+            info = FileInfo.parse(line)
+        except ValueError:
+            continue
+        files.setdefault(info.path, info)
+    return sorted(files.values(), key=lambda f: f.path)[:MAX_FILES]
+
+
 def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
     """Stream every file of the source through the engine (progress for big sources)."""
     fs = HostFS.for_context(ctx)

@@ -102,11 +102,15 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
     if logs:
         sources.append(HistorySource("logs", tuple(logs)))
     from aiaudit.products import open_webui
-    from aiaudit.storage.historyscan import upload_files
+    from aiaudit.storage.historyscan import memory_files, upload_files
 
     for d in dirs:  # what users attached to their chats is history too
         if d.app == open_webui.APP and (files := upload_files(fs, [d.path])):
             sources.append(HistorySource(f"{d.app}:{d.path}/uploads", tuple(files)))
+    hermes_homes = [d.path for d in dirs if d.app == "hermes"]
+    if hermes_homes and (files := memory_files(fs, hermes_homes)):
+        # what Hermes' agent was told to remember rides in every later prompt
+        sources.append(HistorySource("hermes:memories", tuple(files)))
     return _or_proof(ctx, [(s.case_id, s) for s in sources] + _missing(ctx)
                      + _unreadable(ctx, "history and logs"), "conversation store or log file")
 

@@ -8,6 +8,7 @@ no docker.sock). Each source is one case, so a weak spot is named where it is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,11 +118,43 @@ def hermes_runtime(cfg: ConfigFile, managed: Any = None) -> Runtime:
         rt.gaps.append(f"terminal.backend is {backend.value!r}"
                        + (" (unset: Hermes' default)" if backend.is_default else "")
                        + f": commands run on the host (use one of {', '.join(confined)})")
-    volumes = _get(cfg.doc, "terminal", "docker_volumes")
-    for volume in volumes if isinstance(volumes, list) else []:
-        if isinstance(volume, str) and _sensitive_bind(volume):
-            rt.gaps.append(f"terminal.docker_volumes mounts {volume!r}")
+    if str(backend.value) == "docker":
+        volumes, where = hermes.docker_list(conf, "docker_volumes")
+        rt.facts["terminal.docker_volumes"] = volumes
+        for volume in volumes:
+            if _sensitive_bind(volume):
+                rt.gaps.append(f"terminal.docker_volumes mounts {volume!r} ({where})")
+        args, where = hermes.docker_list(conf, "docker_extra_args")
+        rt.facts["terminal.docker_extra_args"] = args
+        for flag in _host_flags(args):
+            rt.gaps.append(f"terminal.docker_extra_args passes {flag!r} to docker run "
+                           f"({where}): the container shares the host")
     return rt
+
+
+# `docker run` flags that hand the container the host: all devices and capabilities, the
+# host's namespaces, no confinement profile, a host dir mounted
+_HOST_FLAG = re.compile(r"^--(privileged|(pid|net|network|ipc|uts|userns|cgroupns)=host|"
+                        r"cap-add=(all|sys_admin)|security-opt=(seccomp|apparmor)[=:]unconfined)$",
+                        re.I)
+
+
+def _host_flags(args: list[str]) -> list[str]:
+    out = []
+    split = ("--pid", "--net", "--network", "--ipc", "--uts", "--userns", "--cgroupns",
+             "--cap-add", "--security-opt")  # `--flag value` as `--flag=value`
+    joined = [f"{a}={args[i + 1]}" if a in split and i + 1 < len(args) else a
+              for i, a in enumerate(args)]
+    for i, flag in enumerate(joined):
+        if _HOST_FLAG.match(flag):
+            out.append(flag)
+        elif args[i] in ("-v", "--volume", "--mount") and i + 1 < len(args) \
+                and _sensitive_bind(args[i + 1].replace("source=", "").split(",")[0]):
+            out.append(f"{args[i]} {args[i + 1]}")
+        elif args[i].startswith(("--volume=", "-v=")) and \
+                _sensitive_bind(args[i].split("=", 1)[1]):
+            out.append(args[i])
+    return out
 
 
 def process_runtime(proc: ProcessFacts, host: ProcessFacts) -> Runtime:
