@@ -1,4 +1,4 @@
-"""The suite's exact verdicts on 20 recorded Hermes Agent 0.19.0 homes it was not built
+"""The suite's exact verdicts on 26 recorded Hermes Agent 0.19.0 homes it was not built
 around (selftests/fixtures/hermes/variants/, written by Hermes' own CLI, SessionDB and real
 chat turns: aiaudit/lab/hermes_variants.py), audited the way the README says: a
 `[deployment] homes` naming the Hermes home, and for some the user's home above it
@@ -41,6 +41,12 @@ FIXTURES = Path(__file__).parent / "fixtures" / "hermes" / "variants"
 EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" /
                           "hermes_variants.toml").read_text())
 VARIANTS = sorted(EXPECTED)
+# Variants whose one point is a single setting: CI checks that control at unit level on the
+# recorded files (the product reader the control uses), not with a whole audit; the full
+# audit of each gave the statuses in hermes_variants.toml when they were recorded.
+UNIT_ONLY = {"retention-days-suffix": "STO-02", "prune-interval-string": "STO-02",
+             "docker-privileged": "SUP-05", "ssh-backend": "SUP-05"}
+AUDITED = [n for n in VARIANTS if n not in UNIT_ONLY]
 # the user home above the Hermes home (autodetection) for the variants where that differs
 # in kind: no config (fresh), no store (keys-in-config), profiles below the home, the
 # backup Hermes drops in the user's home
@@ -175,7 +181,7 @@ def secret_counts(doc: dict, expected: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("scope,name", [("home", n) for n in VARIANTS]
+@pytest.mark.parametrize("scope,name", [("home", n) for n in AUDITED]
                          + [("user", n) for n in USER_SCOPE])
 def test_exact_status_per_control(unpacked, netns, tmp_path, scope, name):
     meta = unpacked[name]
@@ -198,6 +204,32 @@ def test_exact_status_per_control(unpacked, netns, tmp_path, scope, name):
                         if line.startswith("OPENAI_API_KEY=")]
     text = json.dumps(doc)
     assert not [k for k in planted if k[12:40] in text], "a planted key reached the report"
+
+
+@pytest.mark.parametrize("name", sorted(UNIT_ONLY))
+def test_single_setting_variant_at_unit_level(unpacked, name):
+    """STO-02 from the recorded config.yaml through the retention knob STO-02 uses; SUP-05
+    from it through the sandbox runtime SUP-05 uses (FAIL exactly when a gap is found)."""
+    import yaml
+
+    from aiaudit.storage.retention import hermes_knob
+    from aiaudit.supply_chain.discovery import ConfigFile
+    from aiaudit.supply_chain.sandbox import hermes_runtime
+
+    meta = unpacked[name]
+    config = meta["base"] / meta["hermes_home"] / "config.yaml"
+    text = config.read_text()
+    cid = UNIT_ONLY[name]
+    want = EXPECTED[name][cid]["status"]
+    if cid == "STO-02":
+        knob = hermes_knob(text, str(config))
+        got = "FAIL" if not knob.enabled or knob.days is None or knob.days > 90 else "PASS"
+        assert "no integer" in knob.detail, knob.detail
+    else:
+        rt = hermes_runtime(ConfigFile("hermes", str(config), "yaml", yaml.safe_load(text)))
+        got = "FAIL" if rt.gaps else "PASS"
+        assert rt.read and rt.facts["terminal.backend"], rt.facts
+    assert got == want, (name, cid, got, want, knob.detail if cid == "STO-02" else rt.gaps)
 
 
 GRADED = ("STO-01", "STO-02", "STO-03", "STO-04", "STO-05", "STO-07", "SUP-01", "SUP-02",

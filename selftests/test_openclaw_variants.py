@@ -39,7 +39,9 @@ STATE_DIRS = {"fresh": ".openclaw", "custom-paths": "srv/openclaw-data",
               "lan-password-warn": ".openclaw", "custom-bind-refs": ".openclaw",
               "multi-agent-mcp-skills": ".openclaw", "pasted-secret": ".openclaw",
               "private-backup": ".openclaw", "legacy-clawdbot": ".clawdbot",
-              "profile-work": ".openclaw-work", "gateway-old-backup": ".openclaw"}
+              "profile-work": ".openclaw-work", "gateway-old-backup": ".openclaw",
+              "legacy-auth-doctor": ".openclaw", "custom-bind-zero-pad": ".openclaw",
+              "tailnet-trusted-proxy": ".openclaw", "sandbox-exec-yolo": ".openclaw"}
 OWNER = "aiaudit-fwowner"  # the account selftests/unread_deploy.py uses too
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="restores the states at a fixed "
@@ -69,7 +71,11 @@ def restored():
 # in the home is the backup STO-07 judges (not "no backup"), and the old literals STO-04
 # finds include its config copy (archive!member).
 READS = {"gateway-old-backup": {"STO-07": "-openclaw-backup.tar.gz is on the same filesystem",
-                                "STO-04": "-openclaw-backup.tar.gz!"}}
+                                "STO-04": "-openclaw-backup.tar.gz!"},
+         # doctor's copy of the legacy file, and the store it imported the key into (read)
+         "legacy-auth-doctor": {"STO-04": "auth-profiles.json.migrated-"},
+         "custom-bind-zero-pad": {"EXP-01": "falls back) -> 0.0.0.0"},
+         "sandbox-exec-yolo": {"SUP-05": "tools.exec.host is 'gateway'"}}
 
 
 def _check(name: str, doc: dict) -> None:

@@ -25,7 +25,8 @@ def config(state: str, name: str = "openclaw.json") -> openclaw.Config:
 
 def test_every_default_names_its_source():
     text = (Path(openclaw.__file__).parent.parent / "data" / "openclaw.toml").read_text()
-    for section in ("paths", "gateway", "session_maintenance", "sandbox", "history", "files"):
+    for section in ("paths", "gateway", "session_maintenance", "sandbox", "history", "files",
+                    "auth_profiles"):
         head = text.split(f"[{section}]", 1)[1].split("\n[", 1)[0]
         assert "src/" in head or "docs/" in head, f"[{section}] cites no source"
     assert openclaw.service_name() == "OpenClaw gateway"
@@ -223,3 +224,74 @@ def test_config_lookup_asks_once_for_many_state_dirs(tmp_path):
     assert not missing.exists and missing.doc is None
     # the config itself was read (a stream, not a command): no existence check per file
     assert fs.commands == []
+
+
+VARIANTS = Path(__file__).parent / "fixtures" / "openclaw-variants"
+
+
+def _variant_member(tmp_path: Path, variant: str, suffix: str) -> Path:
+    """The first file of a recorded variant whose path contains `suffix`, extracted."""
+    import tarfile
+
+    with tarfile.open(VARIANTS / f"{variant}.tar.gz") as tar:
+        members = [m for m in tar.getmembers() if m.isfile() and suffix in m.name]
+        tar.extractall(tmp_path, members=members, filter="data")
+    return tmp_path / members[0].name
+
+
+def test_auth_profile_store_literals_as_openclaws_secrets_audit_lists_them(tmp_path):
+    """The key `openclaw doctor --fix` imported from a legacy auth-profiles.json sits in
+    state/openclaw.sqlite's 'authProfiles.store' row under profiles.<id>.key, a name no
+    generic secret-word rule knows; the doctor's copy of the legacy file keeps it too."""
+    import json
+    import sqlite3
+
+    db = _variant_member(tmp_path, "legacy-auth-doctor", "state/openclaw.sqlite")
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    docs = openclaw.auth_profile_documents(conn)
+    conn.close()
+    assert [label for label, _ in docs] == [
+        "config_machine_state.value_json[authProfiles.store][row 1]"]
+    literals = openclaw.auth_profile_literals(docs[0][1])
+    assert [k for k, _ in literals] == ["profiles.openrouter:default.key"]
+    assert literals[0][1].startswith("sk-or-v1-")
+    migrated = _variant_member(tmp_path / "l", "legacy-auth-doctor",
+                               "/auth-profiles.json.migrated-")
+    assert openclaw.is_auth_profile_file(str(migrated.relative_to(
+        tmp_path / "l/legacy-auth-doctor/.openclaw")))
+    found = TableFacts()
+    document_secrets(str(migrated), json.loads(migrated.read_text()), found, set())
+    assert [f.masked.split("=")[0] for f in found.findings] == ["openrouter.apiKey"]
+    ref = {"profiles": {"a": {"type": "api_key", "keyRef": {"source": "env", "id": "K"}},
+                        "b": {"type": "token", "token": "${TOK}"}}}
+    assert openclaw.auth_profile_literals(ref) == []
+
+
+@pytest.mark.parametrize("host,canonical", [
+    ("127.0.0.1", True), ("10.1.2.3", True), ("0.0.0.0", True), ("127.0.0.01", False),
+    ("127.0.0.256", False), ("localhost", False), ("::1", False), ("127.1", False),
+    ("", False)])
+def test_custom_bind_host_is_bound_only_when_canonical(host, canonical):
+    assert openclaw.canonical_ipv4(host) is canonical
+    cfg = openclaw.Config("x", {"gateway": {"bind": "custom", "customBindHost": host}})
+    assert openclaw.gateway(cfg).address == (host if canonical else "0.0.0.0")
+
+
+def test_recorded_zero_padded_custom_host_listens_everywhere(tmp_path):
+    path = _variant_member(tmp_path, "custom-bind-zero-pad", ".openclaw/openclaw.json")
+    gw = openclaw.gateway(openclaw.parse_config(str(path), path.read_text()))
+    assert (gw.address, gw.loopback_only) == ("0.0.0.0", False)
+
+
+def test_exec_policy_yolo_runs_exec_on_the_gateway_host(tmp_path):
+    """`openclaw exec-policy preset yolo` writes tools.exec.host gateway: SUP-05 names it,
+    though agents.defaults.sandbox.mode is all."""
+    path = _variant_member(tmp_path, "sandbox-exec-yolo", ".openclaw/openclaw.json")
+    cfg = openclaw.parse_config(str(path), path.read_text())
+    assert openclaw.exec_hosts(cfg) == {"defaults": ("gateway", False)}
+    assert openclaw.sandbox(cfg).mode == "all"
+    rt = openclaw_runtime(ConfigFile("openclaw", str(path), "json5", cfg.doc), None)
+    assert rt.gaps == ["tools.exec.host is 'gateway': exec runs on the gateway host outside "
+                       "the sandbox for every session (resolveExecTarget)"]
+    fresh = openclaw.Config("x", {})
+    assert openclaw.exec_hosts(fresh) == {"defaults": ("auto", True)}

@@ -376,7 +376,10 @@ def sandbox_exec_yolo(root: Path, llm: str) -> Path:
     return home
 
 
-FIXED_ROOT = "/tmp/aiaudit-openclaw-variants"  # where the recorded fixtures are built and restored
+FIXED_ROOT = "/tmp/aiaudit-openclaw-variants"
+# the variants with a chat turn (the others never call the model)
+CHATS = {"lan-password-warn", "pasted-secret", "private-backup", "gateway-old-backup"}
+OFFLINE_LLM = "http://127.0.0.1:9/v1"  # where the recorded fixtures are built and restored
 TURN_SECONDS = 150  # the user message is stored before the model answers (openclaw_states._turn)
 
 
@@ -418,8 +421,10 @@ def build(root: Path, only: list[str] | None = None, llm_url: str | None = None
     llm = None
     out: dict[str, Path] = {}
     try:
-        if llm_url is None:
+        if llm_url is None and CHATS.intersection(names):
             llm, llm_url = st.start_llm(root / "llm.log")
+        elif llm_url is None:  # no chat turn: onboarding records the URL, nothing calls it
+            llm_url = OFFLINE_LLM
         backups = backup_dir(root) if "private-backup" in names else root
         out["backups"] = backups
         for name in names:
