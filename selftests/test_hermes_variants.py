@@ -41,12 +41,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "hermes" / "variants"
 EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" /
                           "hermes_variants.toml").read_text())
 VARIANTS = sorted(EXPECTED)
-# Variants whose one point is a single setting: CI checks that control at unit level on the
-# recorded files (the product reader the control uses), not with a whole audit; the full
-# audit of each gave the statuses in hermes_variants.toml when they were recorded.
-UNIT_ONLY = {"retention-days-suffix": "STO-02", "prune-interval-string": "STO-02",
+# Variants whose one point is a single setting: besides the whole audit, that control is
+# checked at unit level on the recorded config.yaml (the product reader the control uses).
+SINGLE_SETTING = {"retention-days-suffix": "STO-02", "prune-interval-string": "STO-02",
              "docker-privileged": "SUP-05", "ssh-backend": "SUP-05"}
-AUDITED = [n for n in VARIANTS if n not in UNIT_ONLY]
 # the user home above the Hermes home (autodetection) for the variants where that differs
 # in kind: no config (fresh), no store (keys-in-config), profiles below the home, the
 # backup Hermes drops in the user's home
@@ -181,7 +179,7 @@ def secret_counts(doc: dict, expected: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("scope,name", [("home", n) for n in AUDITED]
+@pytest.mark.parametrize("scope,name", [("home", n) for n in VARIANTS]
                          + [("user", n) for n in USER_SCOPE])
 def test_exact_status_per_control(unpacked, netns, tmp_path, scope, name):
     meta = unpacked[name]
@@ -206,7 +204,7 @@ def test_exact_status_per_control(unpacked, netns, tmp_path, scope, name):
     assert not [k for k in planted if k[12:40] in text], "a planted key reached the report"
 
 
-@pytest.mark.parametrize("name", sorted(UNIT_ONLY))
+@pytest.mark.parametrize("name", sorted(SINGLE_SETTING))
 def test_single_setting_variant_at_unit_level(unpacked, name):
     """STO-02 from the recorded config.yaml through the retention knob STO-02 uses; SUP-05
     from it through the sandbox runtime SUP-05 uses (FAIL exactly when a gap is found)."""
@@ -219,7 +217,7 @@ def test_single_setting_variant_at_unit_level(unpacked, name):
     meta = unpacked[name]
     config = meta["base"] / meta["hermes_home"] / "config.yaml"
     text = config.read_text()
-    cid = UNIT_ONLY[name]
+    cid = SINGLE_SETTING[name]
     want = EXPECTED[name][cid]["status"]
     if cid == "STO-02":
         knob = hermes_knob(text, str(config))

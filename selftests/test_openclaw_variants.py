@@ -41,7 +41,9 @@ STATE_DIRS = {"fresh": ".openclaw", "custom-paths": "srv/openclaw-data",
               "private-backup": ".openclaw", "legacy-clawdbot": ".clawdbot",
               "profile-work": ".openclaw-work", "gateway-old-backup": ".openclaw",
               "legacy-auth-doctor": ".openclaw", "custom-bind-zero-pad": ".openclaw",
-              "tailnet-trusted-proxy": ".openclaw", "sandbox-exec-yolo": ".openclaw"}
+              "tailnet-trusted-proxy": ".openclaw", "sandbox-exec-yolo": ".openclaw",
+              "telegram-bot-token": ".openclaw", "telegram-use-env": ".openclaw",
+              "maintenance-warn-7d": ".openclaw", "main-sandbox-off": ".openclaw"}
 OWNER = "aiaudit-fwowner"  # the account selftests/unread_deploy.py uses too
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="restores the states at a fixed "
@@ -75,7 +77,9 @@ READS = {"gateway-old-backup": {"STO-07": "-openclaw-backup.tar.gz is on the sam
          # doctor's copy of the legacy file, and the store it imported the key into (read)
          "legacy-auth-doctor": {"STO-04": "auth-profiles.json.migrated-"},
          "custom-bind-zero-pad": {"EXP-01": "falls back) -> 0.0.0.0"},
-         "sandbox-exec-yolo": {"SUP-05": "tools.exec.host is 'gateway'"}}
+         "sandbox-exec-yolo": {"SUP-05": "tools.exec.host is 'gateway'"},
+         "telegram-bot-token": {"STO-04": "botToken="},
+         "main-sandbox-off": {"SUP-05": "agents.entries.main: sandbox.mode is 'off'"}}
 
 
 def _check(name: str, doc: dict) -> None:

@@ -45,7 +45,9 @@ LITERAL_PASSWORD = "correct-horse-battery-staple-7731"
 VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
             "multi-agent-mcp-skills", "pasted-secret", "private-backup", "legacy-clawdbot",
             "profile-work", "gateway-old-backup", "legacy-auth-doctor", "custom-bind-zero-pad",
-            "tailnet-trusted-proxy", "sandbox-exec-yolo")
+            "tailnet-trusted-proxy", "sandbox-exec-yolo", "telegram-bot-token",
+            "telegram-use-env", "maintenance-warn-7d", "main-sandbox-off")
+TELEGRAM_TOKEN = "7712345678:AAHf3kLm9Xq2Vb7Nc4Rt8Wz1Yd6Gj0Ks5Pe"  # made up for the lab
 LEGACY_KEY = "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"
 
 
@@ -373,6 +375,54 @@ def sandbox_exec_yolo(root: Path, llm: str) -> Path:
         env=env)
     st.oc(home, "exec-policy", "preset", "yolo", env=env)
     st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def _ref_onboarded(root: Path, name: str, llm: str) -> tuple[Path, dict[str, str]]:
+    home = root / name
+    home.mkdir(parents=True)
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st._onboard(home, llm, plaintext=False, bind="loopback", env=env)
+    return home, env
+
+
+def telegram_bot_token(root: Path, llm: str) -> Path:
+    """SecretRef onboarding, then `openclaw channels add --channel telegram --token <bot
+    token>` (docs/cli/channels.md): channels.telegram.botToken as a literal, a secret
+    field of the channel's own secret contract (extensions/telegram secret-contract)."""
+    home, env = _ref_onboarded(root, "telegram-bot-token", llm)
+    st.oc(home, "channels", "add", "--channel", "telegram", "--token", TELEGRAM_TOKEN, env=env)
+    return home
+
+
+def telegram_use_env(root: Path, llm: str) -> Path:
+    """The same channel added with `--use-env` (docs/cli/channels.md: the token comes from
+    TELEGRAM_BOT_TOKEN in the gateway's environment; nothing literal in the config)."""
+    home, env = _ref_onboarded(root, "telegram-use-env", llm)
+    st.oc(home, "channels", "add", "--channel", "telegram", "--use-env",
+          env={**env, "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN})
+    return home
+
+
+def maintenance_warn_7d(root: Path, llm: str) -> Path:
+    """session.maintenance {mode warn, pruneAfter 7d}: a short age that is only reported
+    (maintenance.md: warn reports age, count and disk-budget policies without applying
+    them)."""
+    home, env = _ref_onboarded(root, "maintenance-warn-7d", llm)
+    st.config_batch(home, [{"path": "session.maintenance",
+                            "value": {"mode": "warn", "pruneAfter": "7d"}}], env=env)
+    return home
+
+
+def main_sandbox_off(root: Path, llm: str) -> Path:
+    """agents.defaults.sandbox.mode all with the main agent's own entry set back to off
+    (agents.entries.main.sandbox: src/agents/sandbox/config.ts resolveSandboxConfigForAgent
+    takes the agent's key first)."""
+    home, env = _ref_onboarded(root, "main-sandbox-off", llm)
+    st.config_batch(home, [{"path": "agents.defaults.sandbox.mode", "value": "all"},
+                           {"path": "agents.entries.main.sandbox", "value": {"mode": "off"}}],
+                    env=env)
     return home
 
 
