@@ -41,10 +41,14 @@ FIXTURES = Path(__file__).parent / "fixtures" / "hermes" / "variants"
 EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" /
                           "hermes_variants.toml").read_text())
 VARIANTS = sorted(EXPECTED)
-# Variants whose one point is a single setting: besides the whole audit, that control is
-# checked at unit level on the recorded config.yaml (the product reader the control uses).
+# Variants whose one point is a single setting: CI checks that control at unit level on the
+# recorded config.yaml (the product reader the control uses) instead of a whole audit, to
+# keep CI time down; the whole audit of each gave exactly the statuses in
+# hermes_variants.toml when they were recorded (run them with AIAUDIT_ALL_VARIANTS=1).
 SINGLE_SETTING = {"retention-days-suffix": "STO-02", "prune-interval-string": "STO-02",
-             "docker-privileged": "SUP-05", "ssh-backend": "SUP-05"}
+                  "docker-privileged": "SUP-05", "ssh-backend": "SUP-05"}
+AUDITED = [n for n in VARIANTS if os.environ.get("AIAUDIT_ALL_VARIANTS") == "1"
+           or n not in SINGLE_SETTING]
 # the user home above the Hermes home (autodetection) for the variants where that differs
 # in kind: no config (fresh), no store (keys-in-config), profiles below the home, the
 # backup Hermes drops in the user's home
@@ -179,7 +183,7 @@ def secret_counts(doc: dict, expected: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("scope,name", [("home", n) for n in VARIANTS]
+@pytest.mark.parametrize("scope,name", [("home", n) for n in AUDITED]
                          + [("user", n) for n in USER_SCOPE])
 def test_exact_status_per_control(unpacked, netns, tmp_path, scope, name):
     meta = unpacked[name]
