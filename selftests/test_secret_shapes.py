@@ -71,6 +71,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
         "npm-token": ("{v}", "npm_" + rnd(36)),
         "pypi-token": ("{v}", "pypi-AgEIcHlwaS5vcmc" + rnd(120, URLSAFE)),
         "groq-api-key": ("{v}", "gsk_" + rnd(52)),
+        "openrouter-api-key": ("{v}", "sk-or-v1-" + rnd(64, "0123456789abcdef")),
         "sendgrid-api-key": ("{v}", "SG." + rnd(22, URLSAFE) + "." + rnd(43, URLSAFE)),
         "jwt": ("{v}", _jwt()),
         "private-key": ("{v}", _PEM),
@@ -85,7 +86,8 @@ FIXED_LENGTH = ("anthropic-api-key", "openai-api-key", "openai-api-key-legacy",
                 "github-pat-classic", "github-fine-grained-pat", "github-app-token",
                 "github-oauth-token", "aws-access-key-id", "google-api-key",
                 "google-oauth-client-secret", "slack-token", "slack-webhook",
-                "huggingface-token", "npm-token", "groq-api-key", "sendgrid-api-key")
+                "huggingface-token", "npm-token", "groq-api-key", "openrouter-api-key",
+                "sendgrid-api-key")
 
 
 def _digest(value: str) -> str:
