@@ -46,6 +46,23 @@ def provider(name: str, empty_reason: str) -> Callable[[Provider], Provider]:
     return register
 
 
+# Work an area starts as soon as collection knows which controls the run holds, before
+# the first case (the supply chain's skill review, in forked workers while SUP-01/02 run):
+# (controls, starter(ctx)). A starter must not raise; what it starts is awaited by the
+# test that needs it.
+AFTER_COLLECTION: list[tuple[frozenset[str], Callable[[Any], None]]] = []
+
+
+def after_collection(*controls: str) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+    """Register `starter(ctx)`, called once after collection when one of `controls` runs."""
+
+    def register(func: Callable[[Any], None]) -> Callable[[Any], None]:
+        AFTER_COLLECTION.append((frozenset(controls), func))
+        return func
+
+    return register
+
+
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._:@/+=-]+")
 
 

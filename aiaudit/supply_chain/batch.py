@@ -11,7 +11,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 from aiaudit.supply_chain.findings import Finding
 from aiaudit.supply_chain.honesty import manifest_review
@@ -32,12 +33,30 @@ def _review(indices: range) -> list[tuple[str, list[Finding], list[Finding]]]:
 
 def _warm() -> None:
     """Import the folding modules and build the rule index before forking: each worker
-    would otherwise import and build them for itself (CPU spent once per worker)."""
+    would otherwise import and build them for itself (CPU spent once per worker). The
+    sentence filter compiles on another thread meanwhile (Hyperscan releases the GIL while
+    it compiles: on a machine without the compiled cache, two cores do it at once)."""
     from aiaudit.supply_chain import folded_review, jsfold, prose, pyfold  # noqa: F401
     from aiaudit.supply_chain.anchors import index
 
+    sentences = threading.Thread(target=prose.SENTENCES._database, daemon=True,
+                                 name="aiaudit-rules-sentences")
+    sentences.start()
     index()._database()
-    prose.SENTENCES._database()
+    sentences.join()
+
+
+_WARMING: list[threading.Thread] = []
+
+
+def warm_in_background() -> None:
+    """Start loading (or compiling) the rule databases on a daemon thread, so that the
+    work before the review (discovery, collection) overlaps it; review_all waits for it.
+    Without the compiled cache that is about 1 s of CPU that need not wait its turn."""
+    if not _WARMING:
+        thread = threading.Thread(target=_warm, daemon=True, name="aiaudit-rules")
+        _WARMING.append(thread)
+        thread.start()
 
 
 def _worker_signals() -> None:
@@ -58,18 +77,54 @@ def _workers(count: int) -> int:
 def review_all(skills: Sequence[Skill], max_bytes: int = 64 * 1024 * 1024,
                workers: int | None = None) -> Reviews:
     """(SUP-03 findings, SUP-04 findings) of every skill, keyed by skill id."""
+    return start_review_all(skills, max_bytes, workers).result()
+
+
+class PendingReviews:
+    """A review started by start_review_all; result() waits for it (once)."""
+
+    def __init__(self, compute: Callable[[], Reviews]):
+        self._compute = compute
+        self._done: Reviews | None = None
+
+    def result(self) -> Reviews:
+        if self._done is None:
+            self._done = self._compute()
+        return self._done
+
+
+def start_review_all(skills: Sequence[Skill], max_bytes: int = 64 * 1024 * 1024,
+                     workers: int | None = None) -> PendingReviews:
+    """Start the review of every skill in forked workers and return at once: the caller
+    goes on (an audit runs its first cases) while the workers review. Reviews that run in
+    this process (small inventories, one core, no fork) run when the result is asked for.
+    Call it from the main thread, with no other thread in the middle of an import."""
     global _SKILLS, _MAX_BYTES
     workers = _workers(len(skills)) if workers is None else workers
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return {s.id: (static_review(s, max_bytes), manifest_review(s)) for s in skills}
+        return PendingReviews(lambda: {s.id: (static_review(s, max_bytes), manifest_review(s))
+                                       for s in skills})
     _warm()
+    # many small chunks: a worker that drew big skills does not finish long after the rest
+    step = -(-len(skills) // (workers * 16))
+    chunks = [range(i, min(i + step, len(skills))) for i in range(0, len(skills), step)]
     _SKILLS, _MAX_BYTES = skills, max_bytes
-    try:
-        # many small chunks: a worker that drew big skills does not finish long after the rest
-        step = -(-len(skills) // (workers * 16))
-        chunks = [range(i, min(i + step, len(skills))) for i in range(0, len(skills), step)]
-        with multiprocessing.get_context("fork").Pool(workers, _worker_signals) as pool:
-            rows = [row for part in pool.map(_review, chunks) for row in part]
+    try:  # the workers are forked here and inherit the skills; nothing is pickled in
+        pool = multiprocessing.get_context("fork").Pool(workers, _worker_signals)
     finally:
         _SKILLS, _MAX_BYTES = (), 0
-    return {sid: (sup03, sup04) for sid, sup03, sup04 in rows}
+    try:
+        pending = pool.map_async(_review, chunks)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+
+    def collect() -> Reviews:
+        try:
+            rows = [row for part in pending.get() for row in part]
+        finally:
+            pool.terminate()
+        return {sid: (sup03, sup04) for sid, sup03, sup04 in rows}
+
+    return PendingReviews(collect)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 from aiaudit.context import AuditContext
 from aiaudit.hostfs import HostFS
-from aiaudit.resources import Unavailable, provider
+from aiaudit.resources import Unavailable, after_collection, provider
 from aiaudit.scope import processes, scope_for
 from aiaudit.status import CouldNotCheck, Status
 from aiaudit.supply_chain import egress, mcp, procs, sandbox
@@ -23,9 +24,11 @@ def inventory(ctx: AuditContext) -> Inventory:
     """Skills and configs on the target (discovered once per run), with the Tools,
     Functions and Skills Open WebUI keeps in its webui.db."""
     def build() -> Inventory:
+        from aiaudit.supply_chain.batch import warm_in_background
         from aiaudit.supply_chain.webui_plugins import webui_plugins
 
         inv = discover(_fs(ctx), settings_for(ctx), scope_for(ctx))
+        warm_in_background()  # the rule databases load (or compile) while collection goes on
         rows = webui_plugins(ctx)
         inv.skills += rows.skills
         inv.tables += rows.read
@@ -34,12 +37,26 @@ def inventory(ctx: AuditContext) -> Inventory:
     return ctx.cached("supply_chain:inventory", build)
 
 
+def _pending_reviews(ctx: AuditContext) -> Any:
+    from aiaudit.supply_chain.batch import start_review_all
+
+    return ctx.cached("supply_chain:reviews:started", lambda: start_review_all(
+        inventory(ctx).skills, settings_for(ctx).max_file_bytes))
+
+
+@after_collection("SUP-03", "SUP-04")
+def start_reviews(ctx: AuditContext) -> None:
+    """Start the review in forked workers once collection is done (the inventory is then
+    known): the run's first cases (SUP-01, SUP-02) go on meanwhile instead of the first
+    SUP-03 case waiting for the whole review. A discovery that failed is left to
+    reviews(), which re-raises it in the case that asks."""
+    with contextlib.suppress(Exception):
+        _pending_reviews(ctx)
+
+
 def reviews(ctx: AuditContext) -> Any:
     """SUP-03 and SUP-04 findings of every skill, computed once over the machine's cores."""
-    from aiaudit.supply_chain.batch import review_all
-
-    return ctx.cached("supply_chain:reviews", lambda: review_all(
-        inventory(ctx).skills, settings_for(ctx).max_file_bytes))
+    return ctx.cached("supply_chain:reviews", lambda: _pending_reviews(ctx).result())
 
 
 def mcp_servers(ctx: AuditContext) -> list[mcp.McpServer | mcp.McpConfigProblem]:
