@@ -69,6 +69,12 @@ CTX = pytest.StashKey[AuditContext]()
 STATE = pytest.StashKey[dict]()
 EVIDENCE = pytest.StashKey[dict]()
 CURRENT_ITEM = pytest.StashKey[pytest.Item]()
+# The configs of the pytest sessions running in this process, innermost last: the `audit`
+# and `evidence` fixtures read theirs here. A fixture that takes `request` (or
+# `pytestconfig`, which takes `request`) makes pytest build a fixture definition for
+# `request` at every case, inspecting a signature each time: 0.2 ms a case, a second of a
+# 1,000-skill audit's 5,000 cases.
+_CONFIGS: list[pytest.Config] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -121,6 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
                             "discovered resource")
     config.addinivalue_line("markers", "lab: needs root and the lab deployments")
     astlock.guard_pytest_rewrite()  # discovery threads parse while collection rewrites
+    _CONFIGS.append(config)
     if not _is_audit_run(config) or hasattr(config, "workerinput"):
         return
     # pytest-xdist's -n spreads a fleet's targets (pytest_cmdline_main); one target's audit
@@ -143,6 +150,17 @@ def pytest_configure(config: pytest.Config) -> None:
     # Audit tests use no Hypothesis; its plugin imports hypothesis (seconds) in the terminal
     # summary, which would hold an interrupted audit past its 2 s stop.
     config.pluginmanager.set_blocked("hypothesispytest")
+    if not _wants_logs(config):
+        # No audit module logs, and no audit test uses caplog: pytest's logging plugin only
+        # swapped handlers in and out around every phase of every case (about 0.2 ms a case,
+        # a second of a 1,000-skill audit). Its own pytest_configure (trylast) registers it
+        # after this one; a library's warnings still reach the captured stderr.
+        config.pluginmanager.set_blocked("logging-plugin")
+    if not (config.getoption("pythonwarnings", None) or config.getini("filterwarnings")):
+        # Nor are warnings part of an audit's verdict: pytest's warnings plugin entered and
+        # left catch_warnings around every case (~0.1 ms a case). A warning a library
+        # raises still reaches the case's captured stderr, as Python shows it.
+        config.pluginmanager.unregister(name="warnings")
     started = _utc_now()
     report_dir = Path(config.getoption("report_dir"))
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
@@ -161,6 +179,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # One test module that cannot be imported is its own controls' ERROR, not the end of
     # the audit: pytest would otherwise run nothing and every control would be NOT_RUN.
     config.option.continue_on_collection_errors = True
+
+
+def _wants_logs(config: pytest.Config) -> bool:
+    """Whether the user asked pytest for log capture or live logs (then it stays on)."""
+    return any(config.getoption(name, None) for name in ("log_level", "log_file",
+                                                          "log_cli_level")) or \
+        any(config.getini(name) for name in ("log_cli", "log_file", "log_level"))
 
 
 def _baseline(config: pytest.Config, report_dir: Path, slug: str,
@@ -297,6 +322,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(argname, [v for _, v in items], ids=ids)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the work areas registered for after collection (resources.after_collection)
+    when one of their controls is among the collected cases."""
+    ctx = _ctx(session.config)
+    if ctx is None or session.config.option.collectonly:
+        return
+    functions = {(item.path, getattr(item, "originalname", item.name)): item
+                 for item in session.items}
+    controls = {_control_of(item) for item in functions.values()}
+    for wanted, starter in res.AFTER_COLLECTION:
+        if wanted & controls:
+            starter(ctx)
+
+
 def _control_of(item: pytest.Item) -> str | None:
     markers = list(item.iter_markers("control"))
     if len(markers) != 1 or len(markers[0].args) != 1:
@@ -382,19 +421,18 @@ class Evidence:
 
 
 @pytest.fixture
-def evidence(pytestconfig: pytest.Config) -> Evidence:
+def evidence() -> Evidence:
     """Record evidence for the report: `evidence.add("bind", "0.0.0.0:8000")`.
 
-    The item comes from pytest_runtest_setup, not from `request`: pytest builds a fixture
-    definition for `request` each time a fixture asks for it (inspecting a signature), a
-    noticeable share of a run with thousands of cases."""
-    return Evidence(pytestconfig.stash[CURRENT_ITEM].stash.setdefault(EVIDENCE, {}))
+    The item comes from pytest_runtest_setup and the config from _CONFIGS, not from
+    `request` (see _CONFIGS)."""
+    return Evidence(_CONFIGS[-1].stash[CURRENT_ITEM].stash.setdefault(EVIDENCE, {}))
 
 
 @pytest.fixture(scope="session")
-def audit(request: pytest.FixtureRequest) -> AuditContext:
+def audit() -> AuditContext:
     """The run's shared context (target, config, profile, client, host access)."""
-    ctx = _ctx(request.config)
+    ctx = _ctx(_CONFIGS[-1]) if _CONFIGS else None
     if ctx is None:
         pytest.skip("not an audit run (no --target)")
     return ctx
@@ -747,6 +785,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if config in _CONFIGS:
+        _CONFIGS.remove(config)
     ctx = _ctx(config)
     if ctx is not None:
         ctx.close()  # the run's SSH master: no ssh process outlives the audit
