@@ -69,6 +69,7 @@ CTX = pytest.StashKey[AuditContext]()
 STATE = pytest.StashKey[dict]()
 EVIDENCE = pytest.StashKey[dict]()
 CURRENT_ITEM = pytest.StashKey[pytest.Item]()
+CONTROL = pytest.StashKey[str]()  # an audit case's control, read once at collection
 # The configs of the pytest sessions running in this process, innermost last: the `audit`
 # and `evidence` fixtures read theirs here. A fixture that takes `request` (or
 # `pytestconfig`, which takes `request`) makes pytest build a fixture definition for
@@ -365,6 +366,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             bad.append(item.nodeid)
         else:
             item.stash[EVIDENCE] = {}
+            item.stash[CONTROL] = control
             _short_failures(item)
         _sanitize_nodeid(item)
     # Discovery is done (providers parametrize at collection): what it built lives until the
@@ -533,8 +535,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     state = item.config.stash.get(STATE, None)
-    control = _control_of(item)
-    if state is None or control is None:
+    if state is None:
+        return
+    control = item.stash.get(CONTROL, None) or _control_of(item)
+    if control is None:
         return
     status, reason, internal = _classify(report, call, control)
     if status == Status.PASS and report.when == "call":
@@ -543,10 +547,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             report.outcome = "failed"
     reason = redact(reason)
     cases: dict[str, CaseResult] = state["cases"]
-    callspec = getattr(item, "callspec", None)
-    case = cases.setdefault(item.nodeid, CaseResult(
-        nodeid=item.nodeid, control=control, case=res.safe_id(callspec.id, 120) if callspec else "",
-        status=Status.PASS))
+    case = cases.get(item.nodeid)
+    if case is None:  # the first phase of the case
+        callspec = getattr(item, "callspec", None)
+        case = cases[item.nodeid] = CaseResult(
+            nodeid=item.nodeid, control=control,
+            case=res.safe_id(callspec.id, 120) if callspec else "", status=Status.PASS)
     if status != Status.PASS and (case.status == Status.PASS or report.when == "call"):
         case.status, case.reason = status, reason
     case.duration += report.duration
@@ -570,8 +576,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report.sections = [(title, redact(text)) for title, text in report.sections]
     report.user_properties.extend([("control", control), ("status", case.status.value)])
     ctx = _ctx(item.config)
-    waiver = ctx.config.waiver_for(control) if ctx else None
-    if report.when == "call" and status == Status.FAIL and waiver and waiver.valid():
+    waiver = ctx.config.waiver_for(control) if ctx and report.when == "call" and \
+        status == Status.FAIL else None
+    if waiver and waiver.valid():
         report.outcome = "skipped"
         report.wasxfail = f"WAIVED until {waiver.expires}: {waiver.justification}"
     report.aiaudit_status = case.status.value  # type: ignore[attr-defined]
