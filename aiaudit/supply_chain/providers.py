@@ -27,8 +27,8 @@ def inventory(ctx: AuditContext) -> Inventory:
         from aiaudit.supply_chain.batch import warm_in_background
         from aiaudit.supply_chain.webui_plugins import webui_plugins
 
+        warm_in_background()  # the rule databases load (or compile) while discovery reads
         inv = discover(_fs(ctx), settings_for(ctx), scope_for(ctx))
-        warm_in_background()  # the rule databases load (or compile) while collection goes on
         rows = webui_plugins(ctx)
         inv.skills += rows.skills
         inv.tables += rows.read

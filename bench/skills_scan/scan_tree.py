@@ -13,11 +13,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from aiaudit.hostfs import HostFS  # noqa: E402
-from aiaudit.supply_chain.batch import review_all  # noqa: E402
+from aiaudit.supply_chain.batch import review_all, warm_in_background  # noqa: E402
 from aiaudit.supply_chain.discovery import discover  # noqa: E402
 from aiaudit.supply_chain.settings import Settings  # noqa: E402
 
 if __name__ == "__main__":
+    warm_in_background()  # as the audit's inventory does: rules load while discovery reads
     inventory = discover(HostFS("local"), Settings(home_dirs=(sys.argv[1],)))
     reviews = review_all(inventory.skills)
     findings = sum(len(a) + len(b) for a, b in reviews.values())
