@@ -152,7 +152,7 @@ def _cache_path(exprs: list[bytes], flags: list[int]) -> Path:
 
 def _cached_database(exprs: list[bytes], flags: list[int]):
     """The compiled database, from the local cache when this exact rule set was compiled
-    before on this machine (compiling takes about 2 s of CPU; loading, milliseconds). The cache is
+    before on this machine (compiling takes about 1 s of CPU; loading, milliseconds). The cache is
     only a copy: unreadable, stale or foreign files are ignored and rebuilt."""
     path = _cache_path(exprs, flags)
     with contextlib.suppress(OSError, hyperscan.error):
