@@ -369,6 +369,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.stash[CONTROL] = control
             _short_failures(item)
         _sanitize_nodeid(item)
+    _share_locations(items)
     # Discovery is done (providers parametrize at collection): what it built lives until the
     # end, so later collections need not walk it again and again (a 1,000-skill inventory
     # made each full collection cost a noticeable share of the run).
@@ -378,6 +379,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"{len(bad)} audit test(s) lack exactly one @pytest.mark.control(ID) naming a "
             f"catalog control, e.g. {bad[0]}"
         )
+
+
+def _share_locations(items: list[pytest.Item]) -> None:
+    """Every case of one test function has its file and line: pytest looks them up again
+    for each case (inspecting the function's source file, ~0.1 ms a case) when the case's
+    first report asks for `item.location`. Computed once per function here; the name
+    (its test id) stays each case's own, as pytest words it (reportinfo's getmodpath)."""
+    first: dict[object, tuple[str, int | None, str]] = {}
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is None or type(item).reportinfo is not pytest.Function.reportinfo:
+            continue  # a collector of its own says its own location
+        known = first.get(function)
+        if known is None:
+            first[function] = item.location
+        else:  # pytest caches location in the item's __dict__ (a cached_property)
+            item.__dict__["location"] = (known[0], known[1], item.getmodpath())
 
 
 def _short_failures(item: pytest.Item) -> None:
