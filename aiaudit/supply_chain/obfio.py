@@ -13,19 +13,24 @@ wrappers (`W(a, b)` returning `DEC(b - K, a)`) unwrapped; 'rc4' arrays are left 
 
 from __future__ import annotations
 
+import ast
 import json
 import math
+import operator
 import re
 
 _STR = r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\""
+# the items as one unambiguous run (string, comma, string...): `(\s*STR\s*,?)*` could split
+# the blanks between items many ways and backtracked exponentially on an unclosed array
+_ITEMS = r"\s*(?:(?:" + _STR + r")\s*(?:,\s*(?:" + _STR + r")\s*)*,?\s*)?"
 _ARRAY_FN = re.compile(r"function\s+(?P<name>[\w$]+)\(\)\{(?:const|var|let)\s+(?P<arr>[\w$]+)="
-                       r"\[(?P<items>(?:\s*(?:" + _STR + r")\s*,?)*)\];\s*(?P=name)=function\(\)"
+                       r"\[(?P<items>" + _ITEMS + r")\];\s*(?P=name)=function\(\)"
                        r"\{return\s+(?P=arr);?\};?\s*return\s+(?P=name)\(\);?\}")
 _DECODER = re.compile(r"function\s+(?P<name>[\w$]+)\((?P<a>[\w$]+),[\w$]+\)\{")
 _OFFSET = r"(?P=a)=(?P=a)-(?P<off>0x[0-9a-fA-F]+|\d+);"
 _CHECK = re.compile(r"=(?P<expr>[^;{}]*parseInt[^;{}]*);if\([\w$]+===[\w$]+\)break;")
 _TARGET = r"\}\(\s*NAME\s*,\s*(?P<target>0x[0-9a-fA-F]+|\d+)\s*\)\)"
-_ARITH = re.compile(r"^[\sP()0-9a-fA-Fx+\-*/.]*$")
+MAX_CHECKSUM_CHARS = 4_000  # obfuscator.io's checksums are a few hundred characters
 _INT = re.compile(r"\s*[+-]?\d+")
 MAX_ROTATIONS = 5_000
 
@@ -59,25 +64,73 @@ def _parse_int(text: str) -> float:
     return float(int(m.group(0))) if m else math.nan
 
 
-def _checksum(expr: str, calls: re.Pattern[str]) -> tuple[str, list[int]] | None:
-    """The checksum as Python arithmetic over P(i) and the indices it reads."""
+def _checksum(expr: str, calls: re.Pattern[str]) -> tuple[ast.expr, list[int]] | None:
+    """The checksum as an arithmetic tree over P(i) and the indices it reads."""
     idx: list[int] = []
 
     def one(m: re.Match[str]) -> str:
         idx.append(int(m.group("i"), 0))
         return f"P({len(idx) - 1})"
 
+    if len(expr) > MAX_CHECKSUM_CHARS:
+        return None
     code = re.sub(r"parseInt\(\s*(?:" + calls.pattern + r")\s*\)", one, expr)
-    return (code, idx) if idx and _ARITH.match(code) and "P(" in code else None
+    tree = _arithmetic(code) if idx else None
+    return (tree, idx) if tree is not None else None
 
 
-def _value(code: str, strings: list[str]) -> float:
-    def p(k: int) -> float:
-        return _parse_int(strings[k])
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+        ast.Div: operator.truediv}
 
-    try:  # the text is digits, operators, parentheses and P(k) only (checked by _ARITH)
-        return float(eval(code, {"__builtins__": {}, "P": p}))  # noqa: S307
-    except (ZeroDivisionError, IndexError, OverflowError, TypeError, ValueError):
+
+def _arithmetic(code: str) -> ast.expr | None:
+    """The checksum's syntax tree when it is numbers, + - * /, unary signs, parentheses and
+    P(<index>) only (never run as code: `_value` walks it); None for anything else."""
+    from aiaudit import astlock
+
+    try:
+        tree = astlock.parse(code.replace("\n", " "), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Expression | ast.Load) or type(node) in _OPS:
+            continue
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            continue
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            continue
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            continue
+        if isinstance(node, ast.Name) and node.id == "P":
+            continue
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "P" and len(node.args) == 1 and not node.keywords
+                and isinstance(node.args[0], ast.Constant) and type(node.args[0].value) is int):
+            continue
+        if isinstance(node, ast.USub | ast.UAdd):
+            continue
+        return None
+    return tree.body if isinstance(tree, ast.Expression) else None
+
+
+def _value(tree: ast.expr, strings: list[str]) -> float:
+    """The checksum over the picked strings' parseInt values, NaN where JavaScript's would
+    be NaN or the arithmetic fails."""
+
+    def walk(node: ast.expr) -> float:
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp):
+            inner = walk(node.operand)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp):
+            return _OPS[type(node.op)](walk(node.left), walk(node.right))
+        assert isinstance(node, ast.Call)  # P(k), checked by _arithmetic
+        return _parse_int(strings[node.args[0].value])  # type: ignore[attr-defined]
+
+    try:
+        return walk(tree)
+    except (ZeroDivisionError, IndexError, OverflowError, RecursionError):
         return math.nan
 
 
@@ -143,7 +196,7 @@ def _replace(source: str, dec: str, offset: int, strings: list[str], arr_fn: str
              ) -> str | None:
     source = _unwrap(source, dec) if "return " + dec + "(" in source else source
     names = {dec} | {m.group(1) for m in re.finditer(
-        r"([\w$]+)\s*=\s*" + re.escape(dec) + r"\b(?!\s*\()", source)}
+        r"(?<![\w$])([\w$]+)\s*=\s*" + re.escape(dec) + r"\b(?!\s*\()", source)}
     alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     calls = re.compile(r"(?<![\w$.])(?:" + alt + r")\(\s*(?P<i>0x[0-9a-fA-F]+|\d+)\s*"
                        r"(?:,\s*[^()]{0,40})?\)")
@@ -154,13 +207,13 @@ def _replace(source: str, dec: str, offset: int, strings: list[str], arr_fn: str
         parsed = _checksum(check.group("expr"), calls)
         if parsed is None:
             return None
-        code, idx = parsed
+        tree, idx = parsed
         want = float(int(target.group("target"), 0))
         for k in range(min(len(strings), MAX_ROTATIONS)):
             rotated = strings[k:] + strings[:k]
             picked = [rotated[i - offset] if 0 <= i - offset < len(rotated) else ""
                       for i in idx]
-            if _value(code, picked) == want:
+            if _value(tree, picked) == want:
                 break
         else:
             return None

@@ -29,10 +29,8 @@ INDICATOR = re.compile(r"\$'[^']*\\[x0-7u]|\$\{?IFS\b|\$\{?[A-Za-z_]\w*\}?\$\{?[
 def _ansi_c(body: str) -> str:
     def one(m: re.Match[str]) -> str:
         s = m.group(1)
-        if s[0] == "x":
-            return chr(int(s[1:], 16))
-        if s[0] == "u":
-            return chr(int(s[1:], 16))
+        if s[0] in "xu":  # `\x` or `\u` without its hex digits: bash keeps the text
+            return chr(int(s[1:], 16)) if len(s) > 1 else "\\" + s
         if s[0] in "01234567":
             return chr(int(s, 8) & 0xFF)
         return _SIMPLE.get(s, "\\" + s)
