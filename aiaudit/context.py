@@ -6,8 +6,10 @@ host-side control into ERROR with one readable reason instead of a traceback per
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +79,7 @@ class AuditContext:
     _slots: dict[str, _Slot] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)  # guards _slots only
     ssh_mux: SshMux = field(default_factory=SshMux)  # one SSH login for the whole run
+    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def client(self) -> Any:
@@ -127,8 +130,19 @@ class AuditContext:
         """Extra ssh arguments every ssh of this run passes (the shared connection)."""
         return self.ssh_mux.options() if self.target.kind == "ssh" else []
 
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Run `closer` when the run ends (work it started that must not outlive it)."""
+        with self._lock:
+            self._closers.append(closer)
+
     def close(self) -> None:
-        """End what the run holds open outside this process (the SSH master)."""
+        """End what the run holds open outside this process (review workers an early stop
+        left running, the SSH master)."""
+        with self._lock:
+            closers, self._closers = self._closers[::-1], []
+        for closer in closers:
+            with contextlib.suppress(Exception):
+                closer()
         self.ssh_mux.close()
 
     @property

@@ -3,7 +3,7 @@
 import pytest
 
 from aiaudit.status import could_not_check
-from aiaudit.supply_chain.providers import reviews
+from aiaudit.supply_chain.providers import skill_findings
 from aiaudit.supply_chain.review import apply_allowlist, failing
 from aiaudit.supply_chain.settings import settings_for
 
@@ -12,7 +12,8 @@ from aiaudit.supply_chain.settings import settings_for
 @pytest.mark.resources(skill="skills")
 def test_skill_code_passes_static_review(skill, audit, evidence):
     settings = settings_for(audit)
-    findings, accepted = apply_allowlist(skill, reviews(audit)[skill.id][0], settings.allowlist)
+    findings, accepted = apply_allowlist(skill, skill_findings(audit, skill, "SUP-03"),
+                                         settings.allowlist)
     bad = failing(findings, "high")
     read = [f for f in skill.own_files() if f.kind == "file" and f.data is not None]
     evidence.add("files reviewed", len(read))

@@ -3,7 +3,7 @@
 import pytest
 
 from aiaudit.status import could_not_check
-from aiaudit.supply_chain.providers import reviews
+from aiaudit.supply_chain.providers import skill_findings
 from aiaudit.supply_chain.review import apply_allowlist, failing
 from aiaudit.supply_chain.settings import settings_for
 
@@ -11,7 +11,7 @@ from aiaudit.supply_chain.settings import settings_for
 @pytest.mark.control("SUP-04")
 @pytest.mark.resources(skill="skills")
 def test_skill_manifest_is_honest(skill, audit, evidence):
-    findings, accepted = apply_allowlist(skill, reviews(audit)[skill.id][1],
+    findings, accepted = apply_allowlist(skill, skill_findings(audit, skill, "SUP-04"),
                                          settings_for(audit).allowlist)
     bad = failing(findings, "medium")
     evidence.add("manifest", f"{skill.manifest.syntax}; declares env "

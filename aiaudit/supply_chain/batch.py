@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import posixpath
 import signal
 import threading
+import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from aiaudit.supply_chain.findings import Finding
 from aiaudit.supply_chain.honesty import manifest_review
@@ -20,15 +23,42 @@ from aiaudit.supply_chain.model import Skill
 from aiaudit.supply_chain.review import static_review
 
 MIN_PER_WORKER = 100  # below this a worker costs more than it saves
-Reviews = dict[str, tuple[list[Finding], list[Finding]]]  # skill id -> (SUP-03, SUP-04)
+
+
+@dataclass(frozen=True)
+class ReviewFailed:
+    """One skill's review that stopped on an unexpected exception: that skill's case is an
+    ERROR naming where, the other skills' reviews stand (a hostile file must not blank the
+    whole inventory's SUP-03/04)."""
+
+    reason: str
+
+
+Outcome = list[Finding] | ReviewFailed
+Reviews = dict[str, tuple[Outcome, Outcome]]  # skill id -> (SUP-03, SUP-04)
 
 _SKILLS: Sequence[Skill] = ()
 _MAX_BYTES = 0
 
 
-def _review(indices: range) -> list[tuple[str, list[Finding], list[Finding]]]:
-    return [(s.id, static_review(s, _MAX_BYTES), manifest_review(s))
-            for s in (_SKILLS[i] for i in indices)]
+def _guarded(control: str, review: Callable[[], list[Finding]]) -> Outcome:
+    try:
+        return review()
+    except Exception as exc:  # noqa: BLE001 - one skill's failure is that skill's ERROR
+        frame = traceback.extract_tb(exc.__traceback__)[-1:] or None
+        where = f" at {posixpath.basename(frame[0].filename)}:{frame[0].lineno}" if frame else ""
+        return ReviewFailed(f"internal error in the {control} review ({type(exc).__name__}"
+                            f"{where}): this skill's files could not be judged")
+
+
+def review_one(skill: Skill, max_bytes: int) -> tuple[Outcome, Outcome]:
+    """(SUP-03, SUP-04) of one skill, each a finding list or the failure that stopped it."""
+    return (_guarded("SUP-03", lambda: static_review(skill, max_bytes)),
+            _guarded("SUP-04", lambda: manifest_review(skill)))
+
+
+def _review(indices: range) -> list[tuple[str, Outcome, Outcome]]:
+    return [(s.id, *review_one(s, _MAX_BYTES)) for s in (_SKILLS[i] for i in indices)]
 
 
 def _warm() -> None:
@@ -83,9 +113,15 @@ def review_all(skills: Sequence[Skill], max_bytes: int = 64 * 1024 * 1024,
 class PendingReviews:
     """A review started by start_review_all; result() waits for it (once)."""
 
-    def __init__(self, compute: Callable[[], Reviews]):
+    def __init__(self, compute: Callable[[], Reviews], stop: Callable[[], None] = lambda: None):
         self._compute = compute
+        self._stop = stop
         self._done: Reviews | None = None
+
+    def close(self) -> None:
+        """Stop the workers of a review nobody collected (a run stopped before SUP-03)."""
+        if self._done is None:
+            self._stop()
 
     def result(self) -> Reviews:
         if self._done is None:
@@ -102,8 +138,9 @@ def start_review_all(skills: Sequence[Skill], max_bytes: int = 64 * 1024 * 1024,
     global _SKILLS, _MAX_BYTES
     workers = _workers(len(skills)) if workers is None else workers
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return PendingReviews(lambda: {s.id: (static_review(s, max_bytes), manifest_review(s))
-                                       for s in skills})
+        return PendingReviews(lambda: {s.id: review_one(s, max_bytes) for s in skills})
+    for thread in _WARMING:  # no thread may hold a rule lock or half a database at the fork
+        thread.join()
     _warm()
     # many small chunks: a worker that drew big skills does not finish long after the rest
     step = -(-len(skills) // (workers * 16))
@@ -127,4 +164,4 @@ def start_review_all(skills: Sequence[Skill], max_bytes: int = 64 * 1024 * 1024,
             pool.terminate()
         return {sid: (sup03, sup04) for sid, sup03, sup04 in rows}
 
-    return PendingReviews(collect)
+    return PendingReviews(collect, pool.terminate)

@@ -40,8 +40,12 @@ def inventory(ctx: AuditContext) -> Inventory:
 def _pending_reviews(ctx: AuditContext) -> Any:
     from aiaudit.supply_chain.batch import start_review_all
 
-    return ctx.cached("supply_chain:reviews:started", lambda: start_review_all(
-        inventory(ctx).skills, settings_for(ctx).max_file_bytes))
+    def start() -> Any:
+        pending = start_review_all(inventory(ctx).skills, settings_for(ctx).max_file_bytes)
+        ctx.on_close(pending.close)  # a run stopped before SUP-03 leaves no workers behind
+        return pending
+
+    return ctx.cached("supply_chain:reviews:started", start)
 
 
 @after_collection("SUP-03", "SUP-04")
@@ -57,6 +61,17 @@ def start_reviews(ctx: AuditContext) -> None:
 def reviews(ctx: AuditContext) -> Any:
     """SUP-03 and SUP-04 findings of every skill, computed once over the machine's cores."""
     return ctx.cached("supply_chain:reviews", lambda: _pending_reviews(ctx).result())
+
+
+def skill_findings(ctx: AuditContext, skill: Any, control: str) -> list[Any]:
+    """One skill's SUP-03 or SUP-04 findings; a review that stopped on that skill raises
+    CouldNotCheck (its case is an ERROR saying where), the other skills' stand."""
+    from aiaudit.supply_chain.batch import ReviewFailed
+
+    outcome = reviews(ctx)[skill.id][0 if control == "SUP-03" else 1]
+    if isinstance(outcome, ReviewFailed):
+        raise CouldNotCheck(outcome.reason)
+    return outcome
 
 
 def mcp_servers(ctx: AuditContext) -> list[mcp.McpServer | mcp.McpConfigProblem]:

@@ -21,5 +21,5 @@ if __name__ == "__main__":
     warm_in_background()  # as the audit's inventory does: rules load while discovery reads
     inventory = discover(HostFS("local"), Settings(home_dirs=(sys.argv[1],)))
     reviews = review_all(inventory.skills)
-    findings = sum(len(a) + len(b) for a, b in reviews.values())
+    findings = sum(len(x) for pair in reviews.values() for x in pair if isinstance(x, list))
     print(f"{len(reviews)} skills, {findings} findings")
