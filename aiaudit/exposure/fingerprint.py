@@ -75,8 +75,9 @@ class Answer:
             return ""
         page = self.text[:65536]
         form = re.search(r"<form\b", page, re.I)
-        password = re.search(r"<input\b[^>]*type=[\"']?password", page, re.I)
-        title = re.search(r"<title[^>]*>([^<]{0,80})", page, re.I)
+        # bounded runs: `[^>]*` was quadratic on a page of `<input ` without a `>`
+        password = re.search(r"<input\b[^>]{0,2000}type=[\"']?password", page, re.I)
+        title = re.search(r"<title[^>]{0,200}>([^<]{0,80})", page, re.I)
         words = re.search(r"\b(sign[ -]?in|log[ -]?in|authenticat\w*)\b", page, re.I)
         if form and (password or words):
             return " ".join((title.group(1) if title else words.group(1) if words

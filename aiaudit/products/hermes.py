@@ -483,7 +483,7 @@ def docker_list(cfg: HermesConfig, key: str) -> tuple[list[str], str]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return [], f"{where}: not JSON (terminal_tool refuses to start the container)"
     if not isinstance(raw, list):
         return [], where

@@ -663,7 +663,7 @@ def auth_profile_documents(conn: Any) -> list[tuple[str, Any]]:
         for n, (text,) in enumerate(conn.execute(sql + " LIMIT 100", args), 1):
             try:
                 out.append((f"{label}[row {n}]", json.loads(text)))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, RecursionError):
                 continue
     return out
 

@@ -249,11 +249,12 @@ class AnchorIndex:
             return self._db
         with self._lock:
             if self._db is None and hyperscan is not None:
-                self._db = self._compile()
+                db = self._compile()
                 with contextlib.suppress(hyperscan.error):
                     self._positions = _cached_database(
                         [re.escape(a).encode() for a in self.anchors],
                         [hyperscan.HS_FLAG_CASELESS] * len(self.anchors))
+                self._db = db  # published last: a reader that sees it sees the positions
         return self._db
 
     def scan(self, text: str, lowered: Callable[[], str]

@@ -1064,7 +1064,7 @@ def hook_commands(tf: TextFile) -> list[tuple[str, int]]:
         return []
     try:
         doc = json.loads(tf.text)
-    except ValueError:
+    except (ValueError, RecursionError):  # malformed, or nested beyond the parser's depth
         return []
     found: list[str] = []
     stack = [doc.get("hooks") if isinstance(doc, dict) else None]

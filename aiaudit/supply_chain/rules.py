@@ -142,10 +142,12 @@ LINE_RULES: tuple[Rule, ...] = (
           anchors=("-e", "frombase64string")),
     # wiping the user's home or the root filesystem
     _rule("destructive-wipe", "critical",
-          rf"{_CMD_AT}rm\s+(?:-[\w-]+\s+)*-[a-zA-Z]*[rR][a-zA-Z]*\s+(?:-[\w-]+\s+)*[\"']?(?:~|"
+          rf"{_CMD_AT}rm[ \t]+(?:-[\w-]+[ \t]+){{0,6}}-[a-zA-Z]*[rR][a-zA-Z]*[ \t]+"
+          r"(?:-[\w-]+[ \t]+){0,6}[\"']?(?:~|"
           r"\$HOME|\$\{HOME\})/?\*?[\"']?(?=[\s;&|`)]|$)|"
-          rf"{_CMD_AT}rm\s+(?:-[\w-]+\s+)*-[a-zA-Z]*[rR][a-zA-Z]*\s+"
-          r"(?:-[\w-]+\s+)*/\*?(?=[\s;&|'\"`)]|$)|\bshutil\.rmtree\s*\(\s*(?:os\.path\.expanduser"
+          rf"{_CMD_AT}rm[ \t]+(?:-[\w-]+[ \t]+){{0,6}}-[a-zA-Z]*[rR][a-zA-Z]*[ \t]+"
+          r"(?:-[\w-]+[ \t]+){0,6}/\*?(?=[\s;&|'\"`)]|$)|"
+          r"\bshutil\.rmtree\s*\(\s*(?:os\.path\.expanduser"
           r"\s*\(\s*['\"]~['\"]\s*\)|Path\.home\s*\(\s*\)|['\"]/['\"])\s*[,)]|\bfs\.(?:rmSync|rm)\s*"
           r"\(\s*os\.homedir\s*\(\s*\)\s*,",
           "deletes the user's home directory or the root filesystem",
