@@ -123,9 +123,12 @@ def test_unreadable_stores_name_path_and_right(audits):
     base, docs = audits
     for label in CLOSED:
         for cid in ("STO-01", "STO-03"):
-            for case in _cases(docs, cid, base / label):
-                if case["status"] == "ERROR":
-                    assert str(base / label) in case["reason"], case
+            cases = _cases(docs, cid, base / label)
+            assert cases, (label, cid)  # the store is judged, not left out
+            for case in cases:
+                assert case["status"] == "ERROR", case
+                assert str(base / label) in case["reason"], case
+                assert re.search(r"permission|denied|right", case["reason"], re.I), case
 
 
 def test_a_symlinked_app_dir_is_judged_through_the_link(audits):

@@ -178,11 +178,32 @@ def _scan_config(app: str, state_dir: str, path: str, data: bytes, facts: Config
     facts.references.extend(refs)
     facts.keys += len(literal) + len(refs)
     _json_document(path, data, facts, {f.digest for f in found})
-    if app == openclaw.APP and openclaw.is_auth_profile_file(
-            posixpath.relpath(path.split("!", 1)[-1], state_dir)):
+    if app == openclaw.APP and _auth_profile_copy(path, state_dir):
         _openclaw_auth_profiles(path, data, facts)
     if app == "hermes" and posixpath.basename(path) in ("config.yaml", ".env"):
         _hermes_document(state_dir, path, data, facts, {f.digest for f in found})
+
+
+def _auth_documents(conn: Any, relative: str, facts: ConfigFacts) -> list[tuple[str, Any]]:
+    """OpenClaw's auth-profile stores in an open copy; a schema this version of the suite
+    does not know is that store's unread part, not the loss of the store's other findings."""
+    try:
+        return openclaw.auth_profile_documents(conn)
+    except Exception as exc:  # noqa: BLE001 - sqlite3/sqlcipher errors of an unknown schema
+        facts.unread.append(f"{relative}: its auth-profile store could not be queried "
+                            f"({type(exc).__name__}: the schema differs from OpenClaw "
+                            "2026.9.6's)")
+        return []
+
+
+def _auth_profile_copy(path: str, state_dir: str) -> bool:
+    """A legacy auth-profiles.json (or doctor's copy) in the state dir, or inside a backup
+    archive (`archive!member`: the member's path is relative to the archive's root, so
+    every tail of it is tried against the state-dir-relative globs)."""
+    if "!" not in path:
+        return openclaw.is_auth_profile_file(posixpath.relpath(path, state_dir))
+    parts = path.split("!", 1)[1].strip("/").split("/")
+    return any(openclaw.is_auth_profile_file("/".join(parts[i:])) for i in range(len(parts)))
 
 
 def _openclaw_auth_profiles(path: str, data: bytes, facts: ConfigFacts) -> None:
@@ -410,7 +431,7 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
                 columns = _plaintext_columns(store)
                 if columns:
                     plaintext_credentials(opened.conn, store.path, columns, found)
-                auth = openclaw.auth_profile_documents(opened.conn) \
+                auth = _auth_documents(opened.conn, relative, facts) \
                     if store.app == openclaw.APP else []
         except NeedsKey:
             if known:
