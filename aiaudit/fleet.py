@@ -179,7 +179,10 @@ def _exit_fd(pid: int) -> int:
 def _sleep_until_exit(running: dict[int, _Running], wait: float) -> None:
     fds = [r.exited for r in running.values() if r.exited >= 0]
     if fds and len(fds) == len(running):
-        select.select(fds, [], [], wait)
+        poller = select.poll()  # not select(): a descriptor may be numbered past 1023
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        poller.poll(max(0.0, wait) * 1000)
     else:
         time.sleep(min(wait, 0.05))
 

@@ -59,13 +59,8 @@ def store_source(store: Store) -> HistorySource:
                          store if store.kind == "sqlite" else None, store)
 
 
-def log_files(fs: HostFS, configured: list[str], state_dirs: list[str]) -> list[FileInfo]:
-    """Configured access logs plus `*.log*` files below the state dirs (rotations included)."""
-    parts = [f"for f in {shlex.quote(p)} {shlex.quote(p)}.*; do [ -f \"$f\" ] && "
-             f"stat -c '{STAT_FMT}' -- \"$f\"; done" for p in configured]
-    parts += [f"[ -d {shlex.quote(d)} ] && find -H {shlex.quote(d)} -maxdepth 3 -type f "
-              f"\\( -name '*.log' -o -name '*.log.*' \\) -exec stat -c '{STAT_FMT}' -- {{}} +"
-              for d in state_dirs]
+def _stat_listing(fs: HostFS, parts: list[str]) -> list[FileInfo]:
+    """The files the shell parts `stat` (one command for all), each path once, by path."""
     _, out, _ = fs.run("; ".join(parts) + "; true", timeout=60) if parts else (0, "", "")
     files: dict[str, FileInfo] = {}
     for line in out.splitlines():
@@ -75,6 +70,16 @@ def log_files(fs: HostFS, configured: list[str], state_dirs: list[str]) -> list[
             continue
         files.setdefault(info.path, info)
     return sorted(files.values(), key=lambda f: f.path)[:MAX_FILES]
+
+
+def log_files(fs: HostFS, configured: list[str], state_dirs: list[str]) -> list[FileInfo]:
+    """Configured access logs plus `*.log*` files below the state dirs (rotations included)."""
+    parts = [f"for f in {shlex.quote(p)} {shlex.quote(p)}.*; do [ -f \"$f\" ] && "
+             f"stat -c '{STAT_FMT}' -- \"$f\"; done" for p in configured]
+    parts += [f"[ -d {shlex.quote(d)} ] && find -H {shlex.quote(d)} -maxdepth 3 -type f "
+              f"\\( -name '*.log' -o -name '*.log.*' \\) -exec stat -c '{STAT_FMT}' -- {{}} +"
+              for d in state_dirs]
+    return _stat_listing(fs, parts)
 
 
 def upload_files(fs: HostFS, data_dirs: list[str]) -> list[FileInfo]:
@@ -102,15 +107,7 @@ def memory_files(fs: HostFS, homes: list[str]) -> list[FileInfo]:
     globs = hermes.product_data()["home"]["memories"]
     parts = [f"for f in {shlex.quote(h.rstrip('/'))}/{g}; do [ -f \"$f\" ] && "
              f"stat -c '{STAT_FMT}' -- \"$f\"; done" for h in homes for g in globs]
-    _, out, _ = fs.run("; ".join(parts) + "; true", timeout=60) if parts else (0, "", "")
-    files: dict[str, FileInfo] = {}
-    for line in out.splitlines():
-        try:
-            info = FileInfo.parse(line)
-        except ValueError:
-            continue
-        files.setdefault(info.path, info)
-    return sorted(files.values(), key=lambda f: f.path)[:MAX_FILES]
+    return _stat_listing(fs, parts)
 
 
 def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
