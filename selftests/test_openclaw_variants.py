@@ -43,7 +43,8 @@ STATE_DIRS = {"fresh": ".openclaw", "custom-paths": "srv/openclaw-data",
               "legacy-auth-doctor": ".openclaw", "custom-bind-zero-pad": ".openclaw",
               "tailnet-trusted-proxy": ".openclaw", "sandbox-exec-yolo": ".openclaw",
               "telegram-bot-token": ".openclaw", "telegram-use-env": ".openclaw",
-              "maintenance-warn-7d": ".openclaw", "main-sandbox-off": ".openclaw"}
+              "maintenance-warn-7d": ".openclaw", "main-sandbox-off": ".openclaw",
+              "approvals-auto-allow": ".openclaw"}
 OWNER = "aiaudit-fwowner"  # the account selftests/unread_deploy.py uses too
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="restores the states at a fixed "
@@ -79,7 +80,9 @@ READS = {"gateway-old-backup": {"STO-07": "-openclaw-backup.tar.gz is on the sam
          "custom-bind-zero-pad": {"EXP-01": "falls back) -> 0.0.0.0"},
          "sandbox-exec-yolo": {"SUP-05": "tools.exec.host is 'gateway'"},
          "telegram-bot-token": {"STO-04": "botToken="},
-         "main-sandbox-off": {"SUP-05": "agents.entries.main: sandbox.mode is 'off'"}}
+         "main-sandbox-off": {"SUP-05": "agents.entries.main: sandbox.mode is 'off'"},
+         # the approvals OpenClaw 2026.9.6 keeps in its state store, not a legacy json
+         "approvals-auto-allow": {"SUP-05": "exec-approvals autoAllowSkills"}}
 
 
 def _check(name: str, doc: dict) -> None:

@@ -295,3 +295,37 @@ def test_exec_policy_yolo_runs_exec_on_the_gateway_host(tmp_path):
                        "the sandbox for every session (resolveExecTarget)"]
     fresh = openclaw.Config("x", {})
     assert openclaw.exec_hosts(fresh) == {"defaults": ("auto", True)}
+
+
+def test_approvals_come_from_the_state_store_row_the_cli_writes(tmp_path):
+    """`openclaw approvals set` (2026.9.6) writes the exec_approvals_config row 'current' of
+    state/openclaw.sqlite, no exec-approvals.json: the suite reads the row (through a copy),
+    SUP-05 names autoAllowSkills, and the socket token OpenClaw generated there is its own
+    key, while the row's other text stays subject to the secret scan."""
+    import sqlite3
+
+    from aiaudit.hostfs import HostFS
+    from aiaudit.storage.secrets.engine import digest_of, scan_text
+
+    db = _variant_member(tmp_path, "approvals-auto-allow", ".openclaw/state/openclaw.sqlite")
+    state = str(db.parent.parent)
+    assert not (db.parent.parent / "exec-approvals.json").exists()
+    doc, where = openclaw.read_exec_approvals(HostFS("local"), state)
+    assert where == f"{db}#exec_approvals_config[current]"
+    assert doc["defaults"]["autoAllowSkills"] is True
+    cfg = ConfigFile("openclaw", f"{state}/openclaw.json", "json5", {})
+    rt = openclaw_runtime(cfg, ConfigFile("openclaw-exec-approvals", where, "json", doc))
+    assert "exec-approvals autoAllowSkills: skill commands run unapproved" in rt.gaps
+    assert rt.facts["exec-approvals"] == where
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    own = openclaw.own_key_values(conn, columns=False)
+    conn.close()
+    assert [w for w, _ in own] == ["exec_approvals_config.raw_json socket.token"]
+    assert own[0][1] == doc["socket"]["token"] and len(own[0][1]) == 32
+    # the token in its row is found by the keyword rule, and matched as OpenClaw's own
+    token, other = own[0][1], "Zq8" + own[0][1][3:]
+    text = (f'{{"socket": {{"token": "{token}"}}, "lastUsedCommand": '
+            f'"curl -H \'Authorization: Bearer {other}\'"}}')
+    found = {f.digest for f in scan_text(text)}
+    assert digest_of(own[0][1]) in found and len(found - {digest_of(own[0][1])}) == 1
+    assert openclaw.read_exec_approvals(HostFS("local"), str(tmp_path)) is None  # no store

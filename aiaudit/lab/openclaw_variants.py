@@ -46,7 +46,8 @@ VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
             "multi-agent-mcp-skills", "pasted-secret", "private-backup", "legacy-clawdbot",
             "profile-work", "gateway-old-backup", "legacy-auth-doctor", "custom-bind-zero-pad",
             "tailnet-trusted-proxy", "sandbox-exec-yolo", "telegram-bot-token",
-            "telegram-use-env", "maintenance-warn-7d", "main-sandbox-off")
+            "telegram-use-env", "maintenance-warn-7d", "main-sandbox-off",
+            "approvals-auto-allow")
 TELEGRAM_TOKEN = "7712345678:AAHf3kLm9Xq2Vb7Nc4Rt8Wz1Yd6Gj0Ks5Pe"  # made up for the lab
 LEGACY_KEY = "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"
 
@@ -374,6 +375,30 @@ def sandbox_exec_yolo(root: Path, llm: str) -> Path:
         {"path": "session.maintenance", "value": {"mode": "enforce", "pruneAfter": "30d"}}],
         env=env)
     st.oc(home, "exec-policy", "preset", "yolo", env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def approvals_auto_allow(root: Path, llm: str) -> Path:
+    """The hardened sandbox (agents.defaults.sandbox.mode all, 0700/0600, maintenance
+    enforce 30d), then `openclaw approvals set --file` with defaults.autoAllowSkills true
+    (docs/cli/approvals.md: skill binaries run without an approval prompt). 2026.9.6 writes
+    the approvals into state/openclaw.sqlite's exec_approvals_config row 'current'
+    (src/infra/exec-approvals-sqlite.ts), not into exec-approvals.json."""
+    home = root / "approvals-auto-allow"
+    home.mkdir(parents=True)
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st._onboard(home, llm, plaintext=False, bind="loopback", env=env)
+    st.config_batch(home, [
+        {"path": "agents.defaults.sandbox.mode", "value": "all"},
+        {"path": "session.maintenance", "value": {"mode": "enforce", "pruneAfter": "30d"}}],
+        env=env)
+    policy = home / "approvals.json"
+    policy.write_text(json.dumps({"version": 1, "defaults": {
+        "security": "allowlist", "ask": "on-miss", "autoAllowSkills": True}, "agents": {}}))
+    st.oc(home, "approvals", "set", "--file", str(policy), env=env)
+    policy.unlink()
     st._chmod_tree(_state(home), 0o700, 0o600)
     return home
 

@@ -668,6 +668,61 @@ def auth_profile_documents(conn: Any) -> list[tuple[str, Any]]:
     return out
 
 
+def approvals_store(state_dir: str) -> str:
+    """Where OpenClaw 2026.9.6 keeps its exec approvals: the `exec_approvals_config` row
+    'current' of state/openclaw.sqlite (src/infra/exec-approvals-sqlite.ts
+    readExecApprovalsConfigRow; `openclaw approvals set` writes it there, and
+    exec-approvals.json is the legacy file `openclaw doctor` imports,
+    src/infra/state-migrations.exec-approvals.ts)."""
+    return _state_store(state_dir)
+
+
+def read_exec_approvals(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024
+                        ) -> tuple[Any, str] | None:
+    """(the approvals document, where it was read) from the state store's row, or None when
+    the store or the row is absent (then the legacy exec-approvals.json is the one).
+    The store is read through a private copy (never opened in place); errors raise
+    CouldNotCheck naming the store."""
+    from aiaudit.status import CouldNotCheck
+    from aiaudit.storage.snapshot import copy_sqlite
+    from aiaudit.storage.sqlitefacts import DB_ERRORS, checkpoint, open_copy
+
+    store = approvals_store(state_dir)
+    _, out, _ = fs.run(f"for f in {_q(store)} {_q(store + '-wal')}; do [ -f \"$f\" ] && "
+                       "stat -c '%s %n' -- \"$f\"; done; true", timeout=30)
+    sizes = {}
+    for line in out.splitlines():
+        size, _, path = line.partition(" ")
+        if size.isdigit():
+            sizes[path] = int(size)
+    if store not in sizes:
+        return None
+    files = [(store, sizes[store])] + [(p, n) for p, n in sizes.items() if p != store]
+    copy = copy_sqlite(fs, files, limit, "openclaw-approvals")
+    try:
+        conn = open_copy(copy.path, None)
+        try:
+            checkpoint(conn)
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+            if "exec_approvals_config" not in tables:
+                return None
+            row = conn.execute("SELECT raw_json FROM exec_approvals_config "
+                               "WHERE config_key = ?", ("current",)).fetchone()
+        finally:
+            conn.close()
+    except DB_ERRORS as exc:
+        raise CouldNotCheck(f"cannot read the copy of {store}: {exc}") from None
+    if row is None:
+        return None
+    where = f"{store}#exec_approvals_config[current]"
+    try:
+        return json.loads(row[0]), where
+    except (TypeError, ValueError, RecursionError):
+        raise CouldNotCheck(f"{where} is not JSON (OpenClaw reads it as the default "
+                            "approvals: security deny)") from None
+
+
 def is_auth_profile_file(relative: str) -> bool:
     """A legacy auth-profiles.json or the copy `openclaw doctor --fix` kept of it."""
     return any(fnmatch.fnmatch(relative, g) for g in data()["auth_profiles"]["legacy_files"])
@@ -677,6 +732,51 @@ def own_key_columns() -> dict[str, tuple[str, ...]]:
     """{table: columns} where OpenClaw keeps its own key material (device identity), which
     is no secret of a conversation (openclaw.toml [history] own_keys)."""
     return data.columns("history", "own_keys")
+
+
+def own_key_values(conn: Any, columns: bool = True) -> list[tuple[str, str]]:
+    """(where, value) of OpenClaw's own generated secrets in an open copy of its state
+    store: the device identity's key column and the JSON fields of [history] own_json_keys
+    (the exec approvals' socket token). Read so that the same value elsewhere (its WAL, a
+    backup) is named as OpenClaw's own key, not as a secret someone put there.
+    `columns=False`: the JSON fields only."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    out: list[tuple[str, str]] = []
+    wanted = [(t, c, "") for t, cols in own_key_columns().items() for c in cols] \
+        if columns else []
+    for entry in data()["history"].get("own_json_keys", []):
+        column, path = entry.split(":", 1)
+        table, col = column.split(".", 1)
+        wanted.append((table, col, path))
+    for table, col, path in wanted:
+        if table not in tables:
+            continue
+        for (value,) in conn.execute(f'SELECT "{col}" FROM "{table}" LIMIT 100'):
+            if not isinstance(value, str):
+                continue
+            if not path:
+                out.append((f"{table}.{col}", value))
+                continue
+            try:
+                doc: Any = json.loads(value)
+            except (ValueError, RecursionError):
+                continue
+            for key in path.split("."):
+                doc = doc.get(key) if isinstance(doc, dict) else None
+            if isinstance(doc, str) and doc:
+                out.append((f"{table}.{col} {path}", doc))
+    return out
+
+
+def settings_tables() -> tuple[str, ...]:
+    """Tables of the state store that hold settings and credentials, not conversation
+    (openclaw.toml [history] settings_tables)."""
+    return tuple(data()["history"]["settings_tables"])
+
+
+def is_state_store(path: str) -> bool:
+    """The shared state store (state/openclaw.sqlite) of some state dir."""
+    return path.endswith("/" + str(data()["history"]["state_store"]))
 
 
 def archived_column() -> tuple[str, str]:

@@ -22,7 +22,7 @@ from aiaudit.redact import mask
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
 from aiaudit.storage.layouts import BY_APP
-from aiaudit.storage.secrets.engine import Finding, scan_bytes
+from aiaudit.storage.secrets.engine import Finding, digest_of, scan_bytes, scan_text
 
 CONFIG_LIMIT = 1024 * 1024
 GENERIC_CONFIGS = (".env", "*.env", ".env.*", "secrets.json", "secrets.yaml", "config.json",
@@ -375,6 +375,15 @@ def _hermes_document(home: str, path: str, data: bytes, facts: ConfigFacts,
     facts.references += [r for r in found.references if r not in known]
 
 
+def _own_json_values(conn: Any) -> list[tuple[str, str]]:
+    """OpenClaw's own generated values inside JSON columns (the exec approvals' socket
+    token): the row is scanned, that one field is not a configured literal secret."""
+    try:
+        return openclaw.own_key_values(conn, columns=False)
+    except Exception:  # noqa: BLE001 - a schema this suite does not know: nothing excluded
+        return []
+
+
 def _own_key_columns(app: str) -> tuple[str, ...]:
     """"table.column"s where the framework keeps its own generated key material (OpenClaw's
     device identity: openclaw.toml [history] own_keys), which no setting moves to a
@@ -433,6 +442,8 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
                     plaintext_credentials(opened.conn, store.path, columns, found)
                 auth = _auth_documents(opened.conn, relative, facts) \
                     if store.app == openclaw.APP else []
+                generated = _own_json_values(opened.conn) if store.app == openclaw.APP \
+                    else []
         except NeedsKey:
             if known:
                 facts.unread.append(f"{relative} is encrypted and {app} keeps provider keys "
@@ -444,7 +455,11 @@ def _read_tables(ctx: Any, app: str, state_dir: str, facts: ConfigFacts) -> None
                 facts.unread.append(f"{relative}: {exc}")
             continue
         facts.tables += [f"{relative}#{t}" for t in found.tables]
-        facts.findings.extend(found.findings)
+        mine_digests = {f.digest for _, value in generated for f in scan_text(value)} | \
+            {digest_of(value) for _, value in generated}
+        facts.findings.extend(f for f in found.findings if f.digest not in mine_digests)
+        facts.references += [f"{relative}#{where}: {app}'s own generated token (by design, "
+                             "no setting moves it)" for where, _ in generated]
         for label, doc in auth:  # OpenClaw's auth-profile store: "key" names no secret
             facts.tables.append(f"{relative}#{label} (auth profiles)")
             _add_auth_literals(f"{store.path}#{label}", doc, facts)

@@ -150,32 +150,23 @@ def own_key_digests(ctx: Any, app: str, state_dir: str) -> dict[str, str]:
     private copies of the state dir's stores (cached per state dir)."""
     from aiaudit.products import openclaw
     from aiaudit.storage.locate import locate
-    from aiaudit.storage.secrets.engine import scan_text
+    from aiaudit.storage.secrets.engine import digest_of, scan_text
     from aiaudit.storage.snapshot import NeedsKey, opened_copy
-    from aiaudit.storage.sqlitefacts import DB_ERRORS, _quote, user_tables
+    from aiaudit.storage.sqlitefacts import DB_ERRORS
 
     if app != openclaw.APP or not state_dir:
         return {}
 
     def compute() -> dict[str, str]:
         out: dict[str, str] = {}
-        wanted = openclaw.own_key_columns()
         for store in locate(ctx)[0]:
             if store.state_dir != state_dir or store.kind != "sqlite":
                 continue
             try:
                 with opened_copy(ctx, store) as opened:
-                    tables = set(user_tables(opened.conn, virtual=False))
-                    for table, cols in wanted.items():
-                        if table not in tables:
-                            continue
-                        for col in cols:
-                            rows = opened.conn.execute(
-                                f"SELECT {_quote(col)} FROM {_quote(table)} LIMIT 100")
-                            for (value,) in rows:
-                                if isinstance(value, str):
-                                    out.update({f.digest: f"{table}.{col}"
-                                                for f in scan_text(value)})
+                    for where, value in openclaw.own_key_values(opened.conn):
+                        out.update({f.digest: where for f in scan_text(value)})
+                        out[digest_of(value)] = where  # a bare token: no shape to scan
             except (NeedsKey, CouldNotCheck, *DB_ERRORS):
                 continue
         return out
@@ -235,20 +226,25 @@ def _scan_cells(ctx: Any, store: Store, result: ScanResult) -> None:
 
 def _set_apart_settings(ctx: Any, store: Store, result: ScanResult) -> None:
     """A credential the product keeps in its own settings tables (Open WebUI's `config`
-    rows and `api_key`, which STO-04 judges) is on disk in the store's file too, so the raw
+    rows and `api_key`; OpenClaw's auth-profile store, approvals and device tokens in
+    state/openclaw.sqlite: STO-04 judges them) is on disk in the store's file too, so the raw
     scan sees it; it is history only when a conversation table holds it as well. Such
     findings are set apart (counted in the evidence), not reported as history."""
-    from aiaudit.products.open_webui import APP, is_db, settings_tables
+    from aiaudit.products import open_webui, openclaw
     from aiaudit.storage.snapshot import opened_copy
     from aiaudit.storage.sqlcells import cell_digests
 
-    if store.app != APP or not is_db(store.path):
+    if store.app == open_webui.APP and open_webui.is_db(store.path):
+        tables = open_webui.settings_tables()
+    elif store.app == openclaw.APP and openclaw.is_state_store(store.path):
+        tables = openclaw.settings_tables()  # its auth profiles, approvals, tokens
+    else:
         return
     with opened_copy(ctx, store) as opened:
-        settings = cell_digests(opened.conn, settings_tables())
+        settings = cell_digests(opened.conn, tables)
         if not settings & {f.digest for f in result.findings}:
             return
-        history = cell_digests(opened.conn, settings_tables(), exclude=True)
+        history = cell_digests(opened.conn, tables, exclude=True)
     apart = settings - history
     kept = [f for f in result.findings if f.digest not in apart]
     result.set_apart = len({f.digest for f in result.findings} - {f.digest for f in kept})

@@ -172,6 +172,20 @@ def _load_config(fs: HostFS, client: str, path: str, fmt: str) -> ConfigFile:
     return cfg
 
 
+def _stored_approvals(fs: HostFS, state: str) -> ConfigFile | None:
+    """OpenClaw's exec approvals from its state store (2026.9.6), None when it holds none
+    (older states keep exec-approvals.json, read instead)."""
+    try:
+        read = openclaw.read_exec_approvals(fs, state)
+    except CouldNotCheck as exc:
+        return ConfigFile("openclaw-exec-approvals", openclaw.approvals_store(state), "json",
+                          error=str(exc))
+    if read is None:
+        return None
+    doc, where = read
+    return ConfigFile("openclaw-exec-approvals", where, "json", doc)
+
+
 def _rel_label(path: str, base: str, prefix: str = "") -> str:
     if path == base:
         return prefix.rstrip("/") or posixpath.basename(path)
@@ -262,7 +276,8 @@ class _Planner:
             pats += [*openclaw.config_candidates(state), f"{state}/skills",
                      f"{state}/workspace", f"{state}/workspace-*",
                      f"{state}/agents/*/agent/workshop-skills", f"{state}/extensions/*",
-                     f"{state}/.clawhub/lock.json", f"{state}/exec-approvals.json"]
+                     f"{state}/.clawhub/lock.json", f"{state}/exec-approvals.json",
+                     openclaw.approvals_store(state)]
         for hh in self.hermes_homes:
             pats += [f"{hh}/skills", f"{hh}/config.yaml", hermes.profiles_glob(hh)]
         for home in self.homes:
@@ -496,7 +511,11 @@ def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inve
             inv.configs.append(ConfigFile("hermes", f"{hh}/config.yaml", "yaml", {},
                                           absent=True))
     for state in planner.openclaw_states:
-        if found.get(f"{state}/exec-approvals.json") == "f":
+        stored = _stored_approvals(fs, state) \
+            if found.get(openclaw.approvals_store(state)) == "f" else None
+        if stored is not None:
+            inv.configs.append(stored)
+        elif found.get(f"{state}/exec-approvals.json") == "f":
             inv.configs.append(_load_config(fs, "openclaw-exec-approvals",
                                             f"{state}/exec-approvals.json", "json5"))
     for home in inv.homes:

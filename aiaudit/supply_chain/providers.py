@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import posixpath
 from typing import Any
 
 from aiaudit.context import AuditContext
@@ -123,6 +124,16 @@ def _baselined(ctx: AuditContext) -> list[tuple[str, Any]]:
         Status.NOT_APPLICABLE, f"no MCP server and no skill found: {inventory(ctx).proof()}"))]
 
 
+def _approvals_of(cfg: Any, approvals: list[Any], configs: list[Any]) -> Any:
+    """The exec approvals of the state dir whose config `cfg` is (each OpenClaw profile's
+    state dir has its own); with one config and one approvals source, that one."""
+    state = posixpath.dirname(cfg.path) + "/"
+    mine = [a for a in approvals if a.path.startswith(state)]
+    if mine:
+        return mine[0]
+    return approvals[0] if len(approvals) == 1 and len(configs) == 1 else None
+
+
 def _processes(ctx: AuditContext, patterns: tuple[str, ...]):
     """Matching processes of the deployment: a closed scope keeps those that run as its
     users or units or use its state dirs (the others are "also seen on the host")."""
@@ -150,12 +161,13 @@ def _hermes_managed(ctx: AuditContext) -> Any:
           "process found (set [supply_chain] skill_process)")
 def _runtimes(ctx: AuditContext) -> list[tuple[str, Any]]:
     inv = inventory(ctx)
-    approvals = next(iter(inv.configs_of("openclaw-exec-approvals")), None)
+    approvals = inv.configs_of("openclaw-exec-approvals")
+    configs = inv.configs_of("openclaw")
     runtimes: list[sandbox.Runtime] = []
-    for cfg in inv.configs_of("openclaw"):
+    for cfg in configs:
         if cfg.error:
             raise CouldNotCheck(cfg.error)
-        runtimes.append(sandbox.openclaw_runtime(cfg, approvals))
+        runtimes.append(sandbox.openclaw_runtime(cfg, _approvals_of(cfg, approvals, configs)))
     hermes_configs = inv.configs_of("hermes")
     managed = _hermes_managed(ctx) if hermes_configs else None
     for cfg in hermes_configs:

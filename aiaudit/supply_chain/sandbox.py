@@ -86,7 +86,10 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
         rt.gaps.append("tools.elevated.enabled: elevated tools run on the host, bypassing "
                        "the sandbox")
     rt.facts["tools.elevated.enabled"] = _get(elevated, "enabled")
+    if approvals is not None and approvals.error:
+        rt.unread.append(f"exec approvals: {approvals.error}")
     if approvals is not None and isinstance(approvals.doc, dict):
+        rt.facts["exec-approvals"] = approvals.path  # the row or the legacy file
         auto = approvals.doc.get("autoAllowSkills")
         auto = auto if auto is not None else _get(approvals.doc, "defaults", "autoAllowSkills")
         rt.facts["exec-approvals.autoAllowSkills"] = auto

@@ -104,6 +104,12 @@ def _digest(value: bytes) -> str:
     return hashlib.sha256(value).hexdigest()[:12]
 
 
+def digest_of(value: str) -> str:
+    """The digest a finding of exactly this value carries (a known value, such as an app's
+    own generated token, is matched against findings by it)."""
+    return _digest(value.encode("utf-8"))
+
+
 def _heads(value: bytes) -> tuple[str, ...]:
     shortest = max(len(value) - RUN_ON, 8)
     return tuple(_digest(value[:n]) for n in range(shortest, len(value)))
