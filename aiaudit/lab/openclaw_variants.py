@@ -360,12 +360,10 @@ def tailnet_trusted_proxy(root: Path, llm: str) -> Path:
     return home
 
 
-def sandbox_exec_yolo(root: Path, llm: str) -> Path:
-    """The hardened sandbox (agents.defaults.sandbox.mode all, 0700/0600, maintenance
-    enforce 30d), then `openclaw exec-policy preset yolo` (docs/cli/approvals.md: it sets
-    tools.exec.host gateway with the local approvals row: "use gateway when you want host
-    exec even with a sandbox configured")."""
-    home = root / "sandbox-exec-yolo"
+def _hardened_sandbox(root: Path, name: str, llm: str) -> tuple[Path, dict[str, str]]:
+    """SecretRef onboarding on loopback with the hardened sandbox (agents.defaults.sandbox
+    .mode all, maintenance enforce 30d): the base the approval variants change one thing of."""
+    home = root / name
     home.mkdir(parents=True)
     env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
            "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
@@ -374,6 +372,15 @@ def sandbox_exec_yolo(root: Path, llm: str) -> Path:
         {"path": "agents.defaults.sandbox.mode", "value": "all"},
         {"path": "session.maintenance", "value": {"mode": "enforce", "pruneAfter": "30d"}}],
         env=env)
+    return home, env
+
+
+def sandbox_exec_yolo(root: Path, llm: str) -> Path:
+    """The hardened sandbox (agents.defaults.sandbox.mode all, 0700/0600, maintenance
+    enforce 30d), then `openclaw exec-policy preset yolo` (docs/cli/approvals.md: it sets
+    tools.exec.host gateway with the local approvals row: "use gateway when you want host
+    exec even with a sandbox configured")."""
+    home, env = _hardened_sandbox(root, "sandbox-exec-yolo", llm)
     st.oc(home, "exec-policy", "preset", "yolo", env=env)
     st._chmod_tree(_state(home), 0o700, 0o600)
     return home
@@ -385,15 +392,7 @@ def approvals_auto_allow(root: Path, llm: str) -> Path:
     (docs/cli/approvals.md: skill binaries run without an approval prompt). 2026.9.6 writes
     the approvals into state/openclaw.sqlite's exec_approvals_config row 'current'
     (src/infra/exec-approvals-sqlite.ts), not into exec-approvals.json."""
-    home = root / "approvals-auto-allow"
-    home.mkdir(parents=True)
-    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
-           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
-    st._onboard(home, llm, plaintext=False, bind="loopback", env=env)
-    st.config_batch(home, [
-        {"path": "agents.defaults.sandbox.mode", "value": "all"},
-        {"path": "session.maintenance", "value": {"mode": "enforce", "pruneAfter": "30d"}}],
-        env=env)
+    home, env = _hardened_sandbox(root, "approvals-auto-allow", llm)
     policy = home / "approvals.json"
     policy.write_text(json.dumps({"version": 1, "defaults": {
         "security": "allowlist", "ask": "on-miss", "autoAllowSkills": True}, "agents": {}}))
