@@ -3,7 +3,12 @@ belong to the audited state, rolled up, against the expected status in its toml 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiaudit.status import Status, rollup
@@ -51,3 +56,26 @@ def passes_reading_nothing(docs: list[dict[str, Any]]) -> list[str]:
             for doc in docs for control in doc["controls"] for case in control["cases"]
             if case["status"] == "PASS" and not any(
                 int(v.split("=")[1]) for v in case["evidence"].get("read", "x=0").split())]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_audit(base: Path, name: str, config: str, tests: tuple[str, ...] | list[str] = (),
+              target: str = "local", wrap: list[str] | None = None) -> dict[str, Any]:
+    """One real audit as a user runs it (`pytest [TESTS] --target=... --profile=quick`) with
+    `config` as its audit config, in a subprocess (under `wrap`, e.g. capsh or runuser,
+    when given); the JSON report. A run that wrote no report fails with its output."""
+    cfg = base / f"{name}.toml"
+    cfg.write_text(config)
+    reports = base / f"reports-{name}"
+    argv = [sys.executable, "-m", "pytest", *tests, "-p", "no:cacheprovider", "-q",
+            "--profile=quick", f"--target={target}", f"--audit-config={cfg}",
+            f"--report-dir={reports}"]
+    if wrap:
+        argv = [*wrap, " ".join(argv)]
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    latest = reports / "latest.json"
+    assert latest.exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
+    return json.loads(latest.read_text())

@@ -25,6 +25,7 @@ from aiaudit.hostfs import HostFS
 from aiaudit.results import READ_KEY, UNREADABLE_KEY, read_nothing
 from aiaudit.status import CouldNotCheck
 from selftests import unread_deploy as deploy
+from selftests.real_expect import run_audit
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOSED = re.compile(r"permission denied|cannot tell whether|lacks the (read|search)", re.I)
@@ -36,18 +37,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (accounts,
 def audit(base: Path, name: str, target: str, config: str, wrap: list[str] | None = None
           ) -> dict:
     """One audit run of all 27 controls; the JSON report."""
-    cfg = base / f"{name}.toml"
-    cfg.write_text(config)
-    reports = base / f"reports-{name}"
-    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--profile=quick",
-            f"--target={target}", f"--audit-config={cfg}", f"--report-dir={reports}"]
-    if wrap:
-        argv = [*wrap, " ".join(argv)]
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    latest = reports / "latest.json"
-    assert latest.exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
-    doc = json.loads(latest.read_text())
+    doc = run_audit(base, name, config, target=target, wrap=wrap)
     assert len(doc["controls"]) == 27
     return doc
 

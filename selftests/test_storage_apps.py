@@ -18,11 +18,7 @@ read nothing (its evidence counts what it read).
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -31,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from selftests import app_states
-from selftests.real_expect import passes_reading_nothing, per_dir_mismatches
+from selftests.real_expect import passes_reading_nothing, per_dir_mismatches, run_audit
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" / "app_stores.toml")
@@ -41,16 +37,7 @@ TESTS = sorted(str(p.relative_to(ROOT))
 
 
 def _audit(base: Path, name: str, config: str) -> dict:
-    cfg = base / f"{name}.toml"
-    cfg.write_text(config)
-    reports = base / f"reports-{name}"
-    proc = subprocess.run([sys.executable, "-m", "pytest", *TESTS, "-p", "no:cacheprovider",
-                           "-q", "--profile=quick", "--target=local", f"--audit-config={cfg}",
-                           f"--report-dir={reports}"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    latest = reports / "latest.json"
-    assert latest.exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
-    return json.loads(latest.read_text())
+    return run_audit(base, name, config, TESTS)
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -23,7 +21,7 @@ import pytest
 
 from selftests import held_out_states as states
 from selftests import unread_deploy
-from selftests.real_expect import passes_reading_nothing, per_dir_mismatches
+from selftests.real_expect import passes_reading_nothing, per_dir_mismatches, run_audit
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" /
@@ -39,24 +37,12 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("capsh") is No
 
 def _audit(base: Path, name: str, homes: list[Path], wrap: list[str] | None = None,
            units: tuple[str, ...] = ()) -> dict:
-    cfg = base / f"{name}.toml"
     lines = ["[deployment]"]
     if homes:
         lines.append(f"homes = {json.dumps([str(h) for h in homes])}")
     if units:
         lines.append(f"units = {json.dumps(list(units))}")
-    cfg.write_text("\n".join(lines) + "\n")
-    reports = base / f"reports-{name}"
-    argv = [sys.executable, "-m", "pytest", *TESTS, "-p", "no:cacheprovider", "-q",
-            "--profile=quick", "--target=local", f"--audit-config={cfg}",
-            f"--report-dir={reports}"]
-    if wrap:
-        argv = [*wrap, " ".join(argv)]
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    latest = reports / "latest.json"
-    assert latest.exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
-    return json.loads(latest.read_text())
+    return run_audit(base, name, "\n".join(lines) + "\n", TESTS, wrap=wrap)
 
 
 @pytest.fixture(scope="module")
