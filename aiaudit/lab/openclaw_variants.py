@@ -37,6 +37,8 @@ from pathlib import Path
 
 from aiaudit.lab import openclaw_states as st
 
+# Secret-shaped values no account owns: made up for the lab states, in the formats the
+# suite must find (OpenAI project key, OpenRouter key).
 PASTED_KEY = "sk-proj-Vx3Kq9Lm2Np7Rt4Wz8Yb1Cd6Fg0Hj5Ks3Qa"
 # Formats OpenClaw's transcript redaction may not know (made up for the lab).
 PASTED_DSN = "postgres://ledger:Vq8nT3kLr9Xw2Zp5@db.internal:5432/ledger"
@@ -49,7 +51,7 @@ VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
             "telegram-use-env", "maintenance-warn-7d", "main-sandbox-off",
             "approvals-auto-allow")
 TELEGRAM_TOKEN = "7712345678:AAHf3kLm9Xq2Vb7Nc4Rt8Wz1Yd6Gj0Ks5Pe"  # made up for the lab
-LEGACY_KEY = "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"
+LEGACY_KEY = "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"  # made up
 
 
 def _state(home: Path) -> Path:
