@@ -684,17 +684,12 @@ def read_exec_approvals(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024
     The store is read through a private copy (never opened in place); errors raise
     CouldNotCheck naming the store."""
     from aiaudit.status import CouldNotCheck
+    from aiaudit.storage.locate import stat_paths
     from aiaudit.storage.snapshot import copy_sqlite
     from aiaudit.storage.sqlitefacts import DB_ERRORS, checkpoint, open_copy
 
     store = approvals_store(state_dir)
-    _, out, _ = fs.run(f"for f in {_q(store)} {_q(store + '-wal')}; do [ -f \"$f\" ] && "
-                       "stat -c '%s %n' -- \"$f\"; done; true", timeout=30)
-    sizes = {}
-    for line in out.splitlines():
-        size, _, path = line.partition(" ")
-        if size.isdigit():
-            sizes[path] = int(size)
+    sizes = {f.path: f.size for f in stat_paths(fs, [store, store + "-wal"])}
     if store not in sizes:
         return None
     files = [(store, sizes[store])] + [(p, n) for p, n in sizes.items() if p != store]

@@ -17,7 +17,7 @@ from aiaudit.hostfs import HostFS
 from aiaudit.resources import safe_id
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
-from aiaudit.storage.locate import STAT_FMT, FileInfo, Store
+from aiaudit.storage.locate import STAT_FMT, FileInfo, Store, stat_listing
 from aiaudit.storage.packed import PACK_ERRORS, contents, packing
 from aiaudit.storage.progress import Progress
 from aiaudit.storage.secrets.engine import Finding, scan_stream, unify
@@ -60,16 +60,7 @@ def store_source(store: Store) -> HistorySource:
 
 
 def _stat_listing(fs: HostFS, parts: list[str]) -> list[FileInfo]:
-    """The files the shell parts `stat` (one command for all), each path once, by path."""
-    _, out, _ = fs.run("; ".join(parts) + "; true", timeout=60) if parts else (0, "", "")
-    files: dict[str, FileInfo] = {}
-    for line in out.splitlines():
-        try:
-            info = FileInfo.parse(line)
-        except ValueError:
-            continue
-        files.setdefault(info.path, info)
-    return sorted(files.values(), key=lambda f: f.path)[:MAX_FILES]
+    return stat_listing(fs, parts)[:MAX_FILES]
 
 
 def log_files(fs: HostFS, configured: list[str], state_dirs: list[str]) -> list[FileInfo]:

@@ -50,6 +50,28 @@ class FileInfo:
         return cls(path, int(size), float(mtime), int(mode, 8), int(uid), owner)
 
 
+def stat_listing(fs: HostFS, parts: list[str]) -> list[FileInfo]:
+    """The files the shell parts `stat -c STAT_FMT` (one command for all), each path once,
+    sorted by path; lines that are no stat line are skipped."""
+    _, out, _ = fs.run("; ".join(parts) + "; true", timeout=60) if parts else (0, "", "")
+    files: dict[str, FileInfo] = {}
+    for line in out.splitlines():
+        try:
+            info = FileInfo.parse(line)
+        except ValueError:
+            continue
+        files.setdefault(info.path, info)
+    return sorted(files.values(), key=lambda f: f.path)
+
+
+def stat_paths(fs: HostFS, paths: list[str]) -> list[FileInfo]:
+    """Those of `paths` that are regular files, stat'ed in one command."""
+    if not paths:
+        return []
+    return stat_listing(fs, [f"for f in {' '.join(shlex.quote(p) for p in paths)}; do "
+                             f"[ -f \"$f\" ] && stat -c '{STAT_FMT}' -- \"$f\"; done"])
+
+
 @dataclass(frozen=True)
 class Store:
     """One conversation store: a SQLite file with its copies, or a directory of JSON(L)."""
