@@ -928,8 +928,15 @@ def _classify(
                 str(bad_hex).rpartition(": ")[2])
         shown = line.strip()[:40] if isinstance(line, bytes) else line[:60]
         return "protocol", f"invalid framing: chunk size {shown} is not a hex number"
-    if find(http.client.LineTooLong):
-        return "protocol", "response too large: a status or header line over 64 KiB"
+    too_long = find(http.client.LineTooLong)
+    if too_long is not None:  # http.client names the line: "status line", "header line",
+        # "chunk size" (a chunk-size line with its extensions) or "trailer line"
+        what = next((w for w in ("chunk size", "trailer", "header", "status")
+                     if w in str(too_long)), "")
+        line = {"chunk size": "a chunk-size line", "trailer": "a trailer line",
+                "header": "a header line", "status": "the status line"}.get(
+                    what, "a status or header line")
+        return "protocol", f"response too large: {line} over 64 KiB"
     too_many = find(http.client.HTTPException)
     if too_many is not None and "more than" in str(too_many) and "headers" in str(too_many):
         return "protocol", f"response too large: {_short(str(too_many), 80)}"

@@ -244,7 +244,7 @@ def test_bypass_variants_are_declared():
         assert probes.UNAUTH_READ.allows(variant.method, variant.path)
     labels = {v.label for v in probes.bypass_variants("/v1/models")}
     assert {probes.CLIENT_ADDRESS_LABEL, "Host: localhost", "path case", "doubled slashes",
-            "trailing slash", "HEAD", "OPTIONS"} == labels
+            "trailing slash", "HEAD", "OPTIONS", f"User-Agent: {probes.SDK_USER_AGENT}"} == labels
 
 
 def test_json_paths():
