@@ -344,7 +344,17 @@ class PostfixGreeting(Persona):
         h.close_connection = True
 
 
-class SniVhost(Persona):
+class _KeepAlive(Persona):
+    """Keeps the connection (and its TLS session) open between answers, as Go's net/http
+    and nginx do: a fresh handshake per request in this GIL-bound test process costs more
+    than the host budget on a loaded machine."""
+
+    def write(self, h: _Handler, data: bytes, path: str) -> None:
+        super().write(h, data, path)
+        h.close_connection = False
+
+
+class SniVhost(_KeepAlive):
     """An open Ollama served only to the TLS name ``ollama.internal`` (SNI); a client that
     connects by address (no SNI) gets 421 Misdirected Request on every path."""
 
@@ -368,7 +378,7 @@ NGINX_496 = (b"<html>\r\n<head><title>400 No required SSL certificate was sent</
              b"</html>\r\n")
 
 
-class ClientCertWall(Persona):
+class ClientCertWall(_KeepAlive):
     """Ollama behind nginx with ``ssl_verify_client on``: the handshake completes, and a
     client that sent no certificate gets nginx's 400 page (ngx_http_request.c answers
     NGX_HTTP_NO_CERT, 496, shown as 400) on every path."""
