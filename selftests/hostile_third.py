@@ -521,3 +521,55 @@ def caddy_conf(directory: Path, ports: dict[str, int], backend: int, password_ha
     conf.write_text(CADDYFILE.format(backend=backend, hash=password_hash,
                                      **ports))
     return conf
+
+
+# -- real nginx configurations --------------------------------------------------------------
+
+NGINX_CONF = """\
+daemon off;
+user root;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 64; }}
+http {{
+	access_log {dir}/access.log;
+	client_body_temp_path {dir}/tmp/body;
+	proxy_temp_path {dir}/tmp/proxy;
+	fastcgi_temp_path {dir}/tmp/fastcgi;
+	uwsgi_temp_path {dir}/tmp/uwsgi;
+	scgi_temp_path {dir}/tmp/scgi;
+	# mutual TLS: a client certificate from a CA the auditor does not hold
+	server {{
+		listen 127.0.0.1:{mtls} ssl;
+		ssl_certificate {dir}/gateway.internal.crt;
+		ssl_certificate_key {dir}/gateway.internal.key;
+		ssl_client_certificate {dir}/client-ca.internal.crt;
+		ssl_verify_client on;
+		location / {{ proxy_pass http://127.0.0.1:{backend}; }}
+	}}
+	# auth_basic on the model list and version only: generation is proxied without it
+	server {{
+		listen 127.0.0.1:{reads};
+		location ~ ^/(api/(tags|version|ps|show)|v1/models)$ {{
+			auth_basic "ollama";
+			auth_basic_user_file {dir}/htpasswd;
+			proxy_pass http://127.0.0.1:{backend};
+		}}
+		location / {{ proxy_pass http://127.0.0.1:{backend}; }}
+	}}
+}}
+"""
+
+NGINX_KEYS = ("mtls", "reads")
+
+
+def nginx_conf(directory: Path, ports: dict[str, int], backend: int, htpasswd: str) -> Path:
+    """Write the two-server nginx config (and its certificates) under ``directory``."""
+    (directory / "tmp").mkdir(parents=True, exist_ok=True)
+    _cert(directory, "gateway.internal", ["gateway.internal"], ["127.0.0.1"])
+    _cert(directory, "client-ca.internal", ["client-ca.internal"], [])
+    (directory / "htpasswd").write_text(htpasswd)
+    conf = directory / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=directory, backend=backend, **ports))
+    return conf

@@ -1,10 +1,12 @@
 """EXP-01..07 on a third set of held-out hostile and deceptive servers, in one run.
 
-Every server is a real socket on loopback (selftests/hostile_third.py), four of them a real
-Caddy (Ollama under a path prefix; basic auth on the reads only, on everything, on GET
-only). The real suite audits them together in one subprocess (`pytest tests_exposure
---target=127.0.0.1 --profile standard`, with SARIF and JUnit output) and each case is held
-to the status written down, with its cause, before the suite was first run on it.
+Every server is a real socket on loopback (selftests/hostile_third.py): four real Caddy
+sites (Ollama under a path prefix; basic auth on the reads only, on everything, on GET
+only), two real nginx servers (mutual TLS; auth_basic on the reads only) and the real
+llama-cpp-python server with --api_key. The real suite audits them together in one
+subprocess (`pytest tests_exposure --target=127.0.0.1`, profile standard, with SARIF and
+JUnit output) and each case is held to the status written down, with its cause, before the
+suite was first run on it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from selftests.hostile_server import HostileServer, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 5  # [exposure] host_budget_seconds
+NGINX = "/usr/sbin/nginx"
 CONTROLS = ("EXP-02", "EXP-03", "EXP-06", "EXP-07")
 E4 = ("ERROR",) * 4
 # the head came straight from the server (EXP-03: not behind a proxy; EXP-06 judged on the
@@ -77,6 +80,18 @@ EXPECTED: dict[str, tuple[tuple[str, str, str, str], tuple[str, ...]]] = {
                     ("GET /v1/chat/completions -> 404", GEN)),
     "caddy-all": (("PASS", "FAIL", "PASS", "PASS"), ("GET /v1/chat/completions -> 401",)),
     "caddy-getonly": (("FAIL", "FAIL", "PASS", "MANUAL"), ("HEAD: HEAD /v1/models 401 -> 200",)),
+    # real nginx 1.22 with ssl_verify_client on: its 400 "No required SSL certificate was
+    # sent" on every path; over TLS, but no proxy credential configured (EXP-03 ERROR)
+    "nginx-mtls": (("PASS", "ERROR", "PASS", "PASS"), ("client certificate",)),
+    # real nginx, auth_basic on the reads only (was PASS)
+    "nginx-reads": (("MANUAL", "FAIL", "PASS", "MANUAL"),
+                    ("GET /v1/chat/completions -> 404", GEN)),
+    # the real llama-cpp-python server with --api_key: 401 on /v1/models, 405 on GET of the
+    # generation route (Depends(authenticate) runs after the method matched), so standard
+    # cannot tell (was PASS); Starlette's CORS (allow_origins=["*"], credentials) reflects
+    # the Origin on the preflight; no management API in the catalog
+    "llama-key": (("MANUAL", "FAIL", "FAIL", "PASS"),
+                  ("GET /v1/chat/completions -> 405", "Allow: POST", GEN)),
 }
 # the time cause of a message that never ends depends on which clock fires first
 ENDLESS = ("did not end within", "timed out after")
@@ -102,8 +117,13 @@ def _caddy_hash(password: str) -> str:
 def third(tmp_path_factory):
     """Every server up at once, audited together once."""
     caddy = shutil.which("caddy")
-    if caddy is None:
-        pytest.skip("caddy is not installed (bin/setup installs it)")
+    if caddy is None or not Path(NGINX).exists():
+        pytest.skip("caddy or nginx is not installed (bin/setup installs them)")
+    try:
+        from aiaudit.lab.llm import model_path
+        model = model_path()
+    except Exception as exc:  # noqa: BLE001 - the lab model is bin/setup's too
+        pytest.skip(f"no lab model for llama-cpp-python: {exc}")
     tmp = tmp_path_factory.mktemp("hostile-third")
     servers = {n: HostileServer(persona=p).start() for n, p in hostile_third.personas().items()}
     tls = tls_dir()
@@ -120,10 +140,25 @@ def third(tmp_path_factory):
     proc_caddy = subprocess.Popen([caddy, "run", "--config", str(conf), "--adapter", "caddyfile"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   env={"HOME": str(tmp / "caddy"), "PATH": "/usr/bin:/bin"})
+    nginx_ports = {k: free_port() for k in hostile_third.NGINX_KEYS}
+    nconf = hostile_third.nginx_conf(tmp / "nginx", nginx_ports, backend.port,
+                                     f"aiaudit:{_caddy_hash(password)}\n")
+    proc_nginx = subprocess.Popen([NGINX, "-c", str(nconf), "-p", str(tmp / "nginx")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    llama_port = free_port()
+    api_key = secrets.token_urlsafe(16)  # made up at run time; never sent by the audit
+    proc_llama = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+         "--port", str(llama_port), "--api_key", api_key, "--n_ctx", "256"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ports = {n: s.port for n, s in servers.items()}
     ports.update({f"caddy-{k}": v for k, v in caddy_ports.items()})
+    ports.update({f"nginx-{k}": v for k, v in nginx_ports.items()})
+    ports["llama-key"] = llama_port
     try:
         assert wait_for(lambda: _listening(caddy_ports.values()), 15), "caddy did not start"
+        assert wait_for(lambda: _listening(nginx_ports.values()), 10), "nginx did not start"
+        assert wait_for(lambda: _listening([llama_port]), 60), "llama-cpp-python did not start"
         cfg = tmp / "audit.toml"
         cfg.write_text(f"[exposure]\nextra_ports = {sorted(ports.values())}\n"
                        f"host_budget_seconds = {BUDGET}\n")
@@ -139,8 +174,9 @@ def third(tmp_path_factory):
         yield {"proc": proc, "doc": doc, "took": took, "ports": ports, "out": out,
                "servers": servers, "backend": backend, "cases": _cases(doc, ports)}
     finally:
-        proc_caddy.terminate()
-        proc_caddy.wait(10)
+        for proc in (proc_caddy, proc_nginx, proc_llama):
+            proc.terminate()
+            proc.wait(10)
         for srv in [*servers.values(), backend]:
             srv.close()
         tls.cleanup()
