@@ -27,7 +27,10 @@ from selftests.hostile_more import tls_dir
 from selftests.hostile_server import HostileServer, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-BUDGET = 5  # [exposure] host_budget_seconds
+# [exposure] host_budget_seconds: real nginx closes the connection after its 400 (no
+# keep-alive on errors), so each TLS probe is a handshake; 5 s ran out in 1 of 2 runs at a
+# load of 10 on 2 cores
+BUDGET = 8
 NGINX = "/usr/sbin/nginx"
 CONTROLS = ("EXP-02", "EXP-03", "EXP-06", "EXP-07")
 E4 = ("ERROR",) * 4
@@ -69,7 +72,8 @@ EXPECTED: dict[str, tuple[tuple[str, str, str, str], tuple[str, ...]]] = {
     "redis": (E4, ("invalid HTTP response",)),
     "postfix": (E4, ("invalid HTTP response",)),
     # by address (no SNI) every path is 421: nothing to judge, by hand
-    "sni-vhost": (("MANUAL", "FAIL", "PASS", "MANUAL"), ("421",)),
+    "sni-vhost": (("MANUAL", "FAIL", "PASS", "MANUAL"),
+                  ("421", "its TLS certificate is for ollama.internal")),
     # nginx's ssl_verify_client: 400 "No required SSL certificate was sent" on every path,
     # generation included: refused (was MANUAL); EXP-03: nginx refuses over TLS, but no
     # proxy credential is configured to confirm the API behind it

@@ -54,7 +54,12 @@ def test_no_unauthenticated_read(svc, audit, evidence):
         could_not_check(f"{svc.name} at {svc.endpoint} refuses its reads, but its "
                         f"generation route could not be read: {state.generation_line}")
     if state.state == "unknown" and not state.transport:
+        names = svc.tls_names()
+        by_name = (f"; its TLS certificate is for {', '.join(names[:3])}: a server that "
+                   "picks its site by name (SNI, Host) may show its API only there, so audit "
+                   "that name too" if names else "")
         manual(f"{svc.name} at {svc.endpoint} answers but hands out no data without "
-               f"credentials ({state.why_unknown()}): check by hand whether it needs a login")
+               f"credentials ({state.why_unknown()}): check by hand whether it needs a "
+               f"login{by_name}")
     if state.state == "unknown":
         could_not_check(f"{svc.name} at {svc.endpoint}: {state.why_unknown()}")

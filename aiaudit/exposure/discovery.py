@@ -10,6 +10,7 @@ SafeClient under the probes declared in :mod:`aiaudit.exposure.probes`.
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass, field
 from functools import cache
@@ -121,6 +122,13 @@ class NetService:
         """Worth the exposure controls: named by the catalog, behind a configured proxy, or on
         a port the audit config lists as an AI service's."""
         return bool(self.ident.service or self.proxy_url or self.extra_port or self.stalled)
+
+    def tls_names(self) -> list[str]:
+        """DNS names of the certificate that are not the audited address (a name-based
+        virtual host may serve its API only to them)."""
+        san = (self.tls or {}).get("san") or []
+        return [str(n)[:100] for n in san if isinstance(n, str) and n != self.address
+                and not re.fullmatch(r"[0-9.:a-fA-F]+", n)]
 
     def read_paths(self) -> list[str]:
         svc = self.service
