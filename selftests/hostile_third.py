@@ -67,6 +67,20 @@ def litellm_key_routes() -> dict[str, bytes]:
     return out
 
 
+class WalledReadsOpenGeneration(WalledReads):
+    """:class:`WalledReads` whose generation routes really answer a POST (one token)."""
+
+    misbehaviour = "auth on the reads only; POST generates"
+
+    def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        if h.command == "POST" and path in ("/v1/chat/completions", "/api/chat"):
+            done = {"id": "chatcmpl-1", "object": "chat.completion", "model": "llama3.2:latest",
+                    "choices": [{"index": 0, "finish_reason": "length",
+                                 "message": {"role": "assistant", "content": "Hi"}}]}
+            return self.write(h, raw_response(200, GO_JSON, _json(done)), path)
+        super().handle(h, path, query)
+
+
 class LiteLLMMasterKey(Persona):
     """LiteLLM proxy with a master key, replayed from the real server's recorded answers:
     401 auth_error on /model/info and /v1/models; GET /v1/chat/completions is FastAPI's

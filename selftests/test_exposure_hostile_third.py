@@ -286,3 +286,36 @@ def test_only_reads_reach_the_servers_at_a_bounded_rate(third):
                      for i, start in enumerate(times)), default=0)
         assert worst <= 47, (name, worst)
     assert third["took"] <= BUDGET + 25, third["took"]
+
+
+def test_full_profile_settles_the_generation_route(tmp_path):
+    """Under --profile full the one-token POST decides what a GET could not: reads walled
+    and generation open is FAIL (the completion ran), a wall on every route stays PASS
+    (the POST is refused); standard on the same servers is MANUAL and PASS."""
+    from aiaudit.config import load_config
+    from aiaudit.context import AuditContext
+    from aiaudit.exposure import checks
+    from aiaudit.exposure.discovery import discover
+    from aiaudit.target import parse_target
+
+    with HostileServer(persona=hostile_third.WalledReadsOpenGeneration()) as gen_open, \
+            HostileServer(persona=hostile_third.WallEverywhere()) as wall:
+        cfg = tmp_path / "audit.toml"
+        cfg.write_text(f"[exposure]\nextra_ports = [{gen_open.port}, {wall.port}]\n"
+                       "host_budget_seconds = 5\n")
+        ctx = AuditContext(parse_target("127.0.0.1"), load_config(str(cfg)))
+        found = {s.port: s for s in discover(ctx.exposure_client, "127.0.0.1",
+                                             [gen_open.port, wall.port], catalog=False)}
+        got = {port: (checks.auth_state(ctx.exposure_client, svc, full_profile=False),
+                      checks.auth_state(ctx.exposure_client, svc, full_profile=True))
+               for port, svc in found.items()}
+    standard, full = got[gen_open.port]
+    assert (standard.state, standard.generation) == ("protected", "reached")
+    assert standard.generation_line.startswith("GET /v1/chat/completions -> 404")
+    assert full.completion.startswith("POST /v1/chat/completions (max_tokens=1) -> 200")
+    standard, full = got[wall.port]
+    assert (standard.generation, full.generation) == ("refused", "refused")
+    assert full.completion.startswith("POST /v1/chat/completions (max_tokens=1) -> 401")
+    posts = [r for r in gen_open.requests + wall.requests if r["method"] == "POST"]
+    assert len(posts) == 2, posts  # one completion per server, full profile only
+    assert {r["path"] for r in posts} == {"/v1/chat/completions"}
