@@ -121,11 +121,16 @@ class Json200Wall(Persona):
                    path)
 
 
+# Secret-shaped, made up for this test: a deployment named after the key it calls with.
+LEAK_SECRET = "sk-ant-api03-Hq3Vn7Bx1Mz5Lc9Kd2Fw6Gt0Yp4Rs8Ue2Io6Aj0Nb4Xv7Pm"
+
+
 class LeakyRefusal(Persona):
-    """401 on everything, but the refusal helpfully lists the models a key would reach."""
+    """401 on everything, but the refusal helpfully lists the models a key would reach
+    (one of them named after the upstream key it uses)."""
 
     product, misbehaviour = "API gateway", "401 whose body lists the models"
-    MODELS = ("llama3.1:70b-instruct", "acme-support-finetune-v2")
+    MODELS = ("llama3.1:70b-instruct", "acme-support-finetune-v2", f"claude-via-{LEAK_SECRET}")
     BODY = _json({"error": {"message": "invalid api key", "type": "auth_error"},
                   "available_models": list(MODELS)})
 

@@ -233,16 +233,19 @@ def test_manual_on_generation_names_the_route_and_full_profile(third):
 
 
 def test_reports_written_and_secrets_and_controls_never_raw(third):
-    """Every report is written; the trailer key appears in none of them, nor in the
-    console; ANSI, BEL and NUL never reach any output raw."""
+    """Every report is written; the trailer key and the key in a refusal's model list
+    appear in none of them, nor in the console or the history DB; ANSI, BEL and NUL never
+    reach any output raw."""
     out = third["out"]
     assert third["proc"].returncode == 1, third["proc"].stderr[-2000:]
     blobs = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
     assert {"latest.html", "latest.json", "audit.sarif", "junit.xml"} <= set(blobs)
     blobs["stdout"] = third["proc"].stdout.encode()
     blobs["stderr"] = third["proc"].stderr.encode()
+    secrets_ = (hostile_third.TRAILER_SECRET, hostile_third.LEAK_SECRET)
     for fname, data in blobs.items():
-        assert hostile_third.TRAILER_SECRET[:16].encode() not in data, fname
+        for secret in secrets_:
+            assert secret[:16].encode() not in data, (fname, secret[:8])
         if fname.endswith(".sqlite"):  # the history DB is binary: its text cells below
             continue
         for raw in (b"\x00", b"\x1b", b"\x07"):
@@ -256,7 +259,7 @@ def test_reports_written_and_secrets_and_controls_never_raw(third):
                 for cell in row:
                     if isinstance(cell, str):
                         assert not re.search(r"[\x00\x07\x1b]", cell), (table, cell[:80])
-                        assert hostile_third.TRAILER_SECRET[:16] not in cell, table
+                        assert not [x for x in secrets_ if x[:16] in cell], table
         con.close()
     html = blobs["latest.html"].decode()
     for port in third["ports"].values():

@@ -15,12 +15,16 @@ from aiaudit.concurrency import parallel_map
 from aiaudit.exposure import probes
 from aiaudit.exposure.discovery import AUTH_WALL, NetService
 from aiaudit.exposure.fingerprint import GATEWAY_ERRORS, Answer, proxy_of
+from aiaudit.redact import redact
 
 _SNIPPET = 160
 
 
 def _snippet(answer: Answer) -> str:
-    text = " ".join(answer.text.split())
+    """The start of a body for the evidence, secrets masked BEFORE it is cut: a key cut in
+    half by the snippet no longer has the shape the report's redaction knows, and its first
+    characters would reach every output."""
+    text = redact(" ".join(answer.text[:8192].split()))
     return text[:_SNIPPET] + ("…" if len(text) > _SNIPPET else "")
 
 
@@ -140,7 +144,7 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
             refused.append((path, answer))
             if names := answer.leaked_listing():
                 out.leaks.append(f"GET {path} -> {answer.status} lists {len(names)} model(s) "
-                                 f"in its refusal: {', '.join(names[:5])}")
+                                 f"in its refusal: {', '.join(n[:120] for n in names[:5])}")
         else:
             out.causes.append(f"GET {path}: {answer.cause()}")
             out.transport = out.transport or answer.unreadable
@@ -202,8 +206,10 @@ def generation_route(client: Any, svc: NetService, out: AuthState) -> None:
             answer.status is None) else f"GET {path} -> {answer.cause()}"
         out.generation = "unread"
         return
-    out.generation_line = (f"GET {path} -> {answer.status} (server: {' '.join(server.split())[:60]}"
-                           + (f", Allow: {' '.join(allow.split())[:40]}" if allow else "") + ")")
+    out.generation_line = (f"GET {path} -> {answer.status} (server: "
+                           f"{redact(' '.join(server.split()))[:60]}"
+                           + (f", Allow: {redact(' '.join(allow.split()))[:40]}" if allow
+                              else "") + ")")
     if answer.refusal():
         out.generation = "refused"
     elif answered(answer):  # JSON data handed out on the generation route itself
@@ -267,7 +273,8 @@ def proxy_check(client: Any, svc: NetService, auth_headers: dict[str, str]) -> P
         return out
     out.unauth.append(f"GET {path} -> {answer.status} (server: "
                       f"{answer.headers.get('server', '-')}"
-                      + (f", WWW-Authenticate: {challenge[:80]}" if challenge else "") + ")")
+                      + (f", WWW-Authenticate: {redact(challenge)[:80]}" if challenge
+                         else "") + ")")
     out.proxy_refused = bool(answer.refusal()) and proxy is not None
     if auth_headers and out.proxied:
         authed = _get(client, probes.AUTH_READ, svc, "GET", path, auth_headers)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiaudit.http import loads_json
+from aiaudit.redact import redact
 from aiaudit.services import ServiceDef, Signature, ai_services, proxies
 
 _MISSING = object()
@@ -126,7 +127,7 @@ class Answer:
             path = urlsplit(where).path
         except ValueError:
             return ""
-        return where[:100] if _LOGIN_PATH.search(path or "") else ""
+        return redact(where)[:100] if _LOGIN_PATH.search(path or "") else ""
 
     def refusal(self) -> str:
         """How this answer refuses a caller without credentials ("" when it does not): the
@@ -164,8 +165,8 @@ class Answer:
                         name = item if isinstance(item, str) else next(
                             (item[k] for k in ("id", "name", "model") if isinstance(item, dict)
                              and isinstance(item.get(k), str)), None)
-                        if name and name.strip():
-                            names.append(" ".join(name.split())[:80])
+                        if name and name.strip():  # whole: cut only after redaction
+                            names.append(" ".join(name[:4096].split()))
                 elif isinstance(value, dict):
                     walk(value, depth + 1)
 
@@ -181,13 +182,13 @@ class Answer:
         if not self.ok:
             where = self.headers.get("location", "") if 300 <= self.status < 400 else ""
             if where:  # redirects are never followed: say where it wanted to send us
-                shown = " ".join(where.split())
+                shown = redact(" ".join(where.split()))  # masked before it is cut
                 shown = shown[:100] + ("…" if len(shown) > 100 else "")
                 return f"HTTP {self.status} redirect to {shown} (not followed)"
             if self.status in GATEWAY_ERRORS:
                 server = self.headers.get("server", "")
                 return (f"HTTP {self.status} {GATEWAY_ERRORS[self.status]}"
-                        + (f" from {' '.join(server.split())[:60]}" if server else "")
+                        + (f" from {redact(' '.join(server.split()))[:60]}" if server else "")
                         + ": the service behind it did not answer")
             return f"HTTP {self.status}"
         if self.json() is not None:
@@ -303,9 +304,9 @@ def version_of(service: ServiceDef, answers: dict[str, Answer]) -> str | None:
         return None
     if service.version_regex is not None:  # e.g. MLflow's /version answers "3.17.2" as text
         found = service.version_regex.search(answer.text)
-        return found.group(1)[:80] if found else None
+        return redact(found.group(1))[:80] if found else None
     values = [v for v in json_values(answer.json(), key) if isinstance(v, str | int | float)]
-    return str(values[0])[:80] if values else None
+    return redact(str(values[0]))[:80] if values else None
 
 
 def identify(answers: dict[str, Answer],
