@@ -841,7 +841,11 @@ def _fmt_s(seconds: float) -> str:
 
 
 def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
+    """One line of at most ``limit`` characters, secrets masked before it is cut (a key cut
+    in half loses the shape redaction knows it by)."""
+    from aiaudit.redact import redact
+
+    text = redact(" ".join(str(text).split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -947,7 +951,9 @@ def _classify(
     if bad is not None:
         if line[:2] in ("\x15\x03", "\x16\x03"):
             return "protocol", "server answered in TLS on a plain-HTTP request (try https://)"
-        return "protocol", f"invalid HTTP response: {line[:60]!r}"
+        from aiaudit.redact import redact
+
+        return "protocol", f"invalid HTTP response: {redact(line)[:60]!r}"
     if find(ConnectionResetError):
         return "protocol", "connection reset by peer"
     if find(http.client.IncompleteRead, u3exc.IncompleteRead):

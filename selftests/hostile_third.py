@@ -373,6 +373,30 @@ class _KeepAlive(Persona):
         h.close_connection = False
 
 
+# Secret-shaped, made up for this test.
+BANNER_SECRET = "sk-proj-Bn6Xc2Vz8Lq4Wm0Ke7Rt3Yu9Io5Pa1Sd7Fg3Hj9Kl5Zx1Cv"
+
+
+class BannerKey(PostfixGreeting):
+    """A banner-first relay on an AI port whose greeting prints its token where a cut at 60
+    characters splits it."""
+
+    product, misbehaviour = "relay", "a key in its banner, across the quoting cut"
+
+    def on_connect(self, h: _Handler) -> None:
+        try:
+            # the token starts at column 45: a quote cut at 60 keeps "sk-proj-" and 7 more
+            h.wfile.write(f"220 relay.example.invalid ESMTP ready; token {BANNER_SECRET}\r\n"
+                          .encode())
+            h.wfile.flush()
+        except OSError:
+            pass
+        h.rfile.close()
+        h.wfile.close()
+        h.request.close()
+        h.close_connection = True
+
+
 class SniVhost(_KeepAlive):
     """An open Ollama served only to the TLS name ``ollama.internal`` (SNI); a client that
     connects by address (no SNI) gets 421 Misdirected Request on every path."""
@@ -487,6 +511,7 @@ def personas() -> dict[str, Persona]:
         "chunk-ext-huge": HugeChunkExtension(), "trailer-key": TrailerKey(),
         "endless-trailer": EndlessTrailer(), "gzip-twice": GzipTwice(),
         "ansi-json": AnsiJson(), "redis": RedisSpeaks(), "postfix": PostfixGreeting(),
+        "banner-key": BannerKey(),
     }
 
 
