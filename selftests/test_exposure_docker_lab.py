@@ -92,20 +92,20 @@ def test_docker_target_open_fails_exp01_02_04(docker_lab):
         ("EXP-04", f"docker:{name}:0.0.0.0:5001_-_5001/tcp")]["reason"]
 
 
-def test_docker_target_hard_passes_exp01_04_and_exp02_needs_full(docker_lab):
+def test_docker_target_hard_passes_exp01_02_04(docker_lab):
     lab, audits = docker_lab
     cases, name = audits["hard"], lab["hard"]
     assert _statuses(cases, "EXP-01") == {
         "llama-cpp-python_server@0.0.0.0:5001": "PASS",
         f"docker:{name}:127.0.0.1:5002_-_5001/tcp": "PASS"}
-    # llama-cpp-python's own key refuses /v1/models, but GET /v1/chat/completions is 405
-    # (Depends(authenticate) runs after the method matched): under standard whether
-    # generation needs the key is not shown, so MANUAL naming --profile full
+    # llama-cpp-python's own key refuses /v1/models; GET /v1/chat/completions is 405
+    # (Depends(authenticate) runs after the method matched), and every route of its router
+    # declares that dependency: PASS, the source named in the evidence
     exp02 = _statuses(cases, "EXP-02")
-    assert set(exp02.values()) == {"MANUAL"} and len(exp02) == 2
+    assert set(exp02.values()) == {"PASS"} and len(exp02) == 2
     assert "llama-cpp-python_server@127.0.0.1:5002" in exp02
-    assert "--profile full" in cases[("EXP-02", "llama-cpp-python_server@127.0.0.1:5002")][
-        "reason"]
+    assert "Depends(authenticate)" in str(cases[("EXP-02",
+                                                 "llama-cpp-python_server@127.0.0.1:5002")])
     assert _statuses(cases, "EXP-04") == {f"docker:{name}:127.0.0.1:5002_-_5001/tcp": "PASS"}
     evidence = cases[("EXP-04", f"docker:{name}:127.0.0.1:5002_-_5001/tcp")]["evidence"]
     assert evidence["deciding rule"].startswith("-A DOCKER-USER -d ")
@@ -121,7 +121,7 @@ def test_local_target_on_docker_host_judges_each_publication(docker_lab):
     assert exp01[f"docker:{hard}:127.0.0.1:5002_-_5001/tcp"] == "PASS"
     exp02 = _statuses(cases, "EXP-02")
     assert exp02["llama-cpp-python_server@127.0.0.1:5001"] == "FAIL"
-    assert exp02["llama-cpp-python_server@127.0.0.1:5002"] == "MANUAL"
+    assert exp02["llama-cpp-python_server@127.0.0.1:5002"] == "PASS"
     exp04 = _statuses(cases, "EXP-04")
     assert exp04[f"docker:{open_}:0.0.0.0:5001_-_5001/tcp"] == "FAIL"
     assert exp04[f"docker:{hard}:127.0.0.1:5002_-_5001/tcp"] == "PASS"

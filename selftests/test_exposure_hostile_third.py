@@ -46,10 +46,12 @@ EXPECTED: dict[str, tuple[tuple[str, str, str, str], tuple[str, ...]]] = {
     # 404): whether the POST generates is not shown without generating (was PASS)
     "reads-walled": (("MANUAL", "FAIL", "PASS", "MANUAL"),
                      ("GET /v1/chat/completions -> 404", GEN)),
-    # the real LiteLLM with a master key: FastAPI matches the method before the key, so the
-    # GET cannot tell (was PASS)
-    "litellm-key": (("MANUAL", "FAIL", "PASS", "MANUAL"),
-                    ("GET /v1/chat/completions -> 405", "Allow: POST", GEN)),
+    # the real LiteLLM's answers with a master key: FastAPI matches the method before the
+    # key, so the GET meets a 405; the 401 on /v1/models is LiteLLM's own auth_error and
+    # its source puts user_api_key_auth on every route: PASS, naming that source
+    "litellm-key": (("PASS", "FAIL", "PASS", "PASS"),
+                    ("GET /v1/chat/completions -> 405", "own key check",
+                     "user_api_key_auth")),
     # a 401 on the generation route too: the route itself refuses
     "wall-everywhere": (("PASS", "FAIL", "PASS", "PASS"), ("GET /v1/chat/completions -> 401",)),
     # 200 {"error": "Unauthorized"} on every path: a refusal, not data (was FAIL "identity
@@ -94,11 +96,13 @@ EXPECTED: dict[str, tuple[tuple[str, str, str, str], tuple[str, ...]]] = {
     "nginx-reads": (("MANUAL", "FAIL", "PASS", "MANUAL"),
                     ("GET /v1/chat/completions -> 404", GEN)),
     # the real llama-cpp-python server with --api_key: 401 on /v1/models, 405 on GET of the
-    # generation route (Depends(authenticate) runs after the method matched), so standard
-    # cannot tell (was PASS); Starlette's CORS (allow_origins=["*"], credentials) reflects
-    # the Origin on the preflight; no management API in the catalog
-    "llama-key": (("MANUAL", "FAIL", "FAIL", "PASS"),
-                  ("GET /v1/chat/completions -> 405", "Allow: POST", GEN)),
+    # generation route (Depends(authenticate) runs after the method matched); the 401 is
+    # its own {"detail":"Invalid API key"}, and every route of its router declares that
+    # dependency: PASS naming the source; Starlette's CORS (allow_origins=["*"],
+    # credentials) reflects the Origin on the preflight; no management API in the catalog
+    "llama-key": (("PASS", "FAIL", "FAIL", "PASS"),
+                  ("GET /v1/chat/completions -> 405", "Allow: POST", "own key check",
+                   "Depends(authenticate)")),
 }
 # the time cause of a message that never ends depends on which clock fires first
 ENDLESS = ("did not end within", "timed out after")
@@ -227,7 +231,7 @@ def test_identity_unread_is_never_not_applicable(third):
 def test_manual_on_generation_names_the_route_and_full_profile(third):
     """Reads refused, generation route reached: the reason names the route, what it
     answered, and how to settle it; EXP-07 says the management API is not shown either."""
-    for name in ("reads-walled", "litellm-key", "caddy-reads"):
+    for name in ("reads-walled", "caddy-reads"):
         exp02 = third["cases"][("EXP-02", name)]["reason"]
         assert "refuses its reads, but its generation route is not shown to" in exp02, exp02
         assert "/v1/chat/completions" in exp02 and "--profile full" in exp02, exp02

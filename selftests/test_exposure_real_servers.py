@@ -43,10 +43,10 @@ EXPECTED: dict[int, tuple[str, dict[str, str]]] = {
     # open: /model/info and /v1/models answer; Starlette CORS answers "*" to a preflight
     4000: ("LiteLLM proxy", _st("FAIL", "FAIL", "FAIL", "FAIL")),
     # master_key: 401 auth_error; the "*" preflight is harmless once credentials are needed.
-    # GET /v1/chat/completions is FastAPI's 405 (@router.post(..., dependencies=
-    # [Depends(user_api_key_auth)]): the key is checked only once the method matched), so
-    # under standard whether generation needs the key is not shown: MANUAL, --profile full
-    4001: ("LiteLLM proxy", _st("MANUAL", "FAIL", "PASS", "MANUAL")),
+    # GET /v1/chat/completions is FastAPI's 405 (the key is checked once the method
+    # matched), but the 401 is LiteLLM's own and every route declares
+    # Depends(user_api_key_auth): PASS by its source (services.toml key_guards_all)
+    4001: ("LiteLLM proxy", _st("PASS", "FAIL", "PASS", "PASS")),
     # no auth app: experiments/search answers; MLflow 3's CORS allows no foreign origin
     5000: ("MLflow tracking server", _st("FAIL", "FAIL", "PASS", "FAIL")),
     # open: /config answers; Gradio reflects any Origin with Allow-Credentials: true
@@ -59,12 +59,14 @@ EXPECTED: dict[int, tuple[str, dict[str, str]]] = {
     8265: ("Ray dashboard", _st("FAIL", "FAIL", "PASS", "FAIL")),
     # API_SERVER_KEY (it refuses to start without one); no CORS origins configured. Its
     # handlers call _check_auth (gateway/platforms/api_server.py) after aiohttp's router
-    # matched the method: GET /v1/chat/completions is 405, which cannot tell: MANUAL
-    8642: ("Hermes Agent API server", _st("MANUAL", "FAIL", "PASS", "MANUAL")),
+    # matched the method: GET /v1/chat/completions is 405, but the 401 on /v1/models is its
+    # own and the agent routes run the same check (_admit_api_agent_request): PASS
+    8642: ("Hermes Agent API server", _st("PASS", "FAIL", "PASS", "PASS")),
     # --auth token (it refuses `--bind lan --auth none`); /v1/models 401.
     # handleGatewayPostJsonEndpoint (src/gateway/http-endpoint-helpers.ts) answers a GET
-    # with 405 before authorizeGatewayHttpRequestOrReply: cannot tell, MANUAL
-    18789: ("OpenClaw gateway", _st("MANUAL", "FAIL", "PASS", "MANUAL")),
+    # with 405 before authorizeGatewayHttpRequestOrReply, the check /v1/models refused
+    # with: PASS by its source (services.toml key_guards_all)
+    18789: ("OpenClaw gateway", _st("PASS", "FAIL", "PASS", "PASS")),
     # token auth (its default): /api/status and /api/kernels 403; a foreign Origin is
     # refused ("Blocking Cross Origin API request"), no CORS header
     8888: ("Jupyter", _st("PASS", "FAIL", "PASS", "PASS")),

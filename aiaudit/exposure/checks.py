@@ -14,7 +14,7 @@ from typing import Any
 from aiaudit.concurrency import parallel_map
 from aiaudit.exposure import probes
 from aiaudit.exposure.discovery import AUTH_WALL, NetService
-from aiaudit.exposure.fingerprint import GATEWAY_ERRORS, Answer, proxy_of
+from aiaudit.exposure.fingerprint import GATEWAY_ERRORS, Answer, proxy_of, signal_matches
 from aiaudit.redact import redact
 
 _SNIPPET = 160
@@ -52,6 +52,7 @@ class AuthState:
     # asked: reads open or unknown, or the service has no generation route)
     generation: str = ""
     generation_line: str = ""  # "GET /v1/chat/completions -> 405 (server: uvicorn)"
+    own_refusal: bool = False  # the reads were refused in the product's own words, no proxy
     causes: list[str] = field(default_factory=list)  # "GET /v1/models: timed out after 20s"
     unconfirmed: bool = False  # open, but what answers is not identified
     leaks: list[str] = field(default_factory=list)  # refusals that list models all the same
@@ -160,6 +161,8 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         proxy = proxy_of(first)
         server = first.headers.get("server", "no Server header")
         out.refused_by = f"proxy {proxy.name}" if proxy else f"backend (server: {server})"
+        out.own_refusal = proxy is None and any(refused_in_own_words(svc, p, a)
+                                                for p, a in refused)
         if first.status not in AUTH_WALL:  # a sign-in page, a 200 JSON error, a login redirect
             out.refused_by += f" with {first.refusal()}"
         _bypass(client, svc, path, first.status, out)
@@ -218,6 +221,23 @@ def generation_route(client: Any, svc: NetService, out: AuthState) -> None:
         out.reads.append(_read_line("GET", path, answer))
     else:
         out.generation = "reached"
+        if out.own_refusal and svc.service and svc.service.key_guards_all:
+            # The read was refused by the product's own key check, and the product's source
+            # puts that check on every route: the GET only met the router's 405 first
+            out.generation = "refused"
+            out.generation_line += (f"; the read's refusal is {svc.service.name}'s own key "
+                                    f"check, which guards every route "
+                                    f"({svc.service.key_guards_all})")
+
+
+def refused_in_own_words(svc: NetService, path: str, answer: Answer) -> bool:
+    """Whether a refusal is in the identified product's own words: one of its catalog
+    signatures for a refused status matches it (llama-cpp-python's {"detail":"Invalid API
+    key"}), so it came from the product's key check rather than from a proxy's rule."""
+    if svc.service is None:
+        return False
+    return any(sig.status in AUTH_WALL and sig.path == path and sig.weight > 0
+               and signal_matches(sig, answer) for sig in svc.service.signatures)
 
 
 def try_completion(client: Any, svc: NetService) -> str:
