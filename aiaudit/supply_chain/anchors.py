@@ -328,19 +328,22 @@ class AnchorIndex:
                 found = {self.anchors[i] for i in raw if i < n}
         if separator in hits:
             return found, frozenset(), False, {}
-        kept: dict[int, set[int]] = {pid: set() for pid in self.branches}
+        alternatives = self.alternatives
+        kept: dict[int, list[int]] = {}
         for i in hits:
             if first_alt <= i < separator:
-                p, k, _ = self.alternatives[i - first_alt]
-                kept[id(p)].add(k)
+                p, k, _ = alternatives[i - first_alt]
+                kept.setdefault(id(p), []).append(k)
         if not text.isascii():  # the stand-in says nothing about lookarounds
-            for p, k, regular in self.alternatives:
+            for p, k, regular in alternatives:
                 if not regular:
-                    kept[id(p)].add(k)
+                    kept.setdefault(id(p), []).append(k)
         possible = [id(self.whole[i - n]) for i in hits if n <= i < first_alt]
-        possible += [pid for pid, ks in kept.items() if ks]
-        return found, covered.difference(possible), True, \
-            {pid: tuple(sorted(ks)) for pid, ks in kept.items()}
+        possible += kept
+        # every alternation, with () for those whose alternatives were all ruled out
+        ruled = dict.fromkeys(self.branches, ())
+        ruled.update((pid, tuple(sorted(set(ks)))) for pid, ks in kept.items())
+        return found, covered.difference(possible), True, ruled
 
     def reduced(self, pattern: re.Pattern[str], kept: tuple[int, ...]
                 ) -> re.Pattern[str] | None:
