@@ -92,6 +92,8 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
         backups = tuple(b.file for b in find_backups(ctx, store)[0] if b.file.path not in known)
         sources.append(HistorySource(source.name, source.files + backups, source.store,
                                      store))
+    sources += [HistorySource(f"{s.app}:{s.path}", (), None, s) for s in stores
+                if s.kind == "postgresql"]  # an app's database: read through SQL
     sources += [HistorySource(f"{b.app}:{b.path}", b.files, None, b)
                 for b in standalone_backups(ctx)]
     # a log that is a store itself (n8n's n8nEventLog.log) is scanned once, as its store

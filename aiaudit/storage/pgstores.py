@@ -1,0 +1,219 @@
+"""Conversation stores kept in PostgreSQL by the apps that support it (Open WebUI's
+`DATABASE_URL=postgresql://...`): found where the app reads its URL, read with bounded,
+read-only SQL on the app's own schema (aiaudit/storage/pgread.py).
+
+Where a database comes from: a `[[storage.databases]]` entry (DSN without password, the
+password from the auditor's env or a file), or the `Environment=` of a deployment unit
+(`[deployment] units`) that sets the app's URL variable; the password of such a URL is the
+app's own and is used only to read, never printed (registered for redaction).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiaudit.hostfs import HostFS
+from aiaudit.products import pg_apps
+from aiaudit.status import CouldNotCheck
+from aiaudit.storage.locate import Store
+from aiaudit.storage.pgread import (
+    MAX_VALUE,
+    PgDatabase,
+    is_pg_url,
+    query,
+    quote_ident,
+    split_password,
+    tables,
+)
+from aiaudit.storage.settings import settings_for
+
+KIND = "postgresql"
+HIDDEN = {"archived", "deleted", "is_deleted"}  # flags that hide a row and keep it
+TEXT_ROWS = 2000  # newest rows of each history table whose text is scanned
+
+
+def databases(ctx: Any) -> list[PgDatabase]:
+    """Every app database of the deployment (cached per run), the configured ones first."""
+
+    def compute() -> list[PgDatabase]:
+        from aiaudit.scope import scope_for, unit_settings
+
+        found: dict[tuple[str, str], PgDatabase] = {}
+        for entry in settings_for(ctx).databases:
+            db = PgDatabase(entry.app, entry.dsn, entry.where, entry.credential)
+            found.setdefault((db.app, db.dsn), db)
+        scope = scope_for(ctx)
+        schemas = [s for app in pg_apps.names() if (s := pg_apps.schema(app))]
+        units: dict[str, dict[str, str]] = {}
+        for unit, key, value in unit_settings(scope.fs, scope.units):
+            units.setdefault(unit, {})[key] = value  # a later Environment= line wins
+        for unit, env in units.items():
+            for s in schemas:
+                if not s.runs(env.get("ExecStart", "")):
+                    continue  # another program's DATABASE_URL
+                got = pg_apps.url_from_env(s, env)
+                if got is None or not is_pg_url(got[0]):
+                    continue
+                dsn, password = split_password(got[0])
+                db = PgDatabase(s.app, dsn, f"{got[1]} in the environment of unit {unit}",
+                                app_password=password)
+                found.setdefault((db.app, db.dsn), db)
+        return list(found.values())
+
+    return ctx.cached("storage:pg-databases", compute)
+
+
+def pg_stores(ctx: Any) -> list[Store]:
+    """One store per app database, judged by STO-01/02/03/07 like a file store."""
+    return [Store(db.app, KIND, db.dsn, "", (), (), db.found_by, {"database": db.name})
+            for db in databases(ctx)]
+
+
+def database_of(ctx: Any, store: Store) -> PgDatabase:
+    for db in databases(ctx):
+        if (db.app, db.dsn) == (store.app, store.path):
+            return db
+    raise CouldNotCheck(f"{store.path}: no database entry for it (internal)")
+
+
+@dataclass
+class PgHistory:
+    """What the app's history tables hold, as read through SQL."""
+
+    db: PgDatabase
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows it holds
+    dated: dict[str, int] = field(default_factory=dict)  # "table.column" -> rows dated
+    oldest: float | None = None  # epoch seconds
+    oldest_where: str = ""
+    owners: dict[str, int] = field(default_factory=dict)  # user id -> history rows
+    users: int = 0  # accounts in the app's users table
+    missing: list[str] = field(default_factory=list)  # history tables not in the schema
+    hidden: dict[str, int] = field(default_factory=dict)  # "table.column" -> rows archived
+    # or soft-deleted: hidden from the user, still stored
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def _epoch(column: str, unit: str) -> str:
+    if unit == "ms":
+        return f"min({column}) / 1000.0"
+    if unit == "timestamp":
+        return f"extract(epoch FROM min({column}))"
+    return f"min({column})::float8"
+
+
+def read_history(ctx: Any, store: Store) -> PgHistory:
+    """Row counts, the oldest time and the rows per owner of every history table (cached)."""
+
+    def compute() -> PgHistory:
+        db = database_of(ctx, store)
+        schema = pg_apps.schema(db.app)
+        fs = HostFS.for_context(ctx)
+        out = PgHistory(db)
+        have = tables(fs, db)
+        if not have:
+            raise CouldNotCheck(f"{db.name}: the connecting role sees no table in its "
+                                "current schema (wrong database, or no USAGE on the schema)")
+        for t in schema.history if schema else ():
+            if t.name not in have:
+                out.missing.append(t.name)
+                continue
+            cols = [c for c in t.dated if c in have[t.name]]
+            parts = ["count(*) AS n"] + [
+                f"{_epoch(quote_ident(c), t.unit)} AS {quote_ident('min_' + c)}" for c in cols]
+            parts += [f"count({quote_ident(c)}) AS {quote_ident('n_' + c)}" for c in cols]
+            row = query(fs, db, f"SELECT {', '.join(parts)} FROM {quote_ident(t.name)}")[0]
+            out.rows[t.name] = int(row["n"])
+            for c in cols:
+                out.dated[f"{t.name}.{c}"] = int(row[f"n_{c}"])
+                value = row[f"min_{c}"]
+                if value is not None and (out.oldest is None or float(value) < out.oldest):
+                    out.oldest, out.oldest_where = float(value), f"{t.name}.{c}"
+            for c in HIDDEN & have[t.name]:
+                n = int(query(fs, db, f"SELECT count(*) AS n FROM {quote_ident(t.name)} "
+                              f"WHERE {quote_ident(c)}::text IN ('true', '1')")[0]["n"])
+                if n:
+                    out.hidden[f"{t.name}.{c}"] = n
+            if t.owner and t.owner in have[t.name]:
+                for r in query(fs, db, f"SELECT {quote_ident(t.owner)} AS u, count(*) AS n "
+                               f"FROM {quote_ident(t.name)} GROUP BY 1"):
+                    key = str(r["u"])
+                    out.owners[key] = out.owners.get(key, 0) + int(r["n"])
+        if schema and schema.users_table in have:
+            out.users = int(query(fs, db, "SELECT count(*) AS n FROM "
+                                  f"{quote_ident(schema.users_table)}")[0]["n"])
+        return out
+
+    return ctx.cached(f"storage:pg-history:{store.path}", compute)
+
+
+def history_texts(ctx: Any, store: Store) -> tuple[list[tuple[str, str]], int]:
+    """(location, text) of the newest TEXT_ROWS rows of each history table (each value cut
+    at MAX_VALUE characters), and how many values were cut."""
+    db = database_of(ctx, store)
+    schema = pg_apps.schema(db.app)
+    fs = HostFS.for_context(ctx)
+    have = tables(fs, db)
+    values: list[tuple[str, str]] = []
+    cut = 0
+    for t in schema.history if schema else ():
+        cols = [c for c in t.text if c in have.get(t.name, set())]
+        if not cols:
+            continue
+        key = "id" if "id" in have[t.name] else "ctid"
+        picks = ", ".join(f"left({quote_ident(c)}::text, {MAX_VALUE}) AS {quote_ident(c)}, "
+                          f"length({quote_ident(c)}::text) AS {quote_ident('len_' + c)}"
+                          for c in cols)
+        order = t.order if t.order in have[t.name] else key
+        rows = query(fs, db, f"SELECT {key}::text AS k, {picks} FROM {quote_ident(t.name)} "
+                     f"ORDER BY {quote_ident(order)} DESC NULLS LAST LIMIT {TEXT_ROWS}")
+        for r in rows:
+            for c in cols:
+                if r.get(c):
+                    values.append((f"{db.name}/{t.name}[{r['k']}].{c}", str(r[c])))
+                    cut += int((r.get(f"len_{c}") or 0) > MAX_VALUE)
+    return values, cut
+
+
+def age_days(epoch: float) -> float:
+    return (time.time() - epoch) / 86400.0
+
+
+_LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+
+
+def data_dir_of(ctx: Any, store: Store) -> tuple[str, str]:
+    """(the data directory of the server holding the database, how it was told): the
+    server's own `data_directory` setting (superuser or pg_read_all_settings), else the one
+    PostgreSQL server running on the target when the DSN reaches a local server."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from aiaudit.storage.dbservers import database_servers
+    from aiaudit.storage.pgread import PgUnavailable
+
+    db = database_of(ctx, store)
+    fs = HostFS.for_context(ctx)
+    refused = ""
+    try:
+        row = query(fs, db, "SELECT current_setting('data_directory') AS d")[0]
+        return str(row["d"]), f"data_directory of the server holding {db.name}"
+    except CouldNotCheck as exc:
+        if "pg_read_all_settings" not in str(exc) and "superuser" not in str(exc):
+            raise
+        refused = "the connecting role may not read data_directory (pg_read_all_settings)"
+    parts = urlsplit(db.dsn)
+    host = parts.hostname or parse_qs(parts.query).get("host", [""])[0]
+    servers = [s for s in database_servers(fs) if s.kind == "postgres"]
+    local = host in _LOCAL_HOSTS or host.startswith("/")
+    if local and len(servers) == 1:
+        server = servers[0]
+        return server.path, (f"{refused}; the only PostgreSQL server running on the target "
+                             f"({server.found_by}, data dir from its -D)")
+    where = "" if local else f" (the database is on {host})"
+    raise PgUnavailable(f"{db.name}: {refused}, and {len(servers)} PostgreSQL server(s) run "
+                        f"on the target{where}: tell whether its data directory is on an "
+                        "encrypted disk, or grant the audit role pg_read_all_settings")

@@ -1,0 +1,74 @@
+"""The PostgreSQL store reader's pieces that need no server: the URL forms the apps read
+(open_webui/env.py DATABASE_URL and its DB_VARS parts), the password kept off the DSN,
+and the `[[storage.databases]]` entry's checks (a bad entry is one usage line)."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiaudit.config import SettingsError
+from aiaudit.products import pg_apps
+from aiaudit.storage.pgread import PgDatabase, is_pg_url, split_password
+from aiaudit.storage.settings import parse_settings
+
+# made up for the test: never a real credential
+PW = "made-up-pw-" + "x7Q"
+
+
+@pytest.mark.parametrize("url, dsn", [
+    (f"postgresql://webui:{PW}@db.internal:5432/webui",
+     "postgresql://webui@db.internal:5432/webui"),
+    (f"postgres://webui:{PW}@127.0.0.1/webui", "postgresql://webui@127.0.0.1/webui"),
+    (f"postgresql+psycopg2://webui:{PW}@/webui?host=/run/postgresql",
+     "postgresql://webui@/webui?host=/run/postgresql"),
+    ("postgresql://webui@/webui?host=/run/postgresql",
+     "postgresql://webui@/webui?host=/run/postgresql"),
+    (f"postgresql://webui:{PW.replace('-', '%2D')}@h/webui", "postgresql://webui@h/webui"),
+])
+def test_password_is_split_off_every_url_form(url: str, dsn: str):
+    clean, password = split_password(url)
+    assert clean == dsn
+    assert password in (None, PW)
+    assert PW not in clean
+    assert is_pg_url(url) and not is_pg_url("sqlite:////srv/webui.db")
+
+
+def test_database_is_named_without_its_password():
+    db = PgDatabase("open-webui", "postgresql://webui@/webui?host=/run/postgresql", "test",
+                    app_password=PW)
+    assert db.name == "webui@/run/postgresql"
+    assert PW not in db.name + db.case_id + repr(db)
+
+
+def test_open_webui_url_from_its_environment():
+    s = pg_apps.schema("open-webui")
+    assert s is not None and s.version == "0.12.4"
+    assert pg_apps.url_from_env(s, {"DATABASE_URL": "postgresql://u@h/d"})[0] == \
+        "postgresql://u@h/d"
+    parts = {"DATABASE_TYPE": "postgresql", "DATABASE_USER": "u", "DATABASE_PASSWORD": PW,
+             "DATABASE_HOST": "h", "DATABASE_PORT": "5432", "DATABASE_NAME": "d",
+             "DATABASE_URL": "sqlite:////srv/webui.db"}
+    # env.py: all six parts set -> the URL is built from them, DATABASE_URL is not used
+    assert pg_apps.url_from_env(s, parts)[0] == f"postgresql://u:{PW}@h:5432/d"
+    del parts["DATABASE_PORT"]
+    assert pg_apps.url_from_env(s, parts)[0] == "sqlite:////srv/webui.db"
+    assert {t.name for t in s.history} == {"chat", "chat_message", "shared_chat"}
+
+
+def test_databases_entry_is_checked():
+    ok = parse_settings({"databases": [{"app": "open-webui", "password_env": "PG_PW",
+                                        "dsn": "postgresql://ro@/webui?host=/run/pg"}]})
+    assert ok.databases[0].credential.describe() == "env $PG_PW"
+    for bad, says in (
+            ({"app": "open-webui", "dsn": f"postgresql://ro:{PW}@h/webui"}, "literal secrets"),
+            ({"app": "open-webui", "dsn": f"host=h dbname=webui password={PW}"},
+             "literal secrets"),
+            ({"app": "librechat", "dsn": "postgresql://ro@h/x"}, "one of open-webui"),
+            ({"app": "open-webui"}, "required"),
+            ({"app": "open-webui", "dsn": "postgresql://ro@h/x", "password_env": "A",
+              "password_file": "/b"}, "at most one"),
+            ({"app": "open-webui", "dsn": "postgresql://ro@h/x", "user": "x"}, "unknown key")):
+        with pytest.raises(SettingsError) as err:
+            parse_settings({"databases": [bad]})
+        assert says in str(err.value)
+        assert PW not in str(err.value)
