@@ -40,7 +40,8 @@ EXPECTED = tomllib.loads((ROOT / "selftests" / "expected" / "real" / "open_webui
                          .read_text())
 TESTS = [f"tests_storage/{t}.py" for t in (
     "test_sto01_encryption_at_rest", "test_sto02_retention",
-    "test_sto03_secrets_in_history", "test_sto07_backups")]
+    "test_sto03_secrets_in_history", "test_sto04_secrets_in_config",
+    "test_sto05_permissions", "test_sto07_backups")]
 OPENWEBUI = "/opt/aiaudit-fw/openwebui/bin/open-webui"  # named by the unit only, never run
 
 pytestmark = pytest.mark.skipif(

@@ -107,6 +107,7 @@ class StateDir:
     path: str
     found_by: str
     empty: bool = False  # named in the config, but no store or known layout found in it
+    database: bool = False  # an app's database on a server (path: its DSN): no files
 
     @property
     def case_id(self) -> str:

@@ -217,3 +217,45 @@ def data_dir_of(ctx: Any, store: Store) -> tuple[str, str]:
     raise PgUnavailable(f"{db.name}: {refused}, and {len(servers)} PostgreSQL server(s) run "
                         f"on the target{where}: tell whether its data directory is on an "
                         "encrypted disk, or grant the audit role pg_read_all_settings")
+
+
+def config_table_facts(ctx: Any, store: Store) -> Any:
+    """STO-04's config tables of an app's PostgreSQL database, judged by the same logic as
+    a SQLite store's (configtables.table_facts on the same tables): config-like tables
+    whole and secret-named columns of any table, plus the product's columns kept in clear,
+    are read (bounded, as text) into a private in-memory SQLite copy."""
+    import sqlite3
+
+    from aiaudit.products import open_webui
+    from aiaudit.storage.configtables import (
+        CONFIG_TABLE,
+        MAX_CELL,
+        MAX_ROWS,
+        plaintext_credentials,
+        secret_named,
+        table_facts,
+    )
+    from aiaudit.storage.sqlitefacts import _quote
+
+    db = database_of(ctx, store)
+    fs = HostFS.for_context(ctx)
+    clear = open_webui.plaintext_credential_columns() if db.app == open_webui.APP else {}
+    mem = sqlite3.connect(":memory:")
+    for table, cols in sorted(tables(fs, db).items()):
+        wanted = sorted(cols) if CONFIG_TABLE.search(table) else sorted(
+            c for c in cols if secret_named(c) or c in clear.get(table, ()))
+        if not wanted:
+            continue
+        picks = ", ".join(f"left({quote_ident(c)}::text, {MAX_CELL}) AS {quote_ident(c)}"
+                          for c in wanted)
+        rows = query(fs, db, f"SELECT {picks} FROM {quote_ident(table)} LIMIT {MAX_ROWS}")
+        mem.execute(f"CREATE TABLE {_quote(table)} ("
+                    + ", ".join(f"{_quote(c)} TEXT" for c in wanted) + ")")
+        mem.executemany(f"INSERT INTO {_quote(table)} VALUES ("
+                        + ", ".join("?" for _ in wanted) + ")",
+                        [tuple(r.get(c) for c in wanted) for r in rows])
+    found = table_facts(mem, db.name)
+    if clear:
+        plaintext_credentials(mem, db.name, clear, found)
+    mem.close()
+    return found
