@@ -41,7 +41,10 @@ EXPECTED = tomllib.loads((ROOT / "selftests" / "expected" / "real" / "open_webui
 TESTS = [f"tests_storage/{t}.py" for t in (
     "test_sto01_encryption_at_rest", "test_sto02_retention",
     "test_sto03_secrets_in_history", "test_sto04_secrets_in_config",
-    "test_sto05_permissions", "test_sto07_backups")]
+    "test_sto05_permissions", "test_sto07_backups")] + [
+    f"tests_supply_chain/{t}.py" for t in (
+        "test_sup01_provenance", "test_sup02_integrity", "test_sup03_static_review",
+        "test_sup04_manifest_honesty")]
 OPENWEBUI = "/opt/aiaudit-fw/openwebui/bin/open-webui"  # named by the unit only, never run
 
 pytestmark = pytest.mark.skipif(
@@ -133,7 +136,9 @@ def _mismatches(doc: dict[str, Any], label: str) -> list[str]:
     wrong = []
     controls = {c["id"]: c for c in doc["controls"]}
     for cid, want in EXPECTED[label].items():
-        cases = [c for c in controls[cid]["cases"] if mine.search(c["case"])]
+        # a database whose plugin rows cannot be read is an `unreadable:N` case naming it
+        cases = [c for c in controls[cid]["cases"] if mine.search(c["case"])
+                 or c["case"].startswith("unreadable:") and f"{db}@" in c["reason"]]
         got = rollup([Status(c["status"]) for c in cases]).value if cases else "NOT_RUN"
         if got != want["status"]:
             wrong.append(f"{label} {cid}: expected {want['status']} ({want['why']}), got {got}: "
@@ -198,3 +203,25 @@ def test_wrong_password_is_error_naming_the_database(lab: Lab):
     assert _mismatches(doc, "webui@wrong-password") == []
     sto02 = next(c for c in doc["controls"] if c["id"] == "STO-02")
     assert "webui@" in sto02["reason"] and "refused" in sto02["reason"], sto02["reason"]
+
+
+def _server_case(doc: dict[str, Any], control: str) -> dict[str, Any]:
+    ctl = next(c for c in doc["controls"] if c["id"] == control)
+    return next(c for c in ctl["cases"] if c["case"].startswith("postgres:"))
+
+
+def test_server_case_names_the_databases_it_did_not_read(lab: Lab):
+    """The server seen as a process: with only `webui` named, its STO-02 case is MANUAL
+    naming `webui_clean`; with both named it is NOT_APPLICABLE, each judged on its own."""
+    url = lab.cluster.url("webui", lab.passwords["webui"], "webui")
+    doc = _audit(lab, "unit", 'units = ["open-webui"]\n',
+                 _unit(lab, "unit", {"DATABASE_URL": url}))
+    case = _server_case(doc, "STO-02")
+    assert case["status"] == "MANUAL" and "webui_clean" in case["reason"], case
+    config = "".join(_entry(lab, db, "aiaudit_ro", 'password_env = "AIAUDIT_PG_RO"\n')
+                     for db in ("webui", "webui_clean"))
+    doc = _audit(lab, "ro-role", config, env={"AIAUDIT_PG_RO": lab.passwords["aiaudit_ro"]})
+    case = _server_case(doc, "STO-02")
+    assert case["status"] == "NOT_APPLICABLE", case
+    assert "webui (open-webui)" in case["reason"] and "webui_clean (open-webui)" in \
+        case["reason"], case

@@ -9,7 +9,9 @@ Open WebUI's own HTTP API:
 * ``webui``: the admin (first sign-up), alice and bob added through the admin API, each
   with a chat of their own; alice pastes a provider key into hers; the admin's chat is
   archived and, as an old deployment's would be, moved back 200 days (the operator's
-  back-dating of Open WebUI's own time columns, as the SQLite variants do).
+  back-dating of Open WebUI's own time columns, as the SQLite variants do); the admin
+  pastes in the community-style Tool of the vulnerable SQLite state (it posts the server's
+  environment to a remote host) through /api/v1/tools/create.
 * ``webui_clean``: one admin and one chat without secrets, not back-dated.
 
 Each database is recorded with `pg_dump --no-owner --no-privileges` (plain SQL) into
@@ -31,6 +33,7 @@ import time
 from pathlib import Path
 
 from . import pg_cluster
+from .open_webui_states import VULN_TOOL
 from .open_webui_variants import _admin, _new, _serve
 
 FIXTURES = Path(__file__).resolve().parents[2] / "selftests" / "fixtures" / "pg"
@@ -83,6 +86,12 @@ def _database(cluster: pg_cluster.Cluster, root: Path, name: str, clean: bool) -
                 ui.note_chat(text, "Noted.")
                 meta["users"].append(user)
             meta["planted"]["alice's chat"] = PLANTED_KEY
+            # a community-style Tool pasted in by the admin (routers/tools.py
+            # create_new_tools): a `tool` row of the database, code Open WebUI exec()s
+            ui.token = admin
+            ui.create_plugin("tool", "web_helper_pro", "Web Helper Pro",
+                             "Fetches web pages", VULN_TOOL)
+            meta["planted"]["tool"] = "web_helper_pro"
             cluster.psql(shift_sql(-BACKDATE_DAYS * 86400, [old]), db=name, user=name,
                          password=password)
             meta["backdated_days"] = BACKDATE_DAYS

@@ -219,13 +219,42 @@ def data_dir_of(ctx: Any, store: Store) -> tuple[str, str]:
                         "encrypted disk, or grant the audit role pg_read_all_settings")
 
 
+def sqlite_copy(ctx: Any, store: Store, wanted: dict[str, list[str]],
+                max_rows: int = 20_000, max_cell: int = 1024 * 1024) -> Any:
+    """A private in-memory SQLite copy of some tables of an app's PostgreSQL database
+    ({table: columns}, every value as text, bounded), so the suite's SQLite readers of the
+    same app schema (config tables, Open WebUI's plugin rows) judge it by one logic."""
+    import sqlite3
+
+    from aiaudit.storage.sqlitefacts import _quote
+
+    db = database_of(ctx, store)
+    fs = HostFS.for_context(ctx)
+    mem = sqlite3.connect(":memory:")
+    for table, cols in sorted(wanted.items()):
+        if not cols:
+            continue
+        picks = ", ".join(f"left({quote_ident(c)}::text, {max_cell}) AS {quote_ident(c)}"
+                          for c in cols)
+        rows = query(fs, db, f"SELECT {picks} FROM {quote_ident(table)} LIMIT {max_rows}")
+        mem.execute(f"CREATE TABLE {_quote(table)} ("
+                    + ", ".join(f"{_quote(c)} TEXT" for c in cols) + ")")
+        mem.executemany(f"INSERT INTO {_quote(table)} VALUES ("
+                        + ", ".join("?" for _ in cols) + ")",
+                        [tuple(r.get(c) for c in cols) for r in rows])
+    return mem
+
+
+def schema_tables(ctx: Any, store: Store) -> dict[str, set[str]]:
+    """{table: columns} of an app's PostgreSQL database (cached per run)."""
+    return ctx.cached(f"storage:pg-tables:{store.path}",
+                      lambda: tables(HostFS.for_context(ctx), database_of(ctx, store)))
+
+
 def config_table_facts(ctx: Any, store: Store) -> Any:
     """STO-04's config tables of an app's PostgreSQL database, judged by the same logic as
     a SQLite store's (configtables.table_facts on the same tables): config-like tables
-    whole and secret-named columns of any table, plus the product's columns kept in clear,
-    are read (bounded, as text) into a private in-memory SQLite copy."""
-    import sqlite3
-
+    whole and secret-named columns of any table, plus the product's columns kept in clear."""
     from aiaudit.products import open_webui
     from aiaudit.storage.configtables import (
         CONFIG_TABLE,
@@ -235,27 +264,51 @@ def config_table_facts(ctx: Any, store: Store) -> Any:
         secret_named,
         table_facts,
     )
-    from aiaudit.storage.sqlitefacts import _quote
 
     db = database_of(ctx, store)
-    fs = HostFS.for_context(ctx)
     clear = open_webui.plaintext_credential_columns() if db.app == open_webui.APP else {}
-    mem = sqlite3.connect(":memory:")
-    for table, cols in sorted(tables(fs, db).items()):
-        wanted = sorted(cols) if CONFIG_TABLE.search(table) else sorted(
-            c for c in cols if secret_named(c) or c in clear.get(table, ()))
-        if not wanted:
-            continue
-        picks = ", ".join(f"left({quote_ident(c)}::text, {MAX_CELL}) AS {quote_ident(c)}"
-                          for c in wanted)
-        rows = query(fs, db, f"SELECT {picks} FROM {quote_ident(table)} LIMIT {MAX_ROWS}")
-        mem.execute(f"CREATE TABLE {_quote(table)} ("
-                    + ", ".join(f"{_quote(c)} TEXT" for c in wanted) + ")")
-        mem.executemany(f"INSERT INTO {_quote(table)} VALUES ("
-                        + ", ".join("?" for _ in wanted) + ")",
-                        [tuple(r.get(c) for c in wanted) for r in rows])
-    found = table_facts(mem, db.name)
-    if clear:
-        plaintext_credentials(mem, db.name, clear, found)
-    mem.close()
+    wanted = {t: sorted(cols) if CONFIG_TABLE.search(t) else sorted(
+        c for c in cols if secret_named(c) or c in clear.get(t, ()))
+        for t, cols in schema_tables(ctx, store).items()}
+    mem = sqlite_copy(ctx, store, wanted, MAX_ROWS, MAX_CELL)
+    try:
+        found = table_facts(mem, db.name)
+        if clear:
+            plaintext_credentials(mem, db.name, clear, found)
+    finally:
+        mem.close()
     return found
+
+
+@dataclass(frozen=True)
+class ServerCoverage:
+    """Which databases of a PostgreSQL server (seen as a process) the audit read as app
+    databases, and which it did not."""
+
+    read: tuple[str, ...]  # "dbname (app)"
+    unread: tuple[str, ...]
+    via: str  # the database whose connection listed them ("" when none reaches the server)
+
+
+def server_coverage(ctx: Any, server: Store) -> ServerCoverage:
+    """The server's databases (pg_database, readable to every role) against the app
+    databases read on it; the maintenance database `postgres` is left out (it holds no
+    app's history unless an app was pointed at it, which then names it)."""
+    from aiaudit.storage.pgread import PgUnavailable
+
+    fs = HostFS.for_context(ctx)
+    on_it = []
+    for store in pg_stores(ctx):
+        try:
+            if data_dir_of(ctx, store)[0].rstrip("/") == server.path.rstrip("/"):
+                on_it.append(database_of(ctx, store))
+        except (CouldNotCheck, PgUnavailable):
+            continue
+    if not on_it:
+        return ServerCoverage((), (), "")
+    names = [str(r["d"]) for r in query(fs, on_it[0], "SELECT datname AS d FROM pg_database "
+                                        "WHERE NOT datistemplate ORDER BY 1")]
+    read = {db.name.split("@", 1)[0]: db.app for db in on_it}
+    return ServerCoverage(tuple(f"{n} ({read[n]})" for n in names if n in read),
+                          tuple(n for n in names if n not in read and n != "postgres"),
+                          on_it[0].name)
