@@ -225,3 +225,35 @@ def test_server_case_names_the_databases_it_did_not_read(lab: Lab):
     assert case["status"] == "NOT_APPLICABLE", case
     assert "webui (open-webui)" in case["reason"] and "webui_clean (open-webui)" in \
         case["reason"], case
+
+
+def test_running_server_environment_names_the_database(lab: Lab):
+    """The real `open-webui serve`, started by hand (no unit, no [[storage.databases]])
+    with DATABASE_URL in its environment: the audit reads it from /proc/PID/environ."""
+    from aiaudit.lab.open_webui_states import OFFLINE_ENV
+
+    if not Path(OPENWEBUI).exists():
+        pytest.skip(f"open-webui is not installed at {OPENWEBUI} (AIAUDIT_OPENWEBUI=1 bin/setup)")
+    data_dir = lab.base / "data-process"  # the scope's dir is the server's DATA_DIR
+    data_dir.mkdir(mode=0o700, exist_ok=True)
+    env = {"PATH": f"{Path(OPENWEBUI).parent}:/usr/bin:/bin", "HOME": str(lab.base),
+           "LANG": "C.UTF-8", **OFFLINE_ENV, "DATA_DIR": str(data_dir),
+           "DATABASE_URL": lab.cluster.url("webui", lab.passwords["webui"], "webui")}
+    log = open(lab.base / "open-webui.log", "ab")  # noqa: SIM115 (the server's output)
+    server = subprocess.Popen(["ip", "netns", "exec", lab.netns, OPENWEBUI, "serve", "--host",
+                               "127.0.0.1", "--port", "8080"], env=env, cwd=lab.base,
+                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        time.sleep(5)  # its environment is set at exec: no need to wait for it to serve
+        assert server.poll() is None, (lab.base / "open-webui.log").read_text()[-1500:]
+        doc = _audit(lab, "process", "")
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(60)
+        log.close()
+    assert _mismatches(doc, "webui@process") == []
+    assert _no_password_leaks(doc, lab) == []
+    sto01 = next(c for c in doc["controls"] if c["id"] == "STO-01")
+    case = next(c for c in sto01["cases"] if "postgresql" in c["case"])
+    assert "DATABASE_URL in the environment of pid" in case["evidence"]["store"], case

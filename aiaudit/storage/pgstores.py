@@ -60,9 +60,48 @@ def databases(ctx: Any) -> list[PgDatabase]:
                 db = PgDatabase(s.app, dsn, f"{got[1]} in the environment of unit {unit}",
                                 app_password=password)
                 found.setdefault((db.app, db.dsn), db)
+        for pid, s, env in _process_envs(scope, schemas):
+            got = pg_apps.url_from_env(s, env)
+            if got is None or not is_pg_url(got[0]):
+                continue
+            dsn, password = split_password(got[0])
+            db = PgDatabase(s.app, dsn, f"{got[1]} in the environment of pid {pid}",
+                            app_password=password)
+            found.setdefault((db.app, db.dsn), db)
         return list(found.values())
 
     return ctx.cached("storage:pg-databases", compute)
+
+
+def _process_envs(scope: Any, schemas: list[pg_apps.PgSchema]
+                  ) -> list[tuple[int, pg_apps.PgSchema, dict[str, str]]]:
+    """(pid, app, its database variables) of the deployment's running app processes, from
+    /proc/PID/environ (readable to root or the process's own account; a closed one names
+    no database here, and the process itself is reported by the areas that list it)."""
+    import shlex
+
+    from aiaudit.scope import processes
+
+    names = sorted({n for s in schemas for n in (*s.url_envs, *s.url_parts)})
+    mine = [(p, s) for p in processes(scope.fs) if p.env_read and scope.owns_process(p)
+            for s in schemas if s.runs(p.cmdline)]
+    if not mine:
+        return []
+    pattern = shlex.quote("^(" + "|".join(names) + ")=")
+    script = "; ".join(
+        f"printf '#%s\\n' {p.pid}; tr '\\0' '\\n' < /proc/{p.pid}/environ 2>/dev/null "
+        f"| grep -E {pattern} | head -n 20" for p, _ in mine) + "; true"
+    _, out, _ = scope.fs.run(script, timeout=30)
+    envs: dict[int, dict[str, str]] = {}
+    pid = 0
+    for line in out.splitlines():
+        if line.startswith("#") and line[1:].isdigit():
+            pid = int(line[1:])
+            envs[pid] = {}
+        elif pid and "=" in line:
+            key, _, value = line.partition("=")
+            envs[pid][key] = value
+    return [(p.pid, s, envs.get(p.pid, {})) for p, s in mine]
 
 
 def pg_stores(ctx: Any) -> list[Store]:
