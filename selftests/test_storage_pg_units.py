@@ -72,3 +72,22 @@ def test_databases_entry_is_checked():
             parse_settings({"databases": [bad]})
         assert says in str(err.value)
         assert PW not in str(err.value)
+
+
+def test_n8n_database_from_its_environment():
+    """@n8n/config 2.39.0 database.config.js: DB_TYPE=postgresdb and the DB_POSTGRESDB_*
+    parts, each defaulted (localhost:5432, database n8n, user postgres, schema public)."""
+    s = pg_apps.schema("n8n")
+    assert s is not None and not s.known  # its tables are not read yet: MANUAL
+    assert pg_apps.url_from_env(s, {"DB_POSTGRESDB_HOST": "db"}) is None  # DB_TYPE sqlite
+    url, where = pg_apps.url_from_env(s, {"DB_TYPE": "postgresdb"})
+    assert (url, where) == ("postgresql://postgres@localhost:5432/n8n", "DB_TYPE=postgresdb")
+    url, _ = pg_apps.url_from_env(s, {
+        "DB_TYPE": "postgresdb", "DB_POSTGRESDB_HOST": "10.0.0.5", "DB_POSTGRESDB_PORT": "6432",
+        "DB_POSTGRESDB_DATABASE": "flows", "DB_POSTGRESDB_USER": "n8n",
+        "DB_POSTGRESDB_PASSWORD": PW, "DB_POSTGRESDB_SCHEMA": "n8n_data"})
+    dsn, password = split_password(url)
+    assert password == PW
+    assert dsn == "postgresql://n8n@10.0.0.5:6432/flows?options=-csearch_path%3Dn8n_data"
+    assert s.runs("/usr/bin/node /usr/local/bin/n8n start") and s.runs("n8n")
+    assert not s.runs("/usr/local/bin/open-webui serve")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from aiaudit.products import ProductData
 
 # product name as the suite calls it -> its data file
-_DATA = {"open-webui": "open_webui"}
+_DATA = {"open-webui": "open_webui", "n8n": "n8n"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,18 @@ class PgSchema:
     users_table: str  # the app's accounts table ("" when none)
     source: str  # the data file naming the sources
     commands: tuple[str, ...] = ()  # regexes of the app's command line (a unit's ExecStart)
+    # n8n's form: DB_TYPE=postgresdb and DB_POSTGRESDB_* parts (host, port, database, user,
+    # password, schema) with their defaults
+    type_env: str = ""
+    type_value: str = ""
+    parts: tuple[str, ...] = ()
+    part_defaults: tuple[str, ...] = ()
+    unread_tables: tuple[str, ...] = ()  # an app whose history tables are not known yet
+
+    @property
+    def known(self) -> bool:
+        """Whether the suite reads this app's history tables (else: MANUAL naming them)."""
+        return bool(self.history)
 
     def runs(self, command: str) -> bool:
         """Whether a unit's ExecStart starts this app (its URL variable is then its own:
@@ -56,16 +69,32 @@ def schema(app: str) -> PgSchema | None:
     data = ProductData(name)
     pg = data()["postgres"]
     tables = tuple(PgTable(t["name"], tuple(t["dated"]), t["unit"], tuple(t["text"]),
-                           t.get("owner", ""), t["order"]) for t in pg["history"])
-    return PgSchema(app, str(data()["version"]), tuple(pg["url_envs"]),
+                           t.get("owner", ""), t["order"]) for t in pg.get("history", ()))
+    commands = tuple(pg.get("commands", ())) or tuple(
+        data().get("processes", {}).get("patterns", ()))
+    return PgSchema(app, str(data()["version"]), tuple(pg.get("url_envs", ())),
                     tuple(pg.get("url_parts", ())), tables, pg.get("users_table", ""),
-                    data.file, tuple(data().get("processes", {}).get("patterns", ())))
+                    data.file, commands, pg.get("type_env", ""), pg.get("type_value", ""),
+                    tuple(pg.get("parts", ())), tuple(pg.get("part_defaults", ())),
+                    tuple(pg.get("unread_tables", ())))
 
 
 def url_from_env(s: PgSchema, env: dict[str, str]) -> tuple[str, str] | None:
     """(the database URL the app builds from this environment, the variable(s) it came
     from), None when the environment names none. Open WebUI: its six DATABASE_* parts win
     when all are set (open_webui/env.py DB_VARS), else DATABASE_URL."""
+    if s.type_env:  # n8n: DB_TYPE=postgresdb and its DB_POSTGRESDB_* parts, defaulted
+        if env.get(s.type_env) != s.type_value:
+            return None
+        host, port, name, user, password, schema_ = (
+            env.get(k) or d for k, d in zip(s.parts, s.part_defaults, strict=True))
+        cred = f"{quote(user, safe='')}:{quote(password, safe='')}" if password else \
+            quote(user, safe="")
+        where = f"/{quote(name, safe='')}"
+        if schema_ and schema_ != "public":
+            where += f"?options={quote('-csearch_path=' + schema_, safe='')}"
+        netloc = f"[{host}]" if ":" in host else host
+        return f"postgresql://{cred}@{netloc}:{port}{where}", f"{s.type_env}={s.type_value}"
     if s.url_parts and all(env.get(k) for k in s.url_parts):
         kind, user, password, host, port, name = (env[k] for k in s.url_parts)
         return (f"{kind}://{user}:{password}@{host}:{port}/{name}",

@@ -117,6 +117,20 @@ def database_of(ctx: Any, store: Store) -> PgDatabase:
     raise CouldNotCheck(f"{store.path}: no database entry for it (internal)")
 
 
+def known_schema(db: PgDatabase) -> pg_apps.PgSchema:
+    """The app's schema facts; an app whose tables the suite does not read yet (n8n on
+    PostgreSQL) is MANUAL naming the tables to check, never an empty PASS."""
+    from aiaudit.storage.pgread import PgUnavailable
+
+    s = pg_apps.schema(db.app)
+    if s is None or not s.known:
+        tables_ = ", ".join(s.unread_tables) if s else "its history tables"
+        raise PgUnavailable(f"{db.name} is {db.app}'s PostgreSQL database ({db.found_by}); "
+                            f"this suite does not read {db.app}'s PostgreSQL schema yet: "
+                            f"check {tables_} by hand")
+    return s
+
+
 @dataclass
 class PgHistory:
     """What the app's history tables hold, as read through SQL."""
@@ -150,7 +164,7 @@ def read_history(ctx: Any, store: Store) -> PgHistory:
 
     def compute() -> PgHistory:
         db = database_of(ctx, store)
-        schema = pg_apps.schema(db.app)
+        schema = known_schema(db)
         fs = HostFS.for_context(ctx)
         out = PgHistory(db)
         have = tables(fs, db)
@@ -194,7 +208,7 @@ def history_texts(ctx: Any, store: Store) -> tuple[list[tuple[str, str]], int]:
     """(location, text) of the newest TEXT_ROWS rows of each history table (each value cut
     at MAX_VALUE characters), and how many values were cut."""
     db = database_of(ctx, store)
-    schema = pg_apps.schema(db.app)
+    schema = known_schema(db)
     fs = HostFS.for_context(ctx)
     have = tables(fs, db)
     values: list[tuple[str, str]] = []
@@ -305,6 +319,7 @@ def config_table_facts(ctx: Any, store: Store) -> Any:
     )
 
     db = database_of(ctx, store)
+    known_schema(db)  # an app whose tables are not known: MANUAL, not a generic guess
     clear = open_webui.plaintext_credential_columns() if db.app == open_webui.APP else {}
     wanted = {t: sorted(cols) if CONFIG_TABLE.search(t) else sorted(
         c for c in cols if secret_named(c) or c in clear.get(t, ()))
@@ -343,11 +358,14 @@ def server_coverage(ctx: Any, server: Store) -> ServerCoverage:
                 on_it.append(database_of(ctx, store))
         except (CouldNotCheck, PgUnavailable):
             continue
+    # only a database whose history tables the suite reads counts as read (n8n's: not yet)
+    on_it.sort(key=lambda d: not (pg_apps.schema(d.app) and pg_apps.schema(d.app).known))
     if not on_it:
         return ServerCoverage((), (), "")
     names = [str(r["d"]) for r in query(fs, on_it[0], "SELECT datname AS d FROM pg_database "
                                         "WHERE NOT datistemplate ORDER BY 1")]
-    read = {db.name.split("@", 1)[0]: db.app for db in on_it}
+    read = {db.name.split("@", 1)[0]: db.app for db in on_it
+            if (s := pg_apps.schema(db.app)) is not None and s.known}
     return ServerCoverage(tuple(f"{n} ({read[n]})" for n in names if n in read),
                           tuple(n for n in names if n not in read and n != "postgres"),
                           on_it[0].name)
