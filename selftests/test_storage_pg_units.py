@@ -91,3 +91,24 @@ def test_n8n_database_from_its_environment():
     assert dsn == "postgresql://n8n@10.0.0.5:6432/flows?options=-csearch_path%3Dn8n_data"
     assert s.runs("/usr/bin/node /usr/local/bin/n8n start") and s.runs("n8n")
     assert not s.runs("/usr/local/bin/open-webui serve")
+
+
+def test_password_in_the_query_string_leaves_the_dsn_too():
+    clean, password = split_password(f"postgresql://ro@h/webui?sslmode=require&password={PW}")
+    assert (clean, password) == ("postgresql://ro@h/webui?sslmode=require", PW)
+
+
+def test_no_psql_on_the_target_is_manual(tmp_path, monkeypatch):
+    """A target without psql (no postgresql-client): MANUAL naming it, never PASS."""
+    import os
+
+    from aiaudit.hostfs import HostFS
+    from aiaudit.storage.pgread import PgUnavailable, query
+
+    (tmp_path / "sh").symlink_to("/bin/sh")  # a PATH holding a shell and no psql
+    monkeypatch.setitem(os.environ, "PATH", str(tmp_path))
+    db = PgDatabase("open-webui", "postgresql://webui@/webui?host=/run/postgresql", "test",
+                    app_password=PW)
+    with pytest.raises(PgUnavailable) as err:
+        query(HostFS("local"), db, "SELECT 1 AS x")
+    assert "psql is not installed" in err.value.reason and PW not in err.value.reason

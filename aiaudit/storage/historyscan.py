@@ -147,7 +147,7 @@ def _scan_pg(ctx: Any, store: Store) -> ScanResult:
     from aiaudit.storage.secrets.engine import scan_text
 
     history = read_history(ctx, store)
-    values, cut = history_texts(ctx, store)
+    values, cut, partial = history_texts(ctx, store)
     result = ScanResult(cells=len(values))
     for where, text in values:
         result.bytes += len(text.encode("utf-8", "replace"))
@@ -159,6 +159,8 @@ def _scan_pg(ctx: Any, store: Store) -> ScanResult:
     if history.missing and not history.rows:
         result.unreadable.append(f"{history.db.name} has none of {store.app}'s history "
                                  f"tables ({', '.join(history.missing)})")
+    if partial:
+        result.unreadable.append(partial)
     if cut:
         result.unreadable.append(f"{cut} value(s) of {history.db.name} longer than "
                                  f"{MAX_VALUE} characters were read only up to that length")

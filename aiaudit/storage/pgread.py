@@ -69,6 +69,13 @@ def split_password(url: str) -> tuple[str, str | None]:
         if colon:
             password = unquote(pw)
         userinfo = user
+    path, qmark, query_ = tail.partition("?")
+    if qmark:  # libpq also takes ?password=...: it leaves the DSN too
+        kept = [kv for kv in query_.split("&") if kv.split("=", 1)[0].lower() != "password"]
+        dropped = [kv.split("=", 1)[1] for kv in query_.split("&")
+                   if kv.split("=", 1)[0].lower() == "password" and "=" in kv]
+        password = password or (unquote(dropped[0]) if dropped else None)
+        tail = path + ("?" + "&".join(kept) if kept else "")
     clean = f"postgresql://{userinfo}{at}{hostport}{sep}{tail}"
     return clean, password or None
 

@@ -32,6 +32,8 @@ from aiaudit.storage.settings import settings_for
 KIND = "postgresql"
 HIDDEN = {"archived", "deleted", "is_deleted"}  # flags that hide a row and keep it
 TEXT_ROWS = 2000  # newest rows of each history table whose text is scanned
+TEXT_BATCH = 200  # rows per query (each answer at most 200 x MAX_VALUE per column)
+TEXT_BUDGET = 512 * 2**20  # characters of history text read in all
 
 
 def databases(ctx: Any) -> list[PgDatabase]:
@@ -204,15 +206,17 @@ def read_history(ctx: Any, store: Store) -> PgHistory:
     return ctx.cached(f"storage:pg-history:{store.path}", compute)
 
 
-def history_texts(ctx: Any, store: Store) -> tuple[list[tuple[str, str]], int]:
+def history_texts(ctx: Any, store: Store) -> tuple[list[tuple[str, str]], int, str]:
     """(location, text) of the newest TEXT_ROWS rows of each history table (each value cut
-    at MAX_VALUE characters), and how many values were cut."""
+    at MAX_VALUE characters), how many values were cut, and why the read stopped early
+    ("" when it did not)."""
     db = database_of(ctx, store)
     schema = known_schema(db)
     fs = HostFS.for_context(ctx)
     have = tables(fs, db)
     values: list[tuple[str, str]] = []
     cut = 0
+    budget = TEXT_BUDGET
     for t in schema.history if schema else ():
         cols = [c for c in t.text if c in have.get(t.name, set())]
         if not cols:
@@ -222,14 +226,23 @@ def history_texts(ctx: Any, store: Store) -> tuple[list[tuple[str, str]], int]:
                           f"length({quote_ident(c)}::text) AS {quote_ident('len_' + c)}"
                           for c in cols)
         order = t.order if t.order in have[t.name] else key
-        rows = query(fs, db, f"SELECT {key}::text AS k, {picks} FROM {quote_ident(t.name)} "
-                     f"ORDER BY {quote_ident(order)} DESC NULLS LAST LIMIT {TEXT_ROWS}")
-        for r in rows:
-            for c in cols:
-                if r.get(c):
-                    values.append((f"{db.name}/{t.name}[{r['k']}].{c}", str(r[c])))
-                    cut += int((r.get(f"len_{c}") or 0) > MAX_VALUE)
-    return values, cut
+        for offset in range(0, TEXT_ROWS, TEXT_BATCH):  # batches bound each answer's size
+            rows = query(fs, db, f"SELECT {key}::text AS k, {picks} FROM "
+                         f"{quote_ident(t.name)} ORDER BY {quote_ident(order)} DESC NULLS "
+                         f"LAST, {key} LIMIT {TEXT_BATCH} OFFSET {offset}")
+            for r in rows:
+                for c in cols:
+                    if r.get(c):
+                        values.append((f"{db.name}/{t.name}[{r['k']}].{c}", str(r[c])))
+                        budget -= len(str(r[c]))
+                        cut += int((r.get(f"len_{c}") or 0) > MAX_VALUE)
+            if len(rows) < TEXT_BATCH or budget <= 0:
+                break
+        if budget <= 0:
+            return values, cut, (f"{db.name}: its history text exceeds "
+                                 f"{TEXT_BUDGET // 2**20} MiB (read up to {t.name}): not "
+                                 "wholly read")
+    return values, cut, ""
 
 
 def age_days(epoch: float) -> float:
@@ -250,18 +263,22 @@ def data_dir_of(ctx: Any, store: Store) -> tuple[str, str]:
 
     db = database_of(ctx, store)
     fs = HostFS.for_context(ctx)
+    parts = urlsplit(db.dsn)
+    host = parts.hostname or parse_qs(parts.query).get("host", [""])[0]
+    local = host in _LOCAL_HOSTS or host.startswith("/")
     refused = ""
     try:
         row = query(fs, db, "SELECT current_setting('data_directory') AS d")[0]
-        return str(row["d"]), f"data_directory of the server holding {db.name}"
+        if local:
+            return str(row["d"]), f"data_directory of the server holding {db.name}"
+        raise PgUnavailable(f"{db.name}: the server is on {host}, its data directory "
+                            f"{row['d']} is there: judge that host's disk encryption (audit "
+                            "it as a target of its own)")
     except CouldNotCheck as exc:
         if "pg_read_all_settings" not in str(exc) and "superuser" not in str(exc):
             raise
         refused = "the connecting role may not read data_directory (pg_read_all_settings)"
-    parts = urlsplit(db.dsn)
-    host = parts.hostname or parse_qs(parts.query).get("host", [""])[0]
     servers = [s for s in database_servers(fs) if s.kind == "postgres"]
-    local = host in _LOCAL_HOSTS or host.startswith("/")
     if local and len(servers) == 1:
         server = servers[0]
         return server.path, (f"{refused}; the only PostgreSQL server running on the target "
