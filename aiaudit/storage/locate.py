@@ -472,7 +472,9 @@ def _missing_stores(stores: list[Store], dirs: list[StateDir]) -> list[tuple[str
              "DATABASE_URL keeps the store elsewhere (open_webui/env.py: another SQLite "
              "path, or a PostgreSQL server whose tables files cannot show), so its chats, "
              "config table and backups were not read; name the dir holding webui.db in "
-             "[deployment] homes, or the service in [deployment] units")
+             "[deployment] homes, or the service in [deployment] units (a PostgreSQL "
+             "DATABASE_URL is then read from its unit), or the database in a "
+             "[[storage.databases]] entry")
             for d in dirs if d.app == open_webui.APP]
 
 
