@@ -257,3 +257,42 @@ def test_running_server_environment_names_the_database(lab: Lab):
     sto01 = next(c for c in doc["controls"] if c["id"] == "STO-01")
     case = next(c for c in sto01["cases"] if "postgresql" in c["case"])
     assert "DATABASE_URL in the environment of pid" in case["evidence"]["store"], case
+
+
+def test_read_over_ssh_as_an_unprivileged_account(lab: Lab):
+    """`ssh://` targets: psql runs on the target as the audit account (an sshd of its own on
+    loopback, key login only); the password travels on the session's stdin, never in the
+    command line ssh sends."""
+    from aiaudit.hostfs import HostFS
+    from aiaudit.storage import pgread
+    from aiaudit.storage.pgread import PgDatabase, query
+    from selftests import unread_deploy as deploy
+
+    account = "aiaudit-pgaudit"  # not the account other tests' sshd admits
+    home = lab.base / "pgaudit-home"
+    home.mkdir(mode=0o755, exist_ok=True)
+    deploy.ensure_user(account, home)
+    shutil.chown(home, account)
+    saved = deploy.AUDITOR
+    deploy.AUDITOR = account
+    (lab.base / "ssh").mkdir(mode=0o755, exist_ok=True)
+    try:
+        login = deploy.start_sshd(lab.base / "ssh")
+    finally:
+        deploy.AUDITOR = saved
+    try:
+        fs = HostFS("ssh", "127.0.0.1", account, login.port, str(login.ssh_config),
+                    str(login.identity))
+        db = PgDatabase("open-webui", _socket_dsn(lab, "aiaudit_ro", "webui"), "test",
+                        app_password=lab.passwords["aiaudit_ro"])
+        rows = query(fs, db, "SELECT current_user AS u, count(*) AS n FROM chat "
+                     "GROUP BY 1")
+        assert rows == [{"u": "aiaudit_ro", "n": 3}], rows
+        sent = " ".join(fs.argv(pgread._script(db.dsn, "SELECT 1"), stdin=True))
+        assert lab.passwords["aiaudit_ro"] not in sent
+        with pytest.raises(pgread.CouldNotCheck, match="cannot execute INSERT in a read-only"):
+            # a write smuggled into the query text meets the read-only session
+            query(fs, db, "SELECT 1 AS x) s) q; INSERT INTO chat (id) VALUES ('x'); "
+                  "SELECT * FROM (SELECT * FROM (SELECT 1 AS x")
+    finally:
+        login.stop()
