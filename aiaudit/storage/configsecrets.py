@@ -145,6 +145,10 @@ def open_webui_key_files(fs: HostFS, data_dir: str, outside_only: bool = False) 
 
 
 def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
+    from aiaudit.storage.pgread import is_pg_url
+
+    if is_pg_url(state_dir):  # an app's PostgreSQL database: its config tables
+        return _pg_config_facts(ctx, app, state_dir)
     fs = HostFS.for_context(ctx)
     facts = ConfigFacts()
     facts.looked_for = config_globs(app)
@@ -164,6 +168,21 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
     _read_tables(ctx, app, state_dir, facts)
     _read_backups(ctx, app, state_dir, facts, set(outside),
                   {posixpath.basename(k) for k in own_keys})
+    return facts
+
+
+def _pg_config_facts(ctx: Any, app: str, dsn: str) -> ConfigFacts:
+    """The config tables of an app's PostgreSQL database (Open WebUI's `config` rows and
+    users' `api_key` kept in clear), read through SQL like a SQLite store's."""
+    from aiaudit.storage.locate import locate
+    from aiaudit.storage.pgstores import config_table_facts
+
+    facts = ConfigFacts(looked_for=["config tables of the database"])
+    store = next(s for s in locate(ctx)[0] if s.kind == "postgresql" and s.path == dsn)
+    found = config_table_facts(ctx, store)
+    facts.tables += found.tables
+    facts.findings.extend(found.findings)
+    facts.references.extend(found.references)
     return facts
 
 
