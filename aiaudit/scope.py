@@ -21,7 +21,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiaudit.config import AuditConfig
@@ -87,6 +87,10 @@ class Scope:
     users: tuple[str, ...] = ()
     units: tuple[str, ...] = ()
     ports: tuple[int, ...] = ()
+    # private local copies of the deployment's SQLite stores, made once per run and shared
+    # by every area (OpenClaw's state/openclaw.sqlite: supply chain reads its approvals row,
+    # storage its tables); {store path: LocalCopy} (aiaudit.storage.snapshot.shared_copy)
+    copies: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def roots_of(self, product: str) -> list[str]:
         return [r.path for r in self.roots if r.product == product]

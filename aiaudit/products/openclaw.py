@@ -677,15 +677,16 @@ def approvals_store(state_dir: str) -> str:
     return _state_store(state_dir)
 
 
-def read_exec_approvals(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024
-                        ) -> tuple[Any, str] | None:
+def read_exec_approvals(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024,
+                        copies: dict[str, Any] | None = None) -> tuple[Any, str] | None:
     """(the approvals document, where it was read) from the state store's row, or None when
     the store or the row is absent (then the legacy exec-approvals.json is the one).
-    The store is read through a private copy (never opened in place); errors raise
+    The store is read through a private copy (never opened in place), the run's shared one
+    when `copies` is the scope's cache (storage reads the same store); errors raise
     CouldNotCheck naming the store."""
     from aiaudit.status import CouldNotCheck
     from aiaudit.storage.locate import stat_paths
-    from aiaudit.storage.snapshot import copy_sqlite
+    from aiaudit.storage.snapshot import shared_copy
     from aiaudit.storage.sqlitefacts import DB_ERRORS, checkpoint, open_copy
 
     store = approvals_store(state_dir)
@@ -693,7 +694,7 @@ def read_exec_approvals(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024
     if store not in sizes:
         return None
     files = [(store, sizes[store])] + [(p, n) for p, n in sizes.items() if p != store]
-    copy = copy_sqlite(fs, files, limit, "openclaw-approvals")
+    copy = shared_copy(copies, fs, files, limit, "openclaw-approvals")
     try:
         conn = open_copy(copy.path, None)
         try:
