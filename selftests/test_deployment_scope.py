@@ -164,3 +164,24 @@ def test_aliases_and_deployment_overlapping_give_one_finding(tmp_path):
     envs = [f for f in facts.findings if f.location.endswith("/.env")]
     assert len(envs) == 1, facts.findings
     assert scope_for(ctx).closed
+
+
+def test_hermes_managed_dir_follows_the_processes_and_units_environment(tmp_path):
+    """HERMES_MANAGED_DIR set only in a running gateway's environment or in its unit's
+    `Environment=` replaces /etc/hermes for that home (hermes_cli/managed_scope.py
+    get_managed_dir), its profiles included; other homes keep the default."""
+    from aiaudit.config import AuditConfig
+    from aiaudit.scope import Scope, _hermes_managed, parse_processes
+
+    line = ("4242\thermes\t\t1\tHOME=/home/h\x01HERMES_MANAGED_DIR=/srv/policy\x01\t"
+            "/opt/hermes/bin/python3 /opt/hermes/bin/hermes gateway run")
+    (proc,) = parse_processes(line)
+    assert proc.hermes_managed == "/srv/policy" and "/home/h/.hermes" in proc.state_dirs
+    found = _hermes_managed([proc], HostFS("local"), ())
+    scope = Scope(HostFS("local"), AuditConfig(), True, ("/home/h",), hermes_managed=found)
+    assert scope.hermes_managed_dir("/home/h/.hermes")[0] == "/srv/policy"
+    assert scope.hermes_managed_dir("/home/h/.hermes/profiles/work")[0] == "/srv/policy"
+    assert "pid 4242" in scope.hermes_managed_dir("/home/h/.hermes")[1]
+    assert scope.hermes_managed_dir("/home/x/.hermes") == ("/etc/hermes", "")
+    empty = parse_processes(line.replace("/srv/policy", ""))
+    assert _hermes_managed(empty, HostFS("local"), ()) == ()  # empty: unset, as Hermes strips it

@@ -14,7 +14,7 @@ import functools
 import json
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import json5
@@ -529,6 +529,9 @@ class Sandbox:
     read_only_root: bool
     binds: tuple[str, ...]
     unset: tuple[str, ...] = ()
+    # the defaults govern some agent: always without a roster (the implicit main agent);
+    # with one, only when a listed agent has no sandbox of its own (sandboxes())
+    governs: bool = True
 
 
 def agent_ids(cfg: Config) -> list[str]:
@@ -603,11 +606,15 @@ def host_exec(host: str) -> bool:
 
 
 def sandboxes(cfg: Config) -> list[Sandbox]:
-    """The defaults, plus every agent whose entry overrides them."""
-    out = [sandbox(cfg)]
-    for agent in agent_ids(cfg):
-        if isinstance(_agent_entry(cfg, agent).get("sandbox"), dict):
-            out.append(sandbox(cfg, agent))
+    """The defaults, plus every agent whose entry overrides them. With an agent roster
+    (`agents.entries`, which onboarding writes with `main`), the roster's ids are the
+    agents there are (src/agents/agent-scope-config.ts listAgentIds: the implicit main
+    agent exists only without one), so the defaults govern an agent only when some entry
+    has no sandbox of its own (`governs`)."""
+    ids = agent_ids(cfg)
+    own = [a for a in ids if isinstance(_agent_entry(cfg, a).get("sandbox"), dict)]
+    out = [replace(sandbox(cfg), governs=not ids or len(own) < len(ids))]
+    out += [sandbox(cfg, agent) for agent in own]
     return out
 
 

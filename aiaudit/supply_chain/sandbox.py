@@ -63,6 +63,11 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
                          f"{prefix}workspaceAccess": box.workspace_access})
         if box.unset:
             rt.facts[f"{prefix}OpenClaw defaults applied"] = ", ".join(box.unset)
+        if not box.governs:  # every listed agent sets its own sandbox
+            rt.facts["agents.defaults.sandbox"] = (
+                "governs no agent: every agent of agents.entries sets its own sandbox "
+                f"({', '.join(openclaw.agent_ids(parsed))}; listAgentIds)")
+            continue
         if box.mode != "all":
             rt.gaps.append(f"{who}sandbox.mode is {box.mode!r}"
                            + (" (OpenClaw's default)" if "mode" in box.unset else "")
