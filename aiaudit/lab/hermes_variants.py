@@ -656,6 +656,58 @@ def managed_dir_unit(root: Path, llm: str | None) -> Variant:
     return v
 
 
+def managed_dir_missing(root: Path, llm: str | None) -> Variant:
+    """/etc/hermes pins docker and auto_prune 30 days (MANAGED_POLICY), but the gateway
+    unit's Environment=HERMES_MANAGED_DIR names /etc/hermes-none, which does not exist:
+    get_managed_dir then returns None without falling back to /etc/hermes, so the user's
+    own config (local, never pruned) runs. Checked with `hermes config get` under a
+    variable naming a missing dir."""
+    v, h = _new(root, "managed-dir-missing")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("terminal.backend", "local")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_011800_ad0016")
+    managed = v.root / "etc" / "hermes"
+    managed.mkdir(parents=True)
+    managed.chmod(0o755)
+    (managed / "config.yaml").write_text(MANAGED_POLICY)
+    (managed / "config.yaml").chmod(0o644)
+    v.managed_dir = managed
+    for where, want in ((managed, ("docker", "true")),  # the policy works where named
+                        (v.root / "etc" / "hermes-none", ("local", "false"))):
+        h.env["HERMES_MANAGED_DIR"] = str(where)
+        got = (_resolved(h, "terminal.backend"), _resolved(h, "sessions.auto_prune"))
+        if got != want:
+            raise LabError(f"HERMES_MANAGED_DIR={where}: Hermes resolves {got}, not {want}")
+    v.unit = {"name": "hermes-gateway", "env": {"HERMES_MANAGED_DIR": "/etc/hermes-none"}}
+    return v
+
+
+def profile_env_docker(root: Path, llm: str | None) -> Variant:
+    """A hardened default home (docker, auto_prune 30) and a profile `work` whose docker
+    backend is left only in its own .env (`hermes -p work config set terminal.backend
+    docker`, then `hermes -p work config unset terminal`)."""
+    v, h = _new(root, "profile-env-docker")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_011900_ad0017")
+    h("profile", "create", "work", "--no-alias")
+    for args in (("config", "set", "model.api_key", "${OPENAI_API_KEY}"),
+                 ("config", "set", "sessions.auto_prune", "true"),
+                 ("config", "set", "sessions.retention_days", "30"),
+                 ("config", "set", "terminal.backend", "docker"),
+                 ("config", "unset", "terminal")):
+        h("-p", "work", *args)
+    work = v.hermes_home / "profiles" / "work"
+    if "TERMINAL_ENV=docker" not in (work / ".env").read_text() or \
+            "terminal" in (work / "config.yaml").read_text():
+        raise LabError("profile-env-docker: the profile's backend is not in its .env only")
+    return v
+
+
 BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "fresh": fresh, "custom-home": custom_home, "profiles": profiles,
     "prune-365": prune_365, "prune-default-days": prune_default_days,
@@ -671,7 +723,8 @@ BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "ssh-backend": ssh_backend, "env-only-docker": env_only_docker,
     "env-only-docker-sock": env_only_docker_sock,
     "env-docker-terminal-section": env_docker_terminal_section,
-    "managed-dir-unit": managed_dir_unit,
+    "managed-dir-unit": managed_dir_unit, "managed-dir-missing": managed_dir_missing,
+    "profile-env-docker": profile_env_docker,
 }
 CHATS = ("custom-home", "profiles", "chat-secret-wal")
 
