@@ -408,8 +408,10 @@ _UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/sy
 
 
 def unit_settings(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """(unit, key, value) of every `Environment=` item (KEY=VALUE) and of `ExecStart=` (key
-    "ExecStart", the command line) of the deployment's units, drop-ins included."""
+    """(unit, key, value) of every `Environment=` item (KEY=VALUE), of the files its
+    `EnvironmentFile=` lines name (after them: systemd.exec, settings from these files
+    override Environment=; a `-` prefix makes a missing file fine) and of `ExecStart=`
+    (key "ExecStart", the command line) of the deployment's units, drop-ins included."""
     if not units:
         return []
     names = [u.removesuffix(".service") for u in units]
@@ -417,9 +419,10 @@ def unit_settings(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, st
     files += [f"/etc/systemd/system/{u}.service.d/*.conf" for u in names]
     words = " ".join(shlex.quote(f) if "*" not in f else f for f in files)
     _, out, _ = fs.run(f"for f in {words}; do [ -f \"$f\" ] && printf '#%s\\n' \"$f\" && "
-                       "grep -E '^[[:space:]]*(Environment|ExecStart)=' \"$f\"; done; true",
-                       timeout=30)
+                       "grep -E '^[[:space:]]*(Environment|EnvironmentFile|ExecStart)=' "
+                       "\"$f\"; done; true", timeout=30)
     found: list[tuple[str, str, str]] = []
+    env_files: list[tuple[str, str]] = []
     unit = ""
     for line in out.splitlines():
         if line.startswith("#"):
@@ -430,6 +433,11 @@ def unit_settings(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, st
         if directive == "ExecStart":
             found.append((unit, "ExecStart", rest.lstrip("-@:+!")))
             continue
+        if directive == "EnvironmentFile":
+            path = rest.strip().lstrip("-")
+            if path.startswith("/"):
+                env_files.append((unit, path))
+            continue
         try:
             items = shlex.split(rest)
         except ValueError:
@@ -437,6 +445,36 @@ def unit_settings(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, st
         for item in items:
             key, _, value = item.partition("=")
             found.append((unit, key, value))
+    return found + _environment_files(fs, env_files)
+
+
+def _environment_files(fs: HostFS, files: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(unit, key, value) of the KEY=VALUE lines of units' EnvironmentFile= files (the
+    first 64 KiB of each, one round trip; `#`/`;` comments skipped, quotes removed)."""
+    if not files:
+        return []
+    words = " ".join(shlex.quote(p) for _, p in dict.fromkeys(files))
+    _, out, _ = fs.run(f"for f in {words}; do [ -f \"$f\" ] && printf '\\001%s\\n' \"$f\" "
+                       "&& head -c 65536 \"$f\" && echo; done; true", timeout=30)
+    texts: dict[str, list[str]] = {}
+    current = None
+    for line in out.splitlines():
+        if line.startswith("\x01"):
+            current = texts.setdefault(line[1:], [])
+        elif current is not None:
+            current.append(line)
+    found: list[tuple[str, str, str]] = []
+    for unit, path in files:
+        for line in texts.get(path, []):
+            text = line.strip()
+            if not text or text.startswith(("#", ";")) or "=" not in text:
+                continue
+            key, _, value = text.removeprefix("export ").partition("=")
+            try:
+                value = " ".join(shlex.split(value))
+            except ValueError:
+                value = value.strip()
+            found.append((unit, key.strip(), value))
     return found
 
 

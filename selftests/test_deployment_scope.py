@@ -185,3 +185,35 @@ def test_hermes_managed_dir_follows_the_processes_and_units_environment(tmp_path
     assert scope.hermes_managed_dir("/home/x/.hermes") == ("/etc/hermes", "")
     empty = parse_processes(line.replace("/srv/policy", ""))
     assert _hermes_managed(empty, HostFS("local"), ()) == ()  # empty: unset, as Hermes strips it
+
+
+def test_unit_environment_file_settings_follow_environment_lines(tmp_path):
+    """EnvironmentFile= (what `openclaw gateway install` and most packaged units use) is
+    read: its KEY=VALUE lines come after the unit's Environment= items (systemd.exec: they
+    override them), a `-` prefix and a missing file are fine."""
+    from aiaudit.config import AuditConfig
+    from aiaudit.scope import Scope, _hermes_managed, unit_settings
+
+    env = tmp_path / "hermes.env"
+    env.write_text("# operator's settings\nHERMES_HOME=/srv/hermes\n"
+                   'HERMES_MANAGED_DIR="/srv/policy"\n; old\n')
+    unit_out = ("#/etc/systemd/system/hermes-gateway.service\n"
+                "Environment=HERMES_MANAGED_DIR=/etc/other\n"
+                f"EnvironmentFile=-{env}\n"
+                f"EnvironmentFile=-{tmp_path}/missing.env\n"
+                "ExecStart=/opt/hermes/bin/hermes gateway run\n")
+    local = HostFS("local")
+
+    class FS:
+        def run(self, cmd: str, timeout: float = 0) -> tuple[int, str, str]:
+            return (0, unit_out, "") if cmd.startswith("for f in /etc/systemd") \
+                else local.run(cmd, timeout=timeout)
+
+    got = unit_settings(FS(), ("hermes-gateway",))
+    assert got == [("hermes-gateway", "HERMES_MANAGED_DIR", "/etc/other"),
+                   ("hermes-gateway", "ExecStart", "/opt/hermes/bin/hermes gateway run"),
+                   ("hermes-gateway", "HERMES_HOME", "/srv/hermes"),
+                   ("hermes-gateway", "HERMES_MANAGED_DIR", "/srv/policy")]
+    found = _hermes_managed([], FS(), ("hermes-gateway",))
+    scope = Scope(local, AuditConfig(), True, (), hermes_managed=found)
+    assert scope.hermes_managed_dir("/srv/hermes")[0] == "/srv/policy"  # the file wins
