@@ -50,7 +50,7 @@ VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
             "tailnet-trusted-proxy", "sandbox-exec-yolo", "telegram-bot-token",
             "telegram-use-env", "maintenance-warn-7d", "main-sandbox-off",
             "approvals-auto-allow", "main-sandbox-all-defaults-off", "agent-added-inherits-off",
-            "audit-fix-lan-plaintext")
+            "audit-fix-lan-plaintext", "exec-yolo-main-host-sandbox")
 TELEGRAM_TOKEN = "7712345678:AAHf3kLm9Xq2Vb7Nc4Rt8Wz1Yd6Gj0Ks5Pe"  # made up for the lab
 LEGACY_KEY = "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"  # made up
 
@@ -385,6 +385,18 @@ def sandbox_exec_yolo(root: Path, llm: str) -> Path:
     exec even with a sandbox configured")."""
     home, env = _hardened_sandbox(root, "sandbox-exec-yolo", llm)
     st.oc(home, "exec-policy", "preset", "yolo", env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def exec_yolo_main_host_sandbox(root: Path, llm: str) -> Path:
+    """sandbox-exec-yolo, then the main agent's own tools.exec.host set back to sandbox
+    (docs/tools/exec.md: the configured exec host includes agent overrides): the global
+    gateway host governs no agent of the roster."""
+    home, env = _hardened_sandbox(root, "exec-yolo-main-host-sandbox", llm)
+    st.oc(home, "exec-policy", "preset", "yolo", env=env)
+    st.config_batch(home, [{"path": "agents.entries.main.tools.exec.host",
+                            "value": "sandbox"}], env=env)
     st._chmod_tree(_state(home), 0o700, 0o600)
     return home
 
