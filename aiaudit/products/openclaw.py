@@ -589,14 +589,20 @@ def sandbox(cfg: Config, agent: str | None = None) -> Sandbox:
 
 def exec_hosts(cfg: Config) -> dict[str, tuple[str, bool]]:
     """{"defaults" or agent id: (tools.exec.host, unset)}: the global value and every agent
-    entry that overrides it (`agents.entries.<id>.tools.exec.host`)."""
+    entry that overrides it (`agents.entries.<id>.tools.exec.host`; docs/tools/exec.md:
+    the configured host includes agent overrides). With an agent roster whose every entry
+    sets its own host, the global value governs no agent and is left out (listAgentIds:
+    no implicit main agent then)."""
     default = data()["sandbox"]["exec_host"]
     glob = cfg.get("tools", "exec", "host")
     out = {"defaults": (str(glob), False) if isinstance(glob, str) and glob else (default, True)}
-    for agent in agent_ids(cfg):
+    ids = agent_ids(cfg)
+    for agent in ids:
         own = dig(_agent_entry(cfg, agent), "tools", "exec", "host")
         if isinstance(own, str) and own:
             out[agent] = (own, False)
+    if ids and all(a in out for a in ids):
+        del out["defaults"]
     return out
 
 
