@@ -50,7 +50,8 @@ VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
             "tailnet-trusted-proxy", "sandbox-exec-yolo", "telegram-bot-token",
             "telegram-use-env", "maintenance-warn-7d", "main-sandbox-off",
             "approvals-auto-allow", "main-sandbox-all-defaults-off", "agent-added-inherits-off",
-            "audit-fix-lan-plaintext", "exec-yolo-main-host-sandbox")
+            "audit-fix-lan-plaintext", "exec-yolo-main-host-sandbox", "sandbox-all-rw-root",
+            "tailscale-serve")
 TELEGRAM_TOKEN = "7712345678:AAHf3kLm9Xq2Vb7Nc4Rt8Wz1Yd6Gj0Ks5Pe"  # made up for the lab
 LEGACY_KEY = "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"  # made up
 
@@ -398,6 +399,23 @@ def exec_yolo_main_host_sandbox(root: Path, llm: str) -> Path:
     st.config_batch(home, [{"path": "agents.entries.main.tools.exec.host",
                             "value": "sandbox"}], env=env)
     st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def sandbox_all_rw_root(root: Path, llm: str) -> Path:
+    """The hardened sandbox with agents.defaults.sandbox.docker.readOnlyRoot false."""
+    home, env = _hardened_sandbox(root, "sandbox-all-rw-root", llm)
+    st.config_batch(home, [{"path": "agents.defaults.sandbox.docker.readOnlyRoot",
+                            "value": False}], env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def tailscale_serve(root: Path, llm: str) -> Path:
+    """SecretRef onboarding on loopback, then gateway.tailscale.mode serve (tailnet only,
+    loopback bind: docs/gateway/config-gateway.md)."""
+    home, env = _ref_onboarded(root, "tailscale-serve", llm)
+    st.config_batch(home, [{"path": "gateway.tailscale.mode", "value": "serve"}], env=env)
     return home
 
 
