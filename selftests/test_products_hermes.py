@@ -229,3 +229,19 @@ def test_backend_left_in_dotenv_as_each_entry_point_takes_it(tmp_path, name, bac
         assert any(gap in g for g in rt.gaps), rt.gaps
     without_env = hermes_runtime(cfg, None, None)  # what SUP-05 read before: config only
     assert "local" in str(without_env.facts["terminal.backend"])
+
+
+def test_exp01_intent_takes_each_homes_own_managed_scope():
+    """EXP-01's intent reader gets the managed scope per home (the one HERMES_MANAGED_DIR
+    names for that home's processes): a policy that pins the API server's host to
+    loopback hardens only the home whose gateway loads it."""
+    home_a, home_b = "/srv/a/.hermes", "/srv/b/.hermes"
+    text = "platforms:\n  api_server:\n    enabled: true\n    extra:\n      host: 0.0.0.0\n" \
+           "      key: ${API_SERVER_KEY}\n"
+    files = {f"{home_a}/config.yaml": text, f"{home_b}/config.yaml": text}
+    policy = hermes.Managed("/srv/policy", "platforms:\n  api_server:\n    extra:\n"
+                            "      host: 127.0.0.1\n", None)
+    none = hermes.Managed("/etc/hermes")
+    intents = hermes_intents(files, lambda home: policy if home == home_a else none)
+    hosts = {i.source.split("/.hermes")[0]: i.bind for i in intents}
+    assert hosts == {"/srv/a": "127.0.0.1", "/srv/b": "0.0.0.0"}, intents
