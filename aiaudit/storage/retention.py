@@ -258,7 +258,7 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     if store.app == "hermes":
         from aiaudit.products import hermes
 
-        managed = hermes.managed_for(ctx)
+        managed = hermes.managed_for(ctx, hermes.home_of_store(store.path))
     facts = RetentionFacts(knob_for(fs, store, managed))
     facts.config_read = bool(facts.knob.where) and "missing" not in facts.knob.detail
     if store.kind in ("jsonl", "json"):
