@@ -148,19 +148,27 @@ def _port(url: str) -> int | None:
 
 
 @provider("storage_user_pairs", empty_reason="fewer than two [[users]] with credentials are "
-          "configured: STO-06 needs user A to plant a conversation and user B to try reading it")
+          "configured (STO-06 needs user A to plant a conversation and user B to try reading "
+          "it) and no store found holds accounts to judge from its rows")
 def _user_pairs(ctx: AuditContext) -> list[tuple[str, object]]:
-    from aiaudit.status import CouldNotCheck
+    """The configured user pair (the live check) and each Open WebUI store (who its rows
+    and settings let read whose chats)."""
+    from aiaudit.products import open_webui
     from aiaudit.storage.isolation import UserPair
     from aiaudit.storage.settings import settings_for
 
+    stores, _ = locate(ctx)
+    items: list[tuple[str, object]] = [
+        (s.case_id, s) for s in stores
+        if s.app == open_webui.APP and s.kind == "sqlite" and open_webui.is_db(s.path)]
     users = ctx.config.users
     if len(users) < 2:
-        return []
+        return items
     wanted = settings_for(ctx).chat_endpoint
     endpoints = [e for e in ctx.config.endpoints if wanted in (None, e.name)]
     if not endpoints:
-        raise CouldNotCheck(f"no [[endpoints]] entry named {wanted!r} ([storage] chat_endpoint)"
-                            if wanted else "no [[endpoints]] configured to plant a message")
+        return [*items, ("users", Unavailable(Status.ERROR, (
+            f"no [[endpoints]] entry named {wanted!r} ([storage] chat_endpoint)" if wanted
+            else "no [[endpoints]] configured to plant a message")))]
     pair = UserPair(users[0], users[1], endpoints[0])
-    return [(pair.case_id, pair)]
+    return [*items, (pair.case_id, pair)]
