@@ -179,3 +179,17 @@ def test_unit_settings_and_the_store_dirs_a_unit_names():
     dirs = {(app, path) for app, path, _ in locate._unit_store_dirs(ctx, scope)}
     assert dirs == {("langflow", "/srv/lf/config"), ("llm", "/srv/llm"),
                     ("langflow", "/srv/lf/venv/lib/python3.11/site-packages/langflow")}, dirs
+
+
+def test_raw_matches_stop_where_the_next_column_begins(tmp_path):
+    """In the freed cell of the deleted session's echoed answer the model's 48-character
+    copy of the key runs straight into createdDate ('...uK7' + '2026-12-03'): the raw
+    match is cut there (secrets.toml run_on), not reported as a 58-character key."""
+    from aiaudit.storage.secrets.engine import scan_bytes
+
+    db = states.flowise_api_deleted(tmp_path) / "database.sqlite"
+    data = db.read_bytes()
+    found = scan_bytes(data, str(db))
+    assert sorted(f.length for f in found) == [48, 56], [f.line() for f in found]
+    for f in found:
+        assert states.PLANTED.encode().startswith(data[f.offset:f.offset + f.length])
