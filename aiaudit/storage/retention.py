@@ -24,7 +24,13 @@ from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import Store
 from aiaudit.storage.snapshot import NeedsKey, opened_copy
-from aiaudit.storage.sqlitefacts import _as_epoch, data_age, free_pages, live_text
+from aiaudit.storage.sqlitefacts import (
+    _as_epoch,
+    data_age,
+    free_pages,
+    live_text,
+    wal_frames_with_text,
+)
 
 CONFIG_LIMIT = 1024 * 1024
 DAY = 86400.0
@@ -53,6 +59,7 @@ class RetentionFacts:
     no_history: str = ""  # why the store holds no conversation to date (then N/A)
     free_pages: int | None = None
     free_pages_with_text: int | None = None
+    wal_frames_with_text: int | None = None  # None: no WAL copied beside the store
 
 
 def _read_config(fs: Any, path: str) -> str | None:
@@ -262,7 +269,9 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
                                   "store, judged by the data of every table")
             age = data_age(opened.conn, columns)
             count = opened.conn.execute("PRAGMA freelist_count").fetchone()[0]
-            live = live_text(opened.conn) if count and opened.key is None else None
+            frames = opened.copy.wal_frames
+            live = live_text(opened.conn) if (count or frames) and opened.key is None \
+                else None
     except NeedsKey:
         raise CouldNotCheck(f"{store.path} is encrypted; give its key ([[storage.keys]] or "
                             "[storage] key_file) to check the data's retention") from None
@@ -286,4 +295,6 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     facts.free_pages = count
     plain = opened.key is None  # free pages of a SQLCipher copy are ciphertext
     facts.free_pages_with_text = free_pages(opened.copy.path, live).with_text if plain else 0
+    if frames is not None and plain:
+        facts.wal_frames_with_text = wal_frames_with_text(frames, live)
     return facts
