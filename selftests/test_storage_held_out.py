@@ -62,7 +62,8 @@ def audits() -> Iterator[tuple[Path, list[dict]]]:
                 'mount --bind "$1" /etc/systemd/system && shift && exec "$@"', "sh",
                 str(unit_dir), "sh", "-c"]
         yield base, [_audit(base, "open", open_homes), _audit(base, "closed", closed, NO_DAC),
-                     _audit(base, "units", [], bind, ("langflow", "n8n"))]
+                     _audit(base, "units", [], bind,
+                            ("langflow", "n8n", "langflow-dburl", "langflow-envfile"))]
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
