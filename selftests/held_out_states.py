@@ -20,6 +20,10 @@ apps wrote (selftests/test_storage_held_out.py audits them):
   config dir ~/.cache/langflow holds only secret_key. Here the recorded planted rows in a
   venv's site-packages/langflow/ (the venv as pyvenv.cfg and that dir only);
   langflow-pip-private the hardened rows there, langflow.db chmod 0600 by the operator;
+* langflow-venv: langflow-pip again, the audit naming only the venv (~/venv): the key
+  Langflow generated for that store is in ~/.cache/langflow/secret_key
+  (lfx/services/settings/auth.py get_secret_key: <config_dir>/secret_key, config_dir
+  ~/.cache/langflow by default), outside every dir the audit names;
 * langflow-unit / n8n-unit: deployments the audit knows by their systemd unit only; the
   unit's Environment= names the config dir (LANGFLOW_CONFIG_DIR, N8N_USER_FOLDER), its
   ExecStart the venv Langflow runs from;

@@ -53,7 +53,8 @@ def audits() -> Iterator[tuple[Path, list[dict]]]:
         open_homes = [states.flowise_api_deleted(base).parent, states.llm_symlinked(base),
                       states.flowise_symlinked(base), states.mlflow_api_deleted(base),
                       states.langflow_pip(base),
-                      states.langflow_pip(base, "langflow-pip-private", "hardened")]
+                      states.langflow_pip(base, "langflow-pip-private", "hardened"),
+                      states.langflow_pip(base, "langflow-venv") / "venv"]
         unread_deploy.ensure_user(unread_deploy.OWNER, base / "owner-home")
         closed = [states.langflow_foreign(base, unread_deploy.OWNER, "langflow-foreign", 0o755),
                   states.langflow_foreign(base, unread_deploy.OWNER, "langflow-closed", 0o700)]
@@ -194,3 +195,13 @@ def test_raw_matches_stop_where_the_next_column_begins(tmp_path):
     assert sorted(f.length for f in found) == [48, 56], [f.line() for f in found]
     for f in found:
         assert states.PLANTED.encode().startswith(data[f.offset:f.offset + f.length])
+
+
+def test_the_package_dirs_store_names_langflows_own_key(audits):
+    """With only the venv named, STO-04 of the store in the package dir reads and names the
+    secret_key Langflow keeps for it in ~/.cache/langflow of the home holding the venv."""
+    base, docs = audits
+    key = base / "langflow-venv" / "home" / ".cache" / "langflow" / "secret_key"
+    cases = _cases(docs, "STO-04", base / "langflow-venv")
+    assert any(str(key) in c["evidence"].get("the app's own key file (its mode: STO-05)", "")
+               for c in cases), cases

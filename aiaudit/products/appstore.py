@@ -97,6 +97,15 @@ class StoreApp:
         """Files relative to the state dir that may hold secrets (read by STO-04)."""
         return tuple(self._state().get("config_files", ()))
 
+    def pip_key_files(self, package_dir: str) -> list[str]:
+        """Where the app keeps its own key files when its store is in its pip package dir
+        (Langflow: the ~/.cache/langflow of the home holding the venv)."""
+        if not self.is_package_dir(package_dir):
+            return []
+        return [posixpath.normpath(posixpath.join(package_dir, rel, name))
+                for rel in self._state().get("pip_config_dirs", ())
+                for name in self.key_files()]
+
     def key_files(self) -> tuple[str, ...]:
         """The app's own generated key store (n8n's `config` with its encryptionKey): read
         and named by STO-04, not a literal secret in config (the app writes it and needs it
