@@ -21,7 +21,7 @@ from aiaudit.products import openclaw
 from aiaudit.redact import mask
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
-from aiaudit.storage.layouts import BY_APP
+from aiaudit.storage.layouts import BY_APP, FILE_KINDS
 from aiaudit.storage.secrets.engine import Finding, digest_of, scan_bytes, scan_text
 
 CONFIG_LIMIT = 1024 * 1024
@@ -292,7 +292,7 @@ def state_dir_archives(ctx: Any, app: str, state_dir: str) -> list[str]:
     stores, _ = locate(ctx)
     found: list[str] = []
     for store in stores:
-        if store.state_dir == state_dir and store.kind in ("sqlite", "jsonl", "json"):
+        if store.state_dir == state_dir and store.kind in FILE_KINDS:
             found += [b.file.path for b in find_backups(ctx, store)[0]]
     found += [s.path for s in standalone_backups(ctx) if s.state_dir == state_dir]
     return list(dict.fromkeys(p for p in found if not p.endswith(("-wal", "-journal"))))

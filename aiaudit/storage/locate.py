@@ -22,6 +22,7 @@ from aiaudit.status import CouldNotCheck
 from aiaudit.storage.layouts import (
     BY_APP,
     ENV_VARS,
+    FILE_KINDS,
     GENERIC_GLOBS,
     LAYOUTS,
     SQLITE_COPY_SUFFIXES,
@@ -439,7 +440,7 @@ def _denied_subdirs(fs: HostFS, dirs: list[str]) -> list[Access]:
 
 
 def _denied_files(fs: HostFS, stores: list[Store]) -> dict[str, Access]:
-    files = [f.path for s in stores if s.kind in ("sqlite", "jsonl", "json")
+    files = [f.path for s in stores if s.kind in FILE_KINDS
              for f in s.all_files]
     return {p: a for p, a in check_access(fs, files).items() if a.unreadable}
 

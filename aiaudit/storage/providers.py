@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiaudit.context import AuditContext
 from aiaudit.resources import Unavailable, provider
 from aiaudit.status import Status
+from aiaudit.storage.layouts import FILE_KINDS
 from aiaudit.storage.locate import locate, locate_all
 
 
@@ -62,7 +63,7 @@ def _at_rest(ctx: AuditContext) -> list[tuple[str, object]]:
           "target (database servers are checked through STO-01/05/08)")
 def _file_stores(ctx: AuditContext) -> list[tuple[str, object]]:
     stores, _ = locate(ctx)
-    return _or_proof(ctx, [(s.case_id, s) for s in stores if s.kind in ("sqlite", "jsonl", "json")]
+    return _or_proof(ctx, [(s.case_id, s) for s in stores if s.kind in FILE_KINDS]
                      + _unreadable(ctx, "conversation stores"), "file-based conversation store")
 
 
@@ -85,7 +86,7 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
     stores, dirs = locate(ctx)
     sources = []
     for store in stores:
-        if store.kind not in ("sqlite", "jsonl", "json"):
+        if store.kind not in FILE_KINDS:
             continue
         source = store_source(store)
         known = {f.path for f in source.files}

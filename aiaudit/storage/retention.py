@@ -184,15 +184,28 @@ def _times(node: Any, depth: int = 0) -> list[float]:
     return out
 
 
+def _csv_records(text: str) -> list[dict[str, str]]:
+    """The rows of a CSV history (Gradio's flagged datasetN.csv: a header row, `timestamp`
+    last) as records keyed by the header, for the record-time keys to date them."""
+    import csv
+    import io
+
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, [])
+    return [dict(zip(header, row, strict=False)) for row in rows]
+
+
 def _record_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
-    """JSON(L) history dated by its records' own timestamps, never by file times."""
+    """JSON(L) and CSV history dated by its records' own timestamps, never by file times."""
     oldest: float | None = None
     where = ""
     dated = 0
     for info in store.files:
         text = read_head(fs, info.path, JSON_READ_LIMIT).decode("utf-8", "replace")
         docs: list[Any] = []
-        if store.kind == "jsonl":
+        if store.kind == "csv":
+            docs = _csv_records(text)
+        elif store.kind == "jsonl":
             for line in text.splitlines():
                 try:
                     docs.append(json.loads(line))
@@ -244,7 +257,7 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
         managed = hermes.managed_for(ctx)
     facts = RetentionFacts(knob_for(fs, store, managed))
     facts.config_read = bool(facts.knob.where) and "missing" not in facts.knob.detail
-    if store.kind in ("jsonl", "json"):
+    if store.kind in ("jsonl", "json", "csv"):
         facts.files = len(store.files)
         return _record_ages(fs, store, facts)
     try:
