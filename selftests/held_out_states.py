@@ -168,6 +168,25 @@ def _langflow_moved(root: Path, label: str, rows: str, rel: str) -> tuple[Path, 
     return venv, config, store
 
 
+# a made-up key of the OpenAI shape, as an operator writes one into the env file
+ENVFILE_KEY = "sk-proj-" + "Env5F1leKq8Wz3Xc6Vb9Nm2Lk4Jh7Gf0Ds" + "Ap1Oi9Uy3Tr6Eq"
+
+
+def _envfile_key(root: Path, unit_dir: Path) -> None:
+    """langflow-envfile-key: as langflow-envfile, with a provider key in the env file the
+    unit passes with --env-file (Langflow exports it into its environment)."""
+    venv, cfg, store = _langflow_moved(root, "langflow-envfile-key", "hardened",
+                                       "store/flows.db")
+    env_file = root / "langflow-envfile-key" / "langflow.env"
+    env_file.write_text(f"LANGFLOW_CONFIG_DIR={cfg}\nLANGFLOW_DATABASE_URL=sqlite:///{store}\n"
+                        f"OPENAI_API_KEY={ENVFILE_KEY}\n")
+    env_file.chmod(0o600)
+    (unit_dir / "langflow-envfile-key.service").write_text(
+        "[Unit]\nDescription=Langflow\n\n[Service]\nUser=root\n"
+        f"ExecStart={venv}/bin/langflow run --env-file={env_file}\n"
+        "\n[Install]\nWantedBy=multi-user.target\n")
+
+
 def units(root: Path) -> Path:
     """The unit dir of langflow-unit, n8n-unit, langflow-dburl and langflow-envfile (bound
     over /etc/systemd/system)."""
@@ -184,6 +203,7 @@ def units(root: Path) -> Path:
     env_file.write_text(f"LANGFLOW_CONFIG_DIR={cfg}\nLANGFLOW_DATABASE_URL=sqlite:///{store}\n"
                         "LANGFLOW_AUTO_LOGIN=false\n")
     env_file.chmod(0o600)
+    _envfile_key(root, unit_dir)
     (unit_dir / "langflow-envfile.service").write_text(
         "[Unit]\nDescription=Langflow\n\n[Service]\nUser=root\n"
         f"ExecStart={venv}/bin/langflow run --host 127.0.0.1 --env-file {env_file}\n"

@@ -64,7 +64,8 @@ def audits() -> Iterator[tuple[Path, list[dict]]]:
                 str(unit_dir), "sh", "-c"]
         yield base, [_audit(base, "open", open_homes), _audit(base, "closed", closed, NO_DAC),
                      _audit(base, "units", [], bind,
-                            ("langflow", "n8n", "langflow-dburl", "langflow-envfile"))]
+                            ("langflow", "n8n", "langflow-dburl", "langflow-envfile",
+                             "langflow-envfile-key"))]
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

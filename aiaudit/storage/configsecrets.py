@@ -170,6 +170,12 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
     facts.looked_for = config_globs(app)
     own_keys = _own_key_files(app, state_dir)
     outside = _product_configs(fs, app, state_dir)
+    # the env file a unit's command line loads for this state dir (`langflow run
+    # --env-file`): its settings are the app's environment (aiaudit.storage.locate)
+    from aiaudit.storage.locate import locate
+
+    locate(ctx)
+    outside += ctx.cached("storage:unit-env-files", dict).get(state_dir, [])
     for path in dict.fromkeys(config_files(fs, app, state_dir) + outside):
         try:
             data = read_head(fs, path, CONFIG_LIMIT)

@@ -238,7 +238,10 @@ def _unit_store_dirs(ctx: Any, scope: Scope) -> list[tuple[str, ...]]:
                 venvs.setdefault(posixpath.dirname(bindir), unit)
             per_unit[unit] += _env_file_settings(scope.fs, unit, value, apps)
     out: list[tuple[str, ...]] = []
+    env_files = ctx.cached("storage:unit-env-files", dict)  # state dir -> env files it loads
     for items in per_unit.values():
+        loaded = sorted({by.split(" in ", 1)[1].split(" (`", 1)[0] for _, _, by in items
+                         if " (`" in by})
         for key, value, found_by in items:
             if key in envs and value.startswith("/"):
                 layout = envs[key]
@@ -248,6 +251,10 @@ def _unit_store_dirs(ctx: Any, scope: Scope) -> list[tuple[str, ...]]:
             elif key in urls and (path := urls[key].sqlite_path(value)):
                 out.append((urls[key].app, posixpath.dirname(path), found_by,
                             posixpath.basename(path)))
+            else:
+                continue
+            for env_file in loaded:  # STO-04 reads the env file the app loads with it
+                env_files.setdefault(out[-1][1], []).append(env_file)
     for app, path, _ in _pip_package_dirs(scope.fs, list(venvs)):
         venv = next(v for v in venvs if path.startswith(v + "/"))
         out.append((app, path, f"the package dir of a pip install in {venv}, which unit "
