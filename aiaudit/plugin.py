@@ -215,6 +215,11 @@ def _add_also_seen(ctx: AuditContext, info: RunInfo) -> None:
 
     try:
         info.also_seen = also_seen(scope_for(ctx))
+        if ctx.computed("storage:locate"):  # database servers storage left out of its cases
+            from aiaudit.storage.locate import locate_all
+
+            info.also_seen += [{"kind": "database server", "product": s.app, "where": s.path,
+                                "found_by": s.found_by} for s in locate_all(ctx).outside]
     except Exception as exc:  # the report is always written; the gap is said
         info.notes.append(f"What else runs on the host (outside [deployment]) could not be "
                           f"listed: {type(exc).__name__}: {exc}")

@@ -296,3 +296,16 @@ def test_read_over_ssh_as_an_unprivileged_account(lab: Lab):
                   "SELECT * FROM (SELECT * FROM (SELECT 1 AS x")
     finally:
         login.stop()
+
+
+def test_closed_scope_without_a_database_app_leaves_the_cluster_out(lab: Lab):
+    """A `[deployment]` naming only a data dir whose app keeps no history in PostgreSQL:
+    the PostgreSQL server running beside it is another deployment's, listed as "also seen
+    on the host", never judged (stores13 saw an audit naming only a venv judge it)."""
+    doc = _audit(lab, "no-database-app", "")
+    judged = [c["case"] for c in doc["controls"] for c in c["cases"]
+              if c["case"].startswith("postgres") or "pgdata" in c["case"]]
+    assert judged == []
+    seen = [s for s in doc["also_seen"] if s["kind"] == "database server"]
+    assert [s["where"] for s in seen] == [str(lab.cluster.data)], (doc["also_seen"],
+                                                                   doc["notes"])

@@ -42,13 +42,13 @@ def _runs_store(settings: list[tuple[str, str, str]], unit: str, store: Any) -> 
 
 def unit_env(ctx: Any, store: Any) -> tuple[dict[str, str], str]:
     """The `Environment=` of the deployment's units that run this store, and their names."""
-    from aiaudit.scope import scope_for, unit_settings
+    from aiaudit.scope import scope_for
+    from aiaudit.storage.locate import scope_unit_settings
 
     scope = scope_for(ctx)
     if not scope.units:
         return {}, ""
-    settings = ctx.cached("storage:unit-settings",
-                          lambda: unit_settings(scope.fs, scope.units))
+    settings = scope_unit_settings(ctx, scope)
     units = [u for u in dict.fromkeys(u for u, _, _ in settings)
              if _runs_store(settings, u, store)]
     env = {k: v for u, k, v in settings if u in units and k != "ExecStart"}

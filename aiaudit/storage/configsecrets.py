@@ -183,10 +183,10 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
     outside = _product_configs(fs, app, state_dir, managed)
     # the env file a unit's command line loads for this state dir (`langflow run
     # --env-file`): its settings are the app's environment (aiaudit.storage.locate)
-    from aiaudit.storage.locate import locate
+    from aiaudit.storage.locate import locate, unit_env_files
 
     locate(ctx)
-    outside += ctx.cached("storage:unit-env-files", dict).get(state_dir, [])
+    outside += unit_env_files(ctx).get(state_dir, [])
     for path in dict.fromkeys(config_files(fs, app, state_dir) + outside):
         try:
             data = read_head(fs, path, CONFIG_LIMIT)

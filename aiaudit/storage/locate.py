@@ -210,6 +210,20 @@ def _candidate_dirs(ctx: Any, scope: Scope) -> list[tuple[str, ...]]:
     return candidates
 
 
+def scope_unit_settings(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
+    """(unit, key, value) of the scope's units: Environment=, EnvironmentFile= items and
+    ExecStart (read once per run)."""
+    from aiaudit.scope import unit_settings
+
+    return ctx.cached("storage:unit-settings", lambda: unit_settings(scope.fs, scope.units))
+
+
+def unit_env_files(ctx: Any) -> dict[str, list[str]]:
+    """{state dir: the env files a unit's command line has its app load} (`langflow run
+    --env-file`), filled by storage discovery as it reads the units."""
+    return ctx.cached("storage:unit-env-files", dict)
+
+
 def _unit_store_dirs(ctx: Any, scope: Scope) -> list[tuple[str, ...]]:
     """(app, state dir, found_by[, store file name]) of the store apps the deployment's
     units run: the dir their `Environment=` names (LANGFLOW_CONFIG_DIR, N8N_USER_FOLDER's
@@ -221,7 +235,6 @@ def _unit_store_dirs(ctx: Any, scope: Scope) -> list[tuple[str, ...]]:
     frameworks' state envs (Hermes, OpenClaw, Open WebUI): a unit-only scope found no
     store of these apps."""
     from aiaudit.products.appstore import store_apps
-    from aiaudit.scope import unit_settings
 
     if not scope.units:
         return []
@@ -230,8 +243,7 @@ def _unit_store_dirs(ctx: Any, scope: Scope) -> list[tuple[str, ...]]:
     urls = {a.db_url_env(): a for a in apps.values() if a.db_url_env()}
     per_unit: dict[str, list[tuple[str, str, str]]] = {}
     venvs: dict[str, str] = {}
-    for unit, key, value in ctx.cached("storage:unit-settings",
-                                       lambda: unit_settings(scope.fs, scope.units)):
+    for unit, key, value in scope_unit_settings(ctx, scope):
         per_unit.setdefault(unit, []).append((key, value, f"env {key} of unit {unit}"))
         if key == "ExecStart" and value.split():
             exe = value.split()[0]
@@ -240,7 +252,7 @@ def _unit_store_dirs(ctx: Any, scope: Scope) -> list[tuple[str, ...]]:
                 venvs.setdefault(posixpath.dirname(bindir), unit)
             per_unit[unit] += _env_file_settings(scope.fs, unit, value, apps)
     out: list[tuple[str, ...]] = []
-    env_files = ctx.cached("storage:unit-env-files", dict)  # state dir -> env files it loads
+    env_files = unit_env_files(ctx)
     for items in per_unit.values():
         loaded = sorted({by.split(" in ", 1)[1].split(" (`", 1)[0] for _, _, by in items
                          if " (`" in by})
@@ -424,6 +436,8 @@ class Located:
     searched: int = 0  # candidate dirs whose absence or presence was established
     present: int = 0  # of them, readable dirs that were listed
     missing: list[tuple[str, str, str]] = field(default_factory=list)  # app, dir, reason
+    outside: list[Store] = field(default_factory=list)  # database servers a closed scope
+    # leaves out: listed as "also seen on the host", never judged
 
     def proof(self) -> str:
         """Why "none found" holds: every candidate place was either absent or listed."""
@@ -495,12 +509,12 @@ def locate_all(ctx: Any) -> Located:
                 if f.path in denied:
                     unreadable.append((store.app, denied[f.path], f"store file of {store.path}"))
         from aiaudit.storage.dbservers import database_servers
-
-        servers = database_servers(fs)
-        stores += servers
         from aiaudit.storage.pgstores import pg_stores
 
-        stores += pg_stores(ctx)
+        app_databases = pg_stores(ctx)
+        servers, outside = _scoped_servers(scope, database_servers(fs), app_databases)
+        stores += servers
+        stores += app_databases
         known = {d.path for d in dirs}
         dirs += [StateDir(s.app, s.state_dir, s.found_by) for s in servers
                  if s.state_dir not in known]
@@ -519,9 +533,26 @@ def locate_all(ctx: Any) -> Located:
                 continue  # reported once as unreadable, or a home above found state dirs
             dirs.append(StateDir("configured", path, configured[path], empty=a.ok))
         return Located(stores, dirs, unreadable, len(access),
-                       len({item[1] for item in readable}), _missing_stores(stores, dirs))
+                       len({item[1] for item in readable}), _missing_stores(stores, dirs),
+                       outside)
 
     return ctx.cached("storage:locate", compute)
+
+
+def _scoped_servers(scope: Scope, servers: list[Store], app_databases: list[Store]
+                    ) -> tuple[list[Store], list[Store]]:
+    """(database servers judged, servers left outside a closed scope). An open scope judges
+    every server running on the target; a closed one only those it names (their data dir
+    in its dirs) and, where one of its apps keeps history in PostgreSQL, the PostgreSQL
+    servers: another deployment's cluster on the same host is "also seen", not judged."""
+    if not scope.closed:
+        return servers, []
+    kept, outside = [], []
+    for server in servers:
+        mine = scope.owns_path(server.state_dir) or (
+            server.kind == "postgres" and any(d.kind == "postgresql" for d in app_databases))
+        (kept if mine else outside).append(server)
+    return kept, outside
 
 
 def _missing_stores(stores: list[Store], dirs: list[StateDir]) -> list[tuple[str, str, str]]:
