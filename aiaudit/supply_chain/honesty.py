@@ -21,7 +21,7 @@ from aiaudit.supply_chain.findings import Finding, excerpt
 from aiaudit.supply_chain.frontmatter import Manifest
 from aiaudit.supply_chain.model import Skill
 from aiaudit.supply_chain.review import own_dotenv, sort_findings, text_files
-from aiaudit.supply_chain.textctx import TextFile, in_pattern_literal
+from aiaudit.supply_chain.textctx import MD_COMMENT, TextFile, in_pattern_literal
 
 FAIL_AT = "medium"
 
@@ -140,10 +140,21 @@ PREFILTERED = (_PASSWORD_NEAR, _PASTE_HOST,
                *_BIN_USE.values())
 
 
+def _comment_bodies(tf: TextFile) -> Iterator[tuple[re.Match[str], str]]:
+    """HTML comments and Markdown's `[//]: # (...)` comments: text the page never shows."""
+    for match in re.finditer(r"<!--(.*?)(?:-->|$)", tf.text, re.S):
+        yield match, match.group(1)
+    if "]:" in tf.text:
+        for match in re.finditer(r"(?m)^ {0,3}\[.*$", tf.text):
+            hidden = MD_COMMENT.match(match.group(0))
+            if hidden:
+                yield match, next(g for g in hidden.groups() if g is not None)
+
+
 def _comment_findings(tf: TextFile) -> list[Finding]:
     out = []
-    for match in re.finditer(r"<!--(.*?)(?:-->|$)", tf.text, re.S):
-        body = " ".join(match.group(1).split())
+    for match, hidden in _comment_bodies(tf):
+        body = " ".join(hidden.split())
         if not body or _BENIGN_COMMENT.match(body) or len(body.split()) < 4:
             continue
         line = tf.line_of(match.start())
@@ -327,7 +338,7 @@ def hidden_instructions(tf: TextFile) -> list[Finding]:
     out = invisible_unicode(tf)
     if tf.lang != "markdown":
         return out
-    if "<" in tf.text:
+    if "<" in tf.text or "]:" in tf.text:
         out += _comment_findings(tf)
     out += _fake_prerequisites(tf)
     return out
@@ -904,7 +915,7 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
                     tf.text_at(match.start()), match.start() - tf.text.rfind(
                         "\n", 0, match.start()) - 1):
                 continue
-            word = match.group(0).strip(" /'\"`(~").lower()
+            word = _HOME_PREFIX.sub("", match.group(0).strip(" /'\"`(~").lower())
             if word and word in lowered_md or own_dotenv(match.group(0),
                                                           tf.text_at(match.start())):
                 continue
@@ -1005,6 +1016,7 @@ def _outside_writes(tf: TextFile) -> Iterator[tuple[int, str, str]]:
 # Where a write changes how the user's shell, the agent or the system behaves (and what a
 # skill's own data file never is): rc and profile files, the agent's instruction and memory
 # files, keys, /etc, autostart and services, git hooks, cron, an app's config or secrets.
+_HOME_PREFIX = re.compile(r"^(?:\$\{?home\}?|~)/")  # $HOME/.ssh is the ~/.ssh SKILL.md names
 _SENSITIVE_WRITE = re.compile(
     r"(?i)\.(?:bash|zsh|ksh|fish)?rc\b|\.(?:bash_|z)?(?:profile|login|zshenv)\b|"
     r"\b(?:SOUL|MEMORY|AGENTS|HEARTBEAT|IDENTITY|USER|TOOLS|CLAUDE|BOOTSTRAP|GEMINI)\.md\b|"

@@ -201,6 +201,10 @@ def pinning_problems(server: McpServer) -> list[str]:
     args = list(server.args)
     if base in ("pnpm", "yarn", "bun") and args[:1] in (["dlx"], ["x"]):
         base, args = f"{base} {args[0]}", args[1:]
+    elif base == "npm" and args[:1] in (["exec"], ["x"]):  # `npm exec --yes pkg` is npx
+        base, args = "npm exec", args[1:]
+    elif base == "deno" and args[:1] in (["run"], ["x"]):
+        return _deno_pinning(args[1:])
     elif base == "uv" and args[:2] == ["tool", "run"]:
         base, args = "uvx", args[2:]
     elif base == "pipx" and args[:1] == ["run"]:
@@ -224,6 +228,20 @@ def pinning_problems(server: McpServer) -> list[str]:
         yes = " -y" if any(a in ("-y", "--yes") for a in args) else ""
         return [f"`{base}{yes} {spec}` is not pinned to an exact version"]
     return []
+
+
+_DENO_PINNED = re.compile(r"^(?:(?:jsr|npm):(@[^/\s]+/)?[^@\s/]+@v?\d+\.\d+\.\d+(?:-[\w.]+)?(?:/\S*)?|"
+                          r"https://\S+@v?\d+\.\d+\.\d+\S*|[./]\S*)$")
+
+
+def _deno_pinning(args: list[str]) -> list[str]:
+    """`deno run [flags] SPEC`: a jsr:/npm: specifier with an exact version, a versioned
+    URL or a local file is pinned; `jsr:@x/y` or `npm:pkg@^1` is not."""
+    spec = next((a for a in args if not a.startswith("-")), None)
+    if spec is None:
+        return ["`deno run` without a module"]
+    return [] if _DENO_PINNED.match(spec) else [f"`deno run {spec}` is not pinned to an exact "
+                                                "version"]
 
 
 def literal_secrets(server: McpServer) -> list[str]:

@@ -361,6 +361,10 @@ def _replay(seen: list[re.Match[str]], source: Iterator[re.Match[str]]
 
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*([\w+-]*)")
+# Markdown's comment idiom: a link reference definition no text uses renders as nothing
+# (`[//]: # (hidden text)`, `[comment]: <> "hidden text"`); group 1 is the hidden text.
+MD_COMMENT = re.compile(r"^ {0,3}\[(?://|#|comment|_|-+)\]:\s*(?:#|<>)\s*"
+                        r"(?:\((.*)\)|\"(.*)\"|'(.*)')\s*$", re.I)
 
 
 def _markdown_contexts(text: str, frontmatter_end: int) -> list[str]:
@@ -382,7 +386,7 @@ def _markdown_contexts(text: str, frontmatter_end: int) -> list[str]:
             if line.strip().startswith(fence[0] * len(fence)) and line.strip(fence[0] + " ") == "":
                 fence = None
             continue
-        if in_comment or "<!--" in line:
+        if in_comment or "<!--" in line or line.startswith("[") and MD_COMMENT.match(line):
             contexts.append("html-comment")
             opened = line.rfind("<!--")
             closed = line.rfind("-->")
