@@ -230,7 +230,8 @@ def pinning_problems(server: McpServer) -> list[str]:
     return []
 
 
-_DENO_PINNED = re.compile(r"^(?:(?:jsr|npm):(@[^/\s]+/)?[^@\s/]+@v?\d+\.\d+\.\d+(?:-[\w.]+)?(?:/\S*)?|"
+_DENO_PINNED = re.compile(r"^(?:(?:jsr|npm):(@[^/\s]+/)?[^@\s/]+@v?\d+\.\d+\.\d+(?:-[\w.]+)?"
+                          r"(?:/\S*)?|"
                           r"https://\S+@v?\d+\.\d+\.\d+\S*|[./]\S*)$")
 
 

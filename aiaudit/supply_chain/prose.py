@@ -136,7 +136,8 @@ HIDE_INTL = re.compile(
     r"(?:nada )?(?:al|a la) usuari[oa]\b|\bsin (?:avisar|informar|decir\w*)\b[^.\n]{0,20}"
     r"usuari[oa]\b|\bne (?:dis|dites|mentionne[zs]?|préviens|prévenez) (?:rien )?(?:à|a) "
     r"l'utilisat(?:eur|rice)\b|\bsans (?:prévenir|informer|avertir|le dire à)\b[^.\n]{0,20}"
-    r"utilisat(?:eur|rice)\b|\bnão (?:diga|conte|informe|mencione|avise) (?:nada )?(?:ao|à|o|a) usuári[oa]"
+    r"utilisat(?:eur|rice)\b|\bnão (?:diga|conte|informe|mencione|avise) (?:nada )?"
+    r"(?:ao|à|o|a) usuári[oa]"
     r"\b|\bnon (?:dire|dirlo|informare|menzionare) (?:nulla )?all'utente\b|"
     r"(?:不要|别|不必|无需|無需|不用)(?:告诉|告訴|通知|提醒|让|讓)(?:用户|用戶|使用者)|"
     r"(?:不要|别)让(?:用户|用戶)知道|"
@@ -309,7 +310,8 @@ def _sink(sentence: str) -> re.Match[str] | None:
 # "Never print, upload or paste .env", "do not read or send the private key": the sink verb
 # forbidden, not ordered ("never forget to send" still orders it).
 _NEGATED = re.compile(r"(?i)\b(?:never|do not|don't|must not|should not|shouldn't|may not|"
-                      r"cannot|can't|won't|will not)\s+((?:\w+,?\s+(?:or\s+|and\s+|nor\s+)?){0,3})$")
+                      r"cannot|can't|won't|will not)\s+"
+                      r"((?:\w+,?\s+(?:or\s+|and\s+|nor\s+)?){0,3})$")
 _NOT_NEGATING = re.compile(r"(?i)\b(?:forget|fail|skip|omit|hesitate|neglect|stop|miss)\b")
 # A public key is meant to be shared (`gh ssh-key add ~/.ssh/id_ed25519.pub`).
 _PUBLIC_KEY = re.compile(r"[\w./~$-]*\.pub\b|\bknown_hosts\b|\bpublic (?:half|key)\b")
