@@ -350,6 +350,9 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"create_connection)\s*\(|\bsmtplib\b|\bftplib\b|\bfetch\s*\(|\baxios\b|"
         r"\bhttps?\.(?:request|get)\s*\(|XMLHttpRequest|\bnet\.(?:connect|Socket|"
         r"createConnection)\b|\bnew\s+WebSocket\b|\bgot\s*\(|"
+        # a Node client module used where it is required (what folding writes out)
+        r"\brequire\(\s*['\"](?:node:)?(?:https?|net|tls|dgram|http2)['\"]\s*\)\s*\.\s*"
+        r"(?:request|get|connect|createConnection|createSocket)\s*\(|"
         # Go, Ruby, Rust, Java/.NET clients
         r"\bhttp\.(?:Post|PostForm|Head|NewRequest\w*)\s*\(|\bnet\.(?:Dial\w*|Lookup\w+)\s*\(|"
         r"\bNet::HTTP\b|\bURI\.open\b|\bopen-uri\b|\bHTTParty\b|\bFaraday\b|"
