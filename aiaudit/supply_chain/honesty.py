@@ -1327,6 +1327,8 @@ def concealed_behaviour(skill: Skill) -> list[Finding]:
                                f"{f.rule}, which the description never mentions"))
             continue
         how = _CONCEALED.get(f.context)
+        if how is None and f.rule == "decode-exec" and f.context == "code":
+            how = "decoded"  # the code runs a payload it carries encoded: hidden by design
         if how is None or f.severity not in ("high", "critical") or (f.file, f.line) in seen:
             continue
         seen.add((f.file, f.line))

@@ -139,6 +139,20 @@ LINE_RULES: tuple[Rule, ...] = (
           r"Buffer\.from\s*\([^)]*['\"](?:base64|hex)['\"])",
           "evaluates decoded JavaScript", ("js", "text", "markdown"),
           anchors=("atob", "unescape", "decodeuri", "fromcharcode", "base64", "hex")),
+    # text reversed, rot13'd by tr or spelled in printf escapes, then run by a shell
+    _rule("decode-exec", "critical",
+          rf"\|\s*rev\s*\|\s*{_SH}|\|\s*tr\s+['\"]?(?:A-Za-z|a-zA-Z|\[:\w+:\])['\"]?\s+['\"]?[A-Za-z]"
+          rf"[^|\n]*\|\s*{_SH}|\beval\s+[\"']?\$\(\s*printf\s+['\"]?%b|"
+          rf"\bprintf\s+['\"][^'\"\n]*\\(?:x[0-9a-fA-F]{{2}}|[0-7]{{3}})[^'\"\n]*['\"]\s*\|\s*{_SH}",
+          "decodes reversed, rot13'd or escaped text and runs it in a shell",
+          ("shell", "text", "markdown", "code"), anchors=("rev", "tr ", "printf")),
+    # PowerShell: downloaded text run through a script block or a command held in a variable
+    _rule("download-exec", "critical",
+          r"(?s)\b(?:iwr|irm|invoke-webrequest|invoke-restmethod|downloadstring)\b.{0,400}?"
+          r"\[scriptblock\]::create\s*\(|&\s*\$\w+\s*\(?\s*\(\s*new-object\s+(?:system\.)?"
+          r"net\.webclient\s*\)\s*\.\s*downloadstring\b",
+          "runs downloaded PowerShell through [ScriptBlock]::Create or a command variable",
+          ("powershell", "text", "markdown"), anchors=("scriptblock", "downloadstring")),
     _rule("decode-exec", "critical",
           r"(?s)FromBase64String\s*\(.{0,600}?(?:\biex\b|\bInvoke-Expression\b)\s*\(?\s*\$",
           "decodes Base64 and runs the text with Invoke-Expression a few lines on",

@@ -61,7 +61,8 @@ DESCRIPTIVE_HEADING = re.compile(
     r"threat|\bioc|malicious|suspicious|attack|never do|anti-?pattern|do not run|what to flag|"
     r"how .{0,40}works?\b|anatomy|case stud|incident|post-?mortem|analysis|write-?up|campaign|"
     r"explained|\bttps?\b|payload|exploit|vulnerab|\bcve-|known.{0,20}(bad|abuse)|"
-    r"stealer|backdoor|malware|phishing|tool poisoning|prompt injection)")
+    r"stealer|backdoor|malware|phishing|tool poisoning|prompt injection|"
+    r"what (?:\w+ ){0,3}(?:flags|catches|finds|checks for)\b|\bflagged\b|\bchecks? for\b)")
 DESCRIPTIVE_LEAD = re.compile(
     r"(?i)(examples? of (a )?(malicious|bad|suspicious|attack)|malicious|red flags?|never run|"
     r"do not run|don't run|patterns?\b|\bflag (it|this|that|code|skills?|any|lines?)|"
