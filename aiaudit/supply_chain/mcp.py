@@ -221,7 +221,7 @@ def pinning_problems(server: McpServer) -> list[str]:
     if spec is None:
         return [f"`{base}` without a package"]
     if base in ("uvx", "pipx"):
-        if "==" in spec or re.search(r"@\d+\.\d+", spec):
+        if "==" in spec or re.search(r"@\d+\.\d+", spec) or _GIT_PINNED.search(spec):
             return []
         return [f"`{base} {spec}` is not pinned (use {spec}==X.Y.Z)"]
     if spec.endswith("@latest") or spec.endswith("@next") or not _EXACT_NPM.match(spec):
@@ -233,6 +233,16 @@ def pinning_problems(server: McpServer) -> list[str]:
 _DENO_PINNED = re.compile(r"^(?:(?:jsr|npm):(@[^/\s]+/)?[^@\s/]+@v?\d+\.\d+\.\d+(?:-[\w.]+)?"
                           r"(?:/\S*)?|"
                           r"https://\S+@v?\d+\.\d+\.\d+\S*|[./]\S*)$")
+
+
+# A git source pinned to a commit or a release tag (`git+https://host/o/r@3f2a1b4c`).
+_GIT_PINNED = re.compile(r"^git\+\S+@(?:[0-9a-f]{7,40}|v?\d+\.\d+\.\d+)(?:#\S*)?$")
+# `--api-key VALUE`, `--token=VALUE`: a credential passed as a command-line option.
+_SECRET_OPTION = re.compile(r"(?i)^--?(?P<name>[\w-]*(?:api[-_]?key|token|secret|passw(?:or)?d|"
+                            r"auth|credential)[\w-]*)(?:=(?P<value>.*))?$")
+# options that name where a secret is or how to authenticate, not the secret itself
+_NOT_A_SECRET_OPTION = re.compile(r"(?i)[-_](?:mode|type|method|url|uri|file|path|dir|name|"
+                                  r"provider|scheme|env|var|header|endpoint|host)$")
 
 
 def _deno_pinning(args: list[str]) -> list[str]:
@@ -259,6 +269,15 @@ def literal_secrets(server: McpServer) -> list[str]:
         hits = secret_values(arg)
         if hits:
             found.append(f"args[{i}] holds {mask(hits[0])}")
+            continue
+        option = _SECRET_OPTION.match(arg)
+        if option and _NOT_A_SECRET_OPTION.search(option.group("name")):
+            option = None
+        value = (option.group("value") if option.group("value") is not None else
+                 server.args[i + 1] if i + 1 < len(server.args) else "") if option else ""
+        if value and len(value) >= 8 and not value.startswith(("-", "/", "~", "./")) and \
+                not _REFERENCE.match(value) and not re.fullmatch(r"[A-Z][A-Z0-9_]+", value):
+            found.append(f"args[{i}] passes {arg.split('=')[0]} = {mask(value)}")
     if server.url:
         query = server.url.split("?", 1)[1] if "?" in server.url else ""
         for pair in query.split("&"):

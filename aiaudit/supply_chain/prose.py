@@ -38,7 +38,8 @@ SOURCE = re.compile(
     r"(?:of the\s+)?(?:environment(?: variables)?|env(?: vars?)?|process environment)\b|"
     r"\bprintenv\b|\b(?:full|entire|complete|whole|all|every) (?:of the )?(?:conversation|chat|"
     r"message) history\b|\b(?:previous|earlier|prior|all) (?:messages|conversations)\b|"
-    r"\bsystem prompt\b|\bkubectl\s+config\s+view\b[^.\n]{0,20}--raw\b|\bgh\s+auth\s+token\b|"
+    r"\bsystem prompt\b|\{\{?\s*(?:conversation|chat|chat_history|history|messages|context|"
+    r"user_input|prompt)\s*\}\}?|\bconversation (?:summary|transcript|log)s?\b|\bkubectl\s+config\s+view\b[^.\n]{0,20}--raw\b|\bgh\s+auth\s+token\b|"
     r"\bgcloud\s+auth\s+print-(?:access|identity)-token\b|\baz\s+account\s+get-access-token\b|"
     r"\baws\s+configure\s+export-credentials\b|"
     r"\b(?:any|all|every) (?:api[ _-]?keys?|tokens?|secrets?|passwords?|credentials?)\b|"
@@ -193,7 +194,10 @@ PRECEDENCE = re.compile(
     r"rules\b|guidelines\b|directives\b|polic(?:y|ies)\b|skills?\b|tools?\b|system\b|"
     r"messages?\b|everything\b|anything\b|user\b)|\b(?:supersedes?|overrides?)\s+(?:any|all|every|other|the|your)\b[^.]{0,30}"
     r"\b(?:instructions|skills|system prompt|prompts|guidelines|directives)\b|"
-    r"\bhighest[- ]priority (?:instruction|rule|directive)s?\b|\bregardless of (?:what|any)\b"
+    r"\bhighest[- ]priority (?:instruction|rule|directive)s?\b|"
+    r"\b(?:the )?user (?:has |have )?(?:already )?(?:pre-?approved|pre-?authori[sz]ed)\b|"
+    r"\b(?:the )?user (?:has|have) already (?:approved|authori[sz]ed|consented to|granted)\b|"
+    r"\bhas (?:authori[sz]ed|permitted) you to\b|\bregardless of (?:what|any)\b"
     r"[^.]{0,30}\b(?:user|instructions|rules|system)\b|\beven if (?:the user|you are told|"
     r"instructed|other instructions|the system)\b")
 PRECEDENCE_INTL = re.compile(
@@ -239,6 +243,10 @@ TOOL_HIJACK = re.compile(
     r"\b(?:instead of|rather than|em vez de|ao invés de|en lugar de|en vez de|au lieu de|"
     r"anstelle von|statt|invece di)\s+(?:(?:the|o|a|la|le|el|der|die|il)\s+)?[`'\"]?"
     r"[a-z][a-z0-9]*_[\w.-]+")
+# Shadowing by slander: the other tools are "deprecated", "broken", "unsafe", so use this one.
+_DISPARAGE = re.compile(r"(?i)\b(?:(?:is|are) (?:deprecated|broken|unsafe|disabled|insecure|"
+                        r"compromised)|no longer (?:works?|available|supported)|(?:does|do) not "
+                        r"work)\b")
 _REDIRECT = re.compile(r"(?i)[\w.+-]+@[\w-]+\.[a-z]{2,}\b|https?://|\b(?:bcc|redirect|forward)\w*\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=[A-Z`*(<\"'\[])|\n\s*[-*+]\s+|\n\s*\d+\.\s+")
 ANCHORS = (".ssh", "id_", ".aws", ".env", ".npmrc", ".netrc", ".pypirc", "credential", "cookie",
@@ -408,7 +416,8 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
         out.append(("hide", hide, hide))
     tool = search(TOOL_HIJACK)
     if tool and (source is not None or hide or _REDIRECT.search(sentence + " " + following)
-                 or search(PRECEDENCE) or RECIPIENT_SWAP.search(sentence)):
+                 or search(PRECEDENCE) or RECIPIENT_SWAP.search(sentence)
+                 or _DISPARAGE.search(sentence)):
         out.append(("tool", tool, tool))
     return out
 
