@@ -120,7 +120,8 @@ _REMOTE_INTL_CUES = re.compile(r"(?i)sigue|siga|seguir|obedec|ejecuta|suis|suive
                                r"exécute|befolg|folge|führe|segui|esegui|obedeça")
 HIDE = re.compile(
     r"(?i)\b(?:do not|don't|never|must not)\s+(?:tell|inform|mention|reveal|disclose|show|"
-    r"notify|alert|display|log|report)\b(?!\s+(?:the\s+)?users?\s+to\b|\s+(?:any\s+)?more\s+than\b)[^.\n]{0,60}\b(?:user|users|"
+    r"notify|alert|display|log|report)\b(?!\s+(?:the\s+)?users?\s+to\b|\s+(?:any\s+)?more\s+than\b)"
+    r"[^.\n;]{0,60}\b(?:user|users|"
     r"anyone|human|operator|owner|them|this|these|that)\b|\bwithout\s+(?:(?:telling|informing|"
     r"notifying|alerting)\b|(?:mentioning|showing)\s+(?:it|this|that|them|anything|to the user|"
     r"the user)\b)|\b(?:secretly|covertly|surreptitiously)\b|\b(?:silently|quietly|"
@@ -238,12 +239,15 @@ TOOL_HIJACK = re.compile(
     r"\b(?:all|every|any)\s+(?:emails?|messages?|payments?|transfers?|"
     r"requests?|files?)\s+(?:must|should|shall|are to)\s+(?:be\s+)?(?:sent|forwarded|copied|"
     r"bcc'?d|redirected|routed)\s+(?:to|via)\b|\b(?:bcc|cc)\b[^.]{0,30}\b[\w.+-]+@[\w-]+\.|"
-    r"[`'\"]?[\w.-]*(?:send_?\w*|email|mail|exec\w*|shell|bash|http_request|transfer\w*|payment\w*)"
-    r"[`'\"]?\s*(?:ツール|도구|工具)|"
     # another tool named by its snake_case name after "instead of" (en, pt, es, fr, de, it)
-    r"\b(?:instead of|rather than|em vez de|ao invés de|en lugar de|en vez de|au lieu de|"
-    r"anstelle von|statt|invece di)\s+(?:(?:the|o|a|la|le|el|der|die|il)\s+)?[`'\"]?"
-    r"[a-z][a-z0-9]*_[\w.-]+")
+    r"\b(?:instead of|rather than|em vez de|ao inv.s de|en lugar de|en vez de|"
+    r"au lieu de|anstelle von|statt|invece di)\s+(?:(?:the|o|a|la|le|el|der|die|il)\s+)?"
+    r"[`'\"]?[a-z][a-z0-9]*_[\w.-]+")
+# A tool named in Japanese, Korean or Chinese text ("send_email ツールで"): run on non-ASCII
+# sentences only, so the sentence prefilter can keep TOOL_HIJACK (ASCII source) in its pass.
+TOOL_HIJACK_CJK = re.compile(
+    r"[`'\"]?[\w.-]*(?:send_?\w*|email|mail|exec\w*|shell|bash|http_request|transfer\w*|"
+    r"payment\w*)[`'\"]?\s*(?:\u30c4\u30fc\u30eb|\ub3c4\uad6c|\u5de5\u5177)")
 # Shadowing by slander: the other tools are "deprecated", "broken", "unsafe", so use this one.
 _DISPARAGE = re.compile(r"(?i)\b(?:(?:is|are) (?:deprecated|broken|unsafe|disabled|insecure|"
                         r"compromised)|no longer (?:works?|available|supported)|(?:does|do) not "
@@ -408,6 +412,8 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
         if match:
             out.append((kind, match, match))
     hide = search(HIDE) or (HIDE_INTL.search(sentence) if intl else None)
+    if hide and ("\u2014" in hide.group(0) or "\u2013" in hide.group(0)):
+        hide = None  # "never report raw numbers alone - always give them meaning": 2 clauses
     if hide and hide.group(0).lower().startswith("without") and \
             _FORBIDS.search(sentence, 0, hide.start()):
         hide = None  # "never strip a user's credentials without telling them" asks for candour
@@ -415,7 +421,7 @@ def _kinds(sentence: str, following: str) -> list[Kind]:
         hide = None  # "never tell the user a workflow is fixed" forbids an unproven claim
     if hide and not (_PROTECTS_SECRET.search(sentence) and source is None):
         out.append(("hide", hide, hide))
-    tool = search(TOOL_HIJACK)
+    tool = search(TOOL_HIJACK) or (TOOL_HIJACK_CJK.search(sentence) if intl else None)
     if tool and (source is not None or hide or _REDIRECT.search(sentence + " " + following)
                  or search(PRECEDENCE) or RECIPIENT_SWAP.search(sentence)
                  or _DISPARAGE.search(sentence)):

@@ -110,7 +110,7 @@ LINE_RULES: tuple[Rule, ...] = (
           r"(?s)\b(?:certutil(?:\.exe)?\s[^\n]*-urlcache\b|bitsadmin(?:\.exe)?\s[^\n]*/transfer\b)"
           r"[^\n]*?([\w%~.:\\/-]+\.(?:exe|bat|cmd|ps1|vbs|scr|msi|dll))\b.{0,400}?"
           r"(?:\bstart\b|\bcall\b|\brundll32\b|\bmsiexec\b|\bcmd(?:\.exe)?\s+/c\b|"
-          r"\bpowershell\b|^[ \t@]*\"?%)",
+          r"\bpowershell\b)",
           "downloads a program with certutil or bitsadmin and runs it",
           ("shell", "powershell", "text", "markdown", "code"), anchors=("certutil", "bitsadmin")),
     # decode and execute
