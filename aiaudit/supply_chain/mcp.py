@@ -275,8 +275,11 @@ def literal_secrets(server: McpServer) -> list[str]:
             option = None
         value = (option.group("value") if option.group("value") is not None else
                  server.args[i + 1] if i + 1 < len(server.args) else "") if option else ""
+        shaped_next = option is not None and option.group("value") is None and \
+            bool(secret_values(value))  # reported on its own, as args[i + 1]
         if value and len(value) >= 8 and not value.startswith(("-", "/", "~", "./")) and \
-                not _REFERENCE.match(value) and not re.fullmatch(r"[A-Z][A-Z0-9_]+", value):
+                not _REFERENCE.match(value) and not re.fullmatch(r"[A-Z][A-Z0-9_]+", value) \
+                and not shaped_next:
             found.append(f"args[{i}] passes {arg.split('=')[0]} = {mask(value)}")
     if server.url:
         query = server.url.split("?", 1)[1] if "?" in server.url else ""
