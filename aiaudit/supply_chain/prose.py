@@ -198,7 +198,8 @@ PRECEDENCE = re.compile(
     r"\b(?:instructions|skills|system prompt|prompts|guidelines|directives)\b|"
     r"\bhighest[- ]priority (?:instruction|rule|directive)s?\b|"
     r"\b(?:the )?user (?:has |have )?(?:already )?(?:pre-?approved|pre-?authori[sz]ed)\b|"
-    r"\b(?:the )?user (?:has|have) already (?:approved|authori[sz]ed|consented to|granted)\b|"
+    r"\b(?:the )?user (?:has|have) already (?:approved|authori[sz]ed|consented to|granted)\s+"
+    r"(?:all|every|any|you)\b|"
     r"\bhas (?:authori[sz]ed|permitted) you to\b|\bregardless of (?:what|any)\b"
     r"[^.]{0,30}\b(?:user|instructions|rules|system)\b|\beven if (?:the user|you are told|"
     r"instructed|other instructions|the system)\b")
