@@ -183,7 +183,7 @@ class AuditContext:
     def network_addresses(self) -> list[str]:
         """Addresses network probes go to: the target, or this machine's own for `local`."""
         if self.target.kind != "local":
-            return [self.target.address]
+            return both_families(self.target.address)
         addresses = ["127.0.0.1"]
         try:
             for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
@@ -245,3 +245,23 @@ class AuditContext:
         if not ok:
             raise value
         return value
+
+
+def both_families(name: str) -> list[str]:
+    """The addresses to probe for a target name: the name itself, unless it resolves to
+    both IPv4 and IPv6, where each address is probed on its own (a dual-stack host can
+    serve different things on each: an Ollama on [::] beside a walled IPv4 proxy, and a
+    connect by name reaches only one of them). An address literal is itself."""
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return [name]
+    found = {family: [] for family in (socket.AF_INET, socket.AF_INET6)}
+    for family, _type, _proto, _canon, sockaddr in infos:
+        ip = str(sockaddr[0]).split("%", 1)[0]
+        if family in found and ip not in found[family]:
+            found[family].append(ip)
+    if not found[socket.AF_INET] or not found[socket.AF_INET6] or name in (
+            *found[socket.AF_INET], *found[socket.AF_INET6]):
+        return [name]
+    return [*found[socket.AF_INET], *found[socket.AF_INET6]]

@@ -85,8 +85,9 @@ class HostFS:
         return cls(t.kind, t.address, t.user, t.port, ctx.config.ssh_config_file,
                    ctx.config.ssh_identity_file, t.container, ctx.ssh_options())
 
-    def argv(self, command: str) -> list[str]:
-        """The local argv that runs a shell command on the target."""
+    def argv(self, command: str, stdin: bool = False) -> list[str]:
+        """The local argv that runs a shell command on the target (`stdin`: the command
+        reads what the caller writes, e.g. a password kept off every command line)."""
         if self.kind == "local":
             return ["sh", "-c", command]
         if self.kind == "ssh":
@@ -100,7 +101,8 @@ class HostFS:
             dest = f"{self.user}@{self.address}" if self.user else self.address
             return [*argv, dest, "--", command]
         if self.kind == "docker":
-            return ["docker", "exec", str(self.container), "sh", "-c", command]
+            return ["docker", "exec", *(["-i"] if stdin else []), str(self.container), "sh",
+                    "-c", command]
         raise CouldNotCheck(f"no host access for a {self.kind} target")
 
     @contextlib.contextmanager
@@ -174,11 +176,17 @@ class HostFS:
             if denied is not None:
                 denied.extend(tar_denied(errors()))
 
-    def run(self, command: str, timeout: float = 60.0) -> tuple[int, str, str]:
-        """Run a read-only command; (exit code, stdout, stderr)."""
+    def run(self, command: str, timeout: float = 60.0,
+            input: bytes | None = None) -> tuple[int, str, str]:
+        """Run a read-only command; (exit code, stdout, stderr). `input` goes to its stdin
+        (a secret the command needs travels there, never in its argv)."""
         try:
-            proc = subprocess.run(self.argv(command), capture_output=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
+            if input is None:
+                proc = subprocess.run(self.argv(command), capture_output=True,
+                                      timeout=timeout, stdin=subprocess.DEVNULL)
+            else:
+                proc = subprocess.run(self.argv(command, stdin=True), capture_output=True,
+                                      timeout=timeout, input=input)
         except subprocess.TimeoutExpired:
             raise CouldNotCheck(f"`{command[:60]}` timed out after {timeout:.0f}s") from None
         return (proc.returncode, proc.stdout.decode("utf-8", "replace"),

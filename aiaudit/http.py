@@ -841,7 +841,11 @@ def _fmt_s(seconds: float) -> str:
 
 
 def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
+    """One line of at most ``limit`` characters, secrets masked before it is cut (a key cut
+    in half loses the shape redaction knows it by)."""
+    from aiaudit.redact import redact
+
+    text = redact(" ".join(str(text).split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -928,8 +932,15 @@ def _classify(
                 str(bad_hex).rpartition(": ")[2])
         shown = line.strip()[:40] if isinstance(line, bytes) else line[:60]
         return "protocol", f"invalid framing: chunk size {shown} is not a hex number"
-    if find(http.client.LineTooLong):
-        return "protocol", "response too large: a status or header line over 64 KiB"
+    too_long = find(http.client.LineTooLong)
+    if too_long is not None:  # http.client names the line: "status line", "header line",
+        # "chunk size" (a chunk-size line with its extensions) or "trailer line"
+        what = next((w for w in ("chunk size", "trailer", "header", "status")
+                     if w in str(too_long)), "")
+        line = {"chunk size": "a chunk-size line", "trailer": "a trailer line",
+                "header": "a header line", "status": "the status line"}.get(
+                    what, "a status or header line")
+        return "protocol", f"response too large: {line} over 64 KiB"
     too_many = find(http.client.HTTPException)
     if too_many is not None and "more than" in str(too_many) and "headers" in str(too_many):
         return "protocol", f"response too large: {_short(str(too_many), 80)}"
@@ -940,7 +951,9 @@ def _classify(
     if bad is not None:
         if line[:2] in ("\x15\x03", "\x16\x03"):
             return "protocol", "server answered in TLS on a plain-HTTP request (try https://)"
-        return "protocol", f"invalid HTTP response: {line[:60]!r}"
+        from aiaudit.redact import redact
+
+        return "protocol", f"invalid HTTP response: {redact(line)[:60]!r}"
     if find(ConnectionResetError):
         return "protocol", "connection reset by peer"
     if find(http.client.IncompleteRead, u3exc.IncompleteRead):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiaudit.config import AuditConfig
@@ -69,6 +69,7 @@ class ProcessInfo:
     cmdline: str
     state_dirs: tuple[str, ...]  # env overrides, else the defaults below its $HOME
     env_read: bool  # False: its environment was closed to the audit account
+    hermes_managed: str | None = None  # its HERMES_MANAGED_DIR (None: unset)
 
     def describe(self) -> str:
         return f"pid {self.pid} (user {self.user or '?'}): {self.cmdline[:120]}"
@@ -87,6 +88,24 @@ class Scope:
     users: tuple[str, ...] = ()
     units: tuple[str, ...] = ()
     ports: tuple[int, ...] = ()
+    # private local copies of the deployment's SQLite stores, made once per run and shared
+    # by every area (OpenClaw's state/openclaw.sqlite: supply chain reads its approvals row,
+    # storage its tables); {store path: LocalCopy} (aiaudit.storage.snapshot.shared_copy)
+    copies: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # (Hermes home or "*" for every home of the scope, managed dir, where it was named):
+    # HERMES_MANAGED_DIR in the environment of the deployment's processes or units
+    hermes_managed: tuple[tuple[str, str, str], ...] = ()
+
+    def hermes_managed_dir(self, home: str) -> tuple[str, str]:
+        """(managed dir, why) of the Hermes processes running this home (or a profile below
+        it): the HERMES_MANAGED_DIR their environment sets, else Hermes' default
+        (hermes_cli/managed_scope.py get_managed_dir: the variable, when set, replaces
+        /etc/hermes, and names no managed scope at all when it is no directory)."""
+        home = _norm(home)
+        for where, directory, why in self.hermes_managed:
+            if where == "*" or home == where or home.startswith(where.rstrip("/") + "/"):
+                return directory, why
+        return hermes.managed_dir(), ""
 
     def roots_of(self, product: str) -> list[str]:
         return [r.path for r in self.roots if r.product == product]
@@ -191,7 +210,8 @@ def _home_of(product: str, path: str) -> str | None:
 
 # ------------------------------------------------------------------ processes
 
-_ENV_NAMES = ("HOME", hermes.home_env(), openclaw.state_env(), open_webui.state_env())
+_ENV_NAMES = ("HOME", hermes.home_env(), openclaw.state_env(), open_webui.state_env(),
+              hermes.managed_env())
 FRAMEWORK_WORDS = r"hermes|openclaw|clawdbot|open-webui|open_webui|anythingllm"
 
 
@@ -252,7 +272,8 @@ def parse_processes(out: str) -> list[ProcessInfo]:
         pid, user, unit, readable, env_text, cmdline = parts
         env = dict(kv.split("=", 1) for kv in env_text.split("\x01") if "=" in kv)
         procs.append(ProcessInfo(int(pid), user, unit, cmdline.strip(),
-                                 _state_dirs_of(env, cmdline), readable == "1"))
+                                 _state_dirs_of(env, cmdline), readable == "1",
+                                 env.get(hermes.managed_env())))
     return procs
 
 
@@ -344,6 +365,7 @@ def resolve(config: AuditConfig, fs: HostFS) -> Scope:
                     add(product, where, f"state dir of {proc.describe()}")
     for unit, product, d in unit_dirs:  # the unit says whose dir it is, listable or not
         add(product, d, f"named by the environment of unit {unit}")
+    managed = _hermes_managed(procs, fs, dep.units)
     sc_homes = _named_supply_chain_homes(config)
     if dep.is_set:
         scope_homes: tuple[str, ...] | None = tuple(dict.fromkeys(homes))
@@ -352,15 +374,44 @@ def resolve(config: AuditConfig, fs: HostFS) -> Scope:
     else:
         scope_homes = None  # every login home, as before
     return Scope(fs, config, dep.is_set, scope_homes, tuple(roots), tuple(named), dep.users,
-                 dep.units, dep.ports)
+                 dep.units, dep.ports, hermes_managed=managed)
+
+
+def _hermes_managed(procs: list[ProcessInfo], fs: HostFS,
+                    units: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    """HERMES_MANAGED_DIR as the deployment's Hermes processes see it: a running process's
+    environment first (the live value, for its HERMES_HOME or ~/.hermes), then its units'
+    `Environment=` lines (for the unit's HERMES_HOME, else every Hermes home of the
+    scope). An empty value is unset, as get_managed_dir strips it."""
+    out: list[tuple[str, str, str]] = []
+    for proc in procs:
+        value = (proc.hermes_managed or "").strip()
+        if not value:
+            continue
+        homes = [d for d in proc.state_dirs if posixpath.basename(d) in
+                 hermes.home_dir_names()] or list(proc.state_dirs[:1])
+        out += [(h, _norm(value), f"{hermes.managed_env()} in the environment of "
+                 f"{proc.describe()}") for h in homes]
+    by_unit: dict[str, dict[str, str]] = {}
+    for unit, key, value in unit_settings(fs, units):
+        if key in (hermes.managed_env(), hermes.home_env()):
+            by_unit.setdefault(unit, {})[key] = value
+    for unit, env in by_unit.items():
+        value = env.get(hermes.managed_env(), "").strip()
+        if value:
+            out.append((_norm(env.get(hermes.home_env()) or "*"), _norm(value),
+                        f"{hermes.managed_env()} in unit {unit}'s Environment="))
+    return tuple(dict.fromkeys(out))
 
 
 _UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 
 
 def unit_settings(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """(unit, key, value) of every `Environment=` item (KEY=VALUE) and of `ExecStart=` (key
-    "ExecStart", the command line) of the deployment's units, drop-ins included."""
+    """(unit, key, value) of every `Environment=` item (KEY=VALUE), of the files its
+    `EnvironmentFile=` lines name (after them: systemd.exec, settings from these files
+    override Environment=; a `-` prefix makes a missing file fine) and of `ExecStart=`
+    (key "ExecStart", the command line) of the deployment's units, drop-ins included."""
     if not units:
         return []
     names = [u.removesuffix(".service") for u in units]
@@ -368,9 +419,10 @@ def unit_settings(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, st
     files += [f"/etc/systemd/system/{u}.service.d/*.conf" for u in names]
     words = " ".join(shlex.quote(f) if "*" not in f else f for f in files)
     _, out, _ = fs.run(f"for f in {words}; do [ -f \"$f\" ] && printf '#%s\\n' \"$f\" && "
-                       "grep -E '^[[:space:]]*(Environment|ExecStart)=' \"$f\"; done; true",
-                       timeout=30)
+                       "grep -E '^[[:space:]]*(Environment|EnvironmentFile|ExecStart)=' "
+                       "\"$f\"; done; true", timeout=30)
     found: list[tuple[str, str, str]] = []
+    env_files: list[tuple[str, str]] = []
     unit = ""
     for line in out.splitlines():
         if line.startswith("#"):
@@ -381,6 +433,11 @@ def unit_settings(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, st
         if directive == "ExecStart":
             found.append((unit, "ExecStart", rest.lstrip("-@:+!")))
             continue
+        if directive == "EnvironmentFile":
+            path = rest.strip().lstrip("-")
+            if path.startswith("/"):
+                env_files.append((unit, path))
+            continue
         try:
             items = shlex.split(rest)
         except ValueError:
@@ -388,6 +445,36 @@ def unit_settings(fs: HostFS, units: tuple[str, ...]) -> list[tuple[str, str, st
         for item in items:
             key, _, value = item.partition("=")
             found.append((unit, key, value))
+    return found + _environment_files(fs, env_files)
+
+
+def _environment_files(fs: HostFS, files: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(unit, key, value) of the KEY=VALUE lines of units' EnvironmentFile= files (the
+    first 64 KiB of each, one round trip; `#`/`;` comments skipped, quotes removed)."""
+    if not files:
+        return []
+    words = " ".join(shlex.quote(p) for _, p in dict.fromkeys(files))
+    _, out, _ = fs.run(f"for f in {words}; do [ -f \"$f\" ] && printf '\\001%s\\n' \"$f\" "
+                       "&& head -c 65536 \"$f\" && echo; done; true", timeout=30)
+    texts: dict[str, list[str]] = {}
+    current = None
+    for line in out.splitlines():
+        if line.startswith("\x01"):
+            current = texts.setdefault(line[1:], [])
+        elif current is not None:
+            current.append(line)
+    found: list[tuple[str, str, str]] = []
+    for unit, path in files:
+        for line in texts.get(path, []):
+            text = line.strip()
+            if not text or text.startswith(("#", ";")) or "=" not in text:
+                continue
+            key, _, value = text.removeprefix("export ").partition("=")
+            try:
+                value = " ".join(shlex.split(value))
+            except ValueError:
+                value = value.strip()
+            found.append((unit, key.strip(), value))
     return found
 
 

@@ -80,6 +80,9 @@ class ServiceDef:
     # WWW-Authenticate challenge or its built-in 401 page
     challenge: re.Pattern[str] | None = None
     refusal_body: re.Pattern[str] | None = None
+    # Where the product's own key check covers every route, its source (file: why): a read
+    # refused in the product's own words then stands for the generation route too
+    key_guards_all: str = ""
 
     def matches_process(self, cmdline: str) -> re.Pattern[str] | None:
         return next((p for p in self.process if p.search(cmdline)), None)
@@ -132,6 +135,7 @@ def _service(raw: dict[str, Any], is_proxy: bool) -> ServiceDef:
         server=re.compile(raw["server"]) if raw.get("server") else None,
         challenge=re.compile(raw["challenge"]) if raw.get("challenge") else None,
         refusal_body=re.compile(raw["refusal_body"]) if raw.get("refusal_body") else None,
+        key_guards_all=raw.get("key_guards_all", ""),
     )
 
 

@@ -112,7 +112,7 @@ def pack_variant(root: Path, name: str, variant: dict[str, str], recorded_at: fl
             "home": str(Path(variant["home"]).relative_to(base)),
             "backup_dirs": [str(Path(b).relative_to(base)) for b in variant["backup_dirs"]],
             "managed_dir": str(Path(variant["managed_dir"]).relative_to(base))
-            if variant.get("managed_dir") else ""}
+            if variant.get("managed_dir") else "", "unit": variant.get("unit") or {}}
     with tarfile.open(out, "w:gz", compresslevel=9) as tar:
         tar.add(base, arcname=name, filter=keep)
         data = json.dumps(meta, indent=1).encode()

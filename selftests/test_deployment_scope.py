@@ -164,3 +164,56 @@ def test_aliases_and_deployment_overlapping_give_one_finding(tmp_path):
     envs = [f for f in facts.findings if f.location.endswith("/.env")]
     assert len(envs) == 1, facts.findings
     assert scope_for(ctx).closed
+
+
+def test_hermes_managed_dir_follows_the_processes_and_units_environment(tmp_path):
+    """HERMES_MANAGED_DIR set only in a running gateway's environment or in its unit's
+    `Environment=` replaces /etc/hermes for that home (hermes_cli/managed_scope.py
+    get_managed_dir), its profiles included; other homes keep the default."""
+    from aiaudit.config import AuditConfig
+    from aiaudit.scope import Scope, _hermes_managed, parse_processes
+
+    line = ("4242\thermes\t\t1\tHOME=/home/h\x01HERMES_MANAGED_DIR=/srv/policy\x01\t"
+            "/opt/hermes/bin/python3 /opt/hermes/bin/hermes gateway run")
+    (proc,) = parse_processes(line)
+    assert proc.hermes_managed == "/srv/policy" and "/home/h/.hermes" in proc.state_dirs
+    found = _hermes_managed([proc], HostFS("local"), ())
+    scope = Scope(HostFS("local"), AuditConfig(), True, ("/home/h",), hermes_managed=found)
+    assert scope.hermes_managed_dir("/home/h/.hermes")[0] == "/srv/policy"
+    assert scope.hermes_managed_dir("/home/h/.hermes/profiles/work")[0] == "/srv/policy"
+    assert "pid 4242" in scope.hermes_managed_dir("/home/h/.hermes")[1]
+    assert scope.hermes_managed_dir("/home/x/.hermes") == ("/etc/hermes", "")
+    empty = parse_processes(line.replace("/srv/policy", ""))
+    assert _hermes_managed(empty, HostFS("local"), ()) == ()  # empty: unset, as Hermes strips it
+
+
+def test_unit_environment_file_settings_follow_environment_lines(tmp_path):
+    """EnvironmentFile= (what `openclaw gateway install` and most packaged units use) is
+    read: its KEY=VALUE lines come after the unit's Environment= items (systemd.exec: they
+    override them), a `-` prefix and a missing file are fine."""
+    from aiaudit.config import AuditConfig
+    from aiaudit.scope import Scope, _hermes_managed, unit_settings
+
+    env = tmp_path / "hermes.env"
+    env.write_text("# operator's settings\nHERMES_HOME=/srv/hermes\n"
+                   'HERMES_MANAGED_DIR="/srv/policy"\n; old\n')
+    unit_out = ("#/etc/systemd/system/hermes-gateway.service\n"
+                "Environment=HERMES_MANAGED_DIR=/etc/other\n"
+                f"EnvironmentFile=-{env}\n"
+                f"EnvironmentFile=-{tmp_path}/missing.env\n"
+                "ExecStart=/opt/hermes/bin/hermes gateway run\n")
+    local = HostFS("local")
+
+    class FS:
+        def run(self, cmd: str, timeout: float = 0) -> tuple[int, str, str]:
+            return (0, unit_out, "") if cmd.startswith("for f in /etc/systemd") \
+                else local.run(cmd, timeout=timeout)
+
+    got = unit_settings(FS(), ("hermes-gateway",))
+    assert got == [("hermes-gateway", "HERMES_MANAGED_DIR", "/etc/other"),
+                   ("hermes-gateway", "ExecStart", "/opt/hermes/bin/hermes gateway run"),
+                   ("hermes-gateway", "HERMES_HOME", "/srv/hermes"),
+                   ("hermes-gateway", "HERMES_MANAGED_DIR", "/srv/policy")]
+    found = _hermes_managed([], FS(), ("hermes-gateway",))
+    scope = Scope(local, AuditConfig(), True, (), hermes_managed=found)
+    assert scope.hermes_managed_dir("/srv/hermes")[0] == "/srv/policy"  # the file wins

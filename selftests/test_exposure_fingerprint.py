@@ -244,7 +244,7 @@ def test_bypass_variants_are_declared():
         assert probes.UNAUTH_READ.allows(variant.method, variant.path)
     labels = {v.label for v in probes.bypass_variants("/v1/models")}
     assert {probes.CLIENT_ADDRESS_LABEL, "Host: localhost", "path case", "doubled slashes",
-            "trailing slash", "HEAD", "OPTIONS"} == labels
+            "trailing slash", "HEAD", "OPTIONS", f"User-Agent: {probes.SDK_USER_AGENT}"} == labels
 
 
 def test_json_paths():
@@ -253,3 +253,50 @@ def test_json_paths():
     assert json_values(doc, "data[].x.y") == [1]
     assert json_values(doc, "nanosecond heartbeat") == [5]
     assert json_values("1.0.0", "") == ["1.0.0"]
+
+
+def test_refusal_shapes_and_data_that_is_not_one():
+    """Walls that are not a 401 are refusals; data, and an envelope without auth words, are
+    not (invented bodies in the shapes gateways send)."""
+    js = {"content-type": "application/json"}
+    wall = Answer(200, js, b'{"error":"Unauthorized","code":401}')
+    assert wall.auth_error() == "Unauthorized" and "JSON body" in wall.refusal()
+    assert Answer(200, js, b'{"detail":"Not authenticated"}').refusal()
+    for body in (b'{"status":"ok"}', b'{"error":null,"models":[{"name":"m"}]}',
+                 b'{"message":"forbidden words","data":[1]}', b'["Unauthorized"]'):
+        assert not Answer(200, js, body).refusal(), body
+    assert "redirect to a login" in Answer(302, {"location": "/oauth2/start?rd=/"}).refusal()
+    assert Answer(303, {"location": "https://idp.example.invalid/realms/x/auth"}).refusal()
+    assert not Answer(308, {"location": "//127.0.0.1:9/collect"}).refusal()
+    assert not Answer(302, {"location": "/v1/models/"}).refusal()
+    nginx = Answer(400, {"server": "nginx"}, b"<title>400 No required SSL certificate was "
+                   b"sent</title>")
+    assert "client certificate" in nginx.refusal()
+    assert "client certificate" in Answer(None, problem="TLS error: tlsv13 alert certificate "
+                                          "required").refusal()
+    assert not Answer(None, problem="connection reset by peer").refusal()
+    assert not Answer(400, {}, b"Bad Request").refusal()
+
+
+def test_refusals_that_list_models():
+    leak = Answer(401, {}, b'{"error":{"message":"bad key"},"available_models":["a",{"id":"b"}]}')
+    assert leak.leaked_listing() == ["a", "b"]
+    assert Answer(403, {}, b'{"detail":{"allowed_models":["x"]}}').leaked_listing() == ["x"]
+    assert not Answer(401, {}, b'{"error":"unauthorized","models":[]}').leaked_listing()
+    assert not Answer(200, {}, b'{"models":["m"]}').leaked_listing()  # data, judged elsewhere
+
+
+def test_recorded_real_answers_refuse_only_by_status():
+    """Over every answer recorded from the real servers (Open WebUI, LiteLLM, Gradio,
+    MLflow, Jupyter, n8n, the proxies...): only a 401/403/407 is a refusal, no 2xx reads
+    as an auth error and no refusal lists models, so the new wall shapes change nothing
+    there."""
+    seen = 0
+    for path in sorted(ANSWERS.glob("*.json")):
+        for route, raw in json.loads(path.read_text())["answers"].items():
+            answer = Answer.from_dict(raw)
+            seen += 1
+            assert bool(answer.refusal()) == (answer.status in (401, 403, 407)), (
+                path.name, route, answer.status, answer.refusal())
+            assert not answer.leaked_listing(), (path.name, route)
+    assert seen > 500, seen

@@ -97,7 +97,7 @@ CAUSES = {
     # under every read limit on the wire: cut after the limit of inflated bytes
     "gzip-bomb": "response too large: more than 64000 bytes after Content-Encoding 'gzip'",
     "slow-tls": "TLS handshake did not finish within",
-    "fat-header": "response too large: a status or header line over 64 KiB",
+    "fat-header": "response too large: a header line over 64 KiB",
 }
 
 

@@ -66,10 +66,12 @@ EXPECTED: dict[str, tuple[tuple[str, str, str, str], str | tuple[str, ...]]] = {
     "bad-chunk": (R4, "invalid framing: chunk size b'zz\\r\\n' is not a hex number"),
     # discovery's unauthenticated GET /v1/models -> 200 model list stands when the later
     # reads are skipped (the host was given up on the dripping route); EXP-06 needs an
-    # Origin-carrying answer that never came; named only by the generic OpenAI entry, whose
-    # catalog lists no management API
-    "one-route-drip": (("FAIL", "FAIL", "ERROR", "NOT_APPLICABLE"),
-                       "GET /v1/models -> 200 (discovery)"),
+    # Origin-carrying answer that never came; named only by the generic OpenAI entry while
+    # Ollama's own /api/tags never answered: the identity is unread, so whether a
+    # management API is open is ERROR naming that route (was NOT_APPLICABLE: "no management
+    # API" of a generic name that rested on an unread route)
+    "one-route-drip": (("FAIL", "FAIL", "ERROR", "ERROR"),
+                       ("GET /v1/models -> 200 (discovery)", "could not read GET /api/tags")),
     "expired-tls": (("FAIL", "FAIL", "PASS", "FAIL"), "answers without credentials"),
     "nginx-login": (("PASS", "FAIL", "PASS", "PASS"), "sign-in page"),
     "nginx-partial": (("FAIL", "FAIL", "PASS", "FAIL"), "answers without credentials"),

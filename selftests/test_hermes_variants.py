@@ -1,4 +1,4 @@
-"""The suite's exact verdicts on 26 recorded Hermes Agent 0.19.0 homes it was not built
+"""The suite's exact verdicts on 30 recorded Hermes Agent 0.19.0 homes it was not built
 around (selftests/fixtures/hermes/variants/, written by Hermes' own CLI, SessionDB and real
 chat turns: aiaudit/lab/hermes_variants.py), audited the way the README says: a
 `[deployment] homes` naming the Hermes home, and for some the user's home above it
@@ -95,7 +95,10 @@ def shift_sessions(hermes_home: Path, recorded_at: float) -> None:
 def audit_toml(meta: dict, scope: str) -> Path:
     base = meta["base"]
     named = base / (meta["hermes_home"] if scope == "home" else meta["home"])
-    lines = ["[deployment]", f'homes = ["{named}"]', ""]
+    lines = ["[deployment]", f'homes = ["{named}"]']
+    if meta.get("unit"):  # the operator's unit, written below the overlaid /etc (managed_wrap)
+        lines.append(f'units = ["{meta["unit"]["name"]}"]')
+    lines.append("")
     if meta["backup_dirs"]:
         lines += ["[storage]", "backup_dirs = [" + ", ".join(
             f'"{base / b}"' for b in meta["backup_dirs"]) + "]", ""]
@@ -116,6 +119,15 @@ def managed_wrap(meta: dict) -> list[str] | None:
     upper = meta["base"] / Path(meta["managed_dir"]).parent
     work = meta["base"] / "etc-overlay-work"
     work.mkdir(exist_ok=True)
+    if meta.get("unit"):  # the gateway unit the operator runs this home with
+        units = upper / "systemd" / "system"
+        units.mkdir(parents=True, exist_ok=True)
+        env = {"HERMES_HOME": str(meta["base"] / meta["hermes_home"]), **meta["unit"]["env"]}
+        (units / f"{meta['unit']['name']}.service").write_text(
+            "[Unit]\nDescription=Hermes Agent gateway\n\n[Service]\n"
+            + "".join(f"Environment={k}={v}\n" for k, v in env.items())
+            + f"ExecStart={Path(sys.executable).parent}/hermes gateway run\n\n"
+            "[Install]\nWantedBy=multi-user.target\n")
     return ["unshare", "-m", "sh", "-c",
             f"mount -t overlay overlay -o lowerdir=/etc,upperdir={upper},workdir={work} /etc"
             " && exec"]

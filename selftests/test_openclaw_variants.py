@@ -44,7 +44,10 @@ STATE_DIRS = {"fresh": ".openclaw", "custom-paths": "srv/openclaw-data",
               "tailnet-trusted-proxy": ".openclaw", "sandbox-exec-yolo": ".openclaw",
               "telegram-bot-token": ".openclaw", "telegram-use-env": ".openclaw",
               "maintenance-warn-7d": ".openclaw", "main-sandbox-off": ".openclaw",
-              "approvals-auto-allow": ".openclaw"}
+              "approvals-auto-allow": ".openclaw", "main-sandbox-all-defaults-off": ".openclaw",
+              "agent-added-inherits-off": ".openclaw", "audit-fix-lan-plaintext": ".openclaw",
+              "exec-yolo-main-host-sandbox": ".openclaw", "sandbox-all-rw-root": ".openclaw",
+              "tailscale-serve": ".openclaw"}
 OWNER = "aiaudit-fwowner"  # the account selftests/unread_deploy.py uses too
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="restores the states at a fixed "

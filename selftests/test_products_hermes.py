@@ -189,3 +189,59 @@ def test_managed_scope_wins_per_leaf_as_hermes_merges_it(tmp_path):
     (managed / ".env").chmod(0)
     with pytest.raises(CouldNotCheck, match=str(managed / ".env")):
         hermes.read_managed(HostFS("local"), str(managed))
+
+
+def _variant_home(tmp_path: Path, name: str) -> Path:
+    import json
+    import tarfile
+
+    with tarfile.open(FIX / "variants" / f"{name}.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="tar")
+    meta = json.loads((tmp_path / name / "variant.json").read_text())
+    return tmp_path / name / meta["hermes_home"]
+
+
+@pytest.mark.parametrize("name,backend,gap", [
+    ("env-only-docker", "docker", None),
+    ("env-only-docker-sock", "docker", "/var/run/docker.sock"),
+    ("env-docker-terminal-section", "local", "'local': commands run on the host"),
+])
+def test_backend_left_in_dotenv_as_each_entry_point_takes_it(tmp_path, name, backend, gap):
+    """`hermes config set terminal.backend docker` then `hermes config unset terminal` leaves
+    TERMINAL_ENV (and TERMINAL_DOCKER_VOLUMES, escaped by python-dotenv rules) in .env
+    only: the gateway and the CLI run docker; a later terminal section without backend
+    makes cli.py export its default `local` over it (checked by importing cli /
+    gateway.run on the recorded homes when they were built)."""
+    import yaml
+
+    home = _variant_home(tmp_path, name)
+    text = (home / "config.yaml").read_text()
+    cfg = ConfigFile("hermes", str(home / "config.yaml"), "yaml", yaml.safe_load(text))
+    rt = hermes_runtime(cfg, None, (home / ".env").read_text())
+    assert str(rt.facts["terminal.backend"]).startswith(f"terminal.backend={backend}")
+    if backend == "local":  # the evidence says which entry point runs on the host
+        assert "what the cli runs with (the other entry points: gateway docker)" in \
+            rt.facts["terminal.backend"]
+    assert rt.read["env_files"] == 1
+    if gap is None:
+        assert rt.gaps == []
+    else:
+        assert any(gap in g for g in rt.gaps), rt.gaps
+    without_env = hermes_runtime(cfg, None, None)  # what SUP-05 read before: config only
+    assert "local" in str(without_env.facts["terminal.backend"])
+
+
+def test_exp01_intent_takes_each_homes_own_managed_scope():
+    """EXP-01's intent reader gets the managed scope per home (the one HERMES_MANAGED_DIR
+    names for that home's processes): a policy that pins the API server's host to
+    loopback hardens only the home whose gateway loads it."""
+    home_a, home_b = "/srv/a/.hermes", "/srv/b/.hermes"
+    text = "platforms:\n  api_server:\n    enabled: true\n    extra:\n      host: 0.0.0.0\n" \
+           "      key: ${API_SERVER_KEY}\n"
+    files = {f"{home_a}/config.yaml": text, f"{home_b}/config.yaml": text}
+    policy = hermes.Managed("/srv/policy", "platforms:\n  api_server:\n    extra:\n"
+                            "      host: 127.0.0.1\n", None)
+    none = hermes.Managed("/etc/hermes")
+    intents = hermes_intents(files, lambda home: policy if home == home_a else none)
+    hosts = {i.source.split("/.hermes")[0]: i.bind for i in intents}
+    assert hosts == {"/srv/a": "127.0.0.1", "/srv/b": "0.0.0.0"}, intents

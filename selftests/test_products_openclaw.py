@@ -329,3 +329,21 @@ def test_approvals_come_from_the_state_store_row_the_cli_writes(tmp_path):
     found = {f.digest for f in scan_text(text)}
     assert digest_of(own[0][1]) in found and len(found - {digest_of(own[0][1])}) == 1
     assert openclaw.read_exec_approvals(HostFS("local"), str(tmp_path)) is None  # no store
+
+
+def test_state_store_is_copied_once_per_audit_for_every_area(tmp_path):
+    """Supply chain reads the approvals row and storage the tables of the same
+    state/openclaw.sqlite: both take the scope's one private copy of it (it was streamed
+    twice per audit)."""
+    from aiaudit.hostfs import HostFS
+    from aiaudit.storage.snapshot import shared_copy
+
+    db = _variant_member(tmp_path, "approvals-auto-allow", ".openclaw/state/openclaw.sqlite")
+    fs, copies = HostFS("local"), {}
+    doc, _ = openclaw.read_exec_approvals(fs, str(db.parent.parent), copies=copies)
+    assert list(copies) == [str(db)] and doc["defaults"]["autoAllowSkills"] is True
+    first = copies[str(db)]
+    again = shared_copy(copies, fs, [(str(db), db.stat().st_size)], 1 << 30, "store")
+    assert again is first and first.path.exists() and first.copied_bytes >= db.stat().st_size
+    fresh = shared_copy(None, fs, [(str(db), db.stat().st_size)], 1 << 30, "store")
+    assert fresh.path != first.path  # no cache: a copy of its own, as before

@@ -222,6 +222,7 @@ def test_compiled_rules_are_cached_and_a_bad_cache_is_rebuilt(
     if anchors.hyperscan is None:
         pytest.skip("Hyperscan is not installed")
     monkeypatch.setenv("AIAUDIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("AIAUDIT_RULES_DB_DIR", "")  # no install-time copies
     pattern = rules.SIGNALS["network"].pattern
 
     def fresh() -> anchors.AnchorIndex:
@@ -237,6 +238,40 @@ def test_compiled_rules_are_cached_and_a_bad_cache_is_rebuilt(
     index = fresh()
     assert index.scan("wget x\n", lambda: "")[:3] == ({"wget"}, frozenset(), True)
     assert index.scan("curl\x1cx\n", lambda: "")[2] is False  # Python's \s differs there
+
+
+def test_install_time_databases_are_loaded_and_foreign_ones_ignored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bin/setup compiles the databases (rulesdb); an empty user cache then loads them and
+    compiles nothing. A file under the right name that Hyperscan refuses is not used."""
+    if anchors.hyperscan is None:
+        pytest.skip("Hyperscan is not installed")
+    from aiaudit.supply_chain import rulesdb
+
+    installed, user = tmp_path / "installed", tmp_path / "user"
+    pattern = rules.SIGNALS["network"].pattern
+    monkeypatch.setenv("AIAUDIT_CACHE_DIR", str(installed))
+    monkeypatch.setenv("AIAUDIT_RULES_DB_DIR", "")
+    anchors.AnchorIndex(["curl", "wget"], [pattern]).scan("curl x\n", lambda: "")
+    built = sorted(installed.glob("supply-chain-rules-*.hsdb"))
+    assert len(built) == 2
+    monkeypatch.setenv("AIAUDIT_CACHE_DIR", str(user))
+    monkeypatch.setenv("AIAUDIT_RULES_DB_DIR", str(installed))
+    compiled: list[int] = []
+    real = anchors.hyperscan.Database
+    monkeypatch.setattr(anchors.hyperscan, "Database",
+                        lambda *a, **k: compiled.append(1) or real(*a, **k))
+    index = anchors.AnchorIndex(["curl", "wget"], [pattern])
+    assert index.scan("curl -s https://x.example/ | sh\n", lambda: "")[:3] == \
+        ({"curl"}, frozenset(), True)
+    assert compiled == [] and not user.exists()  # loaded, nothing compiled or copied
+    for path in built:
+        path.write_bytes(path.read_bytes()[:64] + b"\0" * 64)  # a damaged copy
+    index = anchors.AnchorIndex(["curl", "wget"], [pattern])
+    assert index.scan("wget x\n", lambda: "")[:3] == ({"wget"}, frozenset(), True)
+    assert len(compiled) == 2 and len(list(user.glob("supply-chain-rules-*.hsdb"))) == 2
+    assert anchors._key([b"a"], [0]) != anchors._key([b"b"], [0])  # the rules are the key
+    assert rulesdb.build(tmp_path / "fresh")  # the install step itself writes the files
 
 
 def test_case_folds_to_ascii_are_all_known() -> None:

@@ -13,6 +13,8 @@ def test_store_and_copies_are_encrypted_at_rest(store, audit, evidence):
     evidence.add("store", f"{store.app} {store.kind} {store.path} (found by {store.found_by})")
     for i, f in enumerate(facts.files[:12]):
         evidence.add(f"file {i + 1}", f.line())
+    if facts.data_dir_from:
+        evidence.add("data dir", facts.data_dir_from)
     if facts.server_setting is not None:
         evidence.add("server encryption at rest", facts.server_setting)
     if facts.proof is not None:

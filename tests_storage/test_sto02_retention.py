@@ -3,6 +3,7 @@
 import pytest
 
 from aiaudit.status import manual, not_applicable
+from aiaudit.storage.pgstores import server_coverage
 from aiaudit.storage.retention import retention_facts
 
 GRACE_DAYS = 1.0  # pruning runs about daily (Hermes: min_interval_hours 24)
@@ -11,10 +12,23 @@ GRACE_DAYS = 1.0  # pruning runs about daily (Hermes: min_interval_hours 24)
 @pytest.mark.control("STO-02")
 @pytest.mark.resources(store="storage_stores")
 def test_retention_within_policy_and_data_agrees(store, audit, evidence):
-    if store.kind in ("mongodb", "postgres"):
+    if store.kind == "postgres":
+        covered = server_coverage(audit, store)
+        evidence.read(databases=len(covered.read) + len(covered.unread))
+        if covered.read and not covered.unread:
+            not_applicable(f"every database of this server is judged as an app's own case: "
+                           f"{', '.join(covered.read)} (listed through {covered.via}; the "
+                           "maintenance database postgres is not an app's)")
+        manual(f"PostgreSQL server {store.path}: "
+               + (f"its databases {', '.join(covered.unread)} were not read ("
+                  f"{', '.join(covered.read)} were)" if covered.via else
+                  "none of its databases was read")
+               + ": name each app's database in [[storage.databases]] (or its unit in "
+               "[deployment] units) so its history's age is read")
+    if store.kind == "mongodb":
         manual(f"{store.app}: read retention in the database (LibreChat: a TTL index on "
-               "messages.expiredAt / interface.retentionMode; LobeChat has none) and the "
-               "oldest messages.createdAt")
+               "messages.expiredAt / interface.retentionMode) and the oldest "
+               "messages.createdAt")
     policy = float(audit.config.policy["retention_days"])
     facts = retention_facts(audit, store)
     knob = facts.knob

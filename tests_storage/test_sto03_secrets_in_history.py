@@ -11,8 +11,11 @@ from aiaudit.storage.secrets.engine import distinct
 @pytest.mark.resources(source="storage_history_sources")
 def test_no_secrets_in_history_logs_or_wal(source, audit, evidence):
     result = scan_source(audit, source)
-    evidence.add("scanned", f"{result.files} file(s), {result.bytes / 1e6:.1f} MB")
-    if source.store is not None:
+    if source.files or not result.sql_read:
+        evidence.add("scanned", f"{result.files} file(s), {result.bytes / 1e6:.1f} MB")
+    if result.sql_read:
+        evidence.add("read through SQL (read-only)", result.sql_read)
+    elif source.store is not None:
         evidence.add("read back through SQL", result.cell_note or
                      f"{result.cells} value(s), {result.inflated} of them zstd-inflated")
     if result.packed:
@@ -28,7 +31,8 @@ def test_no_secrets_in_history_logs_or_wal(source, audit, evidence):
     evidence.unreadable(result.unreadable[:5])
     if not result.bytes and not result.cells and not result.unreadable:
         # a fresh Hermes home's empty logs/agent.log: read, and nothing there to hold a secret
-        not_applicable(f"{source.name}: {result.files} file(s) read, all empty")
+        not_applicable(result.sql_read or f"{source.name}: {result.files} file(s) read, "
+                       "all empty")
     secrets = distinct(result.findings)
     for i, f in enumerate(secrets[:10]):
         seen = sum(1 for g in result.findings if g.digest == f.digest)

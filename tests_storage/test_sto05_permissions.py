@@ -3,7 +3,7 @@
 import pytest
 
 from aiaudit.hostfs import HostFS
-from aiaudit.status import could_not_check
+from aiaudit.status import could_not_check, manual
 from aiaudit.storage.backups import exposed_backups
 from aiaudit.storage.configsecrets import config_files
 from aiaudit.storage.permissions import permission_facts
@@ -13,6 +13,10 @@ from aiaudit.storage.permissions import permission_facts
 @pytest.mark.resources(state_dir="storage_state_dirs")
 def test_state_dir_is_private_to_the_service_user(state_dir, audit, evidence):
     evidence.add("state dir", f"{state_dir.path} ({state_dir.app}, found by {state_dir.found_by})")
+    if state_dir.database:
+        manual(f"{state_dir.path} is a database on a server, not files: who may connect and "
+               "read it is the server's (pg_hba.conf, roles with CONNECT and SELECT on its "
+               "tables); its data dir's modes are the server's (STO-01 names it)")
     if state_dir.empty and not config_files(HostFS.for_context(audit), "", state_dir.path):
         could_not_check(state_dir.empty_reason())
     facts = permission_facts(audit, state_dir.path, state_dir.app)

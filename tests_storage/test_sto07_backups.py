@@ -16,9 +16,9 @@ from aiaudit.storage.settings import settings_for
 @pytest.mark.control("STO-07")
 @pytest.mark.resources(store="storage_stores")
 def test_backup_recent_restorable_elsewhere(store, audit, evidence):
-    if store.kind in ("mongodb", "postgres"):
-        manual(f"{store.app}: check the database dumps (mongodump / pg_dump): age, a test "
-               "restore and where they are kept")
+    if store.kind in ("mongodb", "postgres", "postgresql"):
+        manual(f"{store.app} {store.server.get('database', store.path)}: check the database "
+               "dumps (mongodump / pg_dump): age, a test restore and where they are kept")
     settings = settings_for(audit)
     max_age = float(audit.config.policy["backup_max_age_days"])
     backups, store_dev, store_mount = find_backups(audit, store)

@@ -14,20 +14,24 @@ from typing import Any
 from aiaudit.concurrency import parallel_map
 from aiaudit.exposure import probes
 from aiaudit.exposure.discovery import AUTH_WALL, NetService
-from aiaudit.exposure.fingerprint import GATEWAY_ERRORS, Answer, proxy_of
+from aiaudit.exposure.fingerprint import GATEWAY_ERRORS, Answer, proxy_of, signal_matches
+from aiaudit.redact import redact
 
 _SNIPPET = 160
 
 
 def _snippet(answer: Answer) -> str:
-    text = " ".join(answer.text.split())
+    """The start of a body for the evidence, secrets masked BEFORE it is cut: a key cut in
+    half by the snippet no longer has the shape the report's redaction knows, and its first
+    characters would reach every output."""
+    text = redact(" ".join(answer.text[:8192].split()))
     return text[:_SNIPPET] + ("…" if len(text) > _SNIPPET else "")
 
 
 def answered(answer: Answer, method: str = "GET") -> bool:
     """A read that handed out data: 2xx with a JSON body (HEAD: 2xx alone; only asked
     where GET was refused). An HTML page (SPA fallback, login form) is not an API answer."""
-    if not answer.ok:
+    if not answer.ok or answer.auth_error():  # a 200 {"error": "Unauthorized"} is a refusal
         return False
     return method == "HEAD" or answer.json() is not None
 
@@ -42,8 +46,16 @@ class AuthState:
     tried: list[str] = field(default_factory=list)
     refused_by: str = ""  # "proxy Caddy" | "backend (server: uvicorn)"
     completion: str = ""  # --profile full only
+    # The generation route of a service whose reads are refused: "refused" (401/403 or a
+    # sign-in page on it too), "reached" (it answered without asking for credentials, but
+    # a GET cannot show whether its POST generates), "unread" (no whole answer), "" (not
+    # asked: reads open or unknown, or the service has no generation route)
+    generation: str = ""
+    generation_line: str = ""  # "GET /v1/chat/completions -> 405 (server: uvicorn)"
+    own_refusal: bool = False  # the reads were refused in the product's own words, no proxy
     causes: list[str] = field(default_factory=list)  # "GET /v1/models: timed out after 20s"
     unconfirmed: bool = False  # open, but what answers is not identified
+    leaks: list[str] = field(default_factory=list)  # refusals that list models all the same
     transport: bool = False  # some read got no whole answer (vs. answers that are not data)
 
     @property
@@ -58,7 +70,8 @@ class AuthState:
     def answered(self) -> int:
         """Requests that got an HTTP answer (what the verdict rests on)."""
         return (sum(1 for line in self.reads if re.search(r"-> [1-5]\d\d\b", line))
-                + sum(1 for line in self.tried if re.search(r": [1-5]\d\d$", line)))
+                + sum(1 for line in self.tried if re.search(r": [1-5]\d\d$", line))
+                + bool(self.generation in ("refused", "reached")))
 
 
 def _get(client: Any, probe: Any, svc: NetService, method: str, path: str,
@@ -128,8 +141,11 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         out.reads.append(_read_line("GET", path, answer))
         if answered(answer):
             out.state = "open"
-        elif answer.status in AUTH_WALL or answer.sign_in():
+        elif answer.refusal():
             refused.append((path, answer))
+            if names := answer.leaked_listing():
+                out.leaks.append(f"GET {path} -> {answer.status} lists {len(names)} model(s) "
+                                 f"in its refusal: {', '.join(n[:120] for n in names[:5])}")
         else:
             out.causes.append(f"GET {path}: {answer.cause()}")
             out.transport = out.transport or answer.unreadable
@@ -145,14 +161,83 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         proxy = proxy_of(first)
         server = first.headers.get("server", "no Server header")
         out.refused_by = f"proxy {proxy.name}" if proxy else f"backend (server: {server})"
-        if first.status not in AUTH_WALL:  # HTTP 200 with a sign-in page instead of the API
-            out.refused_by += f" with a sign-in page (HTTP {first.status}, {first.sign_in()!r})"
+        out.own_refusal = proxy is None and any(refused_in_own_words(svc, p, a)
+                                                for p, a in refused)
+        if first.status not in AUTH_WALL:  # a sign-in page, a 200 JSON error, a login redirect
+            out.refused_by += f" with {first.refusal()}"
         _bypass(client, svc, path, first.status, out)
         if out.bypasses:
             out.state = "bypass"
     if full_profile:
         out.completion = try_completion(client, svc)
+    if out.state == "protected":
+        generation_route(client, svc, out)
     return out
+
+
+def completion_path(svc: NetService) -> str:
+    """The service's generation route ("" for a vector DB, notebook or UI); an unnamed
+    service is asked the OpenAI one."""
+    return probes.COMPLETION_PATHS.get(svc.service.completion if svc.service else "openai", "")
+
+
+def generation_route(client: Any, svc: NetService, out: AuthState) -> None:
+    """Whether the generation route refuses too, when the reads do: auth on the reads says
+    nothing about the route that spends compute (a proxy with auth_basic on /v1/models
+    only). Under --profile full the one-token POST tells; otherwise one GET on the route,
+    which generates nothing: a 401/403 is the route's own refusal, anything else reached
+    the app and cannot tell whether its POST asks for credentials."""
+    path = completion_path(svc)
+    if not path:
+        return
+    if out.completion:
+        status = re.search(r"-> (\d{3})", out.completion)
+        code = int(status.group(1)) if status else None
+        out.generation_line = out.completion
+        out.generation = ("refused" if code in AUTH_WALL else "unread" if code is None
+                          or code in GATEWAY_ERRORS else "reached")
+        return
+    answer = _get(client, probes.GENERATION_ROUTE, svc, "GET", path)
+    server = answer.headers.get("server", "no Server header")
+    allow = answer.headers.get("allow", "")
+    if answer.status is None and answer.refusal():
+        out.generation_line = f"GET {path} -> refused with {answer.refusal()}"
+        out.generation = "refused"
+        return
+    if answer.status is None or answer.status in GATEWAY_ERRORS:
+        out.generation_line = f"GET {path} -> no answer: {answer.cause()}" if (
+            answer.status is None) else f"GET {path} -> {answer.cause()}"
+        out.generation = "unread"
+        return
+    out.generation_line = (f"GET {path} -> {answer.status} (server: "
+                           f"{redact(' '.join(server.split()))[:60]}"
+                           + (f", Allow: {redact(' '.join(allow.split()))[:40]}" if allow
+                              else "") + ")")
+    if answer.refusal():
+        out.generation = "refused"
+    elif answered(answer):  # JSON data handed out on the generation route itself
+        out.state = "open"
+        out.unconfirmed = svc.service is None
+        out.reads.append(_read_line("GET", path, answer))
+    else:
+        out.generation = "reached"
+        if out.own_refusal and svc.service and svc.service.key_guards_all:
+            # The read was refused by the product's own key check, and the product's source
+            # puts that check on every route: the GET only met the router's 405 first
+            out.generation = "refused"
+            out.generation_line += (f"; the read's refusal is {svc.service.name}'s own key "
+                                    f"check, which guards every route "
+                                    f"({svc.service.key_guards_all})")
+
+
+def refused_in_own_words(svc: NetService, path: str, answer: Answer) -> bool:
+    """Whether a refusal is in the identified product's own words: one of its catalog
+    signatures for a refused status matches it (llama-cpp-python's {"detail":"Invalid API
+    key"}), so it came from the product's key check rather than from a proxy's rule."""
+    if svc.service is None:
+        return False
+    return any(sig.status in AUTH_WALL and sig.path == path and sig.weight > 0
+               and signal_matches(sig, answer) for sig in svc.service.signatures)
 
 
 def try_completion(client: Any, svc: NetService) -> str:
@@ -208,9 +293,9 @@ def proxy_check(client: Any, svc: NetService, auth_headers: dict[str, str]) -> P
         return out
     out.unauth.append(f"GET {path} -> {answer.status} (server: "
                       f"{answer.headers.get('server', '-')}"
-                      + (f", WWW-Authenticate: {challenge[:80]}" if challenge else "") + ")")
-    out.proxy_refused = (answer.status in AUTH_WALL or bool(answer.sign_in())) and (
-        proxy is not None)
+                      + (f", WWW-Authenticate: {redact(challenge)[:80]}" if challenge
+                         else "") + ")")
+    out.proxy_refused = bool(answer.refusal()) and proxy is not None
     if auth_headers and out.proxied:
         authed = _get(client, probes.AUTH_READ, svc, "GET", path, auth_headers)
         out.with_credential = f"GET {path} with the configured credential -> {authed.status}"

@@ -10,6 +10,7 @@ SafeClient under the probes declared in :mod:`aiaudit.exposure.probes`.
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass, field
 from functools import cache
@@ -49,6 +50,29 @@ class NetService:
     unauth_reads: dict[str, Answer] = field(default_factory=dict)  # EXP checks' plain GETs
 
     @property
+    def unread_probes(self) -> list[str]:
+        """Discovery's probes that got no whole answer ("GET /api/tags (timed out after 6 s)"):
+        routes whose answer could have named the service."""
+        return [f"GET {p} ({a.cause()})" for p, a in self.answers.items()
+                if a.status is None or a.problem]
+
+    @property
+    def identity_unread(self) -> str:
+        """Why the identity is not established: nothing specific was named (only the generic
+        OpenAI-compatible entry, or nothing) while some identifying route could not be read.
+        "" when the identity stands on its own signals or every probe was answered."""
+        named = self.service
+        if named is not None and not named.generic:
+            return ""
+        unread = self.unread_probes
+        if not unread:
+            return ""
+        what = f"named only as {named.name}" if named else "not identified"
+        return (f"identity unconfirmed: {what}, and could not read "
+                + ", ".join(unread[:3]) + (f" and {len(unread) - 3} more" if len(unread) > 3
+                                           else ""))
+
+    @property
     def host(self) -> str:
         return f"[{self.address}]" if ":" in self.address else self.address
 
@@ -77,6 +101,8 @@ class NetService:
         if self.proxy:
             return f"{self.proxy} (auth proxy)" if self.auth_wall else self.proxy
         if not any(a.status is not None for a in self.answers.values()):
+            if any(a.refusal() for a in self.answers.values()):
+                return "TLS listener requiring a client certificate"
             return "listener with no HTTP answer"  # kept: a configured AI port
         return "unidentified HTTP service"
 
@@ -86,15 +112,23 @@ class NetService:
 
     @property
     def auth_wall(self) -> bool:
-        """Every unauthenticated probe was refused with 401/403."""
-        statuses = [a.status for a in self.answers.values() if a.status is not None]
-        return bool(statuses) and all(s in AUTH_WALL for s in statuses)
+        """Every unauthenticated probe was refused (401/403, a sign-in page, a login
+        redirect, a JSON auth error, a client certificate)."""
+        answers = [a for a in self.answers.values() if a.status is not None]
+        return bool(answers) and all(a.refusal() for a in answers)
 
     @property
     def is_ai(self) -> bool:
         """Worth the exposure controls: named by the catalog, behind a configured proxy, or on
         a port the audit config lists as an AI service's."""
         return bool(self.ident.service or self.proxy_url or self.extra_port or self.stalled)
+
+    def tls_names(self) -> list[str]:
+        """DNS names of the certificate that are not the audited address (a name-based
+        virtual host may serve its API only to them)."""
+        san = (self.tls or {}).get("san") or []
+        return [str(n)[:100] for n in san if isinstance(n, str) and n != self.address
+                and not re.fullmatch(r"[0-9.:a-fA-F]+", n)]
 
     def read_paths(self) -> list[str]:
         svc = self.service
@@ -112,6 +146,8 @@ class NetService:
             head += f"; {DOC_ONLY}"
         if self.stalled:
             head += f"; {self.stalled}"
+        if self.identity_unread:
+            head += f"; {self.identity_unread}"
         if info.get("emulates"):
             head += (f"; also imitates {', '.join(info['emulates'])}: emulation by the same "
                      "service, not a second one")
@@ -127,8 +163,12 @@ class NetService:
         }
         if self.ident.resembles and not self.ident.service:
             out["resembles"] = f"{self.ident.resembles} (score {self.ident.score:g}, too low)"
+        elif self.ident.resembles:  # named by the generic entry only
+            out["resembles"] = f"{self.ident.resembles} (partial signals, not named)"
         if self.ident.emulates:
             out["emulates"] = list(self.ident.emulates)
+        if self.identity_unread:
+            out["identity_unread"] = self.identity_unread
         if self.proxy:
             out["proxy"] = self.proxy
         named = [d for d in (self.service, by_name(self.proxy) if self.proxy else None) if d]
@@ -170,7 +210,7 @@ class _PortProber:
         """Try `/` over TLS; keep the answer and the scheme if it came, else back to HTTP."""
         self.svc.scheme = "https"
         secure = self.get(probes.DISCOVERY, "/")
-        if secure.status is not None:
+        if secure.status is not None or secure.refusal():  # mTLS: TLS, and a wall
             self.svc.answers["/"] = secure
             return True
         self.svc.scheme = "http"
@@ -231,7 +271,7 @@ def fingerprint(prober: _PortProber, answers: dict[str, Answer], probe: Probe,
     """Rounds of probing until the port is named or the catalog is exhausted."""
     prober.fetch(_first_round(prober.port), probe, headers, answers)
     ident = identify(answers)
-    walled = all(a.status in AUTH_WALL for a in answers.values() if a.status is not None)
+    walled = all(a.refusal() for a in answers.values() if a.status is not None)
     # A wall that no catalog service recognises (a proxy's 401) ends here; a backend's own
     # refusal in its own words (LiteLLM's, Hermes', llama-cpp-python's 401) goes on, since
     # the service answers its public routes (/health, /) without credentials.

@@ -10,14 +10,36 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiaudit.http import loads_json
+from aiaudit.redact import redact
 from aiaudit.services import ServiceDef, Signature, ai_services, proxies
 
 _MISSING = object()
 #: A gateway's own answer that its upstream is down, busy or too slow: nothing of the
 #: service behind it was read.
 GATEWAY_ERRORS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+#: Keys an error envelope is made of ({"error": "Unauthorized", "code": 401}): a JSON body
+#: holding nothing else is a message, not data.
+_ERROR_KEYS = frozenset({"error", "errors", "message", "msg", "detail", "details", "code",
+                         "status", "status_code", "statuscode", "success", "ok", "reason",
+                         "type", "hint", "request_id", "requestid", "timestamp", "path"})
+_AUTH_WORDS = re.compile(r"(?i)\b(unauthori[sz]ed|unauthenticated|not authenticated|"
+                         r"authentication (?:error|required|failed)|forbidden|invalid api key|"
+                         r"missing api key|no api key|api key (?:required|missing|invalid)|"
+                         r"invalid token|missing token|login required|not logged in|"
+                         r"credentials|access denied|permission denied)\b")
+#: A redirect to one of these is a login, not the resource (oauth2-proxy's /oauth2/start,
+#: Authelia's and Keycloak's portals, a login form)
+_LOGIN_PATH = re.compile(r"(?i)/(log-?in|sign[-_]?in|oauth2?|authori[sz]e|auth|sso|saml2?|"
+                         r"openid|oidc|realms|cas|adfs)(/|$|\?|\.)")
+_REDIRECTS = (301, 302, 303, 307, 308)
+#: nginx's answer under ``ssl_verify_client on`` to a client without a certificate
+#: (src/http/ngx_http_special_response.c, ngx_http_error_496_page; 496 is sent as 400)
+_NO_CLIENT_CERT = re.compile(r"No required SSL certificate was sent")
+_LISTING_KEYS = re.compile(r"(?i)^(models?|available_?models|allowed_?models|model_?ids|"
+                           r"model_?list|deployments|data)$")
 
 
 @dataclass
@@ -84,6 +106,73 @@ class Answer:
                              else "login form").split()) or "login form"
         return ""
 
+    def auth_error(self) -> str:
+        """The refusal when this 2xx answer is an auth error in a JSON envelope
+        (``200 {"error": "Unauthorized", "code": 401}``: gateways that never use 401), else
+        "". Only a body made of nothing but envelope keys counts: data is never a refusal."""
+        if not self.ok:
+            return ""
+        doc = self.json()
+        if not isinstance(doc, dict) or not doc or not {str(k).lower() for k in doc} <= _ERROR_KEYS:
+            return ""
+        found = _AUTH_WORDS.search(json.dumps(doc, ensure_ascii=False)[:4000])
+        return " ".join(found.group(0).split())[:60] if found else ""
+
+    def login_redirect(self) -> str:
+        """Where a redirect sends the caller when it is a login (never followed), else ""."""
+        if self.status not in _REDIRECTS:
+            return ""
+        where = " ".join(self.headers.get("location", "").split())
+        try:
+            path = urlsplit(where).path
+        except ValueError:
+            return ""
+        return redact(where)[:100] if _LOGIN_PATH.search(path or "") else ""
+
+    def refusal(self) -> str:
+        """How this answer refuses a caller without credentials ("" when it does not): the
+        401/403/407 status, a sign-in page or a JSON auth error answered with 200, or a
+        redirect to a login."""
+        if self.status is None:  # TLS 1.3 alert 116 (nginx ssl_verify_client on)
+            cert = re.search(r"(?i)certificate required", self.problem or "")
+            return "a TLS client certificate (mutual TLS: the handshake ended with " \
+                   f"{cert.group(0)!r})" if cert else ""
+        if self.status in (401, 403, 407):
+            return f"HTTP {self.status}"
+        if self.status == 400 and _NO_CLIENT_CERT.search(self.text[:2000]):
+            return "a TLS client certificate (HTTP 400 'No required SSL certificate was sent')"
+        if page := self.sign_in():
+            return f"a sign-in page (HTTP {self.status}, {page!r})"
+        if error := self.auth_error():
+            return f"an auth error in a JSON body answered with HTTP {self.status} ({error!r})"
+        if where := self.login_redirect():
+            return f"HTTP {self.status} redirect to a login: {where} (not followed)"
+        return ""
+
+    def leaked_listing(self) -> list[str]:
+        """Model names a refusal (or other non-2xx JSON answer) hands out all the same
+        (``401 {"error": "unauthorized", "available_models": [...]}``)."""
+        if self.ok or self.status is None:
+            return []
+        names: list[str] = []
+
+        def walk(node: Any, depth: int) -> None:
+            if depth > 3 or not isinstance(node, dict):
+                return
+            for key, value in node.items():
+                if isinstance(value, list) and _LISTING_KEYS.match(str(key)):
+                    for item in value[:50]:
+                        name = item if isinstance(item, str) else next(
+                            (item[k] for k in ("id", "name", "model") if isinstance(item, dict)
+                             and isinstance(item.get(k), str)), None)
+                        if name and name.strip():  # whole: cut only after redaction
+                            names.append(" ".join(name[:4096].split()))
+                elif isinstance(value, dict):
+                    walk(value, depth + 1)
+
+        walk(self.json(), 0)
+        return names
+
     def cause(self) -> str:
         """One line on why this answer is not usable data, naming the cause: no response
         (refused, reset, TLS, timed out), a body cut short (too large, endless stream,
@@ -93,13 +182,13 @@ class Answer:
         if not self.ok:
             where = self.headers.get("location", "") if 300 <= self.status < 400 else ""
             if where:  # redirects are never followed: say where it wanted to send us
-                shown = " ".join(where.split())
+                shown = redact(" ".join(where.split()))  # masked before it is cut
                 shown = shown[:100] + ("…" if len(shown) > 100 else "")
                 return f"HTTP {self.status} redirect to {shown} (not followed)"
             if self.status in GATEWAY_ERRORS:
                 server = self.headers.get("server", "")
                 return (f"HTTP {self.status} {GATEWAY_ERRORS[self.status]}"
-                        + (f" from {' '.join(server.split())[:60]}" if server else "")
+                        + (f" from {redact(' '.join(server.split()))[:60]}" if server else "")
                         + ": the service behind it did not answer")
             return f"HTTP {self.status}"
         if self.json() is not None:
@@ -215,9 +304,9 @@ def version_of(service: ServiceDef, answers: dict[str, Answer]) -> str | None:
         return None
     if service.version_regex is not None:  # e.g. MLflow's /version answers "3.17.2" as text
         found = service.version_regex.search(answer.text)
-        return found.group(1)[:80] if found else None
+        return redact(found.group(1))[:80] if found else None
     values = [v for v in json_values(answer.json(), key) if isinstance(v, str | int | float)]
-    return str(values[0])[:80] if values else None
+    return redact(str(values[0]))[:80] if values else None
 
 
 def identify(answers: dict[str, Answer],
@@ -229,10 +318,14 @@ def identify(answers: dict[str, Answer],
     for candidate in ranked:
         if candidate.identified:
             svc = candidate.service
+            # a generic name over a product's partial signals: say which (one-route drip)
+            near = max((s for s in scores if not s.service.generic and s.score > 0),
+                       key=lambda s: s.score, default=None) if svc.generic else None
             return Identification(svc.name, candidate.confidence, candidate.score,
                                   tuple(s.describe() for s in candidate.matched),
                                   version_of(svc, answers), kind=svc.kind,
-                                  emulates=_emulated(svc, scores))
+                                  emulates=_emulated(svc, scores),
+                                  resembles=near.service.name if near else None)
     partial = max(scores, key=lambda s: s.score, default=None)
     if partial is not None and partial.score > 0:
         return Identification(None, 0.0, partial.score,

@@ -185,9 +185,13 @@ def _env_pairs(text: str) -> dict[str, str]:
 def hermes_intents(files: dict[str, str], managed: Any = None) -> list[Intent]:
     """Hermes API server intent per home: its config.yaml and .env read together, as Hermes
     does (env overrides platforms.api_server.extra; an unset `enabled` is false), with the
-    managed scope (/etc/hermes) over them: it is no home of its own."""
+    managed scope (/etc/hermes) over them: it is no home of its own. `managed`: the
+    Managed for every home, or a function of the home giving the one its processes load."""
     from aiaudit.products import hermes
 
+    managed_of = managed if callable(managed) else None
+    if managed_of is not None:
+        managed = None
     mdir = managed.dir if managed is not None else hermes.managed_dir()
     if managed is None:
         cpath, epath = hermes.managed_paths(mdir)
@@ -200,7 +204,8 @@ def hermes_intents(files: dict[str, str], managed: Any = None) -> list[Intent]:
     out = []
     for home, texts in sorted(homes.items()):
         cfg = hermes.overlay(hermes.parse_config(home, texts.get("config.yaml"),
-                                                 texts.get(".env")), managed)
+                                                 texts.get(".env")),
+                             managed_of(home) if managed_of is not None else managed)
         api = hermes.api_server(cfg)
         if api.enabled:
             out.append(Intent(hermes.service_name(), api.source, api.host, api.key, api.detail))

@@ -41,6 +41,10 @@ def read_paths() -> list[str]:
     return _catalog_paths("read")
 
 
+#: The OpenAI Python SDK's User-Agent: a gateway that lets "its" clients in by User-Agent
+#: (an allowlist of SDKs standing in for auth) answers it and refuses the audit's own.
+SDK_USER_AGENT = "OpenAI/Python 1.54.0"
+
 #: Spoofed client-address headers a gateway may trust to let "local" callers in; sent
 #: together first, then one by one only when together they open the door (to name which).
 CLIENT_ADDRESS_HEADERS = (("X-Forwarded-For", "127.0.0.1"), ("X-Real-IP", "127.0.0.1"),
@@ -69,7 +73,9 @@ def bypass_variants(path: str) -> list[Variant]:
     ]
     if not base.endswith("/"):
         out.append(Variant("trailing slash", "GET", base + "/" + q))
-    out += [Variant("HEAD", "HEAD", path), Variant("OPTIONS", "OPTIONS", path)]
+    out += [Variant("HEAD", "HEAD", path), Variant("OPTIONS", "OPTIONS", path),
+            Variant(f"User-Agent: {SDK_USER_AGENT}", "GET", path,
+                    (("User-Agent", SDK_USER_AGENT),))]
     return out
 
 
@@ -89,8 +95,16 @@ CORS = Probe("exposure.cors", _routes(
 MARKER = Probe("exposure.alert-marker", _routes([("GET", p) for p in read_paths()]))
 COMPLETION = Probe("exposure.completion", _routes(
     [("POST", p) for p in COMPLETION_PATHS.values()]))
+#: A GET on the generation route (a POST route): it shows whether the route itself refuses
+#: a caller without credentials (401/403: vLLM's AuthenticationMiddleware checks every /v1
+#: path before routing, a proxy's auth_basic before proxying) or lets the request reach the
+#: app, which then answers 405/404 (llama-cpp-python's Depends(authenticate) and LiteLLM's
+#: user_api_key_auth run only once the method matched): nothing is generated either way.
+GENERATION_ROUTE = Probe("exposure.generation-route", _routes(
+    [("GET", p) for p in COMPLETION_PATHS.values()]))
 
-ALL_PROBES: tuple[Probe, ...] = (DISCOVERY, UNAUTH_READ, AUTH_READ, CORS, MARKER, COMPLETION)
+ALL_PROBES: tuple[Probe, ...] = (DISCOVERY, UNAUTH_READ, AUTH_READ, CORS, MARKER, COMPLETION,
+                                 GENERATION_ROUTE)
 
 
 def declared_safe(method: str, target: str) -> bool:

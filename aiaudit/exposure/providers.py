@@ -265,8 +265,10 @@ def _exposure_bindings(ctx: AuditContext) -> list[tuple[str, object]]:
         from aiaudit.products import hermes
 
         scope = scope_for(ctx)
-        managed = hermes.managed_for(ctx) if scope.roots_of("hermes") or not scope.closed \
-            else None
+        # each home with the managed scope its processes load (HERMES_MANAGED_DIR in
+        # their environment, else /etc/hermes)
+        managed = (lambda home: hermes.managed_for(ctx, home)) \
+            if scope.roots_of("hermes") or not scope.closed else None
         intents = hostside.configured_intents(ctx.host(), scope, HostFS.for_context(ctx),
                                                managed)
         try:

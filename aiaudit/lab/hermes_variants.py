@@ -57,6 +57,9 @@ class Variant:
     # the managed scope's dir as built (hermes_cli/managed_scope.py: /etc/hermes on the
     # audited host; the self-test lays it over /etc in a mount namespace of the audit's own)
     managed_dir: Path | None = None
+    # the systemd unit the operator runs it with ({"name", "env"}): the self-test writes
+    # it below the overlaid /etc, naming the restored home (HERMES_HOME) and this env
+    unit: dict[str, object] = field(default_factory=dict)
 
 
 def session_db(h: Hermes, messages: list[tuple[str, str]], session_id: str,
@@ -572,6 +575,139 @@ def ssh_backend(root: Path, llm: str | None) -> Variant:
     return v
 
 
+def _env_only(root: Path, name: str, extra: tuple[tuple[str, str], ...] = ()) -> Variant:
+    """auto_prune 30 days, `hermes config set terminal.backend docker` (and the extra
+    terminal keys), then `hermes config unset terminal`: config set wrote each key to
+    config.yaml and mirrored it into .env (TERMINAL_ENV, TERMINAL_DOCKER_*), and unsetting
+    the whole section drops it from config.yaml only, so .env alone selects the backend."""
+    v, h = _new(root, name)
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    for key, value in extra:
+        h.set(key, value)
+    h("config", "unset", "terminal")
+    env = (v.hermes_home / ".env").read_text()
+    if "TERMINAL_ENV=docker" not in env or "terminal" in (v.hermes_home /
+                                                            "config.yaml").read_text():
+        raise LabError(f"{name}: .env lost TERMINAL_ENV or config.yaml kept its terminal")
+    session_db(h, [("user", "List three colours."), ("assistant", "Red, green, blue.")],
+               "20261203_050000_ab0e01")
+    return v
+
+
+def env_only_docker(root: Path, llm: str | None) -> Variant:
+    """The docker backend left only in .env (TERMINAL_ENV=docker): config.yaml has no
+    terminal section, so neither cli.py load_cli_config nor gateway/run.py touches it and
+    terminal_tool runs the docker backend."""
+    return _env_only(root, "env-only-docker")
+
+
+def env_only_docker_sock(root: Path, llm: str | None) -> Variant:
+    """As env-only-docker, with terminal.docker_volumes mounting the host's Docker socket
+    (.env TERMINAL_DOCKER_VOLUMES, as `hermes config set` escaped it)."""
+    return _env_only(root, "env-only-docker-sock", (
+        ("terminal.docker_volumes", '["/var/run/docker.sock:/var/run/docker.sock"]'),))
+
+
+def env_docker_terminal_section(root: Path, llm: str | None) -> Variant:
+    """As env-only-docker, then `hermes config set terminal.timeout 120`: config.yaml
+    has a terminal section again, without backend, so cli.py exports its DEFAULT
+    env_type `local` over .env's TERMINAL_ENV (the gateway keeps docker)."""
+    v = _env_only(root, "env-docker-terminal-section")
+    Hermes(v.home, v.hermes_home, v.root / "hermes-cli.log", {}).set("terminal.timeout",
+                                                                     "120")
+    return v
+
+
+MANAGED_POLICY = """# Managed scope at HERMES_MANAGED_DIR (managed_scope.py get_managed_dir)
+terminal:
+  backend: docker
+sessions:
+  auto_prune: true
+  retention_days: 30
+"""
+
+
+def managed_dir_unit(root: Path, llm: str | None) -> Variant:
+    """The user's config.yaml leaves terminal and retention at Hermes' defaults (local,
+    never pruned); the administrator's managed scope lives in /etc/hermes-policy, which
+    only the gateway unit's `Environment=HERMES_MANAGED_DIR=` names (get_managed_dir: the
+    variable replaces /etc/hermes). Built with the variable in the CLI's environment and
+    checked with `hermes config get` that Hermes resolves the managed values."""
+    v, h = _new(root, "managed-dir-unit")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("terminal.backend", "local")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_011700_ad0015")
+    managed = v.root / "etc" / "hermes-policy"
+    managed.mkdir(parents=True)
+    managed.chmod(0o755)
+    (managed / "config.yaml").write_text(MANAGED_POLICY)
+    (managed / "config.yaml").chmod(0o644)
+    v.managed_dir = managed
+    h.env["HERMES_MANAGED_DIR"] = str(managed)
+    for key, want in (("terminal.backend", "docker"), ("sessions.retention_days", "30")):
+        if _resolved(h, key) != want:
+            raise LabError(f"Hermes does not resolve {key} from HERMES_MANAGED_DIR")
+    v.unit = {"name": "hermes-gateway", "env": {"HERMES_MANAGED_DIR": "/etc/hermes-policy"}}
+    return v
+
+
+def managed_dir_missing(root: Path, llm: str | None) -> Variant:
+    """/etc/hermes pins docker and auto_prune 30 days (MANAGED_POLICY), but the gateway
+    unit's Environment=HERMES_MANAGED_DIR names /etc/hermes-none, which does not exist:
+    get_managed_dir then returns None without falling back to /etc/hermes, so the user's
+    own config (local, never pruned) runs. Checked with `hermes config get` under a
+    variable naming a missing dir."""
+    v, h = _new(root, "managed-dir-missing")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("terminal.backend", "local")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_011800_ad0016")
+    managed = v.root / "etc" / "hermes"
+    managed.mkdir(parents=True)
+    managed.chmod(0o755)
+    (managed / "config.yaml").write_text(MANAGED_POLICY)
+    (managed / "config.yaml").chmod(0o644)
+    v.managed_dir = managed
+    for where, want in ((managed, ("docker", "true")),  # the policy works where named
+                        (v.root / "etc" / "hermes-none", ("local", "false"))):
+        h.env["HERMES_MANAGED_DIR"] = str(where)
+        got = (_resolved(h, "terminal.backend"), _resolved(h, "sessions.auto_prune"))
+        if got != want:
+            raise LabError(f"HERMES_MANAGED_DIR={where}: Hermes resolves {got}, not {want}")
+    v.unit = {"name": "hermes-gateway", "env": {"HERMES_MANAGED_DIR": "/etc/hermes-none"}}
+    return v
+
+
+def profile_env_docker(root: Path, llm: str | None) -> Variant:
+    """A hardened default home (docker, auto_prune 30) and a profile `work` whose docker
+    backend is left only in its own .env (`hermes -p work config set terminal.backend
+    docker`, then `hermes -p work config unset terminal`)."""
+    v, h = _new(root, "profile-env-docker")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_011900_ad0017")
+    h("profile", "create", "work", "--no-alias")
+    for args in (("config", "set", "model.api_key", "${OPENAI_API_KEY}"),
+                 ("config", "set", "sessions.auto_prune", "true"),
+                 ("config", "set", "sessions.retention_days", "30"),
+                 ("config", "set", "terminal.backend", "docker"),
+                 ("config", "unset", "terminal")):
+        h("-p", "work", *args)
+    work = v.hermes_home / "profiles" / "work"
+    if "TERMINAL_ENV=docker" not in (work / ".env").read_text() or \
+            "terminal" in (work / "config.yaml").read_text():
+        raise LabError("profile-env-docker: the profile's backend is not in its .env only")
+    return v
+
+
 BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "fresh": fresh, "custom-home": custom_home, "profiles": profiles,
     "prune-365": prune_365, "prune-default-days": prune_default_days,
@@ -584,7 +720,11 @@ BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "managed-weakens": managed_weakens, "retention-days-suffix": retention_days_suffix,
     "prune-interval-string": prune_interval_string, "memory-secret": memory_secret,
     "docker-sock-cli": docker_sock_cli, "docker-privileged": docker_privileged,
-    "ssh-backend": ssh_backend,
+    "ssh-backend": ssh_backend, "env-only-docker": env_only_docker,
+    "env-only-docker-sock": env_only_docker_sock,
+    "env-docker-terminal-section": env_docker_terminal_section,
+    "managed-dir-unit": managed_dir_unit, "managed-dir-missing": managed_dir_missing,
+    "profile-env-docker": profile_env_docker,
 }
 CHATS = ("custom-home", "profiles", "chat-secret-wal")
 
@@ -632,7 +772,7 @@ def build(root: Path, names: list[str], chat: bool = True) -> dict[str, Variant]
 def describe(v: Variant) -> dict[str, object]:
     return {"hermes_home": str(v.hermes_home), "home": str(v.home),
             "backup_dirs": [str(b) for b in v.backup_dirs], "chat": v.name in CHATS,
-            "managed_dir": str(v.managed_dir) if v.managed_dir else ""}
+            "managed_dir": str(v.managed_dir) if v.managed_dir else "", "unit": v.unit}
 
 
 def main(argv: list[str] | None = None) -> int:

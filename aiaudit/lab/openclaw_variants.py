@@ -49,7 +49,9 @@ VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
             "profile-work", "gateway-old-backup", "legacy-auth-doctor", "custom-bind-zero-pad",
             "tailnet-trusted-proxy", "sandbox-exec-yolo", "telegram-bot-token",
             "telegram-use-env", "maintenance-warn-7d", "main-sandbox-off",
-            "approvals-auto-allow")
+            "approvals-auto-allow", "main-sandbox-all-defaults-off", "agent-added-inherits-off",
+            "audit-fix-lan-plaintext", "exec-yolo-main-host-sandbox", "sandbox-all-rw-root",
+            "tailscale-serve")
 TELEGRAM_TOKEN = "7712345678:AAHf3kLm9Xq2Vb7Nc4Rt8Wz1Yd6Gj0Ks5Pe"  # made up for the lab
 LEGACY_KEY = "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"  # made up
 
@@ -388,6 +390,35 @@ def sandbox_exec_yolo(root: Path, llm: str) -> Path:
     return home
 
 
+def exec_yolo_main_host_sandbox(root: Path, llm: str) -> Path:
+    """sandbox-exec-yolo, then the main agent's own tools.exec.host set back to sandbox
+    (docs/tools/exec.md: the configured exec host includes agent overrides): the global
+    gateway host governs no agent of the roster."""
+    home, env = _hardened_sandbox(root, "exec-yolo-main-host-sandbox", llm)
+    st.oc(home, "exec-policy", "preset", "yolo", env=env)
+    st.config_batch(home, [{"path": "agents.entries.main.tools.exec.host",
+                            "value": "sandbox"}], env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def sandbox_all_rw_root(root: Path, llm: str) -> Path:
+    """The hardened sandbox with agents.defaults.sandbox.docker.readOnlyRoot false."""
+    home, env = _hardened_sandbox(root, "sandbox-all-rw-root", llm)
+    st.config_batch(home, [{"path": "agents.defaults.sandbox.docker.readOnlyRoot",
+                            "value": False}], env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def tailscale_serve(root: Path, llm: str) -> Path:
+    """SecretRef onboarding on loopback, then gateway.tailscale.mode serve (tailnet only,
+    loopback bind: docs/gateway/config-gateway.md)."""
+    home, env = _ref_onboarded(root, "tailscale-serve", llm)
+    st.config_batch(home, [{"path": "gateway.tailscale.mode", "value": "serve"}], env=env)
+    return home
+
+
 def approvals_auto_allow(root: Path, llm: str) -> Path:
     """The hardened sandbox (agents.defaults.sandbox.mode all, 0700/0600, maintenance
     enforce 30d), then `openclaw approvals set --file` with defaults.autoAllowSkills true
@@ -449,6 +480,46 @@ def main_sandbox_off(root: Path, llm: str) -> Path:
     st.config_batch(home, [{"path": "agents.defaults.sandbox.mode", "value": "all"},
                            {"path": "agents.entries.main.sandbox", "value": {"mode": "off"}}],
                     env=env)
+    return home
+
+
+def _main_sandboxed(root: Path, name: str, llm: str) -> tuple[Path, dict[str, str]]:
+    """SecretRef onboarding (it writes agents.entries.main), then main's own sandbox.mode
+    all with agents.defaults.sandbox left at its default off."""
+    home, env = _ref_onboarded(root, name, llm)
+    st.config_batch(home, [{"path": "agents.entries.main.sandbox", "value": {"mode": "all"}}],
+                    env=env)
+    return home, env
+
+
+def main_sandbox_all_defaults_off(root: Path, llm: str) -> Path:
+    """The only configured agent (main) sandboxed on its own entry, the defaults off:
+    src/agents/agent-scope-config.ts listAgentIds takes the roster's ids only, so the
+    defaults' mode governs no agent."""
+    return _main_sandboxed(root, "main-sandbox-all-defaults-off", llm)[0]
+
+
+def agent_added_inherits_off(root: Path, llm: str) -> Path:
+    """As main-sandbox-all-defaults-off, then `openclaw agents add work --non-interactive
+    --workspace ...`: the new entry has no sandbox and inherits the defaults' off."""
+    home, env = _main_sandboxed(root, "agent-added-inherits-off", llm)
+    st.oc(home, "agents", "add", "work", "--non-interactive", "--workspace",
+          str(_state(home) / "workspace-work"), env=env)
+    return home
+
+
+def audit_fix_lan_plaintext(root: Path, llm: str) -> Path:
+    """Plaintext onboarding on bind lan, the state opened to other users (`chmod -R
+    go+rX`, as a careless copy leaves it), then OpenClaw's own `openclaw security audit
+    --fix` ("apply safe fixes: tighten defaults + chmod state/config"): the hardened
+    baseline OpenClaw's tool gives, which changes modes and no setting."""
+    home = root / "audit-fix-lan-plaintext"
+    home.mkdir(parents=True)
+    env = {"CUSTOM_API_KEY": "lab-" + os.urandom(8).hex(),
+           "OPENCLAW_GATEWAY_TOKEN": os.urandom(24).hex()}
+    st._onboard(home, llm, plaintext=True, bind="lan", env=env)
+    subprocess.run(["chmod", "-R", "go+rX", str(_state(home))], check=True)
+    st.oc(home, "security", "audit", "--fix", env=env)
     return home
 
 

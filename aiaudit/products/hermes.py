@@ -10,6 +10,7 @@ fetch the two files their own way (one round trip per area) and hand the text to
 
 from __future__ import annotations
 
+import codecs
 import functools
 import json
 import posixpath
@@ -25,6 +26,8 @@ DATA = ProductData("hermes")  # aiaudit/data/hermes.toml (defaults with their so
 REFERENCE = re.compile(r"^\s*\$\{[^}]+\}\s*$")  # what hermes_cli/config.py _expand_env_vars expands
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 _TRUTHY = ("1", "true", "yes", "on")  # gateway/config.py is_truthy_value
+_DQ_ESCAPES = re.compile(r"\\[\\'\"abfnrtv]")  # python-dotenv parser.py _double_quote_escapes
+_SQ_ESCAPES = re.compile(r"\\[\\']")  # _single_quote_escapes
 
 product_data = DATA
 defaults = DATA.defaults
@@ -113,7 +116,11 @@ def parse_env(text: str) -> dict[str, str]:
         if m and not line.lstrip().startswith("#"):
             value = m.group(2)
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
+                # python-dotenv (parser.py parse_value) decodes these escapes in quoted
+                # values: `hermes config set` writes a JSON list as "[\"a:b\"]"
+                escapes = _DQ_ESCAPES if value[0] == '"' else _SQ_ESCAPES
+                value = escapes.sub(lambda m: codecs.decode(m.group(0), "unicode-escape"),
+                                    value[1:-1])
             else:
                 value = value.split(" #", 1)[0].strip()
             out[m.group(1)] = value
@@ -166,6 +173,11 @@ def managed_dir() -> str:
     return product_data()["managed"]["dir"]
 
 
+def managed_env() -> str:
+    """The variable that moves the managed scope (HERMES_MANAGED_DIR)."""
+    return product_data()["managed"]["env"]
+
+
 def managed_paths(directory: str | None = None) -> tuple[str, str]:
     m = Managed(directory or managed_dir())
     return m.config_path, m.env_path
@@ -199,11 +211,29 @@ def read_managed(fs: Any, directory: str | None = None, limit: int = 1024 * 1024
     return Managed(directory, texts[paths[0]], texts[paths[1]])
 
 
-def managed_for(ctx: Any) -> Managed:
-    """The target's managed scope, read once per run (every area asks for it)."""
+def managed_for(ctx: Any, home: str | None = None) -> Managed:
+    """The managed scope the Hermes processes of `home` load (the one HERMES_MANAGED_DIR
+    in their environment names, aiaudit.scope; else /etc/hermes), each dir read once per
+    run (every area asks for it)."""
     from aiaudit.hostfs import HostFS
 
-    return ctx.cached("hermes:managed", lambda: read_managed(HostFS.for_context(ctx)))
+    directory = managed_dir_for(ctx, home)[0]
+    return ctx.cached(f"hermes:managed:{directory}",
+                      lambda: read_managed(HostFS.for_context(ctx), directory))
+
+
+def managed_dir_for(ctx: Any, home: str | None) -> tuple[str, str]:
+    """(managed dir, where it was named: "" for Hermes' default) for a home of the run's
+    scope."""
+    if home is None:
+        return managed_dir(), ""
+    from aiaudit.scope import scope_for
+
+    try:
+        scope = scope_for(ctx)
+    except Exception:  # network-only targets have no scope: nothing on the host is read
+        return managed_dir(), ""
+    return scope.hermes_managed_dir(home)
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -270,18 +300,19 @@ class HermesConfig:
             return Setting(dotted, value, f"{self.config_path} {dotted}")
         return Setting(dotted, defaults().get(dotted), "default")
 
-    def env_var(self, name: str) -> Setting | None:
+    def env_var(self, name: str, bridged: bool = True) -> Setting | None:
         """An environment variable as Hermes' process sees it from its files: the managed
         .env wins (loaded last, override=True), then the home's .env (load_hermes_dotenv
         override=True), then config.yaml top-level scalars (gateway/run.py bridges them
-        where the env lacks them). The service unit's own environment is not in the home
-        and is not seen here."""
+        where the env lacks them; `bridged=False` leaves those out: only the gateway
+        bridges them). The service unit's own environment is not in the home and is not
+        seen here."""
         if name in self.managed_env and self.managed:
             return Setting(name, self.managed_env[name], f"{self.managed.env_path} (managed "
                            "scope: loaded last, over the home's .env)")
         if name in self.env:
             return Setting(name, self.env[name], self.env_path)
-        value = self.doc.get(name) if isinstance(self.doc, dict) else None
+        value = self.doc.get(name) if isinstance(self.doc, dict) and bridged else None
         if isinstance(value, str | int | float | bool):
             return Setting(name, str(value), f"{self.config_path} (top-level, bridged to env)")
         return None
@@ -465,9 +496,65 @@ def api_server(cfg: HermesConfig) -> ApiServer:
     return ApiServer(bool(enabled_by), host, port, key, source, detail)
 
 
+def terminal_backends(cfg: HermesConfig) -> list[tuple[str, Setting]]:
+    """(entry point, terminal.backend) for each way Hermes starts an agent; terminal_tool
+    reads os.environ TERMINAL_ENV (hermes.toml [terminal] backend_env), which each entry
+    point fills its own way after loading the .env files (managed .env over the home's,
+    both override=True over the service's environment, hermes_cli/env_loader.py):
+    - gateway (gateway/run.py config bridge): config.yaml's terminal.backend overrides the
+      env; unset, the env's TERMINAL_ENV stays;
+    - CLI (cli.py load_cli_config): config.yaml's terminal.backend; a `terminal` section
+      without it exports the DEFAULT env_type `local` over the env; no section at all
+      leaves the env's value;
+    - `hermes serve`, desktop, ACP, cron ticker (tools/terminal_tool.py
+      _ensure_terminal_env_bridged): a TERMINAL_ENV already in the env wins over config.yaml.
+    """
+    conf = cfg.get("terminal.backend")
+    env_name = product_data()["terminal"]["backend_env"]
+
+    def from_env(bridged: bool) -> Setting | None:
+        env = cfg.env_var(env_name, bridged)
+        if env is None or not str(env.value).strip():
+            return None
+        return Setting("terminal.backend", str(env.value).strip().lower(),
+                       f"{env.source} {env_name}")
+
+    # only gateway/run.py bridges config.yaml's top-level keys into the environment
+    gateway, dotenv = from_env(True), from_env(False)
+    section = isinstance(cfg.doc, dict) and "terminal" in cfg.doc
+    if not conf.is_default:
+        return [("gateway", conf), ("cli", conf), ("serve", dotenv or conf)]
+    cli = dotenv or conf
+    if section and dotenv is not None:
+        cli = Setting("terminal.backend", conf.value,
+                      f"default: {cfg.config_path} has a terminal section without backend, "
+                      f"so cli.py exports DEFAULT env_type '{conf.value}' over {env_name}")
+    return [("gateway", gateway or conf), ("cli", cli), ("serve", dotenv or conf)]
+
+
+JUDGED_ENTRIES = ("gateway", "cli")
+
+
 def terminal_backend(cfg: HermesConfig) -> Setting:
-    """terminal.backend: config.yaml is authoritative over .env's TERMINAL_ENV (cli.py)."""
-    return cfg.get("terminal.backend")
+    """The backend judged for the home: the first of the gateway and the CLI (the two
+    entry points whose bridges make config.yaml authoritative) that runs commands on the
+    host, else the one both use; its source says which entry point when they differ. The
+    `serve` path's own value (a TERMINAL_ENV in .env wins there) is a fact beside it
+    (terminal_backends), not the verdict: an administrator's pinned backend is what the
+    gateway and the CLI run."""
+    found = [(e, s) for e, s in terminal_backends(cfg) if e in JUDGED_ENTRIES]
+    values = {str(s.value) for _, s in found}
+    confined = confined_backends()
+    for entry, setting in found:
+        if str(setting.value) not in confined:
+            if len(values) == 1:
+                return setting
+            others = ", ".join(f"{e} {v.value}" for e, v in found if e != entry)
+            where = f"unset: Hermes default, {DATA.file}" if setting.is_default \
+                else setting.source
+            return Setting(setting.key, setting.value, f"{where}; what the {entry} runs "
+                           f"with (the other entry points: {others})")
+    return found[0][1]
 
 
 def docker_list(cfg: HermesConfig, key: str) -> tuple[list[str], str]:

@@ -14,7 +14,7 @@ import functools
 import json
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import json5
@@ -529,6 +529,9 @@ class Sandbox:
     read_only_root: bool
     binds: tuple[str, ...]
     unset: tuple[str, ...] = ()
+    # the defaults govern some agent: always without a roster (the implicit main agent);
+    # with one, only when a listed agent has no sandbox of its own (sandboxes())
+    governs: bool = True
 
 
 def agent_ids(cfg: Config) -> list[str]:
@@ -586,14 +589,20 @@ def sandbox(cfg: Config, agent: str | None = None) -> Sandbox:
 
 def exec_hosts(cfg: Config) -> dict[str, tuple[str, bool]]:
     """{"defaults" or agent id: (tools.exec.host, unset)}: the global value and every agent
-    entry that overrides it (`agents.entries.<id>.tools.exec.host`)."""
+    entry that overrides it (`agents.entries.<id>.tools.exec.host`; docs/tools/exec.md:
+    the configured host includes agent overrides). With an agent roster whose every entry
+    sets its own host, the global value governs no agent and is left out (listAgentIds:
+    no implicit main agent then)."""
     default = data()["sandbox"]["exec_host"]
     glob = cfg.get("tools", "exec", "host")
     out = {"defaults": (str(glob), False) if isinstance(glob, str) and glob else (default, True)}
-    for agent in agent_ids(cfg):
+    ids = agent_ids(cfg)
+    for agent in ids:
         own = dig(_agent_entry(cfg, agent), "tools", "exec", "host")
         if isinstance(own, str) and own:
             out[agent] = (own, False)
+    if ids and all(a in out for a in ids):
+        del out["defaults"]
     return out
 
 
@@ -603,11 +612,15 @@ def host_exec(host: str) -> bool:
 
 
 def sandboxes(cfg: Config) -> list[Sandbox]:
-    """The defaults, plus every agent whose entry overrides them."""
-    out = [sandbox(cfg)]
-    for agent in agent_ids(cfg):
-        if isinstance(_agent_entry(cfg, agent).get("sandbox"), dict):
-            out.append(sandbox(cfg, agent))
+    """The defaults, plus every agent whose entry overrides them. With an agent roster
+    (`agents.entries`, which onboarding writes with `main`), the roster's ids are the
+    agents there are (src/agents/agent-scope-config.ts listAgentIds: the implicit main
+    agent exists only without one), so the defaults govern an agent only when some entry
+    has no sandbox of its own (`governs`)."""
+    ids = agent_ids(cfg)
+    own = [a for a in ids if isinstance(_agent_entry(cfg, a).get("sandbox"), dict)]
+    out = [replace(sandbox(cfg), governs=not ids or len(own) < len(ids))]
+    out += [sandbox(cfg, agent) for agent in own]
     return out
 
 
@@ -677,15 +690,16 @@ def approvals_store(state_dir: str) -> str:
     return _state_store(state_dir)
 
 
-def read_exec_approvals(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024
-                        ) -> tuple[Any, str] | None:
+def read_exec_approvals(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024,
+                        copies: dict[str, Any] | None = None) -> tuple[Any, str] | None:
     """(the approvals document, where it was read) from the state store's row, or None when
     the store or the row is absent (then the legacy exec-approvals.json is the one).
-    The store is read through a private copy (never opened in place); errors raise
+    The store is read through a private copy (never opened in place), the run's shared one
+    when `copies` is the scope's cache (storage reads the same store); errors raise
     CouldNotCheck naming the store."""
     from aiaudit.status import CouldNotCheck
     from aiaudit.storage.locate import stat_paths
-    from aiaudit.storage.snapshot import copy_sqlite
+    from aiaudit.storage.snapshot import shared_copy
     from aiaudit.storage.sqlitefacts import DB_ERRORS, checkpoint, open_copy
 
     store = approvals_store(state_dir)
@@ -693,7 +707,7 @@ def read_exec_approvals(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024
     if store not in sizes:
         return None
     files = [(store, sizes[store])] + [(p, n) for p, n in sizes.items() if p != store]
-    copy = copy_sqlite(fs, files, limit, "openclaw-approvals")
+    copy = shared_copy(copies, fs, files, limit, "openclaw-approvals")
     try:
         conn = open_copy(copy.path, None)
         try:

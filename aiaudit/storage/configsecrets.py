@@ -91,7 +91,8 @@ def config_files(fs: HostFS, app: str, state_dir: str) -> list[str]:
     return seen
 
 
-def _product_configs(fs: HostFS, app: str, state_dir: str) -> list[str]:
+def _product_configs(fs: HostFS, app: str, state_dir: str,
+                     hermes_managed: str | None = None) -> list[str]:
     """Config files the product loads from outside its state dir: OpenClaw's config where
     it recorded loading it (OPENCLAW_CONFIG_PATH) and the files it `$include`s; Hermes'
     managed scope (/etc/hermes/config.yaml and .env, loaded into every Hermes process of
@@ -101,8 +102,9 @@ def _product_configs(fs: HostFS, app: str, state_dir: str) -> list[str]:
     if app == "hermes":
         from aiaudit.access import check_access
 
-        found = check_access(fs, hermes.managed_paths())
-        return [p for p in hermes.managed_paths() if p in found and not found[p].missing]
+        paths = hermes.managed_paths(hermes_managed)
+        found = check_access(fs, paths)
+        return [p for p in paths if p in found and not found[p].missing]
     if app == open_webui.APP:
         return open_webui_key_files(fs, state_dir, outside_only=True)
     if app != openclaw.APP:
@@ -145,11 +147,20 @@ def open_webui_key_files(fs: HostFS, data_dir: str, outside_only: bool = False) 
 
 
 def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
+    from aiaudit.storage.pgread import is_pg_url
+
+    if is_pg_url(state_dir):  # an app's PostgreSQL database: its config tables
+        return _pg_config_facts(ctx, app, state_dir)
     fs = HostFS.for_context(ctx)
     facts = ConfigFacts()
     facts.looked_for = config_globs(app)
     own_keys = _own_key_files(app, state_dir)
-    outside = _product_configs(fs, app, state_dir)
+    managed = None
+    if app == "hermes":  # the managed dir the home's processes load (HERMES_MANAGED_DIR)
+        from aiaudit.products import hermes
+
+        managed = hermes.managed_dir_for(ctx, state_dir)[0]
+    outside = _product_configs(fs, app, state_dir, managed)
     for path in dict.fromkeys(config_files(fs, app, state_dir) + outside):
         try:
             data = read_head(fs, path, CONFIG_LIMIT)
@@ -164,6 +175,21 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
     _read_tables(ctx, app, state_dir, facts)
     _read_backups(ctx, app, state_dir, facts, set(outside),
                   {posixpath.basename(k) for k in own_keys})
+    return facts
+
+
+def _pg_config_facts(ctx: Any, app: str, dsn: str) -> ConfigFacts:
+    """The config tables of an app's PostgreSQL database (Open WebUI's `config` rows and
+    users' `api_key` kept in clear), read through SQL like a SQLite store's."""
+    from aiaudit.storage.locate import locate
+    from aiaudit.storage.pgstores import config_table_facts
+
+    facts = ConfigFacts(looked_for=["config tables of the database"])
+    store = next(s for s in locate(ctx)[0] if s.kind == "postgresql" and s.path == dsn)
+    found = config_table_facts(ctx, store)
+    facts.tables += found.tables
+    facts.findings.extend(found.findings)
+    facts.references.extend(found.references)
     return facts
 
 

@@ -1,6 +1,8 @@
-"""Database-backed history (LibreChat: MongoDB, LobeChat: PostgreSQL), seen from the host.
+"""Database-backed history (LibreChat: MongoDB; Open WebUI, LobeChat...: PostgreSQL), seen
+from the host.
 
-The history itself is not read here (that needs database credentials); what the host shows
+The history itself is not read here (an app's PostgreSQL database is read by pgstores.py,
+with its credentials); what the host shows
 is checked: where the data dir is (for mount encryption and permissions), whether MongoDB
 runs with auth and its Enterprise encryption at rest, and PostgreSQL's data dir.
 """
@@ -72,7 +74,7 @@ def database_servers(fs: Any) -> list[Store]:
             app = "mongodb (LibreChat)"
         elif binary in ("postgres", "postmaster"):
             server = postgres_settings(cmdline)
-            app = "postgres (LobeChat)"
+            app = "postgres"  # whose: its databases say (pgstores.server_coverage)
         else:
             continue
         server["pid"] = pid

@@ -53,6 +53,7 @@ class StoreEncryption:
     unread: list[str] = field(default_factory=list)  # files that could not be read
     key_source: str = ""  # which configured key the proof used
     bytes_read: int = 0
+    data_dir_from: str = ""  # an app's PostgreSQL database: how its data dir was told
 
     @property
     def plaintext(self) -> list[FileAtRest]:
@@ -70,16 +71,32 @@ class StoreEncryption:
                     and main.verdict.encrypted)
 
 
+def _server_data_dir(ctx: Any, fs: HostFS, result: StoreEncryption, engine: str,
+                     data_dir: str, setting: str) -> None:
+    """A database server's files at rest: its own encryption setting, else the mount of
+    its data dir (one logic for MongoDB, PostgreSQL seen as a process, an app's database)."""
+    result.server_setting = setting
+    mount = mount_facts(ctx, fs, data_dir)
+    verdict = FileVerdict(setting == "true", f"{engine} data dir",
+                          f"encryption at rest: {setting}", 0.0)
+    result.files.append(FileAtRest(data_dir, "store", verdict, mount))
+
+
 def assess(ctx: Any, store: Store) -> StoreEncryption:
     fs = HostFS.for_context(ctx)
     result = StoreEncryption(store)
     if store.kind in ("mongodb", "postgres"):
-        result.server_setting = store.server.get("encryption_at_rest")
-        mount = mount_facts(ctx, fs, store.path)
-        verdict = FileVerdict(
-            store.server.get("encryption_at_rest") == "true",
-            f"{store.kind} data dir", f"encryption at rest: {result.server_setting}", 0.0)
-        result.files.append(FileAtRest(store.path, "store", verdict, mount))
+        _server_data_dir(ctx, fs, result, store.kind, store.path,
+                         store.server.get("encryption_at_rest", ""))
+        return result
+    if store.kind == "postgresql":  # an app's database: its server's data dir decides
+        from aiaudit.storage.dbservers import postgres_settings
+        from aiaudit.storage.pgstores import data_dir_of
+
+        data_dir, how = data_dir_of(ctx, store)
+        result.data_dir_from = how
+        _server_data_dir(ctx, fs, result, "postgres", data_dir,
+                         postgres_settings("")["encryption_at_rest"])
         return result
     if store.kind == "backup":  # a backup of no store found: judged on its own
         files = [("backup", f) for f in store.files]

@@ -52,6 +52,7 @@ class ScanResult:
     packed: int = 0  # store files read out of compressed files and archives
     own_keys: list[str] = field(default_factory=list)  # the framework's own keys, not history
     set_apart: int = 0  # credentials only the product's settings tables hold (STO-04's)
+    sql_read: str = ""  # an app's database read only through SQL: what was read
 
 
 def store_source(store: Store) -> HistorySource:
@@ -103,6 +104,8 @@ def memory_files(fs: HostFS, homes: list[str]) -> list[FileInfo]:
 
 def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
     """Stream every file of the source through the engine (progress for big sources)."""
+    if source.owner is not None and source.owner.kind == "postgresql":
+        return _scan_pg(ctx, source.owner)
     fs = HostFS.for_context(ctx)
     result = ScanResult()
     progress = Progress(f"scanning {source.name} for secrets", sum(f.size for f in source.files))
@@ -132,6 +135,38 @@ def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
         _scan_cells(ctx, source.store, result)
     result.findings = unify(result.findings)
     _drop_own_keys(ctx, source, result)
+    return result
+
+
+def _scan_pg(ctx: Any, store: Store) -> ScanResult:
+    """An app's PostgreSQL history: every text value of its history tables (newest rows
+    first, bounded) read through read-only SQL and scanned; a value cut at the read limit
+    is named as not wholly read."""
+    from aiaudit.storage.pgread import MAX_VALUE
+    from aiaudit.storage.pgstores import TEXT_ROWS, history_texts, read_history
+    from aiaudit.storage.secrets.engine import scan_text
+
+    history = read_history(ctx, store)
+    values, cut, partial = history_texts(ctx, store)
+    result = ScanResult(cells=len(values))
+    for where, text in values:
+        result.bytes += len(text.encode("utf-8", "replace"))
+        result.findings.extend(scan_text(text, where))
+    result.findings = unify(result.findings)
+    tables = ", ".join(f"{t} {n} row(s)" for t, n in history.rows.items()) or "none"
+    result.sql_read = (f"{history.db.name}: {len(values)} text value(s) of the history "
+                       f"tables ({tables}; newest {TEXT_ROWS} rows of each)")
+    if history.missing and not history.rows:
+        result.unreadable.append(f"{history.db.name} has none of {store.app}'s history "
+                                 f"tables ({', '.join(history.missing)})")
+    if partial:
+        result.unreadable.append(partial)
+    if cut:
+        result.unreadable.append(f"{cut} value(s) of {history.db.name} longer than "
+                                 f"{MAX_VALUE} characters were read only up to that length")
+    if any(n > TEXT_ROWS for n in history.rows.values()):
+        result.unreadable.append(f"{history.db.name}: only the newest {TEXT_ROWS} rows of each "
+                                 "history table were read (" + tables + ")")
     return result
 
 

@@ -77,7 +77,8 @@ class Store:
     """One conversation store: a SQLite file with its copies, or a directory of JSON(L)."""
 
     app: str
-    kind: str  # "sqlite" | "jsonl" | "json" | "mongodb" | "postgres"
+    kind: str  # "sqlite" | "jsonl" | "json" | "mongodb" | "postgres" (a server's data dir)
+    # | "postgresql" (an app's database on a PostgreSQL server, read through SQL)
     path: str  # the SQLite file, or the directory holding the JSON(L) files / DB data
     state_dir: str
     files: tuple[FileInfo, ...]
@@ -106,6 +107,7 @@ class StateDir:
     path: str
     found_by: str
     empty: bool = False  # named in the config, but no store or known layout found in it
+    database: bool = False  # an app's database on a server (path: its DSN): no files
 
     @property
     def case_id(self) -> str:
@@ -430,6 +432,9 @@ def locate_all(ctx: Any) -> Located:
 
         servers = database_servers(fs)
         stores += servers
+        from aiaudit.storage.pgstores import pg_stores
+
+        stores += pg_stores(ctx)
         known = {d.path for d in dirs}
         dirs += [StateDir(s.app, s.state_dir, s.found_by) for s in servers
                  if s.state_dir not in known]
@@ -459,14 +464,17 @@ def _missing_stores(stores: list[Store], dirs: list[StateDir]) -> list[tuple[str
     were not read; never judged on what the data dir alone holds."""
     from aiaudit.products import open_webui
 
-    if any(s.app == open_webui.APP and open_webui.is_db(s.path) for s in stores):
-        return []
+    if any(s.app == open_webui.APP and (open_webui.is_db(s.path) or s.kind == "postgresql")
+           for s in stores):
+        return []  # webui.db, or the PostgreSQL database its DATABASE_URL names
     return [(open_webui.APP, d.path,
              f"{d.path} is an Open WebUI data dir without {open_webui.db_name()}: "
              "DATABASE_URL keeps the store elsewhere (open_webui/env.py: another SQLite "
              "path, or a PostgreSQL server whose tables files cannot show), so its chats, "
              "config table and backups were not read; name the dir holding webui.db in "
-             "[deployment] homes, or the service in [deployment] units")
+             "[deployment] homes, or the service in [deployment] units (a PostgreSQL "
+             "DATABASE_URL is then read from its unit), or the database in a "
+             "[[storage.databases]] entry")
             for d in dirs if d.app == open_webui.APP]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiaudit.context import AuditContext
 from aiaudit.resources import Unavailable, provider
 from aiaudit.status import Status
-from aiaudit.storage.locate import locate, locate_all
+from aiaudit.storage.locate import StateDir, locate, locate_all
 
 
 def _unreadable(ctx: AuditContext, what: str, dirs_only: bool = False
@@ -69,7 +69,10 @@ def _file_stores(ctx: AuditContext) -> list[tuple[str, object]]:
 @provider("storage_state_dirs", empty_reason="no AI app state dir found on the target "
           "(known app layouts, env overrides, [paths] state_dirs)")
 def _state_dirs(ctx: AuditContext) -> list[tuple[str, object]]:
-    _, dirs = locate(ctx)
+    stores, dirs = locate(ctx)
+    # an app's PostgreSQL database holds its config tables too (STO-04); it has no files
+    dirs = [*dirs, *(StateDir(s.app, s.path, s.found_by, database=True) for s in stores
+                     if s.kind == "postgresql")]
     return _or_proof(ctx, [(d.case_id, d) for d in dirs] + _missing(ctx)
                      + _unreadable(ctx, "the state dir and its config", dirs_only=True),
                      "AI app state dir")
@@ -92,6 +95,8 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
         backups = tuple(b.file for b in find_backups(ctx, store)[0] if b.file.path not in known)
         sources.append(HistorySource(source.name, source.files + backups, source.store,
                                      store))
+    sources += [HistorySource(f"{s.app}:{s.path}", (), None, s) for s in stores
+                if s.kind == "postgresql"]  # an app's database: read through SQL
     sources += [HistorySource(f"{b.app}:{b.path}", b.files, None, b)
                 for b in standalone_backups(ctx)]
     # a log that is a store itself (n8n's n8nEventLog.log) is scanned once, as its store

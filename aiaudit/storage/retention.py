@@ -228,18 +228,44 @@ def _conversation_columns(store: Store) -> dict[str, tuple[str, ...]] | None:
     return None
 
 
+def _pg_ages(ctx: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
+    """An app's PostgreSQL history dated by its own rows' times (aiaudit.products.pg_apps),
+    read through SQL; rows hidden but kept (archived, soft-deleted) are counted."""
+    from aiaudit.storage.pgstores import read_history
+
+    history = read_history(ctx, store)
+    facts.tables = len(history.rows)
+    facts.rows = sum(history.dated.values())
+    facts.dated = dict(history.dated)
+    facts.soft_deleted = dict(history.hidden)
+    if history.missing and not history.rows:
+        raise CouldNotCheck(f"{history.db.name} has none of {store.app}'s history tables "
+                            f"({', '.join(history.missing)}): not its database, or another "
+                            "schema; its age was not read")
+    if history.oldest is None:
+        facts.no_history = (f"{history.db.name} holds no dated conversation row (read "
+                            + ", ".join(f"{t}: {n} rows" for t, n in history.rows.items())
+                            + ")")
+        return facts
+    facts.oldest_days = (time.time() - history.oldest) / DAY
+    facts.oldest_where = f"{history.db.name} {history.oldest_where}"
+    return facts
+
+
 def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     fs = HostFS.for_context(ctx)
     managed = None
     if store.app == "hermes":
         from aiaudit.products import hermes
 
-        managed = hermes.managed_for(ctx)
+        managed = hermes.managed_for(ctx, hermes.home_of_store(store.path))
     facts = RetentionFacts(knob_for(fs, store, managed))
     facts.config_read = bool(facts.knob.where) and "missing" not in facts.knob.detail
     if store.kind in ("jsonl", "json"):
         facts.files = len(store.files)
         return _record_ages(fs, store, facts)
+    if store.kind == "postgresql":
+        return _pg_ages(ctx, store, facts)
     try:
         with opened_copy(ctx, store) as opened:
             app = store_app(store.app)

@@ -16,6 +16,10 @@ Keys (all optional):
                   (default: the first endpoint)
   search_homes    look for app layouts below /root and /home/* (default true)
   max_copy_mb     largest store copied to the auditor for SQL checks (default 4096)
+  databases       [[storage.databases]] tables, one per app database on a PostgreSQL
+                  server: `app` (open-webui, n8n, litellm), `dsn` (a postgresql:// URI
+                  or libpq string WITHOUT its password, as psql on the target reaches it)
+                  and at most one of `password_env` / `password_file` (auditor side)
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from aiaudit.status import CouldNotCheck
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "key_file": str, "key_env": str, "backup_dirs": list, "service_user": str,
     "chat_endpoint": str, "search_homes": bool, "max_copy_mb": int, "keys": list,
+    "databases": list,
 }
+_DB_FIELDS = ("app", "dsn", "password_env", "password_file")
 _KEY_FIELDS = {"path": str, "key_file": str, "key_env": str}
 
 
@@ -54,6 +60,16 @@ class StoreKey:
 
 
 @dataclass(frozen=True)
+class DatabaseEntry:
+    """One [[storage.databases]] table: an app's database and where its password is."""
+
+    app: str
+    dsn: str  # without password
+    credential: Credential | None
+    where: str
+
+
+@dataclass(frozen=True)
 class StorageSettings:
     key_file: str | None = None
     key_env: str | None = None
@@ -63,6 +79,7 @@ class StorageSettings:
     search_homes: bool = True
     max_copy_mb: int = 4096
     keys: tuple[StoreKey, ...] = ()
+    databases: tuple[DatabaseEntry, ...] = ()
 
     def key_source(self, store_path: str) -> StoreKey | None:
         """The configured key of one store: its [[storage.keys]] entry, else the default."""
@@ -109,7 +126,46 @@ def parse_settings(raw: dict[str, Any]) -> StorageSettings:
         backup_dirs=tuple(dirs), service_user=raw.get("service_user"),
         chat_endpoint=raw.get("chat_endpoint"), search_homes=raw.get("search_homes", True),
         max_copy_mb=raw.get("max_copy_mb", 4096), keys=keys,
+        databases=tuple(_database(i, e) for i, e in enumerate(raw.get("databases", []))),
     )
+
+
+def _database(index: int, entry: Any) -> DatabaseEntry:
+    """One [[storage.databases]] table; a password written into the DSN is refused (secrets
+    are never literal in the audit config)."""
+    from aiaudit.products import pg_apps
+    from aiaudit.storage.pgread import is_pg_url, split_password
+
+    name = f"databases[{index}]"
+    if not isinstance(entry, dict):
+        raise SettingsError("storage", name, "expected a [[storage.databases]] table")
+    for key, value in entry.items():
+        if key not in _DB_FIELDS:
+            raise SettingsError("storage", f"{name}.{key}",
+                                f"unknown key (known: {', '.join(_DB_FIELDS)})")
+        if not isinstance(value, str) or not value:
+            raise SettingsError("storage", f"{name}.{key}", "expected a non-empty string")
+    apps = pg_apps.names()
+    if entry.get("app") not in apps:
+        raise SettingsError("storage", f"{name}.app", f"required: one of {', '.join(apps)}")
+    dsn = entry.get("dsn", "")
+    if not dsn:
+        raise SettingsError("storage", f"{name}.dsn", "required: the database's "
+                            "postgresql:// URI (without password)")
+    if is_pg_url(dsn):
+        dsn, password = split_password(dsn)
+    else:
+        password = "password=" in dsn.lower() and "x"
+    if password:
+        raise SettingsError("storage", f"{name}.dsn", "literal secrets are not allowed: "
+                            "drop the password from the DSN and name it with password_env "
+                            "or password_file")
+    if "password_env" in entry and "password_file" in entry:
+        raise SettingsError("storage", name, "needs at most one of password_env or "
+                            "password_file")
+    cred = (Credential(env=entry.get("password_env"), file=entry.get("password_file"))
+            if "password_env" in entry or "password_file" in entry else None)
+    return DatabaseEntry(entry["app"], dsn, cred, f"[[storage.databases]] {name}")
 
 
 def _store_key(index: int, entry: Any) -> StoreKey:

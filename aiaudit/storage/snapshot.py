@@ -87,14 +87,29 @@ def copy_sqlite(fs: HostFS, files: list[tuple[str, int]], limit: int, tag: str) 
     return LocalCopy(main_source, main, total)
 
 
+def shared_copy(copies: dict[str, LocalCopy] | None, fs: HostFS, files: list[tuple[str, int]],
+                limit: int, tag: str) -> LocalCopy:
+    """The run's one local copy of a SQLite store, kept in the scope's `copies` (every area
+    that reads the store gets the same copy: one stream of its bytes per audit); without a
+    cache, a fresh copy."""
+    if copies is None:
+        return copy_sqlite(fs, files, limit, tag)
+    if files[0][0] not in copies:
+        copies[files[0][0]] = copy_sqlite(fs, files, limit, tag)
+    return copies[files[0][0]]
+
+
 def store_copy(ctx: Any, store: Any) -> LocalCopy:
-    """The run's one local copy of a SQLite store (main file + -wal/-journal)."""
+    """The run's one local copy of a SQLite store (main file + -wal/-journal), shared with
+    the other areas through the deployment scope."""
+    from aiaudit.scope import scope_for
 
     def compute() -> LocalCopy:
         fs = HostFS.for_context(ctx)
         limit = settings_for(ctx).max_copy_mb * 1024 * 1024
         files = [(f.path, f.size) for f in store.all_files]
-        return copy_sqlite(fs, files, limit, posixpath.basename(store.path) or "store")
+        return shared_copy(scope_for(ctx).copies, fs, files, limit,
+                           posixpath.basename(store.path) or "store")
 
     return ctx.cached(f"storage:copy:{store.path}", compute)
 

@@ -22,6 +22,7 @@ Python tries a handful of alternatives per position instead of twenty.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import platform
@@ -141,23 +142,67 @@ def _prefilter_flags(pattern: re.Pattern[str]) -> int:
     return flags
 
 
+@functools.cache
+def _cpu_identity() -> str:
+    """The processor a compiled database was built for: Hyperscan tunes its code to the
+    CPU's features (hs_deserialize_database refuses a database that needs features this
+    CPU lacks; the key makes a copy built on another CPU a different file besides)."""
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            lines = [line for line in info.read(1 << 20).split("\n")
+                     if line.startswith(("vendor_id", "model name", "flags", "Features"))]
+            return "\n".join(dict.fromkeys(lines))  # every core repeats them
+    return f"{platform.machine()} {platform.processor()}"
+
+
+def _key(exprs: list[bytes], flags: list[int]) -> str:
+    """The rules (expressions and flags), the Hyperscan version and the CPU, hashed."""
+    version = getattr(hyperscan, "__version__", "")
+    return hashlib.sha256(repr((version, platform.machine(), _cpu_identity(), exprs, flags)
+                               ).encode()).hexdigest()[:32]
+
+
 def _cache_path(exprs: list[bytes], flags: list[int]) -> Path:
     base = os.environ.get("AIAUDIT_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "aiaudit")
-    version = getattr(hyperscan, "__version__", "")
-    key = hashlib.sha256(repr((version, platform.machine(), exprs, flags)).encode()
-                         ).hexdigest()[:32]
-    return Path(base) / f"supply-chain-rules-{key}.hsdb"
+    return Path(base) / f"supply-chain-rules-{_key(exprs, flags)}.hsdb"
+
+
+# Databases compiled at install time (bin/setup runs `python3 -m aiaudit.supply_chain.rulesdb`)
+# so that a user's first audit loads them instead of compiling; AIAUDIT_RULES_DB_DIR names
+# another directory (an empty or missing one: none, every database compiled from nothing).
+INSTALLED_DIR = Path(__file__).resolve().parent.parent / "data" / "rules-db"
+
+
+def installed_dir() -> Path | None:
+    """Where the install-time databases are read from (None: not read)."""
+    chosen = os.environ.get("AIAUDIT_RULES_DB_DIR")
+    if chosen is None:
+        return INSTALLED_DIR
+    return Path(chosen) if chosen else None
+
+
+def _load(path: Path):
+    """A database written by _cached_database, or None: a missing, unreadable or foreign
+    file (Hyperscan checks its magic, version, platform and checksum) is not used."""
+    with contextlib.suppress(OSError, hyperscan.error):
+        db = hyperscan.loadb(path.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
+        db.scratch = hyperscan.Scratch(db)
+        return db
+    return None
 
 
 def _cached_database(exprs: list[bytes], flags: list[int]):
     """The compiled database, from the local cache when this exact rule set was compiled
-    before on this machine (compiling takes about 1 s of CPU; loading, milliseconds). The cache is
-    only a copy: unreadable, stale or foreign files are ignored and rebuilt."""
+    before on this machine, else from the install-time directory (compiling takes about
+    1 s of CPU; loading, milliseconds). Both are only copies keyed by rules, Hyperscan
+    version and CPU: unreadable, stale or foreign files are ignored and rebuilt."""
     path = _cache_path(exprs, flags)
-    with contextlib.suppress(OSError, hyperscan.error):
-        db = hyperscan.loadb(path.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
-        db.scratch = hyperscan.Scratch(db)
+    db = _load(path)
+    installed = installed_dir()
+    if db is None and installed is not None:
+        db = _load(installed / path.name)
+    if db is not None:
         return db
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs),
@@ -283,19 +328,22 @@ class AnchorIndex:
                 found = {self.anchors[i] for i in raw if i < n}
         if separator in hits:
             return found, frozenset(), False, {}
-        kept: dict[int, set[int]] = {pid: set() for pid in self.branches}
+        alternatives = self.alternatives
+        kept: dict[int, list[int]] = {}
         for i in hits:
             if first_alt <= i < separator:
-                p, k, _ = self.alternatives[i - first_alt]
-                kept[id(p)].add(k)
+                p, k, _ = alternatives[i - first_alt]
+                kept.setdefault(id(p), []).append(k)
         if not text.isascii():  # the stand-in says nothing about lookarounds
-            for p, k, regular in self.alternatives:
+            for p, k, regular in alternatives:
                 if not regular:
-                    kept[id(p)].add(k)
+                    kept.setdefault(id(p), []).append(k)
         possible = [id(self.whole[i - n]) for i in hits if n <= i < first_alt]
-        possible += [pid for pid, ks in kept.items() if ks]
-        return found, covered.difference(possible), True, \
-            {pid: tuple(sorted(ks)) for pid, ks in kept.items()}
+        possible += kept
+        # every alternation, with () for those whose alternatives were all ruled out
+        ruled = dict.fromkeys(self.branches, ())
+        ruled.update((pid, tuple(sorted(set(ks)))) for pid, ks in kept.items())
+        return found, covered.difference(possible), True, ruled
 
     def reduced(self, pattern: re.Pattern[str], kept: tuple[int, ...]
                 ) -> re.Pattern[str] | None:

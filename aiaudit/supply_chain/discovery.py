@@ -172,11 +172,13 @@ def _load_config(fs: HostFS, client: str, path: str, fmt: str) -> ConfigFile:
     return cfg
 
 
-def _stored_approvals(fs: HostFS, state: str) -> ConfigFile | None:
+def _stored_approvals(fs: HostFS, state: str, scope: Scope | None) -> ConfigFile | None:
     """OpenClaw's exec approvals from its state store (2026.9.6), None when it holds none
-    (older states keep exec-approvals.json, read instead)."""
+    (older states keep exec-approvals.json, read instead); through the scope's shared copy
+    of the store, which storage reads too."""
     try:
-        read = openclaw.read_exec_approvals(fs, state)
+        read = openclaw.read_exec_approvals(fs, state,
+                                            copies=scope.copies if scope else None)
     except CouldNotCheck as exc:
         return ConfigFile("openclaw-exec-approvals", openclaw.approvals_store(state), "json",
                           error=str(exc))
@@ -511,7 +513,7 @@ def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inve
             inv.configs.append(ConfigFile("hermes", f"{hh}/config.yaml", "yaml", {},
                                           absent=True))
     for state in planner.openclaw_states:
-        stored = _stored_approvals(fs, state) \
+        stored = _stored_approvals(fs, state, scope) \
             if found.get(openclaw.approvals_store(state)) == "f" else None
         if stored is not None:
             inv.configs.append(stored)

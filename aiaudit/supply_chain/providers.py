@@ -150,11 +150,31 @@ def _processes(ctx: AuditContext, patterns: tuple[str, ...]):
     return ctx.cached(key, compute)
 
 
-def _hermes_managed(ctx: AuditContext) -> Any:
-    """Hermes' managed scope on the target (/etc/hermes), read once per run."""
+def _hermes_managed(ctx: AuditContext, home: str) -> Any:
+    """The managed scope this Hermes home's processes load (/etc/hermes, or the dir
+    HERMES_MANAGED_DIR names in their environment), read once per run."""
     from aiaudit.products import hermes
 
-    return hermes.managed_for(ctx)
+    return hermes.managed_for(ctx, home)
+
+
+def _hermes_env(ctx: AuditContext, config_path: str) -> tuple[str | None, str]:
+    """(text, "") of the .env beside a Hermes config.yaml, (None, "") when it is absent,
+    (None, why) when the audit account cannot read it."""
+    from aiaudit.access import check_access
+    from aiaudit.products import hermes
+    from aiaudit.supply_chain.discovery import read_text
+
+    path = hermes.file_in(posixpath.dirname(config_path), "env_file")
+    access = check_access(_fs(ctx), [path]).get(path)
+    if access is None or access.missing:
+        return None, ""
+    if access.unreadable:
+        return None, access.reason()
+    try:
+        return read_text(_fs(ctx), path), ""
+    except (OSError, CouldNotCheck) as exc:
+        return None, f"cannot read {path}: {exc}"
 
 
 @provider("skill_runtimes", empty_reason="no agent configuration and no agent or skill-runner "
@@ -169,11 +189,12 @@ def _runtimes(ctx: AuditContext) -> list[tuple[str, Any]]:
             raise CouldNotCheck(cfg.error)
         runtimes.append(sandbox.openclaw_runtime(cfg, _approvals_of(cfg, approvals, configs)))
     hermes_configs = inv.configs_of("hermes")
-    managed = _hermes_managed(ctx) if hermes_configs else None
     for cfg in hermes_configs:
         if cfg.error:
             raise CouldNotCheck(cfg.error)
-        runtimes.append(sandbox.hermes_runtime(cfg, managed))
+        managed = _hermes_managed(ctx, posixpath.dirname(cfg.path))
+        env_text, env_error = _hermes_env(ctx, cfg.path)
+        runtimes.append(sandbox.hermes_runtime(cfg, managed, env_text, env_error))
     settings = settings_for(ctx)
     found, shell = _processes(ctx, settings.skill_runner_patterns)
     runtimes += [sandbox.process_runtime(p, shell) for p in found]

@@ -63,6 +63,11 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
                          f"{prefix}workspaceAccess": box.workspace_access})
         if box.unset:
             rt.facts[f"{prefix}OpenClaw defaults applied"] = ", ".join(box.unset)
+        if not box.governs:  # every listed agent sets its own sandbox
+            rt.facts["agents.defaults.sandbox"] = (
+                "governs no agent: every agent of agents.entries sets its own sandbox "
+                f"({', '.join(openclaw.agent_ids(parsed))}; listAgentIds)")
+            continue
         if box.mode != "all":
             rt.gaps.append(f"{who}sandbox.mode is {box.mode!r}"
                            + (" (OpenClaw's default)" if "mode" in box.unset else "")
@@ -98,9 +103,12 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
     return rt
 
 
-def hermes_runtime(cfg: ConfigFile, managed: Any = None) -> Runtime:
+def hermes_runtime(cfg: ConfigFile, managed: Any = None, env_text: str | None = None,
+                   env_error: str = "") -> Runtime:
     """terminal.backend as Hermes resolves it (unset: its default `local`, on the host; the
-    managed scope's value when /etc/hermes/config.yaml pins it)."""
+    managed scope's value when /etc/hermes/config.yaml pins it; the home's .env
+    TERMINAL_* where config.yaml leaves them, products.hermes.terminal_backends).
+    `env_text`: the home's .env (None: absent); `env_error`: why it could not be read."""
     from aiaudit.products import hermes
 
     rt = Runtime(f"hermes:{cfg.path}", "hermes-config")
@@ -110,11 +118,24 @@ def hermes_runtime(cfg: ConfigFile, managed: Any = None) -> Runtime:
         rt.read = {"dirs": 1}
         rt.facts["config.yaml"] = (f"absent from the listed home {home}: Hermes runs on its "
                                    "DEFAULT_CONFIG (hermes_cli/config.py)")
+    env = hermes.parse_env(env_text) if env_text is not None else {}
     conf = hermes.overlay(hermes.HermesConfig(
-        home, cfg.doc if isinstance(cfg.doc, dict) else {}, files=(cfg.path,)), managed)
+        home, cfg.doc if isinstance(cfg.doc, dict) else {}, env,
+        files=(cfg.path,) + ((hermes.file_in(home, "env_file"),) if env_text is not None
+                             else ())), managed)
+    if env_text is not None:
+        rt.read = {**rt.read, "env_files": 1}
     if conf.managed is not None:
         rt.read = {**rt.read, "managed_files": len(conf.managed.files)}
     backend = hermes.terminal_backend(conf)
+    serve = dict(hermes.terminal_backends(conf))["serve"]
+    if serve.value != backend.value:
+        rt.facts["terminal.backend of hermes serve / desktop / ACP"] = (
+            f"{serve.describe()}: tools/terminal_tool.py _ensure_terminal_env_bridged "
+            "keeps a TERMINAL_ENV already in the environment")
+    if env_error and conf.get("terminal.backend").is_default:
+        rt.unread.append(f"{env_error}; its TERMINAL_ENV decides terminal.backend where "
+                         "config.yaml sets none")
     rt.facts["terminal.backend"] = backend.describe()
     confined = hermes.confined_backends()
     if str(backend.value) not in confined:

@@ -84,6 +84,9 @@ def webui_plugins(ctx: Any) -> WebUIPlugins:
             out.unreadable.append(f"{access.reason()}; Open WebUI Tools, Functions and Skills "
                                   "in its webui.db cannot be reviewed")
     for store in located.stores:
+        if store.app == FRAMEWORK and store.kind == "postgresql":
+            _from_postgres(ctx, store, out)
+            continue
         if store.app != FRAMEWORK or store.kind != "sqlite" or not open_webui.is_db(store.path):
             continue
         try:
@@ -95,3 +98,28 @@ def webui_plugins(ctx: Any) -> WebUIPlugins:
         out.read.append(f"{store.path}: {tables.describe()}")
         out.skills += [to_skill(p, store.path) for p in tables.plugins]
     return out
+
+
+def _from_postgres(ctx: Any, store: Any, out: WebUIPlugins) -> None:
+    """The plugin rows of Open WebUI's PostgreSQL database (DATABASE_URL=postgresql://),
+    read through read-only SQL into a private SQLite copy of the same tables and read by
+    the same reader as webui.db's; a database that cannot be read is named, never skipped."""
+    from aiaudit.storage.pgread import PgUnavailable
+    from aiaudit.storage.pgstores import schema_tables, sqlite_copy
+
+    try:
+        have = schema_tables(ctx, store)
+        names = [*open_webui.plugin_tables(), *(h.split(".", 1)[0] for h in
+                                                open_webui.product_data()["plugins"]["history"])]
+        mem = sqlite_copy(ctx, store, {t: sorted(have[t]) for t in names if t in have},
+                          max_rows=10_000)
+    except (CouldNotCheck, PgUnavailable) as exc:
+        reason = exc.reason if isinstance(exc, PgUnavailable) else str(exc)
+        out.unreadable.append(f"{reason}; its Tools, Functions and Skills cannot be reviewed")
+        return
+    try:
+        tables = open_webui.read_plugins(mem)
+    finally:
+        mem.close()
+    out.read.append(f"{store.path}: {tables.describe()}")
+    out.skills += [to_skill(p, store.path) for p in tables.plugins]
