@@ -133,6 +133,7 @@ class Catalog:
     shapes: tuple[Shape, ...]
     examples: dict[str, str]  # documented example value -> where it is documented
     example_suffixes: dict[str, tuple[str, ...]]  # shape name -> documented example endings
+    run_on: tuple[str, ...] = ()  # next-column text a raw value runs into (secrets.toml)
 
 
 _FIELDS = {"name", "candidate", "value", "before", "after", "back", "ahead", "check",
@@ -179,7 +180,10 @@ def catalog() -> Catalog:
         raise ValueError("secrets.toml: duplicate shape names")
     examples = {e["value"]: e["source"] for e in raw.get("example", [])}
     suffixes = {k: tuple(v) for k, v in raw.get("example_suffixes", {}).items()}
-    return Catalog(tuple(shapes), examples, suffixes)
+    run_on = tuple(raw.get("run_on", ()))
+    for pattern in run_on:
+        re.compile(pattern)
+    return Catalog(tuple(shapes), examples, suffixes, run_on)
 
 
 def shapes() -> tuple[Shape, ...]:
@@ -206,6 +210,22 @@ def confirms(shape: Shape, value: bytes) -> bool:
         return False
     check = CHECKS.get(shape.check_name or "")
     return check is None or check(value)
+
+
+def run_on_cut(shape: Shape) -> Callable[[bytes], bytes]:
+    """The value without the next column's text it ran into (secrets.toml `run_on`), when
+    what is left is still the shape's whole value; else the value as matched."""
+    full = re.compile(shape.value.encode())
+    tails = [re.compile(b"(?:" + p.encode() + b")$") for p in catalog().run_on]
+
+    def cut(value: bytes) -> bytes:
+        for tail in tails:
+            m = tail.search(value)
+            if m and m.start() and full.fullmatch(value[:m.start()]):
+                return value[:m.start()]
+        return value
+
+    return cut
 
 
 def check_of(shape: Shape) -> Check:

@@ -20,9 +20,21 @@ apps wrote (selftests/test_storage_held_out.py audits them):
   config dir ~/.cache/langflow holds only secret_key. Here the recorded planted rows in a
   venv's site-packages/langflow/ (the venv as pyvenv.cfg and that dir only);
   langflow-pip-private the hardened rows there, langflow.db chmod 0600 by the operator;
+* langflow-venv: langflow-pip again, the audit naming only the venv (~/venv): the key
+  Langflow generated for that store is in ~/.cache/langflow/secret_key
+  (lfx/services/settings/auth.py get_secret_key: <config_dir>/secret_key, config_dir
+  ~/.cache/langflow by default), outside every dir the audit names;
 * langflow-unit / n8n-unit: deployments the audit knows by their systemd unit only; the
   unit's Environment= names the config dir (LANGFLOW_CONFIG_DIR, N8N_USER_FOLDER), its
   ExecStart the venv Langflow runs from;
+* langflow-dburl / langflow-envfile: Langflow's store moved by LANGFLOW_DATABASE_URL
+  (lfx/services/settings/groups/database.py set_database_url: the env variable wins over
+  every default place) to a file of another name in another dir; set in the unit's
+  Environment= (langflow-dburl: the recorded planted rows in data/chats.sqlite, 0644 in a
+  0755 dir) or in the `.env` its ExecStart passes with `--env-file` (langflow/__main__.py
+  run: load_dotenv(env_file, override=True) before the settings load; langflow-envfile: the
+  hardened rows in store/flows.db, 0600 in a 0700 dir). The config dir holds secret_key;
+  the venv's langflow package dir holds no store;
 * langflow-foreign: Langflow's planted config dir owned by another account, its files
   0600 (the dir 0755), audited without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH;
 * langflow-closed: the same with the dir 0700 too.
@@ -133,10 +145,69 @@ def langflow_pip(root: Path, label: str = "langflow-pip", rows: str = "vulnerabl
     return home
 
 
+def _langflow_moved(root: Path, label: str, rows: str, rel: str) -> tuple[Path, Path, Path]:
+    """(venv, config dir, store) of a Langflow whose store lives at base/label/rel."""
+    base = root / label
+    cfg = app_states.langflow_state(base, rows)  # base/langflow/<rows>
+    store = base / rel
+    store.parent.mkdir(parents=True)
+    shutil.move(cfg / "langflow.db", store)
+    (cfg / ".env").unlink(missing_ok=True)  # the recorded state's .env is not this one's
+    config = base / "config"
+    cfg.rename(config)
+    shutil.rmtree(base / "langflow")
+    venv = base / "venv"
+    pkg = venv / "lib" / "python3.11" / "site-packages" / "langflow"
+    pkg.mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
+    (pkg / "__init__.py").write_text("")
+    config.chmod(0o700)
+    private = rows == "hardened"
+    store.parent.chmod(0o700 if private else 0o755)
+    store.chmod(0o600 if private else 0o644)
+    return venv, config, store
+
+
+# a made-up key of the OpenAI shape, as an operator writes one into the env file
+ENVFILE_KEY = "sk-proj-" + "Env5F1leKq8Wz3Xc6Vb9Nm2Lk4Jh7Gf0Ds" + "Ap1Oi9Uy3Tr6Eq"
+
+
+def _envfile_key(root: Path, unit_dir: Path) -> None:
+    """langflow-envfile-key: as langflow-envfile, with a provider key in the env file the
+    unit passes with --env-file (Langflow exports it into its environment)."""
+    venv, cfg, store = _langflow_moved(root, "langflow-envfile-key", "hardened",
+                                       "store/flows.db")
+    env_file = root / "langflow-envfile-key" / "langflow.env"
+    env_file.write_text(f"LANGFLOW_CONFIG_DIR={cfg}\nLANGFLOW_DATABASE_URL=sqlite:///{store}\n"
+                        f"OPENAI_API_KEY={ENVFILE_KEY}\n")
+    env_file.chmod(0o600)
+    (unit_dir / "langflow-envfile-key.service").write_text(
+        "[Unit]\nDescription=Langflow\n\n[Service]\nUser=root\n"
+        f"ExecStart={venv}/bin/langflow run --env-file={env_file}\n"
+        "\n[Install]\nWantedBy=multi-user.target\n")
+
+
 def units(root: Path) -> Path:
-    """The unit dir of langflow-unit and n8n-unit (bound over /etc/systemd/system)."""
+    """The unit dir of langflow-unit, n8n-unit, langflow-dburl and langflow-envfile (bound
+    over /etc/systemd/system)."""
     unit_dir = root / "systemd"
     unit_dir.mkdir()
+    venv, cfg, store = _langflow_moved(root, "langflow-dburl", "vulnerable", "data/chats.sqlite")
+    (unit_dir / "langflow-dburl.service").write_text(
+        "[Unit]\nDescription=Langflow\n\n[Service]\nUser=root\n"
+        f'Environment="LANGFLOW_CONFIG_DIR={cfg}" "LANGFLOW_DATABASE_URL=sqlite:///{store}"\n'
+        f"ExecStart={venv}/bin/langflow run --host 127.0.0.1\n"
+        "\n[Install]\nWantedBy=multi-user.target\n")
+    venv, cfg, store = _langflow_moved(root, "langflow-envfile", "hardened", "store/flows.db")
+    env_file = root / "langflow-envfile" / "langflow.env"
+    env_file.write_text(f"LANGFLOW_CONFIG_DIR={cfg}\nLANGFLOW_DATABASE_URL=sqlite:///{store}\n"
+                        "LANGFLOW_AUTO_LOGIN=false\n")
+    env_file.chmod(0o600)
+    _envfile_key(root, unit_dir)
+    (unit_dir / "langflow-envfile.service").write_text(
+        "[Unit]\nDescription=Langflow\n\n[Service]\nUser=root\n"
+        f"ExecStart={venv}/bin/langflow run --host 127.0.0.1 --env-file {env_file}\n"
+        "\n[Install]\nWantedBy=multi-user.target\n")
     home = langflow_pip(root, "langflow-unit")
     (unit_dir / "langflow.service").write_text(
         "[Unit]\nDescription=Langflow\n\n[Service]\nUser=root\n"

@@ -53,7 +53,8 @@ def audits() -> Iterator[tuple[Path, list[dict]]]:
         open_homes = [states.flowise_api_deleted(base).parent, states.llm_symlinked(base),
                       states.flowise_symlinked(base), states.mlflow_api_deleted(base),
                       states.langflow_pip(base),
-                      states.langflow_pip(base, "langflow-pip-private", "hardened")]
+                      states.langflow_pip(base, "langflow-pip-private", "hardened"),
+                      states.langflow_pip(base, "langflow-venv") / "venv"]
         unread_deploy.ensure_user(unread_deploy.OWNER, base / "owner-home")
         closed = [states.langflow_foreign(base, unread_deploy.OWNER, "langflow-foreign", 0o755),
                   states.langflow_foreign(base, unread_deploy.OWNER, "langflow-closed", 0o700)]
@@ -62,7 +63,9 @@ def audits() -> Iterator[tuple[Path, list[dict]]]:
                 'mount --bind "$1" /etc/systemd/system && shift && exec "$@"', "sh",
                 str(unit_dir), "sh", "-c"]
         yield base, [_audit(base, "open", open_homes), _audit(base, "closed", closed, NO_DAC),
-                     _audit(base, "units", [], bind, ("langflow", "n8n"))]
+                     _audit(base, "units", [], bind,
+                            ("langflow", "n8n", "langflow-dburl", "langflow-envfile",
+                             "langflow-envfile-key"))]
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -179,3 +182,27 @@ def test_unit_settings_and_the_store_dirs_a_unit_names():
     dirs = {(app, path) for app, path, _ in locate._unit_store_dirs(ctx, scope)}
     assert dirs == {("langflow", "/srv/lf/config"), ("llm", "/srv/llm"),
                     ("langflow", "/srv/lf/venv/lib/python3.11/site-packages/langflow")}, dirs
+
+
+def test_raw_matches_stop_where_the_next_column_begins(tmp_path):
+    """In the freed cell of the deleted session's echoed answer the model's 48-character
+    copy of the key runs straight into createdDate ('...uK7' + '2026-12-03'): the raw
+    match is cut there (secrets.toml run_on), not reported as a 58-character key."""
+    from aiaudit.storage.secrets.engine import scan_bytes
+
+    db = states.flowise_api_deleted(tmp_path) / "database.sqlite"
+    data = db.read_bytes()
+    found = scan_bytes(data, str(db))
+    assert sorted(f.length for f in found) == [48, 56], [f.line() for f in found]
+    for f in found:
+        assert states.PLANTED.encode().startswith(data[f.offset:f.offset + f.length])
+
+
+def test_the_package_dirs_store_names_langflows_own_key(audits):
+    """With only the venv named, STO-04 of the store in the package dir reads and names the
+    secret_key Langflow keeps for it in ~/.cache/langflow of the home holding the venv."""
+    base, docs = audits
+    key = base / "langflow-venv" / "home" / ".cache" / "langflow" / "secret_key"
+    cases = _cases(docs, "STO-04", base / "langflow-venv")
+    assert any(str(key) in c["evidence"].get("the app's own key file (its mode: STO-05)", "")
+               for c in cases), cases

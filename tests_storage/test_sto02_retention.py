@@ -64,4 +64,10 @@ def test_retention_within_policy_and_data_agrees(store, audit, evidence):
         if facts.free_pages_with_text:
             problems.append(f"{facts.free_pages_with_text} free page(s) still hold deleted text "
                             "(VACUUM or secure_delete)")
+    if facts.wal_frames_with_text is not None:
+        evidence.add("WAL frames", f"{facts.wal_frames_with_text} still holding text no live "
+                     "row holds")
+        if facts.wal_frames_with_text:
+            problems.append(f"{facts.wal_frames_with_text} WAL frame(s) still hold deleted text "
+                            "(not checkpointed since the deletion)")
     assert not problems, "; ".join(problems)

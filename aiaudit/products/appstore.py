@@ -75,9 +75,36 @@ class StoreApp:
         """Store globs relative to the state dir."""
         return tuple(self._state()["dbs"])
 
+    def db_url_env(self) -> str | None:
+        """The env variable whose database URL puts the store anywhere (Langflow's
+        LANGFLOW_DATABASE_URL), if the app has one."""
+        return self._state().get("db_url_env")
+
+    def env_file_flag(self) -> str | None:
+        """The command-line flag naming an env file the app loads over its environment."""
+        return self._state().get("env_file_flag")
+
+    def sqlite_path(self, url: str) -> str | None:
+        """The absolute store file a sqlite URL names (sqlite:////abs, sqlite+driver:///),
+        None for another database or a path relative to an unknown working dir."""
+        scheme, sep, rest = url.strip().partition(":///")
+        if not sep or scheme.split("+")[0] != "sqlite":
+            return None
+        path = rest.split("?", 1)[0]
+        return posixpath.normpath(path) if path.startswith("/") else None
+
     def config_files(self) -> tuple[str, ...]:
         """Files relative to the state dir that may hold secrets (read by STO-04)."""
         return tuple(self._state().get("config_files", ()))
+
+    def pip_key_files(self, package_dir: str) -> list[str]:
+        """Where the app keeps its own key files when its store is in its pip package dir
+        (Langflow: the ~/.cache/langflow of the home holding the venv)."""
+        if not self.is_package_dir(package_dir):
+            return []
+        return [posixpath.normpath(posixpath.join(package_dir, rel, name))
+                for rel in self._state().get("pip_config_dirs", ())
+                for name in self.key_files()]
 
     def key_files(self) -> tuple[str, ...]:
         """The app's own generated key store (n8n's `config` with its encryptionKey): read
@@ -193,7 +220,10 @@ def owner_of(path: str, conn: Any, listed: str) -> StoreApp | None:
     """The app whose store this is, by its schema: the app it was listed under when its
     marker tables are there, else another app that names its store alike and whose tables
     are (n8n's and Flowise's are both `database.sqlite`; a copy in a dir named neither
-    `.n8n` nor `.flowise` is listed under the first); None: no app's schema."""
-    apps = [a for a in store_apps().values() if a.is_db(path)]
+    `.n8n` nor `.flowise` is listed under the first; a store a database URL names is
+    listed under its app whatever its name); None: no app's schema."""
+    # the app it was listed under counts whatever the file's name: a database URL setting
+    # (LANGFLOW_DATABASE_URL) may name the store anything
+    apps = [a for a in store_apps().values() if a.is_db(path) or a.app == listed]
     apps.sort(key=lambda a: a.app != listed)
     return next((a for a in apps if a.owns(conn)), None)

@@ -393,3 +393,79 @@ def read_plugins(conn: Any, max_rows: int = 10_000) -> PluginTables:
                 str(row.get("description") or meta.get("description") or "")))
         found.counts[kind] = n
     return found
+
+
+# ------------------------------------------------------------------ per-user chat access
+
+# models/access_grants.py PRINCIPAL_TYPE_ANYONE: a grant readable without an account
+# (routers/chats.py is_open_shared_chat: GET /share/{id} with no login)
+ANYONE = "anyone"
+# the resources whose grants open a chat to others (models/chats.py
+# get_accessible_chat_by_id: a shared chat, the chat's folder)
+CHAT_GRANT_TYPES = ("shared_chat", "folder", "chat")
+
+
+@dataclass(frozen=True)
+class ChatAccess:
+    """Who can read whose chats in one webui.db, as Open WebUI 0.12.4 decides it
+    (models/chats.py get_accessible_chat_by_id): the owner; any admin while
+    ENABLE_ADMIN_CHAT_ACCESS is on, and through the export of every chat while
+    ENABLE_ADMIN_EXPORT is on (routers/chats.py get_all_user_chats_in_db); whoever a
+    shared-chat or folder grant names, and anyone without an account for an `anyone`
+    grant. Pending accounts read nothing."""
+
+    roles: dict[str, str]  # account id -> role
+    names: dict[str, str]  # account id -> email (or name) for the evidence
+    chats: dict[str, int]  # owner id -> chats owned (archived ones included)
+    grants: list[tuple[str, str, str, str]]  # (resource type, id, principal type, principal)
+    admin_chat_access: Setting
+    admin_export: Setting
+
+    @property
+    def readers(self) -> list[str]:
+        """Accounts that can read chats (role user or admin: routers use
+        get_verified_user)."""
+        return [a for a, r in self.roles.items() if r in ("user", "admin")]
+
+    def admin_settings(self) -> list[Setting]:
+        """The settings on that hand other users' chats to admins: ENABLE_ADMIN_CHAT_ACCESS
+        (any chat by id, /list/user/{id}) and ENABLE_ADMIN_EXPORT (routers/chats.py
+        GET /all/db: every user's chats, models/chats.py get_chats)."""
+        return [s for s in (self.admin_chat_access, self.admin_export) if flag(s.value)]
+
+    def admin_reads(self) -> dict[str, list[str]]:
+        """{admin: [owners whose chats that admin reads]} while either setting is on."""
+        if not self.admin_settings():
+            return {}
+        admins = [a for a, r in self.roles.items() if r == "admin"]
+        return {a: sorted(o for o, n in self.chats.items() if n and o != a)
+                for a in admins if any(n and o != a for o, n in self.chats.items())}
+
+    def open_grants(self) -> list[tuple[str, str, str, str]]:
+        return [g for g in self.grants if g[2] == ANYONE]
+
+    def name(self, account: str) -> str:
+        return self.names.get(account) or account
+
+
+def chat_access(conn: Any, config: OpenWebUIConfig) -> ChatAccess:
+    """Accounts, chat owners and grants of an open webui.db, with the settings that
+    widen who reads a chat."""
+    roles: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for uid, role, email, name in conn.execute(
+            'SELECT id, role, email, name FROM "user"'):
+        roles[str(uid)] = str(role or "")
+        names[str(uid)] = str(email or name or uid)
+    chats = {str(owner): int(n) for owner, n in conn.execute(
+        'SELECT user_id, count(*) FROM "chat" GROUP BY user_id')}
+    grants: list[tuple[str, str, str, str]] = []
+    if "access_grant" in {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}:
+        marks = ", ".join("?" * len(CHAT_GRANT_TYPES))
+        grants = [tuple(str(c) for c in row) for row in conn.execute(  # type: ignore[misc]
+            "SELECT resource_type, resource_id, principal_type, principal_id FROM "
+            f"access_grant WHERE resource_type IN ({marks}) AND permission = 'read'",
+            CHAT_GRANT_TYPES)]
+    return ChatAccess(roles, names, chats, grants, config.get("ENABLE_ADMIN_CHAT_ACCESS"),
+                      config.get("ENABLE_ADMIN_EXPORT"))

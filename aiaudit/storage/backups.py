@@ -24,6 +24,7 @@ from typing import Any
 from aiaudit.hostfs import HostFS
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.fileformat import ZSTD_MAGIC
+from aiaudit.storage.layouts import FILE_KINDS
 from aiaudit.storage.locate import STAT_FMT, FileInfo, Store
 from aiaudit.storage.settings import settings_for
 from aiaudit.storage.snapshot import copy_sqlite
@@ -167,7 +168,7 @@ def standalone_backups(ctx: Any) -> list[Store]:
                 _standalone_script(backup_dirs, [d.path for d in dirs]), timeout=60)
         taken = {f.path for s in stores for f in s.all_files}
         for store in stores:
-            if store.kind in ("sqlite", "jsonl", "json"):
+            if store.kind in FILE_KINDS:
                 taken |= {b.file.path for b in find_backups(ctx, store)[0]}
         found: dict[str, Store] = {}
         for line in out.splitlines():
@@ -202,7 +203,7 @@ def exposed_backups(ctx: Any, state_dir: str) -> list[str]:
     stores, _ = locate(ctx)
     files = {}
     for s in stores:
-        if s.state_dir != state_dir or s.kind not in ("sqlite", "jsonl", "json"):
+        if s.state_dir != state_dir or s.kind not in FILE_KINDS:
             continue
         places = [posixpath.dirname(g) + "/" for g in default_backup_globs(s)]
         files.update({b.file.path: b.file for b in find_backups(ctx, s)[0]

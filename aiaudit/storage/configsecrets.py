@@ -21,7 +21,7 @@ from aiaudit.products import openclaw
 from aiaudit.redact import mask
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
-from aiaudit.storage.layouts import BY_APP
+from aiaudit.storage.layouts import BY_APP, FILE_KINDS
 from aiaudit.storage.secrets.engine import Finding, digest_of, scan_bytes, scan_text
 
 CONFIG_LIMIT = 1024 * 1024
@@ -96,7 +96,8 @@ def _product_configs(fs: HostFS, app: str, state_dir: str,
     """Config files the product loads from outside its state dir: OpenClaw's config where
     it recorded loading it (OPENCLAW_CONFIG_PATH) and the files it `$include`s; Hermes'
     managed scope (/etc/hermes/config.yaml and .env, loaded into every Hermes process of
-    the host over the home's own); Open WebUI's `.webui_secret_key` where `serve` ran."""
+    the host over the home's own); Open WebUI's `.webui_secret_key` where `serve` ran;
+    Langflow's secret_key in ~/.cache/langflow when its store is in its pip package dir."""
     from aiaudit.products import hermes, open_webui, openclaw
 
     if app == "hermes":
@@ -108,7 +109,7 @@ def _product_configs(fs: HostFS, app: str, state_dir: str,
     if app == open_webui.APP:
         return open_webui_key_files(fs, state_dir, outside_only=True)
     if app != openclaw.APP:
-        return []
+        return _existing(fs, _pip_key_files(app, state_dir))
     cfg = openclaw.read_config(fs, state_dir)
     outside = [p for p in cfg.files if not p.startswith(state_dir.rstrip("/") + "/")]
     if outside and cfg.path == outside[0]:
@@ -127,7 +128,26 @@ def _own_key_files(app: str, state_dir: str) -> set[str]:
     product = store_app(app)
     if product is None:
         return set()
-    return {posixpath.join(state_dir, name) for name in product.key_files()}
+    return {posixpath.join(state_dir, name) for name in product.key_files()} | set(
+        _pip_key_files(app, state_dir))
+
+
+def _pip_key_files(app: str, state_dir: str) -> list[str]:
+    """The app's own key files outside its pip package dir when that dir is the state dir
+    (Langflow's ~/.cache/langflow/secret_key beside a store in site-packages/langflow)."""
+    from aiaudit.products.appstore import store_app
+
+    product = store_app(app)
+    return product.pip_key_files(state_dir) if product is not None else []
+
+
+def _existing(fs: HostFS, paths: list[str]) -> list[str]:
+    if not paths:
+        return []
+    words = " ".join(shlex.quote(p) for p in paths)
+    _, out, _ = fs.run(f"for f in {words}; do [ -f \"$f\" ] && printf '%s\\n' \"$f\"; "
+                       "done; true", timeout=30)
+    return [line for line in out.splitlines() if line]
 
 
 def open_webui_key_files(fs: HostFS, data_dir: str, outside_only: bool = False) -> list[str]:
@@ -161,6 +181,12 @@ def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:
 
         managed = hermes.managed_dir_for(ctx, state_dir)[0]
     outside = _product_configs(fs, app, state_dir, managed)
+    # the env file a unit's command line loads for this state dir (`langflow run
+    # --env-file`): its settings are the app's environment (aiaudit.storage.locate)
+    from aiaudit.storage.locate import locate
+
+    locate(ctx)
+    outside += ctx.cached("storage:unit-env-files", dict).get(state_dir, [])
     for path in dict.fromkeys(config_files(fs, app, state_dir) + outside):
         try:
             data = read_head(fs, path, CONFIG_LIMIT)
@@ -298,7 +324,7 @@ def state_dir_archives(ctx: Any, app: str, state_dir: str) -> list[str]:
     stores, _ = locate(ctx)
     found: list[str] = []
     for store in stores:
-        if store.state_dir == state_dir and store.kind in ("sqlite", "jsonl", "json"):
+        if store.state_dir == state_dir and store.kind in FILE_KINDS:
             found += [b.file.path for b in find_backups(ctx, store)[0]]
     found += [s.path for s in standalone_backups(ctx) if s.state_dir == state_dir]
     return list(dict.fromkeys(p for p in found if not p.endswith(("-wal", "-journal"))))

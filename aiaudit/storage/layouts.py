@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiaudit.products import gradio as _gradio
 from aiaudit.products import hermes as _hermes
 from aiaudit.products import open_webui, openclaw
 from aiaudit.products.appstore import StoreApp, store_apps
@@ -17,7 +18,7 @@ from aiaudit.products.appstore import StoreApp, store_apps
 @dataclass(frozen=True)
 class StoreGlob:
     glob: str  # relative to the state dir; shell glob
-    kind: str  # "sqlite" | "jsonl" | "json"
+    kind: str  # "sqlite" | "jsonl" | "json" | "csv"
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ class Layout:
     env_subdir: str = ""  # the state dir below the env's folder (n8n: $N8N_USER_FOLDER/.n8n)
 
 
-S, J, JS = "sqlite", "jsonl", "json"
+S, J, JS, CSV = "sqlite", "jsonl", "json", "csv"
+# store kinds held in files the suite reads itself (database servers are not)
+FILE_KINDS = (S, J, JS, CSV)
 
 LAYOUTS: tuple[Layout, ...] = (
     Layout("hermes", _hermes.home_env(), (_hermes.product_data()["home"]["default"],), (),
@@ -82,6 +85,8 @@ LAYOUTS: tuple[Layout, ...] = (
            (StoreGlob("conversations/*.conversation.json", JS),),
            (),
            "none"),
+    Layout(_gradio.APP, None, (_gradio.STATE_DIR,), (),
+           tuple(StoreGlob(g, CSV) for g in _gradio.DATASETS), (), _gradio.RETENTION),
     Layout("sillytavern", None, ("SillyTavern",), ("/home/node/app", "/opt/SillyTavern"),
            (StoreGlob("data/*/chats/*/*.jsonl", J), StoreGlob("data/*/group chats/*.jsonl", J)),
            ("data/*/secrets.json", "config.yaml"),

@@ -22,6 +22,7 @@ from aiaudit.status import CouldNotCheck
 from aiaudit.storage.layouts import (
     BY_APP,
     ENV_VARS,
+    FILE_KINDS,
     GENERIC_GLOBS,
     LAYOUTS,
     SQLITE_COPY_SUFFIXES,
@@ -139,13 +140,16 @@ def _env_script() -> str:
     )
 
 
-def _glob_lines(app: str, state_dir: str, globs: tuple[StoreGlob, ...], found_by: str) -> str:
-    """Shell that prints one `S` line per store file and one `C` line per copy of it."""
+def _glob_lines(app: str, state_dir: str, globs: tuple[StoreGlob, ...], found_by: str,
+                literal: bool = False) -> str:
+    """Shell that prints one `S` line per store file and one `C` line per copy of it
+    (`literal`: the globs are file names from the target, quoted, never expanded)."""
     out = []
     root = shlex.quote(state_dir.rstrip("/") or "/")
     copies = " ".join(f'"$f"{suffix}' for suffix in SQLITE_COPY_SUFFIXES)
     for g in globs:
-        pattern = f"{root}/" + g.glob.replace(" ", "\\ ")  # our own constant globs
+        pattern = f"{root}/" + (shlex.quote(g.glob) if literal  # a name from the target
+                                else g.glob.replace(" ", "\\ "))  # our own constant globs
         # Target-supplied text (env values) goes in as one quoted printf argument, never code.
         head = shlex.quote("\t".join([app, g.kind, state_dir, found_by]))
         line = (f"for f in {pattern}; do [ -f \"$f\" ] || continue; "
@@ -158,11 +162,11 @@ def _glob_lines(app: str, state_dir: str, globs: tuple[StoreGlob, ...], found_by
     return "; ".join(out)
 
 
-def _candidate_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
+def _candidate_dirs(ctx: Any, scope: Scope) -> list[tuple[str, ...]]:
     """(app or "", state dir, found_by): the scope's named dirs and framework roots; an open
     scope (no `[deployment]`) adds env overrides of processes and the home directories."""
     fs = scope.fs
-    candidates: list[tuple[str, str, str]] = []
+    candidates: list[tuple[str, ...]] = []
     for named in scope.state_dirs:
         path = named.path
         candidates.append(("", path, named.found_by))
@@ -206,12 +210,15 @@ def _candidate_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
     return candidates
 
 
-def _unit_store_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
-    """(app, state dir, found_by) of the store apps the deployment's units run: the dir
-    their `Environment=` names (LANGFLOW_CONFIG_DIR, N8N_USER_FOLDER's .n8n, DATABASE_PATH,
-    LLM_USER_PATH), and the package dir of a pip install in the venv their `ExecStart=`
-    runs from (Langflow keeps langflow.db there by default). The scope itself reads only
-    the frameworks' state envs (Hermes, OpenClaw, Open WebUI): a unit-only scope found no
+def _unit_store_dirs(ctx: Any, scope: Scope) -> list[tuple[str, ...]]:
+    """(app, state dir, found_by[, store file name]) of the store apps the deployment's
+    units run: the dir their `Environment=` names (LANGFLOW_CONFIG_DIR, N8N_USER_FOLDER's
+    .n8n, DATABASE_PATH, LLM_USER_PATH), the store a database URL names wherever it is and
+    whatever its name (LANGFLOW_DATABASE_URL; the four-item entries), the same settings
+    from an env file the command line passes (`langflow run --env-file`, which overrides
+    the unit's), and the package dir of a pip install in the venv their `ExecStart=` runs
+    (Langflow keeps langflow.db there by default). The scope itself reads only the
+    frameworks' state envs (Hermes, OpenClaw, Open WebUI): a unit-only scope found no
     store of these apps."""
     from aiaudit.products.appstore import store_apps
     from aiaudit.scope import unit_settings
@@ -220,24 +227,77 @@ def _unit_store_dirs(ctx: Any, scope: Scope) -> list[tuple[str, str, str]]:
         return []
     apps = store_apps()
     envs = {layout.env: layout for layout in LAYOUTS if layout.env and layout.app in apps}
-    out: list[tuple[str, str, str]] = []
+    urls = {a.db_url_env(): a for a in apps.values() if a.db_url_env()}
+    per_unit: dict[str, list[tuple[str, str, str]]] = {}
     venvs: dict[str, str] = {}
     for unit, key, value in ctx.cached("storage:unit-settings",
                                        lambda: unit_settings(scope.fs, scope.units)):
-        if key in envs and value.startswith("/"):
-            layout = envs[key]
-            path = posixpath.normpath(value)
-            out.append((layout.app, posixpath.join(path, layout.env_subdir)
-                        if layout.env_subdir else path, f"env {key} of unit {unit}"))
-        elif key == "ExecStart" and value.split():
+        per_unit.setdefault(unit, []).append((key, value, f"env {key} of unit {unit}"))
+        if key == "ExecStart" and value.split():
             exe = value.split()[0]
             bindir = posixpath.dirname(exe)
             if exe.startswith("/") and posixpath.basename(bindir) == "bin":
                 venvs.setdefault(posixpath.dirname(bindir), unit)
+            per_unit[unit] += _env_file_settings(scope.fs, unit, value, apps)
+    out: list[tuple[str, ...]] = []
+    env_files = ctx.cached("storage:unit-env-files", dict)  # state dir -> env files it loads
+    for items in per_unit.values():
+        loaded = sorted({by.split(" in ", 1)[1].split(" (`", 1)[0] for _, _, by in items
+                         if " (`" in by})
+        for key, value, found_by in items:
+            if key in envs and value.startswith("/"):
+                layout = envs[key]
+                path = posixpath.normpath(value)
+                out.append((layout.app, posixpath.join(path, layout.env_subdir)
+                            if layout.env_subdir else path, found_by))
+            elif key in urls and (path := urls[key].sqlite_path(value)):
+                out.append((urls[key].app, posixpath.dirname(path), found_by,
+                            posixpath.basename(path)))
+            else:
+                continue
+            for env_file in loaded:  # STO-04 reads the env file the app loads with it
+                env_files.setdefault(out[-1][1], []).append(env_file)
     for app, path, _ in _pip_package_dirs(scope.fs, list(venvs)):
         venv = next(v for v in venvs if path.startswith(v + "/"))
         out.append((app, path, f"the package dir of a pip install in {venv}, which unit "
                     f"{venvs[venv]} runs (where the app keeps its store by default)"))
+    return out
+
+
+ENV_FILE_LIMIT = 64 * 1024
+
+
+def _env_file_settings(fs: HostFS, unit: str, command: str, apps: dict[str, Any]
+                       ) -> list[tuple[str, str, str]]:
+    """(key, value, found_by) of the env file an app's command line loads (`langflow run
+    --env-file PATH`): read from the target, bounded; unreadable or absent gives nothing
+    (the unit's own settings still stand)."""
+    from aiaudit.storage.headers import read_head
+
+    try:
+        args = shlex.split(command)
+    except ValueError:
+        return []
+    names = {posixpath.basename(a) for a in args[:3]}
+    out: list[tuple[str, str, str]] = []
+    for app in apps.values():
+        flag = app.env_file_flag()
+        if not flag or app.app not in names:
+            continue
+        for i, arg in enumerate(args):
+            path = args[i + 1] if arg == flag and i + 1 < len(args) else (
+                arg.split("=", 1)[1] if arg.startswith(f"{flag}=") else "")
+            if not path.startswith("/"):
+                continue
+            try:
+                text = read_head(fs, path, ENV_FILE_LIMIT).decode("utf-8", "replace")
+            except CouldNotCheck:
+                continue
+            for line in text.splitlines():
+                key, sep, value = line.strip().removeprefix("export ").partition("=")
+                if sep and key and not key.startswith("#"):
+                    out.append((key.strip(), value.strip().strip("'\""),
+                                f"{key.strip()} in {path} (`{flag}` of unit {unit})"))
     return out
 
 
@@ -267,9 +327,14 @@ def _pip_package_dirs(fs: HostFS, named: list[str]) -> list[tuple[str, str, str]
     return [(app, path, by) for (app, path), by in found.items()]
 
 
-def _script(candidates: list[tuple[str, str, str]]) -> str:
+def _script(candidates: list[tuple[str, ...]]) -> str:
     parts = []
-    for app, state_dir, found_by in candidates:
+    for item in candidates:
+        app, state_dir, found_by = item[:3]
+        if len(item) == 4:  # a store file a setting names: that file, whatever its name
+            parts.append(_glob_lines(app, state_dir, (StoreGlob(item[3], "sqlite"),),
+                                     found_by, literal=True))
+            continue
         layouts = [BY_APP[app]] if app else list(LAYOUTS)
         for layout in layouts:
             parts.append(_glob_lines(layout.app, state_dir, layout.stores, found_by))
@@ -281,11 +346,11 @@ def _script(candidates: list[tuple[str, str, str]]) -> str:
 SCRIPT_LIMIT = 64 * 1024  # one argv string may hold 128 KiB (Linux MAX_ARG_STRLEN)
 
 
-def _run_listing(fs: HostFS, readable: list[tuple[str, str, str]]) -> str:
+def _run_listing(fs: HostFS, readable: list[tuple[str, ...]]) -> str:
     """The listing script over every candidate dir, in as many runs as keep each script
     under SCRIPT_LIMIT: a scope of many dirs, or long paths, made one script too long for
     the shell's argv ("Argument list too long": discovery failed for every control)."""
-    batches: list[list[tuple[str, str, str]]] = [[]]
+    batches: list[list[tuple[str, ...]]] = [[]]
     size = 0
     for item in readable:
         n = len(_script([item]))  # the parts of one script are joined: sizes add up
@@ -384,7 +449,7 @@ def _denied_subdirs(fs: HostFS, dirs: list[str]) -> list[Access]:
 
 
 def _denied_files(fs: HostFS, stores: list[Store]) -> dict[str, Access]:
-    files = [f.path for s in stores if s.kind in ("sqlite", "jsonl", "json")
+    files = [f.path for s in stores if s.kind in FILE_KINDS
              for f in s.all_files]
     return {p: a for p, a in check_access(fs, files).items() if a.unreadable}
 
@@ -400,7 +465,8 @@ def locate_all(ctx: Any) -> Located:
         unreadable: list[tuple[str, Access, str]] = []
         seen: set[str] = set()
         readable = []
-        for app, path, found_by in candidates:
+        for item in candidates:
+            app, path, found_by = item[:3]
             a = access.get(path)
             if a is None or a.missing:
                 continue
@@ -411,7 +477,7 @@ def locate_all(ctx: Any) -> Located:
                     who = "process" if path.startswith("/proc/") else "configured"
                     unreadable.append((app or who, a, found_by))
                 continue
-            readable.append((app, path, found_by))
+            readable.append(item)
         out = _run_listing(fs, readable)
         stores, dirs = parse_listing(out)
         configured = {n.path: n.found_by for n in scope.state_dirs}
@@ -453,7 +519,7 @@ def locate_all(ctx: Any) -> Located:
                 continue  # reported once as unreadable, or a home above found state dirs
             dirs.append(StateDir("configured", path, configured[path], empty=a.ok))
         return Located(stores, dirs, unreadable, len(access),
-                       len({path for _, path, _ in readable}), _missing_stores(stores, dirs))
+                       len({item[1] for item in readable}), _missing_stores(stores, dirs))
 
     return ctx.cached("storage:locate", compute)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiaudit.context import AuditContext
 from aiaudit.resources import Unavailable, provider
 from aiaudit.status import Status
+from aiaudit.storage.layouts import FILE_KINDS
 from aiaudit.storage.locate import StateDir, locate, locate_all
 
 
@@ -62,7 +63,7 @@ def _at_rest(ctx: AuditContext) -> list[tuple[str, object]]:
           "target (database servers are checked through STO-01/05/08)")
 def _file_stores(ctx: AuditContext) -> list[tuple[str, object]]:
     stores, _ = locate(ctx)
-    return _or_proof(ctx, [(s.case_id, s) for s in stores if s.kind in ("sqlite", "jsonl", "json")]
+    return _or_proof(ctx, [(s.case_id, s) for s in stores if s.kind in FILE_KINDS]
                      + _unreadable(ctx, "conversation stores"), "file-based conversation store")
 
 
@@ -88,7 +89,7 @@ def _history_sources(ctx: AuditContext) -> list[tuple[str, object]]:
     stores, dirs = locate(ctx)
     sources = []
     for store in stores:
-        if store.kind not in ("sqlite", "jsonl", "json"):
+        if store.kind not in FILE_KINDS:
             continue
         source = store_source(store)
         known = {f.path for f in source.files}
@@ -153,19 +154,27 @@ def _port(url: str) -> int | None:
 
 
 @provider("storage_user_pairs", empty_reason="fewer than two [[users]] with credentials are "
-          "configured: STO-06 needs user A to plant a conversation and user B to try reading it")
+          "configured (STO-06 needs user A to plant a conversation and user B to try reading "
+          "it) and no store found holds accounts to judge from its rows")
 def _user_pairs(ctx: AuditContext) -> list[tuple[str, object]]:
-    from aiaudit.status import CouldNotCheck
+    """The configured user pair (the live check) and each Open WebUI store (who its rows
+    and settings let read whose chats)."""
+    from aiaudit.products import open_webui
     from aiaudit.storage.isolation import UserPair
     from aiaudit.storage.settings import settings_for
 
+    stores, _ = locate(ctx)
+    items: list[tuple[str, object]] = [
+        (s.case_id, s) for s in stores
+        if s.app == open_webui.APP and s.kind == "sqlite" and open_webui.is_db(s.path)]
     users = ctx.config.users
     if len(users) < 2:
-        return []
+        return items
     wanted = settings_for(ctx).chat_endpoint
     endpoints = [e for e in ctx.config.endpoints if wanted in (None, e.name)]
     if not endpoints:
-        raise CouldNotCheck(f"no [[endpoints]] entry named {wanted!r} ([storage] chat_endpoint)"
-                            if wanted else "no [[endpoints]] configured to plant a message")
+        return [*items, ("users", Unavailable(Status.ERROR, (
+            f"no [[endpoints]] entry named {wanted!r} ([storage] chat_endpoint)" if wanted
+            else "no [[endpoints]] configured to plant a message")))]
     pair = UserPair(users[0], users[1], endpoints[0])
-    return [(pair.case_id, pair)]
+    return [*items, (pair.case_id, pair)]

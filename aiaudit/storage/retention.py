@@ -24,7 +24,13 @@ from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import Store
 from aiaudit.storage.snapshot import NeedsKey, opened_copy
-from aiaudit.storage.sqlitefacts import _as_epoch, data_age, free_pages, live_text
+from aiaudit.storage.sqlitefacts import (
+    _as_epoch,
+    data_age,
+    free_pages,
+    live_text,
+    wal_frames_with_text,
+)
 
 CONFIG_LIMIT = 1024 * 1024
 DAY = 86400.0
@@ -53,6 +59,7 @@ class RetentionFacts:
     no_history: str = ""  # why the store holds no conversation to date (then N/A)
     free_pages: int | None = None
     free_pages_with_text: int | None = None
+    wal_frames_with_text: int | None = None  # None: no WAL copied beside the store
 
 
 def _read_config(fs: Any, path: str) -> str | None:
@@ -177,15 +184,28 @@ def _times(node: Any, depth: int = 0) -> list[float]:
     return out
 
 
+def _csv_records(text: str) -> list[dict[str, str]]:
+    """The rows of a CSV history (Gradio's flagged datasetN.csv: a header row, `timestamp`
+    last) as records keyed by the header, for the record-time keys to date them."""
+    import csv
+    import io
+
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, [])
+    return [dict(zip(header, row, strict=False)) for row in rows]
+
+
 def _record_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
-    """JSON(L) history dated by its records' own timestamps, never by file times."""
+    """JSON(L) and CSV history dated by its records' own timestamps, never by file times."""
     oldest: float | None = None
     where = ""
     dated = 0
     for info in store.files:
         text = read_head(fs, info.path, JSON_READ_LIMIT).decode("utf-8", "replace")
         docs: list[Any] = []
-        if store.kind == "jsonl":
+        if store.kind == "csv":
+            docs = _csv_records(text)
+        elif store.kind == "jsonl":
             for line in text.splitlines():
                 try:
                     docs.append(json.loads(line))
@@ -261,7 +281,7 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
         managed = hermes.managed_for(ctx, hermes.home_of_store(store.path))
     facts = RetentionFacts(knob_for(fs, store, managed))
     facts.config_read = bool(facts.knob.where) and "missing" not in facts.knob.detail
-    if store.kind in ("jsonl", "json"):
+    if store.kind in ("jsonl", "json", "csv"):
         facts.files = len(store.files)
         return _record_ages(fs, store, facts)
     if store.kind == "postgresql":
@@ -288,7 +308,9 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
                                   "store, judged by the data of every table")
             age = data_age(opened.conn, columns)
             count = opened.conn.execute("PRAGMA freelist_count").fetchone()[0]
-            live = live_text(opened.conn) if count and opened.key is None else None
+            frames = opened.copy.wal_frames
+            live = live_text(opened.conn) if (count or frames) and opened.key is None \
+                else None
     except NeedsKey:
         raise CouldNotCheck(f"{store.path} is encrypted; give its key ([[storage.keys]] or "
                             "[storage] key_file) to check the data's retention") from None
@@ -312,4 +334,6 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     facts.free_pages = count
     plain = opened.key is None  # free pages of a SQLCipher copy are ciphertext
     facts.free_pages_with_text = free_pages(opened.copy.path, live).with_text if plain else 0
+    if frames is not None and plain:
+        facts.wal_frames_with_text = wal_frames_with_text(frames, live)
     return facts

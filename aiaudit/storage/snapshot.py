@@ -46,6 +46,9 @@ class LocalCopy:
     source: str
     path: Path
     copied_bytes: int
+    # the copied WAL as it was, kept before the first open checkpoints it away: its frames
+    # may hold rows deleted since the last checkpoint (STO-02)
+    wal_frames: Path | None = None
 
 
 def copy_file(fs: HostFS, source: str, dest: Path, expected: int, limit: int) -> int:
@@ -84,7 +87,11 @@ def copy_sqlite(fs: HostFS, files: list[tuple[str, int]], limit: int, tag: str) 
         total += copy_file(fs, source, Path(f"{main}{suffix}"), size, limit - total)
     if not main.exists() or main.stat().st_size == 0:
         raise CouldNotCheck(f"{main_source} could not be copied (empty or unreadable)")
-    return LocalCopy(main_source, main, total)
+    wal, frames = Path(f"{main}-wal"), None
+    if wal.exists() and wal.stat().st_size:
+        frames = directory / "wal-frames"
+        shutil.copyfile(wal, frames)
+    return LocalCopy(main_source, main, total, frames)
 
 
 def shared_copy(copies: dict[str, LocalCopy] | None, fs: HostFS, files: list[tuple[str, int]],

@@ -295,6 +295,31 @@ def free_pages(path: Path, live: bytes | None = None, limit: int = 200_000) -> F
     return FreePages(total, sum(1 for runs in texts if _mostly_gone(runs, live)))
 
 
+WAL_HEADER, WAL_FRAME_HEADER = 32, 24
+
+
+def wal_frames_with_text(path: Path, live: bytes | None, limit: int = 200_000) -> int:
+    """Frames of a (copied, not yet checkpointed) WAL whose text is mostly stored nowhere
+    live any more: a row deleted after the last checkpoint is gone from the store's pages
+    but its earlier frames still hold it, until the WAL is checkpointed and overwritten."""
+    with open(path, "rb") as fh:
+        header = fh.read(WAL_HEADER)
+        if len(header) < WAL_HEADER or header[:4] not in (b"\x37\x7f\x06\x82",
+                                                          b"\x37\x7f\x06\x83"):
+            return 0
+        page_size = struct.unpack(">I", header[8:12])[0]
+        page_size = 65536 if page_size == 1 else page_size
+        found = 0
+        for _ in range(limit):
+            frame = fh.read(WAL_FRAME_HEADER + page_size)
+            if len(frame) < WAL_FRAME_HEADER + page_size:
+                break
+            runs = PRINTABLE_RUN.findall(frame[WAL_FRAME_HEADER:])
+            if runs and (live is None or _mostly_gone(runs, live)):
+                found += 1
+    return found
+
+
 def _mostly_gone(runs: list[bytes], live: bytes, chunk: int = 48) -> bool:
     """True when most of a free page's text is found in no live value."""
     pieces = [run[i:i + chunk] for run in runs for i in range(0, len(run) - chunk + 1, chunk)]

@@ -83,9 +83,11 @@ def _confirm(buf: bytes, ends: list[tuple[int, int]], base: int, location: str,
             if rule.left_boundary and start > 0 and buf[start - 1] in _WORD:
                 continue
             value = m.group("v")
+            if rule.cut is not None:
+                value = rule.cut(value)
             if rule.check is not None and not rule.check(value):
                 continue
-            spans[(start, m.end("v"))] = (rule, value)
+            spans[(start, start + len(value))] = (rule, value)
     kept: list[tuple[int, int, Rule, bytes]] = []
     for (start, stop), (rule, value) in sorted(spans.items(),
                                                key=lambda kv: PRIORITY[kv[1][0].name]):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiaudit.secretshapes import check_of, shapes
+from aiaudit.secretshapes import check_of, run_on_cut, shapes
 
 Check = Callable[[bytes], bool]
 
@@ -25,11 +25,13 @@ class Rule:
     ahead: int = 512  # how far after it the value may run on
     check: Check | None = None
     left_boundary: bool = True  # the value must not continue a longer word to its left
+    # the value without the next column's text raw bytes ran it into (secrets.toml run_on)
+    cut: Callable[[bytes], bytes] | None = None
 
 
 RULES: tuple[Rule, ...] = tuple(
     Rule(s.name, s.candidate.encode(), s.confirm.encode(), s.back, s.ahead, check_of(s),
-         s.left_boundary)
+         s.left_boundary, run_on_cut(s))
     for s in shapes()
 )
 # When two rules find the same value, the more specific (earlier) rule names it.
