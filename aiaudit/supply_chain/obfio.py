@@ -7,8 +7,9 @@ malware, moves every string into one array returned by a function, reads it thro
 the rotation is replayed (the checksum is plain arithmetic, evaluated over numbers only), and
 every `DEC(0x..)` call, directly or through an alias (`const a = DEC`), is replaced by its
 string, on the same line, so the JavaScript folder and the rules read the plain program.
-The 'base64' `stringArrayEncoding` (a lower-case-first alphabet) is decoded and function
-wrappers (`W(a, b)` returning `DEC(b - K, a)`) unwrapped; 'rc4' arrays are left as they are.
+The 'base64' `stringArrayEncoding` (a lower-case-first alphabet) is decoded, so is 'rc4'
+(the same Base64, then RC4 keyed by each call's second argument, `DEC(0x1a2, 'k!3Z')`), and
+function wrappers (`W(a, b)` returning `DEC(b - K, a)`) unwrapped.
 """
 
 from __future__ import annotations
@@ -53,6 +54,22 @@ def _b64(value: str) -> str:
         return value
 
 
+def _rc4(text: str, key: str) -> str:
+    """stringArrayEncoding 'rc4' after its Base64 step: RC4 over the characters' codes."""
+    s, j = list(range(256)), 0
+    for i in range(256):
+        j = (j + s[i] + ord(key[i % len(key)])) % 256
+        s[i], s[j] = s[j], s[i]
+    i = j = 0
+    out = []
+    for ch in text:
+        i = (i + 1) % 256
+        j = (j + s[i]) % 256
+        s[i], s[j] = s[j], s[i]
+        out.append(chr(ord(ch) ^ s[(s[i] + s[j]) % 256]))
+    return "".join(out)
+
+
 def _items(text: str) -> list[str]:
     from aiaudit.supply_chain.jsfold import _unescape
 
@@ -64,12 +81,13 @@ def _parse_int(text: str) -> float:
     return float(int(m.group(0))) if m else math.nan
 
 
-def _checksum(expr: str, calls: re.Pattern[str]) -> tuple[ast.expr, list[int]] | None:
-    """The checksum as an arithmetic tree over P(i) and the indices it reads."""
-    idx: list[int] = []
+def _checksum(expr: str, calls: re.Pattern[str]
+              ) -> tuple[ast.expr, list[tuple[int, str | None]]] | None:
+    """The checksum as an arithmetic tree over P(i) and the (index, key) pairs it reads."""
+    idx: list[tuple[int, str | None]] = []
 
     def one(m: re.Match[str]) -> str:
-        idx.append(int(m.group("i"), 0))
+        idx.append((int(m.group("i"), 0), _key(m.group("k"))))
         return f"P({len(idx) - 1})"
 
     if len(expr) > MAX_CHECKSUM_CHARS:
@@ -134,6 +152,15 @@ def _value(tree: ast.expr, strings: list[str]) -> float:
         return math.nan
 
 
+def _key(arg: str | None) -> str | None:
+    """An rc4 key written as a string literal; None for anything else."""
+    if not arg or len(arg) < 2 or arg[0] not in "'\"" or arg[-1] != arg[0]:
+        return None
+    from aiaudit.supply_chain.jsfold import _unescape
+
+    return _unescape(arg[1:-1]) or None
+
+
 def unroll(source: str) -> str | None:
     """The source with obfuscator.io string-array reads replaced by their strings; None when
     the file has no such array or the rotation does not check out."""
@@ -151,13 +178,16 @@ def unroll(source: str) -> str | None:
             if off is None or not re.search(name + r"\(\)", body):
                 continue
             window = source[dec.end():dec.end() + 2_500]
-            decoded = strings
+            decoded, rc4 = strings, False
             if _B64_ALPHABET in window and "0x100" not in window:  # 'base64', not 'rc4'
                 decoded = [_b64(v) for v in strings]
+            elif _B64_ALPHABET in window and "0x100" in window and "charCodeAt" in window:
+                decoded, rc4 = [_b64(v) for v in strings], True  # RC4 per call, keyed
             elif re.search(r"atob|charCodeAt|fromCharCode|decodeURIComponent",
                            body[:off.end() + 200]):
                 continue  # an encoding this module does not know
-            fixed = _replace(out, dec.group("name"), int(off.group("off"), 0), decoded, name)
+            fixed = _replace(out, dec.group("name"), int(off.group("off"), 0), decoded, name,
+                             rc4)
             if fixed is not None:
                 out = fixed
                 break
@@ -174,32 +204,66 @@ def _num(text: str) -> int:
 
 def _unwrap(source: str, dec: str) -> str:
     """`function W(a, b) { return DEC(b - 0x38f, a); }` wrappers (stringArrayWrappersType
-    'function'): each call `W(0x4f0, 0x4ea)` written as the decoder call it makes."""
-    wrappers = re.finditer(
-        r"function\s+([\w$]+)\(([\w$]+),([\w$]+)\)\{return\s+" + re.escape(dec) +
-        r"\(\s*([\w$]+)\s*([-+])\s*(" + _NUM + r")\s*,\s*[\w$]+\s*\);?\}", source)
-    for w in list(wrappers)[:200]:
-        name, params, sign, k = w.group(1), (w.group(2), w.group(3)), w.group(5), _num(w.group(6))
-        if w.group(4) not in params:
-            continue
-        pick = params.index(w.group(4))
+    'function'), and wrappers of wrappers: each call `W(0x4f0, 'k')` written as the decoder
+    call it makes (`DEC(0x161, 'k')`, the key kept for rc4)."""
+    found = re.finditer(
+        r"function\s+([\w$]+)\(([\w$]+),([\w$]+)\)\{return\s+([\w$]+)"
+        r"\(\s*([\w$]+)\s*([-+])\s*(" + _NUM + r")\s*,\s*([\w$]+)\s*\);?\}", source)
+    wrappers = {w.group(1): w for w in list(found)[:400] if w.group(5) in (w.group(2), w.group(3))}
+    reaching = {dec}  # the decoder and the wrappers that end in it
+    for _ in range(6):
+        more = reaching | {n for n, w in wrappers.items() if w.group(4) in reaching}
+        if more == reaching:
+            break
+        reaching = more
+    arg = r"(" + _NUM + r"|'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\")"
+    for _ in range(6):  # outer wrappers become calls of inner ones, then of the decoder
+        before = source
+        for name, w in wrappers.items():
+            if name not in reaching:
+                continue
+            params, sign, k = (w.group(2), w.group(3)), w.group(6), _num(w.group(7))
+            pick = params.index(w.group(5))
+            other = params.index(w.group(8)) if w.group(8) in params else None
 
-        def call(m: re.Match[str], pick: int = pick, sign: str = sign, k: int = k) -> str:
-            value = _num(m.group(pick + 1))
-            return f"{dec}({hex(value - k if sign == '-' else value + k)})"
-        source = re.sub(r"(?<![\w$.])" + re.escape(name) + r"\(\s*(" + _NUM + r")\s*,\s*(" +
-                        _NUM + r")\s*\)", call, source)
+            def call(m: re.Match[str], pick: int = pick, sign: str = sign, k: int = k,
+                     other: int | None = other, target: str = w.group(4)) -> str:
+                value = _num(m.group(pick + 1))
+                key = f",{m.group(other + 1)}" if other is not None else ""  # rc4's key
+                return f"{target}({hex(value - k if sign == '-' else value + k)}{key})"
+            source = re.sub(r"(?<![\w$.])" + re.escape(name) + r"\(\s*" + arg + r"\s*,\s*" +
+                            arg + r"\s*\)", call, source)
+        if source == before:
+            break
     return source
 
 
-def _replace(source: str, dec: str, offset: int, strings: list[str], arr_fn: str
-             ) -> str | None:
+def _replace(source: str, dec: str, offset: int, strings: list[str], arr_fn: str,
+             rc4: bool = False) -> str | None:
     source = _unwrap(source, dec) if "return " + dec + "(" in source else source
-    names = {dec} | {m.group(1) for m in re.finditer(
-        r"(?<![\w$])([\w$]+)\s*=\s*" + re.escape(dec) + r"\b(?!\s*\()", source)}
+    names = {dec}
+    for _ in range(4):  # aliases of aliases (`const a = DEC` at the top, `b = a` in a function)
+        alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        more = names | {m.group(1) for m in re.finditer(
+            r"(?<![\w$])([\w$]+)\s*=\s*(?:" + alt + r")(?![\w$])(?!\s*\()", source)}
+        if more == names:
+            break
+        names = more
     alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     calls = re.compile(r"(?<![\w$.])(?:" + alt + r")\(\s*(?P<i>0x[0-9a-fA-F]+|\d+)\s*"
-                       r"(?:,\s*[^()]{0,40})?\)")
+                       r"(?:,\s*(?P<k>'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|[^()]{0,40}))?\)")
+    memo: dict[tuple[str, str | None], str] = {}
+
+    def text(raw: str, key: str | None) -> str:
+        """A string as the decoder returns it (rc4: decrypted with the call's key)."""
+        if not rc4:
+            return raw
+        if key is None:
+            return ""
+        if (raw, key) not in memo:
+            memo[(raw, key)] = _rc4(raw, key)
+        return memo[(raw, key)]
+
     rotated = strings
     target = re.search(_TARGET.replace("NAME", arr_fn), source)
     check = _CHECK.search(source[:target.start()]) if target else None
@@ -211,8 +275,8 @@ def _replace(source: str, dec: str, offset: int, strings: list[str], arr_fn: str
         want = float(int(target.group("target"), 0))
         for k in range(min(len(strings), MAX_ROTATIONS)):
             rotated = strings[k:] + strings[:k]
-            picked = [rotated[i - offset] if 0 <= i - offset < len(rotated) else ""
-                      for i in idx]
+            picked = [text(rotated[i - offset], key) if 0 <= i - offset < len(rotated) else ""
+                      for i, key in idx]
             if _value(tree, picked) == want:
                 break
         else:
@@ -220,6 +284,8 @@ def _replace(source: str, dec: str, offset: int, strings: list[str], arr_fn: str
 
     def one(m: re.Match[str]) -> str:
         i = int(m.group("i"), 0) - offset
-        return json.dumps(rotated[i]) if 0 <= i < len(rotated) else m.group(0)
+        if not 0 <= i < len(rotated) or rc4 and _key(m.group("k")) is None:
+            return m.group(0)
+        return json.dumps(text(rotated[i], _key(m.group("k"))))
 
     return calls.sub(one, source)

@@ -47,6 +47,11 @@ _EXEC = {"exec", "eval", "builtins.exec", "builtins.eval", "__builtins__.exec",
          "__builtins__.eval"}
 
 
+# Decoders whose last name part does not say the layer (`bz2.decompress` is no zlib stream).
+_LAYER_OF = {"bytes.fromhex": "fromhex", "gzip.decompress": "gzip", "bz2.decompress": "bz2",
+             "lzma.decompress": "lzma"}
+
+
 def _trivial(node: ast.AST, segment_of: Any) -> bool:
     """A node already written as its value: replacing it would add nothing."""
     if isinstance(node, ast.Constant):
@@ -273,8 +278,7 @@ class _Folder:
         if name == "int" and args and isinstance(args[0], str):
             return int(args[0], args[1] if len(args) > 1 and isinstance(args[1], int) else 10)
         if name in _DECODERS and args:
-            return decode_layer(name.split(".")[-1] if name != "bytes.fromhex" else "fromhex",
-                                args[0])
+            return decode_layer(_LAYER_OF.get(name, name.split(".")[-1]), args[0])
         if name == "codecs.decode" and args:
             kind = str(args[1] if len(args) > 1 else kwargs.get("encoding", "utf-8")).lower()
             kind = kind.replace("-", "_")

@@ -110,6 +110,8 @@ def _context_severity(severity: str, tf: TextFile, offset: int, matched: str
         severity = lower(severity, 1)
     if ctx.startswith("fence:"):  # an example in documentation: never critical
         severity = at_most(severity, "high")
+    if tf.detection_rules:  # YARA, Sigma, Semgrep: attack strings quoted to detect them
+        severity = at_most(severity, "low")
     if _REGEX_SYNTAX.search(matched) or (
             ctx == "code" and in_pattern_literal(tf.text_at(offset), _column(tf, offset))) or (
             tf.lang == "markdown" and tf.is_descriptive(tf.line_of(offset))):

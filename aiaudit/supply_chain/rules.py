@@ -37,7 +37,8 @@ def _rule(name: str, severity: str, regex: str, what: str,
                 frozenset(langs) if langs else None, what, anchors)
 
 
-_SH = r"(?:sudo\s+)?(?:-?\w+=\S*\s+)*(?:/usr)?(?:/bin/)?(?:ba|z|da|k|fi)?sh\b"
+_SH = (r"(?:sudo\s+)?(?:-?\w+=\S*\s+)*(?:(?:/usr)?(?:/bin/)?(?:ba|z|da|k|fi)?sh\b|"
+       r"\$\(SHELL\)|\$\{SHELL\}|\$SHELL\b)")  # make's and the login shell's variable
 _DL = r"\b(?:curl|wget|fetch|iwr|invoke-webrequest)\b"
 # An interpreter that runs its piped stdin: not one whose program is its own -c/-e/-m argument
 # (`curl api | python3 -m json.tool`, `| python3 -c "json.load(sys.stdin)..."` read data),
@@ -105,6 +106,13 @@ LINE_RULES: tuple[Rule, ...] = (
           r"\$[\w:]+\.downloadstring)",
           "PowerShell download piped into Invoke-Expression",
           anchors=("iwr", "invoke-", "irm", "downloadstring", "iex")),
+    _rule("download-exec", "critical",
+          r"(?s)\b(?:certutil(?:\.exe)?\s[^\n]*-urlcache\b|bitsadmin(?:\.exe)?\s[^\n]*/transfer\b)"
+          r"[^\n]*?([\w%~.:\\/-]+\.(?:exe|bat|cmd|ps1|vbs|scr|msi|dll))\b.{0,400}?"
+          r"(?:\bstart\b|\bcall\b|\brundll32\b|\bmsiexec\b|\bcmd(?:\.exe)?\s+/c\b|"
+          r"\bpowershell\b)",
+          "downloads a program with certutil or bitsadmin and runs it",
+          ("shell", "powershell", "text", "markdown", "code"), anchors=("certutil", "bitsadmin")),
     # decode and execute
     _rule("decode-exec", "critical",
           r"\bbase64\s+(?:-d|--decode|-D)\b[^\n|]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b|"
@@ -131,6 +139,20 @@ LINE_RULES: tuple[Rule, ...] = (
           r"Buffer\.from\s*\([^)]*['\"](?:base64|hex)['\"])",
           "evaluates decoded JavaScript", ("js", "text", "markdown"),
           anchors=("atob", "unescape", "decodeuri", "fromcharcode", "base64", "hex")),
+    # text reversed, rot13'd by tr or spelled in printf escapes, then run by a shell
+    _rule("decode-exec", "critical",
+          rf"\|\s*rev\s*\|\s*{_SH}|\|\s*tr\s+['\"]?(?:A-Za-z|a-zA-Z|\[:\w+:\])['\"]?\s+['\"]?[A-Za-z]"
+          rf"[^|\n]*\|\s*{_SH}|\beval\s+[\"']?\$\(\s*printf\s+['\"]?%b|"
+          rf"\bprintf\s+['\"][^'\"\n]*\\(?:x[0-9a-fA-F]{{2}}|[0-7]{{3}})[^'\"\n]*['\"]\s*\|\s*{_SH}",
+          "decodes reversed, rot13'd or escaped text and runs it in a shell",
+          ("shell", "text", "markdown", "code"), anchors=("rev", "tr ", "printf")),
+    # PowerShell: downloaded text run through a script block or a command held in a variable
+    _rule("download-exec", "critical",
+          r"(?s)\b(?:iwr|irm|invoke-webrequest|invoke-restmethod|downloadstring)\b.{0,400}?"
+          r"\[scriptblock\]::create\s*\(|&\s*\$\w+\s*\(?\s*\(\s*new-object\s+(?:system\.)?"
+          r"net\.webclient\s*\)\s*\.\s*downloadstring\b",
+          "runs downloaded PowerShell through [ScriptBlock]::Create or a command variable",
+          ("powershell", "text", "markdown"), anchors=("scriptblock", "downloadstring")),
     _rule("decode-exec", "critical",
           r"(?s)FromBase64String\s*\(.{0,600}?(?:\biex\b|\bInvoke-Expression\b)\s*\(?\s*\$",
           "decodes Base64 and runs the text with Invoke-Expression a few lines on",
@@ -210,13 +232,19 @@ LINE_RULES: tuple[Rule, ...] = (
     _rule("persistence-service", "high",
           r"/etc/systemd/system/[\w@.-]+\.(?:service|timer)|\.config/systemd/user/|"
           r"\bsystemctl\s+(?:--user\s+)?enable\b|Library/Launch(?:Agents|Daemons)|"
-          r"\blaunchctl\s+(?:load|bootstrap)\b|/etc/rc\.local|/etc/init\.d/|/etc/profile\.d/",
+          r"\blaunchctl\s+(?:load|bootstrap)\b|/etc/rc\.local|/etc/init\.d/|/etc/profile\.d/|"
+          # the same paths and commands as joined parts or an argument list
+          r"[\"']Library[\"']\s*[,/]\s*[\"']Launch(?:Agents|Daemons)[\"']|[\"']\.config[\"']\s*[,/]\s*[\"']systemd"
+          r"[\"']\s*[,/]\s*[\"']user[\"']|[\"']systemctl[\"']\s*,\s*(?:[\"']--user[\"']\s*,\s*)?"
+          r"[\"']enable[\"']|[\"']launchctl[\"']\s*,\s*[\"'](?:load|bootstrap)[\"']",
           "installs a service or login item",
           anchors=("systemd", "systemctl", "launch", "rc.local", "init.d", "profile.d")),
     _rule("persistence-autostart", "high",
           r"\.config/autostart/[\w.-]*|\bXDG_CONFIG_HOME\b[^\n]*autostart|"
           r"\.git/hooks/(?:pre|post)-[\w-]+|\bcore\.hooksPath\b|hooksPath\s*=|"
-          r"HKCU\\+Software\\+Microsoft\\+Windows\\+CurrentVersion\\+Run|"
+          r"[\"']\.config[\"']\s*[,/]\s*[\"']autostart[\"']|[\"']\.git[\"']\s*[,/]\s*[\"']hooks[\"']|"
+          r"(?:HKCU|HKLM|HKEY_CURRENT_USER|HKEY_LOCAL_MACHINE):?\\+Software\\+Microsoft\\+"
+          r"Windows\\+CurrentVersion\\+Run|"
           r"\bschtasks\s+/create\b|\bRegister-ScheduledTask\b|Start Menu\\+Programs\\+Startup",
           "installs an autostart entry, git hook or scheduled task",
           anchors=("autostart", "hooks", "hookspath", "currentversion", "schtasks",
@@ -227,6 +255,8 @@ LINE_RULES: tuple[Rule, ...] = (
           r"\belevated\b[\"'\]}\s.]*(?:enabled)?[\"']?\s*[:=]\s*true\b|"
           r"tools\.elevated\.enabled\s+true|--dangerously-skip-permissions\b|"
           r"[\"']?defaultMode[\"']?\]?\s*[:=]\s*[\"']bypassPermissions|"
+          r"\bskipDangerousModePermissionPrompt[\"']?\]?\s*[:=]\s*(?:true|True)\b|"
+          r"\ballow[\"']?\]?\s*[:=]\s*\[[^\]\n]*[\"']Bash(?:\(\s*\*\s*\))?[\"']|"
           r"\bapproval_policy\s*=\s*[\"']never[\"']|\bsandbox_mode\s*=\s*[\"']danger-full-access|"
           r"--dangerously-bypass-approvals-and-sandbox|\b--yolo\b|\bHERMES_YOLO_MODE\b|"
           r"\bapprovals\.mode\b[\"'\s]*(?:=|\s)\s*[\"']?off\b|"
@@ -238,6 +268,7 @@ LINE_RULES: tuple[Rule, ...] = (
           r"[\"']\s*\]\s*=(?!=)\s*(?:True|true)\b",
           "switches off the agent's own approvals or sandbox, or enables elevated tools",
           anchors=("autoallowskills", "sandbox", "elevated", "dangerously", "bypasspermissions",
+                   "skipdangerous", "bash",
                    "approval_policy", "yolo", "exec-approvals", "security", "ask",
                    "approvals.mode", "approvals")),
     _rule("upload-credential-file", "high",
@@ -252,7 +283,8 @@ LINE_RULES: tuple[Rule, ...] = (
           "uploads a credential file (one command line: read and send)",
           anchors=("curl", "wget", "http", "xh", "cat", "base64", "tar", "zip", "gzip", "xxd")),
     _rule("git-push-exfil", "high",
-          r"\bgit\s+push\s+(?:-\S+\s+)*(?:https?://|git@|ssh://)\S+",
+          r"\bgit\s+(?:-[Cc]\s+(?:\"[^\"\n]*\"|'[^'\n]*'|\S+)\s+)*push\s+(?:-\S+\s+)*"
+          r"(?:https?://|git@|ssh://)\S+",
           "pushes the repository straight to a URL (not a remote the user set up)",
           anchors=("push",)),
     _rule("persistence-agent-memory", "high",
@@ -313,7 +345,9 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\.(?:bash|zsh)_history\b|[\"']\.(?:ssh|aws|gnupg|kube|docker)[\"']|(?:\$HOME|\$\{HOME\}|~)"
         r"/\.(?:ssh|aws|gnupg)\b(?!/known_hosts)|\.electrum|\bExodus\b|\.bitcoin/|MetaMask|"
         r"nkbihfbeogaeaoehlefnkodbefgpgknn|solana/id\.json|\.ethereum/keystore|\.gnupg/|"
-        r"/etc/shadow|keychain-db|\bseed phrase|\bsecurity\s+(?:find-(?:generic|internet)-password|"
+        r"/etc/shadow|keychain-db|\bseed phrase|\bkubectl\s+config\s+view\b[^\n]*--raw\b|"
+        r"\bgh\s+auth\s+token\b|\bgcloud\s+auth\s+print-(?:access|identity)-token\b|"
+        r"\baz\s+account\s+get-access-token\b|\baws\s+configure\s+export-credentials\b|\bsecurity\s+(?:find-(?:generic|internet)-password|"
         r"dump-keychain)\b|\bdisplay dialog\b[^\n]{0,200}\bhidden answer\b",
         (".ssh", "id_rsa", "id_ed25519", "id_ecdsa", ".aws", "gcloud", ".azure", ".kube",
          ".docker", ".npmrc", ".pypirc", ".netrc", ".git-credentials", ".env", "login data",
@@ -322,14 +356,24 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
          "keystore", ".gnupg", "/etc/shadow", "keychain", "seed phrase", "openclaw.json",
          "auth-profiles", ".claude.json", "mcp.json", "claude_desktop_config", "gh/hosts",
          "_history", "find-generic-password", "find-internet-password", "dump-keychain",
-         "hidden answer")),
+         "hidden answer", "kubectl", "auth token", "print-access", "print-identity",
+         "get-access-token", "export-credentials")),
     "network": (
         r"\brequests\.(?:get|post|put|patch|request)\s*\(|\bhttpx\.\w+\s*\(|\burlopen\s*\(|"
         r"\burllib\.request\b|\bhttp\.client\b|\baiohttp\b|\bsocket\.(?:socket|"
         r"create_connection)\s*\(|\bsmtplib\b|\bftplib\b|\bfetch\s*\(|\baxios\b|"
         r"\bhttps?\.(?:request|get)\s*\(|XMLHttpRequest|\bnet\.(?:connect|Socket|"
         r"createConnection)\b|\bnew\s+WebSocket\b|\bgot\s*\(|"
-        r"^[ \t]*(?:[^#\n]*\s)?(?:curl|wget|nc|ncat|scp|ftp)\s|/dev/tcp/|"
+        # a Node client module used where it is required (what folding writes out)
+        r"\brequire\(\s*['\"](?:node:)?(?:https?|net|tls|dgram|http2)['\"]\s*\)\s*\.\s*"
+        r"(?:request|get|connect|createConnection|createSocket)\s*\(|"
+        # Go, Ruby, Rust, Java/.NET clients
+        r"\bhttp\.(?:Post|PostForm|Head|NewRequest\w*)\s*\(|\bnet\.(?:Dial\w*|Lookup\w+)\s*\(|"
+        r"\bNet::HTTP\b|\bURI\.open\b|\bopen-uri\b|\bHTTParty\b|\bFaraday\b|"
+        r"\b(?:TCPSocket|UDPSocket)\.(?:new|open)\b|\b(?:TcpStream|UdpSocket)::(?:connect|bind)\b|"
+        r"\breqwest::|\bureq::|\bHttpClient\b|\bopenConnection\s*\(|"
+        r"\bcertutil(?:\.exe)?\s[^\n]*-urlcache\b|\bbitsadmin(?:\.exe)?\s[^\n]*/transfer\b|"
+        r"^[ \t]*[@+-]*(?:[^#\n]*\s)?(?:curl|wget|nc|ncat|scp|ftp)\s|/dev/tcp/|"
         r"(?:\$\(|`)\s*(?:curl|wget)\s|"
         r"\b(?:run|call|check_call|check_output|Popen|system|popen|exec|execSync|spawn|"
         r"getoutput|getstatusoutput)\s*\(\s*[\"'`]\s*(?:curl|wget)\s|"
@@ -349,7 +393,8 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
          "curl", "wget", "nc", "scp", "ftp", "/dev/tcp", "invoke-", "webclient", "nslookup",
          "dig", "host", "rsync", "rclone", "ssh", "aws", "gsutil", "azcopy", "mail", "mutt",
          "swaks", "socat", "telnet", "gethostbyname", "getaddrinfo", "dns.", "boto3", "paramiko",
-         "discord", "slack_sdk", "telegram")),
+         "discord", "slack_sdk", "telegram", "uri.open", "open-uri", "faraday", "tcpsocket",
+         "udpsocket", "tcpstream", "reqwest", "ureq", "openconnection", "certutil", "bitsadmin")),
     "dynamic-eval": (
         r"(?<![\w.])(?:exec|eval)\s*\(\s*(?!['\"])|\bnew\s+Function\s*\(|\bvm\.run\w*\s*\(|"
         r"\bcompile\s*\([^)]*['\"]exec['\"]|\bimportlib\.import_module\s*\(\s*(?!['\"])",

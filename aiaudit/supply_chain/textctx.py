@@ -33,6 +33,13 @@ LANG_BY_EXT = {
     ".jsonc": "config", ".toml": "config", ".ini": "config", ".cfg": "config",
     ".conf": "config", ".env": "config", ".properties": "config", ".xml": "config",
     ".html": "markdown", ".htm": "markdown", ".svg": "config", ".csv": "data", ".tsv": "data",
+    # compiled and scripting languages read as generic code: their lines run (Go, Ruby, Rust,
+    # Java, Kotlin, C#, PHP, Perl, Lua, Swift, C/C++)
+    ".go": "code", ".rb": "code", ".rs": "code", ".java": "code", ".kt": "code", ".kts": "code",
+    ".cs": "code", ".php": "code", ".pl": "code", ".pm": "code", ".lua": "code", ".swift": "code",
+    ".c": "code", ".cc": "code", ".cpp": "code", ".h": "code", ".scala": "code", ".groovy": "code",
+    # detection signatures (YARA): they quote attacks to find them and run nothing
+    ".yar": "signatures", ".yara": "signatures",
 }
 WINDOWED_FROM = 20_000  # characters: bigger files run anchored regexes line by line
 CODE_LANGS = ("python", "js", "shell", "powershell", "code")
@@ -54,7 +61,8 @@ DESCRIPTIVE_HEADING = re.compile(
     r"threat|\bioc|malicious|suspicious|attack|never do|anti-?pattern|do not run|what to flag|"
     r"how .{0,40}works?\b|anatomy|case stud|incident|post-?mortem|analysis|write-?up|campaign|"
     r"explained|\bttps?\b|payload|exploit|vulnerab|\bcve-|known.{0,20}(bad|abuse)|"
-    r"stealer|backdoor|malware|phishing|tool poisoning|prompt injection)")
+    r"stealer|backdoor|malware|phishing|tool poisoning|prompt injection|"
+    r"what (?:\w+ ){0,3}(?:flags|catches|finds|checks for)\b|\bflagged\b|\bchecks? for\b)")
 DESCRIPTIVE_LEAD = re.compile(
     r"(?i)(examples? of (a )?(malicious|bad|suspicious|attack)|malicious|red flags?|never run|"
     r"do not run|don't run|patterns?\b|\bflag (it|this|that|code|skills?|any|lines?)|"
@@ -179,10 +187,12 @@ class TextFile:
 
     def context_at(self, offset: int) -> str:
         """Context of the line around an offset; line-comment languages need no full pass."""
-        if self.lang in ("python", "shell", "powershell", "code"):
+        if self.lang in ("python", "shell", "powershell"):
             stripped = self.text_at(offset).lstrip()
             return "comment" if stripped.startswith("#") and not stripped.startswith("#!") \
                 else "code"
+        if self.lang == "code":
+            return "comment" if _generic_comment(self.text_at(offset).lstrip()) else "code"
         return self.context(self.line_of(offset))
 
     def is_comment_at(self, offset: int) -> bool:
@@ -311,6 +321,17 @@ class TextFile:
         return ["text"] * self.line_count
 
     @cached_property
+    def detection_rules(self) -> bool:
+        """A file of detection signatures (YARA, Sigma, Semgrep): it quotes attack strings to
+        find them, as a scanner's documentation does, and runs none of them."""
+        if self.lang == "signatures":
+            return True
+        if self.lang != "config" or not self.path.endswith((".yml", ".yaml")):
+            return False
+        return bool(_SIGMA.search(self.text) and _SIGMA_SOURCE.search(self.text) or
+                    _SEMGREP.search(self.text) and _SEMGREP_PATTERN.search(self.text))
+
+    @cached_property
     def descriptive(self) -> list[bool]:
         """Lines inside a section or example that describes patterns rather than asks for them."""
         if self.lang != "markdown":
@@ -341,6 +362,10 @@ def _replay(seen: list[re.Match[str]], source: Iterator[re.Match[str]]
 
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*([\w+-]*)")
+# Markdown's comment idiom: a link reference definition no text uses renders as nothing
+# (`[//]: # (hidden text)`, `[comment]: <> "hidden text"`); group 1 is the hidden text.
+MD_COMMENT = re.compile(r"^ {0,3}\[(?://|#|comment|_|-+)\]:\s*(?:#|<>)\s*"
+                        r"(?:\((.*)\)|\"(.*)\"|'(.*)')\s*$", re.I)
 
 
 def _markdown_contexts(text: str, frontmatter_end: int) -> list[str]:
@@ -362,7 +387,7 @@ def _markdown_contexts(text: str, frontmatter_end: int) -> list[str]:
             if line.strip().startswith(fence[0] * len(fence)) and line.strip(fence[0] + " ") == "":
                 fence = None
             continue
-        if in_comment or "<!--" in line:
+        if in_comment or "<!--" in line or line.startswith("[") and MD_COMMENT.match(line):
             contexts.append("html-comment")
             opened = line.rfind("<!--")
             closed = line.rfind("-->")
@@ -397,6 +422,18 @@ def _descriptive_lines(lines: list[str], contexts: list[str]) -> list[bool]:
     return out
 
 
+_SIGMA = re.compile(r"(?m)^detection:[ \t]*$")
+_SIGMA_SOURCE = re.compile(r"(?m)^logsource:[ \t]*$")
+_SEMGREP = re.compile(r"(?m)^rules:[ \t]*$")
+_SEMGREP_PATTERN = re.compile(r"(?m)^[ \t]+-?[ \t]*pattern(?:s|-either|-regex|-inside)?:")
+
+
+def _generic_comment(stripped: str) -> bool:
+    """A comment line of Go, Rust, Java, C (// and /* */) or Ruby, Perl (#)."""
+    return stripped.startswith(("//", "/*", "* ", "*/")) or \
+        stripped.startswith("#") and not stripped.startswith(("#!", "#include", "#["))
+
+
 def _code_contexts(text: str, lang: str) -> list[str]:
     contexts = []
     in_block = False
@@ -414,6 +451,8 @@ def _code_contexts(text: str, lang: str) -> list[str]:
             contexts.append("comment" if stripped.startswith("//") else "code")
         elif lang == "powershell":
             contexts.append("comment" if stripped.startswith("#") else "code")
+        elif lang == "code":
+            contexts.append("comment" if _generic_comment(stripped) else "code")
         else:
             is_comment = stripped.startswith("#") and not stripped.startswith("#!")
             contexts.append("comment" if is_comment else "code")
