@@ -142,6 +142,7 @@ def _pip_key_files(app: str, state_dir: str) -> list[str]:
 
 
 def _existing(fs: HostFS, paths: list[str]) -> list[str]:
+    """Those of paths that are files (one round trip)."""
     if not paths:
         return []
     words = " ".join(shlex.quote(p) for p in paths)
@@ -156,14 +157,8 @@ def open_webui_key_files(fs: HostFS, data_dir: str, outside_only: bool = False) 
     from aiaudit.products import open_webui
 
     prefix = data_dir.rstrip("/") + "/"
-    paths = [p for p in open_webui.secret_key_paths(data_dir)
-             if not (outside_only and p.startswith(prefix))]
-    if not paths:
-        return []
-    words = " ".join(shlex.quote(p) for p in paths)
-    _, out, _ = fs.run(f"for f in {words}; do [ -f \"$f\" ] && printf '%s\\n' \"$f\"; "
-                       "done; true", timeout=30)
-    return [line for line in out.splitlines() if line]
+    return _existing(fs, [p for p in open_webui.secret_key_paths(data_dir)
+                          if not (outside_only and p.startswith(prefix))])
 
 
 def config_facts(ctx: Any, app: str, state_dir: str) -> ConfigFacts:

@@ -51,23 +51,15 @@ def databases(ctx: Any) -> list[PgDatabase]:
         units: dict[str, dict[str, str]] = {}
         for unit, key, value in unit_settings(scope.fs, scope.units):
             units.setdefault(unit, {})[key] = value  # a later Environment= line wins
-        for unit, env in units.items():
-            for s in schemas:
-                if not s.runs(env.get("ExecStart", "")):
-                    continue  # another program's DATABASE_URL
-                got = pg_apps.url_from_env(s, env)
-                if got is None or not is_pg_url(got[0]):
-                    continue
-                dsn, password = split_password(got[0])
-                db = PgDatabase(s.app, dsn, f"{got[1]} in the environment of unit {unit}",
-                                app_password=password)
-                found.setdefault((db.app, db.dsn), db)
-        for pid, s, env in _process_envs(scope, schemas):
+        envs = [(s, env, f"unit {unit}") for unit, env in units.items() for s in schemas
+                if s.runs(env.get("ExecStart", ""))]  # not another program's DATABASE_URL
+        envs += [(s, env, f"pid {pid}") for pid, s, env in _process_envs(scope, schemas)]
+        for s, env, whose in envs:
             got = pg_apps.url_from_env(s, env)
             if got is None or not is_pg_url(got[0]):
                 continue
             dsn, password = split_password(got[0])
-            db = PgDatabase(s.app, dsn, f"{got[1]} in the environment of pid {pid}",
+            db = PgDatabase(s.app, dsn, f"{got[1]} in the environment of {whose}",
                             app_password=password)
             found.setdefault((db.app, db.dsn), db)
         return list(found.values())
