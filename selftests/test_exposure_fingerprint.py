@@ -300,3 +300,38 @@ def test_recorded_real_answers_refuse_only_by_status():
                 path.name, route, answer.status, answer.refusal())
             assert not answer.leaked_listing(), (path.name, route)
     assert seen > 500, seen
+
+
+def _recorded(name: str, path: str, server: str | None = None) -> Answer:
+    """A real server's recorded answer (selftests/fixtures/exposure/answers), its Server
+    header replaced where a proxy in front would put its own."""
+    raw = json.loads((Path(__file__).parent / "fixtures/exposure/answers" / f"{name}.json")
+                     .read_text())["answers"][path]
+    headers = {k.lower(): v for k, v in raw["headers"].items()}
+    if server:
+        headers["server"] = server
+    return Answer(raw["status"], headers, raw["body"].encode())
+
+
+@pytest.mark.parametrize(("product", "recording", "path"), [
+    ("llama-cpp-python server", "llama-cpp-python-key", "/v1/models"),
+    ("LiteLLM proxy", "litellm-key", "/v1/models"),
+    ("Hermes Agent API server", "hermes-api", "/v1/models"),
+    ("OpenClaw gateway", "openclaw-token", "/v1/models"),
+])
+def test_a_products_own_refusal_is_told_from_a_proxys_wall(product, recording, path):
+    """EXP-02 lets a read refused in the product's own words stand for its generation route
+    (services.toml key_guards_all): the real product's 401 is its own with or without a
+    proxy passing it on; the real nginx auth_basic 401 in front of it never is."""
+    from aiaudit.exposure.checks import refused_in_own_words
+    from aiaudit.services import by_name
+
+    service = by_name(product)
+    assert service is not None and service.key_guards_all, product
+    svc = SimpleNamespace(service=service)
+    own = _recorded(recording, path)
+    assert own.status == 401
+    assert refused_in_own_words(svc, path, own)
+    assert refused_in_own_words(svc, path, _recorded(recording, path, server="nginx/1.22.1"))
+    assert not refused_in_own_words(svc, path, _recorded("nginx-auth-proxy", "/v1/models"))
+    assert not refused_in_own_words(SimpleNamespace(service=None), path, own)

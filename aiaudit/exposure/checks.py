@@ -52,7 +52,7 @@ class AuthState:
     # asked: reads open or unknown, or the service has no generation route)
     generation: str = ""
     generation_line: str = ""  # "GET /v1/chat/completions -> 405 (server: uvicorn)"
-    own_refusal: bool = False  # the reads were refused in the product's own words, no proxy
+    own_refusal: bool = False  # a read was refused in the product's own words (its key check)
     causes: list[str] = field(default_factory=list)  # "GET /v1/models: timed out after 20s"
     unconfirmed: bool = False  # open, but what answers is not identified
     leaks: list[str] = field(default_factory=list)  # refusals that list models all the same
@@ -161,8 +161,9 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         proxy = proxy_of(first)
         server = first.headers.get("server", "no Server header")
         out.refused_by = f"proxy {proxy.name}" if proxy else f"backend (server: {server})"
-        out.own_refusal = proxy is None and any(refused_in_own_words(svc, p, a)
-                                                for p, a in refused)
+        # the product's own refusal body came through whatever proxy sits in front (TLS
+        # termination): its key is on; a proxy's own wall never matches these signatures
+        out.own_refusal = any(refused_in_own_words(svc, p, a) for p, a in refused)
         if first.status not in AUTH_WALL:  # a sign-in page, a 200 JSON error, a login redirect
             out.refused_by += f" with {first.refusal()}"
         _bypass(client, svc, path, first.status, out)
@@ -233,7 +234,8 @@ def generation_route(client: Any, svc: NetService, out: AuthState) -> None:
 def refused_in_own_words(svc: NetService, path: str, answer: Answer) -> bool:
     """Whether a refusal is in the identified product's own words: one of its catalog
     signatures for a refused status matches it (llama-cpp-python's {"detail":"Invalid API
-    key"}), so it came from the product's key check rather than from a proxy's rule."""
+    key"}), so it came from the product's key check rather than from a proxy's rule (a
+    proxy's 401 page or realm is in its own words, never in these)."""
     if svc.service is None:
         return False
     return any(sig.status in AUTH_WALL and sig.path == path and sig.weight > 0
