@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -310,6 +311,30 @@ def wait_for(predicate: Any, timeout: float = 3.0) -> bool:
             return True
         time.sleep(0.02)
     return bool(predicate())
+
+
+def listening(ports: Any) -> bool:
+    """Whether something accepts connections on every one of these loopback ports (a real
+    proxy or server the test started)."""
+    for port in ports:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            return False
+    return True
+
+
+def cases_by_server(doc: dict, ports: dict[str, int]) -> dict[tuple[str, str], dict]:
+    """{(control, server name): case} of one audit's JSON report over servers started on
+    these ports (a case whose id ends in another port keeps its id)."""
+    by_port = {p: n for n, p in ports.items()}
+    out = {}
+    for control in doc["controls"]:
+        for case in control["cases"]:
+            port = re.search(r":(\d+)$", case["case"])
+            name = by_port.get(int(port.group(1))) if port else None
+            out[(control["id"], name or case["case"])] = case
+    return out
 
 
 def free_port() -> int:

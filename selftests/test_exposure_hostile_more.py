@@ -26,7 +26,13 @@ from aiaudit.context import AuditContext
 from aiaudit.exposure import providers
 from aiaudit.target import parse_target
 from selftests import hostile_more
-from selftests.hostile_server import HostileServer, free_port, wait_for
+from selftests.hostile_server import (
+    HostileServer,
+    cases_by_server,
+    free_port,
+    listening,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 6  # [exposure] host_budget_seconds
@@ -80,17 +86,6 @@ EXPECTED: dict[str, tuple[tuple[str, str, str, str], str | tuple[str, ...]]] = {
 CONTROLS = ("EXP-02", "EXP-03", "EXP-06", "EXP-07")
 
 
-def _cases(doc: dict, ports: dict[str, int]) -> dict[tuple[str, str], dict]:
-    by_port = {p: n for n, p in ports.items()}
-    out = {}
-    for control in doc["controls"]:
-        for case in control["cases"]:
-            port = re.search(r":(\d+)$", case["case"])
-            name = by_port.get(int(port.group(1))) if port else None
-            out[(control["id"], name or case["case"])] = case
-    return out
-
-
 @pytest.fixture(scope="module")
 def heldout(tmp_path_factory):
     """Every held-out server up at once, audited together once."""
@@ -112,7 +107,7 @@ def heldout(tmp_path_factory):
     ports = {n: s.port for n, s in servers.items()}
     ports.update({f"nginx-{k}": v for k, v in nginx_ports.items()})
     try:
-        assert wait_for(lambda: _listening(nginx_ports.values()), 10), "nginx did not start"
+        assert wait_for(lambda: listening(nginx_ports.values()), 10), "nginx did not start"
         cfg = tmp / "audit.toml"
         cfg.write_text(f"[exposure]\nextra_ports = {sorted(ports.values())}\n"
                        f"host_budget_seconds = {BUDGET}\n")
@@ -127,23 +122,13 @@ def heldout(tmp_path_factory):
         doc = json.loads((out / "latest.json").read_text())
         yield {"proc": proc, "doc": doc, "took": took, "ports": ports, "out": out,
                "servers": servers, "sink": sink, "backend": backend,
-               "cases": _cases(doc, ports), "nginx_log": tmp / "nginx" / "access.log"}
+               "cases": cases_by_server(doc, ports), "nginx_log": tmp / "nginx" / "access.log"}
     finally:
         nginx.terminate()
         nginx.wait(10)
         for srv in [*servers.values(), sink, backend]:
             srv.close()
         tls.cleanup()
-
-
-def _listening(ports) -> bool:
-    import socket
-    for port in ports:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            return False
-    return True
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))

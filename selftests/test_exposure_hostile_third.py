@@ -24,7 +24,13 @@ import pytest
 
 from selftests import hostile_third
 from selftests.hostile_more import tls_dir
-from selftests.hostile_server import HostileServer, free_port, wait_for
+from selftests.hostile_server import (
+    HostileServer,
+    cases_by_server,
+    free_port,
+    listening,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # [exposure] host_budget_seconds: real nginx closes the connection after its 400 (no
@@ -108,17 +114,6 @@ EXPECTED: dict[str, tuple[tuple[str, str, str, str], tuple[str, ...]]] = {
 ENDLESS = ("did not end within", "timed out after")
 
 
-def _cases(doc: dict, ports: dict[str, int]) -> dict[tuple[str, str], dict]:
-    by_port = {p: n for n, p in ports.items()}
-    out = {}
-    for control in doc["controls"]:
-        for case in control["cases"]:
-            port = re.search(r":(\d+)$", case["case"])
-            name = by_port.get(int(port.group(1))) if port else None
-            out[(control["id"], name or case["case"])] = case
-    return out
-
-
 def _caddy_hash(password: str) -> str:
     import bcrypt
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
@@ -167,9 +162,9 @@ def third(tmp_path_factory):
     ports.update({f"nginx-{k}": v for k, v in nginx_ports.items()})
     ports["llama-key"] = llama_port
     try:
-        assert wait_for(lambda: _listening(caddy_ports.values()), 15), "caddy did not start"
-        assert wait_for(lambda: _listening(nginx_ports.values()), 10), "nginx did not start"
-        assert wait_for(lambda: _listening([llama_port]), 60), "llama-cpp-python did not start"
+        assert wait_for(lambda: listening(caddy_ports.values()), 15), "caddy did not start"
+        assert wait_for(lambda: listening(nginx_ports.values()), 10), "nginx did not start"
+        assert wait_for(lambda: listening([llama_port]), 60), "llama-cpp-python did not start"
         cfg = tmp / "audit.toml"
         cfg.write_text(f"[exposure]\nextra_ports = {sorted(ports.values())}\n"
                        f"host_budget_seconds = {BUDGET}\n")
@@ -183,7 +178,7 @@ def third(tmp_path_factory):
         took = time.monotonic() - t0
         doc = json.loads((out / "latest.json").read_text())
         yield {"proc": proc, "doc": doc, "took": took, "ports": ports, "out": out,
-               "servers": servers, "backend": backend, "cases": _cases(doc, ports)}
+               "servers": servers, "backend": backend, "cases": cases_by_server(doc, ports)}
     finally:
         for proc in (proc_caddy, proc_nginx, proc_llama):
             proc.terminate()
@@ -191,16 +186,6 @@ def third(tmp_path_factory):
         for srv in [*servers.values(), backend]:
             srv.close()
         tls.cleanup()
-
-
-def _listening(ports) -> bool:
-    import socket
-    for port in ports:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            return False
-    return True
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
