@@ -23,6 +23,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from aiaudit.lab.realproxies import nginx_main_conf
 from selftests.hostile_server import (
     GIN_404,
     GO_JSON,
@@ -462,20 +463,7 @@ SIGN_IN = ("<!DOCTYPE html><html lang=\"en\"><head><title>Sign In</title></head>
            "value=\"/\"><button type=\"submit\">Sign in with OpenID Connect</button></form>"
            "</body></html>")
 
-NGINX_CONF = """\
-daemon off;
-user root;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{ worker_connections 64; }}
-http {{
-	access_log {dir}/access.log;
-	client_body_temp_path {dir}/tmp/body;
-	proxy_temp_path {dir}/tmp/proxy;
-	fastcgi_temp_path {dir}/tmp/fastcgi;
-	uwsgi_temp_path {dir}/tmp/uwsgi;
-	scgi_temp_path {dir}/tmp/scgi;
+NGINX_SERVERS = """\
 	# oauth2-proxy's documented nginx integration (auth_request; error_page 401 = sign-in),
 	# with its /oauth2/auth answering 401 (no session) and its sign-in page served for it
 	server {{
@@ -503,7 +491,6 @@ http {{
 		listen 127.0.0.1:{down};
 		location / {{ proxy_pass http://127.0.0.1:{dead}; }}
 	}}
-}}
 """
 
 
@@ -512,8 +499,8 @@ def nginx_conf(directory: Path, ports: dict[str, int], backend: int, dead: int) 
     (directory / "tmp").mkdir(parents=True, exist_ok=True)
     (directory / "htpasswd").write_text("aiaudit:$apr1$Vb4Y0w9s$Pw6rx0yn1x0W6rK5d9bZg1\n")
     conf = directory / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=directory, backend=backend, dead=dead,
-                                      sign_in=SIGN_IN, **ports))
+    conf.write_text(nginx_main_conf(directory, NGINX_SERVERS.format(
+        dir=directory, backend=backend, dead=dead, sign_in=SIGN_IN, **ports), user="root"))
     return conf
 
 

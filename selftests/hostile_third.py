@@ -22,6 +22,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+from aiaudit.lab.realproxies import nginx_main_conf
 from selftests.hostile_server import (
     GO_JSON,
     GO_TEXT,
@@ -569,20 +570,7 @@ def caddy_conf(directory: Path, ports: dict[str, int], backend: int, password_ha
 
 # -- real nginx configurations --------------------------------------------------------------
 
-NGINX_CONF = """\
-daemon off;
-user root;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{ worker_connections 64; }}
-http {{
-	access_log {dir}/access.log;
-	client_body_temp_path {dir}/tmp/body;
-	proxy_temp_path {dir}/tmp/proxy;
-	fastcgi_temp_path {dir}/tmp/fastcgi;
-	uwsgi_temp_path {dir}/tmp/uwsgi;
-	scgi_temp_path {dir}/tmp/scgi;
+NGINX_SERVERS = """\
 	# mutual TLS: a client certificate from a CA the auditor does not hold
 	server {{
 		listen 127.0.0.1:{mtls} ssl;
@@ -602,7 +590,6 @@ http {{
 		}}
 		location / {{ proxy_pass http://127.0.0.1:{backend}; }}
 	}}
-}}
 """
 
 NGINX_KEYS = ("mtls", "reads")
@@ -615,5 +602,6 @@ def nginx_conf(directory: Path, ports: dict[str, int], backend: int, htpasswd: s
     _cert(directory, "client-ca.internal", ["client-ca.internal"], [])
     (directory / "htpasswd").write_text(htpasswd)
     conf = directory / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=directory, backend=backend, **ports))
+    conf.write_text(nginx_main_conf(directory, NGINX_SERVERS.format(
+        dir=directory, backend=backend, **ports), user="root"))
     return conf

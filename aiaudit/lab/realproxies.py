@@ -58,9 +58,9 @@ def _www_data(path: Path) -> Path:
     return path
 
 
-NGINX_CONF = """\
+NGINX_MAIN = """\
 daemon off;
-user www-data;
+user {user};
 worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log;
@@ -72,6 +72,16 @@ http {{
 	fastcgi_temp_path {dir}/tmp/fastcgi;
 	uwsgi_temp_path {dir}/tmp/uwsgi;
 	scgi_temp_path {dir}/tmp/scgi;
+"""
+
+
+def nginx_main_conf(directory: Path, servers: str, user: str = "www-data") -> str:
+    """A whole nginx.conf run with `-p directory`: one worker in the foreground, its pid,
+    logs and temp dirs below directory, and the given `server` blocks in its http block."""
+    return NGINX_MAIN.format(user=user, dir=directory) + servers + "}\n"
+
+
+NGINX_SERVERS = """\
 	server {{
 		listen {addr}:{port} ssl;
 		ssl_certificate {cert};
@@ -82,7 +92,6 @@ http {{
 			proxy_pass http://127.0.0.1:{backend};
 		}}
 	}}
-}}
 """
 
 
@@ -91,9 +100,9 @@ def nginx(directory: Path, addr: str, port: int, backend: int, cert: Path, key: 
     make_dir(directory / "tmp", 0o755)
     htpasswd = _www_data(write_file(directory / "htpasswd", f"{cred.user}:{cred.apr1}\n",
                                     0o640))
-    conf = write_file(directory / "nginx.conf", NGINX_CONF.format(
+    conf = write_file(directory / "nginx.conf", nginx_main_conf(directory, NGINX_SERVERS.format(
         dir=directory, addr=addr, port=port, backend=backend, cert=cert, key=key,
-        htpasswd=htpasswd), 0o600)
+        htpasswd=htpasswd)), 0o600)
     return [require_tool("/usr/sbin/nginx", "nginx-light"), "-c", str(conf), "-p", str(directory)]
 
 
