@@ -58,6 +58,15 @@ def postgres_settings(cmdline: str) -> dict[str, str]:
             "encryption_at_rest": "not available in community PostgreSQL"}
 
 
+def running_servers(ctx: Any) -> list[Store]:
+    """The database servers running on the target, scanned once per run (storage's
+    discovery and the PostgreSQL data-dir lookup of each app database both ask)."""
+    from aiaudit.hostfs import HostFS
+
+    return ctx.cached("storage:db-servers",
+                      lambda: database_servers(HostFS.for_context(ctx)))
+
+
 def database_servers(fs: Any) -> list[Store]:
     """Stores for the MongoDB / PostgreSQL servers running in the deployment."""
     rc, out, _ = fs.run(_PROCS, timeout=60)

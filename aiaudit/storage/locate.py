@@ -508,11 +508,11 @@ def locate_all(ctx: Any) -> Located:
             for f in store.all_files:
                 if f.path in denied:
                     unreadable.append((store.app, denied[f.path], f"store file of {store.path}"))
-        from aiaudit.storage.dbservers import database_servers
+        from aiaudit.storage.dbservers import running_servers
         from aiaudit.storage.pgstores import pg_stores
 
         app_databases = pg_stores(ctx)
-        servers, outside = _scoped_servers(scope, database_servers(fs), app_databases)
+        servers, outside = _scoped_servers(scope, running_servers(ctx), app_databases)
         stores += servers
         stores += app_databases
         known = {d.path for d in dirs}

@@ -250,7 +250,7 @@ def data_dir_of(ctx: Any, store: Store) -> tuple[str, str]:
     PostgreSQL server running on the target when the DSN reaches a local server."""
     from urllib.parse import parse_qs, urlsplit
 
-    from aiaudit.storage.dbservers import database_servers
+    from aiaudit.storage.dbservers import running_servers
     from aiaudit.storage.pgread import PgUnavailable
 
     db = database_of(ctx, store)
@@ -270,7 +270,7 @@ def data_dir_of(ctx: Any, store: Store) -> tuple[str, str]:
         if "pg_read_all_settings" not in str(exc) and "superuser" not in str(exc):
             raise
         refused = "the connecting role may not read data_directory (pg_read_all_settings)"
-    servers = [s for s in database_servers(fs) if s.kind == "postgres"]
+    servers = [s for s in running_servers(ctx) if s.kind == "postgres"]
     if local and len(servers) == 1:
         server = servers[0]
         return server.path, (f"{refused}; the only PostgreSQL server running on the target "
