@@ -85,6 +85,7 @@ class Inventory:
     configs: list[ConfigFile] = field(default_factory=list)  # MCP and agent configs
     homes: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # reasons: path and missing right
+    manual: list[str] = field(default_factory=list)  # what the operator must supply first
     checked: tuple[int, int] = (0, 0)  # candidate places checked, of them present & readable
     tables: list[str] = field(default_factory=list)  # plugin tables read (Open WebUI)
 

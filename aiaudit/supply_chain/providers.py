@@ -34,6 +34,7 @@ def inventory(ctx: AuditContext) -> Inventory:
         inv.skills += rows.skills
         inv.tables += rows.read
         inv.unreadable += rows.unreadable
+        inv.manual += rows.manual
         return inv
     return ctx.cached("supply_chain:inventory", build)
 
@@ -102,10 +103,15 @@ def mcp_servers(ctx: AuditContext) -> list[mcp.McpServer | mcp.McpConfigProblem]
 
 
 def _closed(ctx: AuditContext, what: str) -> list[tuple[str, Any]]:
-    """One ERROR case per place the audit account could not read."""
-    return [(f"unreadable:{i + 1}", Unavailable(Status.ERROR, f"{reason}; {what} there cannot "
-                                                "be checked"))
-            for i, reason in enumerate(inventory(ctx).unreadable)]
+    """One ERROR case per place the audit account could not read, one MANUAL case per place
+    that needs what only the operator can supply (a database password)."""
+    inv = inventory(ctx)
+    return ([(f"unreadable:{i + 1}", Unavailable(Status.ERROR, f"{reason}; {what} there "
+                                                 "cannot be checked"))
+             for i, reason in enumerate(inv.unreadable)]
+            + [(f"needs-operator:{i + 1}", Unavailable(Status.MANUAL, f"{reason}; {what} there "
+                                                       "cannot be checked"))
+               for i, reason in enumerate(inv.manual)])
 
 
 @provider("skills", empty_reason="no skill found in any OpenClaw, Hermes or Agent Skills root, "
