@@ -708,6 +708,83 @@ def profile_env_docker(root: Path, llm: str | None) -> Variant:
     return v
 
 
+MANAGED_LAX = """# A second managed dir, named by the home's own .env
+terminal:
+  backend: local
+sessions:
+  retention_days: 365
+"""
+
+
+def _save_env(h: Hermes, key: str, value: str) -> None:
+    """Hermes' own .env writer (hermes_cli/config.py save_env_value): `hermes config set`
+    routes only known env keys to .env and saved HERMES_MANAGED_DIR as a top-level
+    config.yaml key, which get_managed_dir never reads at start-up (checked)."""
+    code = ("import sys\nfrom hermes_cli.config import save_env_value\n"
+            "save_env_value(sys.argv[1], sys.argv[2])\n")
+    subprocess.run([str(HERMES_VENV / "bin" / "python"), "-c", code, key, value],
+                   env=h.env, check=True, capture_output=True, timeout=120, cwd=h.home)
+
+
+def _policy_dir(v: Variant, name: str, text: str) -> Path:
+    managed = v.root / "etc" / name
+    managed.mkdir(parents=True, exist_ok=True)
+    managed.chmod(0o755)
+    (managed / "config.yaml").write_text(text)
+    (managed / "config.yaml").chmod(0o644)
+    return managed
+
+
+def managed_dir_in_env(root: Path, llm: str | None) -> Variant:
+    """The user's config.yaml leaves terminal and retention at Hermes' defaults; the
+    home's own .env names the managed dir (HERMES_MANAGED_DIR=/etc/hermes-policy, no
+    unit, no /etc/hermes): load_hermes_dotenv loads .env with override=True before
+    _apply_managed_env / get_managed_dir read the variable, so every entry point loads
+    the policy (docker, auto_prune 30 days). Checked with `hermes config get`; the .env
+    then names the dir as the host has it (/etc/hermes-policy: the audit overlays it)."""
+    v, h = _new(root, "managed-dir-in-env")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_012000_ad0018")
+    managed = _policy_dir(v, "hermes-policy", MANAGED_POLICY)
+    v.managed_dir = managed
+    _save_env(h, "HERMES_MANAGED_DIR", str(managed))
+    for key, want in (("terminal.backend", "docker"), ("sessions.retention_days", "30"),
+                      ("sessions.auto_prune", "true")):
+        if _resolved(h, key) != want:
+            raise LabError(f"Hermes does not resolve {key} from .env's HERMES_MANAGED_DIR")
+    if "TERMINAL_ENV" in (v.hermes_home / ".env").read_text():
+        raise LabError("managed-dir-in-env: .env has a TERMINAL_ENV")
+    _save_env(h, "HERMES_MANAGED_DIR", "/etc/hermes-policy")
+    return v
+
+
+def managed_dir_env_over_unit(root: Path, llm: str | None) -> Variant:
+    """The gateway unit's Environment=HERMES_MANAGED_DIR=/etc/hermes-policy pins docker
+    and auto_prune 30 days, but the home's own .env names /etc/hermes-lax (local, 365
+    days): .env is loaded with override=True over the unit's environment before
+    get_managed_dir, so the lax dir is the one Hermes loads. Checked with `hermes config
+    get` under the unit's variable."""
+    v, h = _new(root, "managed-dir-env-over-unit")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_012100_ad0019")
+    policy = _policy_dir(v, "hermes-policy", MANAGED_POLICY)
+    lax = _policy_dir(v, "hermes-lax", MANAGED_LAX)
+    v.managed_dir = policy
+    h.env["HERMES_MANAGED_DIR"] = str(policy)
+    if _resolved(h, "terminal.backend") != "docker":
+        raise LabError("Hermes does not resolve the unit's HERMES_MANAGED_DIR")
+    _save_env(h, "HERMES_MANAGED_DIR", str(lax))
+    for key, want in (("terminal.backend", "local"), ("sessions.retention_days", "365"),
+                      ("sessions.auto_prune", "false")):
+        if _resolved(h, key) != want:
+            raise LabError(f".env's HERMES_MANAGED_DIR does not win over the unit's ({key})")
+    _save_env(h, "HERMES_MANAGED_DIR", "/etc/hermes-lax")
+    v.unit = {"name": "hermes-gateway", "env": {"HERMES_MANAGED_DIR": "/etc/hermes-policy"}}
+    return v
+
+
 BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "fresh": fresh, "custom-home": custom_home, "profiles": profiles,
     "prune-365": prune_365, "prune-default-days": prune_default_days,
@@ -725,6 +802,8 @@ BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "env-docker-terminal-section": env_docker_terminal_section,
     "managed-dir-unit": managed_dir_unit, "managed-dir-missing": managed_dir_missing,
     "profile-env-docker": profile_env_docker,
+    "managed-dir-in-env": managed_dir_in_env,
+    "managed-dir-env-over-unit": managed_dir_env_over_unit,
 }
 CHATS = ("custom-home", "profiles", "chat-secret-wal")
 

@@ -227,6 +227,9 @@ def managed_dir_for(ctx: Any, home: str | None) -> tuple[str, str]:
     scope."""
     if home is None:
         return managed_dir(), ""
+    in_env = _managed_dir_in_home_env(ctx, home)
+    if in_env is not None:
+        return in_env
     from aiaudit.scope import scope_for
 
     try:
@@ -234,6 +237,38 @@ def managed_dir_for(ctx: Any, home: str | None) -> tuple[str, str]:
     except Exception:  # network-only targets have no scope: nothing on the host is read
         return managed_dir(), ""
     return scope.hermes_managed_dir(home)
+
+
+def _managed_dir_in_home_env(ctx: Any, home: str) -> tuple[str, str] | None:
+    """HERMES_MANAGED_DIR set in the home's own .env, which beats the process's and the
+    unit's: hermes_cli/env_loader.py load_hermes_dotenv loads <home>/.env with
+    override=True and only then calls _apply_managed_env, whose
+    managed_scope.get_managed_dir reads os.environ (checked: `hermes config get` resolves
+    the managed values with the variable only in .env). An empty value unsets it
+    (get_managed_dir strips it: /etc/hermes). None when the .env does not set it or
+    cannot be read (the areas reading the .env report that themselves)."""
+    from aiaudit.hostfs import HostFS
+    from aiaudit.status import CouldNotCheck
+
+    path = file_in(home, "env_file")
+
+    def read() -> str | None:
+        try:
+            with HostFS.for_context(ctx).open(path) as stream:
+                return stream.read(1024 * 1024).decode("utf-8", "replace")
+        except (OSError, CouldNotCheck):
+            return None
+
+    text = ctx.cached(f"hermes:home-env:{path}", read)
+    if text is None:
+        return None
+    value = parse_env(text).get(managed_env())
+    if value is None:
+        return None
+    value = value.strip()
+    why = f"{managed_env()} in {path} (loaded over the process environment before " \
+        "get_managed_dir)"
+    return (posixpath.normpath(value), why) if value else (managed_dir(), why)
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -532,16 +567,19 @@ def terminal_backends(cfg: HermesConfig) -> list[tuple[str, Setting]]:
     return [("gateway", gateway or conf), ("cli", cli), ("serve", dotenv or conf)]
 
 
-JUDGED_ENTRIES = ("gateway", "cli")
+# every way Hermes starts an agent on the home: `hermes serve` (the desktop backend, ACP,
+# the desktop cron ticker) needs no unit or flag more than the CLI does, and runs the
+# terminal tool with a TERMINAL_ENV from the .env files over config.yaml
+# (tools/terminal_tool.py _ensure_terminal_env_bridged: "Explicit env always wins")
+JUDGED_ENTRIES = ("gateway", "cli", "serve")
 
 
 def terminal_backend(cfg: HermesConfig) -> Setting:
-    """The backend judged for the home: the first of the gateway and the CLI (the two
-    entry points whose bridges make config.yaml authoritative) that runs commands on the
-    host, else the one both use; its source says which entry point when they differ. The
-    `serve` path's own value (a TERMINAL_ENV in .env wins there) is a fact beside it
-    (terminal_backends), not the verdict: an administrator's pinned backend is what the
-    gateway and the CLI run."""
+    """The backend judged for the home: the first entry point (gateway, CLI, `hermes
+    serve`) that runs commands on the host, else the one all use; its source says which
+    entry point when they differ. A managed config.yaml pinning docker confines the
+    gateway and the CLI, but a TERMINAL_ENV=local left in the home's .env (what `hermes
+    config set terminal.backend local` wrote) still runs `hermes serve` on the host."""
     found = [(e, s) for e, s in terminal_backends(cfg) if e in JUDGED_ENTRIES]
     values = {str(s.value) for _, s in found}
     confined = confined_backends()
