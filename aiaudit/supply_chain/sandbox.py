@@ -86,11 +86,12 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
         if openclaw.host_exec(host):
             rt.gaps.append(f"{who}tools.exec.host is {host!r}: exec runs on the {host} host "
                            "outside the sandbox for every session (resolveExecTarget)")
-    elevated = _get(cfg.doc, "tools", "elevated")
-    if isinstance(elevated, dict) and elevated.get("enabled") is True:
-        rt.gaps.append("tools.elevated.enabled: elevated tools run on the host, bypassing "
-                       "the sandbox")
-    rt.facts["tools.elevated.enabled"] = _get(elevated, "enabled")
+    for elev in openclaw.elevated(parsed):  # resolveElevatedPermissions, per agent
+        rt.facts[f"{elev.agent}.tools.elevated"] = elev.why
+        if elev.available:
+            rt.gaps.append(f"agent {elev.agent}: elevated mode {elev.why}: their exec leaves "
+                           "the sandbox for the host (src/auto-reply/reply/reply-elevated.ts "
+                           "resolveElevatedPermissions)")
     if approvals is not None and approvals.error:
         rt.unread.append(f"exec approvals: {approvals.error}")
     if approvals is not None and isinstance(approvals.doc, dict):
