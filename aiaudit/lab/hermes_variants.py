@@ -785,6 +785,69 @@ def managed_dir_env_over_unit(root: Path, llm: str | None) -> Variant:
     return v
 
 
+def _hardened(root: Path, name: str, session: str, env: dict[str, str] | None = None
+              ) -> tuple[Variant, Hermes]:
+    """docker, auto_prune 30 days, the key as a ${VAR} reference, one clean session."""
+    v, h = _new(root, name, env=env)
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], session)
+    return v, h
+
+
+def profile_managed_env(root: Path, llm: str | None) -> Variant:
+    """A hardened default home and a profile `work` hardened the same way with `hermes -p
+    work config set`, whose own .env names HERMES_MANAGED_DIR=/etc/hermes-lax (local,
+    365 days): the profile's processes load profiles/work/.env before get_managed_dir."""
+    v, h = _hardened(root, "profile-managed-env", "20261203_012200_ad0020")
+    h("profile", "create", "work", "--no-alias")
+    for args in (("config", "set", "model.api_key", "${OPENAI_API_KEY}"),
+                 ("config", "set", "sessions.auto_prune", "true"),
+                 ("config", "set", "sessions.retention_days", "30"),
+                 ("config", "set", "terminal.backend", "docker")):
+        h("-p", "work", *args)
+    work_home = v.hermes_home / "profiles" / "work"
+    w = Hermes(v.home, work_home, v.root / "hermes-cli.log", {})
+    session_db(w, [("user", "Hello"), ("assistant", "Hi.")], "20261203_012300_ad0021")
+    lax = _policy_dir(v, "hermes-lax", MANAGED_LAX)
+    v.managed_dir = lax
+    _save_env(w, "HERMES_MANAGED_DIR", str(lax))
+    got = (_resolved(w, "terminal.backend"), _resolved(w, "sessions.retention_days"),
+           _resolved(h, "terminal.backend"))
+    if got != ("local", "365", "docker"):
+        raise LabError(f"profile-managed-env: Hermes resolves {got}")
+    _save_env(w, "HERMES_MANAGED_DIR", "/etc/hermes-lax")
+    return v
+
+
+def platform_token_config(root: Path, llm: str | None) -> Variant:
+    """`hermes config set platforms.telegram.token <bot token>`: config set keeps it in
+    config.yaml (gateway/config.py PlatformConfig.from_dict reads it), with
+    platforms.telegram.enabled true; the home otherwise hardened."""
+    v, h = _hardened(root, "platform-token-config", "20261203_012400_ad0022")
+    bot = "7123456789:AA" + secrets.token_urlsafe(24)[:33]
+    v.planted["platforms.telegram.token"] = bot
+    h.set("platforms.telegram.token", bot)
+    h.set("platforms.telegram.enabled", "true")
+    if bot not in (v.hermes_home / "config.yaml").read_text():
+        raise LabError("platform-token-config: config set did not keep the token in config.yaml")
+    return v
+
+
+def home_mode_0750(root: Path, llm: str | None) -> Variant:
+    """HERMES_HOME_MODE=0750 (hermes_cli/config.py _secure_dir applies it at start-up):
+    the home's group reaches state.db (umask 0644); otherwise hardened."""
+    v, h = _hardened(root, "home-mode-0750", "20261203_012500_ad0023",
+                     env={"HERMES_HOME_MODE": "0750"})
+    h("sessions", "list", check=False)  # start-up applies HERMES_HOME_MODE to the home
+    if v.hermes_home.stat().st_mode & 0o777 != 0o750:
+        raise LabError("home-mode-0750: Hermes did not apply HERMES_HOME_MODE")
+    return v
+
+
 BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "fresh": fresh, "custom-home": custom_home, "profiles": profiles,
     "prune-365": prune_365, "prune-default-days": prune_default_days,
@@ -804,6 +867,8 @@ BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "profile-env-docker": profile_env_docker,
     "managed-dir-in-env": managed_dir_in_env,
     "managed-dir-env-over-unit": managed_dir_env_over_unit,
+    "profile-managed-env": profile_managed_env, "platform-token-config": platform_token_config,
+    "home-mode-0750": home_mode_0750,
 }
 CHATS = ("custom-home", "profiles", "chat-secret-wal")
 
