@@ -52,7 +52,8 @@ VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
             "approvals-auto-allow", "main-sandbox-all-defaults-off", "agent-added-inherits-off",
             "audit-fix-lan-plaintext", "exec-yolo-main-host-sandbox", "sandbox-all-rw-root",
             "tailscale-serve", "elevated-enabled-no-allowfrom", "elevated-allowfrom-default-on",
-            "elevated-main-off", "elevated-work-agent")
+            "elevated-main-off", "elevated-work-agent", "elevated-lists-disjoint",
+            "approvals-full-sandboxed")
 TELEGRAM_TOKEN = "7712345678:AAHf3kLm9Xq2Vb7Nc4Rt8Wz1Yd6Gj0Ks5Pe"  # made up for the lab
 LEGACY_KEY = "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"  # made up
 
@@ -586,6 +587,37 @@ def elevated_work_agent(root: Path, llm: str) -> Path:
     home, env = _elevated_for_all(root, "elevated-work-agent", llm)
     st.oc(home, "agents", "add", "work", "--non-interactive", "--workspace",
           str(_state(home) / "workspace-work"), env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def elevated_lists_disjoint(root: Path, llm: str) -> Path:
+    """The hardened sandbox and a Telegram channel, elevated on for every Telegram sender,
+    and main's own allowFrom naming a Discord sender only: the sender must be on both
+    lists for its provider (isApprovedElevatedSender with the agent's list has no
+    telegram entry; the global one no discord entry), so nobody is allowed."""
+    home, env = _hardened_sandbox(root, "elevated-lists-disjoint", llm)
+    _telegram_from_env(home, env)
+    st.config_batch(home, [
+        {"path": "tools.elevated", "value": {"enabled": True,
+                                             "allowFrom": {"telegram": ["*"]}}},
+        {"path": "agents.entries.main.tools.elevated.allowFrom",
+         "value": {"discord": ["42"]}}], env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def approvals_full_sandboxed(root: Path, llm: str) -> Path:
+    """The hardened sandbox, then `openclaw approvals set --file` with defaults.security
+    full and ask off (docs/tools/exec-approvals.md: the host approval policy; exec stays in
+    the sandbox with tools.exec.host auto while a sandbox runtime is active,
+    docs/tools/exec.md), autoAllowSkills left false."""
+    home, env = _hardened_sandbox(root, "approvals-full-sandboxed", llm)
+    policy = home / "approvals.json"
+    policy.write_text(json.dumps({"version": 1, "defaults": {
+        "security": "full", "ask": "off", "autoAllowSkills": False}, "agents": {}}))
+    st.oc(home, "approvals", "set", "--file", str(policy), env=env)
+    policy.unlink()
     st._chmod_tree(_state(home), 0o700, 0o600)
     return home
 
