@@ -848,6 +848,31 @@ def home_mode_0750(root: Path, llm: str | None) -> Variant:
     return v
 
 
+def unit_serve_env_local(root: Path, llm: str | None) -> Variant:
+    """config.yaml terminal.backend docker (hardened otherwise), TERMINAL_ENV taken out of
+    .env with Hermes' own remove_env_value (hermes_cli/config.py), and the operator's
+    `hermes serve` unit setting Environment=TERMINAL_ENV=local: the serve process keeps
+    it (tools/terminal_tool.py _ensure_terminal_env_bridged). Checked by loading the home
+    as serve does, with the unit's variable in the environment."""
+    v, h = _hardened(root, "unit-serve-env-local", "20261203_012600_ad0024")
+    code = ("from hermes_cli.config import remove_env_value\n"
+            "remove_env_value('TERMINAL_ENV')\n")
+    subprocess.run([str(HERMES_VENV / "bin" / "python"), "-c", code], env=h.env, check=True,
+                   capture_output=True, timeout=120, cwd=h.home)
+    if "TERMINAL_ENV" in (v.hermes_home / ".env").read_text():
+        raise LabError("unit-serve-env-local: .env kept TERMINAL_ENV")
+    probe = ("from hermes_cli.env_loader import load_hermes_dotenv\nload_hermes_dotenv()\n"
+             "import tools.terminal_tool as t\nprint(t._get_env_config()['env_type'])\n")
+    for env, want in (({}, "docker"), ({"TERMINAL_ENV": "local"}, "local")):
+        out = subprocess.run([str(HERMES_VENV / "bin" / "python"), "-c", probe],
+                             env={**h.env, **env}, check=True, capture_output=True,
+                             text=True, timeout=120, cwd=h.home).stdout.strip()
+        if out.splitlines()[-1:] != [want]:
+            raise LabError(f"unit-serve-env-local: serve resolves {out!r}, not {want}")
+    v.unit = {"name": "hermes-serve", "env": {"TERMINAL_ENV": "local"}, "exec": "serve"}
+    return v
+
+
 BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "fresh": fresh, "custom-home": custom_home, "profiles": profiles,
     "prune-365": prune_365, "prune-default-days": prune_default_days,
@@ -868,7 +893,7 @@ BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "managed-dir-in-env": managed_dir_in_env,
     "managed-dir-env-over-unit": managed_dir_env_over_unit,
     "profile-managed-env": profile_managed_env, "platform-token-config": platform_token_config,
-    "home-mode-0750": home_mode_0750,
+    "home-mode-0750": home_mode_0750, "unit-serve-env-local": unit_serve_env_local,
 }
 CHATS = ("custom-home", "profiles", "chat-secret-wal")
 

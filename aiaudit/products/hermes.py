@@ -531,7 +531,46 @@ def api_server(cfg: HermesConfig) -> ApiServer:
     return ApiServer(bool(enabled_by), host, port, key, source, detail)
 
 
-def terminal_backends(cfg: HermesConfig) -> list[tuple[str, Setting]]:
+def unit_entry(exec_start: str) -> str | None:
+    """The entry point a unit's `ExecStart=` runs: `hermes gateway ...` the gateway,
+    `hermes serve|desktop|acp` the serve path (hermes_cli/main.py subcommands)."""
+    words = exec_start.split()
+    if not words or "hermes" not in posixpath.basename(words[0]) and not any(
+            posixpath.basename(w) in ("hermes", "hermes-agent") for w in words[:3]):
+        return None
+    if "gateway" in words:
+        return "gateway"
+    if {"serve", "desktop", "acp"} & set(words):
+        return "serve"
+    return None
+
+
+def unit_terminal_envs(settings: list[tuple[str, str, str]], home: str
+                       ) -> dict[str, Setting]:
+    """{entry: TERMINAL_ENV} the deployment's units put in the environment of the Hermes
+    entry point they start for `home` (their HERMES_HOME; a unit without one runs
+    ~/.hermes of its user, taken as every home): `settings` is aiaudit.scope.unit_settings.
+    Hermes loads the .env files over it (override=True), so it counts only where they set
+    no TERMINAL_ENV (terminal_backends)."""
+    by_unit: dict[str, dict[str, str]] = {}
+    for unit, key, value in settings:
+        by_unit.setdefault(unit, {})[key] = value
+    name = product_data()["terminal"]["backend_env"]
+    out: dict[str, Setting] = {}
+    for unit, env in by_unit.items():
+        entry = unit_entry(env.get("ExecStart", ""))
+        value = env.get(name, "").strip()
+        named = env.get(home_env())
+        if entry is None or not value or named and posixpath.normpath(named) != \
+                posixpath.normpath(home):
+            continue
+        out[entry] = Setting("terminal.backend", value.lower(),
+                             f"unit {unit}'s Environment={name}")
+    return out
+
+
+def terminal_backends(cfg: HermesConfig, unit_env: dict[str, Setting] | None = None
+                      ) -> list[tuple[str, Setting]]:
     """(entry point, terminal.backend) for each way Hermes starts an agent; terminal_tool
     reads os.environ TERMINAL_ENV (hermes.toml [terminal] backend_env), which each entry
     point fills its own way after loading the .env files (managed .env over the home's,
@@ -554,17 +593,21 @@ def terminal_backends(cfg: HermesConfig) -> list[tuple[str, Setting]]:
         return Setting("terminal.backend", str(env.value).strip().lower(),
                        f"{env.source} {env_name}")
 
-    # only gateway/run.py bridges config.yaml's top-level keys into the environment
-    gateway, dotenv = from_env(True), from_env(False)
+    # only gateway/run.py bridges config.yaml's top-level keys into the environment; a
+    # unit's Environment= lies below the .env files and above that bridge
+    unit_env = unit_env or {}
+    dotenv = from_env(False)
+    gateway = dotenv or unit_env.get("gateway") or from_env(True)
+    serve = dotenv or unit_env.get("serve")
     section = isinstance(cfg.doc, dict) and "terminal" in cfg.doc
     if not conf.is_default:
-        return [("gateway", conf), ("cli", conf), ("serve", dotenv or conf)]
+        return [("gateway", conf), ("cli", conf), ("serve", serve or conf)]
     cli = dotenv or conf
     if section and dotenv is not None:
         cli = Setting("terminal.backend", conf.value,
                       f"default: {cfg.config_path} has a terminal section without backend, "
                       f"so cli.py exports DEFAULT env_type '{conf.value}' over {env_name}")
-    return [("gateway", gateway or conf), ("cli", cli), ("serve", dotenv or conf)]
+    return [("gateway", gateway or conf), ("cli", cli), ("serve", serve or conf)]
 
 
 # every way Hermes starts an agent on the home: `hermes serve` (the desktop backend, ACP,
@@ -574,13 +617,14 @@ def terminal_backends(cfg: HermesConfig) -> list[tuple[str, Setting]]:
 JUDGED_ENTRIES = ("gateway", "cli", "serve")
 
 
-def terminal_backend(cfg: HermesConfig) -> Setting:
+def terminal_backend(cfg: HermesConfig, unit_env: dict[str, Setting] | None = None
+                     ) -> Setting:
     """The backend judged for the home: the first entry point (gateway, CLI, `hermes
     serve`) that runs commands on the host, else the one all use; its source says which
     entry point when they differ. A managed config.yaml pinning docker confines the
     gateway and the CLI, but a TERMINAL_ENV=local left in the home's .env (what `hermes
     config set terminal.backend local` wrote) still runs `hermes serve` on the host."""
-    found = [(e, s) for e, s in terminal_backends(cfg) if e in JUDGED_ENTRIES]
+    found = [(e, s) for e, s in terminal_backends(cfg, unit_env) if e in JUDGED_ENTRIES]
     values = {str(s.value) for _, s in found}
     confined = confined_backends()
     for entry, setting in found:

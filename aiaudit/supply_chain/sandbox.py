@@ -105,11 +105,13 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
 
 
 def hermes_runtime(cfg: ConfigFile, managed: Any = None, env_text: str | None = None,
-                   env_error: str = "") -> Runtime:
+                   env_error: str = "", unit_env: dict[str, Any] | None = None) -> Runtime:
     """terminal.backend as Hermes resolves it (unset: its default `local`, on the host; the
     managed scope's value when /etc/hermes/config.yaml pins it; the home's .env
     TERMINAL_* where config.yaml leaves them, products.hermes.terminal_backends).
-    `env_text`: the home's .env (None: absent); `env_error`: why it could not be read."""
+    `env_text`: the home's .env (None: absent); `env_error`: why it could not be read;
+    `unit_env`: the TERMINAL_ENV the deployment's units give the entry point they start
+    (products.hermes.unit_terminal_envs)."""
     from aiaudit.products import hermes
 
     rt = Runtime(f"hermes:{cfg.path}", "hermes-config")
@@ -128,8 +130,10 @@ def hermes_runtime(cfg: ConfigFile, managed: Any = None, env_text: str | None = 
         rt.read = {**rt.read, "env_files": 1}
     if conf.managed is not None:
         rt.read = {**rt.read, "managed_files": len(conf.managed.files)}
-    backend = hermes.terminal_backend(conf)
-    serve = dict(hermes.terminal_backends(conf))["serve"]
+    backend = hermes.terminal_backend(conf, unit_env)
+    serve = dict(hermes.terminal_backends(conf, unit_env))["serve"]
+    for entry, setting in (unit_env or {}).items():
+        rt.facts[f"{entry} unit TERMINAL_ENV"] = setting.describe()
     if serve.value != backend.value:
         rt.facts["terminal.backend of hermes serve / desktop / ACP"] = (
             f"{serve.describe()}: tools/terminal_tool.py _ensure_terminal_env_bridged "
