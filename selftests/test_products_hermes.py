@@ -285,3 +285,33 @@ def test_managed_dir_in_the_homes_own_env_wins(tmp_path):
     assert hermes.managed_dir_for(_ctx(tmp_path), str(home))[0] == "/etc/hermes"
     (home / ".env").unlink()
     assert hermes._managed_dir_in_home_env(_ctx(tmp_path), str(home)) is None
+
+
+def test_unit_terminal_env_reaches_only_the_entry_point_it_starts(tmp_path):
+    """A unit's Environment=TERMINAL_ENV is the environment of the entry point its
+    ExecStart runs, for its HERMES_HOME; the .env files are loaded over it
+    (load_hermes_dotenv override=True), config.yaml's backend beats it for the gateway
+    and the CLI, and `hermes serve` keeps it (_ensure_terminal_env_bridged): recorded
+    unit-serve-env-local (config docker, no TERMINAL_ENV in .env)."""
+    import yaml
+
+    home = _variant_home(tmp_path, "unit-serve-env-local")
+    settings = [("hermes-serve", "HERMES_HOME", str(home)),
+                ("hermes-serve", "TERMINAL_ENV", "local"),
+                ("hermes-serve", "ExecStart", "/opt/h/bin/hermes serve"),
+                ("other", "HERMES_HOME", "/srv/else/.hermes"),
+                ("other", "TERMINAL_ENV", "local"),
+                ("other", "ExecStart", "/opt/h/bin/hermes gateway run")]
+    unit_env = hermes.unit_terminal_envs(settings, str(home))
+    assert list(unit_env) == ["serve"] and unit_env["serve"].value == "local"
+    assert hermes.unit_entry("/usr/bin/python3 /opt/h/bin/hermes gateway run") == "gateway"
+    assert hermes.unit_entry("/usr/bin/nginx -g daemon off;") is None
+    cfg = ConfigFile("hermes", str(home / "config.yaml"), "yaml",
+                     yaml.safe_load((home / "config.yaml").read_text()))
+    env_text = (home / ".env").read_text()
+    assert hermes_runtime(cfg, None, env_text).gaps == []
+    rt = hermes_runtime(cfg, None, env_text, unit_env=unit_env)
+    assert any("'local'" in g for g in rt.gaps) and "serve" in rt.facts["terminal.backend"]
+    # the same unit under a .env that sets TERMINAL_ENV: the .env wins (override=True)
+    assert hermes_runtime(cfg, None, env_text + "TERMINAL_ENV=docker\n",
+                          unit_env=unit_env).gaps == []
