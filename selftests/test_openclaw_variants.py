@@ -50,7 +50,8 @@ STATE_DIRS = {"fresh": ".openclaw", "custom-paths": "srv/openclaw-data",
               "tailscale-serve": ".openclaw", "elevated-enabled-no-allowfrom": ".openclaw",
               "elevated-allowfrom-default-on": ".openclaw", "elevated-main-off": ".openclaw",
               "elevated-work-agent": ".openclaw", "elevated-lists-disjoint": ".openclaw",
-              "approvals-full-sandboxed": ".openclaw"}
+              "approvals-full-sandboxed": ".openclaw", "lan-password-ref": ".openclaw",
+              "custom-bind-lan-ip": ".openclaw"}
 OWNER = "aiaudit-fwowner"  # the account selftests/unread_deploy.py uses too
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="restores the states at a fixed "

@@ -53,7 +53,7 @@ VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
             "audit-fix-lan-plaintext", "exec-yolo-main-host-sandbox", "sandbox-all-rw-root",
             "tailscale-serve", "elevated-enabled-no-allowfrom", "elevated-allowfrom-default-on",
             "elevated-main-off", "elevated-work-agent", "elevated-lists-disjoint",
-            "approvals-full-sandboxed")
+            "approvals-full-sandboxed", "lan-password-ref", "custom-bind-lan-ip")
 TELEGRAM_TOKEN = "7712345678:AAHf3kLm9Xq2Vb7Nc4Rt8Wz1Yd6Gj0Ks5Pe"  # made up for the lab
 LEGACY_KEY = "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"  # made up
 
@@ -619,6 +619,31 @@ def approvals_full_sandboxed(root: Path, llm: str) -> Path:
     st.oc(home, "approvals", "set", "--file", str(policy), env=env)
     policy.unlink()
     st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def lan_password_ref(root: Path, llm: str) -> Path:
+    """SecretRef onboarding, then gateway.bind lan with password auth whose password is an
+    env SecretRef (OC_GW_PASSWORD, docs/gateway/config-secrets-env.md): no literal at
+    rest, but the gateway listens on every address (resolveGatewayBindHost: lan ->
+    0.0.0.0)."""
+    home, env = _ref_onboarded(root, "lan-password-ref", llm)
+    env = {**env, "OC_GW_PASSWORD": "pw-" + os.urandom(12).hex()}
+    st.config_batch(home, [
+        {"path": "gateway.bind", "value": "lan"},
+        {"path": "gateway.auth", "value": {"mode": "password", "password": {
+            "source": "env", "provider": "default", "id": "OC_GW_PASSWORD"}}}], env=env)
+    return home
+
+
+def custom_bind_lan_ip(root: Path, llm: str) -> Path:
+    """SecretRef onboarding, then gateway.bind custom with customBindHost 192.168.77.10, a
+    private LAN address: resolveGatewayBindHost binds it when the host has it, else falls
+    back to 0.0.0.0; not loopback either way."""
+    home, env = _ref_onboarded(root, "custom-bind-lan-ip", llm)
+    st.config_batch(home, [{"path": "gateway.bind", "value": "custom"},
+                           {"path": "gateway.customBindHost", "value": "192.168.77.10"}],
+                    env=env)
     return home
 
 
