@@ -873,6 +873,54 @@ def unit_serve_env_local(root: Path, llm: str | None) -> Variant:
     return v
 
 
+def _gateway_api(h: Hermes, env: dict[str, str]) -> tuple[object, object]:
+    """(enabled, host) of the API server as Hermes' gateway loads it
+    (gateway/config.py load_gateway_config, after the gateway's .env loading), with `env`
+    as the service's environment."""
+    code = ("import os\nfrom hermes_cli.env_loader import load_hermes_dotenv\n"
+            "load_hermes_dotenv()\nfrom gateway.config import load_gateway_config, Platform\n"
+            "p = load_gateway_config().platforms.get(Platform.API_SERVER)\n"
+            "host = p.extra.get('host', os.getenv('API_SERVER_HOST', '127.0.0.1')) if p "
+            "else None\nprint(bool(p and p.enabled), host)\n")
+    out = subprocess.run([str(HERMES_VENV / "bin" / "python"), "-c", code],
+                         env={**h.env, **env}, check=True, capture_output=True, text=True,
+                         timeout=120, cwd=h.home).stdout.split()
+    return out[-2], out[-1]
+
+
+def unit_api_host_public(root: Path, llm: str | None) -> Variant:
+    """The API server enabled in config.yaml with its key as ${API_SERVER_KEY} and no
+    host; the gateway unit sets Environment=API_SERVER_HOST=0.0.0.0: api_server.py takes
+    the environment's host when config.yaml has none."""
+    v, h = _hardened(root, "unit-api-host-public", "20261203_012700_ad0025")
+    h.set("platforms.api_server.enabled", "true")
+    h.set("platforms.api_server.extra.key", "${API_SERVER_KEY}")
+    got = _gateway_api(h, {"API_SERVER_HOST": "0.0.0.0",
+                           "API_SERVER_KEY": secrets.token_hex(32)})
+    if got != ("True", "0.0.0.0"):
+        raise LabError(f"unit-api-host-public: the gateway loads {got}")
+    v.unit = {"name": "hermes-gateway", "env": {"API_SERVER_HOST": "0.0.0.0"}}
+    return v
+
+
+def env_host_config_host(root: Path, llm: str | None) -> Variant:
+    """platforms.api_server enabled with extra.host 127.0.0.1 and a literal extra.key in
+    config.yaml, then `hermes config set API_SERVER_HOST 0.0.0.0` (a top-level key the
+    gateway bridges into its environment): without API_SERVER_ENABLED/API_SERVER_KEY in
+    the environment, gateway/config.py leaves extra.host, which api_server.py prefers."""
+    v, h = _hardened(root, "env-host-config-host", "20261203_012800_ad0026")
+    server_key = secrets.token_hex(32)
+    v.planted["platforms.api_server.extra.key"] = server_key
+    h.set("platforms.api_server.enabled", "true")
+    h.set("platforms.api_server.extra.host", "127.0.0.1")
+    h.set("platforms.api_server.extra.key", server_key)
+    h.set("API_SERVER_HOST", "0.0.0.0")
+    got = _gateway_api(h, {"API_SERVER_HOST": "0.0.0.0"})  # as the bridge exports it
+    if got != ("True", "127.0.0.1"):
+        raise LabError(f"env-host-config-host: the gateway loads {got}")
+    return v
+
+
 BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "fresh": fresh, "custom-home": custom_home, "profiles": profiles,
     "prune-365": prune_365, "prune-default-days": prune_default_days,
@@ -894,6 +942,7 @@ BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "managed-dir-env-over-unit": managed_dir_env_over_unit,
     "profile-managed-env": profile_managed_env, "platform-token-config": platform_token_config,
     "home-mode-0750": home_mode_0750, "unit-serve-env-local": unit_serve_env_local,
+    "unit-api-host-public": unit_api_host_public, "env-host-config-host": env_host_config_host,
 }
 CHATS = ("custom-home", "profiles", "chat-secret-wal")
 
