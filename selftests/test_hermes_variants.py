@@ -1,4 +1,4 @@
-"""The suite's exact verdicts on 34 recorded Hermes Agent 0.19.0 homes it was not built
+"""The suite's exact verdicts on 40 recorded Hermes Agent 0.19.0 homes it was not built
 around (selftests/fixtures/hermes/variants/, written by Hermes' own CLI, SessionDB and real
 chat turns: aiaudit/lab/hermes_variants.py), audited the way the README says: a
 `[deployment] homes` naming the Hermes home, and for some the user's home above it

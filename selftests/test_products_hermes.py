@@ -315,3 +315,30 @@ def test_unit_terminal_env_reaches_only_the_entry_point_it_starts(tmp_path):
     # the same unit under a .env that sets TERMINAL_ENV: the .env wins (override=True)
     assert hermes_runtime(cfg, None, env_text + "TERMINAL_ENV=docker\n",
                           unit_env=unit_env).gaps == []
+
+
+def test_api_server_host_precedence_as_the_gateway_applies_it(tmp_path):
+    """gateway/config.py _apply_env_overrides puts API_SERVER_HOST over extra.host only
+    with API_SERVER_ENABLED/API_SERVER_KEY in the environment; api_server.py otherwise
+    takes extra["host"] before the environment's host (recorded env-host-config-host,
+    checked with Hermes' load_gateway_config); a gateway unit's environment counts below
+    the .env files (recorded unit-api-host-public)."""
+    home = _variant_home(tmp_path / "a", "env-host-config-host")
+    cfg = hermes.parse_config(str(home), (home / "config.yaml").read_text(),
+                              (home / ".env").read_text())
+    assert hermes.api_server(cfg).host == "127.0.0.1"
+    with_key = hermes.parse_config(str(home), (home / "config.yaml").read_text(),
+                                   (home / ".env").read_text() + "API_SERVER_KEY=k\n")
+    assert hermes.api_server(with_key).host == "0.0.0.0"
+    home = _variant_home(tmp_path / "b", "unit-api-host-public")
+    settings = [("hermes-gateway", "HERMES_HOME", str(home)),
+                ("hermes-gateway", "API_SERVER_HOST", "0.0.0.0"),
+                ("hermes-gateway", "ExecStart", "/opt/h/bin/hermes gateway run")]
+    cfg = hermes.parse_config(str(home), (home / "config.yaml").read_text(),
+                              (home / ".env").read_text())
+    assert hermes.api_server(cfg).host == "127.0.0.1"
+    intents = hermes_intents({f"{home}/config.yaml": (home / "config.yaml").read_text(),
+                              f"{home}/.env": (home / ".env").read_text()}, None,
+                             lambda h: hermes.unit_envs(settings, h, "gateway"))
+    assert [i.bind for i in intents] == ["0.0.0.0"], intents
+    assert "unit hermes-gateway" in intents[0].detail

@@ -295,6 +295,9 @@ class HermesConfig:
     managed_doc: dict[str, Any] = field(default_factory=dict)  # the managed config.yaml
     managed_env: dict[str, str] = field(default_factory=dict)  # the managed .env
     managed: Managed | None = None
+    # the environment the deployment's gateway unit gives this home's gateway
+    # (unit_envs): below the .env files Hermes loads with override=True
+    gateway_env: dict[str, Setting] = field(default_factory=dict)
 
     @property
     def config_path(self) -> str:
@@ -347,6 +350,8 @@ class HermesConfig:
                            "scope: loaded last, over the home's .env)")
         if name in self.env:
             return Setting(name, self.env[name], self.env_path)
+        if bridged and name in self.gateway_env:
+            return self.gateway_env[name]
         value = self.doc.get(name) if isinstance(self.doc, dict) and bridged else None
         if isinstance(value, str | int | float | bool):
             return Setting(name, str(value), f"{self.config_path} (top-level, bridged to env)")
@@ -402,7 +407,8 @@ def overlay(cfg: HermesConfig, managed: Managed | None) -> HermesConfig:
                 mdoc["model"] = {"default": mdoc["model"]}
     menv = parse_env(managed.env_text) if managed.env_text is not None else {}
     return HermesConfig(cfg.home, _deep_merge(cfg.doc, mdoc), cfg.env,
-                        cfg.files + managed.files, cfg.error, mdoc, menv, managed)
+                        cfg.files + managed.files, cfg.error, mdoc, menv, managed,
+                        cfg.gateway_env)
 
 
 # ----------------------------------------------------------------- facts the areas use
@@ -503,7 +509,13 @@ def api_server(cfg: HermesConfig) -> ApiServer:
     extra = merged.get("extra") if isinstance(merged.get("extra"), dict) else {}
     host_env = cfg.env_var(data["env_host"])
     port_env = cfg.env_var(data["env_port"])
-    if host_env and host_env.value:
+    # gateway/config.py _apply_env_overrides writes API_SERVER_HOST over extra.host only
+    # when API_SERVER_ENABLED or API_SERVER_KEY is in the environment (a ${API_SERVER_KEY}
+    # key in config.yaml means it is: the gateway cannot start without it); otherwise
+    # api_server.py takes extra["host"] before os.getenv("API_SERVER_HOST")
+    env_applies = bool(enable_env and truthy(enable_env.value) or key_env and key_env.value
+                       or str(extra.get("key") or "").strip() == f"${{{data['env_key']}}}")
+    if host_env and host_env.value and (env_applies or extra.get("host") is None):
         host, host_from = host_env.value, f"{data['env_host']} ({host_env.source})"
     elif extra.get("host") is not None:
         host, host_from = str(extra["host"]), "platforms.api_server.extra.host"
@@ -543,6 +555,26 @@ def unit_entry(exec_start: str) -> str | None:
     if {"serve", "desktop", "acp"} & set(words):
         return "serve"
     return None
+
+
+def unit_envs(settings: list[tuple[str, str, str]], home: str, entry: str
+              ) -> dict[str, Setting]:
+    """{name: value} of the `Environment=` (and EnvironmentFile=) of the deployment's units
+    that start `entry` (unit_entry) for `home` (their HERMES_HOME; a unit without one runs
+    ~/.hermes of its user, taken as every home): `settings` is aiaudit.scope.unit_settings."""
+    by_unit: dict[str, dict[str, str]] = {}
+    for unit, key, value in settings:
+        by_unit.setdefault(unit, {})[key] = value
+    out: dict[str, Setting] = {}
+    for unit, env in by_unit.items():
+        named = env.get(home_env())
+        if unit_entry(env.get("ExecStart", "")) != entry or named and \
+                posixpath.normpath(named) != posixpath.normpath(home):
+            continue
+        for key, value in env.items():
+            if key not in ("ExecStart", home_env()):
+                out[key] = Setting(key, value, f"unit {unit}'s Environment=")
+    return out
 
 
 def unit_terminal_envs(settings: list[tuple[str, str, str]], home: str
