@@ -306,6 +306,7 @@ def test_unit_terminal_env_reaches_only_the_entry_point_it_starts(tmp_path):
     assert list(unit_env) == ["serve"] and unit_env["serve"].value == "local"
     assert hermes.unit_entry("/usr/bin/python3 /opt/h/bin/hermes gateway run") == "gateway"
     assert hermes.unit_entry("/usr/bin/nginx -g daemon off;") is None
+    assert hermes.unit_entry("/usr/bin/python3 -m hermes_cli.main serve") == "serve"
     cfg = ConfigFile("hermes", str(home / "config.yaml"), "yaml",
                      yaml.safe_load((home / "config.yaml").read_text()))
     env_text = (home / ".env").read_text()

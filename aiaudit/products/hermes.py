@@ -547,9 +547,8 @@ def unit_entry(exec_start: str) -> str | None:
     """The entry point a unit's `ExecStart=` runs: `hermes gateway ...` the gateway,
     `hermes serve|desktop|acp` the serve path (hermes_cli/main.py subcommands)."""
     words = exec_start.split()
-    if not words or "hermes" not in posixpath.basename(words[0]) and not any(
-            posixpath.basename(w) in ("hermes", "hermes-agent") for w in words[:3]):
-        return None
+    if not any("hermes" in posixpath.basename(w) for w in words[:3]):  # bin/hermes,
+        return None  # hermes-agent, python3 -m hermes_cli.main
     if "gateway" in words:
         return "gateway"
     if {"serve", "desktop", "acp"} & set(words):
