@@ -606,6 +606,70 @@ def exec_hosts(cfg: Config) -> dict[str, tuple[str, bool]]:
     return out
 
 
+@dataclass(frozen=True)
+class Elevated:
+    """Whether one agent's sessions can run exec outside the sandbox through elevated mode,
+    as src/auto-reply/reply/reply-elevated.ts resolveElevatedPermissions decides."""
+
+    agent: str  # an agent id, or "main" (the implicit agent without a roster)
+    enabled: bool  # global and the agent's gate: `enabled !== false` (on when unset)
+    providers: tuple[str, ...]  # providers with a sender allowed (global and agent lists)
+    why: str
+
+    @property
+    def available(self) -> bool:
+        return self.enabled and bool(self.providers)
+
+
+def _allow_lists(table: Any) -> dict[str, list[str]]:
+    """tools.elevated.allowFrom: {provider: [entries]} with the non-empty entries
+    (isApprovedElevatedSender: a missing or empty list allows no sender)."""
+    if not isinstance(table, dict):
+        return {}
+    out = {}
+    for provider, entries in table.items():
+        kept = [str(e).strip() for e in entries if str(e).strip()] \
+            if isinstance(entries, list) else []
+        if kept:
+            out[str(provider)] = kept
+    return out
+
+
+def elevated(cfg: Config) -> list[Elevated]:
+    """Elevated mode per agent of the roster (listAgentIds; the implicit main without
+    one): both gates on (tools.elevated.enabled and agents.entries.<id>.tools.elevated
+    .enabled, each on unless false) and a sender allowed on some provider by the global
+    allowFrom and, when the agent sets one, by its own too. No bundled channel supplies a
+    fallback list (docs/tools/elevated.md), so without allowFrom nobody is allowed."""
+    glob = cfg.get("tools", "elevated")
+    glob = glob if isinstance(glob, dict) else {}
+    g_lists = _allow_lists(glob.get("allowFrom"))
+    out = []
+    for agent in agent_ids(cfg) or ["main"]:
+        own = dig(_agent_entry(cfg, agent), "tools", "elevated")
+        own = own if isinstance(own, dict) else {}
+        gates = [k for k, t in (("tools.elevated.enabled", glob),
+                                (f"agents.entries.{agent}.tools.elevated.enabled", own))
+                 if t.get("enabled") is False]
+        providers = set(g_lists)
+        if own.get("allowFrom"):  # the agent's list must allow the sender too
+            providers &= set(_allow_lists(own.get("allowFrom")))
+        providers_t = tuple(sorted(providers))
+        if gates:
+            why = f"off ({', '.join(gates)} false)"
+        elif not providers_t:
+            why = ("on" + ("" if glob.get("enabled") is True else " (unset: on by default)")
+                   + ", but no sender is allowed (no tools.elevated.allowFrom.<provider> "
+                   "list" + (" the agent's own allowFrom also allows" if own.get("allowFrom")
+                             else "") + ")")
+        else:
+            lists = ", ".join(f"{p}: {', '.join(g_lists[p])}" for p in providers_t)
+            why = ("on" + ("" if glob.get("enabled") is True else " (unset: on by default)")
+                   + f" for senders of {lists}")
+        out.append(Elevated(agent, not gates, providers_t, why))
+    return out
+
+
 def host_exec(host: str) -> bool:
     """An exec host outside every sandbox (openclaw.toml [sandbox] host_exec)."""
     return host in data()["sandbox"]["host_exec"]

@@ -156,6 +156,23 @@ def _processes(ctx: AuditContext, patterns: tuple[str, ...]):
     return ctx.cached(key, compute)
 
 
+def _hermes_unit_env(ctx: AuditContext, home: str) -> dict[str, Any]:
+    """TERMINAL_ENV from the `Environment=` of the deployment's units that start a Hermes
+    entry point for this home (aiaudit.scope.unit_settings, read once per run)."""
+    from aiaudit.products import hermes
+    from aiaudit.scope import scope_for, unit_settings
+
+    try:
+        units = scope_for(ctx).units
+    except Exception:  # network-only targets have no scope
+        return {}
+    if not units:
+        return {}
+    settings = ctx.cached("hermes:unit-settings",
+                          lambda: unit_settings(_fs(ctx), units))
+    return hermes.unit_terminal_envs(settings, home)
+
+
 def _hermes_managed(ctx: AuditContext, home: str) -> Any:
     """The managed scope this Hermes home's processes load (/etc/hermes, or the dir
     HERMES_MANAGED_DIR names in their environment), read once per run."""
@@ -200,7 +217,9 @@ def _runtimes(ctx: AuditContext) -> list[tuple[str, Any]]:
             raise CouldNotCheck(cfg.error)
         managed = _hermes_managed(ctx, posixpath.dirname(cfg.path))
         env_text, env_error = _hermes_env(ctx, cfg.path)
-        runtimes.append(sandbox.hermes_runtime(cfg, managed, env_text, env_error))
+        runtimes.append(sandbox.hermes_runtime(cfg, managed, env_text, env_error,
+                                               _hermes_unit_env(ctx, posixpath.dirname(
+                                                   cfg.path))))
     settings = settings_for(ctx)
     found, shell = _processes(ctx, settings.skill_runner_patterns)
     runtimes += [sandbox.process_runtime(p, shell) for p in found]
