@@ -1,0 +1,89 @@
+"""STO-01..05 and STO-07 on more stores real apps wrote (selftests/more_stores.py): Ray's
+job logs, MLflow's file tracking store, the llm CLI with logging off and with fragments,
+and backups made by sqlite3, tar/xz, gzip, 7z, gpg and age. Two audits as an auditor
+runs them (pytest tests_storage --target=local); expected statuses:
+selftests/expected/real/more_stores.toml.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selftests import more_stores as states
+from selftests.real_expect import passes_reading_nothing, per_dir_mismatches, run_audit
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED = tomllib.loads((Path(__file__).parent / "expected" / "real" /
+                          "more_stores.toml").read_text())
+TESTS = sorted(str(p.relative_to(ROOT))
+               for p in (ROOT / "tests_storage").glob("test_sto0[1-57]_*.py"))
+TOOLS = ("sqlite3", "7z", "gpg", "age", "age-keygen", "tar", "unshare")
+
+pytestmark = pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS),
+                                reason=f"needs {', '.join(TOOLS)} (bin/setup installs them)")
+
+
+@pytest.fixture(scope="module")
+def audits() -> Iterator[tuple[Path, list[dict]]]:
+    base = Path(tempfile.mkdtemp(prefix="aiaudit-more-"))
+    try:
+        homes = json.dumps([str(p) for p in states.open_states(base).values()])
+        cfg, backups = states.backup_states(base)
+        yield base, [
+            run_audit(base, "open", f"[deployment]\nhomes = {homes}\n", TESTS),
+            run_audit(base, "backups", f'[deployment]\nhomes = ["{cfg}"]\n\n[storage]\n'
+                      f'backup_dirs = ["{backups}"]\n', TESTS)]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _cases(docs: list[dict], cid: str, where: Path) -> list[dict]:
+    d = f"{where}/"
+    return [c for doc in docs for control in doc["controls"] if control["id"] == cid
+            for c in control["cases"] if (tail := c["case"].split(":", 1)[-1]) == str(where)
+            or tail.startswith(d)]
+
+
+def test_the_states_hold_what_the_apps_wrote(tmp_path):
+    """The premises, on the files: the job's prompt in Ray's driver log and worker output;
+    the traced prompt in MLflow's traces.json; llm's first key logged before `logs off`,
+    none logged after it; the fragment's key in fragments.content."""
+    import sqlite3
+
+    opened = states.open_states(tmp_path)
+    logs = [p for p in opened["ray-job"].rglob("*") if p.is_file()
+            and b"sk-proj-" in p.read_bytes()]
+    assert sorted(p.name.split("-")[0] for p in logs) == ["job", "worker"], logs
+    assert any(b"sk-proj-" in p.read_bytes()
+               for p in opened["mlflow-files"].rglob("traces.json"))
+
+    def rows(label: str, sql: str) -> int:
+        db = opened[label] / ".config" / "io.datasette.llm" / "logs.db"
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute(sql).fetchone()[0]
+        finally:
+            conn.close()
+
+    assert rows("llm-off-after", "SELECT count(*) FROM turns") == 1
+    assert rows("llm-off-first", "SELECT count(*) FROM turns") == 0
+    assert rows("llm-fragment",
+                "SELECT count(*) FROM fragments WHERE content LIKE '%sk-proj-%'") == 1
+
+
+def test_every_state_gets_its_expected_status(audits):
+    base, docs = audits
+    wrong = per_dir_mismatches(EXPECTED, lambda cid, label: _cases(docs, cid, base / label))
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_pass_reads_nothing(audits):
+    _, docs = audits
+    assert not passes_reading_nothing(docs)
