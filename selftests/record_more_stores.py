@@ -28,7 +28,6 @@ import gzip
 import json
 import os
 import secrets
-import shutil
 import string
 import subprocess
 import sys

@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from aiaudit.storage.fileformat import ZSTD_MAGIC, FileVerdict, classify
+from aiaudit.storage import sevenzip
+from aiaudit.storage.fileformat import SEVEN_ZIP_MAGIC, ZSTD_MAGIC, FileVerdict, classify
+from aiaudit.storage.sevenzip import EncryptedArchive
 
 LAYERS = (("gzip", b"\x1f\x8b"), ("zstd", ZSTD_MAGIC), ("xz", b"\xfd7zXZ\x00"), ("bzip2", b"BZh"))
-PACKINGS = ("gzip", "zstd", "xz", "bzip2", "zip", "tar")
+PACKINGS = ("gzip", "zstd", "xz", "bzip2", "zip", "tar", "7z")
 MAX_LAYERS = 3  # a gzip of a gzip of a tar is as deep as backups go
 HEAD = 64 * 1024
 STORE_MEMBER = re.compile(r"(?i)\.(?:db|sqlite3?|jsonl)(?:-wal|-journal)?$|"
@@ -85,6 +87,8 @@ def packing(head: bytes) -> str | None:
             return name
     if head.startswith(b"PK\x03\x04"):
         return "zip"
+    if head.startswith(SEVEN_ZIP_MAGIC):
+        return "7z"
     if head[257:262] == b"ustar":
         return "tar"
     return None
@@ -141,9 +145,9 @@ def _members(stack: ExitStack, path: str, layers: list[str], kind: str | None, s
                 if src is not None:
                     yield Content(f"{path}!{member.name}", _how([*layers, "tar"]), src)
         return
-    if kind == "zip":
+    if kind in ("zip", "7z"):
         local = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aiaudit-zip-")))
-        copy = local / "archive.zip"
+        copy = local / f"archive.{kind}"
         written = 0
         with open(copy, "wb") as out:
             while chunk := stream.read(1024 * 1024):
@@ -152,6 +156,9 @@ def _members(stack: ExitStack, path: str, layers: list[str], kind: str | None, s
                     raise ValueError(f"{path} holds more than {limit / 1e6:.0f} MB "
                                      "([storage] max_copy_mb)")
                 out.write(chunk)
+        if kind == "7z":
+            yield from _seven_zip_members(stack, path, layers, copy, want)
+            return
         archive = stack.enter_context(zipfile.ZipFile(copy))
         for info in archive.infolist():
             if not info.is_dir() and want(info.filename):
@@ -160,6 +167,19 @@ def _members(stack: ExitStack, path: str, layers: list[str], kind: str | None, s
         return
     if layers and want is store_member:
         yield Content(f"{path}!{how}", how, stream)
+
+
+def _seven_zip_members(stack: ExitStack, path: str, layers: list[str], copy: Path,
+                       want: Callable[[str], bool]) -> Iterator[Content]:
+    """A 7z's wanted members, read by the auditor's 7z from the private copy; an
+    encrypted one raises EncryptedArchive (its contents cannot be read)."""
+    found = sevenzip.listing(copy)
+    if found.encrypted:
+        raise EncryptedArchive(found.detail)
+    for name in found.members:
+        if want(name):
+            yield Content(f"{path}!{name}", _how([*layers, "7z"]),
+                          stack.enter_context(sevenzip.member(copy, name)))
 
 
 PACK_ERRORS = (OSError, EOFError, ValueError, tarfile.TarError, zipfile.BadZipFile,
@@ -175,6 +195,8 @@ def packed_verdict(fs: Any, path: str, outer: FileVerdict, limit: int) -> FileVe
         with contents(fs, path, limit) as items:
             for item in items:
                 seen.append((item, classify(_read_upto(item.stream, HEAD))))
+    except EncryptedArchive as exc:
+        return FileVerdict(True, "encrypted archive", str(exc), outer.entropy)
     except PACK_ERRORS as exc:
         return FileVerdict(outer.encrypted, outer.kind, f"{outer.detail}; cannot unpack: "
                            f"{exc}", outer.entropy)

@@ -60,6 +60,10 @@ class RetentionFacts:
     free_pages: int | None = None
     free_pages_with_text: int | None = None
     wal_frames_with_text: int | None = None  # None: no WAL copied beside the store
+    # the store's backups (backup_dirs, the app's default place, <store>.bak* beside it)
+    # and their age by their file time: a copy holds what the store held when it was
+    # taken, so a backup older than the policy keeps conversations past it
+    backup_ages: dict[str, float] = field(default_factory=dict)
 
 
 def _read_config(fs: Any, path: str) -> str | None:
@@ -272,6 +276,19 @@ def _pg_ages(ctx: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
     return facts
 
 
+def _backup_ages(ctx: Any, store: Store) -> dict[str, float]:
+    """{backup path: days since it was written} of the store's backups (STO-07 finds
+    the same ones); a WAL or journal beside the store is the store itself, not a copy."""
+    from aiaudit.storage.backups import find_backups
+    from aiaudit.storage.layouts import FILE_KINDS
+
+    if store.kind not in FILE_KINDS:
+        return {}
+    now = time.time()
+    return {b.file.path: b.age_days(now) for b in find_backups(ctx, store)[0]
+            if not b.file.path.endswith(("-wal", "-journal", "-shm"))}
+
+
 def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     fs = HostFS.for_context(ctx)
     managed = None
@@ -281,6 +298,7 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
         managed = hermes.managed_for(ctx, hermes.home_of_store(store.path))
     facts = RetentionFacts(knob_for(fs, store, managed))
     facts.config_read = bool(facts.knob.where) and "missing" not in facts.knob.detail
+    facts.backup_ages = _backup_ages(ctx, store)
     if store.kind in ("jsonl", "json", "csv"):
         facts.files = len(store.files)
         return _record_ages(fs, store, facts)
