@@ -10,15 +10,17 @@ text still readable in SQLite free pages.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import posixpath
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
-from aiaudit.products import open_webui, openclaw
+from aiaudit.products import open_webui, openclaw, ray
 from aiaudit.products.appstore import owner_of, store_app
 from aiaudit.status import CouldNotCheck
 from aiaudit.storage.headers import read_head
@@ -123,6 +125,8 @@ def knob_for(fs: Any, store: Store, managed: Any = None) -> Knob:
         return openclaw_knob(_openclaw_config(fs, root))
     if store.app == open_webui.APP:
         return Knob(False, False, None, "", open_webui.retention().detail)
+    if store.app == ray.APP:
+        return Knob(False, False, None, "", ray.RETENTION)
     app = store_app(store.app)
     if app is not None and store.kind != "sqlite" and app.log_retention():
         return Knob(False, False, None, "", app.log_retention())
@@ -167,7 +171,8 @@ def _env_files(fs: Any, state_dir: str, names: tuple[str, ...],
 # (run_agent.py _save_session_log, written when sessions.write_json_snapshots is on);
 # createdDate: TypeORM apps' records
 RECORD_TIME_KEYS = ("timestamp", "created_at", "createdAt", "createdDate", "ts", "time", "date",
-                    "send_date", "create_time", "updatedAt", "session_start", "last_updated")
+                    "send_date", "create_time", "updatedAt", "session_start", "last_updated",
+                    "start_time_unix_nano")
 JSON_READ_LIMIT = 64 * 1024 * 1024  # per file
 
 
@@ -235,6 +240,46 @@ def _record_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts
     return facts
 
 
+LINE_TIME = re.compile(rb"^\[?(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2}):(\d{2})", re.M)
+
+
+def _stamp(date: str, hh: str, mm: str, ss: str) -> float | None:
+    try:
+        return dt.datetime.fromisoformat(f"{date}T{hh}:{mm}:{ss}+00:00").timestamp()
+    except ValueError:
+        return None
+
+
+def _log_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
+    """Plain-text logs a job printed (Ray's session logs) dated by the times the app wrote:
+    the session's start in its dir name (Ray), else the log lines' own leading times;
+    never by file times. Nothing dated: CouldNotCheck, never PASS."""
+    pattern = re.compile(ray.SESSION_TIME) if store.app == ray.APP else None
+    oldest: float | None = None
+    where = ""
+    dated = 0
+    for info in store.files:
+        found = pattern.search(info.path) if pattern else None
+        times = [t for t in [_stamp(*found.groups())] if t is not None] if found else []
+        how = "session start in its dir name"
+        if not times:
+            head = read_head(fs, info.path, JSON_READ_LIMIT)
+            times = [t for m in LINE_TIME.finditer(head)
+                     if (t := _stamp(*(g.decode() for g in m.groups()))) is not None]
+            how = "log line time"
+        if times:
+            dated += 1
+            if oldest is None or min(times) < oldest:
+                oldest, where = min(times), f"{posixpath.basename(info.path)} {how}"
+    if oldest is None:
+        raise CouldNotCheck(f"{store.path}: none of its {len(store.files)} log file(s) carries "
+                            "a time the app wrote; its age cannot be read from the data")
+    facts.oldest_days = (time.time() - oldest) / DAY
+    facts.oldest_where = where
+    facts.dated = {f"{store.path} logs": dated}
+    return facts
+
+
 def _conversation_columns(store: Store) -> dict[str, tuple[str, ...]] | None:
     """The product's own conversation time columns (never account or config times; None:
     an app without a product module, dated by the usual time columns of every table)."""
@@ -299,6 +344,9 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     facts = RetentionFacts(knob_for(fs, store, managed))
     facts.config_read = bool(facts.knob.where) and "missing" not in facts.knob.detail
     facts.backup_ages = _backup_ages(ctx, store)
+    if store.kind == "log":
+        facts.files = len(store.files)
+        return _log_ages(fs, store, facts)
     if store.kind in ("jsonl", "json", "csv"):
         facts.files = len(store.files)
         return _record_ages(fs, store, facts)
