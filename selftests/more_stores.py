@@ -18,6 +18,12 @@ Open run (`[deployment] homes` names each state's own dir, no backup dirs):
   `mlruns/<experiment>/traces/<trace>/` with trace_info.yaml (request_time,
   request_preview), artifacts/traces.json (the spans: inputs and outputs) and
   request_metadata/mlflow.traceInputs; 0755/0644 at umask 022;
+* openclaw-deleted: OpenClaw 2026.9.6's pasted-secret variant after a second session was
+  opened through its gateway (`openclaw agent --session-key agent:main:scratch-1`) and
+  deleted (`openclaw sessions delete agent:main:scratch-1 --yes`): the gateway keeps the
+  deleted transcript as `agents/main/sessions/<id>.jsonl.deleted.<stamp>.<gen>.zst`
+  (docs/cli/sessions.md "Delete sessions"; session.maintenance.resetArchiveRetention unset:
+  kept with no age cutoff, docs/reference/session-management-compaction/maintenance.md);
 * llm-off-after / llm-off-first / llm-fragment: a home's ~/.config/io.datasette.llm as
   the llm CLI left it (0755 dir, 0644 logs.db): logging turned off after a logged prompt
   with a key (`logs-off` stops new logging, llm/cli.py logs_turn_off: what was logged
@@ -59,7 +65,7 @@ BACKUP_DAYS = 400
 def _untar(src: Path, dest: Path) -> list[str]:
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(src) as tar:
-        tar.extractall(dest, filter="tar")  # keeps Ray's 0777 dirs as Ray made them
+        tar.extractall(dest, filter="fully_trusted")  # our own recording: Ray's 0777 dirs kept
         return [m.name for m in tar.getmembers()]
 
 
@@ -109,9 +115,19 @@ def llm_state(root: Path, state: str) -> Path:
     return home
 
 
+def openclaw_deleted(root: Path) -> Path:
+    """OpenClaw's state dir after `openclaw sessions delete` (recorded with its real gateway
+    on the pasted-secret variant: one more session, then deleted): the session's rows gone
+    from the agent store, its transcript kept as a zstd `<id>.jsonl.deleted.<stamp>.<gen>.zst`
+    archive (session-accessor.sqlite-archive-artifact.ts, 0600)."""
+    _untar(MORE / "openclaw-deleted.tar.gz", root / "openclaw-deleted")
+    return root / "openclaw-deleted" / "pasted-secret-deleted" / ".openclaw"
+
+
 def open_states(root: Path) -> dict[str, Path]:
     """{label: the dir the audit names} of the open run."""
     return {"ray-job": ray_state(root, "ray-job"),
+            "openclaw-deleted": openclaw_deleted(root),
             "ray-old": ray_state(root, "ray-old", OLD_DAYS),
             "mlflow-files": mlflow_files(root),
             **{f"llm-{s}": llm_state(root, s) for s in ("off-after", "off-first", "fragment")}}

