@@ -92,8 +92,8 @@ def ray_state(root: Path, label: str, days: float = 0) -> Path:
     return tmp
 
 
-def mlflow_files(root: Path) -> Path:
-    d = root / "mlflow-files"
+def mlflow_files(root: Path, label: str = "mlflow-files") -> Path:
+    d = root / label
     _untar(MORE / "mlflow-mlruns.tar.gz", d)
     d.chmod(0o755)
     return d
@@ -130,6 +130,10 @@ def open_states(root: Path) -> dict[str, Path]:
             "openclaw-deleted": openclaw_deleted(root),
             "ray-old": ray_state(root, "ray-old", OLD_DAYS),
             "mlflow-files": mlflow_files(root),
+            # the same stores, the audit naming Ray's session (through its session_latest
+            # link) and MLflow's mlruns dir itself rather than the dirs above them
+            "ray-latest": ray_state(root, "ray-latest") / "session_latest",
+            "mlflow-mlruns": mlflow_files(root, "mlflow-mlruns") / "mlruns",
             **{f"llm-{s}": llm_state(root, s) for s in ("off-after", "off-first", "fragment")}}
 
 

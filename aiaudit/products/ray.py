@@ -22,9 +22,10 @@ VERSION = "2.60.0"
 ENV = "RAY_TMPDIR"
 ENV_SUBDIR = "ray"
 ABS_DIRS = ("/tmp/ray",)
-# session_2*: the sessions themselves, not the session_latest link to one of them
-LOGS = ("session_2*/logs/job-driver-*.log", "session_2*/logs/worker-*.out",
-        "session_2*/logs/worker-*.err")
+# session_2*: the sessions themselves, not the session_latest link to one of them; the
+# same logs below a named session dir (session_latest, or one session_<date>_...)
+_LOG_NAMES = ("job-driver-*.log", "worker-*.out", "worker-*.err")
+LOGS = (*(f"session_2*/logs/{n}" for n in _LOG_NAMES), *(f"logs/{n}" for n in _LOG_NAMES))
 # the session's start time in its dir name (ray/_private/node.py: session_<date>_<time>_...)
 SESSION_TIME = r"/session_(\d{4}-\d{2}-\d{2})_(\d{2})-(\d{2})-(\d{2})_"
 RETENTION = (f"none: Ray {VERSION} keeps every session's logs (rotation by size only: "
