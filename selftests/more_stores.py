@@ -32,6 +32,10 @@ Open run (`[deployment] homes` names each state's own dir, no backup dirs):
 
 Backups run (`[storage] backup_dirs = [<base>/backups]`, the named Langflow config dir):
 
+* bk-gpg: Flowise's hardened ~/.flowise (today's clean session) whose one backup,
+  `database-<today>.sqlite.gpg`, is a `sqlite3 .backup` copy encrypted with
+  `gpg --symmetric` (the passphrase never given to the audit);
+
 * bk-live: Langflow's hardened store (0700/0600), its rows moved 400 days back, with one
   backup `langflow-<date>.db` made by the sqlite3 CLI's `.backup`, 400 days old (its
   rows and its mtime): a backup kept past retention, never renewed;
@@ -147,8 +151,8 @@ def _old(path: Path, days: float) -> None:
     os.utime(path, (when, when))
 
 
-def backup_states(root: Path) -> tuple[Path, Path]:
-    """(Langflow config dir, backup dir) of the backups run."""
+def backup_states(root: Path) -> tuple[list[Path], Path]:
+    """(the state dirs, backup dir) of the backups run."""
     cfg = app_states.langflow_state(root / "bk-live", "hardened")
     conn = sqlite3.connect(cfg / "langflow.db")
     conn.execute(f"UPDATE message SET timestamp = strftime('%Y-%m-%d %H:%M:%f', timestamp, "
@@ -170,6 +174,21 @@ def backup_states(root: Path) -> tuple[Path, Path]:
         f.chmod(0o600)
     (cfg / ".env").unlink(missing_ok=True)
     cfg.chmod(0o700)
+
+    # Flowise's hardened store with a fresh backup encrypted by gpg, as an operator's
+    # nightly `sqlite3 .backup` piped through `gpg --symmetric` leaves it
+    flowise_live = app_states.flowise_state(root / "bk-gpg", "hardened")
+    plain_copy = root / "bk-gpg" / "database-copy.sqlite"
+    _run("sqlite3", str(flowise_live / "database.sqlite"), f".backup '{plain_copy}'")
+    secret_gpg = os.urandom(16).hex()
+    gnupg_live = root / "gnupg-live"
+    gnupg_live.mkdir(mode=0o700)
+    stamp_today = time.strftime("%Y-%m-%d", time.gmtime())
+    _run("gpg", "--homedir", str(gnupg_live), "--batch", "--yes", "--pinentry-mode", "loopback",
+         "--passphrase", secret_gpg, "--symmetric", "-o",
+         str(backups / f"database-{stamp_today}.sqlite.gpg"), str(plain_copy))
+    plain_copy.unlink()
+    shutil.rmtree(gnupg_live)
 
     src = root / "bk-src"
     src.mkdir()
@@ -201,4 +220,4 @@ def backup_states(root: Path) -> tuple[Path, Path]:
     identity.unlink()
     for f in backups.iterdir():
         f.chmod(0o600)
-    return cfg, backups
+    return [cfg, flowise_live], backups

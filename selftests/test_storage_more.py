@@ -35,10 +35,11 @@ def audits() -> Iterator[tuple[Path, list[dict]]]:
     base = Path(tempfile.mkdtemp(prefix="aiaudit-more-"))
     try:
         homes = json.dumps([str(p) for p in states.open_states(base).values()])
-        cfg, backups = states.backup_states(base)
+        dirs, backups = states.backup_states(base)
+        named = json.dumps([str(d) for d in dirs])
         yield base, [
             run_audit(base, "open", f"[deployment]\nhomes = {homes}\n", TESTS),
-            run_audit(base, "backups", f'[deployment]\nhomes = ["{cfg}"]\n\n[storage]\n'
+            run_audit(base, "backups", f'[deployment]\nhomes = {named}\n\n[storage]\n'
                       f'backup_dirs = ["{backups}"]\n', TESTS)]
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -103,3 +104,13 @@ def test_openclaws_deleted_session_archive_is_read_and_named(audits):
              for c in control["cases"]
              if c["evidence"].get("unpacked", "").startswith("1 store file")]
     assert sto03, "the zstd archive was not read out"
+
+
+def test_an_encrypted_backup_is_not_taken_for_a_broken_one(audits):
+    """STO-07 on Flowise's store whose backup is a gpg --symmetric copy: the restore test
+    names the encryption (not 'does not open as SQLite': a broken backup) and the verdict
+    rests on what was read, the backup sharing the store's filesystem."""
+    base, docs = audits
+    [case] = _cases(docs, "STO-07", base / "bk-gpg")
+    assert "OpenPGP symmetrically encrypted message" in case["evidence"]["restore test"], case
+    assert "same filesystem" in case["reason"] and "does not restore" not in case["reason"], case
