@@ -114,3 +114,54 @@ def test_an_encrypted_backup_is_not_taken_for_a_broken_one(audits):
     [case] = _cases(docs, "STO-07", base / "bk-gpg")
     assert "OpenPGP symmetrically encrypted message" in case["evidence"]["restore test"], case
     assert "same filesystem" in case["reason"] and "does not restore" not in case["reason"], case
+
+
+def test_small_encrypted_files_are_named_by_their_header(tmp_path):
+    """gpg and age output of a file smaller than the 4 KB entropy sample (a small store's
+    backup) was 'unknown format'; their own headers say what they are, armored too."""
+    import subprocess
+
+    from aiaudit.storage.fileformat import classify
+
+    plain = tmp_path / "notes.json"
+    plain.write_text('{"chat": "hello"}\n')
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback",
+           "--passphrase", "invented-passphrase", "--symmetric"]
+    subprocess.run([*gpg, "-o", str(tmp_path / "n.gpg"), str(plain)], check=True)
+    subprocess.run([*gpg, "--armor", "-o", str(tmp_path / "n.asc"), str(plain)], check=True)
+    subprocess.run(["age-keygen", "-o", str(tmp_path / "id")], check=True, capture_output=True)
+    recipient = (tmp_path / "id").read_text().split("public key: ")[1].split()[0]
+    subprocess.run(["age", "-r", recipient, "-o", str(tmp_path / "n.age"), str(plain)],
+                   check=True)
+    kinds = {name: classify((tmp_path / name).read_bytes()) for name in
+             ("n.gpg", "n.asc", "n.age", "notes.json")}
+    assert kinds["n.gpg"].kind == "OpenPGP symmetrically encrypted message", kinds
+    assert kinds["n.asc"].kind == "OpenPGP message (armored)", kinds
+    assert kinds["n.age"].kind == "age-encrypted file", kinds
+    assert [k for k, v in kinds.items() if v.encrypted] == ["n.gpg", "n.asc", "n.age"], kinds
+
+
+def test_a_plain_7z_backup_restores_and_an_encrypted_one_says_so(tmp_path):
+    """STO-07's restore takes the store out of a 7z with the auditor's 7z (p7zip)."""
+    import sqlite3
+    import subprocess
+
+    from aiaudit.storage.backups import _unpack
+    from aiaudit.storage.sevenzip import EncryptedArchive
+    from selftests import app_states
+
+    db = app_states.webui_db(tmp_path / "webui.db")
+    plain, secret = tmp_path / "plain.7z", tmp_path / "secret.7z"
+    subprocess.run(["7z", "a", "-bd", str(plain), str(db)], check=True, capture_output=True)
+    subprocess.run(["7z", "a", "-bd", "-pinvented", "-mhe=on", str(secret), str(db)],
+                   check=True, capture_output=True)
+    out = _unpack(plain, "webui.db")
+    conn = sqlite3.connect(out)
+    try:
+        assert conn.execute("SELECT count(*) FROM chat").fetchone()[0] > 0
+    finally:
+        conn.close()
+    with pytest.raises(EncryptedArchive):
+        _unpack(secret, "webui.db")
