@@ -45,7 +45,8 @@ Backups run (`[storage] backup_dirs = [<base>/backups]`, the named Langflow conf
   `chats-flowise.tar.xz` (`tar cJf` of ~/.flowise), `chats-old.db.gz` (gzip of
   webui.db, 400 days old), `chats-plain.7z` (`7z a`, no password), `chats-enc.7z`
   (`7z a -p -mhe=on`), `chats.db.gpg` (`gpg --symmetric`), `chats.db.age`
-  (`age -r`): the last three encrypted, the passphrase/identity never given to the audit.
+  (`age -r`): the last three encrypted, the passphrase/identity never given to the audit;
+  `mlruns-backup.tar.gz` (`tar czf` of MLflow's file store: JSON traces, no SQLite).
 """
 
 from __future__ import annotations
@@ -215,6 +216,8 @@ def backup_states(root: Path) -> tuple[list[Path], Path]:
     recipient = next(line.split(": ", 1)[1] for line in identity.read_text().splitlines()
                      if line.startswith("# public key: "))
     _run("age", "-r", recipient, "-o", str(backups / "chats.db.age"), str(webui))
+    mlruns = mlflow_files(src, "mlflow")  # MLflow's file store, archived whole
+    _run("tar", "czf", str(backups / "mlruns-backup.tar.gz"), "-C", str(mlruns), "mlruns")
     shutil.rmtree(src)
     shutil.rmtree(gnupg)
     identity.unlink()

@@ -22,6 +22,8 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from fnmatch import fnmatch
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -104,8 +106,25 @@ class Content:
 
 
 def store_member(name: str) -> bool:
-    """An archive member that is a store (SQLite file, its WAL/journal, JSON(L) history)."""
-    return bool(STORE_MEMBER.search(name)) and not posixpath.basename(name).startswith("._")
+    """An archive member that is a store: a SQLite file, its WAL/journal, JSON(L) history,
+    or a file named as a known app names its history (MLflow's traces.json, Gradio's
+    datasetN.csv, Hermes' session_<id>.json, ...: the layouts' store globs)."""
+    base = posixpath.basename(name)
+    if base.startswith("._"):
+        return False
+    return bool(STORE_MEMBER.search(name)) or any(fnmatch(base, g) for g in _history_names())
+
+
+@cache
+def _history_names() -> tuple[str, ...]:
+    """File-name globs of the known apps' JSON, CSV and log history (not SQLite: those
+    are matched by their suffix above); a bare `*.json` (text-generation-webui's chat
+    logs) would take every config file for history, so only named globs count."""
+    from aiaudit.storage.layouts import LAYOUTS
+
+    names = {posixpath.basename(g.glob) for layout in LAYOUTS for g in layout.stores
+             if g.kind != "sqlite"}
+    return tuple(sorted(n for n in names if not re.fullmatch(r"\*\.[a-z]+", n)))
 
 
 @contextmanager
