@@ -34,8 +34,8 @@ def test_no_secrets_in_history_logs_or_wal(source, audit, evidence):
     if not result.bytes and not result.cells and not result.unreadable \
             and not result.encrypted:
         # a fresh Hermes home's empty logs/agent.log: read, and nothing there to hold a secret
-        not_applicable(result.sql_read or f"{source.name}: {result.files} file(s) read, "
-                       "all empty")
+        not_applicable(result.sql_read or "; ".join(result.no_history[:3])
+                       or f"{source.name}: {result.files} file(s) read, all empty")
     secrets = distinct(result.findings)
     for i, f in enumerate(secrets[:10]):
         seen = sum(1 for g in result.findings if g.digest == f.digest)

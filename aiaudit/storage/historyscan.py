@@ -55,6 +55,7 @@ class ScanResult:
     # files written in an encryption format (gpg, age, an encrypted 7z): read, their
     # contents not (no key is given to the audit for them)
     encrypted: list[str] = field(default_factory=list)
+    no_history: list[str] = field(default_factory=list)  # archives without a history member
     own_keys: list[str] = field(default_factory=list)  # the framework's own keys, not history
     set_apart: int = 0  # credentials only the product's settings tables hold (STO-04's)
     sql_read: str = ""  # an app's database read only through SQL: what was read
@@ -120,7 +121,11 @@ def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
             before = progress.done_bytes
             head = read_head(fs, info.path, 512)
             if packing(head):
-                result.packed += _scan_packed(fs, info.path, limit, result, progress)
+                found = _scan_packed(fs, info.path, limit, result, progress)
+                result.packed += found
+                if not found:
+                    result.no_history.append(f"{info.path} holds no store or history file "
+                                              "(SQLite, JSON(L), a known app's history name)")
             else:
                 with fs.open(info.path) as stream:
                     result.findings.extend(scan_stream(stream, info.path, progress.update))
