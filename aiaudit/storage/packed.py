@@ -217,6 +217,8 @@ def packed_verdict(fs: Any, path: str, outer: FileVerdict, limit: int) -> FileVe
     except EncryptedArchive as exc:
         return FileVerdict(True, "encrypted archive", str(exc), outer.entropy)
     except PACK_ERRORS as exc:
+        if outer.kind.startswith("7z"):  # whether it is encrypted is in what was not read
+            return FileVerdict(None, "7z (not read)", f"cannot unpack: {exc}", outer.entropy)
         return FileVerdict(outer.encrypted, outer.kind, f"{outer.detail}; cannot unpack: "
                            f"{exc}", outer.entropy)
     judged = [(c, v) for c, v in seen if v.encrypted is not None]
