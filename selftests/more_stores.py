@@ -30,6 +30,10 @@ Open run (`[deployment] homes` names each state's own dir, no backup dirs):
   stays), off before any prompt (logs.db holds llm's schema, no turn), and a key only in
   a fragment file passed with `-f` (llm keeps it in fragments.content).
 
+Units run (`[deployment] units` only, the unit dir bound over /etc/systemd/system):
+ray-flag and ray-env, Ray heads whose temp dir the unit names (`--temp-dir` in ExecStart,
+RAY_TMPDIR in Environment=).
+
 Backups run (`[storage] backup_dirs = [<base>/backups]`, the named Langflow config dir):
 
 * bk-gpg: Flowise's hardened ~/.flowise (today's clean session) whose one backup,
@@ -140,6 +144,27 @@ def open_states(root: Path) -> dict[str, Path]:
             "ray-latest": ray_state(root, "ray-latest") / "session_latest",
             "mlflow-mlruns": mlflow_files(root, "mlflow-mlruns") / "mlruns",
             **{f"llm-{s}": llm_state(root, s) for s in ("off-after", "off-first", "fragment")}}
+
+
+def ray_units(root: Path) -> Path:
+    """A unit dir (bound over /etc/systemd/system) of two Ray heads the audit knows by their
+    unit only: `ray start --head --temp-dir=<dir> --block` (ray-flag) and RAY_TMPDIR in the
+    unit's Environment= (ray-env: Ray's temp dir is $RAY_TMPDIR/ray), each temp dir holding
+    the recorded session."""
+    units = root / "systemd"
+    units.mkdir()
+    flag = ray_state(root, "ray-flag")
+    env = ray_state(root, "ray-env")  # <root>/ray-env/ray: RAY_TMPDIR=<root>/ray-env
+    (units / "ray-flag.service").write_text(
+        "[Unit]\nDescription=Ray head\n\n[Service]\nUser=root\n"
+        f"ExecStart=/opt/venv/bin/ray start --head --temp-dir={flag} --block\n"
+        "\n[Install]\nWantedBy=multi-user.target\n")
+    (units / "ray-env.service").write_text(
+        "[Unit]\nDescription=Ray head\n\n[Service]\nUser=root\n"
+        f"Environment=RAY_TMPDIR={env.parent}\n"
+        "ExecStart=/opt/venv/bin/ray start --head --block\n"
+        "\n[Install]\nWantedBy=multi-user.target\n")
+    return units
 
 
 def _run(*argv: str, cwd: Path | None = None, stdin: bytes | None = None) -> None:

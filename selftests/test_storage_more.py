@@ -40,9 +40,19 @@ def audits() -> Iterator[tuple[Path, list[dict]]]:
         yield base, [
             run_audit(base, "open", f"[deployment]\nhomes = {homes}\n", TESTS),
             run_audit(base, "backups", f'[deployment]\nhomes = {named}\n\n[storage]\n'
-                      f'backup_dirs = ["{backups}"]\n', TESTS)]
+                      f'backup_dirs = ["{backups}"]\n', TESTS),
+            run_audit(base, "units", '[deployment]\nunits = ["ray-flag", "ray-env"]\n',
+                      TESTS, wrap=_bound(states.ray_units(base)))]
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _bound(unit_dir: Path) -> list[str]:
+    """Run the audit with `unit_dir` bound over /etc/systemd/system (a private mount
+    namespace: the host's units are untouched)."""
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+            'mount --bind "$1" /etc/systemd/system && shift && exec "$@"', "sh",
+            str(unit_dir), "sh", "-c"]
 
 
 def _cases(docs: list[dict], cid: str, where: Path) -> list[dict]:

@@ -31,3 +31,26 @@ SESSION_TIME = r"/session_(\d{4}-\d{2}-\d{2})_(\d{2})-(\d{2})-(\d{2})_"
 RETENTION = (f"none: Ray {VERSION} keeps every session's logs (rotation by size only: "
              "ray/_common/ray_constants.py LOGGING_ROTATE_BYTES); old sessions stay in its "
              "temp dir (aiaudit.products.ray)")
+
+
+def temp_dir_of(command: str) -> str | None:
+    """The temp dir a `ray start ... --temp-dir DIR` command line names (a unit's
+    ExecStart); None for another command or without the flag (then RAY_TMPDIR or the
+    default applies)."""
+    import shlex
+
+    try:
+        args = shlex.split(command)
+    except ValueError:
+        return None
+    if not args or args[0].rsplit("/", 1)[-1] != "ray" or "start" not in args[1:3]:
+        return None
+    for i, arg in enumerate(args):
+        if arg.startswith("--temp-dir="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--temp-dir" and i + 1 < len(args):
+            value = args[i + 1]
+        else:
+            continue
+        return value if value.startswith("/") else None
+    return None
