@@ -377,6 +377,21 @@ def duration_ms(value: Any) -> int | None:
 
 # ------------------------------------------------------------------ session maintenance
 
+# Transcripts OpenClaw keeps when a session is deleted or reset (src/config/sessions/
+# session-transcript-files.fs.ts archiveFileOnDisk: `<file>.<reason>.<stamp>`;
+# session-accessor.sqlite-archive-artifact.ts resolveSqliteTranscriptArchivePath:
+# `<sessionId>.jsonl.<reason>.<ISO stamp with - for :>[.<generation>]`, `.zst` when zstd
+# is available: artifacts.ts encodeSessionArchiveContent), in the agent's sessions dir.
+# `openclaw sessions delete` keeps the deleted transcript so (docs/cli/sessions.md "Delete
+# sessions"); session.maintenance.resetArchiveRetention ages them out, unset never.
+ARCHIVE_GLOBS = ("agents/*/sessions/*.jsonl.deleted.*", "agents/*/sessions/*.jsonl.reset.*")
+
+
+def is_deleted_archive(path: str) -> bool:
+    """A transcript OpenClaw kept of a session the user deleted."""
+    return ".jsonl.deleted." in path.rsplit("/", 1)[-1]
+
+
 
 @dataclass(frozen=True)
 class Maintenance:
