@@ -74,6 +74,15 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
+class _Server6Only(_Server6):
+    """Bound to `[::]` taking no IPv4 (IPV6_V6ONLY; ss shows `[::]:PORT`, not `*:PORT`):
+    another service may hold the same port on IPv4."""
+
+    def server_bind(self) -> None:
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -264,7 +273,8 @@ class HostileServer:
         self.max_in_flight = 0
         self.big_sent: list[int] = []
         self.host = host
-        server_cls = _Server if ":" not in host else _Server6  # "::1": an IPv6-only listener
+        # "::1": an IPv6-only listener; "::": all IPv6 addresses, no IPv4 (IPV6_V6ONLY)
+        server_cls = _Server if ":" not in host else _Server6Only if host == "::" else _Server6
         self._httpd = server_cls((host, port), _Handler)
         self._httpd.owner = self
         self.port: int = self._httpd.server_address[1]
@@ -277,7 +287,8 @@ class HostileServer:
         return "https" if self.tls_context else "http"
 
     def url(self, path: str = "/", scheme: str | None = None) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = "[::1]" if self.host == "::" else f"[{self.host}]" if ":" in self.host else (
+            self.host)
         return f"{scheme or self.scheme}://{host}:{self.port}{path}"
 
     def total_hits(self) -> int:
