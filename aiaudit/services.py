@@ -83,6 +83,10 @@ class ServiceDef:
     # Where the product's own key check covers every route, its source (file: why): a read
     # refused in the product's own words then stands for the generation route too
     key_guards_all: str = ""
+    # Where the product checks the credential before it reads a request's body (or has no
+    # credential at all), its source: its body error to an empty POST on the generation
+    # route then proves no credential check guards that route (EXP-02, standard profile)
+    key_before_body: str = ""
 
     def matches_process(self, cmdline: str) -> re.Pattern[str] | None:
         return next((p for p in self.process if p.search(cmdline)), None)
@@ -136,6 +140,7 @@ def _service(raw: dict[str, Any], is_proxy: bool) -> ServiceDef:
         challenge=re.compile(raw["challenge"]) if raw.get("challenge") else None,
         refusal_body=re.compile(raw["refusal_body"]) if raw.get("refusal_body") else None,
         key_guards_all=raw.get("key_guards_all", ""),
+        key_before_body=raw.get("key_before_body", ""),
     )
 
 

@@ -410,6 +410,15 @@ def ollama_routes(version: str = "0.5.7", tags: list[dict] | None = None) -> dic
 
 
 GIN_404 = raw_response(404, GO_TEXT, b"404 page not found")
+# Ollama's answers to a POST with an empty body: server/routes.go ChatHandler
+# (ShouldBindJSON hits io.EOF: 400 "missing request body"); openai/openai.go
+# ChatMiddleware (its bind error, wrapped in OpenAI's error shape)
+OLLAMA_EMPTY_POSTS = {
+    "/api/chat": raw_response(400, GO_JSON, b'{"error":"missing request body"}'),
+    "/v1/chat/completions": raw_response(
+        400, GO_JSON, b'{"error":{"message":"EOF","type":"invalid_request_error",'
+                      b'"param":null,"code":null}}'),
+}
 
 
 class Persona:
@@ -420,9 +429,13 @@ class Persona:
 
     def __init__(self) -> None:
         self.routes: dict[str, bytes] = {}
+        self.posts: dict[str, bytes] = {}  # what a POST gets (the audit's empty-body POST)
         self.not_found = GIN_404
 
     def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        if h.command == "POST" and path in self.posts:
+            self.write(h, self.posts[path], path)
+            return
         self.write(h, self.routes.get(path, self.not_found), path)
 
     def write(self, h: _Handler, data: bytes, path: str) -> None:
@@ -818,3 +831,25 @@ def personas(sink_port: int = 9) -> dict[str, Persona]:
             "gzip-bomb": OllamaGzipBomb(), "redirects": RedirectTrap(sink_port),
             "slow-tls": SlowTlsHandshake(), "bad-bytes": OllamaBadBytes(),
             "fat-header": OllamaFatHeader()}
+
+
+def not_read_only(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The requests (a report's `requests` or a HostileServer's) that are neither a read
+    (GET, HEAD, OPTIONS) nor the standard profile's one POST with an empty body on a
+    generation route (probes.GENERATION_BODY: no prompt, nothing to generate)."""
+    from aiaudit.exposure.probes import COMPLETION_PATHS, GENERATION_BODY
+    routes = set(COMPLETION_PATHS.values())
+    bad = []
+    for r in requests:
+        if r["method"] in ("GET", "HEAD", "OPTIONS"):
+            continue
+        path = urlsplit(r.get("url") or r.get("path") or "").path
+        if "url" in r:  # the report's record: the probe that sent it
+            empty = r.get("probe") == GENERATION_BODY.name
+        else:  # what the server read: no body at all
+            length = {k.lower(): v for k, v in r["headers"].items()}.get("content-length")
+            empty = length in (None, "0")
+        if not (r["method"] == "POST" and path in routes and empty):
+            bad.append(r)
+    return bad
+
