@@ -219,9 +219,11 @@ def generation_route(client: Any, svc: NetService, out: AuthState) -> None:
         out.generation_line = f"{what} -> refused with {answer.refusal()}"
         out.generation = "refused"
         return
-    if answer.status is None or answer.status in GATEWAY_ERRORS:
+    if answer.status is None or answer.status in GATEWAY_ERRORS or answer.unreadable:
+        # no answer, a gateway's error, or a body that never ended whole (an endless 200
+        # stream to a POST is no refusal, but what it carried was not read)
         out.generation_line = f"{what} -> no answer: {answer.cause()}" if (
-            answer.status is None) else f"{what} -> {answer.cause()}"
+            answer.status is None) else f"{what} -> {answer.status}: {answer.cause()}"
         out.generation = "unread"
         return
     out.generation_line = (f"{what} -> {answer.status} (server: "
