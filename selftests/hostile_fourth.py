@@ -312,6 +312,7 @@ NGINX_SERVERS = """\
 		}}
 	}}
 	# the same in front of the real llama-cpp-python server (no --api_key), its docs open
+	# (the wall on / ends discovery: the open /openapi.json is never asked for)
 	server {{
 		listen 127.0.0.1:{llama};
 		location = /openapi.json {{ proxy_pass http://127.0.0.1:{llama_backend}; }}
@@ -323,14 +324,27 @@ NGINX_SERVERS = """\
 			proxy_pass http://127.0.0.1:{llama_backend};
 		}}
 	}}
+	# the real llama-cpp-python (no --api_key) with limit_except POST on /v1/ only: its
+	# root and /openapi.json answer, so discovery names it
+	server {{
+		listen 127.0.0.1:{v1};
+		location /v1/ {{
+			limit_except POST {{
+				auth_basic "llm";
+				auth_basic_user_file {dir}/htpasswd;
+			}}
+			proxy_pass http://127.0.0.1:{llama_backend};
+		}}
+		location / {{ proxy_pass http://127.0.0.1:{llama_backend}; }}
+	}}
 """
 
-NGINX_KEYS = ("limit", "llama")
+NGINX_KEYS = ("limit", "llama", "v1")
 
 
 def nginx_conf(directory: Path, ports: dict[str, int], backend: int, llama_backend: int,
                htpasswd: str) -> Path:
-    """Write the two-server nginx config under ``directory``; returns its path."""
+    """Write the three-server nginx config under ``directory``; returns its path."""
     (directory / "tmp").mkdir(parents=True, exist_ok=True)
     (directory / "htpasswd").write_text(htpasswd)
     conf = directory / "nginx.conf"
