@@ -87,6 +87,9 @@ class ServiceDef:
     # credential at all), its source: its body error to an empty POST on the generation
     # route then proves no credential check guards that route (EXP-02, standard profile)
     key_before_body: str = ""
+    # Public-by-design answers that tell the auth state (Open WebUI's /api/config, which its
+    # sign-in page reads): (signal, why) pairs, any of which matching means anyone gets in
+    open_if: tuple[tuple[Signature, str], ...] = ()
 
     def matches_process(self, cmdline: str) -> re.Pattern[str] | None:
         return next((p for p in self.process if p.search(cmdline)), None)
@@ -116,6 +119,7 @@ def _service(raw: dict[str, Any], is_proxy: bool) -> ServiceDef:
     sigs = tuple(_signature(s, name) for s in raw.get("signatures", ()))
     probes = tuple(raw.get("probes", ()))
     missing = {s.path for s in sigs} - set(probes)
+    missing |= {o["path"] for o in raw.get("open_if", ())} - set(probes)
     if missing:
         raise ServiceCatalogError(f"{name}: signatures use paths not in probes: {missing}")
     version = raw.get("version")
@@ -141,6 +145,8 @@ def _service(raw: dict[str, Any], is_proxy: bool) -> ServiceDef:
         refusal_body=re.compile(raw["refusal_body"]) if raw.get("refusal_body") else None,
         key_guards_all=raw.get("key_guards_all", ""),
         key_before_body=raw.get("key_before_body", ""),
+        open_if=tuple((_signature({k: v for k, v in o.items() if k != "why"}, name),
+                       str(o.get("why", ""))) for o in raw.get("open_if", ())),
     )
 
 

@@ -268,6 +268,25 @@ class MysqlGreeting(Persona):
         _close(h)
 
 
+class SpaHeadFallback(_ReadsWalled):
+    """A FastAPI app with a single-page UI mounted at / (Open WebUI's layout): its API
+    routes take no HEAD, so HEAD falls through to the UI's static mount and gets 200
+    text/html, while GET and POST without a token get 401 JSON (seen on the real Open
+    WebUI 0.12.4: HEAD /api/models 200, GET 401)."""
+
+    product, misbehaviour = "FastAPI + SPA", "HEAD answered 200 by the UI's static mount"
+    WALL = raw_response(401, [("server", "uvicorn"), ("content-type", "application/json")],
+                        b'{"detail":"Not authenticated"}')
+    PAGE = raw_response(200, [("server", "uvicorn"), ("content-type", "text/html; charset=utf-8")],
+                        b"<!doctype html><html><head><title>App</title></head></html>")
+
+    def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        if h.command == "HEAD":
+            self.write(h, self.PAGE, path)
+        else:
+            self.write(h, self.WALL, path)
+
+
 class OllamaBackend(Persona):
     """A plain open Ollama, the backend of the real proxies, answering a POST without a
     body as Ollama does (400)."""
@@ -294,6 +313,7 @@ def personas() -> dict[str, Persona]:
         "ws-only": WebSocketOnly(), "challenge-on-200": ChallengeOn200(),
         "options-leak": OptionsLeak(), "browser-blocklist": BrowserBlocklist(),
         "version-lies": VersionLies(), "mysql": MysqlGreeting(),
+        "spa-head": SpaHeadFallback(),
     }
 
 

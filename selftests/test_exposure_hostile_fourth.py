@@ -78,6 +78,9 @@ EXPECTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                           ("User-Agent: OpenAI/Python",)),
     # an Ollama look-alike whose version lies with markup: open, the markup escaped
     "version-lies": (("FAIL", "FAIL", "PASS", "FAIL"), ("answers without credentials",)),
+    # HEAD answered 200 text/html by a UI's static mount, GET and POST 401: a page is not
+    # data, no bypass (main said FAIL "HEAD: HEAD /v1/models 401 -> 200")
+    "spa-head": (REFUSED, (EMPTY + "401",)),
     # MySQL's binary greeting on an AI port
     "mysql": (E4, ("invalid HTTP response",)),
     # real nginx limit_except POST in front of Ollama: GET, HEAD, OPTIONS 401, the empty

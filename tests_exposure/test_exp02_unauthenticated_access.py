@@ -27,10 +27,10 @@ def test_no_unauthenticated_read(svc, audit, evidence):
     evidence.read(answers=state.answered)
     assert not state.unconfirmed, (
         f"unauthenticated HTTP service, identity unconfirmed: {svc.endpoint} answers without "
-        f"credentials: {state.reads[-1]}"
+        f"credentials: {state.open_line}"
     )
     assert state.state != "open", (
-        f"{svc.name} at {svc.endpoint} answers without credentials: {state.reads[0]}"
+        f"{svc.name} at {svc.endpoint} answers without credentials: {state.open_line}"
     )
     assert state.state != "bypass", (
         f"{svc.name} at {svc.endpoint} refuses a plain read but answers a bypass: "

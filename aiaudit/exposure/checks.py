@@ -33,11 +33,16 @@ def _snippet(answer: Answer) -> str:
 
 
 def answered(answer: Answer, method: str = "GET") -> bool:
-    """A read that handed out data: 2xx with a JSON body (HEAD: 2xx alone; only asked
-    where GET was refused). An HTML page (SPA fallback, login form) is not an API answer."""
+    """A read that handed out data: 2xx with a JSON body (HEAD, only asked where GET was
+    refused: 2xx with a JSON Content-Type, the data's head). An HTML page (SPA fallback,
+    login form) is not an API answer: the real Open WebUI answers HEAD /api/models with its
+    SPA's 200 text/html (FastAPI routes take no HEAD; its static mount does) while GET is
+    401."""
     if not answer.ok or answer.auth_error():  # a 200 {"error": "Unauthorized"} is a refusal
         return False
-    return method == "HEAD" or answer.json() is not None
+    if method == "HEAD":
+        return "json" in answer.headers.get("content-type", "").lower()
+    return answer.json() is not None
 
 
 @dataclass
@@ -66,6 +71,13 @@ class AuthState:
     @property
     def reachable_unauthenticated(self) -> bool:
         return self.state in ("open", "bypass")
+
+    @property
+    def open_line(self) -> str:
+        """The first read that handed out data (a 2xx), for a verdict's one line: the list
+        may start with a refused read (Open WebUI's /api/models 401 before its config)."""
+        return next((r for r in self.reads if re.search(r" -> 2\d\d\b", r)),
+                    self.reads[0] if self.reads else "")
 
     def why_unknown(self) -> str:
         """One line naming why neither an answer nor a refusal was seen."""
@@ -154,6 +166,9 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         else:
             out.causes.append(f"GET {path}: {answer.cause()}")
             out.transport = out.transport or answer.unreadable
+    if out.state != "open" and (why := open_by_design(svc)):
+        out.state = "open"
+        out.reads.append(why)
     if out.state != "open" and not refused:
         extra = _discovery_reads(svc)
         if extra:
@@ -179,6 +194,20 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
     if out.state == "protected":
         generation_route(client, svc, out)
     return out
+
+
+def open_by_design(svc: NetService) -> str:
+    """The line naming how an identified product lets anyone in, read from an answer it
+    gives everyone by design (services.toml open_if: Open WebUI's /api/config saying
+    features.auth=false or onboarding), or ""."""
+    if svc.service is None:
+        return ""
+    for sig, why in svc.service.open_if:
+        answer = svc.answers.get(sig.path)
+        if signal_matches(sig, answer):
+            assert answer is not None
+            return f"GET {sig.path} -> {answer.status} (discovery): {sig.describe()}: {why}"
+    return ""
 
 
 def completion_path(svc: NetService) -> str:
