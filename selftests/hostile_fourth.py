@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aiaudit.lab.realproxies import nginx_main_conf
+from aiaudit.lab.realproxies import APACHE_MODULES, nginx_main_conf
 from selftests.hostile_server import (
     GO_TEXT,
     OLLAMA_EMPTY_POSTS,
@@ -432,5 +432,50 @@ def haproxy_conf(directory: Path, port: int, backend: int, password: str) -> Pat
     directory.mkdir(parents=True, exist_ok=True)
     conf = directory / "haproxy.cfg"
     conf.write_text(HAPROXY_CFG.format(notpost=port, backend=backend, password=password))
+    return conf
+
+
+# -- real Apache httpd: <LimitExcept POST> Require valid-user -----------------------------------
+
+APACHE_CONF = """\
+ServerRoot "{dir}"
+ServerName 127.0.0.1
+PidFile {dir}/apache2.pid
+Mutex file:{dir}
+DefaultRuntimeDir {dir}
+{modules}
+User www-data
+Group www-data
+Listen 127.0.0.1:{port}
+ErrorLog {dir}/error.log
+LogFormat "%h %l %u %t \\"%r\\" %>s %b" common
+CustomLog {dir}/access.log common
+<VirtualHost 127.0.0.1:{port}>
+	ServerName 127.0.0.1
+	<Location />
+		AuthType Basic
+		AuthName "llm"
+		AuthBasicProvider file
+		AuthUserFile {dir}/htpasswd
+		<LimitExcept POST>
+			Require valid-user
+		</LimitExcept>
+	</Location>
+	ProxyPass / http://127.0.0.1:{backend}/
+	ProxyPassReverse / http://127.0.0.1:{backend}/
+</VirtualHost>
+"""
+
+
+def apache_conf(directory: Path, port: int, backend: int, htpasswd: str) -> Path:
+    """Apache httpd asking for basic auth on every method but POST (Debian's modules; the
+    lab's module list without TLS). ``directory`` must be readable by www-data."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "htpasswd").write_text(htpasswd)
+    modules = "\n".join(f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so"
+                         for m in APACHE_MODULES if m not in ("ssl", "socache_shmcb"))
+    conf = directory / "apache2.conf"
+    conf.write_text(APACHE_CONF.format(dir=directory, port=port, backend=backend,
+                                       modules=modules))
     return conf
 

@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from selftests.hostile_server import (
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 8  # [exposure] host_budget_seconds, as the third set
-NGINX, HAPROXY = "/usr/sbin/nginx", "/usr/sbin/haproxy"
+NGINX, HAPROXY, APACHE = "/usr/sbin/nginx", "/usr/sbin/haproxy", "/usr/sbin/apache2"
 CONTROLS = ("EXP-02", "EXP-03", "EXP-06", "EXP-07")
 E4 = ("ERROR",) * 4
 GEN = "--profile full"
@@ -103,6 +104,9 @@ EXPECTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "caddy-postonly": (("FAIL", "FAIL", "PASS", "FAIL"), ("answers without credentials",)),
     # real HAProxy: http-request auth unless METH_POST (was PASS)
     "haproxy-notpost": (WALLED_GEN_OPEN, (EMPTY + "400", GEN)),
+    # real Apache httpd 2.4: <LimitExcept POST> Require valid-user: GET, HEAD, OPTIONS 401,
+    # the empty POST proxied to Ollama (400); unidentified behind the wall: MANUAL
+    "apache-limitexcept": (WALLED_GEN_OPEN, (EMPTY + "400", GEN)),
 }
 # the tarpit's host is given up after its POST timed out: EXP-06's GET may come after
 OR_ERROR = {("post-tarpit", "EXP-06")}
@@ -116,8 +120,8 @@ def _caddy_hash(password: str) -> str:
 @pytest.fixture(scope="module")
 def fourth(tmp_path_factory):
     caddy = shutil.which("caddy")
-    if caddy is None or not Path(NGINX).exists() or not Path(HAPROXY).exists():
-        pytest.skip("caddy, nginx or haproxy is not installed (bin/setup installs them)")
+    if caddy is None or not all(Path(p).exists() for p in (NGINX, HAPROXY, APACHE)):
+        pytest.skip("caddy, nginx, haproxy or apache2 is not installed (bin/setup installs them)")
     try:
         from aiaudit.lab.llm import model_path
         model = model_path()
@@ -128,6 +132,7 @@ def fourth(tmp_path_factory):
     backend = HostileServer(persona=hostile_fourth.OllamaBackend()).start()
     password = secrets.token_urlsafe(12)  # made up at run time; never sent by the audit
     llama_port = free_port()
+    apache_dir = Path("/nonexistent")
     procs = [subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
          "--port", str(llama_port), "--n_ctx", "256"],
@@ -150,15 +155,22 @@ def fourth(tmp_path_factory):
                                             password)
         procs.append(subprocess.Popen([HAPROXY, "-db", "-f", str(hconf)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        apache_dir = Path(tempfile.mkdtemp(prefix="aiaudit-apache-", dir="/tmp"))
+        apache_dir.chmod(0o755)  # its workers run as www-data
+        apache_port = free_port()
+        aconf = hostile_fourth.apache_conf(apache_dir, apache_port, backend.port,
+                                           f"aiaudit:{_caddy_hash(password)}\n")
+        procs.append(subprocess.Popen([APACHE, "-f", str(aconf), "-DFOREGROUND"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         ports = {n: s.port for n, s in servers.items()}
         ports.update({"nginx-limit": nginx_ports["limit"],
                       "nginx-limit-llama": nginx_ports["llama"],
                       "nginx-v1-llama": nginx_ports["v1"],
                       "caddy-notpost": caddy_ports["notpost"],
                       "caddy-postonly": caddy_ports["postonly"],
-                      "haproxy-notpost": haproxy_port})
-        real = [*nginx_ports.values(), *caddy_ports.values(), haproxy_port]
-        assert wait_for(lambda: listening(real), 15), "nginx, Caddy or HAProxy did not start"
+                      "haproxy-notpost": haproxy_port, "apache-limitexcept": apache_port})
+        real = [*nginx_ports.values(), *caddy_ports.values(), haproxy_port, apache_port]
+        assert wait_for(lambda: listening(real), 15), "a real proxy did not start"
         assert wait_for(lambda: listening([llama_port]), 60), "llama-cpp-python did not start"
         cfg = tmp / "audit.toml"
         cfg.write_text(f"[exposure]\nextra_ports = {sorted(ports.values())}\n"
@@ -181,6 +193,7 @@ def fourth(tmp_path_factory):
             p.wait(10)
         for srv in [*servers.values(), backend]:
             srv.close()
+        shutil.rmtree(apache_dir, ignore_errors=True)
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
@@ -205,7 +218,8 @@ def test_per_method_auth_is_never_pass(fourth):
     """GET, HEAD and OPTIONS refused, POST let through (nginx, Caddy, HAProxy): the reason
     names the generation route and how to settle it, or FAILs on the product's own body
     error; the backend saw the empty POST (and nothing but reads besides)."""
-    for name in ("nginx-limit", "caddy-notpost", "haproxy-notpost", "nginx-limit-llama"):
+    for name in ("nginx-limit", "caddy-notpost", "haproxy-notpost", "apache-limitexcept",
+                 "nginx-limit-llama"):
         exp02 = fourth["cases"][("EXP-02", name)]["reason"]
         assert "refuses its reads, but its generation route is not shown to" in exp02, exp02
         assert "/v1/chat/completions" in exp02 and GEN in exp02, exp02
