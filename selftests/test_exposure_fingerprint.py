@@ -320,14 +320,15 @@ def _recorded(name: str, path: str, server: str | None = None) -> Answer:
     ("OpenClaw gateway", "openclaw-token", "/v1/models"),
 ])
 def test_a_products_own_refusal_is_told_from_a_proxys_wall(product, recording, path):
-    """EXP-02 lets a read refused in the product's own words stand for its generation route
-    (services.toml key_guards_all): the real product's 401 is its own with or without a
-    proxy passing it on; the real nginx auth_basic 401 in front of it never is."""
+    """EXP-02 names a read refused in the product's own words (its key check, which its
+    source runs before the body: services.toml key_before_body): the real product's 401 is
+    its own with or without a proxy passing it on; the real nginx auth_basic 401 in front
+    of it never is."""
     from aiaudit.exposure.checks import refused_in_own_words
     from aiaudit.services import by_name
 
     service = by_name(product)
-    assert service is not None and service.key_guards_all, product
+    assert service is not None and service.key_before_body, product
     svc = SimpleNamespace(service=service)
     own = _recorded(recording, path)
     assert own.status == 401

@@ -184,6 +184,8 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         # the product's own refusal body came through whatever proxy sits in front (TLS
         # termination): its key is on; a proxy's own wall never matches these signatures
         out.own_refusal = any(refused_in_own_words(svc, p, a) for p, a in refused)
+        if out.own_refusal:
+            out.refused_by += " in its own words (its key check)"
         if first.status not in AUTH_WALL:  # a sign-in page, a 200 JSON error, a login redirect
             out.refused_by += f" with {first.refusal()}"
         _bypass(client, svc, path, first.status, out)
