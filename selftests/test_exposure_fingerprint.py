@@ -369,3 +369,10 @@ def test_a_head_200_is_data_only_with_a_json_content_type():
     data = Answer(200, {"content-type": "application/json; charset=utf-8"}, b"")
     assert not answered(page, "HEAD") and answered(data, "HEAD")
     assert not answered(Answer(401, {"content-type": "application/json"}, b""), "HEAD")
+
+
+def test_open_webui_signin_is_never_sent():
+    """With WEBUI_AUTH=False, Open WebUI's signin creates the admin account when none
+    exists (routers/auths.py signin -> signup_handler): never sent, like signup."""
+    assert "Open WebUI" in (denied_reason("POST", "/api/v1/auths/signin") or "")
+    assert denied_reason("POST", "/owui/api/v1/auths/signin")  # behind a path prefix too
