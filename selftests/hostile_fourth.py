@@ -287,6 +287,35 @@ class SpaHeadFallback(_ReadsWalled):
             self.write(h, self.WALL, path)
 
 
+def recorded_routes(name: str) -> dict[str, bytes]:
+    """A real server's recorded GET answers (selftests/fixtures/exposure/answers)."""
+    import json
+    doc = json.loads((Path(__file__).parent / "fixtures/exposure/answers" / f"{name}.json")
+                     .read_text())
+    return {path: raw_response(ans["status"], [(k, v) for k, v in ans["headers"].items()
+                                               if k.lower() not in ("date", "content-length")],
+                               ans["body"].encode())
+            for path, ans in doc["answers"].items()}
+
+
+class WafHtml400(Persona):
+    """The real llama-cpp-python with --api_key (its recorded answers: /openapi.json open,
+    /v1/models 401 in its own words) behind a WAF that rejects a POST without a body with
+    its own HTML 400 page before the app sees it: the app's key check never ran, so that
+    400 says nothing about the route (not FAIL: MANUAL)."""
+
+    product, misbehaviour = "llama-cpp-python behind a WAF", "its own HTML 400 to an empty POST"
+    PAGE = raw_response(400, [("content-type", "text/html")],
+                        b"<html><head><title>400 Bad Request</title></head><body>Request "
+                        b"blocked: empty body (ref 7f3a)</body></html>")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes = recorded_routes("llama-cpp-python-key")
+        self.posts = {"/v1/chat/completions": self.PAGE}
+        self.not_found = self.routes["/"]
+
+
 class OllamaBackend(Persona):
     """A plain open Ollama, the backend of the real proxies, answering a POST without a
     body as Ollama does (400)."""
@@ -313,7 +342,7 @@ def personas() -> dict[str, Persona]:
         "ws-only": WebSocketOnly(), "challenge-on-200": ChallengeOn200(),
         "options-leak": OptionsLeak(), "browser-blocklist": BrowserBlocklist(),
         "version-lies": VersionLies(), "mysql": MysqlGreeting(),
-        "spa-head": SpaHeadFallback(),
+        "spa-head": SpaHeadFallback(), "waf-html-400": WafHtml400(),
     }
 
 

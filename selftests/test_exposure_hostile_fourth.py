@@ -82,6 +82,10 @@ EXPECTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # HEAD answered 200 text/html by a UI's static mount, GET and POST 401: a page is not
     # data, no bypass (main said FAIL "HEAD: HEAD /v1/models 401 -> 200")
     "spa-head": (REFUSED, (EMPTY + "401",)),
+    # the real llama-cpp-python's recorded answers (named, reads 401 in its own words)
+    # behind a WAF whose own HTML 400 meets the empty POST: not the product's body error,
+    # so not FAIL; MANUAL. No CORS header in the recording; no management API: EXP-07 PASS
+    "waf-html-400": (("MANUAL", "FAIL", "PASS", "PASS"), (EMPTY + "400", GEN)),
     # MySQL's binary greeting on an AI port
     "mysql": (E4, ("invalid HTTP response",)),
     # real nginx limit_except POST in front of Ollama: GET, HEAD, OPTIONS 401, the empty
