@@ -26,6 +26,7 @@ from aiaudit.access import check_access, coalesce
 from aiaudit.hostfs import HostFS
 from aiaudit.products import openclaw
 from aiaudit.status import CouldNotCheck
+from aiaudit.supply_chain import openclaw_plugins
 from aiaudit.supply_chain.frontmatter import parse_skill_md
 from aiaudit.supply_chain.model import Skill, SkillFile, SkillRoot
 from aiaudit.supply_chain.settings import Settings
@@ -538,11 +539,16 @@ def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inve
             inv.configs.append(_load_config(fs, "configured", path, _format_of(path)))
     inv.roots = plan_roots(settings, inv.homes, found, openclaw_docs, planner.hermes_homes)
     inv.unreadable, inv.checked = closed_places(fs, planner, settings, inv.homes)
+    installs = _plugin_installs(fs, planner.openclaw_states, found, scope, inv)
     locks: dict[str, Any] = {}
     for root in inv.roots:
         denied: list[str] = []
         entries = read_tree(fs, root.path, settings.max_file_bytes, denied)
         skills = skills_in_tree(root, entries)
+        if openclaw_plugins.is_plugin_root(root):
+            plugin = openclaw_plugins.plugin_item(root, entries, skills,
+                                                  installs.get(posixpath.normpath(root.path)))
+            skills = ([plugin] if plugin else []) + skills
         _assign_denied(root, skills, denied, inv)
         if root.lock_dir and skills:
             if root.lock_dir not in locks:
@@ -552,6 +558,28 @@ def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inve
                     skill.records["clawhub-lock"] = locks[root.lock_dir]
         inv.skills += skills
     return inv
+
+
+def _plugin_installs(fs: HostFS, states: list[str], found: dict[str, str],
+                     scope: Scope | None, inv: Inventory) -> dict[str, Any]:
+    """OpenClaw's plugin install records by install path, from each state store's plugin
+    index (through the scope's shared copy of the store); an unreadable store is named."""
+    out: dict[str, Any] = {}
+    for state in states:
+        if found.get(openclaw.approvals_store(state)) != "f":
+            continue
+        try:
+            installs = openclaw.read_plugin_installs(fs, state,
+                                                     copies=scope.copies if scope else None)
+        except CouldNotCheck as exc:
+            inv.unreadable.append(f"{exc}; OpenClaw's plugin install records there cannot "
+                                  "be read")
+            continue
+        for install in installs or ():
+            out[install.install_path] = install
+            # a state dir moved or restored elsewhere keeps its old absolute installPath
+            out.setdefault(posixpath.join(state, "extensions", install.plugin_id), install)
+    return out
 
 
 def closed_places(fs: HostFS, planner: _Planner, settings: Settings,
