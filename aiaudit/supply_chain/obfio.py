@@ -59,16 +59,21 @@ def _keystream(key: str, length: int) -> list[int]:
     file's decoder calls that share a key (every rotation tried reads the same keys) derive
     it once."""
     s, j = list(range(256)), 0
-    for i in range(256):
-        j = (j + s[i] + ord(key[i % len(key)])) % 256
-        s[i], s[j] = s[j], s[i]
+    codes = [ord(c) for c in key]
+    size = len(codes)
+    for i in range(256):  # `& 255` is `% 256` for these non-negative sums
+        si = s[i]
+        j = (j + si + codes[i % size]) & 255
+        s[i], s[j] = s[j], si
     i = j = 0
-    out = []
-    for _ in range(length):
-        i = (i + 1) % 256
-        j = (j + s[i]) % 256
-        s[i], s[j] = s[j], s[i]
-        out.append(s[(s[i] + s[j]) % 256])
+    out = [0] * length
+    for n in range(length):
+        i = (i + 1) & 255
+        si = s[i]
+        j = (j + si) & 255
+        sj = s[j]
+        s[i], s[j] = sj, si
+        out[n] = s[(si + sj) & 255]
     return out
 
 
