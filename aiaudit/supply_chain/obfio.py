@@ -84,7 +84,7 @@ def _rc4(text: str, key: str, streams: dict[str, list[int]] | None = None) -> st
     stream = streams.get(key)
     if stream is None or len(stream) < len(text):
         stream = streams[key] = _keystream(key, max(len(text), 64))
-    return "".join([chr(ord(ch) ^ k) for ch, k in zip(text, stream)])
+    return "".join([chr(ord(ch) ^ k) for ch, k in zip(text, stream, strict=False)])  # stream >= text
 
 
 def _items(text: str) -> list[str]:
