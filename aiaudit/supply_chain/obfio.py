@@ -84,7 +84,8 @@ def _rc4(text: str, key: str, streams: dict[str, list[int]] | None = None) -> st
     stream = streams.get(key)
     if stream is None or len(stream) < len(text):
         stream = streams[key] = _keystream(key, max(len(text), 64))
-    return "".join([chr(ord(ch) ^ k) for ch, k in zip(text, stream, strict=False)])  # stream >= text
+    # the stream is at least as long as the text
+    return "".join([chr(ord(ch) ^ k) for ch, k in zip(text, stream, strict=False)])
 
 
 def _items(text: str) -> list[str]:
