@@ -65,9 +65,17 @@ def _warm() -> None:
     """Import the folding modules and build the rule index before forking: each worker
     would otherwise import and build them for itself (CPU spent once per worker). The
     sentence filter compiles on another thread meanwhile (Hyperscan releases the GIL while
-    it compiles: on a machine without the compiled cache, two cores do it at once)."""
-    from aiaudit.supply_chain import folded_review, jsfold, prose, pyfold  # noqa: F401
+    it compiles: on a machine without the compiled cache, two cores do it at once). The
+    string-array and shell folders, the JavaScript grammar and the codecs the review looks
+    up (rot13, punycode, UTF-16) were each loaded by every worker on first use."""
+    import codecs
+
+    from aiaudit.supply_chain import folded_review, jsfold, obfio, prose, pyfold, shfold  # noqa: F401
     from aiaudit.supply_chain.anchors import index
+
+    jsfold._parser()
+    for codec in ("rot13", "punycode", "utf-16-le"):
+        codecs.lookup(codec)
 
     sentences = threading.Thread(target=prose.SENTENCES._database, daemon=True,
                                  name="aiaudit-rules-sentences")
