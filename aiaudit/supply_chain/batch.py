@@ -8,6 +8,7 @@ without fork run in this process: the results are the same either way.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import posixpath
@@ -154,10 +155,14 @@ def start_review_all(skills: Sequence[Skill], max_bytes: int = 64 * 1024 * 1024,
     step = -(-len(skills) // (workers * 16))
     chunks = [range(i, min(i + step, len(skills))) for i in range(0, len(skills), step)]
     _SKILLS, _MAX_BYTES = skills, max_bytes
+    # frozen at the fork: the workers' collections skip the inherited heap, whose pages then
+    # stay shared instead of each worker copying every page its collector walks
+    gc.freeze()
     try:  # the workers are forked here and inherit the skills; nothing is pickled in
         pool = multiprocessing.get_context("fork").Pool(workers, _worker_signals)
     finally:
         _SKILLS, _MAX_BYTES = (), 0
+        gc.unfreeze()  # the parent collects as before
     try:
         pending = pool.map_async(_review, chunks)
         pool.close()
