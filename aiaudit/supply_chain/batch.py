@@ -74,7 +74,7 @@ def _warm() -> None:
     from aiaudit.supply_chain import folded_review, jsfold, obfio, prose, pyfold, shfold  # noqa: F401
     from aiaudit.supply_chain.anchors import index
 
-    jsfold._parser()
+    jsfold._bindings()  # the grammar and its query
     for codec in ("rot13", "punycode", "utf-16-le"):
         codecs.lookup(codec)
 
