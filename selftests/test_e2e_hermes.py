@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -84,8 +85,8 @@ def audits(tmp_path_factory):
         states = _build(root)
         subprocess.run(["ip", "netns", "add", netns], check=True)
         subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
-        results = {}
-        for name in STATES:
+
+        def audit(name: str) -> dict:
             toml = Path(states[name]["audit_toml"])
             reports = tmp_path_factory.mktemp(f"reports-{name}")
             if name == "hardened":  # the operator reviews, then approves (SUP-07's baseline)
@@ -93,8 +94,13 @@ def audits(tmp_path_factory):
                                  ["tests_supply_chain/test_sup07_mcp_baseline.py"])
                 assert approve.returncode in (0, 1), approve.stderr[-2000:]
             proc = _audit(netns, toml, reports, [], TESTS)
-            results[name] = {"root": str(root / name), "proc": proc,
-                             "json": json.loads((reports / "latest.json").read_text())}
+            return {"root": str(root / name), "proc": proc,
+                    "json": json.loads((reports / "latest.json").read_text())}
+
+        # The two states share nothing (each audit is scoped to its own Hermes home by its
+        # audit.toml): their audits run at once, one core each.
+        with ThreadPoolExecutor(len(STATES)) as pool:
+            results = dict(zip(STATES, pool.map(audit, STATES), strict=True))
         yield results
     finally:
         subprocess.run(["ip", "netns", "del", netns], capture_output=True)

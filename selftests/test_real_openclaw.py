@@ -3,22 +3,27 @@
 have the exact status in `selftests/expected/real/openclaw.toml`.
 
 Only the cases of the audited state count: `--target=local` also sees whatever else runs on
-the machine (other processes, other listeners), which belongs to no OpenClaw state here.
+the machine (other processes; as root not its listeners: the audits run in a loopback-only
+network namespace), which belongs to no OpenClaw state here. The two states' audits run at
+once (they share nothing).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from aiaudit.lab import openclaw_states
 from aiaudit.status import Status, rollup
+from selftests.isolation import loopback_netns
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = tomllib.loads((Path(__file__).parent / "expected/real/openclaw.toml").read_text())
@@ -48,13 +53,14 @@ def audit_config(root: Path, state: str, approved: list[tuple[str, str]],
 
 
 def run_suite(config: Path, report_dir: Path, *extra: str,
-              controls: tuple[str, ...] = CONTROLS) -> dict:
+              controls: tuple[str, ...] = CONTROLS, netns: str | None = None) -> dict:
     selected = " or ".join(c.lower().replace("-", "") for c in controls)
     tests = sorted({{"STO": "tests_storage", "SUP": "tests_supply_chain",
                      "EXP": "tests_exposure/test_exp01_loopback_binding.py"}[c[:3]]
                     for c in controls})
+    inside = ["ip", "netns", "exec", netns] if netns else []
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *tests, "--target=local",
+        [*inside, sys.executable, "-m", "pytest", *tests, "--target=local",
          f"--audit-config={config}", f"--report-dir={report_dir}", "--profile=quick",
          "-p", "no:cacheprovider", "-q", "-k", selected, *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
@@ -83,7 +89,20 @@ def statuses(doc: dict, home: Path) -> tuple[dict[str, str], dict[str, list]]:
 
 
 @pytest.fixture(scope="module")
-def audits(tmp_path_factory):
+def netns():
+    """As root, the audits run in a network namespace with only loopback: the host's other
+    listeners (another test's or another process's gateway) then never add HTTP endpoints to
+    STO-06/STO-08 of a state whose own gateway is not running. The states' files and
+    processes are read as before."""
+    if os.geteuid() != 0:
+        yield None
+        return
+    with loopback_netns("aiaudit-ocreal") as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def audits(tmp_path_factory, netns):
     root = tmp_path_factory.mktemp("openclaw") / "states"
     states = openclaw_states.build(root)
     backups = states.pop("backups")
@@ -91,8 +110,8 @@ def audits(tmp_path_factory):
     from aiaudit.supply_chain.discovery import discover
     from aiaudit.supply_chain.settings import parse_settings
 
-    results = {}
-    for name, home in states.items():
+    def audit(name: str) -> tuple[Path, dict]:
+        home = states[name]
         approved = []
         if name == "hardened":  # the operator reviewed the one skill and recorded its hash
             settings = parse_settings({"home_dirs": [str(home)],
@@ -102,8 +121,13 @@ def audits(tmp_path_factory):
         config = audit_config(root, name, approved, backups)
         if name == "hardened":  # SUP-07: the reviewed MCP servers and skills are approved
             run_suite(config, root / "approve-hardened", "--approve-baseline",
-                      controls=("SUP-07",))
-        results[name] = (home, run_suite(config, root / f"report-{name}"))
+                      controls=("SUP-07",), netns=netns)
+        return home, run_suite(config, root / f"report-{name}", netns=netns)
+
+    # The states share nothing (each audit.toml scopes one state's home and baseline): their
+    # audits run at once, one core each.
+    with ThreadPoolExecutor(len(states)) as pool:
+        results = dict(zip(states, pool.map(audit, states), strict=True))
     yield results
     shutil.rmtree(backups, ignore_errors=True)
 
