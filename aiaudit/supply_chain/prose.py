@@ -82,6 +82,8 @@ SINK = re.compile(
     r"\bnext (?:web|http|api|tool) (?:call|request)\b|\bdns\b|\bpastebin\b|\bgist\b|"
     r"\ben-tête\b|\bkopfzeile\b|\bencabezado\b|\bcabeçalho\b|\bintestazione\b|"
     r"<img\b[^>]*\bsrc=|"
+    r"\b(?:into|in|to)\s+(?:the\s+|its\s+|an?\s+)?[`'\"]?[\w.-]+[`'\"]?\s+(?:field|argument|"
+    r"parameter|param|property|input)\s+(?:of|for|in)\b|"
     r"\bpass(?:es|ing)?\b[^.]{0,40}\bas\s+[`'\"]?\w+[`'\"]?|\b(?:put|place|paste|insert)\b[^.]{0,40}"
     r"\b(?:here|this (?:field|argument|parameter))\b")
 REMOTE = re.compile(

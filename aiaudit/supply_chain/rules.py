@@ -342,7 +342,10 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"(?:^|[\s/'\"`(])\.env(?:\.local)?\b(?!\.example)|Login Data|key4\.db|logins\.json|"
         r"cookies\.sqlite|Local State|wallet\.dat|\.openclaw/openclaw\.json|auth-profiles\.json|"
         r"\.claude\.json|\.cursor/mcp\.json|claude_desktop_config\.json|\.config/gh/hosts|"
-        r"\.(?:bash|zsh)_history\b|[\"']\.(?:ssh|aws|gnupg|kube|docker)[\"']|(?:\$HOME|\$\{HOME\}|~)"
+        r"\.(?:bash|zsh)_history\b|[\"']\.(?:ssh|aws|gnupg|kube|docker)[\"']|"
+        # `tar -C "$HOME" .aws`, `tar -C ~ .ssh .kube`: the home given as the directory
+        r"\s-C\s*[\"']?(?:~|\$HOME|\$\{HOME\})/?[\"']?(?:\s+[^\s|;&>]+)*?\s+\.(?:ssh|aws|gnupg|kube|"
+        r"docker)\b|(?:\$HOME|\$\{HOME\}|~)"
         r"/\.(?:ssh|aws|gnupg)\b(?!/known_hosts)|\.electrum|\bExodus\b|\.bitcoin/|MetaMask|"
         r"nkbihfbeogaeaoehlefnkodbefgpgknn|solana/id\.json|\.ethereum/keystore|\.gnupg/|"
         r"/etc/shadow|keychain-db|\bseed phrase|\bkubectl\s+config\s+view\b[^\n]*--raw\b|"
@@ -372,6 +375,12 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\bNet::HTTP\b|\bURI\.open\b|\bopen-uri\b|\bHTTParty\b|\bFaraday\b|"
         r"\b(?:TCPSocket|UDPSocket)\.(?:new|open)\b|\b(?:TcpStream|UdpSocket)::(?:connect|bind)\b|"
         r"\breqwest::|\bureq::|\bHttpClient\b|\bopenConnection\s*\(|"
+        # PHP, Perl, Lua, Swift, Kotlin, .NET, C (libcurl) clients
+        r"\bcurl_(?:init|exec)\s*\(|\bfsockopen\s*\(|\bstream_socket_client\s*\(|"
+        r"\bfile_get_contents\s*\(\s*['\"]https?://|\bGuzzleHttp\\|\bHTTP::Tiny\b|"
+        r"\bLWP::(?:UserAgent|Simple)\b|\bIO::Socket::(?:INET6?|IP|SSL)\b|\bNet::(?:HTTP|SMTP|"
+        r"FTP)\b|\bsocket\.http\b|\bURLSession\b|\bOkHttpClient\b|\bWebRequest\.Create\b|"
+        r"\bcurl_easy_perform\s*\(|"
         r"\bcertutil(?:\.exe)?\s[^\n]*-urlcache\b|\bbitsadmin(?:\.exe)?\s[^\n]*/transfer\b|"
         r"^[ \t]*[@+-]*(?:[^#\n]*\s)?(?:curl|wget|nc|ncat|scp|ftp)\s|/dev/tcp/|"
         r"(?:\$\(|`)\s*(?:curl|wget)\s|"
@@ -394,7 +403,10 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
          "dig", "host", "rsync", "rclone", "ssh", "aws", "gsutil", "azcopy", "mail", "mutt",
          "swaks", "socat", "telnet", "gethostbyname", "getaddrinfo", "dns.", "boto3", "paramiko",
          "discord", "slack_sdk", "telegram", "uri.open", "open-uri", "faraday", "tcpsocket",
-         "udpsocket", "tcpstream", "reqwest", "ureq", "openconnection", "certutil", "bitsadmin")),
+         "udpsocket", "tcpstream", "reqwest", "ureq", "openconnection", "certutil", "bitsadmin",
+         "curl_", "fsockopen", "stream_socket_client", "file_get_contents", "guzzlehttp",
+         "http::tiny", "lwp::", "io::socket", "net::", "socket.http", "urlsession",
+         "okhttpclient", "webrequest.create")),
     "dynamic-eval": (
         r"(?<![\w.])(?:exec|eval)\s*\(\s*(?!['\"])|\bnew\s+Function\s*\(|\bvm\.run\w*\s*\(|"
         r"\bcompile\s*\([^)]*['\"]exec['\"]|\bimportlib\.import_module\s*\(\s*(?!['\"])",
