@@ -442,6 +442,25 @@ def _json_record(files: list[SkillFile], path: str) -> Any:
         return {"_error": f"{path} is not valid JSON: {exc}"}
 
 
+OPENCLAW_PLUGIN_MANIFEST = "openclaw.plugin.json"  # openclaw dist/manifest-*.mjs, JSON5
+
+
+def _plugin_record(entries: list[SkillFile]) -> Any:
+    """The manifest of a plugin root: a Claude Code plugin's .claude-plugin/plugin.json or
+    an OpenClaw extension's openclaw.plugin.json (JSON5, as loadPluginManifest reads it)."""
+    record = _json_record(entries, PLUGIN_MANIFEST)
+    if record is not None:
+        return record
+    entry = next((f for f in entries if f.path == OPENCLAW_PLUGIN_MANIFEST and f.data is not None),
+                 None)
+    if entry is None:
+        return None
+    try:
+        return openclaw.loads(entry.data.decode("utf-8", "replace"))
+    except Exception as exc:  # json5 raises ValueError and assorted others on bad input
+        return {"_error": f"{OPENCLAW_PLUGIN_MANIFEST} is not valid JSON5: {exc}"}
+
+
 def plugin_manifest(plugin: Any, files: list[SkillFile]) -> tuple[Manifest, str]:
     """A Claude Code plugin's manifest as a skill's: name and description from
     .claude-plugin/plugin.json (the description, else the README's first paragraph), and
@@ -453,7 +472,7 @@ def plugin_manifest(plugin: Any, files: list[SkillFile]) -> tuple[Manifest, str]
     if not description.strip():
         description = next((p.strip().replace("\n", " ") for p in readme.split("\n\n")
                             if p.strip() and not p.lstrip().startswith("#")), "")
-    name = doc.get("name") if isinstance(doc.get("name"), str) else ""
+    name = next((doc[k] for k in ("name", "id") if isinstance(doc.get(k), str) and doc[k]), "")
     text = (f"---\nname: {json.dumps(name)}\ndescription: {json.dumps(description)}\n---\n"
             + readme)
     manifest = parse_skill_md(text)
@@ -472,9 +491,9 @@ def skills_in_tree(root: SkillRoot, entries: list[SkillFile]) -> list[Skill]:
         if len(parent) > MAX_SKILL_DEPTH or any(p in _NOT_SKILL_DIRS for p in parent):
             continue
         skill_dirs.append("/".join(parent))
-    plugin = _json_record(entries, PLUGIN_MANIFEST)
+    plugin = _plugin_record(entries)
     if plugin is not None and "" not in skill_dirs:
-        skill_dirs.append("")  # a Claude Code plugin: reviewed whole, its skills nested
+        skill_dirs.append("")  # a Claude Code or OpenClaw plugin: reviewed whole, skills nested
     # one pass: every entry joins each skill directory among its ancestors
     members: dict[str, list[SkillFile]] = {d: [] for d in skill_dirs}
     nested: dict[str, list[str]] = {d: [] for d in skill_dirs}
