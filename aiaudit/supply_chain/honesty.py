@@ -928,6 +928,9 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
         for line, target, expr in _outside_writes(tf):
             text = tf.line_text(line)
             words = [w.lower() for w in _PATH_WORD.findall(text + " " + target) if len(w) >= 4]
+            parts = [p.strip("/") for p in _QUOTED_PART.findall(expr)]  # Path.home() / "a" / "b"
+            if len(parts) >= 2:
+                words.append("/".join(parts).lower())
             if any(w in lowered_md for w in words):
                 continue
             if own_data_file(expr):
@@ -958,8 +961,10 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
 # Programs whose only job is the network: declaring one declares network use.
 # "fetches the feed URL the user gives", "calls the API": network use stated in words.
 _SAYS_NETWORK = re.compile(r"(?i)\b(?:fetch|download|request|call|quer(?:y|ie)|post|upload|"
-                           r"send)\w*\b[^.\n]{0,60}\b(?:urls?|apis?|feeds?|web ?sites?|web ?pages?|"
-                           r"endpoints?|servers?|internet|online)\b")
+                           r"send|notif|publish|sync)\w*\b[^.\n]{0,60}\b(?:urls?|apis?|feeds?|"
+                           r"web ?sites?|web ?pages?|endpoints?|servers?|internet|online|"
+                           r"(?:discord|slack|telegram|matrix|teams) (?:channels?|chats?|bots?|"
+                           r"servers?)|webhooks?|e-?mail (?:servers?|accounts?)|smtp)\b")
 NETWORK_BINS = {"curl", "wget", "http", "httpie", "xh", "gh", "rclone", "rsync", "ssh", "scp",
                 "sftp", "dig", "nslookup", "aws", "gcloud", "az", "gsutil", "ngrok", "nc",
                 "socat", "telnet", "ftp", "lftp", "aria2c"}
@@ -980,6 +985,9 @@ _ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:const |let |var )?[ \t]*([A-Za-z_]\w*)[
 _USER_GIVEN = re.compile(r"\b(?:args|argv|options|opts|params|cli_args)\s*(?:\.|\[)|"
                          r"\binput\s*\(")
 _SCRATCH = re.compile(r"(?:^|/)\.cache/|^/tmp/|^/var/tmp/|\$TMPDIR|mkdtemp|tempfile")
+
+
+_QUOTED_PART = re.compile(r"""['"]([\w.-][\w./-]*)['"]""")
 
 
 def _outside_writes(tf: TextFile) -> Iterator[tuple[int, str, str]]:
@@ -1338,6 +1346,7 @@ _CONCEALED = {"folded": "folded", "decoded": "decoded", "bytecode": "disassemble
 # Code that makes itself permanent or lifts the agent's guard rails: a reader of the
 # description cannot expect it unless the description says so.
 _PERSISTING = ("persistence-cron", "persistence-shell-rc", "persistence-service",
+               "persistence-agent-hooks",
                "persistence-autostart", "persistence-agent-memory", "ssh-key-implant",
                "sudoers-edit", "agent-safety-off")
 _PERSIST_SAID = re.compile(

@@ -17,6 +17,7 @@ import posixpath
 import re
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 from aiaudit import secretshapes
 from aiaudit.redact import mask
@@ -258,7 +259,9 @@ def _compound_findings(code_files: list[TextFile]) -> list[Finding]:
         if "file-write" in sig:
             for rule, target in rules.PERSISTENCE_TARGETS.items():
                 match = next(tf.finditer(target), None)  # the first: target.search
-                if match and not tf.is_comment_at(match.start()):
+                needs = rules.PERSISTENCE_REQUIRES.get(rule)
+                if match and not tf.is_comment_at(match.start()) and \
+                        (needs is None or needs.search(tf.text)):
                     add(rule, "high", tf, match.start(),
                         f"writes files and names {match.group(0)} (line "
                         f"{tf.line_of(sig['file-write'])} writes)")
@@ -556,6 +559,20 @@ def presence_only(text: str, line: int) -> bool:
     return True
 
 
+def _install_commands(tf: TextFile) -> list[Finding]:
+    """deps.install_command_findings scored by where the command stands: prose and fenced
+    examples are what the user or agent runs (high), attack documentation is low."""
+    out = []
+    for f in deps.install_command_findings(tf):
+        start, end = tf.line_span(f.line)
+        offset = start + len(tf.text[start:end]) - len(tf.text[start:end].lstrip())
+        ctx = tf.context_at(offset)
+        low = ctx == "comment" or tf.detection_rules or \
+            tf.lang == "markdown" and tf.is_descriptive(f.line)
+        out.append(replace(f, severity="low" if low else f.severity, context=ctx))
+    return out
+
+
 def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Finding]:
     """Every SUP-03 finding of one skill, most severe first (allowlist not applied)."""
     files = text_files(skill)
@@ -570,6 +587,10 @@ def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Findi
             findings += _prose_threats(tf)
         if deps.is_dependency_file(tf.path):
             findings += deps.dependency_findings(tf)
+        elif tf.has_any(deps.INSTALL_ANCHORS):
+            findings += _install_commands(tf)
+    findings += deps.manifest_install_findings(skill.manifest.install_specs(),
+                                               skill.text_of("SKILL.md") or "")
     code = [tf for tf in files if tf.lang in rules.EXECUTABLE_LANGS]
     findings += _compound_findings(code)
     findings += _secret_env_exfiltration(skill, files, code)

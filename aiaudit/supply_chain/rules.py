@@ -224,11 +224,13 @@ LINE_RULES: tuple[Rule, ...] = (
           anchors=("crontab", "/etc/cron", "/var/spool/cron", "@reboot")),
     _rule("persistence-shell-rc", "high",
           r"(?:>>?|\btee\s+-a|open\s*\([^\n]*['\"][aw]\+?['\"]|appendFile\w*|writeFile\w*|"
-          r"write_text|\.write\s*\()[^\n]*\.(?:bashrc|zshrc|profile|bash_profile|zprofile|"
-          r"bash_login|zshenv)\b|\.(?:bashrc|zshrc|bash_profile|zprofile|zshenv)\b[^\n]*"
+          r"write_text|\.write\s*\()[^\n]*(?:\.(?:bashrc|zshrc|profile|bash_profile|zprofile|"
+          r"bash_login|zshenv|zlogin|xprofile|xsessionrc)\b|\.config/fish/(?:config\.fish|"
+          r"conf\.d/))|\.(?:bashrc|zshrc|bash_profile|zprofile|zshenv)\b[^\n]*"
           r"(?:open\s*\([^\n]*['\"][aw]|['\"],\s*['\"]a['\"])",
           "writes to a shell start-up file",
-          anchors=("bashrc", "zshrc", "profile", "bash_login", "zshenv")),
+          anchors=("bashrc", "zshrc", "profile", "bash_login", "zshenv", "zlogin",
+                   "xsessionrc", "fish/")),
     _rule("persistence-service", "high",
           r"/etc/systemd/system/[\w@.-]+\.(?:service|timer)|\.config/systemd/user/|"
           r"\bsystemctl\s+(?:--user\s+)?enable\b|Library/Launch(?:Agents|Daemons)|"
@@ -245,10 +247,11 @@ LINE_RULES: tuple[Rule, ...] = (
           r"[\"']\.config[\"']\s*[,/]\s*[\"']autostart[\"']|[\"']\.git[\"']\s*[,/]\s*[\"']hooks[\"']|"
           r"(?:HKCU|HKLM|HKEY_CURRENT_USER|HKEY_LOCAL_MACHINE):?\\+Software\\+Microsoft\\+"
           r"Windows\\+CurrentVersion\\+Run|"
-          r"\bschtasks\s+/create\b|\bRegister-ScheduledTask\b|Start Menu\\+Programs\\+Startup",
+          r"\bschtasks\s+/create\b|\bRegister-ScheduledTask\b|Start Menu\\+Programs\\+Startup|"
+          r"\bmake\s+(?:new\s+)?login\s+item\b|\bcom\.apple\.loginitems\b",
           "installs an autostart entry, git hook or scheduled task",
           anchors=("autostart", "hooks", "hookspath", "currentversion", "schtasks",
-                   "register-scheduledtask", "startup")),
+                   "register-scheduledtask", "startup", "login item", "loginitems")),
     _rule("agent-safety-off", "high",
           r"\bautoAllowSkills[\"']?\s*[:=]\s*true\b|\bsandbox\.mode\b[\"'\s]*(?:=|\s)\s*"
           r"[\"']?off\b|[\"']?sandbox[\"']?\s*:\s*\{[^}\n]*[\"']?mode[\"']?\s*:\s*[\"']off|"
@@ -381,6 +384,8 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\bLWP::(?:UserAgent|Simple)\b|\bIO::Socket::(?:INET6?|IP|SSL)\b|\bNet::(?:HTTP|SMTP|"
         r"FTP)\b|\bsocket\.http\b|\bURLSession\b|\bOkHttpClient\b|\bWebRequest\.Create\b|"
         r"\bcurl_easy_perform\s*\(|"
+        # a package install from an index the command names: it downloads from that host
+        r"\s(?:--(?:extra-)?index-url|--registry|-i)[\s=]+[\"']?https?://|"
         r"\bcertutil(?:\.exe)?\s[^\n]*-urlcache\b|\bbitsadmin(?:\.exe)?\s[^\n]*/transfer\b|"
         r"^[ \t]*[@+-]*(?:[^#\n]*\s)?(?:curl|wget|nc|ncat|scp|ftp)\s|/dev/tcp/|"
         r"(?:\$\(|`)\s*(?:curl|wget)\s|"
@@ -406,7 +411,7 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
          "udpsocket", "tcpstream", "reqwest", "ureq", "openconnection", "certutil", "bitsadmin",
          "curl_", "fsockopen", "stream_socket_client", "file_get_contents", "guzzlehttp",
          "http::tiny", "lwp::", "io::socket", "net::", "socket.http", "urlsession",
-         "okhttpclient", "webrequest.create")),
+         "okhttpclient", "webrequest.create", "index-url", "--registry", "-i ")),
     "dynamic-eval": (
         r"(?<![\w.])(?:exec|eval)\s*\(\s*(?!['\"])|\bnew\s+Function\s*\(|\bvm\.run\w*\s*\(|"
         r"\bcompile\s*\([^)]*['\"]exec['\"]|\bimportlib\.import_module\s*\(\s*(?!['\"])",
@@ -451,10 +456,27 @@ SIGNALS: dict[str, Rule] = {
 # Files whose modification is persistence, and the rule that names it (with a write op).
 PERSISTENCE_TARGETS = {
     "ssh-key-implant": re.compile(r"\bauthorized_keys\b"),
-    "persistence-shell-rc": re.compile(r"\.(?:bashrc|zshrc|bash_profile|zprofile|zshenv)\b"),
+    "persistence-shell-rc": re.compile(r"\.(?:bashrc|zshrc|bash_profile|zprofile|zshenv|zlogin|"
+                                       r"xprofile|xsessionrc)\b|\.config/fish/(?:config\.fish|"
+                                       r"conf\.d/)"),
+    # the agent's or an MCP client's own config, written with hooks or servers in it: the
+    # harness runs those commands on its events or at every start (see PERSISTENCE_REQUIRES)
+    "persistence-agent-hooks": re.compile(
+        r"\.claude/settings(?:\.local)?\.json\b|\.cursor/mcp\.json\b|claude_desktop_config\.json|"
+        r"\.codeium/windsurf/mcp_config\.json|\.gemini/settings\.json|\.codex/config\.toml|"
+        r"\.config/Code/User/(?:mcp|settings)\.json|\.hermes/config\.yaml|"
+        r"[\"']\.claude[\"']\s*[,/]\s*[\"']settings(?:\.local)?\.json[\"']|"
+        r"[\"']\.cursor[\"']\s*[,/]\s*[\"']mcp\.json[\"']"),
     "persistence-agent-memory": re.compile(
         r"\b(?:SOUL|MEMORY|IDENTITY|HEARTBEAT)\.md\b|\.(?:openclaw|hermes|claude)\b[^\n]{0,60}"
         r"\b(?:AGENTS|CLAUDE|TOOLS|USER|BOOTSTRAP)\.md\b"),
+}
+
+# What else a file must hold for a persistence target's write to count (a status line
+# written to ~/.claude/settings.json is a preference; a hook or a server is code it runs).
+PERSISTENCE_REQUIRES = {
+    "persistence-agent-hooks": re.compile(r"[\"'](?:hooks|servers)[\"']|\.hooks\b|\bmcpServers\b|"
+                                          r"\bmcp_servers\b"),
 }
 
 # Prose rules (SKILL.md bodies are instructions the agent follows). SENTENCE spans a sentence
