@@ -34,7 +34,8 @@ SOURCE = re.compile(
     r"\bauth-profiles\b|\.config/gh/hosts|\bcredentials?(?:\.json| files?)\b|"
     r"\bbrowser (?:passwords|cookies|profiles?|history|data)\b|cookies\.sqlite|\bkeychain\b|"
     r"\bwallet(?:\.dat| files?| keys?)?\b|\bseed phrases?\b|\bmnemonic\b|\bprivate keys?\b|"
-    r"/etc/(?:passwd|shadow)\b|\bbash_history\b|\b(?:all|every|the whole|the full|entire)\s+"
+    r"/etc/(?:passwd|shadow)\b|\b(?:bash|zsh|fish)_history\b|\.(?:bash|zsh)_history\b|"
+    r"\b(?:all|every|the whole|the full|entire)\s+"
     r"(?:of the\s+)?(?:environment(?: variables)?|env(?: vars?)?|process environment)\b|"
     r"\bprintenv\b|\b(?:full|entire|complete|whole|all|every) (?:of the )?(?:conversation|chat|"
     r"message) history\b|\b(?:previous|earlier|prior|all) (?:messages|conversations)\b|"
@@ -61,7 +62,9 @@ _SINK_VERB = re.compile(r"(?i)\b(?:send|post|upload|transmit|forward|exfiltrate|
                             r"sende|senden|schicke|schicken|übermittle|übermitteln|lade\w* hoch|"
                             r"envía|envia|enviar|envie|mande|manda|sube|subir|envoie|envoyer|"
                             r"envoyez|transmets|transmettre|téléverse|invia|inviare|manda|carica|"
-                            r"отправь|отправьте|отправить|перешли".split("|")) + r")(?!\w)|"
+                            r"отправь|отправьте|отправить|перешли|stuur|verstuur|verzend|"
+                            r"wyślij|prześlij|gönder|gönderin|yükle|kirim|kirimkan|unggah|"
+                            r"gửi|tải lên".split("|")) + r")(?!\w)|"
                         r"发送|上传|傳送|发到|發送")
 READ = re.compile(
     r"(?i)\b(?:read|reads|open|cat|collect|gather|grab|copy|load|extract|take|get|retrieve|"
@@ -71,7 +74,11 @@ READ = re.compile(
     r"\b(?:lies|lese|lesen|öffne|kopiere|füge|inhalt|lee|leer|lea|abre|copia|añade|agrega|"
     r"contenido|lis|lire|lisez|ouvre|copie|ajoute|ajoutez|contenu|ler|leia|abra|adicione|"
     r"conteúdo|leggi|leggere|apri|aggiungi|contenuto|прочитай|прочитайте|прочти|открой|"
-    r"скопируй|содержимое)(?!\w)|读取|读一下|讀取|打开|复制|内容")
+    r"скопируй|содержимое|"
+    # nl, pl, tr, id, vi
+    r"lees|kopieer|inhoud|przeczytaj|odczytaj|otwórz|skopiuj|zawartość|zawartosc|oku|okuyun|"
+    r"kopyala|içeriğini|içeriği|baca|buka|salin|isinya|đọc|mở|sao chép|nội dung)(?!\w)|"
+    r"读取|读一下|讀取|打开|复制|内容")
 SINK = re.compile(
     r"(?i)\b(?:send|sends|post|posts|upload|uploads|transmit|forward|exfiltrate|submit|sync|"
     r"beacon|report (?:it|them|back)|e-?mail (?:it|them)|push)\b|\bheaders?\b|"
@@ -156,7 +163,14 @@ HIDE_INTL = re.compile(
     r"(?:不要|别)让(?:用户|用戶)知道|"
     r"ユーザー[^。\n]{0,12}(?:伝え|知らせ|言わ|教え|見せ|通知し|報告し)(?:ないで|ないこと|てはいけ|"
     r"てはなら|ずに)|사용자(?:에게|한테|께)?[^.\n]{0,12}(?:알리지|말하지|보여\s?주지|언급하지|"
-    r"알려\s?주지)\s*(?:마|말|않)")
+    r"알려\s?주지)\s*(?:마|말|않)|"
+    # nl, pl, tr, id, vi
+    r"\b(?:vertel|zeg|meld)\w* (?:de|het) gebruiker\w* (?:hier |daar )?(?:niets|niet)\b|"
+    r"\bzonder (?:de gebruiker )?(?:te )?(?:informeren|melden|vertellen)\b|"
+    r"\bnie (?:mów|mow|informuj|wspominaj)\w*[^.\n]{0,20}użytkownik\w*|"
+    r"\bkullanıcıya[^.\n]{0,20}(?:bahsetme|söyleme|gösterme|bildirme)\w*|"
+    r"\bjangan[^.\n]{0,12}(?:beri tahu|bilang|memberi tahu|kasih tahu|beritahu)\w*[^.\n]{0,6}"
+    r"pengguna\b|\b(?:đừng|không được|không) (?:nói|báo|cho biết)[^.\n]{0,10}người dùng")
 # A fetched text obeyed, in Japanese, Korean or Chinese.
 REMOTE_CJK = re.compile(
     r"(?>https?://\S+)[^。\n]{0,80}(?:지시|지침|명령|규칙|指示|ルール|命令|规则|規則|指令|说明|說明)"
@@ -222,7 +236,7 @@ PRECEDENCE_INTL = re.compile(
     r"prompt|système|sistema|systemprompt)\b")
 # Literals one of the other-language alternatives needs (or any non-ASCII character).
 _INTL_CUES = re.compile(r"(?i)benutzer|nutzer|anwender|usuari|usuári|utilisat|utente|ignor|"
-                        r"priori|vorrang")
+                        r"priori|vorrang|gebruiker|użytkownik|kullanıcı|pengguna|người dùng")
 # Another tool's recipient swapped for one the text names: shadowing on its own.
 RECIPIENT_SWAP = re.compile(
     r"(?i)\b(?:set|change|replace|swap|use)\s+(?:the\s+)?(?:recipient|payee|destination|"
@@ -269,7 +283,8 @@ ANCHORS = (".ssh", "id_", ".aws", ".env", ".npmrc", ".netrc", ".pypirc", "creden
             "istruzion", "authority", "outrank", "outweigh", "trump", "guidance", "recipient",
             "payee", "beneficiar", "iban", "wallet", "<img", "inhalt", "contenido", "contenu",
             "conteúdo", "contenuto", "содержимое", "内容", "读取", "發送", "发送", "用户",
-            "用戶", "使用者")
+            "用戶", "使用者", "gebruiker", "użytkownik", "kullanıcı", "pengguna", "người dùng",
+            "inhoud", "zawarto", "içeri", "isinya", "nội dung", "_history")
 
 
 @dataclass(frozen=True)
@@ -464,6 +479,12 @@ PREFILTERED = (SOURCE, REMOTE, REMOTE_INTL, HIDE, HIDE_INTL, PRECEDENCE, PRECEDE
 SENTENCES = SentenceFilter((SOURCE, REMOTE, HIDE, PRECEDENCE, TOOL_HIJACK))
 
 
+# An order to run the command in a code span that is still open where the order's verb
+# stands: the backticks mark a command, not a quotation.
+_RUN_SPAN = re.compile(r"(?i)\b(?:run|execute|exec|invoke|paste|enter|type)\s+(?:this\s+|the\s+"
+                       r"following\s+)?(?:command\s+)?(?:in the terminal\s+)?:?\s*`[^`]*$")
+
+
 def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:
     """Every order in a Markdown file's prose and hidden comments (or in free text)."""
     if not tf.has_any(ANCHORS) or not any(tf.may_match(p) for p in PREFILTERED):
@@ -482,6 +503,8 @@ def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:
                                                                      quote_at.start()) + 1))
                 quoted = in_quotes(source if quote_at is match else _line_at(unit, offset +
                                    quote_at.start()), qcol, qcol + len(quote_at.group(0)))
+                if quoted and _RUN_SPAN.search(sentence[:quote_at.start()].replace("\n", " ")):
+                    quoted = False  # "run `curl ... -d @~/.zsh_history`": a command to run
                 concealed = concealed_as or ("an HTML comment" if ctx == "html-comment" else "")
                 out.append(Order(kind, line, source, col, concealed,
                                  quoted or tf.is_descriptive(line)))
