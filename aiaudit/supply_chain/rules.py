@@ -465,7 +465,7 @@ PERSISTENCE_TARGETS = {
     "persistence-agent-hooks": re.compile(
         r"\.claude/settings(?:\.local)?\.json\b|\.cursor/mcp\.json\b|claude_desktop_config\.json|"
         r"\.codeium/windsurf/mcp_config\.json|\.gemini/settings\.json|\.codex/config\.toml|"
-        r"\.config/Code/User/(?:mcp|settings)\.json|\.hermes/config\.yaml|"
+        r"\.config/Code/User/(?:mcp|settings)\.json|"
         r"[\"']\.claude[\"']\s*[,/]\s*[\"']settings(?:\.local)?\.json[\"']|"
         r"[\"']\.cursor[\"']\s*[,/]\s*[\"']mcp\.json[\"']"),
     "persistence-agent-memory": re.compile(
