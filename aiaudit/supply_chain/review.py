@@ -65,7 +65,13 @@ _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{2}){16,}(?![0-9A-Za-z])")
 # every position (the boundary and even length are checked on the few runs).
 _HEX_CANDIDATE = re.compile(r"[0-9a-fA-F]{32,}")
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-PREFILTERED = (_BLOB, _TOKEN_URL, _HEX_RUN)  # regexes run on whole files, prefiltered (anchors.py)
+# A run of decimal character codes (Lua string.char, bytes([...]), fromCharCode, [char[]]):
+# twelve or more printable ASCII codes in a row are text spelled as numbers.
+_CHAR_CODES = re.compile(r"(?<![\d.])(?:(?:3[2-9]|[4-9]\d|1[01]\d|12[0-6])\s*,\s*){11,}"
+                         r"(?:3[2-9]|[4-9]\d|1[01]\d|12[0-6])(?![\d.])")
+_BASE32 = re.compile(r"[A-Z2-7]{24,}={0,6}")
+# regexes run on whole files, prefiltered (anchors.py)
+PREFILTERED = (_BLOB, _TOKEN_URL, _HEX_RUN, _CHAR_CODES)
 
 
 def _blob_shaped(run: str) -> bool:
@@ -301,12 +307,25 @@ def _decode_blobs(tf: TextFile) -> Iterator[tuple[int, str, str]]:
     blobs = (m for m in _BLOB_RUN.finditer(tf.text) if _blob_shaped(m.group(0))) \
         if tf.may_match(_BLOB) else iter(())
     hexes = _hex_runs(tf) if tf.may_match(_HEX_RUN) else iter(())
-    for count, match in enumerate(itertools.chain(blobs, hexes)):
+    codes = tf.finditer(_CHAR_CODES) if tf.may_match(_CHAR_CODES) else iter(())
+    for count, match in enumerate(itertools.chain(blobs, hexes, codes)):
         if count >= 200:
             break
         blob = match.group(0)
         if len(blob) > 1_000_000:
             continue
+        if blob[0].isdigit() and "," in blob:  # decimal character codes
+            yield match.start(), "character codes", "".join(
+                chr(int(n)) for n in re.findall(r"\d+", blob))
+            continue
+        if _BASE32.fullmatch(blob):  # Base32 is Base64's alphabet too: try it first
+            try:
+                text = base64.b32decode(blob + "=" * (-len(blob) % 8)).decode("ascii")
+            except (binascii.Error, ValueError, UnicodeDecodeError):
+                text = ""
+            if text and all(ch.isprintable() or ch in "\n\t\r" for ch in text):
+                yield match.start(), "Base32", text
+                continue
         try:
             raw = bytes.fromhex(blob) if _HEX_RUN.fullmatch(blob) else \
                 base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)

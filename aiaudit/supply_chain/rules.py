@@ -117,9 +117,10 @@ LINE_RULES: tuple[Rule, ...] = (
     _rule("decode-exec", "critical",
           r"\bbase64\s+(?:-d|--decode|-D)\b[^\n|]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b|"
           r"\|\s*base64\s+(?:-d|--decode|-D)\s*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b|"
-          r"\b(?:openssl\s+(?:base64|enc)\s[^\n|]*-d|xxd\s+-r)[^\n|]*\|\s*(?:ba)?sh\b",
+          r"\b(?:openssl\s+(?:base64|enc)\s[^\n|]*-d|xxd\s+-r|base32\s+(?:-d|--decode)|"
+          r"basenc\s[^\n|]*(?:-d|--decode))[^\n|]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b",
           "decodes an encoded blob and pipes it into a shell",
-          anchors=("base64", "openssl", "xxd")),
+          anchors=("base64", "openssl", "xxd", "base32", "basenc")),
     _rule("decode-exec", "critical",
           r"\b(?:exec|eval)\s*\(\s*(?:compile\s*\(\s*)?(?:base64\.\w*decode|codecs\.decode|"
           r"zlib\.decompress|bz2\.decompress|lzma\.decompress|marshal\.loads|bytes\.fromhex|"
