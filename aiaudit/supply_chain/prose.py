@@ -479,6 +479,10 @@ PREFILTERED = (SOURCE, REMOTE, REMOTE_INTL, HIDE, HIDE_INTL, PRECEDENCE, PRECEDE
 SENTENCES = SentenceFilter((SOURCE, REMOTE, HIDE, PRECEDENCE, TOOL_HIJACK))
 
 
+# Zero-width characters that split words (not the joiners scripts need: a unit of prose
+# rarely mixes an order in English with Persian or Devanagari words).
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad](?=[A-Za-z])(?<=[A-Za-z].)")
+
 # An order to run the command in a code span that is still open where the order's verb
 # stands: the backticks mark a command, not a quotation.
 _RUN_SPAN = re.compile(r"(?i)\b(?:run|execute|exec|invoke|paste|enter|type)\s+(?:this\s+|the\s+"
@@ -491,6 +495,11 @@ def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:
         return []
     out = []
     for first, ctx, unit in _units(tf):
+        split = "" if unit.isascii() else _ZERO_WIDTH.sub("", unit)
+        if split and split != unit:  # "Re\u200bad ~/.ssh": words split to dodge a reader
+            unit = split
+        else:
+            split = ""
         pieces = list(_sentences(unit))
         for i, (offset, sentence) in enumerate(pieces):
             following = pieces[i + 1][1] if i + 1 < len(pieces) else ""
@@ -505,7 +514,9 @@ def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:
                                    quote_at.start()), qcol, qcol + len(quote_at.group(0)))
                 if quoted and _RUN_SPAN.search(sentence[:quote_at.start()].replace("\n", " ")):
                     quoted = False  # "run `curl ... -d @~/.zsh_history`": a command to run
-                concealed = concealed_as or ("an HTML comment" if ctx == "html-comment" else "")
+                concealed = concealed_as or ("an HTML comment" if ctx == "html-comment" else
+                                             "zero-width characters inside its words"
+                                             if split else "")
                 out.append(Order(kind, line, source, col, concealed,
                                  quoted or tf.is_descriptive(line)))
     if any(o.kind == "hide" and not o.descriptive for o in out):
