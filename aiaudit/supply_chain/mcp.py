@@ -128,7 +128,7 @@ def servers_from(configs: list[ConfigFile]) -> list[McpServer | McpConfigProblem
 def _package_spec(args: list[str]) -> str | None:
     """The package a launcher runs: `--package X`/`--from X`, else the first non-option."""
     for i, arg in enumerate(args):
-        if arg in ("-p", "--package", "--from") and i + 1 < len(args):
+        if arg in ("-p", "--package", "--from", "--spec") and i + 1 < len(args):
             return args[i + 1]
     skip = False
     for arg in args:
@@ -197,8 +197,21 @@ def pinning_problems(server: McpServer) -> list[str]:
     """Why the launch is not reproducible (a rug pull can swap the code underneath)."""
     if server.url:
         return []
-    base = posixpath.basename(server.command)
+    base = re.sub(r"(?i)\.(?:cmd|exe|bat|ps1)$", "", posixpath.basename(
+        server.command.replace("\\", "/")))  # npx.cmd, C:\\...\\uvx.exe
     args = list(server.args)
+    if base == "env":  # /usr/bin/env [-i] [NAME=value ...] program args
+        rest = list(args)
+        while rest and (rest[0].startswith("-") or "=" in rest[0]):
+            rest.pop(0)
+        if not rest:
+            return []
+        return pinning_problems(McpServer(server.client, server.config_path, server.name,
+                                          rest[0], rest[1:]))
+    if base == "uv" and args[:1] == ["run"] and "--with" in args:  # uv run --with PKG
+        loose = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--with"
+                 and not _PY_PINNED.match(args[i + 1])]
+        return [f"`uv run --with {w}` is not pinned (use {w}==X.Y.Z)" for w in loose]
     inner = shell_c_string(base, args)
     if inner is not None:
         return _shell_pinning(inner)
