@@ -255,6 +255,12 @@ def _compound_findings(code_files: list[TextFile]) -> list[Finding]:
             add("remote-code-eval", "high", tf, sig["dynamic-eval"],
                 f"evaluates dynamic code in a file that fetches from the network "
                 f"(line {tf.line_of(sig['network'])})")
+        if "keylogger" in sig:
+            if sender:
+                add("keylogger-exfiltration", "critical", tf, sig["keylogger"],
+                    f"records the user's keystrokes; {where}")
+            else:
+                add("keylogger", "medium", tf, sig["keylogger"], "records the user's keystrokes")
         if "socket-connect" in sig and "shell-attach" in sig:
             add("reverse-shell", "critical", tf, sig["shell-attach"],
                 f"attaches a shell to a socket (line {tf.line_of(sig['socket-connect'])})")

@@ -381,7 +381,8 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\b(?:TCPSocket|UDPSocket)\.(?:new|open)\b|\b(?:TcpStream|UdpSocket)::(?:connect|bind)\b|"
         r"\breqwest::|\bureq::|\bHttpClient\b|\bopenConnection\s*\(|"
         # PHP, Perl, Lua, Swift, Kotlin, .NET, C (libcurl) clients
-        r"\bcurl_(?:init|exec)\s*\(|\bfsockopen\s*\(|\bstream_socket_client\s*\(|"
+        r"\bcurl_(?:init|exec)\s*\(|\bfsockopen\s*\(|\bsocket\s*\(\s*\w+\s*,\s*PF_INET\b|"
+        r"\bnet\.Dial\w*\s*\(|\bstream_socket_client\s*\(|"
         r"\bfile_get_contents\s*\(\s*['\"]https?://|\bGuzzleHttp\\|\bHTTP::Tiny\b|"
         r"\bLWP::(?:UserAgent|Simple)\b|\bIO::Socket::(?:INET6?|IP|SSL)\b|\bNet::(?:HTTP|SMTP|"
         r"FTP)\b|\bsocket\.http\b|\bURLSession\b|\bOkHttpClient\b|\bWebRequest\.Create\b|"
@@ -411,7 +412,8 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
          "swaks", "socat", "telnet", "gethostbyname", "getaddrinfo", "dns.", "boto3", "paramiko",
          "discord", "slack_sdk", "telegram", "uri.open", "open-uri", "faraday", "tcpsocket",
          "udpsocket", "tcpstream", "reqwest", "ureq", "openconnection", "certutil", "bitsadmin",
-         "curl_", "fsockopen", "stream_socket_client", "file_get_contents", "guzzlehttp",
+         "curl_", "fsockopen", "pf_inet", "net.dial", "stream_socket_client",
+         "file_get_contents", "guzzlehttp",
          "http::tiny", "lwp::", "io::socket", "net::", "socket.http", "urlsession",
          "okhttpclient", "webrequest.create", "index-url", "--registry", "-i ")),
     "dynamic-eval": (
@@ -429,12 +431,27 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\bos\.(?:system|exec\w*|spawn\w*)\s*\(\s*['\"]\./|^[ \t]*(?:nohup\s+)?\./[\w.-]+",
         ("chmod", "subprocess", "os.system", "os.exec", "os.spawn", "./")),
     "socket-connect": (
-        r"\bsocket\.socket\s*\(|\.connect\s*\(\s*\(|\bnet\.(?:connect|Socket|createConnection)\b",
-        ("socket", ".connect", "net.")),
+        r"\bsocket\.socket\s*\(|\.connect\s*\(\s*\(|\bnet\.(?:connect|Socket|createConnection)\b|"
+        # Go, Perl, Ruby, Rust, PHP
+        r"\bnet\.Dial(?:Timeout)?\s*\(\s*\"(?:tcp|udp)|\bsocket\s*\(\s*\w+\s*,\s*PF_INET\b|"
+        r"\bIO::Socket::INET\b|\bTCPSocket\.(?:new|open)\b|\bTcpStream::connect\b|"
+        r"\bfsockopen\s*\(",
+        ("socket", ".connect", "net.", "pf_inet", "io::socket", "tcpsocket", "tcpstream",
+         "fsockopen")),
     "shell-attach": (
         r"\bos\.dup2\s*\(|\bpty\.spawn\s*\(|stdin\s*=\s*s\b|"
-        r"spawn\s*\(\s*['\"](?:/bin/)?(?:ba)?sh['\"]|\.pipe\s*\(\s*\w+\.stdin\)",
-        ("dup2", "pty.spawn", "stdin", "spawn", ".pipe")),
+        r"spawn\s*\(\s*['\"](?:/bin/)?(?:ba)?sh['\"]|\.pipe\s*\(\s*\w+\.stdin\)|"
+        # Go cmd.Stdin = conn, Perl open(STDIN, ">&S"), exec("/bin/sh -i"), PHP proc_open sh
+        r"\.Stdin\s*(?:,[^=\n]*)?=\s*(?:conn\w*|c|sock\w*|s|tcp\w*|remote)\b|\bopen\s*\(\s*STDIN\s*,\s*['\"]?[<>]&|"
+        r"\bexec\s*\(?\s*['\"](?:/bin/)?(?:ba)?sh\s+-i\b|"
+        r"\bproc_open\s*\(\s*['\"](?:/bin/)?(?:ba)?sh\b",
+        ("dup2", "pty.spawn", "stdin", "spawn", ".pipe", "sh -i", "proc_open")),
+    "keylogger": (
+        r"\bkeyboard\.Listener\b|\bfrom\s+pynput\b[^\n]*\bkeyboard\b|\bGetAsyncKeyState\b|"
+        r"\bSetWindowsHookEx\w*\s*\(\s*WH_KEYBOARD|\buiohook\b|node-global-key-listener|"
+        r"\bkeyboard\.on_press\b|\bCGEventTapCreate\b",
+        ("keyboard", "getasynckeystate", "setwindowshookex", "uiohook", "key-listener",
+         "cgeventtapcreate")),
     "file-write": (
         r"\bopen\s*\([^\n]*['\"][aw]\+?b?['\"]|>>|\.write_text\s*\(|\bappendFile\w*\b|"
         r"\bwriteFile\w*\b|\btee\s",
