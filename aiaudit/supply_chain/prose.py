@@ -69,7 +69,8 @@ _SINK_VERB = re.compile(r"(?i)\b(?:send|post|upload|transmit|forward|exfiltrate|
 READ = re.compile(
     r"(?i)\b(?:read|reads|open|cat|collect|gather|grab|copy|load|extract|take|get|retrieve|"
     r"dump|list|include|includes|attach|append|add|embed|encode|base64|pass|put|insert|"
-    r"look up|find|summari[sz]e|contents? of|value of)\b|"
+    r"look up|find|summari[sz]e|contents? of|value of|output of|back ?up|mirror|archive|"
+    r"zip|tar)\b|"
     # de, es, fr, pt, it, ru, zh: read / open / copy / add / the contents of
     r"\b(?:lies|lese|lesen|öffne|kopiere|füge|inhalt|lee|leer|lea|abre|copia|añade|agrega|"
     r"contenido|lis|lire|lisez|ouvre|copie|ajoute|ajoutez|contenu|ler|leia|abra|adicione|"
@@ -87,6 +88,10 @@ SINK = re.compile(
     r"\bhttps?://|\bendpoint\b|\bas (?:the|an?) [`'\"]?\w+[`'\"]? (?:argument|parameter|"
     r"field|param)\b|\b(?:argument|parameter)\b|\brequest body\b|\bto the (?:url|server|api)\b|"
     r"\bnext (?:web|http|api|tool) (?:call|request)\b|\bdns\b|\bpastebin\b|\bgist\b|"
+    r"\b(?:next|every|each|your next)\s+`?[\w-]+`?\s+(?:query|call|request|search)\b|"
+    r"\b(?:in|into|to) (?:the |its |every )?url\b|\burl of\b|"
+    r"\b(?:upload|send|post|share|publish|sync|mail)_\w+|\bgit@[\w.-]+:|"
+    r"\b(?:shared|cloud|google|network) drive\b|\b(?:dropbox|onedrive|s3 bucket)\b|"
     r"\ben-tête\b|\bkopfzeile\b|\bencabezado\b|\bcabeçalho\b|\bintestazione\b|"
     r"<img\b[^>]*\bsrc=|"
     r"\b(?:into|in|to)\s+(?:the\s+|its\s+|an?\s+)?[`'\"]?[\w.-]+[`'\"]?\s+(?:field|argument|"
@@ -526,6 +531,20 @@ def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:
     return out
 
 
+_DISCLOSED_SINK = re.compile(r"(?i)\b(?:send|sends|sent|post|posts|upload|uploads|share|shares|"
+                             r"sync|syncs|back(?:s)? ?up|mirror|mirrors|forward|forwards|"
+                             r"transmit|transmits|publish|publishes|e-?mail|e-?mails)\b")
+_HOST = re.compile(r"(?i)\bhttps?://([\w.-]+)|\bgit@([\w.-]+):")
+
+
+def _discloses_sending(disclosed: str, order: str) -> bool:
+    """A description that names the private file also says it is sent somewhere, or names
+    the place the order sends it to ("reads ~/.ssh/config" discloses no upload of ~/.ssh)."""
+    hosts = [h for m in _HOST.finditer(order) for h in m.groups() if h]
+    return bool(_DISCLOSED_SINK.search(disclosed)) or any(h.lower() in disclosed.lower()
+                                                          for h in hosts)
+
+
 def findings_for(orders: list[Order], path: str, disclosed: str = "",
                  line_offset: int = 0, context: str = "") -> list[Finding]:
     """SUP-03 and SUP-04 findings for orders. An exfiltration the `disclosed` text (the
@@ -541,7 +560,8 @@ def findings_for(orders: list[Order], path: str, disclosed: str = "",
         hidden = f"{note}; concealed in {order.concealed}" if order.concealed else note
         if order.kind == "exfiltration" and not order.concealed:
             source = SOURCE.search(order.text)
-            if source and disclosed and source.group(0).lower() in disclosed.lower():
+            if source and disclosed and source.group(0).lower() in disclosed.lower() and \
+                    _discloses_sending(disclosed, order.text):
                 continue
             hidden = f"{note}; the description does not say so"
             out.append(Finding("SUP-04", rule04, at_most(severity, "medium"), path, line, shown,
