@@ -176,14 +176,17 @@ def _shell_view_findings(skill: Skill, seen: set[tuple[str, str, int]],
             hits += review._compound_findings([shell])
             for h in hits:
                 line = lines[min(h.line, len(lines)) - 1]
-                if (h.rule, tf.path, line) in seen or tf.is_comment_at(tf.line_span(line)[0]):
+                directive = tf.line_text(line).startswith("//go:generate")  # a comment run
+                if not directive and ((h.rule, tf.path, line) in seen or
+                                      tf.is_comment_at(tf.line_span(line)[0])):
                     continue
                 seen.add((h.rule, tf.path, line))
                 note = re.sub(re.escape(shell.path) + r":(\d+)",
                               lambda m, ls=lines, p=tf.path: f"{p}:{ls[int(m.group(1)) - 1]}",
                               h.note or h.rule)
                 found.append(Finding(h.control, h.rule, h.severity, tf.path, line, h.excerpt,
-                                     context or tf.context_at(tf.line_span(line)[0]),
+                                     context or ("code" if directive else
+                                                 tf.context_at(tf.line_span(line)[0])),
                                      f"{note}; in a command line handed to a shell: "
                                      f"{excerpt(tf.line_text(line))}"))
     return found

@@ -1097,10 +1097,12 @@ _CODE_SHELL = re.compile(
     r"(?:(?<![\w.$])|\bKernel\.|\bIO\.|\bOpen3\.|\bgetRuntime\(\)\.|\bos\.|\bio\.)"
     r"(?:system|exec|popen|spawn|capture[23]?e?|popen[23]e?|shell_exec|passthru|proc_open|"
     r"execute)\s*\(?\s*" + _CODE_LIT + r"\s*[,)\n]|"
-    r"%x\(([^()]*)\)|%x\{([^{}]*)\}|\bqx[({]([^(){}]*)[)}]|(?<![\w$\\])`([^`\n]+)`")
+    r"%x\(([^()]*)\)|%x\{([^{}]*)\}|\bqx[({]([^(){}]*)[)}]|(?<![\w$\\])`([^`\n]+)`|"
+    # a Go directive `go generate` runs: a comment to the compiler, a command to the user
+    r"(?:^|(?<=\n))//go:generate[ \t]+([^\n]+)")
 _BACKTICK_LANGS = (".rb", ".rake", ".pl", ".pm", ".php")
 _CODE_SHELL_ANCHORS = ("sh\"", "system", "exec", "popen", "spawn", "capture", "passthru",
-                       "%x", "qx", "`")
+                       "%x", "qx", "`", "go:generate")
 _SHELL_SINK["code"] = _CODE_SHELL
 PREFILTERED += tuple(_SHELL_SINK.values())
 _LITERAL_ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:const |let |var )?[ \t]*([A-Za-z_$][\w$]*)"
@@ -1156,9 +1158,10 @@ def _code_shell_view(tf: TextFile) -> tuple[TextFile, list[int]] | None:
     lines: list[int] = []
     names: dict[str, tuple[str, int]] | None = None
     for match in tf.finditer(_CODE_SHELL):
-        if tf.is_comment_at(match.start()) or (match.group(7) is not None and not backticks):
+        if match.group(8) is None and tf.is_comment_at(match.start()) or \
+                (match.group(7) is not None and not backticks):
             continue
-        group = next((i for i in (1, 3, 4, 5, 6, 7) if match.group(i) is not None), 0)
+        group = next((i for i in (1, 3, 4, 5, 6, 7, 8) if match.group(i) is not None), 0)
         literal, at = match.group(group), match.start(group) if group else match.start()
         if not group:  # a name: the command is the literal assigned to it, on its own line
             if names is None:
@@ -1312,7 +1315,7 @@ def _undisclosed_persistence(skill: Skill, files: list[TextFile]) -> list[Findin
     return out
 
 
-_INSTALL_HOOKS = ("preinstall", "install", "postinstall")
+_INSTALL_HOOKS = ("preinstall", "install", "postinstall", "prepare")  # prepare: local install
 
 
 def install_hooks(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
@@ -1323,7 +1326,7 @@ def install_hooks(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
     skill_md = skill.text_of("SKILL.md") or ""
     out = []
     for tf in files:
-        if not tf.path.endswith("package.json") or "install" not in tf.text:
+        if not tf.path.endswith("package.json") or not any(h in tf.text for h in _INSTALL_HOOKS):
             continue
         try:
             scripts = json.loads(tf.text).get("scripts") or {}
