@@ -221,12 +221,28 @@ _INDEX_OPTIONS = {"-i", "--index-url", "--extra-index-url", "--index", "--defaul
                   "-f", "--find-links", "--registry"}
 _NPM_SPEC = re.compile(r"^(@[\w.-]+/[\w.-]+|[\w.-]+)(?:@\S*)?$")
 _PY_SPEC = re.compile(r"^([A-Za-z0-9][\w.-]*)(?:\[[^\]]*\])?(?:[<>=!~]=?\S*)?$")
-INSTALL_ANCHORS = ("install", " add ", " i ")
+INSTALL_ANCHORS = ("install", " add ", " i ", "config set", "index_url", "config_registry",
+                   "default_index")
+
+
+# The package managers' own settings pointed elsewhere: every later install uses them.
+_CONFIG_INDEX = re.compile(
+    r"(?im)\b(?:(?:npm|pnpm|yarn)\s+config\s+set\s+(?:--global\s+|-g\s+)?registry|"
+    r"pip[\d.]*\s+config\s+(?:--\w+\s+)?set\s+(?:global|user|install)\.(?:extra-)?index-url|"
+    r"\b(?:PIP_(?:EXTRA_)?INDEX_URL|UV_(?:EXTRA_)?INDEX_URL|UV_DEFAULT_INDEX|npm_config_registry|"
+    r"NPM_CONFIG_REGISTRY)\s*=)[\s=]*[\"']?((?:https?)://[^\s\"']+)")
 
 
 def install_command_findings(tf: TextFile) -> list[Finding]:
     """SUP-03 findings on the packages and indexes of install commands in any text file."""
     out: list[Finding] = []
+    for match in _CONFIG_INDEX.finditer(tf.text):
+        why = _unsafe_index(match.group(1))
+        if why:
+            line = tf.line_of(match.start())
+            out.append(Finding("SUP-03", "insecure-package-index", "high", tf.path, line,
+                               excerpt(tf.line_text(line)), "code",
+                               f"points the package manager at {why} for every install"))
     for match in _INSTALL_CMD.finditer(tf.text):
         ecosystem = "pypi" if match.group("py") else "npm"
         words = (match.group("pyargs") or match.group("jsargs") or "").split()

@@ -220,9 +220,18 @@ LINE_RULES: tuple[Rule, ...] = (
     _rule("persistence-cron", "high",
           r"\|\s*crontab\s+-\s*$|\|\s*crontab\s+-(?:\s|$)|\bcrontab\s+[\w./~-]+\.(?:txt|cron)\b|"
           r"/etc/cron\.(?:d|daily|hourly|weekly|monthly)/|/var/spool/cron|^[ \t]*@reboot\s|"
-          r"[\"']crontab[\"']\s*,\s*[\"']-[\"']|[\"']crontab\s+-[\"']",
+          r"[\"']crontab[\"']\s*,\s*[\"']-[\"']|[\"']crontab\s+-[\"']|"
+          # the agents' own schedulers (openclaw dist/cron-cli-*.mjs `cron add`,
+          # hermes_cli/subcommands/cron.py `cron create`)
+          r"\b(?:openclaw|clawdbot)\s+cron\s+add\b|\bhermes\s+cron\s+create\b",
           "installs a cron job",
-          anchors=("crontab", "/etc/cron", "/var/spool/cron", "@reboot")),
+          anchors=("crontab", "/etc/cron", "/var/spool/cron", "@reboot", "cron add",
+                   "cron create")),
+    _rule("credential-helper-exfil", "high",
+          r"credential\.helper[\"'\s=]+[\"']?![^\n]*\b(?:curl|wget|nc|ncat|http|fetch|"
+          r"Invoke-WebRequest|iwr)\b",
+          "makes git hand every credential it stores to a shell helper that sends it away",
+          anchors=("credential.helper",)),
     _rule("persistence-shell-rc", "high",
           r"(?:>>?|\btee\s+-a|open\s*\([^\n]*['\"][aw]\+?['\"]|appendFile\w*|writeFile\w*|"
           r"write_text|\.write\s*\()[^\n]*(?:\.(?:bashrc|zshrc|profile|bash_profile|zprofile|"
