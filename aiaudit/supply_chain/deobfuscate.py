@@ -43,7 +43,9 @@ INDICATOR_LITERALS = ("chr(", "fromCharCode", "fromCodePoint", "getattr", "__imp
                       "homedir(", "expanduser(", ".home()", "env.HOME", "environ[\"HOME\"]",
                       "environ['HOME']", "getenv(\"HOME\")", "getenv('HOME')")
 INDICATORS = re.compile(r"['\"`]\s*\+|\+\s*['\"`]|['\"][ \t]+['\"]|\[\s*['\"`]|"
-                        r"require\s*\(\s*[^'\"`\s)]")
+                        r"require\s*\(\s*[^'\"`\s)]|"
+                        # a command assembled by str.format or an f-string from constants
+                        r"\.format\s*\(\s*['\"]|\bf['\"][^'\"\n]*\{\w+\}[^'\"\n]*['\"]\s*,\s*shell\s*=")
 # Split strings alone are everywhere; they matter next to something that runs or sends.
 SINKS = ("system", "popen", "subprocess", "spawn", "child_process", "exec", "eval", "urlopen",
          "requests.", "fetch(", "http", "socket", "open(", "writefile", "os.", "require(")
