@@ -129,8 +129,15 @@ REMOTE_INTL = re.compile(
     r"(?>https?://\S+)[^.]{0,100}\b(?:sigue|siga|seguir|obedece|ejecuta|suis|suivez|suivre|"
     r"obéis|exécute|befolge|befolgen|folge|führe|segui|esegui|obedeça)\b[^.]{0,30}"
     r"\b(?:instrucciones|instructions|anweisungen|istruzioni|instruções|órdenes|consignes|"
-    r"indicaciones)\b")
-_REMOTE_INTL_CUES = re.compile(r"(?i)sigue|siga|seguir|obedec|ejecuta|suis|suivez|suivre|obéis|"
+    r"indicaciones)\b|"
+    # nl, pl, tr, ru, id, vi: a URL, then an order to obey what it holds
+    r"(?>https?://\S+)[^.]{0,120}(?<!\w)(?:volg|voer \w+ uit|gehoorzaam|wykonaj|postępuj|"
+    r"zastosuj|przestrzegaj|uygula|takip et|yerine getir|выполни|следуй|исполни|ikuti|"
+    r"jalankan|patuhi|làm theo|thực hiện|tuân theo)(?!\w)")
+_REMOTE_INTL_CUES = re.compile(r"(?i)volg|voer |gehoorzaam|wykonaj|postępuj|zastosuj|przestrzegaj|"
+                               r"uygula|takip et|yerine getir|выполни|следуй|исполни|ikuti|"
+                               r"jalankan|patuhi|làm theo|thực hiện|tuân theo|"
+                               r"sigue|siga|seguir|obedec|ejecuta|suis|suivez|suivre|obéis|"
                                r"exécute|befolg|folge|führe|segui|esegui|obedeça")
 HIDE = re.compile(
     r"(?i)\b(?:do not|don't|never|must not)\s+(?:tell|inform|mention|reveal|disclose|show|"
