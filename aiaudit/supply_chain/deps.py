@@ -287,6 +287,21 @@ def manifest_install_findings(specs: list[dict], skill_md: str) -> list[Finding]
     (OpenClaw's installer runs them when the user accepts the skill's requirements)."""
     out = []
     for spec in specs:
+        url = spec.get("url")
+        if str(spec.get("kind", "")).lower() == "download" and isinstance(url, str):
+            # OpenClaw fetches it over http: or https: (dist/frontmatter-*.mjs
+            # normalizeSafeDownloadUrl) and checks it only when the spec gives a sha256
+            why = _unsafe_index(url.strip())
+            pinned = isinstance(spec.get("sha256"), str) and \
+                re.fullmatch(r"[a-fA-F0-9]{64}", spec["sha256"].strip()) is not None
+            if why and not (pinned and why.startswith("plain HTTP")):
+                at = skill_md.find(url)
+                line = skill_md.count("\n", 0, at) + 1 if at >= 0 else 1
+                out.append(Finding("SUP-03", "insecure-install-download", "high", "SKILL.md",
+                                   line, excerpt(url), "frontmatter",
+                                   f"metadata.openclaw.install downloads the program it "
+                                   f"installs from {why}"
+                                   f"{'' if pinned else ' with no sha256 to check it'}"))
         ecosystem = _INSTALL_KINDS.get(str(spec.get("kind", "")).lower())
         package = spec.get("package") or spec.get("module")
         if ecosystem is None or not isinstance(package, str):
