@@ -1349,7 +1349,7 @@ _CONCEALED = {"folded": "folded", "decoded": "decoded", "bytecode": "disassemble
 # Code that makes itself permanent or lifts the agent's guard rails: a reader of the
 # description cannot expect it unless the description says so.
 _PERSISTING = ("persistence-cron", "persistence-shell-rc", "persistence-service",
-               "persistence-agent-hooks",
+               "persistence-agent-hooks", "persistence-scheduler",
                "persistence-autostart", "persistence-agent-memory", "ssh-key-implant",
                "sudoers-edit", "agent-safety-off")
 _PERSIST_SAID = re.compile(

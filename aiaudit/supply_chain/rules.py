@@ -220,13 +220,17 @@ LINE_RULES: tuple[Rule, ...] = (
     _rule("persistence-cron", "high",
           r"\|\s*crontab\s+-\s*$|\|\s*crontab\s+-(?:\s|$)|\bcrontab\s+[\w./~-]+\.(?:txt|cron)\b|"
           r"/etc/cron\.(?:d|daily|hourly|weekly|monthly)/|/var/spool/cron|^[ \t]*@reboot\s|"
-          r"[\"']crontab[\"']\s*,\s*[\"']-[\"']|[\"']crontab\s+-[\"']|"
-          # the agents' own schedulers (openclaw dist/cron-cli-*.mjs `cron add`,
-          # hermes_cli/subcommands/cron.py `cron create`)
-          r"\b(?:openclaw|clawdbot)\s+cron\s+add\b|\bhermes\s+cron\s+create\b",
+          r"[\"']crontab[\"']\s*,\s*[\"']-[\"']|[\"']crontab\s+-[\"']",
           "installs a cron job",
-          anchors=("crontab", "/etc/cron", "/var/spool/cron", "@reboot", "cron add",
-                   "cron create")),
+          anchors=("crontab", "/etc/cron", "/var/spool/cron", "@reboot")),
+    # the agents' own schedulers (openclaw dist/cron-cli-*.mjs `cron add`,
+    # hermes_cli/subcommands/cron.py `cron create`), where a shell runs them: Hermes' own
+    # skills show the command in docstrings and CLI references
+    _rule("persistence-scheduler", "high",
+          r"^[ \t]*(?:sudo\s+)?(?:openclaw|clawdbot)\s+cron\s+add\b|"
+          r"^[ \t]*(?:sudo\s+)?hermes\s+cron\s+create\b",
+          "schedules a job in the agent's own scheduler", ("shell", "powershell", "text"),
+          anchors=("cron add", "cron create")),
     _rule("credential-helper-exfil", "high",
           r"credential\.helper[\"'\s=]+[\"']?![^\n]*\b(?:curl|wget|nc|ncat|http|fetch|"
           r"Invoke-WebRequest|iwr)\b",
