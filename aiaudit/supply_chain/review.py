@@ -30,6 +30,7 @@ from aiaudit.supply_chain.findings import (
     excerpt,
     lower,
 )
+from aiaudit.supply_chain.frontmatter import parse_skill_md
 from aiaudit.supply_chain.model import Skill, SkillFile
 from aiaudit.supply_chain.settings import AllowedFinding
 from aiaudit.supply_chain.textctx import (
@@ -656,19 +657,29 @@ def allowed_tools_findings(skill: Skill, files: list[TextFile]) -> list[Finding]
     """Frontmatter `allowed-tools` that pre-approve reading credential files (Read(~/.ssh/**),
     Bash(cat ~/.aws/credentials)): the agent then reads them with no prompt for the user
     (issue 11 point 3: elevated tools)."""
-    tools = skill.manifest.fields.get("allowed-tools")
-    text = " ".join(map(str, tools)) if isinstance(tools, list) else str(tools or "")
-    match = _SECRET_SCOPE.search(text)
-    if match is None:
-        return []
-    sink = _NET_TOOL.search(text)
-    md = next((tf for tf in files if tf.path == "SKILL.md"), None)
-    at = md.text.find("allowed-tools") if md is not None else -1
-    line = md.line_of(at) if md is not None and at >= 0 else 1
-    what = f"allowed-tools pre-approves access to {match.group(0)} with no prompt"
-    return [Finding("SUP-03", "allowed-tools-credentials", "high" if sink else "medium",
-                    "SKILL.md", line, excerpt(text), "frontmatter",
-                    f"{what} and a network sink ({sink.group(0)})" if sink else what)]
+    grants = [("SKILL.md", skill.manifest.fields.get("allowed-tools"))]
+    for tf in files:  # a plugin's slash commands (allowed-tools) and subagents (tools)
+        parts = tf.path.split("/")
+        if tf.lang == "markdown" and len(parts) == 2 and parts[0] in ("commands", "agents") \
+                and tf.text.startswith("---"):
+            fields = parse_skill_md(tf.text).fields
+            grants.append((tf.path, fields.get("allowed-tools") or fields.get("tools")))
+    out = []
+    for path, tools in grants:
+        text = " ".join(map(str, tools)) if isinstance(tools, list) else str(tools or "")
+        match = _SECRET_SCOPE.search(text)
+        if match is None:
+            continue
+        sink = _NET_TOOL.search(text)
+        md = next((tf for tf in files if tf.path == path), None)
+        key = "allowed-tools" if path == "SKILL.md" or path.startswith("commands/") else "tools"
+        at = md.text.find(key) if md is not None else -1
+        line = md.line_of(at) if md is not None and at >= 0 else 1
+        what = f"{key} pre-approves access to {match.group(0)} with no prompt"
+        out.append(Finding("SUP-03", "allowed-tools-credentials", "high" if sink else "medium",
+                           path, line, excerpt(text), "frontmatter",
+                           f"{what} and a network sink ({sink.group(0)})" if sink else what))
+    return out
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
