@@ -170,7 +170,10 @@ DENY_RULES: tuple[DenyRule, ...] = (
         "*/backends/apply", "*/backends/delete/*",
     ),
     *_rules("OpenClaw tool invocation", "*/tools/invoke*", any_method=True),
-    *_rules("Open WebUI account creation", "*/api/v1/auths/signup", "*/api/v1/auths/add"),
+    # signin too: with WEBUI_AUTH=False it creates the admin@localhost account when no user
+    # exists (open_webui/routers/auths.py signin -> signup_handler, 0.12.4)
+    *_rules("Open WebUI account creation", "*/api/v1/auths/signup", "*/api/v1/auths/add",
+            "*/api/v1/auths/signin"),
     *_rules(
         "OpenAI-style stored objects", "*/v1/files", "*/v1/fine_tuning/*", "*/v1/batches*",
         "*/v1/assistants*", "*/v1/threads*", "*/v1/vector_stores*",

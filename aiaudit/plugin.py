@@ -488,6 +488,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if isinstance(value, res.Unavailable):
             if value.status == Status.NOT_APPLICABLE:
                 raise NotApplicable(msg=f"NOT_APPLICABLE: {value.reason}", pytrace=False)
+            if value.status == Status.MANUAL:  # what only the operator can supply is missing
+                raise ManualCheck(msg=f"MANUAL: {value.reason}", pytrace=False)
             if value.trace:
                 raise InternalError(value.reason, value.trace)
             raise CouldNotCheck(value.reason)

@@ -80,9 +80,13 @@ class ServiceDef:
     # WWW-Authenticate challenge or its built-in 401 page
     challenge: re.Pattern[str] | None = None
     refusal_body: re.Pattern[str] | None = None
-    # Where the product's own key check covers every route, its source (file: why): a read
-    # refused in the product's own words then stands for the generation route too
-    key_guards_all: str = ""
+    # Where the product checks the credential before it reads a request's body (or has no
+    # credential at all), its source: its body error to an empty POST on the generation
+    # route then proves no credential check guards that route (EXP-02, standard profile)
+    key_before_body: str = ""
+    # Public-by-design answers that tell the auth state (Open WebUI's /api/config, which its
+    # sign-in page reads): (signal, why) pairs, any of which matching means anyone gets in
+    open_if: tuple[tuple[Signature, str], ...] = ()
 
     def matches_process(self, cmdline: str) -> re.Pattern[str] | None:
         return next((p for p in self.process if p.search(cmdline)), None)
@@ -112,6 +116,7 @@ def _service(raw: dict[str, Any], is_proxy: bool) -> ServiceDef:
     sigs = tuple(_signature(s, name) for s in raw.get("signatures", ()))
     probes = tuple(raw.get("probes", ()))
     missing = {s.path for s in sigs} - set(probes)
+    missing |= {o["path"] for o in raw.get("open_if", ())} - set(probes)
     if missing:
         raise ServiceCatalogError(f"{name}: signatures use paths not in probes: {missing}")
     version = raw.get("version")
@@ -135,7 +140,9 @@ def _service(raw: dict[str, Any], is_proxy: bool) -> ServiceDef:
         server=re.compile(raw["server"]) if raw.get("server") else None,
         challenge=re.compile(raw["challenge"]) if raw.get("challenge") else None,
         refusal_body=re.compile(raw["refusal_body"]) if raw.get("refusal_body") else None,
-        key_guards_all=raw.get("key_guards_all", ""),
+        key_before_body=raw.get("key_before_body", ""),
+        open_if=tuple((_signature({k: v for k, v in o.items() if k != "why"}, name),
+                       str(o.get("why", ""))) for o in raw.get("open_if", ())),
     )
 
 

@@ -28,6 +28,7 @@ from selftests.hostile_server import (
     GIN_404,
     GO_JSON,
     GO_TEXT,
+    OLLAMA_EMPTY_POSTS,
     OLLAMA_TAG,
     UVICORN_JSON,
     Persona,
@@ -428,6 +429,7 @@ class OpenOllama(Persona):
     def __init__(self) -> None:
         super().__init__()
         self.routes = ollama_routes()
+        self.posts = dict(OLLAMA_EMPTY_POSTS)  # what a POST without a body gets
 
     def write(self, h: _Handler, data: bytes, path: str) -> None:
         super().write(h, data, path)

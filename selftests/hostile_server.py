@@ -74,6 +74,15 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
+class _Server6Only(_Server6):
+    """Bound to `[::]` taking no IPv4 (IPV6_V6ONLY; ss shows `[::]:PORT`, not `*:PORT`):
+    another service may hold the same port on IPv4."""
+
+    def server_bind(self) -> None:
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -264,7 +273,8 @@ class HostileServer:
         self.max_in_flight = 0
         self.big_sent: list[int] = []
         self.host = host
-        server_cls = _Server if ":" not in host else _Server6  # "::1": an IPv6-only listener
+        # "::1": an IPv6-only listener; "::": all IPv6 addresses, no IPv4 (IPV6_V6ONLY)
+        server_cls = _Server if ":" not in host else _Server6Only if host == "::" else _Server6
         self._httpd = server_cls((host, port), _Handler)
         self._httpd.owner = self
         self.port: int = self._httpd.server_address[1]
@@ -277,7 +287,8 @@ class HostileServer:
         return "https" if self.tls_context else "http"
 
     def url(self, path: str = "/", scheme: str | None = None) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = "[::1]" if self.host == "::" else f"[{self.host}]" if ":" in self.host else (
+            self.host)
         return f"{scheme or self.scheme}://{host}:{self.port}{path}"
 
     def total_hits(self) -> int:
@@ -399,6 +410,15 @@ def ollama_routes(version: str = "0.5.7", tags: list[dict] | None = None) -> dic
 
 
 GIN_404 = raw_response(404, GO_TEXT, b"404 page not found")
+# Ollama's answers to a POST with an empty body: server/routes.go ChatHandler
+# (ShouldBindJSON hits io.EOF: 400 "missing request body"); openai/openai.go
+# ChatMiddleware (its bind error, wrapped in OpenAI's error shape)
+OLLAMA_EMPTY_POSTS = {
+    "/api/chat": raw_response(400, GO_JSON, b'{"error":"missing request body"}'),
+    "/v1/chat/completions": raw_response(
+        400, GO_JSON, b'{"error":{"message":"EOF","type":"invalid_request_error",'
+                      b'"param":null,"code":null}}'),
+}
 
 
 class Persona:
@@ -409,9 +429,13 @@ class Persona:
 
     def __init__(self) -> None:
         self.routes: dict[str, bytes] = {}
+        self.posts: dict[str, bytes] = {}  # what a POST gets (the audit's empty-body POST)
         self.not_found = GIN_404
 
     def handle(self, h: _Handler, path: str, query: dict[str, str]) -> None:
+        if h.command == "POST" and path in self.posts:
+            self.write(h, self.posts[path], path)
+            return
         self.write(h, self.routes.get(path, self.not_found), path)
 
     def write(self, h: _Handler, data: bytes, path: str) -> None:
@@ -807,3 +831,25 @@ def personas(sink_port: int = 9) -> dict[str, Persona]:
             "gzip-bomb": OllamaGzipBomb(), "redirects": RedirectTrap(sink_port),
             "slow-tls": SlowTlsHandshake(), "bad-bytes": OllamaBadBytes(),
             "fat-header": OllamaFatHeader()}
+
+
+def not_read_only(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The requests (a report's `requests` or a HostileServer's) that are neither a read
+    (GET, HEAD, OPTIONS) nor the standard profile's one POST with an empty body on a
+    generation route (probes.GENERATION_BODY: no prompt, nothing to generate)."""
+    from aiaudit.exposure.probes import COMPLETION_PATHS, GENERATION_BODY
+    routes = set(COMPLETION_PATHS.values())
+    bad = []
+    for r in requests:
+        if r["method"] in ("GET", "HEAD", "OPTIONS"):
+            continue
+        path = urlsplit(r.get("url") or r.get("path") or "").path
+        if "url" in r:  # the report's record: the probe that sent it
+            empty = r.get("probe") == GENERATION_BODY.name
+        else:  # what the server read: no body at all
+            length = {k.lower(): v for k, v in r["headers"].items()}.get("content-length")
+            empty = length in (None, "0")
+        if not (r["method"] == "POST" and path in routes and empty):
+            bad.append(r)
+    return bad
+

@@ -26,6 +26,7 @@ from aiaudit.lab.realproxies import nginx_main_conf
 from selftests.hostile_server import (
     GO_JSON,
     GO_TEXT,
+    OLLAMA_EMPTY_POSTS,
     OLLAMA_TAG,
     Persona,
     _Handler,
@@ -36,6 +37,9 @@ from selftests.hostile_server import (
 
 UVICORN = [("server", "uvicorn"), ("content-type", "application/json")]
 UNAUTHORIZED = _json({"error": "unauthorized"})
+# the real LiteLLM 1.108.7 with master_key, to a POST on /v1/chat/completions without a key
+LITELLM_NO_KEY = (b'{"error":{"message":"Authentication Error, No api key passed in.",'
+                  b'"type":"auth_error","param":"None","code":"401"}}')
 READS = ("/api/tags", "/api/version", "/api/ps", "/api/show", "/v1/models")
 
 
@@ -50,6 +54,7 @@ class WalledReads(Persona):
     def __init__(self) -> None:
         super().__init__()
         self.routes = dict(ollama_routes())
+        self.posts = dict(OLLAMA_EMPTY_POSTS)  # a POST reaches Ollama: its body error
         for path in READS:
             self.routes[path] = raw_response(401, GO_JSON, UNAUTHORIZED)
 
@@ -94,10 +99,12 @@ class LiteLLMMasterKey(Persona):
         super().__init__()
         self.routes = litellm_key_routes()
         self.not_found = raw_response(404, UVICORN, b'{"detail":"Not Found"}')
-        for path in ("/v1/chat/completions", "/chat/completions", "/api/chat"):
-            if path != "/api/chat":
-                self.routes[path] = raw_response(
-                    405, UVICORN + [("allow", "POST")], b'{"detail":"Method Not Allowed"}')
+        for path in ("/v1/chat/completions", "/chat/completions"):
+            self.routes[path] = raw_response(
+                405, UVICORN + [("allow", "POST")], b'{"detail":"Method Not Allowed"}')
+            # an empty POST, as the real 1.108.7 answered it with its master key on
+            # (user_api_key_auth checks the key before the missing 'messages')
+            self.posts[path] = raw_response(401, UVICORN, LITELLM_NO_KEY)
 
 
 class WallEverywhere(Persona):
@@ -449,6 +456,7 @@ class OpenOllamaTls(Persona):
     def __init__(self) -> None:
         super().__init__()
         self.routes = ollama_routes()
+        self.posts = dict(OLLAMA_EMPTY_POSTS)  # what a POST without a body gets
 
 
 def _cert(where: Path, name: str, dns: list[str], ips: list[str]) -> tuple[Path, Path]:

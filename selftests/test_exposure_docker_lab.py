@@ -98,14 +98,13 @@ def test_docker_target_hard_passes_exp01_02_04(docker_lab):
     assert _statuses(cases, "EXP-01") == {
         "llama-cpp-python_server@0.0.0.0:5001": "PASS",
         f"docker:{name}:127.0.0.1:5002_-_5001/tcp": "PASS"}
-    # llama-cpp-python's own key refuses /v1/models; GET /v1/chat/completions is 405
-    # (Depends(authenticate) runs after the method matched), and every route of its router
-    # declares that dependency: PASS, the source named in the evidence
+    # llama-cpp-python's own key refuses /v1/models, and an empty POST on
+    # /v1/chat/completions too (Depends(authenticate) is solved before the body): PASS
     exp02 = _statuses(cases, "EXP-02")
     assert set(exp02.values()) == {"PASS"} and len(exp02) == 2
     assert "llama-cpp-python_server@127.0.0.1:5002" in exp02
-    assert "Depends(authenticate)" in str(cases[("EXP-02",
-                                                 "llama-cpp-python_server@127.0.0.1:5002")])
+    assert "with an empty body (nothing to generate) -> 401" in str(
+        cases[("EXP-02", "llama-cpp-python_server@127.0.0.1:5002")])
     assert _statuses(cases, "EXP-04") == {f"docker:{name}:127.0.0.1:5002_-_5001/tcp": "PASS"}
     evidence = cases[("EXP-04", f"docker:{name}:127.0.0.1:5002_-_5001/tcp")]["evidence"]
     assert evidence["deciding rule"].startswith("-A DOCKER-USER -d ")

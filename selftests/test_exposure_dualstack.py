@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from selftests.hostile_server import not_read_only
+
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "dual.aiaudit.test"
 
@@ -40,9 +42,10 @@ def test_each_family_of_a_dual_stack_name_is_judged(tmp_path):
         f"Ollama@_::1_:{port}": "FAIL",
         f"unidentified_HTTP_service@127.0.0.1:{port}": "PASS"}, exp02
     wall = exp02[f"unidentified_HTTP_service@127.0.0.1:{port}"]["evidence"]
-    assert "GET /v1/chat/completions -> 401" in json.dumps(wall)
+    assert "POST /v1/chat/completions with an empty body (nothing to generate) -> 401" in (
+        json.dumps(wall))
     six, four = (int(n) for n in (tmp_path / "seen").read_text().split())
     assert six and four, (six, four)  # both listeners were asked
-    assert {r["method"] for r in doc["requests"]} <= {"GET", "HEAD", "OPTIONS"}
+    assert not not_read_only(doc["requests"])
     assert all(re.match(rf"https?://(\[::1\]|127\.0\.0\.1):{port}/", r["url"])
                for r in doc["requests"]), {r["url"] for r in doc["requests"]}

@@ -320,14 +320,15 @@ def _recorded(name: str, path: str, server: str | None = None) -> Answer:
     ("OpenClaw gateway", "openclaw-token", "/v1/models"),
 ])
 def test_a_products_own_refusal_is_told_from_a_proxys_wall(product, recording, path):
-    """EXP-02 lets a read refused in the product's own words stand for its generation route
-    (services.toml key_guards_all): the real product's 401 is its own with or without a
-    proxy passing it on; the real nginx auth_basic 401 in front of it never is."""
+    """EXP-02 names a read refused in the product's own words (its key check, which its
+    source runs before the body: services.toml key_before_body): the real product's 401 is
+    its own with or without a proxy passing it on; the real nginx auth_basic 401 in front
+    of it never is."""
     from aiaudit.exposure.checks import refused_in_own_words
     from aiaudit.services import by_name
 
     service = by_name(product)
-    assert service is not None and service.key_guards_all, product
+    assert service is not None and service.key_before_body, product
     svc = SimpleNamespace(service=service)
     own = _recorded(recording, path)
     assert own.status == 401
@@ -335,3 +336,43 @@ def test_a_products_own_refusal_is_told_from_a_proxys_wall(product, recording, p
     assert refused_in_own_words(svc, path, _recorded(recording, path, server="nginx/1.22.1"))
     assert not refused_in_own_words(svc, path, _recorded("nginx-auth-proxy", "/v1/models"))
     assert not refused_in_own_words(SimpleNamespace(service=None), path, own)
+
+
+@pytest.mark.parametrize(("recording", "opened"), [
+    ("open-webui-auth", ""), ("open-webui-noauth", "features.auth == False")])
+def test_open_webui_config_tells_its_auth_state(recording, opened):
+    """Open WebUI answers /api/config to everyone by design (its sign-in page reads it):
+    with its login on that is no finding (was FAIL: the config counted as data handed
+    out); WEBUI_AUTH=False says features.auth=false there, and then anyone is signed in
+    as admin: open. On the real 0.12.4's recorded answers."""
+    from aiaudit.exposure.checks import open_by_design
+    from aiaudit.services import by_name
+
+    raw = json.loads((Path(__file__).parent / "fixtures/exposure/answers" / f"{recording}.json")
+                     .read_text())["answers"]
+    answers = {p: _recorded(recording, p) for p in raw}
+    assert identify(answers).service == "Open WebUI"
+    service = by_name("Open WebUI")
+    assert service is not None and "/api/config" not in service.read
+    why = open_by_design(SimpleNamespace(service=service, answers=answers))
+    assert (opened in why) if opened else why == "", why
+    if opened:
+        assert "admin@localhost" in why and why.startswith("GET /api/config -> 200")
+
+
+def test_a_head_200_is_data_only_with_a_json_content_type():
+    """HEAD has no body: its 2xx hands out data only when its Content-Type is the API's
+    (JSON); the real Open WebUI 0.12.4 answers HEAD /api/models with its SPA's 200
+    text/html while GET is 401 (was a HEAD bypass, EXP-02 FAIL)."""
+    from aiaudit.exposure.checks import answered
+    page = Answer(200, {"content-type": "text/html; charset=utf-8", "server": "uvicorn"}, b"")
+    data = Answer(200, {"content-type": "application/json; charset=utf-8"}, b"")
+    assert not answered(page, "HEAD") and answered(data, "HEAD")
+    assert not answered(Answer(401, {"content-type": "application/json"}, b""), "HEAD")
+
+
+def test_open_webui_signin_is_never_sent():
+    """With WEBUI_AUTH=False, Open WebUI's signin creates the admin account when none
+    exists (routers/auths.py signin -> signup_handler): never sent, like signup."""
+    assert "Open WebUI" in (denied_reason("POST", "/api/v1/auths/signin") or "")
+    assert denied_reason("POST", "/owui/api/v1/auths/signin")  # behind a path prefix too

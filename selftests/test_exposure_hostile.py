@@ -34,6 +34,7 @@ from selftests.hostile_server import (
     SCRIPT,
     HostileServer,
     OllamaDrip,
+    not_read_only,
     ollama_routes,
     personas,
     wait_for,
@@ -217,7 +218,7 @@ def test_every_request_sent_was_declared_and_none_was_management(hostile):
     for r in requests:
         target = re.sub(r"^https?://[^/]+", "", r["url"])
         assert declared_safe(r["method"], target), r
-    assert not [r for r in requests if r["method"] not in ("GET", "HEAD", "OPTIONS")]
+    assert not not_read_only(requests)
 
 
 def test_hostile_servers_answer_like_their_products(hostile):

@@ -29,6 +29,7 @@ from selftests.hostile_server import (
     cases_by_server,
     free_port,
     listening,
+    not_read_only,
     wait_for,
 )
 
@@ -44,22 +45,20 @@ E4 = ("ERROR",) * 4
 # headers it sent), but no body could be read whole
 R4 = ("ERROR", "FAIL", "PASS", "ERROR")
 GEN = "--profile full"
+EMPTY = "POST /v1/chat/completions with an empty body (nothing to generate) -> "
 
 # name -> ((EXP-02, EXP-03, EXP-06, EXP-07), pieces of the EXP-02 reason or evidence, all
 # of which must be there)
 EXPECTED: dict[str, tuple[tuple[str, str, str, str], tuple[str, ...]]] = {
-    # auth on the reads, none on generation: a GET on the POST route reaches Ollama (gin's
-    # 404): whether the POST generates is not shown without generating (was PASS)
-    "reads-walled": (("MANUAL", "FAIL", "PASS", "MANUAL"),
-                     ("GET /v1/chat/completions -> 404", GEN)),
-    # the real LiteLLM's answers with a master key: FastAPI matches the method before the
-    # key, so the GET meets a 405; the 401 on /v1/models is LiteLLM's own auth_error and
-    # its source puts user_api_key_auth on every route: PASS, naming that source
-    "litellm-key": (("PASS", "FAIL", "PASS", "PASS"),
-                    ("GET /v1/chat/completions -> 405", "own key check",
-                     "user_api_key_auth")),
+    # auth on the reads, none on generation: an empty POST on the route reaches Ollama
+    # (its 400 body error), but the service is not identified (every read refused), and an
+    # unknown app may judge the body before a key: by hand or --profile full (was PASS)
+    "reads-walled": (("MANUAL", "FAIL", "PASS", "MANUAL"), (EMPTY + "400", GEN)),
+    # the real LiteLLM's answers with a master key: its empty POST is refused 401 (as the
+    # real 1.108.7 answered: user_api_key_auth before the body): PASS
+    "litellm-key": (("PASS", "FAIL", "PASS", "PASS"), (EMPTY + "401", "auth_error")),
     # a 401 on the generation route too: the route itself refuses
-    "wall-everywhere": (("PASS", "FAIL", "PASS", "PASS"), ("GET /v1/chat/completions -> 401",)),
+    "wall-everywhere": (("PASS", "FAIL", "PASS", "PASS"), (EMPTY + "401",)),
     # 200 {"error": "Unauthorized"} on every path: a refusal, not data (was FAIL "identity
     # unconfirmed")
     "json-200-wall": (("PASS", "FAIL", "PASS", "PASS"), ("auth error in a JSON body",)),
@@ -91,24 +90,19 @@ EXPECTED: dict[str, tuple[tuple[str, str, str, str], tuple[str, ...]]] = {
     "mtls": (("PASS", "ERROR", "PASS", "PASS"), ("client certificate",)),
     "caddy-prefix": (("MANUAL", "FAIL", "PASS", "MANUAL"), ("hands out no data",)),
     # Caddy's basicauth on the reads only (was PASS)
-    "caddy-reads": (("MANUAL", "FAIL", "PASS", "MANUAL"),
-                    ("GET /v1/chat/completions -> 404", GEN)),
-    "caddy-all": (("PASS", "FAIL", "PASS", "PASS"), ("GET /v1/chat/completions -> 401",)),
+    "caddy-reads": (("MANUAL", "FAIL", "PASS", "MANUAL"), (EMPTY + "400", GEN)),
+    "caddy-all": (("PASS", "FAIL", "PASS", "PASS"), (EMPTY + "401",)),
     "caddy-getonly": (("FAIL", "FAIL", "PASS", "MANUAL"), ("HEAD: HEAD /v1/models 401 -> 200",)),
     # real nginx 1.22 with ssl_verify_client on: its 400 "No required SSL certificate was
     # sent" on every path; over TLS, but no proxy credential configured (EXP-03 ERROR)
     "nginx-mtls": (("PASS", "ERROR", "PASS", "PASS"), ("client certificate",)),
     # real nginx, auth_basic on the reads only (was PASS)
-    "nginx-reads": (("MANUAL", "FAIL", "PASS", "MANUAL"),
-                    ("GET /v1/chat/completions -> 404", GEN)),
-    # the real llama-cpp-python server with --api_key: 401 on /v1/models, 405 on GET of the
-    # generation route (Depends(authenticate) runs after the method matched); the 401 is
-    # its own {"detail":"Invalid API key"}, and every route of its router declares that
-    # dependency: PASS naming the source; Starlette's CORS (allow_origins=["*"],
+    "nginx-reads": (("MANUAL", "FAIL", "PASS", "MANUAL"), (EMPTY + "400", GEN)),
+    # the real llama-cpp-python server with --api_key: 401 on /v1/models, and its empty
+    # POST on the generation route is refused by Depends(authenticate), solved before the
+    # body: 401 {"detail":"Invalid API key"}, PASS; Starlette's CORS (allow_origins=["*"],
     # credentials) reflects the Origin on the preflight; no management API in the catalog
-    "llama-key": (("PASS", "FAIL", "FAIL", "PASS"),
-                  ("GET /v1/chat/completions -> 405", "Allow: POST", "own key check",
-                   "Depends(authenticate)")),
+    "llama-key": (("PASS", "FAIL", "FAIL", "PASS"), (EMPTY + "401", "Invalid API key")),
 }
 # the time cause of a message that never ends depends on which clock fires first
 ENDLESS = ("did not end within", "timed out after")
@@ -264,13 +258,13 @@ def test_only_reads_reach_the_servers_at_a_bounded_rate(third):
     no POST reached Caddy's backend; per-server request count and rate bounded; the wall
     time is one host budget plus start-up."""
     requests = third["doc"]["requests"]
-    assert {r["method"] for r in requests} <= {"GET", "HEAD", "OPTIONS"}
+    assert not not_read_only(requests)
     audited = {f"127.0.0.1:{p}" for p in third["ports"].values()}
     assert {re.sub(r"^https?://([^/]+).*", r"\1", r["url"]) for r in requests} <= audited
     assert not [r for r in third["servers"]["login-redirect"].requests
                 if r["path"].startswith("/oauth2/")]
     seen = [r for s in [*third["servers"].values(), third["backend"]] for r in s.requests]
-    assert {r["method"] for r in seen} <= {"GET", "HEAD", "OPTIONS"}, {r["method"] for r in seen}
+    assert not not_read_only(seen), not_read_only(seen)
     per_port: dict[str, int] = {}
     for r in requests:
         port = re.sub(r"^https?://[^:]+:(\d+).*", r"\1", r["url"])
@@ -306,12 +300,16 @@ def test_full_profile_settles_the_generation_route(tmp_path):
                       checks.auth_state(ctx.exposure_client, svc, full_profile=True))
                for port, svc in found.items()}
     standard, full = got[gen_open.port]
-    assert (standard.state, standard.generation) == ("protected", "reached")
-    assert standard.generation_line.startswith("GET /v1/chat/completions -> 404")
+    # the persona answers any POST there with a completion: data without credentials
+    assert (standard.state, standard.generation) == ("protected", "open")
+    assert standard.generation_line.startswith(EMPTY + "200")
     assert full.completion.startswith("POST /v1/chat/completions (max_tokens=1) -> 200")
     standard, full = got[wall.port]
     assert (standard.generation, full.generation) == ("refused", "refused")
     assert full.completion.startswith("POST /v1/chat/completions (max_tokens=1) -> 401")
     posts = [r for r in gen_open.requests + wall.requests if r["method"] == "POST"]
-    assert len(posts) == 2, posts  # one completion per server, full profile only
+    # per server: the standard profile's empty POST, and the full profile's completion
+    # (which then stands for the route: no empty POST besides it)
+    assert len(posts) == 4, posts
+    assert len([r for r in posts if not_read_only([r])]) == 2, posts
     assert {r["path"] for r in posts} == {"/v1/chat/completions"}

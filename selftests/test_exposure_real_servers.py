@@ -43,9 +43,8 @@ EXPECTED: dict[int, tuple[str, dict[str, str]]] = {
     # open: /model/info and /v1/models answer; Starlette CORS answers "*" to a preflight
     4000: ("LiteLLM proxy", _st("FAIL", "FAIL", "FAIL", "FAIL")),
     # master_key: 401 auth_error; the "*" preflight is harmless once credentials are needed.
-    # GET /v1/chat/completions is FastAPI's 405 (the key is checked once the method
-    # matched), but the 401 is LiteLLM's own and every route declares
-    # Depends(user_api_key_auth): PASS by its source (services.toml key_guards_all)
+    # An empty POST on /v1/chat/completions is refused 401 too (user_api_key_auth before
+    # the body; seen on 1.108.7): PASS
     4001: ("LiteLLM proxy", _st("PASS", "FAIL", "PASS", "PASS")),
     # no auth app: experiments/search answers; MLflow 3's CORS allows no foreign origin
     5000: ("MLflow tracking server", _st("FAIL", "FAIL", "PASS", "FAIL")),
@@ -58,14 +57,12 @@ EXPECTED: dict[int, tuple[str, dict[str, str]]] = {
     # no auth in Ray; no CORS headers; /api/jobs/ would run code
     8265: ("Ray dashboard", _st("FAIL", "FAIL", "PASS", "FAIL")),
     # API_SERVER_KEY (it refuses to start without one); no CORS origins configured. Its
-    # handlers call _check_auth (gateway/platforms/api_server.py) after aiohttp's router
-    # matched the method: GET /v1/chat/completions is 405, but the 401 on /v1/models is its
-    # own and the agent routes run the same check (_admit_api_agent_request): PASS
+    # agent routes run _check_auth before the body (_admit_api_agent_request in
+    # gateway/platforms/api_server.py): an empty POST on /v1/chat/completions is 401: PASS
     8642: ("Hermes Agent API server", _st("PASS", "FAIL", "PASS", "PASS")),
     # --auth token (it refuses `--bind lan --auth none`); /v1/models 401.
-    # handleGatewayPostJsonEndpoint (src/gateway/http-endpoint-helpers.ts) answers a GET
-    # with 405 before authorizeGatewayHttpRequestOrReply, the check /v1/models refused
-    # with: PASS by its source (services.toml key_guards_all)
+    # handleGatewayPostJsonEndpoint (src/gateway/http-endpoint-helpers.ts) runs
+    # authorizeGatewayHttpRequestOrReply before reading the body: an empty POST is 401: PASS
     18789: ("OpenClaw gateway", _st("PASS", "FAIL", "PASS", "PASS")),
     # token auth (its default): /api/status and /api/kernels 403; a foreign Origin is
     # refused ("Blocking Cross Origin API request"), no CORS header

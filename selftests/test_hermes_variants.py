@@ -1,4 +1,4 @@
-"""The suite's exact verdicts on 30 recorded Hermes Agent 0.19.0 homes it was not built
+"""The suite's exact verdicts on 40 recorded Hermes Agent 0.19.0 homes it was not built
 around (selftests/fixtures/hermes/variants/, written by Hermes' own CLI, SessionDB and real
 chat turns: aiaudit/lab/hermes_variants.py), audited the way the README says: a
 `[deployment] homes` naming the Hermes home, and for some the user's home above it
@@ -113,10 +113,12 @@ def managed_wrap(meta: dict) -> list[str] | None:
     """A variant with a managed scope: the audit runs in a mount namespace of its own where
     the recorded `etc/hermes` lies over the host's /etc (overlayfs), so the suite finds it
     where Hermes looks (/etc/hermes, hermes_cli/managed_scope.py) and the host's /etc stays
-    untouched."""
-    if not meta.get("managed_dir"):
+    untouched. A variant with only a unit gets its unit the same way (an `etc/` of its own
+    as the upper dir; its ExecStart runs the variant's `exec`, `gateway run` by default)."""
+    if not meta.get("managed_dir") and not meta.get("unit"):
         return None
-    upper = meta["base"] / Path(meta["managed_dir"]).parent
+    upper = meta["base"] / (Path(meta["managed_dir"]).parent if meta.get("managed_dir")
+                            else Path("etc"))
     work = meta["base"] / "etc-overlay-work"
     work.mkdir(exist_ok=True)
     if meta.get("unit"):  # the gateway unit the operator runs this home with
@@ -126,7 +128,8 @@ def managed_wrap(meta: dict) -> list[str] | None:
         (units / f"{meta['unit']['name']}.service").write_text(
             "[Unit]\nDescription=Hermes Agent gateway\n\n[Service]\n"
             + "".join(f"Environment={k}={v}\n" for k, v in env.items())
-            + f"ExecStart={Path(sys.executable).parent}/hermes gateway run\n\n"
+            + f"ExecStart={Path(sys.executable).parent}/hermes "
+            f"{meta['unit'].get('exec', 'gateway run')}\n\n"
             "[Install]\nWantedBy=multi-user.target\n")
     return ["unshare", "-m", "sh", "-c",
             f"mount -t overlay overlay -o lowerdir=/etc,upperdir={upper},workdir={work} /etc"

@@ -47,7 +47,11 @@ STATE_DIRS = {"fresh": ".openclaw", "custom-paths": "srv/openclaw-data",
               "approvals-auto-allow": ".openclaw", "main-sandbox-all-defaults-off": ".openclaw",
               "agent-added-inherits-off": ".openclaw", "audit-fix-lan-plaintext": ".openclaw",
               "exec-yolo-main-host-sandbox": ".openclaw", "sandbox-all-rw-root": ".openclaw",
-              "tailscale-serve": ".openclaw"}
+              "tailscale-serve": ".openclaw", "elevated-enabled-no-allowfrom": ".openclaw",
+              "elevated-allowfrom-default-on": ".openclaw", "elevated-main-off": ".openclaw",
+              "elevated-work-agent": ".openclaw", "elevated-lists-disjoint": ".openclaw",
+              "approvals-full-sandboxed": ".openclaw", "lan-password-ref": ".openclaw",
+              "custom-bind-lan-ip": ".openclaw"}
 OWNER = "aiaudit-fwowner"  # the account selftests/unread_deploy.py uses too
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="restores the states at a fixed "
@@ -85,7 +89,10 @@ READS = {"gateway-old-backup": {"STO-07": "-openclaw-backup.tar.gz is on the sam
          "telegram-bot-token": {"STO-04": "botToken="},
          "main-sandbox-off": {"SUP-05": "agents.entries.main: sandbox.mode is 'off'"},
          # the approvals OpenClaw 2026.9.6 keeps in its state store, not a legacy json
-         "approvals-auto-allow": {"SUP-05": "exec-approvals autoAllowSkills"}}
+         "approvals-auto-allow": {"SUP-05": "exec-approvals autoAllowSkills"},
+         # elevated: the sender list and the agent whose sessions can leave the sandbox
+         "elevated-allowfrom-default-on": {"SUP-05": "on by default) for senders of telegram"},
+         "elevated-work-agent": {"SUP-05": "agent work: elevated mode on for senders"}}
 
 
 def _check(name: str, doc: dict) -> None:

@@ -220,7 +220,8 @@ def test_backend_left_in_dotenv_as_each_entry_point_takes_it(tmp_path, name, bac
     rt = hermes_runtime(cfg, None, (home / ".env").read_text())
     assert str(rt.facts["terminal.backend"]).startswith(f"terminal.backend={backend}")
     if backend == "local":  # the evidence says which entry point runs on the host
-        assert "what the cli runs with (the other entry points: gateway docker)" in \
+        assert "what the cli runs with (the other entry points: gateway docker, serve " \
+            "docker)" in \
             rt.facts["terminal.backend"]
     assert rt.read["env_files"] == 1
     if gap is None:
@@ -245,3 +246,100 @@ def test_exp01_intent_takes_each_homes_own_managed_scope():
     intents = hermes_intents(files, lambda home: policy if home == home_a else none)
     hosts = {i.source.split("/.hermes")[0]: i.bind for i in intents}
     assert hosts == {"/srv/a": "127.0.0.1", "/srv/b": "0.0.0.0"}, intents
+
+
+@pytest.mark.parametrize("name,serve", [("managed-hardens", "local"),
+                                        ("managed-weakens", "docker")])
+def test_serve_entry_point_is_judged_with_its_own_order(tmp_path, name, serve):
+    """`hermes serve` / desktop / ACP keep a TERMINAL_ENV already in the environment over
+    config.yaml (tools/terminal_tool.py _ensure_terminal_env_bridged): a managed docker
+    pin confines the gateway and the CLI, but the TERMINAL_ENV=local the user's
+    `hermes config set terminal.backend local` left in .env runs serve on the host (checked
+    with Hermes' own load_hermes_dotenv + terminal_tool._get_env_config on the recorded
+    home). SUP-05 fails naming the entry point."""
+    import yaml
+
+    home = _variant_home(tmp_path, name)
+    etc = home.parents[1] / "etc" / "hermes"
+    managed = hermes.read_managed(HostFS("local"), str(etc))
+    cfg = ConfigFile("hermes", str(home / "config.yaml"), "yaml",
+                     yaml.safe_load((home / "config.yaml").read_text()))
+    rt = hermes_runtime(cfg, managed, (home / ".env").read_text())
+    conf = hermes.overlay(hermes.parse_config(str(home), (home / "config.yaml").read_text(),
+                                              (home / ".env").read_text()), managed)
+    assert dict(hermes.terminal_backends(conf))["serve"].value == serve
+    assert any("'local': commands run on the host" in g for g in rt.gaps), rt.gaps
+    if serve == "local":
+        assert "what the serve runs with" in rt.facts["terminal.backend"]
+
+
+def test_managed_dir_in_the_homes_own_env_wins(tmp_path):
+    """HERMES_MANAGED_DIR in <home>/.env: load_hermes_dotenv loads it override=True before
+    get_managed_dir reads the variable, so it names the managed dir over the unit's; an
+    empty value falls back to /etc/hermes; no .env, no say."""
+    home = _variant_home(tmp_path, "managed-dir-env-over-unit")
+    ctx = _ctx(tmp_path)
+    directory, why = hermes.managed_dir_for(ctx, str(home))
+    assert directory == "/etc/hermes-lax" and str(home / ".env") in why
+    (home / ".env").write_text("HERMES_MANAGED_DIR=\n")
+    assert hermes.managed_dir_for(_ctx(tmp_path), str(home))[0] == "/etc/hermes"
+    (home / ".env").unlink()
+    assert hermes._managed_dir_in_home_env(_ctx(tmp_path), str(home)) is None
+
+
+def test_unit_terminal_env_reaches_only_the_entry_point_it_starts(tmp_path):
+    """A unit's Environment=TERMINAL_ENV is the environment of the entry point its
+    ExecStart runs, for its HERMES_HOME; the .env files are loaded over it
+    (load_hermes_dotenv override=True), config.yaml's backend beats it for the gateway
+    and the CLI, and `hermes serve` keeps it (_ensure_terminal_env_bridged): recorded
+    unit-serve-env-local (config docker, no TERMINAL_ENV in .env)."""
+    import yaml
+
+    home = _variant_home(tmp_path, "unit-serve-env-local")
+    settings = [("hermes-serve", "HERMES_HOME", str(home)),
+                ("hermes-serve", "TERMINAL_ENV", "local"),
+                ("hermes-serve", "ExecStart", "/opt/h/bin/hermes serve"),
+                ("other", "HERMES_HOME", "/srv/else/.hermes"),
+                ("other", "TERMINAL_ENV", "local"),
+                ("other", "ExecStart", "/opt/h/bin/hermes gateway run")]
+    unit_env = hermes.unit_terminal_envs(settings, str(home))
+    assert list(unit_env) == ["serve"] and unit_env["serve"].value == "local"
+    assert hermes.unit_entry("/usr/bin/python3 /opt/h/bin/hermes gateway run") == "gateway"
+    assert hermes.unit_entry("/usr/bin/nginx -g daemon off;") is None
+    assert hermes.unit_entry("/usr/bin/python3 -m hermes_cli.main serve") == "serve"
+    cfg = ConfigFile("hermes", str(home / "config.yaml"), "yaml",
+                     yaml.safe_load((home / "config.yaml").read_text()))
+    env_text = (home / ".env").read_text()
+    assert hermes_runtime(cfg, None, env_text).gaps == []
+    rt = hermes_runtime(cfg, None, env_text, unit_env=unit_env)
+    assert any("'local'" in g for g in rt.gaps) and "serve" in rt.facts["terminal.backend"]
+    # the same unit under a .env that sets TERMINAL_ENV: the .env wins (override=True)
+    assert hermes_runtime(cfg, None, env_text + "TERMINAL_ENV=docker\n",
+                          unit_env=unit_env).gaps == []
+
+
+def test_api_server_host_precedence_as_the_gateway_applies_it(tmp_path):
+    """gateway/config.py _apply_env_overrides puts API_SERVER_HOST over extra.host only
+    with API_SERVER_ENABLED/API_SERVER_KEY in the environment; api_server.py otherwise
+    takes extra["host"] before the environment's host (recorded env-host-config-host,
+    checked with Hermes' load_gateway_config); a gateway unit's environment counts below
+    the .env files (recorded unit-api-host-public)."""
+    home = _variant_home(tmp_path / "a", "env-host-config-host")
+    cfg = hermes.parse_config(str(home), (home / "config.yaml").read_text(),
+                              (home / ".env").read_text())
+    assert hermes.api_server(cfg).host == "127.0.0.1"
+    with_key = hermes.parse_config(str(home), (home / "config.yaml").read_text(),
+                                   (home / ".env").read_text() + "API_SERVER_KEY=k\n")
+    assert hermes.api_server(with_key).host == "0.0.0.0"
+    home = _variant_home(tmp_path / "b", "unit-api-host-public")
+    settings = [("hermes-gateway", "HERMES_HOME", str(home)),
+                ("hermes-gateway", "API_SERVER_HOST", "0.0.0.0"),
+                ("hermes-gateway", "ExecStart", "/opt/h/bin/hermes gateway run")]
+    cfg = hermes.parse_config(str(home), (home / "config.yaml").read_text(),
+                              (home / ".env").read_text())
+    assert hermes.api_server(cfg).host == "127.0.0.1"
+    intents = hermes_intents({f"{home}/config.yaml": (home / "config.yaml").read_text(),
+                              f"{home}/.env": (home / ".env").read_text()}, None,
+                             lambda h: hermes.unit_envs(settings, h, "gateway"))
+    assert [i.bind for i in intents] == ["0.0.0.0"], intents
+    assert "unit hermes-gateway" in intents[0].detail

@@ -136,9 +136,11 @@ def _mismatches(doc: dict[str, Any], label: str) -> list[str]:
     wrong = []
     controls = {c["id"]: c for c in doc["controls"]}
     for cid, want in EXPECTED[label].items():
-        # a database whose plugin rows cannot be read is an `unreadable:N` case naming it
+        # a database whose plugin rows cannot be read is an `unreadable:N` case naming it,
+        # or `needs-operator:N` when only the operator can supply what it takes (a password)
         cases = [c for c in controls[cid]["cases"] if mine.search(c["case"])
-                 or c["case"].startswith("unreadable:") and f"{db}@" in c["reason"]]
+                 or c["case"].startswith(("unreadable:", "needs-operator:"))
+                 and f"{db}@" in c["reason"]]
         got = rollup([Status(c["status"]) for c in cases]).value if cases else "NOT_RUN"
         if got != want["status"]:
             wrong.append(f"{label} {cid}: expected {want['status']} ({want['why']}), got {got}: "

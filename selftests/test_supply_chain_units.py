@@ -203,8 +203,14 @@ def test_openclaw_and_hermes_configs() -> None:
     weak = ConfigFile("openclaw", "/o.json", "json5", {
         "agents": {"defaults": {"sandbox": {"mode": "non-main", "docker": {
             "network": "host", "binds": ["/var/run/docker.sock:/var/run/docker.sock"]}}}},
-        "tools": {"elevated": {"enabled": True}}})
+        "tools": {"elevated": {"enabled": True, "allowFrom": {"telegram": ["*"]}}}})
     assert len(sandbox.openclaw_runtime(weak, None).gaps) == 4
+    # elevated with no sender allowed is unavailable (reply-elevated.ts
+    # isApprovedElevatedSender); with an allowlist it is on unless enabled is false
+    weak.doc["tools"]["elevated"] = {"enabled": True}
+    assert len(sandbox.openclaw_runtime(weak, None).gaps) == 3
+    weak.doc["tools"]["elevated"] = {"allowFrom": {"telegram": ["123"]}}
+    assert any("on by default" in g for g in sandbox.openclaw_runtime(weak, None).gaps)
     assert not sandbox.hermes_runtime(ConfigFile("hermes", "/c.yaml", "yaml", {
         "terminal": {"backend": "docker"}})).gaps
     assert sandbox.hermes_runtime(ConfigFile("hermes", "/c.yaml", "yaml", {})).gaps

@@ -27,10 +27,10 @@ def test_no_unauthenticated_read(svc, audit, evidence):
     evidence.read(answers=state.answered)
     assert not state.unconfirmed, (
         f"unauthenticated HTTP service, identity unconfirmed: {svc.endpoint} answers without "
-        f"credentials: {state.reads[-1]}"
+        f"credentials: {state.open_line}"
     )
     assert state.state != "open", (
-        f"{svc.name} at {svc.endpoint} answers without credentials: {state.reads[0]}"
+        f"{svc.name} at {svc.endpoint} answers without credentials: {state.open_line}"
     )
     assert state.state != "bypass", (
         f"{svc.name} at {svc.endpoint} refuses a plain read but answers a bypass: "
@@ -43,11 +43,15 @@ def test_no_unauthenticated_read(svc, audit, evidence):
     assert not state.completion or " -> 2" not in state.completion, (
         f"{svc.name} at {svc.endpoint} ran a completion without credentials: {state.completion}"
     )
+    assert state.generation != "open", (
+        f"{svc.name} at {svc.endpoint} refuses its reads, but its generation route takes a "
+        f"POST without credentials: {state.generation_line}"
+    )
     if state.generation == "reached":
         how = ("its one-token POST answered without a refusal" if state.completion else
-               "a GET on it reached the app without a refusal, and only a POST shows whether "
-               "it generates without credentials: run --profile full (one max_tokens=1 "
-               "completion) or check by hand")
+               "a POST without a body reached the app without a refusal, but what answered "
+               "may judge the body before it asks for a key: run --profile full (one "
+               "max_tokens=1 completion) or check by hand")
         manual(f"{svc.name} at {svc.endpoint} refuses its reads, but its generation route "
                f"is not shown to: {state.generation_line}; {how}")
     if state.generation == "unread":

@@ -33,7 +33,7 @@ def test_retention_within_policy_and_data_agrees(store, audit, evidence):
     facts = retention_facts(audit, store)
     knob = facts.knob
     evidence.read(config_files=int(facts.config_read), tables=facts.tables,
-                  dated_rows=facts.rows, files=facts.files)
+                  dated_rows=facts.rows, files=facts.files, backups=len(facts.backup_ages))
     evidence.add("policy", f"retention_days <= {policy:g}")
     evidence.add("retention setting", f"{knob.where}: {knob.detail}" if knob.exists and
                  knob.where else knob.detail)
@@ -55,6 +55,14 @@ def test_retention_within_policy_and_data_agrees(store, audit, evidence):
         if facts.oldest_days > policy + GRACE_DAYS:
             problems.append(f"oldest record is {facts.oldest_days:.0f} days old "
                             f"({facts.oldest_where})")
+    if facts.backup_ages:
+        oldest_backup = max(facts.backup_ages, key=facts.backup_ages.__getitem__)
+        evidence.add("backups dated", f"{len(facts.backup_ages)} (oldest {oldest_backup}, "
+                     f"{facts.backup_ages[oldest_backup]:.0f} days old by its file time)")
+    for path, days in sorted(facts.backup_ages.items()):
+        if days > policy + GRACE_DAYS:
+            problems.append(f"backup {path} is {days:.0f} days old: it keeps what the store "
+                            "held then past the policy")
     for where, n in facts.soft_deleted.items():
         evidence.add(f"soft-deleted {where}", n)
         problems.append(f"{n} soft-deleted row(s) still stored ({where})")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from aiaudit.status import could_not_check, not_applicable
+from aiaudit.status import could_not_check, manual, not_applicable
 from aiaudit.storage.historyscan import scan_source
 from aiaudit.storage.secrets.engine import distinct
 
@@ -27,12 +27,15 @@ def test_no_secrets_in_history_logs_or_wal(source, audit, evidence):
     if result.set_apart:
         evidence.add("set apart", f"{result.set_apart} credential(s) that only the store's "
                      "settings tables hold (judged by STO-04, not history)")
+    for i, note in enumerate(result.encrypted[:5]):
+        evidence.add(f"encrypted {i + 1}", note)
     evidence.read(files=result.files, bytes=result.bytes, values=result.cells)
     evidence.unreadable(result.unreadable[:5])
-    if not result.bytes and not result.cells and not result.unreadable:
+    if not result.bytes and not result.cells and not result.unreadable \
+            and not result.encrypted:
         # a fresh Hermes home's empty logs/agent.log: read, and nothing there to hold a secret
-        not_applicable(result.sql_read or f"{source.name}: {result.files} file(s) read, "
-                       "all empty")
+        not_applicable(result.sql_read or "; ".join(result.no_history[:3])
+                       or f"{source.name}: {result.files} file(s) read, all empty")
     secrets = distinct(result.findings)
     for i, f in enumerate(secrets[:10]):
         seen = sum(1 for g in result.findings if g.digest == f.digest)
@@ -44,5 +47,10 @@ def test_no_secrets_in_history_logs_or_wal(source, audit, evidence):
     )
     if result.unreadable:
         could_not_check("; ".join(result.unreadable[:3]))
+    if result.encrypted:
+        # its bytes were read (no secret in them), what they hold cannot be: no key for
+        # gpg, age or 7z is given to the audit
+        manual(f"{len(result.encrypted)} encrypted file(s) whose contents the audit cannot "
+               f"read ({'; '.join(result.encrypted[:3])}): decrypt a copy and scan it")
     if source.store is not None and result.cell_note:
         could_not_check(f"{source.store.path}: {result.cell_note}")

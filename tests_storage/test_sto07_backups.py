@@ -44,9 +44,13 @@ def test_backup_recent_restorable_elsewhere(store, audit, evidence):
                      store_rows(audit, store) if store.kind == "sqlite" else None)
     evidence.add("restore test", result.detail)
     evidence.read(restored_rows=result.rows)
-    assert result.ok, f"backup {newest.file.path} does not restore: {result.detail}"
+    assert result.ok or result.encrypted, \
+        f"backup {newest.file.path} does not restore: {result.detail}"
     assert newest.device != store_dev, (
         f"backup {newest.file.path} is on the same filesystem as the store "
         f"(device {store_dev}): it dies with the disk")
+    if result.encrypted:
+        manual(f"newest backup {newest.file.path} is {result.detail}: restore a copy with it "
+               "and check it opens")
     if closed:
         could_not_check("; ".join(closed[:3]))

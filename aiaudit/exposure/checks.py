@@ -18,6 +18,10 @@ from aiaudit.exposure.fingerprint import GATEWAY_ERRORS, Answer, proxy_of, signa
 from aiaudit.redact import redact
 
 _SNIPPET = 160
+# what the real products answer an empty POST on their generation route once past (or
+# without) their key check: LiteLLM 400 (missing 'messages'), llama-cpp-python 500
+# (FastAPI's body validation error through its own route class), FastAPI's 422, Ollama 400
+_BODY_ERRORS = (400, 422, 500)
 
 
 def _snippet(answer: Answer) -> str:
@@ -29,11 +33,16 @@ def _snippet(answer: Answer) -> str:
 
 
 def answered(answer: Answer, method: str = "GET") -> bool:
-    """A read that handed out data: 2xx with a JSON body (HEAD: 2xx alone; only asked
-    where GET was refused). An HTML page (SPA fallback, login form) is not an API answer."""
+    """A read that handed out data: 2xx with a JSON body (HEAD, only asked where GET was
+    refused: 2xx with a JSON Content-Type, the data's head). An HTML page (SPA fallback,
+    login form) is not an API answer: the real Open WebUI answers HEAD /api/models with its
+    SPA's 200 text/html (FastAPI routes take no HEAD; its static mount does) while GET is
+    401."""
     if not answer.ok or answer.auth_error():  # a 200 {"error": "Unauthorized"} is a refusal
         return False
-    return method == "HEAD" or answer.json() is not None
+    if method == "HEAD":
+        return "json" in answer.headers.get("content-type", "").lower()
+    return answer.json() is not None
 
 
 @dataclass
@@ -46,12 +55,13 @@ class AuthState:
     tried: list[str] = field(default_factory=list)
     refused_by: str = ""  # "proxy Caddy" | "backend (server: uvicorn)"
     completion: str = ""  # --profile full only
-    # The generation route of a service whose reads are refused: "refused" (401/403 or a
-    # sign-in page on it too), "reached" (it answered without asking for credentials, but
-    # a GET cannot show whether its POST generates), "unread" (no whole answer), "" (not
-    # asked: reads open or unknown, or the service has no generation route)
+    # The generation route of a service whose reads are refused: "refused" (a POST without
+    # credentials is refused too), "open" (a product that checks the credential before the
+    # body answered an empty POST: no check guards the route), "reached" (answered without
+    # a refusal, but what answered may read the body before any key), "unread" (no whole
+    # answer), "" (not asked: reads open or unknown, or the service has no generation route)
     generation: str = ""
-    generation_line: str = ""  # "GET /v1/chat/completions -> 405 (server: uvicorn)"
+    generation_line: str = ""  # "POST /v1/chat/completions with an empty body ... -> 401 ..."
     own_refusal: bool = False  # a read was refused in the product's own words (its key check)
     causes: list[str] = field(default_factory=list)  # "GET /v1/models: timed out after 20s"
     unconfirmed: bool = False  # open, but what answers is not identified
@@ -62,6 +72,13 @@ class AuthState:
     def reachable_unauthenticated(self) -> bool:
         return self.state in ("open", "bypass")
 
+    @property
+    def open_line(self) -> str:
+        """The first read that handed out data (a 2xx), for a verdict's one line: the list
+        may start with a refused read (Open WebUI's /api/models 401 before its config)."""
+        return next((r for r in self.reads if re.search(r" -> 2\d\d\b", r)),
+                    self.reads[0] if self.reads else "")
+
     def why_unknown(self) -> str:
         """One line naming why neither an answer nor a refusal was seen."""
         return "; ".join(self.causes) or "no read was tried"
@@ -71,7 +88,7 @@ class AuthState:
         """Requests that got an HTTP answer (what the verdict rests on)."""
         return (sum(1 for line in self.reads if re.search(r"-> [1-5]\d\d\b", line))
                 + sum(1 for line in self.tried if re.search(r": [1-5]\d\d$", line))
-                + bool(self.generation in ("refused", "reached")))
+                + bool(self.generation in ("refused", "reached", "open")))
 
 
 def _get(client: Any, probe: Any, svc: NetService, method: str, path: str,
@@ -149,6 +166,9 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         else:
             out.causes.append(f"GET {path}: {answer.cause()}")
             out.transport = out.transport or answer.unreadable
+    if out.state != "open" and (why := open_by_design(svc)):
+        out.state = "open"
+        out.reads.append(why)
     if out.state != "open" and not refused:
         extra = _discovery_reads(svc)
         if extra:
@@ -164,6 +184,8 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
         # the product's own refusal body came through whatever proxy sits in front (TLS
         # termination): its key is on; a proxy's own wall never matches these signatures
         out.own_refusal = any(refused_in_own_words(svc, p, a) for p, a in refused)
+        if out.own_refusal:
+            out.refused_by += " in its own words (its key check)"
         if first.status not in AUTH_WALL:  # a sign-in page, a 200 JSON error, a login redirect
             out.refused_by += f" with {first.refusal()}"
         _bypass(client, svc, path, first.status, out)
@@ -176,6 +198,20 @@ def auth_state(client: Any, svc: NetService, full_profile: bool = False) -> Auth
     return out
 
 
+def open_by_design(svc: NetService) -> str:
+    """The line naming how an identified product lets anyone in, read from an answer it
+    gives everyone by design (services.toml open_if: Open WebUI's /api/config saying
+    features.auth=false or onboarding), or ""."""
+    if svc.service is None:
+        return ""
+    for sig, why in svc.service.open_if:
+        answer = svc.answers.get(sig.path)
+        if signal_matches(sig, answer):
+            assert answer is not None
+            return f"GET {sig.path} -> {answer.status} (discovery): {sig.describe()}: {why}"
+    return ""
+
+
 def completion_path(svc: NetService) -> str:
     """The service's generation route ("" for a vector DB, notebook or UI); an unnamed
     service is asked the OpenAI one."""
@@ -185,9 +221,15 @@ def completion_path(svc: NetService) -> str:
 def generation_route(client: Any, svc: NetService, out: AuthState) -> None:
     """Whether the generation route refuses too, when the reads do: auth on the reads says
     nothing about the route that spends compute (a proxy with auth_basic on /v1/models
-    only). Under --profile full the one-token POST tells; otherwise one GET on the route,
-    which generates nothing: a 401/403 is the route's own refusal, anything else reached
-    the app and cannot tell whether its POST asks for credentials."""
+    only), nor does a refused GET on it (nginx `limit_except POST`, Apache `<Limit GET>`,
+    a Caddy `method` matcher: GET, HEAD and OPTIONS refused, POST let through). Under
+    --profile full the one-token POST tells; otherwise one POST with an empty body, which
+    carries no prompt and cannot generate: a refusal is the route's own (for POST), and
+    any other answer came from behind the auth. The products whose source checks the
+    credential before it reads the body (`key_before_body` in services.toml: seen on the
+    real llama-cpp-python, 401 keyed and 500 open, and LiteLLM, 401 keyed and 400 open)
+    then took the POST without credentials: open. Anything else may have judged the
+    body before asking for a key: it cannot tell."""
     path = completion_path(svc)
     if not path:
         return
@@ -198,37 +240,41 @@ def generation_route(client: Any, svc: NetService, out: AuthState) -> None:
         out.generation = ("refused" if code in AUTH_WALL else "unread" if code is None
                           or code in GATEWAY_ERRORS else "reached")
         return
-    answer = _get(client, probes.GENERATION_ROUTE, svc, "GET", path)
+    result = client.request(probes.GENERATION_BODY, "POST", svc.base_url + path,
+                            headers={"Content-Type": "application/json"}, data=b"",
+                            max_bytes=16_000)
+    answer = Answer.from_result(result)
+    what = f"POST {path} with an empty body (nothing to generate)"
     server = answer.headers.get("server", "no Server header")
-    allow = answer.headers.get("allow", "")
     if answer.status is None and answer.refusal():
-        out.generation_line = f"GET {path} -> refused with {answer.refusal()}"
+        out.generation_line = f"{what} -> refused with {answer.refusal()}"
         out.generation = "refused"
         return
-    if answer.status is None or answer.status in GATEWAY_ERRORS:
-        out.generation_line = f"GET {path} -> no answer: {answer.cause()}" if (
-            answer.status is None) else f"GET {path} -> {answer.cause()}"
+    if answer.status is None or answer.status in GATEWAY_ERRORS or answer.unreadable:
+        # no answer, a gateway's error, or a body that never ended whole (an endless 200
+        # stream to a POST is no refusal, but what it carried was not read)
+        out.generation_line = f"{what} -> no answer: {answer.cause()}" if (
+            answer.status is None) else f"{what} -> {answer.status}: {answer.cause()}"
         out.generation = "unread"
         return
-    out.generation_line = (f"GET {path} -> {answer.status} (server: "
-                           f"{redact(' '.join(server.split()))[:60]}"
-                           + (f", Allow: {redact(' '.join(allow.split()))[:40]}" if allow
-                              else "") + ")")
+    out.generation_line = (f"{what} -> {answer.status} (server: "
+                           f"{redact(' '.join(server.split()))[:60]}): {_snippet(answer)}")
     if answer.refusal():
         out.generation = "refused"
-    elif answered(answer):  # JSON data handed out on the generation route itself
-        out.state = "open"
-        out.unconfirmed = svc.service is None
-        out.reads.append(_read_line("GET", path, answer))
-    else:
-        out.generation = "reached"
-        if out.own_refusal and svc.service and svc.service.key_guards_all:
-            # The read was refused by the product's own key check, and the product's source
-            # puts that check on every route: the GET only met the router's 405 first
-            out.generation = "refused"
-            out.generation_line += (f"; the read's refusal is {svc.service.name}'s own key "
-                                    f"check, which guards every route "
-                                    f"({svc.service.key_guards_all})")
+        return
+    out.generation = "reached"
+    if answered(answer):  # JSON data for a POST that carried nothing: no credential asked
+        out.generation = "open"
+        return
+    # the product's own body error (JSON, or uvicorn's plain 500), never a front's own page:
+    # a 404/405 says the POST never reached the route; an HTML 400 is a proxy's error page
+    body_error = answer.status in _BODY_ERRORS and "html" not in answer.headers.get(
+        "content-type", "").lower()
+    if svc.service and svc.service.key_before_body and body_error:
+        out.generation = "open"
+        out.generation_line += (f"; {svc.service.name} checks the credential before it reads "
+                                f"the body ({svc.service.key_before_body}): no credential "
+                                "check guards this route")
 
 
 def refused_in_own_words(svc: NetService, path: str, answer: Answer) -> bool:

@@ -328,16 +328,19 @@ def _probe_port(client: Any, address: str, port: int, extra: set[int],
 
 def discover(client: Any, address: str, extra_ports: list[int], proxy_urls: tuple[str, ...] = (),
              auth_headers: dict[str, str] | None = None,
-             catalog: bool = True) -> list[NetService]:
+             catalog: bool = True, only: list[int] | None = None) -> list[NetService]:
     """Every HTTP(S) service on the catalog ports + extra ports of `address` (only the extra
     ports with catalog=False: a docker://NAME audit on the Docker host's loopback looks at
-    its container's published ports, not at what else that host runs)."""
+    its container's published ports, not at what else that host runs; only `only` when
+    given: the IPv6-only listeners of a local audit, each still a catalog or extra port)."""
     configured: dict[int, str] = {}
     for url in proxy_urls:
         parts = urlsplit(url)
         if (parts.hostname or "") == address:
             configured[parts.port or (443 if parts.scheme == "https" else 80)] = url
     ports = sorted(set(catalog_ports() if catalog else ()) | set(extra_ports) | set(configured))
+    if only is not None:
+        ports = sorted(set(only))
     found = open_ports(address, ports)
     if not found:
         return []

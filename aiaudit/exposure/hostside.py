@@ -12,7 +12,7 @@ import json
 import re
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiaudit.access import access_scripts, coalesce, parse_access
@@ -182,11 +182,14 @@ def _env_pairs(text: str) -> dict[str, str]:
     return pairs
 
 
-def hermes_intents(files: dict[str, str], managed: Any = None) -> list[Intent]:
+def hermes_intents(files: dict[str, str], managed: Any = None,
+                   gateway_env: Any = None) -> list[Intent]:
     """Hermes API server intent per home: its config.yaml and .env read together, as Hermes
     does (env overrides platforms.api_server.extra; an unset `enabled` is false), with the
     managed scope (/etc/hermes) over them: it is no home of its own. `managed`: the
-    Managed for every home, or a function of the home giving the one its processes load."""
+    Managed for every home, or a function of the home giving the one its processes load.
+    `gateway_env`: a function of the home giving the environment its gateway unit sets
+    (products.hermes.unit_envs)."""
     from aiaudit.products import hermes
 
     managed_of = managed if callable(managed) else None
@@ -203,9 +206,10 @@ def hermes_intents(files: dict[str, str], managed: Any = None) -> list[Intent]:
             homes.setdefault(home, {})[name] = text
     out = []
     for home, texts in sorted(homes.items()):
-        cfg = hermes.overlay(hermes.parse_config(home, texts.get("config.yaml"),
-                                                 texts.get(".env")),
-                             managed_of(home) if managed_of is not None else managed)
+        parsed = hermes.parse_config(home, texts.get("config.yaml"), texts.get(".env"))
+        if gateway_env is not None:
+            parsed = replace(parsed, gateway_env=gateway_env(home))
+        cfg = hermes.overlay(parsed, managed_of(home) if managed_of is not None else managed)
         api = hermes.api_server(cfg)
         if api.enabled:
             out.append(Intent(hermes.service_name(), api.source, api.host, api.key, api.detail))
@@ -337,7 +341,14 @@ def configured_intents(host: Any, scope: Scope, fs: Any = None,
         from aiaudit.products import hermes
 
         managed = hermes.read_managed(fs)  # unreadable: CouldNotCheck, never "none"
-    intents: list[Intent] = hermes_intents(files, managed)
+    gateway_env = None
+    if fs is not None and scope.units:
+        from aiaudit.products import hermes
+        from aiaudit.scope import unit_settings
+
+        settings = unit_settings(fs, scope.units)
+        gateway_env = lambda home: hermes.unit_envs(settings, home, "gateway")  # noqa: E731
+    intents: list[Intent] = hermes_intents(files, managed, gateway_env)
     resolved = _openclaw_root_intents(fs, scope, in_container) if fs is not None else {}
     intents += list(resolved.values())
     for path, text in files.items():

@@ -16,7 +16,11 @@ from aiaudit.services import load_services
 
 MARKER_PARAM = "aiaudit-marker"
 CORS_ORIGIN = "https://aiaudit-cors-check.invalid"
-COMPLETION_PATHS = {"openai": "/v1/chat/completions", "ollama": "/api/chat"}
+# Open WebUI: open_webui/main.py chat_completion, @app.post('/api/chat/completions'), the
+# route its own chat UI posts to (its /ollama/api/chat and /openai/chat/completions proxies
+# take the same Depends(get_verified_user))
+COMPLETION_PATHS = {"openai": "/v1/chat/completions", "ollama": "/api/chat",
+                    "open-webui": "/api/chat/completions"}
 
 
 def _path(path: str) -> str:
@@ -95,16 +99,17 @@ CORS = Probe("exposure.cors", _routes(
 MARKER = Probe("exposure.alert-marker", _routes([("GET", p) for p in read_paths()]))
 COMPLETION = Probe("exposure.completion", _routes(
     [("POST", p) for p in COMPLETION_PATHS.values()]))
-#: A GET on the generation route (a POST route): it shows whether the route itself refuses
-#: a caller without credentials (401/403: vLLM's AuthenticationMiddleware checks every /v1
-#: path before routing, a proxy's auth_basic before proxying) or lets the request reach the
-#: app, which then answers 405/404 (llama-cpp-python's Depends(authenticate) and LiteLLM's
-#: user_api_key_auth run only once the method matched): nothing is generated either way.
-GENERATION_ROUTE = Probe("exposure.generation-route", _routes(
-    [("GET", p) for p in COMPLETION_PATHS.values()]))
+#: A POST with an empty body on the generation route (standard profile, only where the
+#: reads were refused): no prompt, nothing to generate. Auth per method (nginx
+#: `limit_except POST`) refuses a GET on the route and lets the POST through, so only a POST
+#: shows the route's auth; a product that checks the credential before the body answers
+#: 401 with its key on (llama-cpp-python's Depends(authenticate), LiteLLM's
+#: user_api_key_auth, Open WebUI's get_verified_user) and a body error without it.
+GENERATION_BODY = Probe("exposure.generation-body", _routes(
+    [("POST", p) for p in COMPLETION_PATHS.values()]))
 
 ALL_PROBES: tuple[Probe, ...] = (DISCOVERY, UNAUTH_READ, AUTH_READ, CORS, MARKER, COMPLETION,
-                                 GENERATION_ROUTE)
+                                 GENERATION_BODY)
 
 
 def declared_safe(method: str, target: str) -> bool:

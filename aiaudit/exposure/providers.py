@@ -10,7 +10,7 @@ from typing import Any
 from aiaudit.concurrency import parallel_map
 from aiaudit.context import AuditContext, NoHostAccess
 from aiaudit.exposure import bindings, checks, dockercases, hostside
-from aiaudit.exposure.discovery import NetService, discover
+from aiaudit.exposure.discovery import NetService, discover, scanned_ports
 from aiaudit.exposure.dockerhost import DockerFacts, proxy_target, read_docker
 from aiaudit.exposure.listeners import ai_listeners, listening_sockets
 from aiaudit.hostfs import HostFS
@@ -72,7 +72,47 @@ def _discover_with_docker(ctx: AuditContext, client: Any) -> list[NetService]:
                               catalog=item[2]), later, max_workers=8)
     for (address, _ports, _catalog), svcs in zip(later, more, strict=True):
         found[address] = sorted([*found.get(address, []), *svcs], key=lambda svc: svc.port)
+    if ctx.target.kind == "local":  # IPv6-only listeners, which the IPv4 probes never reach
+        v6 = {a: p for a, p in _ipv6_plan(ctx).items() if a not in found}
+        for address, svcs in zip(v6, parallel_map(
+                lambda item: discover(client, item[0], cfg.extra_ports, proxies, creds,
+                                      only=item[1]), list(v6.items()), max_workers=8),
+                                 strict=True):
+            found[address] = svcs
     return [svc for svcs in found.values() for svc in svcs]
+
+
+def _ipv6_plan(ctx: AuditContext) -> dict[str, list[int]]:
+    """`--target=local`: the IPv6 addresses to probe, with their ports. `network_addresses`
+    is IPv4 (the loopback and the host name's addresses), which reaches a dual-stack socket
+    (ss shows `*:PORT`) but never one bound to `[::]` with IPV6_V6ONLY, to `[::1]` or to a
+    global IPv6 address: those may be another service than the IPv4 one on the same port
+    (an open Ollama on `[::]` beside a walled IPv4 proxy). Each such listener on a catalog
+    or extra port is probed once (`[::]` and `[::1]` through `::1`); no host listing, no
+    IPv6 probe (the host side's EXP-01 still names the listener)."""
+    try:
+        sockets = _host_sockets(ctx)
+    except (CouldNotCheck, NoHostAccess):
+        return {}
+    return ipv6_only_ports(sockets, scanned_ports(ctx.config.extra_ports))
+
+
+def ipv6_only_ports(sockets: list[Any], ports: list[int]) -> dict[str, list[int]]:
+    """{IPv6 address to probe: ports} for the IPv6-only listeners among `sockets` on `ports`
+    (`::` and `::1` through `::1`; a link-local address needs a scope: left out)."""
+    wanted, plan = set(ports), {}
+    for sock in sockets:
+        if sock.port not in wanted or ":" not in sock.address:
+            continue
+        try:
+            addr = ipaddress.IPv6Address(sock.address)
+        except ValueError:
+            continue
+        if addr.is_link_local or addr.ipv4_mapped:
+            continue
+        target = "::1" if addr.is_unspecified or addr.is_loopback else str(addr)
+        plan.setdefault(target, set()).add(sock.port)
+    return {a: sorted(p) for a, p in plan.items()}
 
 
 def docker_facts(ctx: AuditContext) -> DockerFacts:

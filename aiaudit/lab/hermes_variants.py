@@ -708,6 +708,219 @@ def profile_env_docker(root: Path, llm: str | None) -> Variant:
     return v
 
 
+MANAGED_LAX = """# A second managed dir, named by the home's own .env
+terminal:
+  backend: local
+sessions:
+  retention_days: 365
+"""
+
+
+def _save_env(h: Hermes, key: str, value: str) -> None:
+    """Hermes' own .env writer (hermes_cli/config.py save_env_value): `hermes config set`
+    routes only known env keys to .env and saved HERMES_MANAGED_DIR as a top-level
+    config.yaml key, which get_managed_dir never reads at start-up (checked)."""
+    code = ("import sys\nfrom hermes_cli.config import save_env_value\n"
+            "save_env_value(sys.argv[1], sys.argv[2])\n")
+    subprocess.run([str(HERMES_VENV / "bin" / "python"), "-c", code, key, value],
+                   env=h.env, check=True, capture_output=True, timeout=120, cwd=h.home)
+
+
+def _policy_dir(v: Variant, name: str, text: str) -> Path:
+    managed = v.root / "etc" / name
+    managed.mkdir(parents=True, exist_ok=True)
+    managed.chmod(0o755)
+    (managed / "config.yaml").write_text(text)
+    (managed / "config.yaml").chmod(0o644)
+    return managed
+
+
+def managed_dir_in_env(root: Path, llm: str | None) -> Variant:
+    """The user's config.yaml leaves terminal and retention at Hermes' defaults; the
+    home's own .env names the managed dir (HERMES_MANAGED_DIR=/etc/hermes-policy, no
+    unit, no /etc/hermes): load_hermes_dotenv loads .env with override=True before
+    _apply_managed_env / get_managed_dir read the variable, so every entry point loads
+    the policy (docker, auto_prune 30 days). Checked with `hermes config get`; the .env
+    then names the dir as the host has it (/etc/hermes-policy: the audit overlays it)."""
+    v, h = _new(root, "managed-dir-in-env")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_012000_ad0018")
+    managed = _policy_dir(v, "hermes-policy", MANAGED_POLICY)
+    v.managed_dir = managed
+    _save_env(h, "HERMES_MANAGED_DIR", str(managed))
+    for key, want in (("terminal.backend", "docker"), ("sessions.retention_days", "30"),
+                      ("sessions.auto_prune", "true")):
+        if _resolved(h, key) != want:
+            raise LabError(f"Hermes does not resolve {key} from .env's HERMES_MANAGED_DIR")
+    if "TERMINAL_ENV" in (v.hermes_home / ".env").read_text():
+        raise LabError("managed-dir-in-env: .env has a TERMINAL_ENV")
+    _save_env(h, "HERMES_MANAGED_DIR", "/etc/hermes-policy")
+    return v
+
+
+def managed_dir_env_over_unit(root: Path, llm: str | None) -> Variant:
+    """The gateway unit's Environment=HERMES_MANAGED_DIR=/etc/hermes-policy pins docker
+    and auto_prune 30 days, but the home's own .env names /etc/hermes-lax (local, 365
+    days): .env is loaded with override=True over the unit's environment before
+    get_managed_dir, so the lax dir is the one Hermes loads. Checked with `hermes config
+    get` under the unit's variable."""
+    v, h = _new(root, "managed-dir-env-over-unit")
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], "20261203_012100_ad0019")
+    policy = _policy_dir(v, "hermes-policy", MANAGED_POLICY)
+    lax = _policy_dir(v, "hermes-lax", MANAGED_LAX)
+    v.managed_dir = policy
+    h.env["HERMES_MANAGED_DIR"] = str(policy)
+    if _resolved(h, "terminal.backend") != "docker":
+        raise LabError("Hermes does not resolve the unit's HERMES_MANAGED_DIR")
+    _save_env(h, "HERMES_MANAGED_DIR", str(lax))
+    for key, want in (("terminal.backend", "local"), ("sessions.retention_days", "365"),
+                      ("sessions.auto_prune", "false")):
+        if _resolved(h, key) != want:
+            raise LabError(f".env's HERMES_MANAGED_DIR does not win over the unit's ({key})")
+    _save_env(h, "HERMES_MANAGED_DIR", "/etc/hermes-lax")
+    v.unit = {"name": "hermes-gateway", "env": {"HERMES_MANAGED_DIR": "/etc/hermes-policy"}}
+    return v
+
+
+def _hardened(root: Path, name: str, session: str, env: dict[str, str] | None = None
+              ) -> tuple[Variant, Hermes]:
+    """docker, auto_prune 30 days, the key as a ${VAR} reference, one clean session."""
+    v, h = _new(root, name, env=env)
+    _model(h, None)
+    h.set("model.api_key", "${OPENAI_API_KEY}")
+    h.set("sessions.auto_prune", "true")
+    h.set("sessions.retention_days", "30")
+    h.set("terminal.backend", "docker")
+    session_db(h, [("user", "Hello"), ("assistant", "Hi.")], session)
+    return v, h
+
+
+def profile_managed_env(root: Path, llm: str | None) -> Variant:
+    """A hardened default home and a profile `work` hardened the same way with `hermes -p
+    work config set`, whose own .env names HERMES_MANAGED_DIR=/etc/hermes-lax (local,
+    365 days): the profile's processes load profiles/work/.env before get_managed_dir."""
+    v, h = _hardened(root, "profile-managed-env", "20261203_012200_ad0020")
+    h("profile", "create", "work", "--no-alias")
+    for args in (("config", "set", "model.api_key", "${OPENAI_API_KEY}"),
+                 ("config", "set", "sessions.auto_prune", "true"),
+                 ("config", "set", "sessions.retention_days", "30"),
+                 ("config", "set", "terminal.backend", "docker")):
+        h("-p", "work", *args)
+    work_home = v.hermes_home / "profiles" / "work"
+    w = Hermes(v.home, work_home, v.root / "hermes-cli.log", {})
+    session_db(w, [("user", "Hello"), ("assistant", "Hi.")], "20261203_012300_ad0021")
+    lax = _policy_dir(v, "hermes-lax", MANAGED_LAX)
+    v.managed_dir = lax
+    _save_env(w, "HERMES_MANAGED_DIR", str(lax))
+    got = (_resolved(w, "terminal.backend"), _resolved(w, "sessions.retention_days"),
+           _resolved(h, "terminal.backend"))
+    if got != ("local", "365", "docker"):
+        raise LabError(f"profile-managed-env: Hermes resolves {got}")
+    _save_env(w, "HERMES_MANAGED_DIR", "/etc/hermes-lax")
+    return v
+
+
+def platform_token_config(root: Path, llm: str | None) -> Variant:
+    """`hermes config set platforms.telegram.token <bot token>`: config set keeps it in
+    config.yaml (gateway/config.py PlatformConfig.from_dict reads it), with
+    platforms.telegram.enabled true; the home otherwise hardened."""
+    v, h = _hardened(root, "platform-token-config", "20261203_012400_ad0022")
+    bot = "7123456789:AA" + secrets.token_urlsafe(24)[:33]
+    v.planted["platforms.telegram.token"] = bot
+    h.set("platforms.telegram.token", bot)
+    h.set("platforms.telegram.enabled", "true")
+    if bot not in (v.hermes_home / "config.yaml").read_text():
+        raise LabError("platform-token-config: config set did not keep the token in config.yaml")
+    return v
+
+
+def home_mode_0750(root: Path, llm: str | None) -> Variant:
+    """HERMES_HOME_MODE=0750 (hermes_cli/config.py _secure_dir applies it at start-up):
+    the home's group reaches state.db (umask 0644); otherwise hardened."""
+    v, h = _hardened(root, "home-mode-0750", "20261203_012500_ad0023",
+                     env={"HERMES_HOME_MODE": "0750"})
+    h("sessions", "list", check=False)  # start-up applies HERMES_HOME_MODE to the home
+    if v.hermes_home.stat().st_mode & 0o777 != 0o750:
+        raise LabError("home-mode-0750: Hermes did not apply HERMES_HOME_MODE")
+    return v
+
+
+def unit_serve_env_local(root: Path, llm: str | None) -> Variant:
+    """config.yaml terminal.backend docker (hardened otherwise), TERMINAL_ENV taken out of
+    .env with Hermes' own remove_env_value (hermes_cli/config.py), and the operator's
+    `hermes serve` unit setting Environment=TERMINAL_ENV=local: the serve process keeps
+    it (tools/terminal_tool.py _ensure_terminal_env_bridged). Checked by loading the home
+    as serve does, with the unit's variable in the environment."""
+    v, h = _hardened(root, "unit-serve-env-local", "20261203_012600_ad0024")
+    code = ("from hermes_cli.config import remove_env_value\n"
+            "remove_env_value('TERMINAL_ENV')\n")
+    subprocess.run([str(HERMES_VENV / "bin" / "python"), "-c", code], env=h.env, check=True,
+                   capture_output=True, timeout=120, cwd=h.home)
+    if "TERMINAL_ENV" in (v.hermes_home / ".env").read_text():
+        raise LabError("unit-serve-env-local: .env kept TERMINAL_ENV")
+    probe = ("from hermes_cli.env_loader import load_hermes_dotenv\nload_hermes_dotenv()\n"
+             "import tools.terminal_tool as t\nprint(t._get_env_config()['env_type'])\n")
+    for env, want in (({}, "docker"), ({"TERMINAL_ENV": "local"}, "local")):
+        out = subprocess.run([str(HERMES_VENV / "bin" / "python"), "-c", probe],
+                             env={**h.env, **env}, check=True, capture_output=True,
+                             text=True, timeout=120, cwd=h.home).stdout.strip()
+        if out.splitlines()[-1:] != [want]:
+            raise LabError(f"unit-serve-env-local: serve resolves {out!r}, not {want}")
+    v.unit = {"name": "hermes-serve", "env": {"TERMINAL_ENV": "local"}, "exec": "serve"}
+    return v
+
+
+def _gateway_api(h: Hermes, env: dict[str, str]) -> tuple[object, object]:
+    """(enabled, host) of the API server as Hermes' gateway loads it
+    (gateway/config.py load_gateway_config, after the gateway's .env loading), with `env`
+    as the service's environment."""
+    code = ("import os\nfrom hermes_cli.env_loader import load_hermes_dotenv\n"
+            "load_hermes_dotenv()\nfrom gateway.config import load_gateway_config, Platform\n"
+            "p = load_gateway_config().platforms.get(Platform.API_SERVER)\n"
+            "host = p.extra.get('host', os.getenv('API_SERVER_HOST', '127.0.0.1')) if p "
+            "else None\nprint(bool(p and p.enabled), host)\n")
+    out = subprocess.run([str(HERMES_VENV / "bin" / "python"), "-c", code],
+                         env={**h.env, **env}, check=True, capture_output=True, text=True,
+                         timeout=120, cwd=h.home).stdout.split()
+    return out[-2], out[-1]
+
+
+def unit_api_host_public(root: Path, llm: str | None) -> Variant:
+    """The API server enabled in config.yaml with its key as ${API_SERVER_KEY} and no
+    host; the gateway unit sets Environment=API_SERVER_HOST=0.0.0.0: api_server.py takes
+    the environment's host when config.yaml has none."""
+    v, h = _hardened(root, "unit-api-host-public", "20261203_012700_ad0025")
+    h.set("platforms.api_server.enabled", "true")
+    h.set("platforms.api_server.extra.key", "${API_SERVER_KEY}")
+    got = _gateway_api(h, {"API_SERVER_HOST": "0.0.0.0",
+                           "API_SERVER_KEY": secrets.token_hex(32)})
+    if got != ("True", "0.0.0.0"):
+        raise LabError(f"unit-api-host-public: the gateway loads {got}")
+    v.unit = {"name": "hermes-gateway", "env": {"API_SERVER_HOST": "0.0.0.0"}}
+    return v
+
+
+def env_host_config_host(root: Path, llm: str | None) -> Variant:
+    """platforms.api_server enabled with extra.host 127.0.0.1 and a literal extra.key in
+    config.yaml, then `hermes config set API_SERVER_HOST 0.0.0.0` (a top-level key the
+    gateway bridges into its environment): without API_SERVER_ENABLED/API_SERVER_KEY in
+    the environment, gateway/config.py leaves extra.host, which api_server.py prefers."""
+    v, h = _hardened(root, "env-host-config-host", "20261203_012800_ad0026")
+    server_key = secrets.token_hex(32)
+    v.planted["platforms.api_server.extra.key"] = server_key
+    h.set("platforms.api_server.enabled", "true")
+    h.set("platforms.api_server.extra.host", "127.0.0.1")
+    h.set("platforms.api_server.extra.key", server_key)
+    h.set("API_SERVER_HOST", "0.0.0.0")
+    got = _gateway_api(h, {"API_SERVER_HOST": "0.0.0.0"})  # as the bridge exports it
+    if got != ("True", "127.0.0.1"):
+        raise LabError(f"env-host-config-host: the gateway loads {got}")
+    return v
+
+
 BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "fresh": fresh, "custom-home": custom_home, "profiles": profiles,
     "prune-365": prune_365, "prune-default-days": prune_default_days,
@@ -725,6 +938,11 @@ BUILDERS: dict[str, Callable[[Path, str | None], Variant]] = {
     "env-docker-terminal-section": env_docker_terminal_section,
     "managed-dir-unit": managed_dir_unit, "managed-dir-missing": managed_dir_missing,
     "profile-env-docker": profile_env_docker,
+    "managed-dir-in-env": managed_dir_in_env,
+    "managed-dir-env-over-unit": managed_dir_env_over_unit,
+    "profile-managed-env": profile_managed_env, "platform-token-config": platform_token_config,
+    "home-mode-0750": home_mode_0750, "unit-serve-env-local": unit_serve_env_local,
+    "unit-api-host-public": unit_api_host_public, "env-host-config-host": env_host_config_host,
 }
 CHATS = ("custom-home", "profiles", "chat-secret-wal")
 

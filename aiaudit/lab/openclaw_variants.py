@@ -51,7 +51,9 @@ VARIANTS = ("fresh", "custom-paths", "lan-password-warn", "custom-bind-refs",
             "telegram-use-env", "maintenance-warn-7d", "main-sandbox-off",
             "approvals-auto-allow", "main-sandbox-all-defaults-off", "agent-added-inherits-off",
             "audit-fix-lan-plaintext", "exec-yolo-main-host-sandbox", "sandbox-all-rw-root",
-            "tailscale-serve")
+            "tailscale-serve", "elevated-enabled-no-allowfrom", "elevated-allowfrom-default-on",
+            "elevated-main-off", "elevated-work-agent", "elevated-lists-disjoint",
+            "approvals-full-sandboxed", "lan-password-ref", "custom-bind-lan-ip")
 TELEGRAM_TOKEN = "7712345678:AAHf3kLm9Xq2Vb7Nc4Rt8Wz1Yd6Gj0Ks5Pe"  # made up for the lab
 LEGACY_KEY = "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"  # made up
 
@@ -520,6 +522,128 @@ def audit_fix_lan_plaintext(root: Path, llm: str) -> Path:
     st._onboard(home, llm, plaintext=True, bind="lan", env=env)
     subprocess.run(["chmod", "-R", "go+rX", str(_state(home))], check=True)
     st.oc(home, "security", "audit", "--fix", env=env)
+    return home
+
+
+ELEVATED_SENDER = "123456789"  # a made-up Telegram sender id
+
+
+def _telegram_from_env(home: Path, env: dict[str, str]) -> None:
+    """A Telegram channel (`openclaw channels add --channel telegram --use-env`, as
+    telegram-use-env): the provider the elevated allowlists below name has senders."""
+    st.oc(home, "channels", "add", "--channel", "telegram", "--use-env",
+          env={**env, "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN})
+
+
+def elevated_enabled_no_allowfrom(root: Path, llm: str) -> Path:
+    """The hardened sandbox with tools.elevated.enabled true and no allowFrom: elevated
+    needs a sender on tools.elevated.allowFrom.<provider> (src/auto-reply/reply/
+    reply-elevated.ts isApprovedElevatedSender: no list is false; docs/tools/elevated.md:
+    no bundled channel supplies a fallback list), so no sender can leave the sandbox."""
+    home, env = _hardened_sandbox(root, "elevated-enabled-no-allowfrom", llm)
+    st.config_batch(home, [{"path": "tools.elevated.enabled", "value": True}], env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def elevated_allowfrom_default_on(root: Path, llm: str) -> Path:
+    """The hardened sandbox and a Telegram channel with only
+    tools.elevated.allowFrom.telegram set (enabled left unset): resolveElevatedPermissions
+    takes `enabled !== false`, so elevated is on by default and the listed sender's exec
+    leaves the sandbox."""
+    home, env = _hardened_sandbox(root, "elevated-allowfrom-default-on", llm)
+    _telegram_from_env(home, env)
+    st.config_batch(home, [{"path": "tools.elevated.allowFrom",
+                            "value": {"telegram": [ELEVATED_SENDER]}}], env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def _elevated_for_all(root: Path, name: str, llm: str) -> tuple[Path, dict[str, str]]:
+    """The hardened sandbox and a Telegram channel with elevated on for every Telegram
+    sender ("*"), and the main
+    agent's own gate off (agents.entries.main.tools.elevated.enabled false: the per-agent
+    gate can only restrict, docs/tools/elevated.md)."""
+    home, env = _hardened_sandbox(root, name, llm)
+    _telegram_from_env(home, env)
+    st.config_batch(home, [
+        {"path": "tools.elevated", "value": {"enabled": True,
+                                             "allowFrom": {"telegram": ["*"]}}},
+        {"path": "agents.entries.main.tools.elevated.enabled", "value": False}], env=env)
+    return home, env
+
+
+def elevated_main_off(root: Path, llm: str) -> Path:
+    """Elevated on for all Telegram senders, but main, the roster's only agent
+    (listAgentIds), has its own gate off: no agent can run elevated."""
+    home, _ = _elevated_for_all(root, "elevated-main-off", llm)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def elevated_work_agent(root: Path, llm: str) -> Path:
+    """As elevated-main-off, then `openclaw agents add work`: the new agent has no gate
+    of its own, so the global one (on, every Telegram sender) governs it."""
+    home, env = _elevated_for_all(root, "elevated-work-agent", llm)
+    st.oc(home, "agents", "add", "work", "--non-interactive", "--workspace",
+          str(_state(home) / "workspace-work"), env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def elevated_lists_disjoint(root: Path, llm: str) -> Path:
+    """The hardened sandbox and a Telegram channel, elevated on for every Telegram sender,
+    and main's own allowFrom naming a Discord sender only: the sender must be on both
+    lists for its provider (isApprovedElevatedSender with the agent's list has no
+    telegram entry; the global one no discord entry), so nobody is allowed."""
+    home, env = _hardened_sandbox(root, "elevated-lists-disjoint", llm)
+    _telegram_from_env(home, env)
+    st.config_batch(home, [
+        {"path": "tools.elevated", "value": {"enabled": True,
+                                             "allowFrom": {"telegram": ["*"]}}},
+        {"path": "agents.entries.main.tools.elevated.allowFrom",
+         "value": {"discord": ["42"]}}], env=env)
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def approvals_full_sandboxed(root: Path, llm: str) -> Path:
+    """The hardened sandbox, then `openclaw approvals set --file` with defaults.security
+    full and ask off (docs/tools/exec-approvals.md: the host approval policy; exec stays in
+    the sandbox with tools.exec.host auto while a sandbox runtime is active,
+    docs/tools/exec.md), autoAllowSkills left false."""
+    home, env = _hardened_sandbox(root, "approvals-full-sandboxed", llm)
+    policy = home / "approvals.json"
+    policy.write_text(json.dumps({"version": 1, "defaults": {
+        "security": "full", "ask": "off", "autoAllowSkills": False}, "agents": {}}))
+    st.oc(home, "approvals", "set", "--file", str(policy), env=env)
+    policy.unlink()
+    st._chmod_tree(_state(home), 0o700, 0o600)
+    return home
+
+
+def lan_password_ref(root: Path, llm: str) -> Path:
+    """SecretRef onboarding, then gateway.bind lan with password auth whose password is an
+    env SecretRef (OC_GW_PASSWORD, docs/gateway/config-secrets-env.md): no literal at
+    rest, but the gateway listens on every address (resolveGatewayBindHost: lan ->
+    0.0.0.0)."""
+    home, env = _ref_onboarded(root, "lan-password-ref", llm)
+    env = {**env, "OC_GW_PASSWORD": "pw-" + os.urandom(12).hex()}
+    st.config_batch(home, [
+        {"path": "gateway.bind", "value": "lan"},
+        {"path": "gateway.auth", "value": {"mode": "password", "password": {
+            "source": "env", "provider": "default", "id": "OC_GW_PASSWORD"}}}], env=env)
+    return home
+
+
+def custom_bind_lan_ip(root: Path, llm: str) -> Path:
+    """SecretRef onboarding, then gateway.bind custom with customBindHost 192.168.77.10, a
+    private LAN address: resolveGatewayBindHost binds it when the host has it, else falls
+    back to 0.0.0.0; not loopback either way."""
+    home, env = _ref_onboarded(root, "custom-bind-lan-ip", llm)
+    st.config_batch(home, [{"path": "gateway.bind", "value": "custom"},
+                           {"path": "gateway.customBindHost", "value": "192.168.77.10"}],
+                    env=env)
     return home
 
 

@@ -112,6 +112,10 @@ class StoreApp:
         beside its data, as Langflow's secret_key); STO-05 judges who may read it."""
         return tuple(self._state().get("key_files", ()))
 
+    def json_stores(self) -> tuple[str, ...]:
+        """JSON history files relative to the state dir (MLflow's file store traces)."""
+        return tuple(self._state().get("json_stores", ()))
+
     def logs(self) -> tuple[str, ...]:
         """JSON-lines history files relative to the state dir (n8n's event log)."""
         return tuple(self._state().get("logs", ()))

@@ -227,6 +227,9 @@ def managed_dir_for(ctx: Any, home: str | None) -> tuple[str, str]:
     scope."""
     if home is None:
         return managed_dir(), ""
+    in_env = _managed_dir_in_home_env(ctx, home)
+    if in_env is not None:
+        return in_env
     from aiaudit.scope import scope_for
 
     try:
@@ -234,6 +237,38 @@ def managed_dir_for(ctx: Any, home: str | None) -> tuple[str, str]:
     except Exception:  # network-only targets have no scope: nothing on the host is read
         return managed_dir(), ""
     return scope.hermes_managed_dir(home)
+
+
+def _managed_dir_in_home_env(ctx: Any, home: str) -> tuple[str, str] | None:
+    """HERMES_MANAGED_DIR set in the home's own .env, which beats the process's and the
+    unit's: hermes_cli/env_loader.py load_hermes_dotenv loads <home>/.env with
+    override=True and only then calls _apply_managed_env, whose
+    managed_scope.get_managed_dir reads os.environ (checked: `hermes config get` resolves
+    the managed values with the variable only in .env). An empty value unsets it
+    (get_managed_dir strips it: /etc/hermes). None when the .env does not set it or
+    cannot be read (the areas reading the .env report that themselves)."""
+    from aiaudit.hostfs import HostFS
+    from aiaudit.status import CouldNotCheck
+
+    path = file_in(home, "env_file")
+
+    def read() -> str | None:
+        try:
+            with HostFS.for_context(ctx).open(path) as stream:
+                return stream.read(1024 * 1024).decode("utf-8", "replace")
+        except (OSError, CouldNotCheck):
+            return None
+
+    text = ctx.cached(f"hermes:home-env:{path}", read)
+    if text is None:
+        return None
+    value = parse_env(text).get(managed_env())
+    if value is None:
+        return None
+    value = value.strip()
+    why = f"{managed_env()} in {path} (loaded over the process environment before " \
+        "get_managed_dir)"
+    return (posixpath.normpath(value), why) if value else (managed_dir(), why)
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -260,6 +295,9 @@ class HermesConfig:
     managed_doc: dict[str, Any] = field(default_factory=dict)  # the managed config.yaml
     managed_env: dict[str, str] = field(default_factory=dict)  # the managed .env
     managed: Managed | None = None
+    # the environment the deployment's gateway unit gives this home's gateway
+    # (unit_envs): below the .env files Hermes loads with override=True
+    gateway_env: dict[str, Setting] = field(default_factory=dict)
 
     @property
     def config_path(self) -> str:
@@ -312,6 +350,8 @@ class HermesConfig:
                            "scope: loaded last, over the home's .env)")
         if name in self.env:
             return Setting(name, self.env[name], self.env_path)
+        if bridged and name in self.gateway_env:
+            return self.gateway_env[name]
         value = self.doc.get(name) if isinstance(self.doc, dict) and bridged else None
         if isinstance(value, str | int | float | bool):
             return Setting(name, str(value), f"{self.config_path} (top-level, bridged to env)")
@@ -367,7 +407,8 @@ def overlay(cfg: HermesConfig, managed: Managed | None) -> HermesConfig:
                 mdoc["model"] = {"default": mdoc["model"]}
     menv = parse_env(managed.env_text) if managed.env_text is not None else {}
     return HermesConfig(cfg.home, _deep_merge(cfg.doc, mdoc), cfg.env,
-                        cfg.files + managed.files, cfg.error, mdoc, menv, managed)
+                        cfg.files + managed.files, cfg.error, mdoc, menv, managed,
+                        cfg.gateway_env)
 
 
 # ----------------------------------------------------------------- facts the areas use
@@ -468,7 +509,13 @@ def api_server(cfg: HermesConfig) -> ApiServer:
     extra = merged.get("extra") if isinstance(merged.get("extra"), dict) else {}
     host_env = cfg.env_var(data["env_host"])
     port_env = cfg.env_var(data["env_port"])
-    if host_env and host_env.value:
+    # gateway/config.py _apply_env_overrides writes API_SERVER_HOST over extra.host only
+    # when API_SERVER_ENABLED or API_SERVER_KEY is in the environment (a ${API_SERVER_KEY}
+    # key in config.yaml means it is: the gateway cannot start without it); otherwise
+    # api_server.py takes extra["host"] before os.getenv("API_SERVER_HOST")
+    env_applies = bool(enable_env and truthy(enable_env.value) or key_env and key_env.value
+                       or str(extra.get("key") or "").strip() == f"${{{data['env_key']}}}")
+    if host_env and host_env.value and (env_applies or extra.get("host") is None):
         host, host_from = host_env.value, f"{data['env_host']} ({host_env.source})"
     elif extra.get("host") is not None:
         host, host_from = str(extra["host"]), "platforms.api_server.extra.host"
@@ -496,7 +543,65 @@ def api_server(cfg: HermesConfig) -> ApiServer:
     return ApiServer(bool(enabled_by), host, port, key, source, detail)
 
 
-def terminal_backends(cfg: HermesConfig) -> list[tuple[str, Setting]]:
+def unit_entry(exec_start: str) -> str | None:
+    """The entry point a unit's `ExecStart=` runs: `hermes gateway ...` the gateway,
+    `hermes serve|desktop|acp` the serve path (hermes_cli/main.py subcommands)."""
+    words = exec_start.split()
+    if not any("hermes" in posixpath.basename(w) for w in words[:3]):  # bin/hermes,
+        return None  # hermes-agent, python3 -m hermes_cli.main
+    if "gateway" in words:
+        return "gateway"
+    if {"serve", "desktop", "acp"} & set(words):
+        return "serve"
+    return None
+
+
+def unit_envs(settings: list[tuple[str, str, str]], home: str, entry: str
+              ) -> dict[str, Setting]:
+    """{name: value} of the `Environment=` (and EnvironmentFile=) of the deployment's units
+    that start `entry` (unit_entry) for `home` (their HERMES_HOME; a unit without one runs
+    ~/.hermes of its user, taken as every home): `settings` is aiaudit.scope.unit_settings."""
+    by_unit: dict[str, dict[str, str]] = {}
+    for unit, key, value in settings:
+        by_unit.setdefault(unit, {})[key] = value
+    out: dict[str, Setting] = {}
+    for unit, env in by_unit.items():
+        named = env.get(home_env())
+        if unit_entry(env.get("ExecStart", "")) != entry or named and \
+                posixpath.normpath(named) != posixpath.normpath(home):
+            continue
+        for key, value in env.items():
+            if key not in ("ExecStart", home_env()):
+                out[key] = Setting(key, value, f"unit {unit}'s Environment=")
+    return out
+
+
+def unit_terminal_envs(settings: list[tuple[str, str, str]], home: str
+                       ) -> dict[str, Setting]:
+    """{entry: TERMINAL_ENV} the deployment's units put in the environment of the Hermes
+    entry point they start for `home` (their HERMES_HOME; a unit without one runs
+    ~/.hermes of its user, taken as every home): `settings` is aiaudit.scope.unit_settings.
+    Hermes loads the .env files over it (override=True), so it counts only where they set
+    no TERMINAL_ENV (terminal_backends)."""
+    by_unit: dict[str, dict[str, str]] = {}
+    for unit, key, value in settings:
+        by_unit.setdefault(unit, {})[key] = value
+    name = product_data()["terminal"]["backend_env"]
+    out: dict[str, Setting] = {}
+    for unit, env in by_unit.items():
+        entry = unit_entry(env.get("ExecStart", ""))
+        value = env.get(name, "").strip()
+        named = env.get(home_env())
+        if entry is None or not value or named and posixpath.normpath(named) != \
+                posixpath.normpath(home):
+            continue
+        out[entry] = Setting("terminal.backend", value.lower(),
+                             f"unit {unit}'s Environment={name}")
+    return out
+
+
+def terminal_backends(cfg: HermesConfig, unit_env: dict[str, Setting] | None = None
+                      ) -> list[tuple[str, Setting]]:
     """(entry point, terminal.backend) for each way Hermes starts an agent; terminal_tool
     reads os.environ TERMINAL_ENV (hermes.toml [terminal] backend_env), which each entry
     point fills its own way after loading the .env files (managed .env over the home's,
@@ -519,30 +624,38 @@ def terminal_backends(cfg: HermesConfig) -> list[tuple[str, Setting]]:
         return Setting("terminal.backend", str(env.value).strip().lower(),
                        f"{env.source} {env_name}")
 
-    # only gateway/run.py bridges config.yaml's top-level keys into the environment
-    gateway, dotenv = from_env(True), from_env(False)
+    # only gateway/run.py bridges config.yaml's top-level keys into the environment; a
+    # unit's Environment= lies below the .env files and above that bridge
+    unit_env = unit_env or {}
+    dotenv = from_env(False)
+    gateway = dotenv or unit_env.get("gateway") or from_env(True)
+    serve = dotenv or unit_env.get("serve")
     section = isinstance(cfg.doc, dict) and "terminal" in cfg.doc
     if not conf.is_default:
-        return [("gateway", conf), ("cli", conf), ("serve", dotenv or conf)]
+        return [("gateway", conf), ("cli", conf), ("serve", serve or conf)]
     cli = dotenv or conf
     if section and dotenv is not None:
         cli = Setting("terminal.backend", conf.value,
                       f"default: {cfg.config_path} has a terminal section without backend, "
                       f"so cli.py exports DEFAULT env_type '{conf.value}' over {env_name}")
-    return [("gateway", gateway or conf), ("cli", cli), ("serve", dotenv or conf)]
+    return [("gateway", gateway or conf), ("cli", cli), ("serve", serve or conf)]
 
 
-JUDGED_ENTRIES = ("gateway", "cli")
+# every way Hermes starts an agent on the home: `hermes serve` (the desktop backend, ACP,
+# the desktop cron ticker) needs no unit or flag more than the CLI does, and runs the
+# terminal tool with a TERMINAL_ENV from the .env files over config.yaml
+# (tools/terminal_tool.py _ensure_terminal_env_bridged: "Explicit env always wins")
+JUDGED_ENTRIES = ("gateway", "cli", "serve")
 
 
-def terminal_backend(cfg: HermesConfig) -> Setting:
-    """The backend judged for the home: the first of the gateway and the CLI (the two
-    entry points whose bridges make config.yaml authoritative) that runs commands on the
-    host, else the one both use; its source says which entry point when they differ. The
-    `serve` path's own value (a TERMINAL_ENV in .env wins there) is a fact beside it
-    (terminal_backends), not the verdict: an administrator's pinned backend is what the
-    gateway and the CLI run."""
-    found = [(e, s) for e, s in terminal_backends(cfg) if e in JUDGED_ENTRIES]
+def terminal_backend(cfg: HermesConfig, unit_env: dict[str, Setting] | None = None
+                     ) -> Setting:
+    """The backend judged for the home: the first entry point (gateway, CLI, `hermes
+    serve`) that runs commands on the host, else the one all use; its source says which
+    entry point when they differ. A managed config.yaml pinning docker confines the
+    gateway and the CLI, but a TERMINAL_ENV=local left in the home's .env (what `hermes
+    config set terminal.backend local` wrote) still runs `hermes serve` on the host."""
+    found = [(e, s) for e, s in terminal_backends(cfg, unit_env) if e in JUDGED_ENTRIES]
     values = {str(s.value) for _, s in found}
     confined = confined_backends()
     for entry, setting in found:

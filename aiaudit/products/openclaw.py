@@ -377,6 +377,21 @@ def duration_ms(value: Any) -> int | None:
 
 # ------------------------------------------------------------------ session maintenance
 
+# Transcripts OpenClaw keeps when a session is deleted or reset (src/config/sessions/
+# session-transcript-files.fs.ts archiveFileOnDisk: `<file>.<reason>.<stamp>`;
+# session-accessor.sqlite-archive-artifact.ts resolveSqliteTranscriptArchivePath:
+# `<sessionId>.jsonl.<reason>.<ISO stamp with - for :>[.<generation>]`, `.zst` when zstd
+# is available: artifacts.ts encodeSessionArchiveContent), in the agent's sessions dir.
+# `openclaw sessions delete` keeps the deleted transcript so (docs/cli/sessions.md "Delete
+# sessions"); session.maintenance.resetArchiveRetention ages them out, unset never.
+ARCHIVE_GLOBS = ("agents/*/sessions/*.jsonl.deleted.*", "agents/*/sessions/*.jsonl.reset.*")
+
+
+def is_deleted_archive(path: str) -> bool:
+    """A transcript OpenClaw kept of a session the user deleted."""
+    return ".jsonl.deleted." in path.rsplit("/", 1)[-1]
+
+
 
 @dataclass(frozen=True)
 class Maintenance:
@@ -606,6 +621,70 @@ def exec_hosts(cfg: Config) -> dict[str, tuple[str, bool]]:
     return out
 
 
+@dataclass(frozen=True)
+class Elevated:
+    """Whether one agent's sessions can run exec outside the sandbox through elevated mode,
+    as src/auto-reply/reply/reply-elevated.ts resolveElevatedPermissions decides."""
+
+    agent: str  # an agent id, or "main" (the implicit agent without a roster)
+    enabled: bool  # global and the agent's gate: `enabled !== false` (on when unset)
+    providers: tuple[str, ...]  # providers with a sender allowed (global and agent lists)
+    why: str
+
+    @property
+    def available(self) -> bool:
+        return self.enabled and bool(self.providers)
+
+
+def _allow_lists(table: Any) -> dict[str, list[str]]:
+    """tools.elevated.allowFrom: {provider: [entries]} with the non-empty entries
+    (isApprovedElevatedSender: a missing or empty list allows no sender)."""
+    if not isinstance(table, dict):
+        return {}
+    out = {}
+    for provider, entries in table.items():
+        kept = [str(e).strip() for e in entries if str(e).strip()] \
+            if isinstance(entries, list) else []
+        if kept:
+            out[str(provider)] = kept
+    return out
+
+
+def elevated(cfg: Config) -> list[Elevated]:
+    """Elevated mode per agent of the roster (listAgentIds; the implicit main without
+    one): both gates on (tools.elevated.enabled and agents.entries.<id>.tools.elevated
+    .enabled, each on unless false) and a sender allowed on some provider by the global
+    allowFrom and, when the agent sets one, by its own too. No bundled channel supplies a
+    fallback list (docs/tools/elevated.md), so without allowFrom nobody is allowed."""
+    glob = cfg.get("tools", "elevated")
+    glob = glob if isinstance(glob, dict) else {}
+    g_lists = _allow_lists(glob.get("allowFrom"))
+    out = []
+    for agent in agent_ids(cfg) or ["main"]:
+        own = dig(_agent_entry(cfg, agent), "tools", "elevated")
+        own = own if isinstance(own, dict) else {}
+        gates = [k for k, t in (("tools.elevated.enabled", glob),
+                                (f"agents.entries.{agent}.tools.elevated.enabled", own))
+                 if t.get("enabled") is False]
+        providers = set(g_lists)
+        if own.get("allowFrom"):  # the agent's list must allow the sender too
+            providers &= set(_allow_lists(own.get("allowFrom")))
+        providers_t = tuple(sorted(providers))
+        if gates:
+            why = f"off ({', '.join(gates)} false)"
+        elif not providers_t:
+            why = ("on" + ("" if glob.get("enabled") is True else " (unset: on by default)")
+                   + ", but no sender is allowed (no tools.elevated.allowFrom.<provider> "
+                   "list" + (" the agent's own allowFrom also allows" if own.get("allowFrom")
+                             else "") + ")")
+        else:
+            lists = ", ".join(f"{p}: {', '.join(g_lists[p])}" for p in providers_t)
+            why = ("on" + ("" if glob.get("enabled") is True else " (unset: on by default)")
+                   + f" for senders of {lists}")
+        out.append(Elevated(agent, not gates, providers_t, why))
+    return out
+
+
 def host_exec(host: str) -> bool:
     """An exec host outside every sandbox (openclaw.toml [sandbox] host_exec)."""
     return host in data()["sandbox"]["host_exec"]
@@ -690,13 +769,12 @@ def approvals_store(state_dir: str) -> str:
     return _state_store(state_dir)
 
 
-def read_exec_approvals(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024,
-                        copies: dict[str, Any] | None = None) -> tuple[Any, str] | None:
-    """(the approvals document, where it was read) from the state store's row, or None when
-    the store or the row is absent (then the legacy exec-approvals.json is the one).
-    The store is read through a private copy (never opened in place), the run's shared one
-    when `copies` is the scope's cache (storage reads the same store); errors raise
-    CouldNotCheck naming the store."""
+def _state_row(fs: Any, state_dir: str, table: str, sql: str, key: str, label: str,
+               limit: int, copies: dict[str, Any] | None) -> tuple[Any, str] | None:
+    """(the JSON document of one row of the state store, where it was read) or None when
+    the store, the table or the row is absent. The store is read through a private copy
+    (never opened in place), the run's shared one when `copies` is the scope's cache
+    (storage reads the same store); errors raise CouldNotCheck naming the store."""
     from aiaudit.status import CouldNotCheck
     from aiaudit.storage.locate import stat_paths
     from aiaudit.storage.snapshot import shared_copy
@@ -714,22 +792,82 @@ def read_exec_approvals(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024,
             checkpoint(conn)
             tables = {r[0] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type='table'")}
-            if "exec_approvals_config" not in tables:
-                return None
-            row = conn.execute("SELECT raw_json FROM exec_approvals_config "
-                               "WHERE config_key = ?", ("current",)).fetchone()
+            row = conn.execute(sql, (key,)).fetchone() if table in tables else None
         finally:
             conn.close()
     except DB_ERRORS as exc:
         raise CouldNotCheck(f"cannot read the copy of {store}: {exc}") from None
     if row is None:
         return None
-    where = f"{store}#exec_approvals_config[current]"
+    where = f"{store}#{table}[{key}]"
     try:
         return json.loads(row[0]), where
     except (TypeError, ValueError, RecursionError):
-        raise CouldNotCheck(f"{where} is not JSON (OpenClaw reads it as the default "
-                            "approvals: security deny)") from None
+        raise CouldNotCheck(f"{where} is not JSON ({label})") from None
+
+
+def read_exec_approvals(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024,
+                        copies: dict[str, Any] | None = None) -> tuple[Any, str] | None:
+    """(the approvals document, where it was read) from the state store's row, or None when
+    the store or the row is absent (then the legacy exec-approvals.json is the one)."""
+    return _state_row(fs, state_dir, "exec_approvals_config",
+                      "SELECT raw_json FROM exec_approvals_config WHERE config_key = ?",
+                      "current", "OpenClaw reads it as the default approvals: security deny",
+                      limit, copies)
+
+
+# `openclaw plugins install` records each install in the state store's plugin index
+# (2026.9.6: config_machine_state row `plugins.installedIndex`, written by
+# src/plugins/installed-plugin-index-store-write.ts; its `installRecords` keep source,
+# sourcePath/spec, installPath, version; its `plugins` keep each manifest's and
+# package.json's sha256, never a hash of the code)
+PLUGIN_INDEX_KEY = "plugins.installedIndex"
+# install sources OpenClaw trusts without --force (src/plugins/install-provenance.ts
+# isOpenClawTrustedPluginInstallSpec: clawhub: specs; npm only for its bundled or official
+# catalog packages); every other source gets formatNonClawHubInstallWarning
+PLUGIN_SOURCE_LABELS = {"git": "Git repository", "local-archive": "local archive",
+                        "archive": "local archive", "local-path": "local path",
+                        "path": "local path", "marketplace": "marketplace source",
+                        "npm": "npm registry", "npm-pack": "local npm-pack archive"}
+
+
+@dataclass
+class PluginInstall:
+    """One installed plugin as OpenClaw's plugin index records it."""
+
+    plugin_id: str
+    install_path: str
+    record: dict[str, Any]  # installRecords[id]: source, sourcePath/spec, version ...
+    entry: dict[str, Any]  # plugins[] entry: manifestHash, packageJson.hash, enabled
+    where: str  # the store row it was read from
+
+
+def read_plugin_installs(fs: Any, state_dir: str, limit: int = 64 * 1024 * 1024,
+                         copies: dict[str, Any] | None = None) -> list[PluginInstall] | None:
+    """Installed plugins of one state dir from the state store's plugin index, or None when
+    the store or its index row is absent."""
+    read = _state_row(fs, state_dir, "config_machine_state",
+                      "SELECT value_json FROM config_machine_state WHERE state_key = ?",
+                      PLUGIN_INDEX_KEY, "OpenClaw rebuilds it from the plugin dirs",
+                      limit, copies)
+    if read is None:
+        return None
+    doc, where = read
+    index = doc.get("index") if isinstance(doc, dict) else None
+    if not isinstance(index, dict):
+        return []
+    records = index.get("installRecords") if isinstance(index.get("installRecords"),
+                                                        dict) else {}
+    entries = {str(e.get("pluginId")): e for e in index.get("plugins") or ()
+               if isinstance(e, dict)}
+    out = []
+    for plugin_id, record in records.items():
+        if not isinstance(record, dict):
+            continue
+        path = str(record.get("installPath") or f"{state_dir}/extensions/{plugin_id}")
+        out.append(PluginInstall(str(plugin_id), posixpath.normpath(path), record,
+                                 entries.get(str(plugin_id), {}), where))
+    return out
 
 
 def is_auth_profile_file(relative: str) -> bool:

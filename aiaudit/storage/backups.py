@@ -23,10 +23,11 @@ from typing import Any
 
 from aiaudit.hostfs import HostFS
 from aiaudit.status import CouldNotCheck
-from aiaudit.storage.fileformat import ZSTD_MAGIC
+from aiaudit.storage.fileformat import SEVEN_ZIP_MAGIC, ZSTD_MAGIC, encrypted_container
 from aiaudit.storage.layouts import FILE_KINDS
 from aiaudit.storage.locate import STAT_FMT, FileInfo, Store
 from aiaudit.storage.settings import settings_for
+from aiaudit.storage.sevenzip import EncryptedArchive
 from aiaudit.storage.snapshot import copy_sqlite
 from aiaudit.storage.sqlitefacts import DB_ERRORS, integrity_check, open_copy, row_counts
 
@@ -46,6 +47,7 @@ class Restore:
     ok: bool
     detail: str
     rows: int = 0
+    encrypted: bool = False  # gpg, age or an encrypted 7z: no key is given to the audit
 
 
 def _list_script(dirs: list[str], store_path: str, globs: tuple[str, ...] = ()) -> str:
@@ -279,7 +281,28 @@ def _unpack(path: Path, store_name: str = "") -> Path:
         return out
     if magic == b"PK\x03\x04":
         return _from_zip(path, store_name)
+    if magic == SEVEN_ZIP_MAGIC[:4]:
+        return _from_seven_zip(path, store_name)
     return path
+
+
+def _from_seven_zip(path: Path, store_name: str) -> Path:
+    """The member named like the store (else the first SQLite-looking one) out of a 7z, by
+    the auditor's 7z; an encrypted one raises EncryptedArchive."""
+    from aiaudit.storage import sevenzip
+
+    found = sevenzip.listing(path)
+    if found.encrypted:
+        raise EncryptedArchive(found.detail)
+    named = [m for m in found.members if posixpath.basename(m) == store_name]
+    dbs = [m for m in found.members if m.endswith((".db", ".sqlite", ".sqlite3"))]
+    chosen = (named or dbs or [None])[0]
+    if chosen is None:
+        return path
+    out = path.with_suffix(".unpacked")
+    with sevenzip.member(path, chosen) as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1024 * 1024)
+    return out
 
 
 def _from_zip(path: Path, store_name: str) -> Path:
@@ -336,7 +359,16 @@ def restore(ctx: Any, backup: Backup, key: str | None, store_path: str = "",
         limit = settings_for(ctx).max_copy_mb * 1024 * 1024
         # A backup the audit account cannot copy was not tested: ERROR, not "does not restore".
         copy = copy_sqlite(fs, [(backup.file.path, backup.file.size)], limit, "backup")
-        db = _unpack(copy.path, posixpath.basename(store_path))
+        with open(copy.path, "rb") as fh:
+            container = encrypted_container(fh.read(512))
+        if container:
+            return Restore(False, f"{container}: its restore needs a key the audit is not "
+                           "given (gpg/age passphrase or identity)", encrypted=True)
+        try:
+            db = _unpack(copy.path, posixpath.basename(store_path))
+        except EncryptedArchive as exc:
+            return Restore(False, f"{exc}: its restore needs the archive's password",
+                           encrypted=True)
         source = ""
         if tarfile.is_tarfile(db):
             member, source = _member_of(db, store_path)

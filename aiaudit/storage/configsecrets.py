@@ -334,6 +334,7 @@ def _read_backups(ctx: Any, app: str, state_dir: str, facts: ConfigFacts,
     from aiaudit.access import denied_line
     from aiaudit.storage.packed import PACK_ERRORS, contents, packing
     from aiaudit.storage.settings import settings_for
+    from aiaudit.storage.sevenzip import EncryptedArchive
 
     fs = HostFS.for_context(ctx)
     limit = settings_for(ctx).max_copy_mb * 1024 * 1024
@@ -364,6 +365,8 @@ def _read_backups(ctx: Any, app: str, state_dir: str, facts: ConfigFacts,
                     _scan_config(app, state_dir, item.name, data, facts)
         except CouldNotCheck as exc:
             facts.unread.append(str(exc))
+        except EncryptedArchive:
+            continue  # an encrypted 7z, as a gpg or age file: no literal key at rest
         except PACK_ERRORS as exc:
             if isinstance(exc, OSError) and exc.strerror:
                 facts.unread.append(denied_line(path, exc.strerror))

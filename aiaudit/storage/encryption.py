@@ -112,6 +112,8 @@ def assess(ctx: Any, store: Store) -> StoreEncryption:
         except CouldNotCheck as exc:
             result.unread.append(str(exc))
             continue
+        if verdict.encrypted is None and verdict.kind.endswith("(not read)"):
+            result.unread.append(f"{info.path}: {verdict.detail}")  # never judged unseen
         result.files.append(FileAtRest(info.path, role, verdict, mount))
         result.bytes_read += min(info.size, WAL_HEAD_BYTES if info.path.endswith("-wal")
                                  else HEAD_BYTES)

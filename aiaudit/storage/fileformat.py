@@ -20,18 +20,46 @@ BTREE_TYPES = {0x02, 0x05, 0x0A, 0x0D}
 WAL_MAGICS = {0x377F0682, 0x377F0683}
 JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
 SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\x1f\x8b", "gzip"),
     (0, ZSTD_MAGIC, "zstd"),
     (0, b"\xfd7zXZ\x00", "xz"),
     (0, b"PK\x03\x04", "zip"),
     (0, b"BZh", "bzip2"),
-    (0, b"7z\xbc\xaf\x27\x1c", "7z"),
+    (0, SEVEN_ZIP_MAGIC, "7z"),
     (0, b"\x04\x22\x4d\x18", "lz4"),
     (257, b"ustar", "tar"),
 )
 ENCRYPTED_ENTROPY = 7.9  # bits/byte; plain SQLite pages measure ~5-6, ciphertext 8.00
 MIN_SAMPLE = 4096
+
+def encrypted_container(head: bytes) -> str | None:
+    """The encryption format a file is written in by its own header, whatever its size
+    (None: not one): an age file (age-encryption.org/v1, age/internal/format), an OpenPGP
+    message, armored or binary (RFC 9580 4.2: a symmetric-key or public-key encrypted
+    session key packet first, tag 3 or 1, in the old or new packet format, which
+    `gpg --symmetric` / `gpg -e` write). Its bytes cannot be read without a key the audit
+    is not given."""
+    if head.startswith((b"age-encryption.org/v1\n", b"-----BEGIN AGE ENCRYPTED FILE-----")):
+        return "age-encrypted file"
+    if head.startswith(b"-----BEGIN PGP MESSAGE-----"):
+        return "OpenPGP message (armored)"
+    if len(head) < 4:
+        return None
+    first = head[0]
+    if first & 0xC0 == 0xC0:  # new format: tag in the low 6 bits
+        tag, version = first & 0x3F, head[2] if head[1] < 192 else -1
+    elif first & 0x80:  # old format: tag in bits 5..2
+        tag = (first >> 2) & 0x0F
+        version = head[1 + (1, 2, 4, 0)[first & 0x03]] if (first & 0x03) != 3 else -1
+    else:
+        return None
+    if tag == 3 and version in (4, 5, 6):  # SKESK: gpg --symmetric
+        return "OpenPGP symmetrically encrypted message"
+    if tag == 1 and version in (3, 6):  # PKESK: gpg --encrypt
+        return "OpenPGP public-key encrypted message"
+    return None
 
 
 @dataclass(frozen=True)
@@ -111,6 +139,9 @@ def classify(head: bytes) -> FileVerdict:
         return _wal(head)
     if head.startswith(JOURNAL_MAGIC):
         return _judge_pages(head[512:], "SQLite rollback journal")
+    container = encrypted_container(head)
+    if container:
+        return FileVerdict(True, container, "its own header says so", e)
     name = _signature(head)
     if name:
         return FileVerdict(False, f"{name} (compressed, not encrypted)",

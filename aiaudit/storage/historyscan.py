@@ -16,12 +16,14 @@ from aiaudit.access import denied_line
 from aiaudit.hostfs import HostFS
 from aiaudit.resources import safe_id
 from aiaudit.status import CouldNotCheck
+from aiaudit.storage.fileformat import encrypted_container
 from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import STAT_FMT, FileInfo, Store, stat_listing
 from aiaudit.storage.packed import PACK_ERRORS, contents, packing
 from aiaudit.storage.progress import Progress
 from aiaudit.storage.secrets.engine import Finding, scan_stream, unify
 from aiaudit.storage.settings import settings_for
+from aiaudit.storage.sevenzip import EncryptedArchive
 
 MAX_FILES = 5000
 
@@ -50,6 +52,10 @@ class ScanResult:
     inflated: int = 0  # zstd blobs decompressed
     cell_note: str = ""  # why the SQL pass did not run, when it did not
     packed: int = 0  # store files read out of compressed files and archives
+    # files written in an encryption format (gpg, age, an encrypted 7z): read, their
+    # contents not (no key is given to the audit for them)
+    encrypted: list[str] = field(default_factory=list)
+    no_history: list[str] = field(default_factory=list)  # archives without a history member
     own_keys: list[str] = field(default_factory=list)  # the framework's own keys, not history
     set_apart: int = 0  # credentials only the product's settings tables hold (STO-04's)
     sql_read: str = ""  # an app's database read only through SQL: what was read
@@ -113,12 +119,23 @@ def scan_source(ctx: Any, source: HistorySource) -> ScanResult:
     for info in source.files:
         try:
             before = progress.done_bytes
-            if packing(read_head(fs, info.path, 512)):
-                result.packed += _scan_packed(fs, info.path, limit, result, progress)
+            head = read_head(fs, info.path, 512)
+            if packing(head):
+                found = _scan_packed(fs, info.path, limit, result, progress)
+                result.packed += found
+                if not found:
+                    result.no_history.append(f"{info.path} holds no store or history file "
+                                              "(SQLite, JSON(L), a known app's history name)")
             else:
                 with fs.open(info.path) as stream:
                     result.findings.extend(scan_stream(stream, info.path, progress.update))
+                if container := encrypted_container(head):
+                    result.encrypted.append(f"{info.path}: {container}")
             result.bytes += progress.done_bytes - before
+            result.files += 1
+        except EncryptedArchive as exc:  # copied whole to be listed: its bytes were read
+            result.encrypted.append(f"{info.path}: {exc}")
+            result.bytes += info.size
             result.files += 1
         except CouldNotCheck as exc:
             result.unreadable.append(str(exc))

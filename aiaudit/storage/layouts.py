@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from aiaudit.products import gradio as _gradio
 from aiaudit.products import hermes as _hermes
 from aiaudit.products import open_webui, openclaw
+from aiaudit.products import ray as _ray
 from aiaudit.products.appstore import StoreApp, store_apps
 
 
 @dataclass(frozen=True)
 class StoreGlob:
     glob: str  # relative to the state dir; shell glob
-    kind: str  # "sqlite" | "jsonl" | "json" | "csv"
+    kind: str  # "sqlite" | "jsonl" | "json" | "csv" | "log" (plain text a job printed)
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,9 @@ class Layout:
     env_subdir: str = ""  # the state dir below the env's folder (n8n: $N8N_USER_FOLDER/.n8n)
 
 
-S, J, JS, CSV = "sqlite", "jsonl", "json", "csv"
+S, J, JS, CSV, LOG = "sqlite", "jsonl", "json", "csv", "log"
 # store kinds held in files the suite reads itself (database servers are not)
-FILE_KINDS = (S, J, JS, CSV)
+FILE_KINDS = (S, J, JS, CSV, LOG)
 
 LAYOUTS: tuple[Layout, ...] = (
     Layout("hermes", _hermes.home_env(), (_hermes.product_data()["home"]["default"],), (),
@@ -52,7 +53,10 @@ LAYOUTS: tuple[Layout, ...] = (
            (StoreGlob("agents/*/agent/openclaw-agent.sqlite", S),
             StoreGlob("state/openclaw.sqlite", S),
             StoreGlob("state/openclaw-quarantine.sqlite", S),
-            StoreGlob("agents/*/sessions/*.jsonl", J)),
+            StoreGlob("agents/*/sessions/*.jsonl", J),
+            # transcripts of deleted and reset sessions the gateway keeps (zstd when the
+            # runtime has it): <id>.jsonl.deleted.<stamp>[.<gen>][.zst], .reset. alike
+            *(StoreGlob(g, J) for g in openclaw.ARCHIVE_GLOBS)),
            (*openclaw.config_names(), "openclaw.json.bak", "openclaw.json.bak.*", ".env",
             "secrets.json", *openclaw.data()["auth_profiles"]["legacy_files"],
             "agents/*/agent/auth.json",
@@ -87,6 +91,8 @@ LAYOUTS: tuple[Layout, ...] = (
            "none"),
     Layout(_gradio.APP, None, (_gradio.STATE_DIR,), (),
            tuple(StoreGlob(g, CSV) for g in _gradio.DATASETS), (), _gradio.RETENTION),
+    Layout(_ray.APP, _ray.ENV, (), _ray.ABS_DIRS, tuple(StoreGlob(g, LOG) for g in _ray.LOGS),
+           (), _ray.RETENTION, env_subdir=_ray.ENV_SUBDIR),
     Layout("sillytavern", None, ("SillyTavern",), ("/home/node/app", "/opt/SillyTavern"),
            (StoreGlob("data/*/chats/*/*.jsonl", J), StoreGlob("data/*/group chats/*.jsonl", J)),
            ("data/*/secrets.json", "config.yaml"),
@@ -97,7 +103,8 @@ LAYOUTS: tuple[Layout, ...] = (
 def _store_app_layout(p: StoreApp) -> Layout:
     """An app described by its data file (aiaudit.products.appstore)."""
     return Layout(p.app, p.state_env(), p.home_dirs(), p.abs_dirs(),
-                  (*(StoreGlob(g, S) for g in p.dbs()), *(StoreGlob(g, J) for g in p.logs())),
+                  (*(StoreGlob(g, S) for g in p.dbs()), *(StoreGlob(g, J) for g in p.logs()),
+                   *(StoreGlob(g, JS) for g in p.json_stores())),
                   p.config_files(), p.retention().detail, p.dbs(), p.env_subdir())
 
 

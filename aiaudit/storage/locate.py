@@ -238,20 +238,26 @@ def _unit_store_dirs(ctx: Any, scope: Scope) -> list[tuple[str, ...]]:
 
     if not scope.units:
         return []
+    from aiaudit.products import ray
+
     apps = store_apps()
-    envs = {layout.env: layout for layout in LAYOUTS if layout.env and layout.app in apps}
+    envs = {layout.env: layout for layout in LAYOUTS if layout.env
+            and (layout.app in apps or layout.app == ray.APP)}
     urls = {a.db_url_env(): a for a in apps.values() if a.db_url_env()}
     per_unit: dict[str, list[tuple[str, str, str]]] = {}
     venvs: dict[str, str] = {}
+    flagged: list[tuple[str, ...]] = []  # state dirs a command-line flag names (ray start)
     for unit, key, value in scope_unit_settings(ctx, scope):
         per_unit.setdefault(unit, []).append((key, value, f"env {key} of unit {unit}"))
+        if key == "ExecStart" and (temp := ray.temp_dir_of(value)):
+            flagged.append((ray.APP, posixpath.normpath(temp), f"--temp-dir of unit {unit}"))
         if key == "ExecStart" and value.split():
             exe = value.split()[0]
             bindir = posixpath.dirname(exe)
             if exe.startswith("/") and posixpath.basename(bindir) == "bin":
                 venvs.setdefault(posixpath.dirname(bindir), unit)
             per_unit[unit] += _env_file_settings(scope.fs, unit, value, apps)
-    out: list[tuple[str, ...]] = []
+    out: list[tuple[str, ...]] = list(flagged)
     env_files = unit_env_files(ctx)
     for items in per_unit.values():
         loaded = sorted({by.split(" in ", 1)[1].split(" (`", 1)[0] for _, _, by in items

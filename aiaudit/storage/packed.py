@@ -22,13 +22,17 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from fnmatch import fnmatch
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
-from aiaudit.storage.fileformat import ZSTD_MAGIC, FileVerdict, classify
+from aiaudit.storage import sevenzip
+from aiaudit.storage.fileformat import SEVEN_ZIP_MAGIC, ZSTD_MAGIC, FileVerdict, classify
+from aiaudit.storage.sevenzip import EncryptedArchive
 
 LAYERS = (("gzip", b"\x1f\x8b"), ("zstd", ZSTD_MAGIC), ("xz", b"\xfd7zXZ\x00"), ("bzip2", b"BZh"))
-PACKINGS = ("gzip", "zstd", "xz", "bzip2", "zip", "tar")
+PACKINGS = ("gzip", "zstd", "xz", "bzip2", "zip", "tar", "7z")
 MAX_LAYERS = 3  # a gzip of a gzip of a tar is as deep as backups go
 HEAD = 64 * 1024
 STORE_MEMBER = re.compile(r"(?i)\.(?:db|sqlite3?|jsonl)(?:-wal|-journal)?$|"
@@ -85,6 +89,8 @@ def packing(head: bytes) -> str | None:
             return name
     if head.startswith(b"PK\x03\x04"):
         return "zip"
+    if head.startswith(SEVEN_ZIP_MAGIC):
+        return "7z"
     if head[257:262] == b"ustar":
         return "tar"
     return None
@@ -100,8 +106,25 @@ class Content:
 
 
 def store_member(name: str) -> bool:
-    """An archive member that is a store (SQLite file, its WAL/journal, JSON(L) history)."""
-    return bool(STORE_MEMBER.search(name)) and not posixpath.basename(name).startswith("._")
+    """An archive member that is a store: a SQLite file, its WAL/journal, JSON(L) history,
+    or a file named as a known app names its history (MLflow's traces.json, Gradio's
+    datasetN.csv, Hermes' session_<id>.json, ...: the layouts' store globs)."""
+    base = posixpath.basename(name)
+    if base.startswith("._"):
+        return False
+    return bool(STORE_MEMBER.search(name)) or any(fnmatch(base, g) for g in _history_names())
+
+
+@cache
+def _history_names() -> tuple[str, ...]:
+    """File-name globs of the known apps' JSON, CSV and log history (not SQLite: those
+    are matched by their suffix above); a bare `*.json` (text-generation-webui's chat
+    logs) would take every config file for history, so only named globs count."""
+    from aiaudit.storage.layouts import LAYOUTS
+
+    names = {posixpath.basename(g.glob) for layout in LAYOUTS for g in layout.stores
+             if g.kind != "sqlite"}
+    return tuple(sorted(n for n in names if not re.fullmatch(r"\*\.[a-z]+", n)))
 
 
 @contextmanager
@@ -141,9 +164,9 @@ def _members(stack: ExitStack, path: str, layers: list[str], kind: str | None, s
                 if src is not None:
                     yield Content(f"{path}!{member.name}", _how([*layers, "tar"]), src)
         return
-    if kind == "zip":
+    if kind in ("zip", "7z"):
         local = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aiaudit-zip-")))
-        copy = local / "archive.zip"
+        copy = local / f"archive.{kind}"
         written = 0
         with open(copy, "wb") as out:
             while chunk := stream.read(1024 * 1024):
@@ -152,6 +175,9 @@ def _members(stack: ExitStack, path: str, layers: list[str], kind: str | None, s
                     raise ValueError(f"{path} holds more than {limit / 1e6:.0f} MB "
                                      "([storage] max_copy_mb)")
                 out.write(chunk)
+        if kind == "7z":
+            yield from _seven_zip_members(stack, path, layers, copy, want)
+            return
         archive = stack.enter_context(zipfile.ZipFile(copy))
         for info in archive.infolist():
             if not info.is_dir() and want(info.filename):
@@ -160,6 +186,19 @@ def _members(stack: ExitStack, path: str, layers: list[str], kind: str | None, s
         return
     if layers and want is store_member:
         yield Content(f"{path}!{how}", how, stream)
+
+
+def _seven_zip_members(stack: ExitStack, path: str, layers: list[str], copy: Path,
+                       want: Callable[[str], bool]) -> Iterator[Content]:
+    """A 7z's wanted members, read by the auditor's 7z from the private copy; an
+    encrypted one raises EncryptedArchive (its contents cannot be read)."""
+    found = sevenzip.listing(copy)
+    if found.encrypted:
+        raise EncryptedArchive(found.detail)
+    for name in found.members:
+        if want(name):
+            yield Content(f"{path}!{name}", _how([*layers, "7z"]),
+                          stack.enter_context(sevenzip.member(copy, name)))
 
 
 PACK_ERRORS = (OSError, EOFError, ValueError, tarfile.TarError, zipfile.BadZipFile,
@@ -175,7 +214,11 @@ def packed_verdict(fs: Any, path: str, outer: FileVerdict, limit: int) -> FileVe
         with contents(fs, path, limit) as items:
             for item in items:
                 seen.append((item, classify(_read_upto(item.stream, HEAD))))
+    except EncryptedArchive as exc:
+        return FileVerdict(True, "encrypted archive", str(exc), outer.entropy)
     except PACK_ERRORS as exc:
+        if outer.kind.startswith("7z"):  # whether it is encrypted is in what was not read
+            return FileVerdict(None, "7z (not read)", f"cannot unpack: {exc}", outer.entropy)
         return FileVerdict(outer.encrypted, outer.kind, f"{outer.detail}; cannot unpack: "
                            f"{exc}", outer.entropy)
     judged = [(c, v) for c, v in seen if v.encrypted is not None]

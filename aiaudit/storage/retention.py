@@ -10,17 +10,20 @@ text still readable in SQLite free pages.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import posixpath
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiaudit.access import check_access
 from aiaudit.hostfs import HostFS
-from aiaudit.products import open_webui, openclaw
+from aiaudit.products import open_webui, openclaw, ray
 from aiaudit.products.appstore import owner_of, store_app
 from aiaudit.status import CouldNotCheck
+from aiaudit.storage.fileformat import ZSTD_MAGIC
 from aiaudit.storage.headers import read_head
 from aiaudit.storage.locate import Store
 from aiaudit.storage.snapshot import NeedsKey, opened_copy
@@ -60,6 +63,10 @@ class RetentionFacts:
     free_pages: int | None = None
     free_pages_with_text: int | None = None
     wal_frames_with_text: int | None = None  # None: no WAL copied beside the store
+    # the store's backups (backup_dirs, the app's default place, <store>.bak* beside it)
+    # and their age by their file time: a copy holds what the store held when it was
+    # taken, so a backup older than the policy keeps conversations past it
+    backup_ages: dict[str, float] = field(default_factory=dict)
 
 
 def _read_config(fs: Any, path: str) -> str | None:
@@ -119,6 +126,8 @@ def knob_for(fs: Any, store: Store, managed: Any = None) -> Knob:
         return openclaw_knob(_openclaw_config(fs, root))
     if store.app == open_webui.APP:
         return Knob(False, False, None, "", open_webui.retention().detail)
+    if store.app == ray.APP:
+        return Knob(False, False, None, "", ray.RETENTION)
     app = store_app(store.app)
     if app is not None and store.kind != "sqlite" and app.log_retention():
         return Knob(False, False, None, "", app.log_retention())
@@ -163,7 +172,8 @@ def _env_files(fs: Any, state_dir: str, names: tuple[str, ...],
 # (run_agent.py _save_session_log, written when sessions.write_json_snapshots is on);
 # createdDate: TypeORM apps' records
 RECORD_TIME_KEYS = ("timestamp", "created_at", "createdAt", "createdDate", "ts", "time", "date",
-                    "send_date", "create_time", "updatedAt", "session_start", "last_updated")
+                    "send_date", "create_time", "updatedAt", "session_start", "last_updated",
+                    "start_time_unix_nano")
 JSON_READ_LIMIT = 64 * 1024 * 1024  # per file
 
 
@@ -195,13 +205,45 @@ def _csv_records(text: str) -> list[dict[str, str]]:
     return [dict(zip(header, row, strict=False)) for row in rows]
 
 
+def _inflated(data: bytes) -> bytes:
+    """A zstd-compressed history file (OpenClaw's .jsonl.deleted.<stamp>.zst archives)
+    inflated, at most JSON_READ_LIMIT bytes; other bytes as they are."""
+    if not data.startswith(ZSTD_MAGIC):
+        return data
+    import io
+
+    import zstandard
+
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
+            return reader.read(JSON_READ_LIMIT)
+    except zstandard.ZstdError as exc:
+        raise CouldNotCheck(f"cannot inflate zstd history: {exc}") from None
+
+
+def _deleted_archives(ctx: Any, store: Store, facts: RetentionFacts) -> None:
+    """OpenClaw's transcripts of deleted sessions: kept past the deletion, for
+    resetArchiveRetention (unset: with no age cutoff). Counted as deleted but stored when
+    nothing ages them out within the policy."""
+    kept = [f for f in store.files if openclaw.is_deleted_archive(f.path)]
+    if store.app != openclaw.APP or not kept:
+        return
+    cutoff = openclaw.maintenance(_openclaw_config(HostFS.for_context(ctx),
+                                                   store.state_dir)).reset_archive_days
+    policy = float(ctx.config.policy["retention_days"])
+    if cutoff is None or cutoff > policy:
+        why = "no age cutoff" if cutoff is None else f"kept {cutoff:g} days"
+        facts.soft_deleted[f"{store.path}/*.jsonl.deleted.* (transcripts of deleted "
+                           f"sessions; resetArchiveRetention: {why})"] = len(kept)
+
+
 def _record_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
     """JSON(L) and CSV history dated by its records' own timestamps, never by file times."""
     oldest: float | None = None
     where = ""
     dated = 0
     for info in store.files:
-        text = read_head(fs, info.path, JSON_READ_LIMIT).decode("utf-8", "replace")
+        text = _inflated(read_head(fs, info.path, JSON_READ_LIMIT)).decode("utf-8", "replace")
         docs: list[Any] = []
         if store.kind == "csv":
             docs = _csv_records(text)
@@ -228,6 +270,46 @@ def _record_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts
     facts.oldest_days = (time.time() - oldest) / DAY
     facts.oldest_where = where
     facts.dated = {f"{store.path} records": dated}
+    return facts
+
+
+LINE_TIME = re.compile(rb"^\[?(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2}):(\d{2})", re.M)
+
+
+def _stamp(date: str, hh: str, mm: str, ss: str) -> float | None:
+    try:
+        return dt.datetime.fromisoformat(f"{date}T{hh}:{mm}:{ss}+00:00").timestamp()
+    except ValueError:
+        return None
+
+
+def _log_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
+    """Plain-text logs a job printed (Ray's session logs) dated by the times the app wrote:
+    the session's start in its dir name (Ray), else the log lines' own leading times;
+    never by file times. Nothing dated: CouldNotCheck, never PASS."""
+    pattern = re.compile(ray.SESSION_TIME) if store.app == ray.APP else None
+    oldest: float | None = None
+    where = ""
+    dated = 0
+    for info in store.files:
+        found = pattern.search(info.path) if pattern else None
+        times = [t for t in [_stamp(*found.groups())] if t is not None] if found else []
+        how = "session start in its dir name"
+        if not times:
+            head = read_head(fs, info.path, JSON_READ_LIMIT)
+            times = [t for m in LINE_TIME.finditer(head)
+                     if (t := _stamp(*(g.decode() for g in m.groups()))) is not None]
+            how = "log line time"
+        if times:
+            dated += 1
+            if oldest is None or min(times) < oldest:
+                oldest, where = min(times), f"{posixpath.basename(info.path)} {how}"
+    if oldest is None:
+        raise CouldNotCheck(f"{store.path}: none of its {len(store.files)} log file(s) carries "
+                            "a time the app wrote; its age cannot be read from the data")
+    facts.oldest_days = (time.time() - oldest) / DAY
+    facts.oldest_where = where
+    facts.dated = {f"{store.path} logs": dated}
     return facts
 
 
@@ -272,6 +354,19 @@ def _pg_ages(ctx: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
     return facts
 
 
+def _backup_ages(ctx: Any, store: Store) -> dict[str, float]:
+    """{backup path: days since it was written} of the store's backups (STO-07 finds
+    the same ones); a WAL or journal beside the store is the store itself, not a copy."""
+    from aiaudit.storage.backups import find_backups
+    from aiaudit.storage.layouts import FILE_KINDS
+
+    if store.kind not in FILE_KINDS:
+        return {}
+    now = time.time()
+    return {b.file.path: b.age_days(now) for b in find_backups(ctx, store)[0]
+            if not b.file.path.endswith(("-wal", "-journal", "-shm"))}
+
+
 def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
     fs = HostFS.for_context(ctx)
     managed = None
@@ -281,8 +376,13 @@ def retention_facts(ctx: Any, store: Store) -> RetentionFacts:
         managed = hermes.managed_for(ctx, hermes.home_of_store(store.path))
     facts = RetentionFacts(knob_for(fs, store, managed))
     facts.config_read = bool(facts.knob.where) and "missing" not in facts.knob.detail
+    facts.backup_ages = _backup_ages(ctx, store)
+    if store.kind == "log":
+        facts.files = len(store.files)
+        return _log_ages(fs, store, facts)
     if store.kind in ("jsonl", "json", "csv"):
         facts.files = len(store.files)
+        _deleted_archives(ctx, store, facts)
         return _record_ages(fs, store, facts)
     if store.kind == "postgresql":
         return _pg_ages(ctx, store, facts)

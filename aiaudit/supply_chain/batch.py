@@ -8,6 +8,7 @@ without fork run in this process: the results are the same either way.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import posixpath
@@ -65,9 +66,17 @@ def _warm() -> None:
     """Import the folding modules and build the rule index before forking: each worker
     would otherwise import and build them for itself (CPU spent once per worker). The
     sentence filter compiles on another thread meanwhile (Hyperscan releases the GIL while
-    it compiles: on a machine without the compiled cache, two cores do it at once)."""
-    from aiaudit.supply_chain import folded_review, jsfold, prose, pyfold  # noqa: F401
+    it compiles: on a machine without the compiled cache, two cores do it at once). The
+    string-array and shell folders, the JavaScript grammar and the codecs the review looks
+    up (rot13, punycode, UTF-16) were each loaded by every worker on first use."""
+    import codecs
+
+    from aiaudit.supply_chain import folded_review, jsfold, obfio, prose, pyfold, shfold  # noqa: F401
     from aiaudit.supply_chain.anchors import index
+
+    jsfold._bindings()  # the grammar and its query
+    for codec in ("rot13", "punycode", "utf-16-le"):
+        codecs.lookup(codec)
 
     sentences = threading.Thread(target=prose.SENTENCES._database, daemon=True,
                                  name="aiaudit-rules-sentences")
@@ -146,10 +155,14 @@ def start_review_all(skills: Sequence[Skill], max_bytes: int = 64 * 1024 * 1024,
     step = -(-len(skills) // (workers * 16))
     chunks = [range(i, min(i + step, len(skills))) for i in range(0, len(skills), step)]
     _SKILLS, _MAX_BYTES = skills, max_bytes
+    # frozen at the fork: the workers' collections skip the inherited heap, whose pages then
+    # stay shared instead of each worker copying every page its collector walks
+    gc.freeze()
     try:  # the workers are forked here and inherit the skills; nothing is pickled in
         pool = multiprocessing.get_context("fork").Pool(workers, _worker_signals)
     finally:
         _SKILLS, _MAX_BYTES = (), 0
+        gc.unfreeze()  # the parent collects as before
     try:
         pending = pool.map_async(_review, chunks)
         pool.close()

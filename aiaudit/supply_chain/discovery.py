@@ -26,6 +26,7 @@ from aiaudit.access import check_access, coalesce
 from aiaudit.hostfs import HostFS
 from aiaudit.products import openclaw
 from aiaudit.status import CouldNotCheck
+from aiaudit.supply_chain import openclaw_plugins
 from aiaudit.supply_chain.frontmatter import Manifest, parse_skill_md
 from aiaudit.supply_chain.model import Skill, SkillFile, SkillRoot
 from aiaudit.supply_chain.settings import Settings
@@ -93,6 +94,7 @@ class Inventory:
     configs: list[ConfigFile] = field(default_factory=list)  # MCP and agent configs
     homes: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # reasons: path and missing right
+    manual: list[str] = field(default_factory=list)  # what the operator must supply first
     checked: tuple[int, int] = (0, 0)  # candidate places checked, of them present & readable
     tables: list[str] = field(default_factory=list)  # plugin tables read (Open WebUI)
 
@@ -442,23 +444,21 @@ def _json_record(files: list[SkillFile], path: str) -> Any:
         return {"_error": f"{path} is not valid JSON: {exc}"}
 
 
-OPENCLAW_PLUGIN_MANIFEST = "openclaw.plugin.json"  # openclaw dist/manifest-*.mjs, JSON5
-
-
 def _plugin_record(entries: list[SkillFile]) -> Any:
-    """The manifest of a plugin root: a Claude Code plugin's .claude-plugin/plugin.json or
-    an OpenClaw extension's openclaw.plugin.json (JSON5, as loadPluginManifest reads it)."""
-    record = _json_record(entries, PLUGIN_MANIFEST)
-    if record is not None:
-        return record
-    entry = next((f for f in entries if f.path == OPENCLAW_PLUGIN_MANIFEST and f.data is not None),
-                 None)
-    if entry is None:
-        return None
+    """The manifest of a Claude Code plugin root (.claude-plugin/plugin.json). OpenClaw's
+    extensions/<id> plugins are items of openclaw_plugins.plugin_item, with their install
+    record."""
+    return _json_record(entries, PLUGIN_MANIFEST)
+
+
+def _openclaw_plugin_json(entries: list[SkillFile]) -> Any:
+    """openclaw.plugin.json, read as JSON5 as OpenClaw's loadPluginManifest reads it."""
+    entry = next((f for f in entries if f.path == openclaw_plugins.MANIFEST and
+                  f.data is not None), None)
     try:
-        return openclaw.loads(entry.data.decode("utf-8", "replace"))
-    except Exception as exc:  # json5 raises ValueError and assorted others on bad input
-        return {"_error": f"{OPENCLAW_PLUGIN_MANIFEST} is not valid JSON5: {exc}"}
+        return openclaw.loads(entry.data.decode("utf-8", "replace")) if entry else None
+    except Exception:  # json5 raises ValueError and assorted others on bad input
+        return None
 
 
 def plugin_manifest(plugin: Any, files: list[SkillFile]) -> tuple[Manifest, str]:
@@ -493,7 +493,7 @@ def skills_in_tree(root: SkillRoot, entries: list[SkillFile]) -> list[Skill]:
         skill_dirs.append("/".join(parent))
     plugin = _plugin_record(entries)
     if plugin is not None and "" not in skill_dirs:
-        skill_dirs.append("")  # a Claude Code or OpenClaw plugin: reviewed whole, skills nested
+        skill_dirs.append("")  # a Claude Code plugin: reviewed whole, its skills nested
     # one pass: every entry joins each skill directory among its ancestors
     members: dict[str, list[SkillFile]] = {d: [] for d in skill_dirs}
     nested: dict[str, list[str]] = {d: [] for d in skill_dirs}
@@ -603,11 +603,19 @@ def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inve
             inv.configs.append(_load_config(fs, "configured", path, _format_of(path)))
     inv.roots = plan_roots(settings, inv.homes, found, openclaw_docs, planner.hermes_homes)
     inv.unreadable, inv.checked = closed_places(fs, planner, settings, inv.homes)
+    installs = _plugin_installs(fs, planner.openclaw_states, found, scope, inv)
     locks: dict[str, Any] = {}
     for root in inv.roots:
         denied: list[str] = []
         entries = read_tree(fs, root.path, settings.max_file_bytes, denied)
         skills = skills_in_tree(root, entries)
+        if openclaw_plugins.is_plugin_root(root):
+            plugin = openclaw_plugins.plugin_item(root, entries, skills,
+                                                  installs.get(posixpath.normpath(root.path)))
+            if plugin is not None:  # its manifest and README document it, as SKILL.md would
+                plugin.records.setdefault("plugin-doc", plugin_manifest(
+                    _openclaw_plugin_json(entries), entries)[1])
+            skills = ([plugin] if plugin else []) + skills
         _assign_denied(root, skills, denied, inv)
         if root.lock_dir and skills:
             if root.lock_dir not in locks:
@@ -617,6 +625,28 @@ def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inve
                     skill.records["clawhub-lock"] = locks[root.lock_dir]
         inv.skills += skills
     return inv
+
+
+def _plugin_installs(fs: HostFS, states: list[str], found: dict[str, str],
+                     scope: Scope | None, inv: Inventory) -> dict[str, Any]:
+    """OpenClaw's plugin install records by install path, from each state store's plugin
+    index (through the scope's shared copy of the store); an unreadable store is named."""
+    out: dict[str, Any] = {}
+    for state in states:
+        if found.get(openclaw.approvals_store(state)) != "f":
+            continue
+        try:
+            installs = openclaw.read_plugin_installs(fs, state,
+                                                     copies=scope.copies if scope else None)
+        except CouldNotCheck as exc:
+            inv.unreadable.append(f"{exc}; OpenClaw's plugin install records there cannot "
+                                  "be read")
+            continue
+        for install in installs or ():
+            out[install.install_path] = install
+            # a state dir moved or restored elsewhere keeps its old absolute installPath
+            out.setdefault(posixpath.join(state, "extensions", install.plugin_id), install)
+    return out
 
 
 def closed_places(fs: HostFS, planner: _Planner, settings: Settings,

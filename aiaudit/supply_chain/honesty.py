@@ -348,7 +348,9 @@ def manifest_problems(manifest: Manifest) -> list[Finding]:
     out = [Finding("SUP-04", "manifest-invalid", "medium", "SKILL.md", 1, error, "frontmatter",
                    "the agent may load it differently from what reviewers read")
            for error in manifest.errors]
-    if not manifest.errors:
+    # the Agent Skills rules bind SKILL.md; an OpenClaw plugin's openclaw.plugin.json needs
+    # only its id (src/plugins/manifest.ts): a plugin without a description is no finding
+    if not manifest.errors and manifest.syntax != "openclaw.plugin.json":
         for key, limit in (("name", 64), ("description", 1024)):
             value = manifest.fields.get(key)
             if not isinstance(value, str) or not value.strip():

@@ -58,6 +58,25 @@ def _parser() -> Any:
     return Parser(Language(tree_sitter_javascript.language()))
 
 
+@lru_cache(maxsize=1)
+def _bindings() -> Any:
+    """The nodes that bind a name: declarations, assignments, updates, parameter lists,
+    ESM imports."""
+    from tree_sitter import Query
+
+    return Query(_parser().language, "[(variable_declarator) (assignment_expression) "
+                 "(augmented_assignment_expression) (update_expression) "
+                 "(formal_parameters) (import_statement)] @n")
+
+
+def _binding_nodes(root: Any) -> list[Any]:
+    """Every binding node under root, found by the grammar's query engine (a walk in Python
+    built a Node object for every node of the tree: ~3x the time over 5,000 real files)."""
+    from tree_sitter import QueryCursor
+
+    return QueryCursor(_bindings()).captures(root).get("n", [])
+
+
 def _unescape(body: str) -> str:
     def one(m: re.Match[str]) -> str:
         s = m.group(1)
@@ -84,9 +103,8 @@ class _Folder:
         self.inner: list[Inner] = []
         self.imports: dict[str, Ref] = {}
         counts: dict[str, int] = {}
-        stack = [root]
-        while stack:
-            node = stack.pop()
+        # only names bound exactly once are kept: the order the nodes come in does not matter
+        for node in _binding_nodes(root):
             if node.type == "variable_declarator":
                 name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
                 if name is not None and name.type == "identifier":
@@ -105,7 +123,6 @@ class _Folder:
                 for child in node.named_children:
                     if child.type == "identifier":
                         counts[self.text(child)] = counts.get(self.text(child), 0) + 2
-            stack.extend(node.children)
         self.env = {k: v for k, v in self.env.items() if counts.get(k) == 1}
         self.imports = {k: v for k, v in self.imports.items() if k not in counts}
 

@@ -54,20 +54,38 @@ def _b64(value: str) -> str:
         return value
 
 
-def _rc4(text: str, key: str) -> str:
-    """stringArrayEncoding 'rc4' after its Base64 step: RC4 over the characters' codes."""
+def _keystream(key: str, length: int) -> list[int]:
+    """RC4's keystream for a key, `length` bytes: it never depends on the text, so one
+    file's decoder calls that share a key (every rotation tried reads the same keys) derive
+    it once."""
     s, j = list(range(256)), 0
-    for i in range(256):
-        j = (j + s[i] + ord(key[i % len(key)])) % 256
-        s[i], s[j] = s[j], s[i]
+    codes = [ord(c) for c in key]
+    size = len(codes)
+    for i in range(256):  # `& 255` is `% 256` for these non-negative sums
+        si = s[i]
+        j = (j + si + codes[i % size]) & 255
+        s[i], s[j] = s[j], si
     i = j = 0
-    out = []
-    for ch in text:
-        i = (i + 1) % 256
-        j = (j + s[i]) % 256
-        s[i], s[j] = s[j], s[i]
-        out.append(chr(ord(ch) ^ s[(s[i] + s[j]) % 256]))
-    return "".join(out)
+    out = [0] * length
+    for n in range(length):
+        i = (i + 1) & 255
+        si = s[i]
+        j = (j + si) & 255
+        sj = s[j]
+        s[i], s[j] = sj, si
+        out[n] = s[(si + sj) & 255]
+    return out
+
+
+def _rc4(text: str, key: str, streams: dict[str, list[int]] | None = None) -> str:
+    """stringArrayEncoding 'rc4' after its Base64 step: RC4 over the characters' codes
+    (streams: keystreams already derived, by key, reused and extended here)."""
+    streams = {} if streams is None else streams
+    stream = streams.get(key)
+    if stream is None or len(stream) < len(text):
+        stream = streams[key] = _keystream(key, max(len(text), 64))
+    # the stream is at least as long as the text
+    return "".join([chr(ord(ch) ^ k) for ch, k in zip(text, stream, strict=False)])
 
 
 def _items(text: str) -> list[str]:
@@ -253,6 +271,7 @@ def _replace(source: str, dec: str, offset: int, strings: list[str], arr_fn: str
     calls = re.compile(r"(?<![\w$.])(?:" + alt + r")\(\s*(?P<i>0x[0-9a-fA-F]+|\d+)\s*"
                        r"(?:,\s*(?P<k>'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|[^()]{0,40}))?\)")
     memo: dict[tuple[str, str | None], str] = {}
+    streams: dict[str, list[int]] = {}
 
     def text(raw: str, key: str | None) -> str:
         """A string as the decoder returns it (rc4: decrypted with the call's key)."""
@@ -261,7 +280,7 @@ def _replace(source: str, dec: str, offset: int, strings: list[str], arr_fn: str
         if key is None:
             return ""
         if (raw, key) not in memo:
-            memo[(raw, key)] = _rc4(raw, key)
+            memo[(raw, key)] = _rc4(raw, key, streams)
         return memo[(raw, key)]
 
     rotated = strings

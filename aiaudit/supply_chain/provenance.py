@@ -22,7 +22,7 @@ from aiaudit.supply_chain.fingerprints import (
     hermes_content_hash,
     openclaw_tree_digest,
 )
-from aiaudit.supply_chain.model import Skill
+from aiaudit.supply_chain.model import Skill, SkillFile
 from aiaudit.supply_chain.settings import Settings
 
 EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
@@ -165,8 +165,55 @@ def _webui_provenance(skill: Skill, record: dict[str, Any], settings: Settings) 
     return prov
 
 
+def _plugin_provenance(skill: Skill, plugin: dict[str, Any], settings: Settings) -> Provenance:
+    """An OpenClaw plugin against its install record (the state store's plugin index).
+    OpenClaw trusts `clawhub:` installs; every other source (a local path or archive, git,
+    a marketplace, npm outside its official catalog) it installs only with --force after
+    warning that the source "is outside ClawHub review and trust metadata"
+    (src/plugins/install-provenance.ts formatNonClawHubInstallWarning)."""
+    from aiaudit.products.openclaw import PLUGIN_SOURCE_LABELS
+
+    prov = Provenance(source="openclaw-plugin", slug=str(plugin.get("plugin_id")))
+    record = plugin.get("install")
+    approval = _approval(skill, settings)
+    if isinstance(record, dict):
+        prov.record_paths.append(f"{plugin.get('where')}#installRecords.{prov.slug}")
+        prov.version = str(record.get("resolvedVersion") or record.get("version") or "") or None
+    if approval is not None:
+        prov.source = "operator"
+        prov.notes.append(f"approved in the audit config: {approval.reason or 'no reason given'}")
+        return prov
+    if not isinstance(record, dict):
+        prov.problems.append(f"no install record for plugin {prov.slug!r} in OpenClaw's plugin "
+                             "index (state/openclaw.sqlite plugins.installedIndex): a manual "
+                             "drop-in in extensions/")
+        return prov
+    source = str(record.get("source") or "")
+    where = str(record.get("spec") or record.get("sourcePath") or record.get("gitUrl") or "")
+    for key in ("clawhubTrustDisposition", "clawhubTrustScanStatus",
+                "clawhubTrustModerationState"):
+        if record.get(key):
+            prov.notes.append(f"{key}: {record[key]}")
+    if source == "clawhub":
+        prov.source = "clawhub"
+        prov.registry = _registry_host(str(record.get("clawhubUrl") or "clawhub.ai"))
+        prov.owner = (str(record["clawhubPackage"]).lstrip("@").split("/")[0]
+                      if "/" in str(record.get("clawhubPackage") or "") else None)
+        _check_registry(prov, settings)
+        return prov
+    label = PLUGIN_SOURCE_LABELS.get(source, source or "an unnamed source")
+    prov.source = source or "none"
+    prov.problems.append(f"installed from {label} {where!r}: outside ClawHub review and trust "
+                         "metadata (OpenClaw's own install warning; it installs this only "
+                         "with --force)")
+    return prov
+
+
 def provenance(skill: Skill, settings: Settings) -> Provenance:
     """SUP-01 facts for one skill."""
+    plugin = skill.records.get("openclaw-plugin")
+    if isinstance(plugin, dict):
+        return _plugin_provenance(skill, plugin, settings)
     webui = skill.records.get("open-webui")
     if isinstance(webui, dict):
         return _webui_provenance(skill, webui, settings)
@@ -304,8 +351,47 @@ def _webui_integrity(skill: Skill, record: dict[str, Any], settings: Settings) -
     return result
 
 
+def _plugin_integrity(skill: Skill, plugin: dict[str, Any], settings: Settings) -> Integrity:
+    """An OpenClaw plugin's files against what its index recorded: the manifest's and
+    package.json's sha256 (plugins[].manifestHash, packageJson.hash); OpenClaw records no
+    hash of the code itself for a path install, so the code is pinned only by a registry
+    artifact hash (npm integrity/shasum, clawpack sha256) or the operator's approval."""
+    result = Integrity()
+    entry = plugin.get("entry") or {}
+    record = plugin.get("install") if isinstance(plugin.get("install"), dict) else {}
+    for path, recorded in (("openclaw.plugin.json", entry.get("manifestHash")),
+                           ("package.json", (entry.get("packageJson") or {}).get("hash"))):
+        if isinstance(recorded, str) and recorded:
+            data = (skill.file(path) or SkillFile(path, "file", 0, 0, None)).data
+            _recompute(f"plugin index sha256 of {path}", recorded,
+                       lambda d=data: hashlib.sha256(d).hexdigest() if d is not None
+                       else "missing", result)
+    pins = [k for k in ("integrity", "npmIntegrity", "shasum", "npmShasum", "clawpackSha256",
+                        "gitCommit") if record.get(k)]
+    if pins:
+        result.notes.append("registry artifact pinned at install: " + ", ".join(
+            f"{k}={record[k]}" for k in pins) + " (of the downloaded artifact: not "
+            "recomputable from the installed files)")
+        version = record.get("resolvedVersion") or record.get("version")
+        if not isinstance(version, str) or not EXACT_VERSION.match(version):
+            result.problems.append(f"installed version {version!r} is not an exact version")
+        approval = _approval(skill, settings)
+        if approval is not None:
+            _operator_pin(skill, approval, result, "")
+        return result
+    _operator_pin(skill, _approval(skill, settings), result,
+                  "OpenClaw records no hash of this plugin's code (a "
+                  f"{record.get('source') or 'manual'} install: only its manifest and "
+                  "package.json are hashed): approve its content sha256 {sha} in "
+                  "[supply_chain] approved_skills")
+    return result
+
+
 def integrity(skill: Skill, settings: Settings) -> Integrity:
     """SUP-02 facts for one skill."""
+    plugin = skill.records.get("openclaw-plugin")
+    if isinstance(plugin, dict):
+        return _plugin_integrity(skill, plugin, settings)
     webui = skill.records.get("open-webui")
     if isinstance(webui, dict):
         result = _webui_integrity(skill, webui, settings)

@@ -34,6 +34,7 @@ def inventory(ctx: AuditContext) -> Inventory:
         inv.skills += rows.skills
         inv.tables += rows.read
         inv.unreadable += rows.unreadable
+        inv.manual += rows.manual
         return inv
     return ctx.cached("supply_chain:inventory", build)
 
@@ -102,10 +103,15 @@ def mcp_servers(ctx: AuditContext) -> list[mcp.McpServer | mcp.McpConfigProblem]
 
 
 def _closed(ctx: AuditContext, what: str) -> list[tuple[str, Any]]:
-    """One ERROR case per place the audit account could not read."""
-    return [(f"unreadable:{i + 1}", Unavailable(Status.ERROR, f"{reason}; {what} there cannot "
-                                                "be checked"))
-            for i, reason in enumerate(inventory(ctx).unreadable)]
+    """One ERROR case per place the audit account could not read, one MANUAL case per place
+    that needs what only the operator can supply (a database password)."""
+    inv = inventory(ctx)
+    return ([(f"unreadable:{i + 1}", Unavailable(Status.ERROR, f"{reason}; {what} there "
+                                                 "cannot be checked"))
+             for i, reason in enumerate(inv.unreadable)]
+            + [(f"needs-operator:{i + 1}", Unavailable(Status.MANUAL, f"{reason}; {what} there "
+                                                       "cannot be checked"))
+               for i, reason in enumerate(inv.manual)])
 
 
 @provider("skills", empty_reason="no skill found in any OpenClaw, Hermes or Agent Skills root, "
@@ -148,6 +154,23 @@ def _processes(ctx: AuditContext, patterns: tuple[str, ...]):
             matches = [m for m in matches if m[0] in owners and scope.owns_process(owners[m[0]])]
         return procs.process_facts(fs, matches)
     return ctx.cached(key, compute)
+
+
+def _hermes_unit_env(ctx: AuditContext, home: str) -> dict[str, Any]:
+    """TERMINAL_ENV from the `Environment=` of the deployment's units that start a Hermes
+    entry point for this home (aiaudit.scope.unit_settings, read once per run)."""
+    from aiaudit.products import hermes
+    from aiaudit.scope import scope_for, unit_settings
+
+    try:
+        units = scope_for(ctx).units
+    except Exception:  # network-only targets have no scope
+        return {}
+    if not units:
+        return {}
+    settings = ctx.cached("hermes:unit-settings",
+                          lambda: unit_settings(_fs(ctx), units))
+    return hermes.unit_terminal_envs(settings, home)
 
 
 def _hermes_managed(ctx: AuditContext, home: str) -> Any:
@@ -194,7 +217,9 @@ def _runtimes(ctx: AuditContext) -> list[tuple[str, Any]]:
             raise CouldNotCheck(cfg.error)
         managed = _hermes_managed(ctx, posixpath.dirname(cfg.path))
         env_text, env_error = _hermes_env(ctx, cfg.path)
-        runtimes.append(sandbox.hermes_runtime(cfg, managed, env_text, env_error))
+        runtimes.append(sandbox.hermes_runtime(cfg, managed, env_text, env_error,
+                                               _hermes_unit_env(ctx, posixpath.dirname(
+                                                   cfg.path))))
     settings = settings_for(ctx)
     found, shell = _processes(ctx, settings.skill_runner_patterns)
     runtimes += [sandbox.process_runtime(p, shell) for p in found]

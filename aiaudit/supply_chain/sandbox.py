@@ -86,11 +86,12 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
         if openclaw.host_exec(host):
             rt.gaps.append(f"{who}tools.exec.host is {host!r}: exec runs on the {host} host "
                            "outside the sandbox for every session (resolveExecTarget)")
-    elevated = _get(cfg.doc, "tools", "elevated")
-    if isinstance(elevated, dict) and elevated.get("enabled") is True:
-        rt.gaps.append("tools.elevated.enabled: elevated tools run on the host, bypassing "
-                       "the sandbox")
-    rt.facts["tools.elevated.enabled"] = _get(elevated, "enabled")
+    for elev in openclaw.elevated(parsed):  # resolveElevatedPermissions, per agent
+        rt.facts[f"{elev.agent}.tools.elevated"] = elev.why
+        if elev.available:
+            rt.gaps.append(f"agent {elev.agent}: elevated mode {elev.why}: their exec leaves "
+                           "the sandbox for the host (src/auto-reply/reply/reply-elevated.ts "
+                           "resolveElevatedPermissions)")
     if approvals is not None and approvals.error:
         rt.unread.append(f"exec approvals: {approvals.error}")
     if approvals is not None and isinstance(approvals.doc, dict):
@@ -104,11 +105,13 @@ def openclaw_runtime(cfg: ConfigFile, approvals: ConfigFile | None) -> Runtime:
 
 
 def hermes_runtime(cfg: ConfigFile, managed: Any = None, env_text: str | None = None,
-                   env_error: str = "") -> Runtime:
+                   env_error: str = "", unit_env: dict[str, Any] | None = None) -> Runtime:
     """terminal.backend as Hermes resolves it (unset: its default `local`, on the host; the
     managed scope's value when /etc/hermes/config.yaml pins it; the home's .env
     TERMINAL_* where config.yaml leaves them, products.hermes.terminal_backends).
-    `env_text`: the home's .env (None: absent); `env_error`: why it could not be read."""
+    `env_text`: the home's .env (None: absent); `env_error`: why it could not be read;
+    `unit_env`: the TERMINAL_ENV the deployment's units give the entry point they start
+    (products.hermes.unit_terminal_envs)."""
     from aiaudit.products import hermes
 
     rt = Runtime(f"hermes:{cfg.path}", "hermes-config")
@@ -127,8 +130,10 @@ def hermes_runtime(cfg: ConfigFile, managed: Any = None, env_text: str | None = 
         rt.read = {**rt.read, "env_files": 1}
     if conf.managed is not None:
         rt.read = {**rt.read, "managed_files": len(conf.managed.files)}
-    backend = hermes.terminal_backend(conf)
-    serve = dict(hermes.terminal_backends(conf))["serve"]
+    backend = hermes.terminal_backend(conf, unit_env)
+    serve = dict(hermes.terminal_backends(conf, unit_env))["serve"]
+    for entry, setting in (unit_env or {}).items():
+        rt.facts[f"{entry} unit TERMINAL_ENV"] = setting.describe()
     if serve.value != backend.value:
         rt.facts["terminal.backend of hermes serve / desktop / ACP"] = (
             f"{serve.describe()}: tools/terminal_tool.py _ensure_terminal_env_bridged "

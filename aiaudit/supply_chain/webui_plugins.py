@@ -28,6 +28,8 @@ class WebUIPlugins:
     skills: list[Skill] = field(default_factory=list)
     read: list[str] = field(default_factory=list)  # "<db>: tool 0 row(s), ..."
     unreadable: list[str] = field(default_factory=list)
+    # what the operator must supply first (a PostgreSQL password): MANUAL, never PASS
+    manual: list[str] = field(default_factory=list)
 
 
 def _manifest(plugin: open_webui.Plugin) -> Manifest:
@@ -113,9 +115,11 @@ def _from_postgres(ctx: Any, store: Any, out: WebUIPlugins) -> None:
                                                 open_webui.product_data()["plugins"]["history"])]
         mem = sqlite_copy(ctx, store, {t: sorted(have[t]) for t in names if t in have},
                           max_rows=10_000)
-    except (CouldNotCheck, PgUnavailable) as exc:
-        reason = exc.reason if isinstance(exc, PgUnavailable) else str(exc)
-        out.unreadable.append(f"{reason}; its Tools, Functions and Skills cannot be reviewed")
+    except PgUnavailable as exc:  # no password or no psql: the storage cases say MANUAL too
+        out.manual.append(f"{exc.reason}; its Tools, Functions and Skills cannot be reviewed")
+        return
+    except CouldNotCheck as exc:
+        out.unreadable.append(f"{exc}; its Tools, Functions and Skills cannot be reviewed")
         return
     try:
         tables = open_webui.read_plugins(mem)
