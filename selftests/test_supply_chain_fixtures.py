@@ -1,7 +1,8 @@
 """The labelled corpus: discovery finds every fixture in its real layout (OpenClaw, Hermes,
-Agent Skills, eight MCP clients), each malicious one is flagged by the control that names its
-technique, and the exact outcome of SUP-01..04 (skills) and SUP-07 (MCP servers) is what the
-label says: every expected FAIL fails, every expected PASS passes."""
+Agent Skills, Claude Code and OpenClaw plugins, ten MCP client layouts), each malicious one
+is flagged by the control that names its technique, and the exact outcome of SUP-01..04
+(skills) and SUP-07 (MCP servers) is what the label says: every expected FAIL fails, every
+expected PASS passes."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ CLASSES = {
     "credential read + network sink": {"credential-exfiltration", "env-exfiltration"},
     "git push to a foreign remote": {"git-push-exfil", "git-mirror-exfil"},
     "persistence": {"persistence-cron", "persistence-autostart", "persistence-agent-memory",
-                    "persistence-service", "persistence-shell-rc", "ssh-key-implant"},
+                    "persistence-service", "persistence-shell-rc", "ssh-key-implant",
+                    "persistence-agent-hooks", "persistence-scheduler"},
     "agent safety config weakened": {"agent-safety-off"},
     "dependency files": {"typosquat-dependency", "insecure-package-index"},
     "undeclared env": {"undeclared-env"},

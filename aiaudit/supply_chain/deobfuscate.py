@@ -38,9 +38,14 @@ INDICATOR_LITERALS = ("chr(", "fromCharCode", "fromCodePoint", "getattr", "__imp
                       "compile(", "exec(", "eval(", "Function(", "\\x", "\\u", "[::-1]",
                       "codecs", "b64decode", "b32decode", "b16decode", "b85decode", "a85decode",
                       "decodebytes", "unhexlify", "a2b_", "atob", "Buffer.from", "reverse(",
-                      "unescape", "decodeURI", "vm.run")
+                      "unescape", "decodeURI", "vm.run",
+                      # paths under home built in steps (persistence through variables)
+                      "homedir(", "expanduser(", ".home()", "env.HOME", "environ[\"HOME\"]",
+                      "environ['HOME']", "getenv(\"HOME\")", "getenv('HOME')")
 INDICATORS = re.compile(r"['\"`]\s*\+|\+\s*['\"`]|['\"][ \t]+['\"]|\[\s*['\"`]|"
-                        r"require\s*\(\s*[^'\"`\s)]")
+                        r"require\s*\(\s*[^'\"`\s)]|"
+                        # a command assembled by str.format or an f-string from constants
+                        r"\.format\s*\(\s*['\"]|\bf['\"][^'\"\n]*\{\w+\}[^'\"\n]*['\"]\s*,\s*shell\s*=")
 # Split strings alone are everywhere; they matter next to something that runs or sends.
 SINKS = ("system", "popen", "subprocess", "spawn", "child_process", "exec", "eval", "urlopen",
          "requests.", "fetch(", "http", "socket", "open(", "writefile", "os.", "require(")
@@ -112,6 +117,24 @@ def _bytes(value: Any) -> bytes | None:
         except UnicodeEncodeError:
             return value.encode("utf-8")
     return None
+
+
+HOME_VARS = ("HOME", "USERPROFILE")
+
+
+class PathStr(str):
+    """A file path the code builds (`Path.home() / ".config"`, `path.join(os.homedir(),
+    ...)`), the user's home written `~`: folding writes the path out where it is assigned, so
+    the persistence rules read `~/.config/autostart/x.desktop` however it was assembled."""
+
+
+def join_path(*parts: Any) -> Any:
+    """os.path.join / path.join / Path `/` of known strings (an absolute part restarts)."""
+    import posixpath
+
+    if not parts or not all(isinstance(p, str) for p in parts):
+        return UNKNOWN
+    return PathStr(posixpath.join(*(str(p).replace("\\", "/") for p in parts)))
 
 
 def _bounded(value: Any) -> Any:

@@ -204,3 +204,115 @@ def dependency_findings(tf: TextFile) -> list[Finding]:
                                    excerpt(tf.line_text(line)), "config",
                                    f"a dependency is fetched from {why}"))
     return out
+
+
+# Install commands in scripts and prose (`pip install reqeusts`, `npm i -g discord.jss`,
+# `uv pip install --index-url http://IP/simple x`): the same squats and indexes as in a
+# dependency file, installed by whoever follows the skill.
+_INSTALL_CMD = re.compile(
+    r"(?im)(?<![\w/.-])(?:(?:python[\d.]*|py)\s+-m\s+pip|pip[\d.]*|uv\s+pip|pipx|uv)\s+"
+    r"(?P<py>install|add)\b(?P<pyargs>[^\n;|&`)\"']*)|"
+    r"(?<![\w/.-])(?:npm|pnpm|yarn|bun)\s+(?:(?:global\s+)?add|i|install)\b(?P<jsargs>[^\n;|&`)\"']*)")
+_VALUE_OPTIONS = {"-r", "--requirement", "-c", "--constraint", "-t", "--target", "--prefix",
+                  "--root", "--python", "-p", "--trusted-host", "--cache-dir", "--src", "-e",
+                  "--editable", "--platform", "--python-version", "--only-binary",
+                  "--no-binary", "--save-prefix", "--tag", "--workspace", "-w", "--filter"}
+_INDEX_OPTIONS = {"-i", "--index-url", "--extra-index-url", "--index", "--default-index",
+                  "-f", "--find-links", "--registry"}
+_NPM_SPEC = re.compile(r"^(@[\w.-]+/[\w.-]+|[\w.-]+)(?:@\S*)?$")
+_PY_SPEC = re.compile(r"^([A-Za-z0-9][\w.-]*)(?:\[[^\]]*\])?(?:[<>=!~]=?\S*)?$")
+INSTALL_ANCHORS = ("install", " add ", " i ", "config set", "index_url", "config_registry",
+                   "default_index")
+
+
+# The package managers' own settings pointed elsewhere: every later install uses them.
+_CONFIG_INDEX = re.compile(
+    r"(?im)\b(?:(?:npm|pnpm|yarn)\s+config\s+set\s+(?:--global\s+|-g\s+)?registry|"
+    r"pip[\d.]*\s+config\s+(?:--\w+\s+)?set\s+(?:global|user|install)\.(?:extra-)?index-url|"
+    r"\b(?:PIP_(?:EXTRA_)?INDEX_URL|UV_(?:EXTRA_)?INDEX_URL|UV_DEFAULT_INDEX|npm_config_registry|"
+    r"NPM_CONFIG_REGISTRY)\s*=)[\s=]*[\"']?((?:https?)://[^\s\"']+)")
+
+
+def install_command_findings(tf: TextFile) -> list[Finding]:
+    """SUP-03 findings on the packages and indexes of install commands in any text file."""
+    out: list[Finding] = []
+    for match in _CONFIG_INDEX.finditer(tf.text):
+        why = _unsafe_index(match.group(1))
+        if why:
+            line = tf.line_of(match.start())
+            out.append(Finding("SUP-03", "insecure-package-index", "high", tf.path, line,
+                               excerpt(tf.line_text(line)), "code",
+                               f"points the package manager at {why} for every install"))
+    for match in _INSTALL_CMD.finditer(tf.text):
+        ecosystem = "pypi" if match.group("py") else "npm"
+        words = (match.group("pyargs") or match.group("jsargs") or "").split()
+        line = tf.line_of(match.start())
+        skip = False
+        for i, word in enumerate(words):
+            if skip:
+                skip = False
+                continue
+            option, _, value = word.partition("=")
+            if option in _INDEX_OPTIONS:
+                url = value or (words[i + 1] if i + 1 < len(words) else "")
+                skip = not value
+                why = _unsafe_index(url.strip("'\"")) if "://" in url else None
+                if why:
+                    out.append(Finding("SUP-03", "insecure-package-index", "high", tf.path,
+                                       line, excerpt(tf.line_text(line)), "code",
+                                       f"installs packages from {why}"))
+                continue
+            if word.startswith("-"):
+                skip = option in _VALUE_OPTIONS and not value
+                continue
+            if word in ("-", "global") or "/" in word and not word.startswith("@") or \
+                    word.startswith((".", "$", "~", "<", "{")):
+                continue
+            spec = (_PY_SPEC if ecosystem == "pypi" else _NPM_SPEC).match(word.strip("'\""))
+            target = squatted(spec.group(1), ecosystem) if spec else None
+            if target:
+                out.append(Finding("SUP-03", "typosquat-dependency", "high", tf.path, line,
+                                   excerpt(tf.line_text(line)), "code",
+                                   f"installs {ecosystem} package {spec.group(1)!r}, which "
+                                   f"imitates {target!r}"))
+    return out
+
+
+_INSTALL_KINDS = {"node": "npm", "npm": "npm", "pnpm": "npm", "bun": "npm", "uv": "pypi",
+                  "pip": "pypi", "pipx": "pypi", "python": "pypi"}
+
+
+def manifest_install_findings(specs: list[dict], skill_md: str) -> list[Finding]:
+    """Typosquats among the packages a SKILL.md's `metadata.openclaw.install` specs install
+    (OpenClaw's installer runs them when the user accepts the skill's requirements)."""
+    out = []
+    for spec in specs:
+        url = spec.get("url")
+        if str(spec.get("kind", "")).lower() == "download" and isinstance(url, str):
+            # OpenClaw fetches it over http: or https: (dist/frontmatter-*.mjs
+            # normalizeSafeDownloadUrl) and checks it only when the spec gives a sha256
+            why = _unsafe_index(url.strip())
+            pinned = isinstance(spec.get("sha256"), str) and \
+                re.fullmatch(r"[a-fA-F0-9]{64}", spec["sha256"].strip()) is not None
+            if why and not (pinned and why.startswith("plain HTTP")):
+                at = skill_md.find(url)
+                line = skill_md.count("\n", 0, at) + 1 if at >= 0 else 1
+                out.append(Finding("SUP-03", "insecure-install-download", "high", "SKILL.md",
+                                   line, excerpt(url), "frontmatter",
+                                   f"metadata.openclaw.install downloads the program it "
+                                   f"installs from {why}"
+                                   f"{'' if pinned else ' with no sha256 to check it'}"))
+        ecosystem = _INSTALL_KINDS.get(str(spec.get("kind", "")).lower())
+        package = spec.get("package") or spec.get("module")
+        if ecosystem is None or not isinstance(package, str):
+            continue
+        match = (_PY_SPEC if ecosystem == "pypi" else _NPM_SPEC).match(package.strip())
+        target = squatted(match.group(1), ecosystem) if match else None
+        if target:
+            at = skill_md.find(package)
+            line = skill_md.count("\n", 0, at) + 1 if at >= 0 else 1
+            out.append(Finding("SUP-03", "typosquat-dependency", "high", "SKILL.md", line,
+                               excerpt(package), "frontmatter",
+                               f"metadata.openclaw.install installs {ecosystem} package "
+                               f"{match.group(1)!r}, which imitates {target!r}"))
+    return out

@@ -27,7 +27,7 @@ from aiaudit.hostfs import HostFS
 from aiaudit.products import openclaw
 from aiaudit.status import CouldNotCheck
 from aiaudit.supply_chain import openclaw_plugins
-from aiaudit.supply_chain.frontmatter import parse_skill_md
+from aiaudit.supply_chain.frontmatter import Manifest, parse_skill_md
 from aiaudit.supply_chain.model import Skill, SkillFile, SkillRoot
 from aiaudit.supply_chain.settings import Settings
 
@@ -57,7 +57,15 @@ HOME_MCP_CONFIGS = (
     ("windsurf", ".codeium/windsurf/mcp_config.json", "json"),
     ("gemini", ".gemini/settings.json", "json"),
     ("codex", ".codex/config.toml", "toml"),
+    # a Claude Code plugin's own .mcp.json (servers it starts when enabled)
+    ("claude-plugin", ".claude/plugins/cache/*/*/*/.mcp.json", "json"),
+    ("claude-plugin", ".claude/plugins/cache/*/*/.mcp.json", "json"),
 )
+# Claude Code plugins as installed (`/plugin install`): cache/<marketplace>/<plugin>/<version>/
+# with .claude-plugin/plugin.json, hooks/hooks.json, commands/, agents/, skills/, scripts.
+CLAUDE_PLUGIN_MANIFESTS = (".claude/plugins/cache/*/*/*/.claude-plugin/plugin.json",
+                           ".claude/plugins/cache/*/*/.claude-plugin/plugin.json")
+PLUGIN_MANIFEST = ".claude-plugin/plugin.json"
 PROJECT_MCP_CONFIGS = (
     ("claude-code", ".mcp.json", "json"),
     ("cursor", ".cursor/mcp.json", "json"),
@@ -288,6 +296,7 @@ class _Planner:
             pats += [f"{home}/.agents/skills", f"{home}/.claude/skills",
                      f"{home}/.claude/plugins/cache/*/*/*/skills",
                      f"{home}/.claude/plugins/cache/*/*/skills"]
+            pats += [f"{home}/{rel}" for rel in CLAUDE_PLUGIN_MANIFESTS]
             pats += [f"{home}/{rel}" for _, rel, _ in HOME_MCP_CONFIGS]
         for project in self.settings.project_dirs:
             pats += [f"{project}/{d}" for d in (".claude/skills", ".agents/skills",
@@ -329,8 +338,17 @@ def plan_roots(settings: Settings, homes: list[str], found: dict[str, str],
         for extra in _openclaw_extra_dirs(doc):
             path = _expand(extra, posixpath.dirname(state))
             add("openclaw", path, path)
+    plugins = []  # a plugin is reviewed whole: its hooks, commands and agents are code too
     for path, kind in sorted(found.items()):
-        if kind != "d":
+        home = next((h for h in homes if path.startswith(h + "/")), None)
+        if kind == "f" and home and any(fnmatch.fnmatchcase(path, f"{home}/{rel}")
+                                        for rel in CLAUDE_PLUGIN_MANIFESTS):
+            plugin = path[:-len(PLUGIN_MANIFEST) - 1]
+            if not any(plugin.startswith(p + "/") for p in plugins):
+                plugins.append(plugin)
+                roots.append(SkillRoot("claude", plugin, plugin[len(home) + 1:]))
+    for path, kind in sorted(found.items()):
+        if kind != "d" or any(path.startswith(p + "/") for p in plugins):
             continue
         home = next((h for h in homes if path.startswith(h + "/")), None)
         if any(path == f"{hh}/skills" for hh in hermes_homes):
@@ -426,6 +444,43 @@ def _json_record(files: list[SkillFile], path: str) -> Any:
         return {"_error": f"{path} is not valid JSON: {exc}"}
 
 
+def _plugin_record(entries: list[SkillFile]) -> Any:
+    """The manifest of a Claude Code plugin root (.claude-plugin/plugin.json). OpenClaw's
+    extensions/<id> plugins are items of openclaw_plugins.plugin_item, with their install
+    record."""
+    return _json_record(entries, PLUGIN_MANIFEST)
+
+
+def _openclaw_plugin_json(entries: list[SkillFile]) -> Any:
+    """openclaw.plugin.json, read as JSON5 as OpenClaw's loadPluginManifest reads it."""
+    entry = next((f for f in entries if f.path == openclaw_plugins.MANIFEST and
+                  f.data is not None), None)
+    try:
+        return openclaw.loads(entry.data.decode("utf-8", "replace")) if entry else None
+    except Exception:  # json5 raises ValueError and assorted others on bad input
+        return None
+
+
+def plugin_manifest(plugin: Any, files: list[SkillFile]) -> tuple[Manifest, str]:
+    """A Claude Code plugin's manifest as a skill's: name and description from
+    .claude-plugin/plugin.json (the description, else the README's first paragraph), and
+    what documents it (plugin.json and README.md) as the text its code is compared with."""
+    doc = plugin if isinstance(plugin, dict) and "_error" not in plugin else {}
+    readme = next((f.data.decode("utf-8", "replace") for f in files
+                   if f.path.lower() == "readme.md" and f.data is not None), "")
+    description = doc.get("description") if isinstance(doc.get("description"), str) else ""
+    if not description.strip():
+        description = next((p.strip().replace("\n", " ") for p in readme.split("\n\n")
+                            if p.strip() and not p.lstrip().startswith("#")), "")
+    name = next((doc[k] for k in ("name", "id") if isinstance(doc.get(k), str) and doc[k]), "")
+    text = (f"---\nname: {json.dumps(name)}\ndescription: {json.dumps(description)}\n---\n"
+            + readme)
+    manifest = parse_skill_md(text)
+    if isinstance(plugin, dict) and "_error" in plugin:
+        manifest.errors.append(plugin["_error"])
+    return manifest, text + "\n" + json.dumps(doc, indent=1)
+
+
 def skills_in_tree(root: SkillRoot, entries: list[SkillFile]) -> list[Skill]:
     """Split a root's tree into skills: directories holding SKILL.md, up to 6 deep."""
     skill_dirs = []
@@ -436,6 +491,9 @@ def skills_in_tree(root: SkillRoot, entries: list[SkillFile]) -> list[Skill]:
         if len(parent) > MAX_SKILL_DEPTH or any(p in _NOT_SKILL_DIRS for p in parent):
             continue
         skill_dirs.append("/".join(parent))
+    plugin = _plugin_record(entries)
+    if plugin is not None and "" not in skill_dirs:
+        skill_dirs.append("")  # a Claude Code plugin: reviewed whole, its skills nested
     # one pass: every entry joins each skill directory among its ancestors
     members: dict[str, list[SkillFile]] = {d: [] for d in skill_dirs}
     nested: dict[str, list[str]] = {d: [] for d in skill_dirs}
@@ -455,11 +513,17 @@ def skills_in_tree(root: SkillRoot, entries: list[SkillFile]) -> list[Skill]:
     skills = []
     for rel in sorted(skill_dirs):
         files = members[rel]
-        manifest = parse_skill_md(next(f for f in files if f.path == "SKILL.md").data
-                                  .decode("utf-8", "replace"))
+        skill_md = next((f for f in files if f.path == "SKILL.md"), None)
+        doc = ""
+        if skill_md is not None:
+            manifest = parse_skill_md(skill_md.data.decode("utf-8", "replace"))
+        else:
+            manifest, doc = plugin_manifest(plugin, files)
         label = posixpath.join(root.label, rel) if rel else root.label
         skill = Skill(f"{root.framework}:{label}", root, rel, files, manifest,
                       tuple(nested[rel]))
+        if doc:
+            skill.records["plugin-doc"] = doc
         for name in (".clawhub/origin.json", ".clawdhub/origin.json",
                      ".openclaw/source-origin.json"):
             record = _json_record(files, name)
@@ -548,6 +612,9 @@ def discover(fs: HostFS, settings: Settings, scope: Scope | None = None) -> Inve
         if openclaw_plugins.is_plugin_root(root):
             plugin = openclaw_plugins.plugin_item(root, entries, skills,
                                                   installs.get(posixpath.normpath(root.path)))
+            if plugin is not None:  # its manifest and README document it, as SKILL.md would
+                plugin.records.setdefault("plugin-doc", plugin_manifest(
+                    _openclaw_plugin_json(entries), entries)[1])
             skills = ([plugin] if plugin else []) + skills
         _assign_denied(root, skills, denied, inv)
         if root.lock_dir and skills:

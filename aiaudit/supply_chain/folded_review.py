@@ -150,4 +150,43 @@ def folded_review(skill: Skill, original: list[Finding]) -> list[Finding]:
             lambda h: f"{h.note}; folded from: {excerpt(originals[h.file].line_text(h.line))}"
             if h.file in originals else f"{h.note}; seen after folding", lambda h: h.excerpt)
     found += _bytecode_findings(skill)
+    found += _shell_view_findings(skill, seen | _keyed(found), folded)
+    return found
+
+
+def _shell_view_findings(skill: Skill, seen: set[tuple[str, str, int]],
+                         folded: list[tuple[TextFile, TextFile, Folded]]) -> list[Finding]:
+    """The shell command lines code hands to a shell (`os.system`, `exec.Command("sh", "-c",
+    ...)`, Ruby backticks), each read as the shell script it is: a rule anchored on a line's
+    end or on a command's start (`| crontab -`, `scp ~/.gnupg ...`) cannot match it inside a
+    quoted literal. Folded files' commands count as folded."""
+    from aiaudit.supply_chain.honesty import shell_view
+
+    by_path = {tf.path: ftf for tf, ftf, _ in folded}
+    found: list[Finding] = []
+    for tf in review.text_files(skill):
+        if tf.lang not in ("python", "js", "code"):
+            continue
+        for source, context in ((tf, None), (by_path.get(tf.path), "folded")):
+            view = shell_view(source) if source is not None else None
+            if view is None:
+                continue
+            shell, lines = view
+            hits = review._line_findings(shell, rules.LINE_RULES)
+            hits += review._compound_findings([shell])
+            for h in hits:
+                line = lines[min(h.line, len(lines)) - 1]
+                directive = tf.line_text(line).startswith("//go:generate")  # a comment run
+                if not directive and ((h.rule, tf.path, line) in seen or
+                                      tf.is_comment_at(tf.line_span(line)[0])):
+                    continue
+                seen.add((h.rule, tf.path, line))
+                note = re.sub(re.escape(shell.path) + r":(\d+)",
+                              lambda m, ls=lines, p=tf.path: f"{p}:{ls[int(m.group(1)) - 1]}",
+                              h.note or h.rule)
+                found.append(Finding(h.control, h.rule, h.severity, tf.path, line, h.excerpt,
+                                     context or ("code" if directive else
+                                                 tf.context_at(tf.line_span(line)[0])),
+                                     f"{note}; in a command line handed to a shell: "
+                                     f"{excerpt(tf.line_text(line))}"))
     return found

@@ -69,7 +69,14 @@ class Manifest:
         names |= _names(self.fields.get("required_environment_variables"))
         names |= _names(self.hermes().get("required_environment_variables"))
         names |= _names(self.fields.get("env"))
+        names |= _names(self._prerequisites().get("env_vars"))
         return names
+
+    def _prerequisites(self) -> dict[str, Any]:
+        """Hermes' legacy `prerequisites: {env_vars: [...], commands: [...]}` (hermes-agent
+        tools/skills_tool.py _collect_prerequisite_values): still read as requirements."""
+        value = self.fields.get("prerequisites")
+        return value if isinstance(value, dict) else {}
 
     def declared_bins(self) -> set[str]:
         oc = self.openclaw()
@@ -78,7 +85,7 @@ class Manifest:
         for spec in oc.get("install") or []:
             if isinstance(spec, dict):
                 bins |= _names(spec.get("bins"))
-        return bins
+        return bins | _names(self._prerequisites().get("commands"))
 
     def install_specs(self) -> list[dict[str, Any]]:
         specs = self.openclaw().get("install")

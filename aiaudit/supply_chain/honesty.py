@@ -930,6 +930,9 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
         for line, target, expr in _outside_writes(tf):
             text = tf.line_text(line)
             words = [w.lower() for w in _PATH_WORD.findall(text + " " + target) if len(w) >= 4]
+            parts = [p.strip("/") for p in _QUOTED_PART.findall(expr)]  # Path.home() / "a" / "b"
+            if len(parts) >= 2:
+                words.append("/".join(parts).lower())
             if any(w in lowered_md for w in words):
                 continue
             if own_data_file(expr):
@@ -960,8 +963,10 @@ def undeclared_effects(skill: Skill, files: Iterable[TextFile]) -> list[Finding]
 # Programs whose only job is the network: declaring one declares network use.
 # "fetches the feed URL the user gives", "calls the API": network use stated in words.
 _SAYS_NETWORK = re.compile(r"(?i)\b(?:fetch|download|request|call|quer(?:y|ie)|post|upload|"
-                           r"send)\w*\b[^.\n]{0,60}\b(?:urls?|apis?|feeds?|web ?sites?|web ?pages?|"
-                           r"endpoints?|servers?|internet|online)\b")
+                           r"send|notif|publish|sync)\w*\b[^.\n]{0,60}\b(?:urls?|apis?|feeds?|"
+                           r"web ?sites?|web ?pages?|endpoints?|servers?|internet|online|"
+                           r"(?:discord|slack|telegram|matrix|teams) (?:channels?|chats?|bots?|"
+                           r"servers?)|webhooks?|e-?mail (?:servers?|accounts?)|smtp)\b")
 NETWORK_BINS = {"curl", "wget", "http", "httpie", "xh", "gh", "rclone", "rsync", "ssh", "scp",
                 "sftp", "dig", "nslookup", "aws", "gcloud", "az", "gsutil", "ngrok", "nc",
                 "socat", "telnet", "ftp", "lftp", "aria2c"}
@@ -982,6 +987,9 @@ _ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:const |let |var )?[ \t]*([A-Za-z_]\w*)[
 _USER_GIVEN = re.compile(r"\b(?:args|argv|options|opts|params|cli_args)\s*(?:\.|\[)|"
                          r"\binput\s*\(")
 _SCRATCH = re.compile(r"(?:^|/)\.cache/|^/tmp/|^/var/tmp/|\$TMPDIR|mkdtemp|tempfile")
+
+
+_QUOTED_PART = re.compile(r"""['"]([\w.-][\w./-]*)['"]""")
 
 
 def _outside_writes(tf: TextFile) -> Iterator[tuple[int, str, str]]:
@@ -1079,6 +1087,25 @@ _SHELL_SINK = {
                      r"(?:spawn|spawnSync|execFile|execFileSync)" + _JS_SH_C + "(?:" + _QUOTED +
                      r"|([A-Za-z_$][\w$]*)\s*[,)\]]))"),
 }
+# Go exec.Command("sh", "-c", X), Rust Command::new("sh").arg("-c").arg(X), Java
+# ProcessBuilder("bash", "-c", X) and exec(new String[]{"sh", "-c", X}), Ruby/PHP/Perl/Lua/C
+# system/popen/exec of a string, Ruby %x() and backticks, Perl qx(): the string is a shell
+# command line. Groups: 1 a quoted -c string, 2 a name holding it, 3 a quoted string handed
+# to a call, 4-6 a %x/qx body, 7 a backtick body (Ruby, Perl, PHP only: Go's are raw strings).
+_CODE_LIT = r"""("(?:[^"\\\n]|\\.)*"|`[^`]*`|'(?:[^'\\\n]|\\.)*')"""
+_CODE_SHELL = re.compile(
+    r"\"(?:/(?:usr/)?bin/)?(?:ba|z|da|k)?sh\"\s*(?:,|\)\s*\.args?\(\s*&?(?:vec!)?\[?)\s*"
+    r"\"-l?c\"\s*(?:,|\]?\s*\)\s*\.arg\()\s*&?(?:" + _CODE_LIT + r"|([A-Za-z_]\w*)\s*[,)\]}])|"
+    r"(?:(?<![\w.$])|\bKernel\.|\bIO\.|\bOpen3\.|\bgetRuntime\(\)\.|\bos\.|\bio\.)"
+    r"(?:system|exec|popen|spawn|capture[23]?e?|popen[23]e?|shell_exec|passthru|proc_open|"
+    r"execute)\s*\(?\s*" + _CODE_LIT + r"\s*[,)\n]|"
+    r"%x\(([^()]*)\)|%x\{([^{}]*)\}|\bqx[({]([^(){}]*)[)}]|(?<![\w$\\])`([^`\n]+)`|"
+    # a Go directive `go generate` runs: a comment to the compiler, a command to the user
+    r"(?:^|(?<=\n))//go:generate[ \t]+([^\n]+)")
+_BACKTICK_LANGS = (".rb", ".rake", ".pl", ".pm", ".php")
+_CODE_SHELL_ANCHORS = ("sh\"", "system", "exec", "popen", "spawn", "capture", "passthru",
+                       "%x", "qx", "`", "go:generate")
+_SHELL_SINK["code"] = _CODE_SHELL
 PREFILTERED += tuple(_SHELL_SINK.values())
 _LITERAL_ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:const |let |var )?[ \t]*([A-Za-z_$][\w$]*)"
                                  r"[ \t]*=[ \t]*" + _QUOTED + r"[ \t]*;?[ \t]*$")
@@ -1096,6 +1123,8 @@ def shell_view(tf: TextFile) -> tuple[TextFile, list[int]] | None:
     """The shell commands a Python or JS file hands to a shell (a string literal, or a name
     the file assigns one) as a shell file of one command a line, so shell_commands and the
     network rules read them, with the source line of each; None when it hands none."""
+    if tf.lang == "code":
+        return _code_shell_view(tf)
     if tf.lang not in ("python", "js") or not tf.has_any(_BIN_ANCHORS[tf.lang]):
         return None
     commands: list[str] = []
@@ -1118,6 +1147,43 @@ def shell_view(tf: TextFile) -> tuple[TextFile, list[int]] | None:
     if not commands:
         return None
     return TextFile(f"{tf.path}{_VIEW}{len(lines)}", "shell", "\n".join(commands)), lines
+
+
+def _code_shell_view(tf: TextFile) -> tuple[TextFile, list[int]] | None:
+    """shell_view of Go, Rust, Java, Ruby, PHP, Perl, Lua and C: the strings they start a
+    shell on (issue 11: `exec.Command("sh", "-c", ...)` is shell, and the shell rules read
+    it), the names such a call is given resolved through literal assignments."""
+    if not tf.has_any(_CODE_SHELL_ANCHORS):
+        return None
+    backticks = tf.path.endswith(_BACKTICK_LANGS)
+    commands: list[str] = []
+    lines: list[int] = []
+    names: dict[str, tuple[str, int]] | None = None
+    for match in tf.finditer(_CODE_SHELL):
+        if match.group(8) is None and tf.is_comment_at(match.start()) or \
+                (match.group(7) is not None and not backticks):
+            continue
+        group = next((i for i in (1, 3, 4, 5, 6, 7, 8) if match.group(i) is not None), 0)
+        literal, at = match.group(group), match.start(group) if group else match.start()
+        if not group:  # a name: the command is the literal assigned to it, on its own line
+            if names is None:
+                names = {m.group(1): (m.group(2), m.start(2))
+                         for m in reversed(list(_CODE_ASSIGNMENT.finditer(tf.text)))}
+            literal, at = names.get(match.group(2), ("", match.start()))
+        command = _unquote(literal) if group in (0, 1, 3) and literal else literal
+        command = " ; ".join(command.splitlines()).strip()
+        if command:
+            commands.append(command)
+            lines.append(tf.line_of(at))
+    if not commands:
+        return None
+    return TextFile(f"{tf.path}{_VIEW}{len(lines)}", "shell", "\n".join(commands)), lines
+
+
+# name := "..." (Go), let name = "..." (Rust), String name = "..." (Java), name = '...' (Ruby)
+_CODE_ASSIGNMENT = re.compile(r"(?m)^[ \t]*(?:(?:let|var|val|const|final|String|string|auto|"
+                              r"my|local)\s+)?(?:mut\s+)?\$?([A-Za-z_]\w*)(?:\s*:\s*&?\w+)?"
+                              r"[ \t]*:?=[ \t]*" + _CODE_LIT + r"[ \t]*;?[ \t]*$")
 
 
 _VIEW = "#view@"  # path marker of a derived view: FILE#view@N, its lines mapped back
@@ -1251,7 +1317,7 @@ def _undisclosed_persistence(skill: Skill, files: list[TextFile]) -> list[Findin
     return out
 
 
-_INSTALL_HOOKS = ("preinstall", "install", "postinstall")
+_INSTALL_HOOKS = ("preinstall", "install", "postinstall", "prepare")  # prepare: local install
 
 
 def install_hooks(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
@@ -1262,7 +1328,7 @@ def install_hooks(skill: Skill, files: Iterable[TextFile]) -> list[Finding]:
     skill_md = skill.text_of("SKILL.md") or ""
     out = []
     for tf in files:
-        if not tf.path.endswith("package.json") or "install" not in tf.text:
+        if not tf.path.endswith("package.json") or not any(h in tf.text for h in _INSTALL_HOOKS):
             continue
         try:
             scripts = json.loads(tf.text).get("scripts") or {}
@@ -1285,6 +1351,7 @@ _CONCEALED = {"folded": "folded", "decoded": "decoded", "bytecode": "disassemble
 # Code that makes itself permanent or lifts the agent's guard rails: a reader of the
 # description cannot expect it unless the description says so.
 _PERSISTING = ("persistence-cron", "persistence-shell-rc", "persistence-service",
+               "persistence-agent-hooks", "persistence-scheduler",
                "persistence-autostart", "persistence-agent-memory", "ssh-key-implant",
                "sudoers-edit", "agent-safety-off")
 _PERSIST_SAID = re.compile(

@@ -19,20 +19,27 @@ from functools import lru_cache
 from typing import Any
 
 from aiaudit.supply_chain.deobfuscate import (
+    HOME_VARS,
     MAX_VALUE,
     UNKNOWN,
     Folded,
     Inner,
+    PathStr,
     Ref,
     _bounded,
     _str,
     decode_layer,
+    join_path,
     literal,
 )
 
 _GLOBALS = {"String", "Buffer", "atob", "unescape", "decodeURIComponent", "decodeURI", "eval",
             "Function", "require", "global", "globalThis", "window", "self", "process",
             "Array", "Object", "parseInt", "Number"}
+_PATH_MODULES = ("os", "path", "path/posix", "fs", "fs/promises", "child_process")
+# Node's path functions folded to a path, the home directory written `~`
+_PATH_CALLS = {"os.homedir", "path.join", "path.resolve", "path.posix.join", "path.normalize",
+               "path/posix.join", "path.posix.resolve"}
 _GLOBAL_OBJECTS = {"global", "globalThis", "window", "self"}
 _EXEC = {"eval", "Function", "vm.runInThisContext", "vm.runInNewContext", "vm.runInContext",
          "vm.Script", "setTimeout", "setInterval"}
@@ -53,12 +60,13 @@ def _parser() -> Any:
 
 @lru_cache(maxsize=1)
 def _bindings() -> Any:
-    """The nodes that bind a name: declarations, assignments, updates, parameter lists."""
+    """The nodes that bind a name: declarations, assignments, updates, parameter lists,
+    ESM imports."""
     from tree_sitter import Query
 
     return Query(_parser().language, "[(variable_declarator) (assignment_expression) "
                  "(augmented_assignment_expression) (update_expression) "
-                 "(formal_parameters)] @n")
+                 "(formal_parameters) (import_statement)] @n")
 
 
 def _binding_nodes(root: Any) -> list[Any]:
@@ -93,6 +101,7 @@ class _Folder:
         self.scope: list[dict[str, Any]] = []
         self.env: dict[str, Any] = {}
         self.inner: list[Inner] = []
+        self.imports: dict[str, Ref] = {}
         counts: dict[str, int] = {}
         # only names bound exactly once are kept: the order the nodes come in does not matter
         for node in _binding_nodes(root):
@@ -108,11 +117,38 @@ class _Folder:
                 target = node.child_by_field_name("left") or node.child_by_field_name("argument")
                 if target is not None and target.type == "identifier":
                     counts[self.text(target)] = counts.get(self.text(target), 0) + 2
+            elif node.type == "import_statement":
+                self._import(node)
             elif node.type in ("formal_parameters",):
                 for child in node.named_children:
                     if child.type == "identifier":
                         counts[self.text(child)] = counts.get(self.text(child), 0) + 2
         self.env = {k: v for k, v in self.env.items() if counts.get(k) == 1}
+        self.imports = {k: v for k, v in self.imports.items() if k not in counts}
+
+    def _import(self, node: Any) -> None:
+        """ESM imports of Node's modules: `import os from "node:os"`, `import * as p from
+        "path"`, `import { join as j } from "node:path"` name what require() would give."""
+        source = node.child_by_field_name("source")
+        clause = next((c for c in node.named_children if c.type == "import_clause"), None)
+        if source is None or clause is None:
+            return
+        module = self.text(source)[1:-1].removeprefix("node:")
+        if module not in _PATH_MODULES:
+            return
+        for part in clause.named_children:
+            if part.type == "identifier":
+                self.imports[self.text(part)] = Ref(module)
+            elif part.type == "namespace_import":
+                ids = [c for c in part.named_children if c.type == "identifier"]
+                if ids:
+                    self.imports[self.text(ids[0])] = Ref(module)
+            elif part.type == "named_imports":
+                for spec in part.named_children:
+                    name = spec.child_by_field_name("name")
+                    alias = spec.child_by_field_name("alias") or name
+                    if name is not None and alias is not None:
+                        self.imports[self.text(alias)] = Ref(f"{module}.{self.text(name)}")
 
     def text(self, node: Any) -> str:
         return self.data[node.start_byte:node.end_byte].decode("utf-8", "replace")
@@ -138,6 +174,8 @@ class _Folder:
                 return frame[name]
         if name in self.env:
             return self.value(self.env[name])
+        if name in self.imports:
+            return self.imports[name]
         if name in _GLOBALS:
             return Ref(name)
         return UNKNOWN
@@ -213,6 +251,8 @@ class _Folder:
                 return UNKNOWN
             if base.name in _GLOBAL_OBJECTS:
                 return Ref(key)
+            if base.name == "process.env" and key in HOME_VARS:
+                return PathStr("~")
             return base.attr(key)
         if isinstance(base, str | list) and isinstance(key, int | float):
             return base[int(key)]
@@ -254,6 +294,11 @@ class _Folder:
             return UNKNOWN
         if any(a is UNKNOWN for a in args):
             return UNKNOWN
+        if name in _PATH_CALLS:
+            if name.endswith("homedir"):
+                return PathStr("~")
+            return join_path(*args) if name.endswith(("join", "resolve")) else \
+                PathStr(args[0]) if args and isinstance(args[0], str) else UNKNOWN
         if name == "require" and args and isinstance(args[0], str):
             return Ref(args[0].removeprefix("node:"), f"require({args[0]!r})")
         if name in ("String.fromCharCode", "String.fromCodePoint"):

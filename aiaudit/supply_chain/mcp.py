@@ -128,7 +128,7 @@ def servers_from(configs: list[ConfigFile]) -> list[McpServer | McpConfigProblem
 def _package_spec(args: list[str]) -> str | None:
     """The package a launcher runs: `--package X`/`--from X`, else the first non-option."""
     for i, arg in enumerate(args):
-        if arg in ("-p", "--package", "--from") and i + 1 < len(args):
+        if arg in ("-p", "--package", "--from", "--spec") and i + 1 < len(args):
             return args[i + 1]
     skip = False
     for arg in args:
@@ -197,8 +197,24 @@ def pinning_problems(server: McpServer) -> list[str]:
     """Why the launch is not reproducible (a rug pull can swap the code underneath)."""
     if server.url:
         return []
-    base = posixpath.basename(server.command)
+    base = re.sub(r"(?i)\.(?:cmd|exe|bat|ps1)$", "", posixpath.basename(
+        server.command.replace("\\", "/")))  # npx.cmd, C:\\...\\uvx.exe
     args = list(server.args)
+    if base == "env":  # /usr/bin/env [-i] [NAME=value ...] program args
+        rest = list(args)
+        while rest and (rest[0].startswith("-") or "=" in rest[0]):
+            rest.pop(0)
+        if not rest:
+            return []
+        return pinning_problems(McpServer(server.client, server.config_path, server.name,
+                                          rest[0], rest[1:]))
+    if base == "uv" and args[:1] == ["run"] and "--with" in args:  # uv run --with PKG
+        loose = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--with"
+                 and not _PY_PINNED.match(args[i + 1])]
+        return [f"`uv run --with {w}` is not pinned (use {w}==X.Y.Z)" for w in loose]
+    inner = shell_c_string(base, args)
+    if inner is not None:
+        return _shell_pinning(inner)
     if base in ("pnpm", "yarn", "bun") and args[:1] in (["dlx"], ["x"]):
         base, args = f"{base} {args[0]}", args[1:]
     elif base == "npm" and args[:1] in (["exec"], ["x"]):  # `npm exec --yes pkg` is npx
@@ -228,6 +244,96 @@ def pinning_problems(server: McpServer) -> list[str]:
         yes = " -y" if any(a in ("-y", "--yes") for a in args) else ""
         return [f"`{base}{yes} {spec}` is not pinned to an exact version"]
     return []
+
+
+_SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "fish", "cmd", "cmd.exe", "powershell", "pwsh",
+           "powershell.exe", "pwsh.exe"}
+_SHELL_C = re.compile(r"^(?:-[a-z]*c[a-z]*|/c|/k|-command|-c)$", re.I)
+
+
+def shell_c_string(base: str, args: list[str]) -> str | None:
+    """The command line a shell launch runs (`sh -c "pip install x && x"`, `bash -lc ...`,
+    `cmd /c ...`, `pwsh -Command ...`): the rest of the arguments, joined as the shell does."""
+    if base not in _SHELLS:
+        return None
+    for i, arg in enumerate(args):
+        if _SHELL_C.match(arg):
+            return " ".join(args[i + 1:]) if base.startswith("cmd") else \
+                (args[i + 1] if i + 1 < len(args) else "")
+        if not arg.startswith("-"):
+            return None  # `bash script.sh`: a script file, not a command line
+    return None
+
+
+_SEGMENTS = re.compile(r"&&|\|\||;|\||\n|&(?!&)")
+# Installers and the forms that pin what they install (issue 11: SUP-07/SUP-02 read the
+# command line a shell launch runs, not just its first word).
+_PIP = re.compile(r"^(?:python[\d.]*\s+-m\s+)?(?:uv\s+)?pip[\d.]*\s+install\b|^uv\s+tool\s+"
+                  r"install\b|^pipx\s+install\b|^uv\s+add\b|^poetry\s+add\b")
+_NPM_GLOBAL = re.compile(r"^(?:npm\s+(?:i|install|add)|pnpm\s+(?:add|i|install)|yarn\s+global\s+"
+                         r"add|bun\s+(?:add|install|i))\b")
+_GO_CARGO = re.compile(r"^(?:go\s+install|cargo\s+install|gem\s+install|deno\s+install)\b")
+_PY_PINNED = re.compile(r"^[\w.\[\],-]+===?[\w.+!-]+$|^git\+\S+@(?:[0-9a-f]{7,40}|v?\d+\.\d+\.\d+)"
+                        r"(?:#\S*)?$|^[./]\S*|\S+\.whl$|^\S+\.tar\.gz$")
+_GO_PINNED = re.compile(r"^\S+@v\d+\.\d+\.\d+\S*$|^\S+@[0-9a-f]{12,40}$")
+
+
+def _shell_pinning(command: str) -> list[str]:
+    """Pinning problems of each command of a shell command line: an installer of an
+    unversioned package, a launcher (npx, uvx, ...) of one, a download piped to a shell."""
+    import shlex
+
+    problems: list[str] = []
+    for segment in _SEGMENTS.split(command):
+        segment = re.sub(r"^\s*(?:sudo\s+|exec\s+|env\s+(?:\w+=\S*\s+)*|\w+=\S*\s+)*", "",
+                         segment).strip()
+        try:
+            words = shlex.split(segment)
+        except ValueError:
+            words = segment.split()
+        if not words:
+            continue
+        joined = " ".join(words)
+        if re.match(r"(?:curl|wget)\b", joined) and re.search(r"\|\s*(?:ba|z|da)?sh\b", command):
+            problems.append(f"`{excerpt_of(command)}` pipes a download into a shell")
+            continue
+        specs = [w for w in words[1:] if not w.startswith("-")]
+        if _PIP.match(joined):
+            flags_with_value = {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url",
+                                "--extra-index-url", "--target", "-t", "--python"}
+            specs, skip = [], False
+            for w in words[1:]:
+                if skip:
+                    skip = False
+                elif w in flags_with_value:
+                    skip = True
+                elif not w.startswith("-") and w not in ("pip", "install", "tool", "add",
+                                                           "-m") and not w.startswith("python"):
+                    specs.append(w)
+            loose = [w for w in specs if not _PY_PINNED.match(w)]
+            if loose:
+                problems.append(f"`{joined}` installs {', '.join(loose)} without a pinned "
+                                "version (use NAME==X.Y.Z)")
+        elif _NPM_GLOBAL.match(joined):
+            loose = [w for w in specs if w not in ("i", "install", "add", "global")
+                     and not _EXACT_NPM.match(w) and not w.startswith((".", "/"))]
+            if loose:
+                problems.append(f"`{joined}` installs {', '.join(loose)} without an exact "
+                                "version")
+        elif _GO_CARGO.match(joined):
+            pinned = "--version" in words or "--vers" in words or "-v" in words
+            loose = [w for w in specs[1:] if not (_GO_PINNED.match(w) or re.search(
+                r"@\d+\.\d+\.\d+$", w) or pinned)]
+            if loose:
+                problems.append(f"`{joined}` installs {', '.join(loose)} without a pinned "
+                                "version")
+        else:
+            problems += pinning_problems(McpServer("", "", "", words[0], words[1:]))
+    return problems
+
+
+def excerpt_of(command: str, limit: int = 80) -> str:
+    return command if len(command) <= limit else command[:limit - 1] + "\u2026"
 
 
 _DENO_PINNED = re.compile(r"^(?:(?:jsr|npm):(@[^/\s]+/)?[^@\s/]+@v?\d+\.\d+\.\d+(?:-[\w.]+)?"

@@ -86,6 +86,8 @@ class Skill:
     def text_of(self, path: str) -> str | None:
         entry = self.file(path)
         if entry is None or entry.data is None:
+            if path == "SKILL.md" and self.records.get("plugin-doc"):
+                return self.records["plugin-doc"]  # a plugin's manifest and README say it
             return None
         return entry.data.decode("utf-8", "replace")
 

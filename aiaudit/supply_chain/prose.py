@@ -34,7 +34,8 @@ SOURCE = re.compile(
     r"\bauth-profiles\b|\.config/gh/hosts|\bcredentials?(?:\.json| files?)\b|"
     r"\bbrowser (?:passwords|cookies|profiles?|history|data)\b|cookies\.sqlite|\bkeychain\b|"
     r"\bwallet(?:\.dat| files?| keys?)?\b|\bseed phrases?\b|\bmnemonic\b|\bprivate keys?\b|"
-    r"/etc/(?:passwd|shadow)\b|\bbash_history\b|\b(?:all|every|the whole|the full|entire)\s+"
+    r"/etc/(?:passwd|shadow)\b|\b(?:bash|zsh|fish)_history\b|\.(?:bash|zsh)_history\b|"
+    r"\b(?:all|every|the whole|the full|entire)\s+"
     r"(?:of the\s+)?(?:environment(?: variables)?|env(?: vars?)?|process environment)\b|"
     r"\bprintenv\b|\b(?:full|entire|complete|whole|all|every) (?:of the )?(?:conversation|chat|"
     r"message) history\b|\b(?:previous|earlier|prior|all) (?:messages|conversations)\b|"
@@ -61,17 +62,24 @@ _SINK_VERB = re.compile(r"(?i)\b(?:send|post|upload|transmit|forward|exfiltrate|
                             r"sende|senden|schicke|schicken|übermittle|übermitteln|lade\w* hoch|"
                             r"envía|envia|enviar|envie|mande|manda|sube|subir|envoie|envoyer|"
                             r"envoyez|transmets|transmettre|téléverse|invia|inviare|manda|carica|"
-                            r"отправь|отправьте|отправить|перешли".split("|")) + r")(?!\w)|"
+                            r"отправь|отправьте|отправить|перешли|stuur|verstuur|verzend|"
+                            r"wyślij|prześlij|gönder|gönderin|yükle|kirim|kirimkan|unggah|"
+                            r"gửi|tải lên".split("|")) + r")(?!\w)|"
                         r"发送|上传|傳送|发到|發送")
 READ = re.compile(
     r"(?i)\b(?:read|reads|open|cat|collect|gather|grab|copy|load|extract|take|get|retrieve|"
     r"dump|list|include|includes|attach|append|add|embed|encode|base64|pass|put|insert|"
-    r"look up|find|summari[sz]e|contents? of|value of)\b|"
+    r"look up|find|summari[sz]e|contents? of|value of|output of|back ?up|mirror|archive|"
+    r"zip|tar)\b|"
     # de, es, fr, pt, it, ru, zh: read / open / copy / add / the contents of
     r"\b(?:lies|lese|lesen|öffne|kopiere|füge|inhalt|lee|leer|lea|abre|copia|añade|agrega|"
     r"contenido|lis|lire|lisez|ouvre|copie|ajoute|ajoutez|contenu|ler|leia|abra|adicione|"
     r"conteúdo|leggi|leggere|apri|aggiungi|contenuto|прочитай|прочитайте|прочти|открой|"
-    r"скопируй|содержимое)(?!\w)|读取|读一下|讀取|打开|复制|内容")
+    r"скопируй|содержимое|"
+    # nl, pl, tr, id, vi
+    r"lees|kopieer|inhoud|przeczytaj|odczytaj|otwórz|skopiuj|zawartość|zawartosc|oku|okuyun|"
+    r"kopyala|içeriğini|içeriği|baca|buka|salin|isinya|đọc|mở|sao chép|nội dung)(?!\w)|"
+    r"读取|读一下|讀取|打开|复制|内容")
 SINK = re.compile(
     r"(?i)\b(?:send|sends|post|posts|upload|uploads|transmit|forward|exfiltrate|submit|sync|"
     r"beacon|report (?:it|them|back)|e-?mail (?:it|them)|push)\b|\bheaders?\b|"
@@ -80,8 +88,14 @@ SINK = re.compile(
     r"\bhttps?://|\bendpoint\b|\bas (?:the|an?) [`'\"]?\w+[`'\"]? (?:argument|parameter|"
     r"field|param)\b|\b(?:argument|parameter)\b|\brequest body\b|\bto the (?:url|server|api)\b|"
     r"\bnext (?:web|http|api|tool) (?:call|request)\b|\bdns\b|\bpastebin\b|\bgist\b|"
+    r"\b(?:next|every|each|your next)\s+`?[\w-]+`?\s+(?:query|call|request|search)\b|"
+    r"\b(?:in|into|to) (?:the |its |every )?url\b|\burl of\b|"
+    r"\b(?:upload|send|post|share|publish|sync|mail)_\w+|\bgit@[\w.-]+:|"
+    r"\b(?:shared|cloud|google|network) drive\b|\b(?:dropbox|onedrive|s3 bucket)\b|"
     r"\ben-tête\b|\bkopfzeile\b|\bencabezado\b|\bcabeçalho\b|\bintestazione\b|"
     r"<img\b[^>]*\bsrc=|"
+    r"\b(?:into|in|to)\s+(?:the\s+|its\s+|an?\s+)?[`'\"]?[\w.-]+[`'\"]?\s+(?:field|argument|"
+    r"parameter|param|property|input)\s+(?:of|for|in)\b|"
     r"\bpass(?:es|ing)?\b[^.]{0,40}\bas\s+[`'\"]?\w+[`'\"]?|\b(?:put|place|paste|insert)\b[^.]{0,40}"
     r"\b(?:here|this (?:field|argument|parameter))\b")
 REMOTE = re.compile(
@@ -115,8 +129,15 @@ REMOTE_INTL = re.compile(
     r"(?>https?://\S+)[^.]{0,100}\b(?:sigue|siga|seguir|obedece|ejecuta|suis|suivez|suivre|"
     r"obéis|exécute|befolge|befolgen|folge|führe|segui|esegui|obedeça)\b[^.]{0,30}"
     r"\b(?:instrucciones|instructions|anweisungen|istruzioni|instruções|órdenes|consignes|"
-    r"indicaciones)\b")
-_REMOTE_INTL_CUES = re.compile(r"(?i)sigue|siga|seguir|obedec|ejecuta|suis|suivez|suivre|obéis|"
+    r"indicaciones)\b|"
+    # nl, pl, tr, ru, id, vi: a URL, then an order to obey what it holds
+    r"(?>https?://\S+)[^.]{0,120}(?<!\w)(?:volg|voer \w+ uit|gehoorzaam|wykonaj|postępuj|"
+    r"zastosuj|przestrzegaj|uygula|takip et|yerine getir|выполни|следуй|исполни|ikuti|"
+    r"jalankan|patuhi|làm theo|thực hiện|tuân theo)(?!\w)")
+_REMOTE_INTL_CUES = re.compile(r"(?i)volg|voer |gehoorzaam|wykonaj|postępuj|zastosuj|przestrzegaj|"
+                               r"uygula|takip et|yerine getir|выполни|следуй|исполни|ikuti|"
+                               r"jalankan|patuhi|làm theo|thực hiện|tuân theo|"
+                               r"sigue|siga|seguir|obedec|ejecuta|suis|suivez|suivre|obéis|"
                                r"exécute|befolg|folge|führe|segui|esegui|obedeça")
 HIDE = re.compile(
     r"(?i)\b(?:do not|don't|never|must not)\s+(?:tell|inform|mention|reveal|disclose|show|"
@@ -154,7 +175,14 @@ HIDE_INTL = re.compile(
     r"(?:不要|别)让(?:用户|用戶)知道|"
     r"ユーザー[^。\n]{0,12}(?:伝え|知らせ|言わ|教え|見せ|通知し|報告し)(?:ないで|ないこと|てはいけ|"
     r"てはなら|ずに)|사용자(?:에게|한테|께)?[^.\n]{0,12}(?:알리지|말하지|보여\s?주지|언급하지|"
-    r"알려\s?주지)\s*(?:마|말|않)")
+    r"알려\s?주지)\s*(?:마|말|않)|"
+    # nl, pl, tr, id, vi
+    r"\b(?:vertel|zeg|meld)\w* (?:de|het) gebruiker\w* (?:hier |daar )?(?:niets|niet)\b|"
+    r"\bzonder (?:de gebruiker )?(?:te )?(?:informeren|melden|vertellen)\b|"
+    r"\bnie (?:mów|mow|informuj|wspominaj)\w*[^.\n]{0,20}użytkownik\w*|"
+    r"\bkullanıcıya[^.\n]{0,20}(?:bahsetme|söyleme|gösterme|bildirme)\w*|"
+    r"\bjangan[^.\n]{0,12}(?:beri tahu|bilang|memberi tahu|kasih tahu|beritahu)\w*[^.\n]{0,6}"
+    r"pengguna\b|\b(?:đừng|không được|không) (?:nói|báo|cho biết)[^.\n]{0,10}người dùng")
 # A fetched text obeyed, in Japanese, Korean or Chinese.
 REMOTE_CJK = re.compile(
     r"(?>https?://\S+)[^。\n]{0,80}(?:지시|지침|명령|규칙|指示|ルール|命令|规则|規則|指令|说明|說明)"
@@ -220,7 +248,7 @@ PRECEDENCE_INTL = re.compile(
     r"prompt|système|sistema|systemprompt)\b")
 # Literals one of the other-language alternatives needs (or any non-ASCII character).
 _INTL_CUES = re.compile(r"(?i)benutzer|nutzer|anwender|usuari|usuári|utilisat|utente|ignor|"
-                        r"priori|vorrang")
+                        r"priori|vorrang|gebruiker|użytkownik|kullanıcı|pengguna|người dùng")
 # Another tool's recipient swapped for one the text names: shadowing on its own.
 RECIPIENT_SWAP = re.compile(
     r"(?i)\b(?:set|change|replace|swap|use)\s+(?:the\s+)?(?:recipient|payee|destination|"
@@ -267,7 +295,8 @@ ANCHORS = (".ssh", "id_", ".aws", ".env", ".npmrc", ".netrc", ".pypirc", "creden
             "istruzion", "authority", "outrank", "outweigh", "trump", "guidance", "recipient",
             "payee", "beneficiar", "iban", "wallet", "<img", "inhalt", "contenido", "contenu",
             "conteúdo", "contenuto", "содержимое", "内容", "读取", "發送", "发送", "用户",
-            "用戶", "使用者")
+            "用戶", "使用者", "gebruiker", "użytkownik", "kullanıcı", "pengguna", "người dùng",
+            "inhoud", "zawarto", "içeri", "isinya", "nội dung", "_history")
 
 
 @dataclass(frozen=True)
@@ -462,12 +491,27 @@ PREFILTERED = (SOURCE, REMOTE, REMOTE_INTL, HIDE, HIDE_INTL, PRECEDENCE, PRECEDE
 SENTENCES = SentenceFilter((SOURCE, REMOTE, HIDE, PRECEDENCE, TOOL_HIJACK))
 
 
+# Zero-width characters that split words (not the joiners scripts need: a unit of prose
+# rarely mixes an order in English with Persian or Devanagari words).
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad](?=[A-Za-z])(?<=[A-Za-z].)")
+
+# An order to run the command in a code span that is still open where the order's verb
+# stands: the backticks mark a command, not a quotation.
+_RUN_SPAN = re.compile(r"(?i)\b(?:run|execute|exec|invoke|paste|enter|type)\s+(?:this\s+|the\s+"
+                       r"following\s+)?(?:command\s+)?(?:in the terminal\s+)?:?\s*`[^`]*$")
+
+
 def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:
     """Every order in a Markdown file's prose and hidden comments (or in free text)."""
     if not tf.has_any(ANCHORS) or not any(tf.may_match(p) for p in PREFILTERED):
         return []
     out = []
     for first, ctx, unit in _units(tf):
+        split = "" if unit.isascii() else _ZERO_WIDTH.sub("", unit)
+        if split and split != unit:  # "Re\u200bad ~/.ssh": words split to dodge a reader
+            unit = split
+        else:
+            split = ""
         pieces = list(_sentences(unit))
         for i, (offset, sentence) in enumerate(pieces):
             following = pieces[i + 1][1] if i + 1 < len(pieces) else ""
@@ -480,7 +524,11 @@ def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:
                                                                      quote_at.start()) + 1))
                 quoted = in_quotes(source if quote_at is match else _line_at(unit, offset +
                                    quote_at.start()), qcol, qcol + len(quote_at.group(0)))
-                concealed = concealed_as or ("an HTML comment" if ctx == "html-comment" else "")
+                if quoted and _RUN_SPAN.search(sentence[:quote_at.start()].replace("\n", " ")):
+                    quoted = False  # "run `curl ... -d @~/.zsh_history`": a command to run
+                concealed = concealed_as or ("an HTML comment" if ctx == "html-comment" else
+                                             "zero-width characters inside its words"
+                                             if split else "")
                 out.append(Order(kind, line, source, col, concealed,
                                  quoted or tf.is_descriptive(line)))
     if any(o.kind == "hide" and not o.descriptive for o in out):
@@ -488,6 +536,20 @@ def orders_in(tf: TextFile, concealed_as: str = "") -> list[Order]:
                Order(o.kind, o.line, o.text, o.start, "an order to keep it from the user",
                      o.descriptive) for o in out]
     return out
+
+
+_DISCLOSED_SINK = re.compile(r"(?i)\b(?:send|sends|sent|post|posts|upload|uploads|share|shares|"
+                             r"sync|syncs|back(?:s)? ?up|mirror|mirrors|forward|forwards|"
+                             r"transmit|transmits|publish|publishes|e-?mail|e-?mails)\b")
+_HOST = re.compile(r"(?i)\bhttps?://([\w.-]+)|\bgit@([\w.-]+):")
+
+
+def _discloses_sending(disclosed: str, order: str) -> bool:
+    """A description that names the private file also says it is sent somewhere, or names
+    the place the order sends it to ("reads ~/.ssh/config" discloses no upload of ~/.ssh)."""
+    hosts = [h for m in _HOST.finditer(order) for h in m.groups() if h]
+    return bool(_DISCLOSED_SINK.search(disclosed)) or any(h.lower() in disclosed.lower()
+                                                          for h in hosts)
 
 
 def findings_for(orders: list[Order], path: str, disclosed: str = "",
@@ -505,7 +567,8 @@ def findings_for(orders: list[Order], path: str, disclosed: str = "",
         hidden = f"{note}; concealed in {order.concealed}" if order.concealed else note
         if order.kind == "exfiltration" and not order.concealed:
             source = SOURCE.search(order.text)
-            if source and disclosed and source.group(0).lower() in disclosed.lower():
+            if source and disclosed and source.group(0).lower() in disclosed.lower() and \
+                    _discloses_sending(disclosed, order.text):
                 continue
             hidden = f"{note}; the description does not say so"
             out.append(Finding("SUP-04", rule04, at_most(severity, "medium"), path, line, shown,

@@ -12,20 +12,24 @@ from __future__ import annotations
 import ast
 import itertools
 import operator
+import re
 from typing import Any
 
 from aiaudit import astlock
 from aiaudit.supply_chain.deobfuscate import (
+    HOME_VARS,
     MAX_VALUE,
     UNKNOWN,
     Code,
     Folded,
     Inner,
+    PathStr,
     Ref,
     _bounded,
     _bytes,
     _str,
     decode_layer,
+    join_path,
     literal,
     splice,
 )
@@ -43,6 +47,11 @@ _DECODERS = {"base64.b64decode", "base64.decodebytes", "base64.standard_b64decod
              "base64.b85decode", "base64.a85decode", "binascii.unhexlify", "binascii.a2b_hex",
              "binascii.a2b_base64", "bytes.fromhex", "zlib.decompress", "gzip.decompress",
              "bz2.decompress", "lzma.decompress"}
+# os.path / pathlib calls folded to a path (the home directory as `~`)
+_PATH_CALLS = {"os.path.join", "posixpath.join", "ntpath.join", "os.path.expanduser",
+               "os.path.expandvars", "os.path.abspath", "os.path.normpath", "os.path.realpath",
+               "pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "pathlib.PurePosixPath",
+               "pathlib.Path.home", "os.getenv", "os.environ.get"}
 _EXEC = {"exec", "eval", "builtins.exec", "builtins.eval", "__builtins__.exec",
          "__builtins__.eval"}
 
@@ -157,6 +166,8 @@ class _Folder:
             return -v if isinstance(v, int) else UNKNOWN
         if isinstance(node, ast.Subscript):
             base = self.value(node.value)
+            if isinstance(base, Ref) and base.name == "os.environ":  # os.environ["HOME"]
+                return PathStr("~") if self.value(node.slice) in HOME_VARS else UNKNOWN
             if not isinstance(base, str | bytes | list):
                 return UNKNOWN
             if isinstance(node.slice, ast.Slice):
@@ -186,6 +197,8 @@ class _Folder:
         left, right = self.value(node.left), self.value(node.right)
         if left is UNKNOWN or right is UNKNOWN:
             return UNKNOWN
+        if isinstance(node.op, ast.Div) and isinstance(left, PathStr) and isinstance(right, str):
+            return join_path(left, right)
         if isinstance(node.op, ast.Add) and type(left) is type(right) and \
                 isinstance(left, str | bytes | list):
             return left + right
@@ -249,6 +262,8 @@ class _Folder:
                     return Ref(args[1])
                 return base.attr(args[1])
             return UNKNOWN
+        if name in _PATH_CALLS:
+            return self._path_call(name, args)
         if name in ("globals", "locals", "vars"):
             return Ref("__builtins__", "")
         if name == "compile" and args:
@@ -289,9 +304,37 @@ class _Folder:
             return raw.decode(kind, "replace") if raw is not None else UNKNOWN
         return UNKNOWN
 
+    @staticmethod
+    def _path_call(name: str, args: list[Any]) -> Any:
+        """The path functions of os.path and pathlib, the home directory written `~`."""
+        short = name.rsplit(".", 1)[-1]
+        if short == "home":
+            return PathStr("~")
+        if short in ("getenv", "get") and args:
+            return PathStr("~") if args[0] in HOME_VARS else UNKNOWN
+        if not args or not all(isinstance(a, str) for a in args):
+            return UNKNOWN
+        if short == "join" or short in ("Path", "PurePath", "PosixPath", "PurePosixPath"):
+            return join_path(*args)
+        if short in ("expanduser", "abspath", "normpath", "realpath"):
+            return PathStr(args[0])
+        if short == "expandvars":
+            return PathStr(re.sub(r"\$\{?(?:HOME|USERPROFILE)\}?", "~", args[0]))
+        return UNKNOWN
+
     def _method(self, base: Any, name: str, args: list[Any]) -> Any:
         if any(a is UNKNOWN for a in args):
             return UNKNOWN
+        if isinstance(base, PathStr) and name in ("joinpath", "expanduser", "resolve",
+                                                  "absolute", "with_name", "with_suffix"):
+            if name == "joinpath":
+                return join_path(base, *args)
+            if name in ("with_name", "with_suffix") and args and isinstance(args[0], str):
+                head, _, tail = base.rpartition("/")
+                stem = tail.rsplit(".", 1)[0] if "." in tail[1:] else tail
+                new = args[0] if name == "with_name" else stem + args[0]
+                return PathStr(f"{head}/{new}" if head else new)
+            return base
         if name == "join" and args and isinstance(args[0], list):
             items = args[0]
             if isinstance(base, str) and all(isinstance(i, str) for i in items):

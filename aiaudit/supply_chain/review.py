@@ -17,6 +17,7 @@ import posixpath
 import re
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 from aiaudit import secretshapes
 from aiaudit.redact import mask
@@ -29,6 +30,7 @@ from aiaudit.supply_chain.findings import (
     excerpt,
     lower,
 )
+from aiaudit.supply_chain.frontmatter import parse_skill_md
 from aiaudit.supply_chain.model import Skill, SkillFile
 from aiaudit.supply_chain.settings import AllowedFinding
 from aiaudit.supply_chain.textctx import (
@@ -64,7 +66,13 @@ _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{2}){16,}(?![0-9A-Za-z])")
 # every position (the boundary and even length are checked on the few runs).
 _HEX_CANDIDATE = re.compile(r"[0-9a-fA-F]{32,}")
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-PREFILTERED = (_BLOB, _TOKEN_URL, _HEX_RUN)  # regexes run on whole files, prefiltered (anchors.py)
+# A run of decimal character codes (Lua string.char, bytes([...]), fromCharCode, [char[]]):
+# twelve or more printable ASCII codes in a row are text spelled as numbers.
+_CHAR_CODES = re.compile(r"(?<![\d.])(?:(?:3[2-9]|[4-9]\d|1[01]\d|12[0-6])\s*,\s*){11,}"
+                         r"(?:3[2-9]|[4-9]\d|1[01]\d|12[0-6])(?![\d.])")
+_BASE32 = re.compile(r"[A-Z2-7]{24,}={0,6}")
+# regexes run on whole files, prefiltered (anchors.py)
+PREFILTERED = (_BLOB, _TOKEN_URL, _HEX_RUN, _CHAR_CODES)
 
 
 def _blob_shaped(run: str) -> bool:
@@ -248,6 +256,12 @@ def _compound_findings(code_files: list[TextFile]) -> list[Finding]:
             add("remote-code-eval", "high", tf, sig["dynamic-eval"],
                 f"evaluates dynamic code in a file that fetches from the network "
                 f"(line {tf.line_of(sig['network'])})")
+        if "keylogger" in sig:
+            if sender:
+                add("keylogger-exfiltration", "critical", tf, sig["keylogger"],
+                    f"records the user's keystrokes; {where}")
+            else:
+                add("keylogger", "medium", tf, sig["keylogger"], "records the user's keystrokes")
         if "socket-connect" in sig and "shell-attach" in sig:
             add("reverse-shell", "critical", tf, sig["shell-attach"],
                 f"attaches a shell to a socket (line {tf.line_of(sig['socket-connect'])})")
@@ -258,7 +272,9 @@ def _compound_findings(code_files: list[TextFile]) -> list[Finding]:
         if "file-write" in sig:
             for rule, target in rules.PERSISTENCE_TARGETS.items():
                 match = next(tf.finditer(target), None)  # the first: target.search
-                if match and not tf.is_comment_at(match.start()):
+                needs = rules.PERSISTENCE_REQUIRES.get(rule)
+                if match and not tf.is_comment_at(match.start()) and \
+                        (needs is None or needs.search(tf.text)):
                     add(rule, "high", tf, match.start(),
                         f"writes files and names {match.group(0)} (line "
                         f"{tf.line_of(sig['file-write'])} writes)")
@@ -298,12 +314,25 @@ def _decode_blobs(tf: TextFile) -> Iterator[tuple[int, str, str]]:
     blobs = (m for m in _BLOB_RUN.finditer(tf.text) if _blob_shaped(m.group(0))) \
         if tf.may_match(_BLOB) else iter(())
     hexes = _hex_runs(tf) if tf.may_match(_HEX_RUN) else iter(())
-    for count, match in enumerate(itertools.chain(blobs, hexes)):
+    codes = tf.finditer(_CHAR_CODES) if tf.may_match(_CHAR_CODES) else iter(())
+    for count, match in enumerate(itertools.chain(blobs, hexes, codes)):
         if count >= 200:
             break
         blob = match.group(0)
         if len(blob) > 1_000_000:
             continue
+        if blob[0].isdigit() and "," in blob:  # decimal character codes
+            yield match.start(), "character codes", "".join(
+                chr(int(n)) for n in re.findall(r"\d+", blob))
+            continue
+        if _BASE32.fullmatch(blob):  # Base32 is Base64's alphabet too: try it first
+            try:
+                text = base64.b32decode(blob + "=" * (-len(blob) % 8)).decode("ascii")
+            except (binascii.Error, ValueError, UnicodeDecodeError):
+                text = ""
+            if text and all(ch.isprintable() or ch in "\n\t\r" for ch in text):
+                yield match.start(), "Base32", text
+                continue
         try:
             raw = bytes.fromhex(blob) if _HEX_RUN.fullmatch(blob) else \
                 base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
@@ -556,6 +585,20 @@ def presence_only(text: str, line: int) -> bool:
     return True
 
 
+def _install_commands(tf: TextFile) -> list[Finding]:
+    """deps.install_command_findings scored by where the command stands: prose and fenced
+    examples are what the user or agent runs (high), attack documentation is low."""
+    out = []
+    for f in deps.install_command_findings(tf):
+        start, end = tf.line_span(f.line)
+        offset = start + len(tf.text[start:end]) - len(tf.text[start:end].lstrip())
+        ctx = tf.context_at(offset)
+        low = ctx == "comment" or tf.detection_rules or \
+            tf.lang == "markdown" and tf.is_descriptive(f.line)
+        out.append(replace(f, severity="low" if low else f.severity, context=ctx))
+    return out
+
+
 def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Finding]:
     """Every SUP-03 finding of one skill, most severe first (allowlist not applied)."""
     files = text_files(skill)
@@ -570,6 +613,10 @@ def static_review(skill: Skill, max_bytes: int = 64 * 1024 * 1024) -> list[Findi
             findings += _prose_threats(tf)
         if deps.is_dependency_file(tf.path):
             findings += deps.dependency_findings(tf)
+        elif tf.has_any(deps.INSTALL_ANCHORS):
+            findings += _install_commands(tf)
+    findings += deps.manifest_install_findings(skill.manifest.install_specs(),
+                                               skill.text_of("SKILL.md") or "")
     code = [tf for tf in files if tf.lang in rules.EXECUTABLE_LANGS]
     findings += _compound_findings(code)
     findings += _secret_env_exfiltration(skill, files, code)
@@ -610,19 +657,29 @@ def allowed_tools_findings(skill: Skill, files: list[TextFile]) -> list[Finding]
     """Frontmatter `allowed-tools` that pre-approve reading credential files (Read(~/.ssh/**),
     Bash(cat ~/.aws/credentials)): the agent then reads them with no prompt for the user
     (issue 11 point 3: elevated tools)."""
-    tools = skill.manifest.fields.get("allowed-tools")
-    text = " ".join(map(str, tools)) if isinstance(tools, list) else str(tools or "")
-    match = _SECRET_SCOPE.search(text)
-    if match is None:
-        return []
-    sink = _NET_TOOL.search(text)
-    md = next((tf for tf in files if tf.path == "SKILL.md"), None)
-    at = md.text.find("allowed-tools") if md is not None else -1
-    line = md.line_of(at) if md is not None and at >= 0 else 1
-    what = f"allowed-tools pre-approves access to {match.group(0)} with no prompt"
-    return [Finding("SUP-03", "allowed-tools-credentials", "high" if sink else "medium",
-                    "SKILL.md", line, excerpt(text), "frontmatter",
-                    f"{what} and a network sink ({sink.group(0)})" if sink else what)]
+    grants = [("SKILL.md", skill.manifest.fields.get("allowed-tools"))]
+    for tf in files:  # a plugin's slash commands (allowed-tools) and subagents (tools)
+        parts = tf.path.split("/")
+        if tf.lang == "markdown" and len(parts) == 2 and parts[0] in ("commands", "agents") \
+                and tf.text.startswith("---"):
+            fields = parse_skill_md(tf.text).fields
+            grants.append((tf.path, fields.get("allowed-tools") or fields.get("tools")))
+    out = []
+    for path, tools in grants:
+        text = " ".join(map(str, tools)) if isinstance(tools, list) else str(tools or "")
+        match = _SECRET_SCOPE.search(text)
+        if match is None:
+            continue
+        sink = _NET_TOOL.search(text)
+        md = next((tf for tf in files if tf.path == path), None)
+        key = "allowed-tools" if path == "SKILL.md" or path.startswith("commands/") else "tools"
+        at = md.text.find(key) if md is not None else -1
+        line = md.line_of(at) if md is not None and at >= 0 else 1
+        what = f"{key} pre-approves access to {match.group(0)} with no prompt"
+        out.append(Finding("SUP-03", "allowed-tools-credentials", "high" if sink else "medium",
+                           path, line, excerpt(text), "frontmatter",
+                           f"{what} and a network sink ({sink.group(0)})" if sink else what))
+    return out
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

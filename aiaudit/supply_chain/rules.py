@@ -117,9 +117,10 @@ LINE_RULES: tuple[Rule, ...] = (
     _rule("decode-exec", "critical",
           r"\bbase64\s+(?:-d|--decode|-D)\b[^\n|]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b|"
           r"\|\s*base64\s+(?:-d|--decode|-D)\s*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b|"
-          r"\b(?:openssl\s+(?:base64|enc)\s[^\n|]*-d|xxd\s+-r)[^\n|]*\|\s*(?:ba)?sh\b",
+          r"\b(?:openssl\s+(?:base64|enc)\s[^\n|]*-d|xxd\s+-r|base32\s+(?:-d|--decode)|"
+          r"basenc\s[^\n|]*(?:-d|--decode))[^\n|]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b",
           "decodes an encoded blob and pipes it into a shell",
-          anchors=("base64", "openssl", "xxd")),
+          anchors=("base64", "openssl", "xxd", "base32", "basenc")),
     _rule("decode-exec", "critical",
           r"\b(?:exec|eval)\s*\(\s*(?:compile\s*\(\s*)?(?:base64\.\w*decode|codecs\.decode|"
           r"zlib\.decompress|bz2\.decompress|lzma\.decompress|marshal\.loads|bytes\.fromhex|"
@@ -222,13 +223,28 @@ LINE_RULES: tuple[Rule, ...] = (
           r"[\"']crontab[\"']\s*,\s*[\"']-[\"']|[\"']crontab\s+-[\"']",
           "installs a cron job",
           anchors=("crontab", "/etc/cron", "/var/spool/cron", "@reboot")),
+    # the agents' own schedulers (openclaw dist/cron-cli-*.mjs `cron add`,
+    # hermes_cli/subcommands/cron.py `cron create`), where a shell runs them: Hermes' own
+    # skills show the command in docstrings and CLI references
+    _rule("persistence-scheduler", "high",
+          r"^[ \t]*(?:sudo\s+)?(?:openclaw|clawdbot)\s+cron\s+add\b|"
+          r"^[ \t]*(?:sudo\s+)?hermes\s+cron\s+create\b",
+          "schedules a job in the agent's own scheduler", ("shell", "powershell", "text"),
+          anchors=("cron add", "cron create")),
+    _rule("credential-helper-exfil", "high",
+          r"credential\.helper[\"'\s=]+[\"']?![^\n]*\b(?:curl|wget|nc|ncat|http|fetch|"
+          r"Invoke-WebRequest|iwr)\b",
+          "makes git hand every credential it stores to a shell helper that sends it away",
+          anchors=("credential.helper",)),
     _rule("persistence-shell-rc", "high",
           r"(?:>>?|\btee\s+-a|open\s*\([^\n]*['\"][aw]\+?['\"]|appendFile\w*|writeFile\w*|"
-          r"write_text|\.write\s*\()[^\n]*\.(?:bashrc|zshrc|profile|bash_profile|zprofile|"
-          r"bash_login|zshenv)\b|\.(?:bashrc|zshrc|bash_profile|zprofile|zshenv)\b[^\n]*"
+          r"write_text|\.write\s*\()[^\n]*(?:\.(?:bashrc|zshrc|profile|bash_profile|zprofile|"
+          r"bash_login|zshenv|zlogin|xprofile|xsessionrc)\b|\.config/fish/(?:config\.fish|"
+          r"conf\.d/))|\.(?:bashrc|zshrc|bash_profile|zprofile|zshenv)\b[^\n]*"
           r"(?:open\s*\([^\n]*['\"][aw]|['\"],\s*['\"]a['\"])",
           "writes to a shell start-up file",
-          anchors=("bashrc", "zshrc", "profile", "bash_login", "zshenv")),
+          anchors=("bashrc", "zshrc", "profile", "bash_login", "zshenv", "zlogin",
+                   "xsessionrc", "fish/")),
     _rule("persistence-service", "high",
           r"/etc/systemd/system/[\w@.-]+\.(?:service|timer)|\.config/systemd/user/|"
           r"\bsystemctl\s+(?:--user\s+)?enable\b|Library/Launch(?:Agents|Daemons)|"
@@ -245,10 +261,11 @@ LINE_RULES: tuple[Rule, ...] = (
           r"[\"']\.config[\"']\s*[,/]\s*[\"']autostart[\"']|[\"']\.git[\"']\s*[,/]\s*[\"']hooks[\"']|"
           r"(?:HKCU|HKLM|HKEY_CURRENT_USER|HKEY_LOCAL_MACHINE):?\\+Software\\+Microsoft\\+"
           r"Windows\\+CurrentVersion\\+Run|"
-          r"\bschtasks\s+/create\b|\bRegister-ScheduledTask\b|Start Menu\\+Programs\\+Startup",
+          r"\bschtasks\s+/create\b|\bRegister-ScheduledTask\b|Start Menu\\+Programs\\+Startup|"
+          r"\bmake\s+(?:new\s+)?login\s+item\b|\bcom\.apple\.loginitems\b",
           "installs an autostart entry, git hook or scheduled task",
           anchors=("autostart", "hooks", "hookspath", "currentversion", "schtasks",
-                   "register-scheduledtask", "startup")),
+                   "register-scheduledtask", "startup", "login item", "loginitems")),
     _rule("agent-safety-off", "high",
           r"\bautoAllowSkills[\"']?\s*[:=]\s*true\b|\bsandbox\.mode\b[\"'\s]*(?:=|\s)\s*"
           r"[\"']?off\b|[\"']?sandbox[\"']?\s*:\s*\{[^}\n]*[\"']?mode[\"']?\s*:\s*[\"']off|"
@@ -275,7 +292,8 @@ LINE_RULES: tuple[Rule, ...] = (
           r"\b(?:curl|wget|http|xh)\b[^\n]*(?:-d|--data(?:-binary|-raw|-urlencode)?|-F|--form|"
           r"--upload-file|-T|--post-file|--body-file)[\s=]*[^\n]*?@?[\"']?(?:~|\$HOME|\$\{HOME\})?/?"
           r"[^\s\"']*(?:\.ssh/|\.aws/credentials|\.env\b|id_rsa|id_ed25519|\.npmrc|\.netrc|"
-          r"\.git-credentials|\.kube/config|Login Data|wallet\.dat|\.(?:clawdbot|openclaw)/)|"
+          r"\.git-credentials|\.kube/config|Login Data|wallet\.dat|\.(?:clawdbot|openclaw)/|"
+          r"\.(?:bash|zsh)_history\b|\.gnupg/)|"
           r"\b(?:cat|base64|tar|zip|gzip|xxd)\b[^\n|;]*(?:\.ssh/|(?:~|\$HOME)/\.(?:ssh|aws|gnupg)\b|\.aws/credentials|~/\.env\b|"
           r"\$HOME/\.env\b|id_rsa|id_ed25519|\.npmrc|\.netrc|\.git-credentials|\.kube/config|"
           r"\.(?:clawdbot|openclaw)/\.env)[^\n]*\|\s*(?:curl|wget|nc|ncat|socat|openssl\s+s_client|"
@@ -342,7 +360,10 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"(?:^|[\s/'\"`(])\.env(?:\.local)?\b(?!\.example)|Login Data|key4\.db|logins\.json|"
         r"cookies\.sqlite|Local State|wallet\.dat|\.openclaw/openclaw\.json|auth-profiles\.json|"
         r"\.claude\.json|\.cursor/mcp\.json|claude_desktop_config\.json|\.config/gh/hosts|"
-        r"\.(?:bash|zsh)_history\b|[\"']\.(?:ssh|aws|gnupg|kube|docker)[\"']|(?:\$HOME|\$\{HOME\}|~)"
+        r"\.(?:bash|zsh)_history\b|[\"']\.(?:ssh|aws|gnupg|kube|docker)[\"']|"
+        # `tar -C "$HOME" .aws`, `tar -C ~ .ssh .kube`: the home given as the directory
+        r"\s-C\s*[\"']?(?:~|\$HOME|\$\{HOME\})/?[\"']?(?:\s+[^\s|;&>]+)*?\s+\.(?:ssh|aws|gnupg|kube|"
+        r"docker)\b|(?:\$HOME|\$\{HOME\}|~)"
         r"/\.(?:ssh|aws|gnupg)\b(?!/known_hosts)|\.electrum|\bExodus\b|\.bitcoin/|MetaMask|"
         r"nkbihfbeogaeaoehlefnkodbefgpgknn|solana/id\.json|\.ethereum/keystore|\.gnupg/|"
         r"/etc/shadow|keychain-db|\bseed phrase|\bkubectl\s+config\s+view\b[^\n]*--raw\b|"
@@ -372,6 +393,15 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\bNet::HTTP\b|\bURI\.open\b|\bopen-uri\b|\bHTTParty\b|\bFaraday\b|"
         r"\b(?:TCPSocket|UDPSocket)\.(?:new|open)\b|\b(?:TcpStream|UdpSocket)::(?:connect|bind)\b|"
         r"\breqwest::|\bureq::|\bHttpClient\b|\bopenConnection\s*\(|"
+        # PHP, Perl, Lua, Swift, Kotlin, .NET, C (libcurl) clients
+        r"\bcurl_(?:init|exec)\s*\(|\bfsockopen\s*\(|\bsocket\s*\(\s*\w+\s*,\s*PF_INET\b|"
+        r"\bnet\.Dial\w*\s*\(|\bstream_socket_client\s*\(|"
+        r"\bfile_get_contents\s*\(\s*['\"]https?://|\bGuzzleHttp\\|\bHTTP::Tiny\b|"
+        r"\bLWP::(?:UserAgent|Simple)\b|\bIO::Socket::(?:INET6?|IP|SSL)\b|\bNet::(?:HTTP|SMTP|"
+        r"FTP)\b|\bsocket\.http\b|\bURLSession\b|\bOkHttpClient\b|\bWebRequest\.Create\b|"
+        r"\bcurl_easy_perform\s*\(|"
+        # a package install from an index the command names: it downloads from that host
+        r"\s(?:--(?:extra-)?index-url|--registry|-i)[\s=]+[\"']?https?://|"
         r"\bcertutil(?:\.exe)?\s[^\n]*-urlcache\b|\bbitsadmin(?:\.exe)?\s[^\n]*/transfer\b|"
         r"^[ \t]*[@+-]*(?:[^#\n]*\s)?(?:curl|wget|nc|ncat|scp|ftp)\s|/dev/tcp/|"
         r"(?:\$\(|`)\s*(?:curl|wget)\s|"
@@ -394,7 +424,11 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
          "dig", "host", "rsync", "rclone", "ssh", "aws", "gsutil", "azcopy", "mail", "mutt",
          "swaks", "socat", "telnet", "gethostbyname", "getaddrinfo", "dns.", "boto3", "paramiko",
          "discord", "slack_sdk", "telegram", "uri.open", "open-uri", "faraday", "tcpsocket",
-         "udpsocket", "tcpstream", "reqwest", "ureq", "openconnection", "certutil", "bitsadmin")),
+         "udpsocket", "tcpstream", "reqwest", "ureq", "openconnection", "certutil", "bitsadmin",
+         "curl_", "fsockopen", "pf_inet", "net.dial", "stream_socket_client",
+         "file_get_contents", "guzzlehttp",
+         "http::tiny", "lwp::", "io::socket", "net::", "socket.http", "urlsession",
+         "okhttpclient", "webrequest.create", "index-url", "--registry", "-i ")),
     "dynamic-eval": (
         r"(?<![\w.])(?:exec|eval)\s*\(\s*(?!['\"])|\bnew\s+Function\s*\(|\bvm\.run\w*\s*\(|"
         r"\bcompile\s*\([^)]*['\"]exec['\"]|\bimportlib\.import_module\s*\(\s*(?!['\"])",
@@ -410,12 +444,27 @@ _SIGNAL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\bos\.(?:system|exec\w*|spawn\w*)\s*\(\s*['\"]\./|^[ \t]*(?:nohup\s+)?\./[\w.-]+",
         ("chmod", "subprocess", "os.system", "os.exec", "os.spawn", "./")),
     "socket-connect": (
-        r"\bsocket\.socket\s*\(|\.connect\s*\(\s*\(|\bnet\.(?:connect|Socket|createConnection)\b",
-        ("socket", ".connect", "net.")),
+        r"\bsocket\.socket\s*\(|\.connect\s*\(\s*\(|\bnet\.(?:connect|Socket|createConnection)\b|"
+        # Go, Perl, Ruby, Rust, PHP
+        r"\bnet\.Dial(?:Timeout)?\s*\(\s*\"(?:tcp|udp)|\bsocket\s*\(\s*\w+\s*,\s*PF_INET\b|"
+        r"\bIO::Socket::INET\b|\bTCPSocket\.(?:new|open)\b|\bTcpStream::connect\b|"
+        r"\bfsockopen\s*\(",
+        ("socket", ".connect", "net.", "pf_inet", "io::socket", "tcpsocket", "tcpstream",
+         "fsockopen")),
     "shell-attach": (
         r"\bos\.dup2\s*\(|\bpty\.spawn\s*\(|stdin\s*=\s*s\b|"
-        r"spawn\s*\(\s*['\"](?:/bin/)?(?:ba)?sh['\"]|\.pipe\s*\(\s*\w+\.stdin\)",
-        ("dup2", "pty.spawn", "stdin", "spawn", ".pipe")),
+        r"spawn\s*\(\s*['\"](?:/bin/)?(?:ba)?sh['\"]|\.pipe\s*\(\s*\w+\.stdin\)|"
+        # Go cmd.Stdin = conn, Perl open(STDIN, ">&S"), exec("/bin/sh -i"), PHP proc_open sh
+        r"\.Stdin\s*(?:,[^=\n]*)?=\s*(?:conn\w*|c|sock\w*|s|tcp\w*|remote)\b|\bopen\s*\(\s*STDIN\s*,\s*['\"]?[<>]&|"
+        r"\bexec\s*\(?\s*['\"](?:/bin/)?(?:ba)?sh\s+-i\b|"
+        r"\bproc_open\s*\(\s*['\"](?:/bin/)?(?:ba)?sh\b",
+        ("dup2", "pty.spawn", "stdin", "spawn", ".pipe", "sh -i", "proc_open")),
+    "keylogger": (
+        r"\bkeyboard\.Listener\b|\bfrom\s+pynput\b[^\n]*\bkeyboard\b|\bGetAsyncKeyState\b|"
+        r"\bSetWindowsHookEx\w*\s*\(\s*WH_KEYBOARD|\buiohook\b|node-global-key-listener|"
+        r"\bkeyboard\.on_press\b|\bCGEventTapCreate\b",
+        ("keyboard", "getasynckeystate", "setwindowshookex", "uiohook", "key-listener",
+         "cgeventtapcreate")),
     "file-write": (
         r"\bopen\s*\([^\n]*['\"][aw]\+?b?['\"]|>>|\.write_text\s*\(|\bappendFile\w*\b|"
         r"\bwriteFile\w*\b|\btee\s",
@@ -439,10 +488,27 @@ SIGNALS: dict[str, Rule] = {
 # Files whose modification is persistence, and the rule that names it (with a write op).
 PERSISTENCE_TARGETS = {
     "ssh-key-implant": re.compile(r"\bauthorized_keys\b"),
-    "persistence-shell-rc": re.compile(r"\.(?:bashrc|zshrc|bash_profile|zprofile|zshenv)\b"),
+    "persistence-shell-rc": re.compile(r"\.(?:bashrc|zshrc|bash_profile|zprofile|zshenv|zlogin|"
+                                       r"xprofile|xsessionrc)\b|\.config/fish/(?:config\.fish|"
+                                       r"conf\.d/)"),
+    # the agent's or an MCP client's own config, written with hooks or servers in it: the
+    # harness runs those commands on its events or at every start (see PERSISTENCE_REQUIRES)
+    "persistence-agent-hooks": re.compile(
+        r"\.claude/settings(?:\.local)?\.json\b|\.cursor/mcp\.json\b|claude_desktop_config\.json|"
+        r"\.codeium/windsurf/mcp_config\.json|\.gemini/settings\.json|\.codex/config\.toml|"
+        r"\.config/Code/User/(?:mcp|settings)\.json|"
+        r"[\"']\.claude[\"']\s*[,/]\s*[\"']settings(?:\.local)?\.json[\"']|"
+        r"[\"']\.cursor[\"']\s*[,/]\s*[\"']mcp\.json[\"']"),
     "persistence-agent-memory": re.compile(
         r"\b(?:SOUL|MEMORY|IDENTITY|HEARTBEAT)\.md\b|\.(?:openclaw|hermes|claude)\b[^\n]{0,60}"
         r"\b(?:AGENTS|CLAUDE|TOOLS|USER|BOOTSTRAP)\.md\b"),
+}
+
+# What else a file must hold for a persistence target's write to count (a status line
+# written to ~/.claude/settings.json is a preference; a hook or a server is code it runs).
+PERSISTENCE_REQUIRES = {
+    "persistence-agent-hooks": re.compile(r"[\"'](?:hooks|servers)[\"']|\.hooks\b|\bmcpServers\b|"
+                                          r"\bmcp_servers\b"),
 }
 
 # Prose rules (SKILL.md bodies are instructions the agent follows). SENTENCE spans a sentence

@@ -65,7 +65,11 @@ DESCRIPTIVE_HEADING = re.compile(
     r"what (?:\w+ ){0,3}(?:flags|catches|finds|checks for)\b|\bflagged\b|\bchecks? for\b)")
 DESCRIPTIVE_LEAD = re.compile(
     r"(?i)(examples? of (a )?(malicious|bad|suspicious|attack)|malicious|red flags?|never run|"
-    r"do not run|don't run|patterns?\b|\bflag (it|this|that|code|skills?|any|lines?)|"
+    r"do not run|don't run|patterns?\b|\bflag (it|this|that|code|skills?|any|lines?|prose|"
+    r"text|instructions?|descriptions?|sentences?|comments?|commands?)\b|"
+    # reported speech: "prose that tells the agent to read ~/.ssh" describes an attack
+    r"\b(?:that|which)\s+(?:tells?|asks?|instructs?|orders?|directs?)\s+(?:the\s+|an?\s+)?"
+    r"(?:agent|model|assistant|llm|ai)\s+to\b|"
     r"attackers?|\bbad:|suspicious|indicators?|is a sign|warn (the user|if|when)|detects?\b)")
 
 
