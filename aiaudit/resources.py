@@ -7,6 +7,7 @@ control never silently disappears from the report.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,10 +67,17 @@ def after_collection(*controls: str) -> Callable[[Callable[[Any], None]], Callab
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._:@/+=-]+")
 
 
-def safe_id(text: str, limit: int = 80) -> str:
-    """A test id that is readable and can never carry markup into the report."""
+def safe_id(text: str, limit: int = 120) -> str:
+    """A test id that is readable and can never carry markup into the report. A longer one
+    keeps its head and its tail (a path's last parts tell cases apart; cutting the tail
+    made `app:/a/b/state` read as `app:/a/b`, another dir) with a short hash between."""
     cleaned = _UNSAFE_ID.sub("_", str(text)).strip("_") or "item"
-    return cleaned[:limit]
+    if len(cleaned) <= limit:
+        return cleaned
+    digest = hashlib.sha256(cleaned.encode()).hexdigest()[:6]
+    keep = max(limit - 10, 2)  # "..." + "~" + 6 hex
+    head = keep // 3
+    return f"{cleaned[:head]}...{cleaned[len(cleaned) - (keep - head):]}~{digest}"
 
 
 def unique_ids(ids: list[str]) -> list[str]:
