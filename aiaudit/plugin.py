@@ -354,7 +354,7 @@ def _sanitize_nodeid(item: pytest.Item) -> None:
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return
-    safe = res.safe_id(callspec.id, limit=120)
+    safe = res.safe_id(callspec.id)
     if safe != callspec.id:
         base = item.nodeid.rsplit("[", 1)[0]
         item._nodeid = f"{base}[{safe}]"  # pytest keeps the id here; no public setter
@@ -577,7 +577,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         callspec = getattr(item, "callspec", None)
         case = cases[item.nodeid] = CaseResult(
             nodeid=item.nodeid, control=control,
-            case=res.safe_id(callspec.id, 120) if callspec else "", status=Status.PASS)
+            case=res.safe_id(callspec.id) if callspec else "", status=Status.PASS)
     if status != Status.PASS and (case.status == Status.PASS or report.when == "call"):
         case.status, case.reason = status, reason
     case.duration += report.duration

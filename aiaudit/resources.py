@@ -67,7 +67,7 @@ def after_collection(*controls: str) -> Callable[[Callable[[Any], None]], Callab
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._:@/+=-]+")
 
 
-def safe_id(text: str, limit: int = 120) -> str:
+def safe_id(text: str, limit: int = 200) -> str:
     """A test id that is readable and can never carry markup into the report. A longer one
     keeps its head and its tail (a path's last parts tell cases apart; cutting the tail
     made `app:/a/b/state` read as `app:/a/b`, another dir) with a short hash between."""
@@ -76,7 +76,7 @@ def safe_id(text: str, limit: int = 120) -> str:
         return cleaned
     digest = hashlib.sha256(cleaned.encode()).hexdigest()[:6]
     keep = max(limit - 10, 2)  # "..." + "~" + 6 hex
-    head = keep // 3
+    head = keep * 2 // 3  # the product and the dir it lives in, then the last parts
     return f"{cleaned[:head]}...{cleaned[len(cleaned) - (keep - head):]}~{digest}"
 
 

@@ -52,7 +52,7 @@ def audit() -> Iterator[tuple[Path, dict, dict[str, bytes]]]:
 
 
 def _cases(docs: list[dict] | dict, cid: str, where: Path) -> list[dict]:
-    """The control's cases of the stores below `where` (ids up to 120 chars are whole)."""
+    """The control's cases of the stores below `where` (ids up to 200 chars are whole)."""
     docs = docs if isinstance(docs, list) else [docs]
     d = f"{where}/"
     return [c for doc in docs for control in doc["controls"] if control["id"] == cid

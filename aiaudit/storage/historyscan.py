@@ -39,7 +39,7 @@ class HistorySource:
 
     @property
     def case_id(self) -> str:
-        return safe_id(self.name, 120)
+        return safe_id(self.name)
 
 
 @dataclass

@@ -89,7 +89,7 @@ class Store:
 
     @property
     def case_id(self) -> str:
-        return safe_id(f"{self.app}:{self.path}", 120)
+        return safe_id(f"{self.app}:{self.path}")
 
     @property
     def all_files(self) -> tuple[FileInfo, ...]:
@@ -112,7 +112,7 @@ class StateDir:
 
     @property
     def case_id(self) -> str:
-        return safe_id(f"{self.app}:{self.path}", 120)
+        return safe_id(f"{self.app}:{self.path}")
 
     def empty_reason(self) -> str:
         return (f"{self.path} ({self.found_by}) holds no conversation store, no config file "

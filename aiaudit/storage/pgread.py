@@ -103,7 +103,7 @@ class PgDatabase:
 
     @property
     def case_id(self) -> str:
-        return safe_id(f"{self.app}:postgresql:{self.name}", 120)
+        return safe_id(f"{self.app}:postgresql:{self.name}")
 
     def password(self) -> str | None:
         """The password to send (registered for redaction), None when none is known."""

@@ -62,7 +62,7 @@ def to_skill(plugin: open_webui.Plugin, db: str) -> Skill:
     files = [SkillFile(path, "file", len(data), 0o644, data) for path, data in plugin.files]
     digest = ("" if plugin.kind == "skill"
               else hashlib.sha256(plugin.content.encode("utf-8")).hexdigest())
-    # the row first: a case id over 120 characters keeps only its head and tail
+    # the row first: a case id over 200 characters keeps only its head and tail
     return Skill(f"{FRAMEWORK}:{plugin.kind}/{plugin.id}@{db}", root, plugin.id, files,
                  _manifest(plugin), records={FRAMEWORK: record(plugin, db)}, digest=digest)
 
