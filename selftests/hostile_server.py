@@ -348,6 +348,27 @@ def cases_by_server(doc: dict, ports: dict[str, int]) -> dict[tuple[str, str], d
     return out
 
 
+def audit_ports(tmp: Path, ports: dict[str, int], budget: float, root: Path) -> dict[str, Any]:
+    """One network audit (`tests_exposure`, JSON + SARIF + JUnit) of the hostile set's
+    ports from this machine: the run, its report, its time and the cases by server."""
+    import sys
+
+    cfg = tmp / "audit.toml"
+    cfg.write_text(f"[exposure]\nextra_ports = {sorted(ports.values())}\n"
+                   f"host_budget_seconds = {budget}\n")
+    out = tmp / "r"
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+           "--target=127.0.0.1", f"--audit-config={cfg}", f"--report-dir={out}",
+           f"--sarif={out / 'audit.sarif'}", f"--junitxml={out / 'junit.xml'}",
+           "tests_exposure"]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+    took = time.monotonic() - t0
+    doc = json.loads((out / "latest.json").read_text())
+    return {"proc": proc, "doc": doc, "took": took, "ports": ports, "out": out,
+            "cases": cases_by_server(doc, ports)}
+
+
 def free_port() -> int:
     """A port nothing listens on (bound then released), for connection-refused tests."""
     with socket.socket() as s:

@@ -19,7 +19,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ import pytest
 from selftests import hostile_fourth
 from selftests.hostile_server import (
     HostileServer,
-    cases_by_server,
+    audit_ports,
     free_port,
     listening,
     not_read_only,
@@ -176,20 +175,7 @@ def fourth(tmp_path_factory):
         real = [*nginx_ports.values(), *caddy_ports.values(), haproxy_port, apache_port]
         assert wait_for(lambda: listening(real), 15), "a real proxy did not start"
         assert wait_for(lambda: listening([llama_port]), 60), "llama-cpp-python did not start"
-        cfg = tmp / "audit.toml"
-        cfg.write_text(f"[exposure]\nextra_ports = {sorted(ports.values())}\n"
-                       f"host_budget_seconds = {BUDGET}\n")
-        out = tmp / "r"
-        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-               "--target=127.0.0.1", f"--audit-config={cfg}", f"--report-dir={out}",
-               f"--sarif={out / 'audit.sarif'}", f"--junitxml={out / 'junit.xml'}",
-               "tests_exposure"]
-        t0 = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-        took = time.monotonic() - t0
-        doc = json.loads((out / "latest.json").read_text())
-        yield {"proc": proc, "doc": doc, "took": took, "ports": ports, "out": out,
-               "servers": servers, "backend": backend, "cases": cases_by_server(doc, ports),
+        yield {**audit_ports(tmp, ports, BUDGET, ROOT), "servers": servers, "backend": backend,
                "nginx_log": tmp / "nginx" / "access.log"}
     finally:
         for p in procs:

@@ -13,9 +13,7 @@ import contextlib
 import json
 import re
 import subprocess
-import sys
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from aiaudit.target import parse_target
 from selftests import hostile_more
 from selftests.hostile_server import (
     HostileServer,
-    cases_by_server,
+    audit_ports,
     free_port,
     listening,
     not_read_only,
@@ -109,21 +107,8 @@ def heldout(tmp_path_factory):
     ports.update({f"nginx-{k}": v for k, v in nginx_ports.items()})
     try:
         assert wait_for(lambda: listening(nginx_ports.values()), 10), "nginx did not start"
-        cfg = tmp / "audit.toml"
-        cfg.write_text(f"[exposure]\nextra_ports = {sorted(ports.values())}\n"
-                       f"host_budget_seconds = {BUDGET}\n")
-        out = tmp / "r"
-        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-               "--target=127.0.0.1", f"--audit-config={cfg}", f"--report-dir={out}",
-               f"--sarif={out / 'audit.sarif'}", f"--junitxml={out / 'junit.xml'}",
-               "tests_exposure"]
-        t0 = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-        took = time.monotonic() - t0
-        doc = json.loads((out / "latest.json").read_text())
-        yield {"proc": proc, "doc": doc, "took": took, "ports": ports, "out": out,
-               "servers": servers, "sink": sink, "backend": backend,
-               "cases": cases_by_server(doc, ports), "nginx_log": tmp / "nginx" / "access.log"}
+        yield {**audit_ports(tmp, ports, BUDGET, ROOT), "servers": servers, "sink": sink,
+               "backend": backend, "nginx_log": tmp / "nginx" / "access.log"}
     finally:
         nginx.terminate()
         nginx.wait(10)

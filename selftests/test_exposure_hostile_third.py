@@ -17,7 +17,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from selftests import hostile_third
 from selftests.hostile_more import tls_dir
 from selftests.hostile_server import (
     HostileServer,
-    cases_by_server,
+    audit_ports,
     free_port,
     listening,
     not_read_only,
@@ -159,20 +158,7 @@ def third(tmp_path_factory):
         assert wait_for(lambda: listening(caddy_ports.values()), 15), "caddy did not start"
         assert wait_for(lambda: listening(nginx_ports.values()), 10), "nginx did not start"
         assert wait_for(lambda: listening([llama_port]), 60), "llama-cpp-python did not start"
-        cfg = tmp / "audit.toml"
-        cfg.write_text(f"[exposure]\nextra_ports = {sorted(ports.values())}\n"
-                       f"host_budget_seconds = {BUDGET}\n")
-        out = tmp / "r"
-        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-               "--target=127.0.0.1", f"--audit-config={cfg}", f"--report-dir={out}",
-               f"--sarif={out / 'audit.sarif'}", f"--junitxml={out / 'junit.xml'}",
-               "tests_exposure"]
-        t0 = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-        took = time.monotonic() - t0
-        doc = json.loads((out / "latest.json").read_text())
-        yield {"proc": proc, "doc": doc, "took": took, "ports": ports, "out": out,
-               "servers": servers, "backend": backend, "cases": cases_by_server(doc, ports)}
+        yield {**audit_ports(tmp, ports, BUDGET, ROOT), "servers": servers, "backend": backend}
     finally:
         for proc in (proc_caddy, proc_nginx, proc_llama):
             proc.terminate()
