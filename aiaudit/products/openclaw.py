@@ -785,7 +785,7 @@ def _state_row(fs: Any, state_dir: str, table: str, sql: str, key: str, label: s
     if store not in sizes:
         return None
     files = [(store, sizes[store])] + [(p, n) for p, n in sizes.items() if p != store]
-    copy = shared_copy(copies, fs, files, limit, "openclaw-approvals")
+    copy = shared_copy(copies, fs, files, limit, "openclaw-state")
     try:
         conn = open_copy(copy.path, None)
         try:

@@ -22,7 +22,7 @@ from aiaudit.supply_chain.fingerprints import (
     hermes_content_hash,
     openclaw_tree_digest,
 )
-from aiaudit.supply_chain.model import Skill, SkillFile
+from aiaudit.supply_chain.model import Skill
 from aiaudit.supply_chain.settings import Settings
 
 EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
@@ -362,10 +362,10 @@ def _plugin_integrity(skill: Skill, plugin: dict[str, Any], settings: Settings) 
     for path, recorded in (("openclaw.plugin.json", entry.get("manifestHash")),
                            ("package.json", (entry.get("packageJson") or {}).get("hash"))):
         if isinstance(recorded, str) and recorded:
-            data = (skill.file(path) or SkillFile(path, "file", 0, 0, None)).data
-            _recompute(f"plugin index sha256 of {path}", recorded,
-                       lambda d=data: hashlib.sha256(d).hexdigest() if d is not None
-                       else "missing", result)
+            entry = skill.file(path)
+            now = (hashlib.sha256(entry.data).hexdigest() if entry and entry.data is not None
+                   else "missing")
+            _recompute(f"plugin index sha256 of {path}", recorded, lambda now=now: now, result)
     pins = [k for k in ("integrity", "npmIntegrity", "shasum", "npmShasum", "clawpackSha256",
                         "gitCommit") if record.get(k)]
     if pins:
