@@ -239,9 +239,7 @@ def _deleted_archives(ctx: Any, store: Store, facts: RetentionFacts) -> None:
 
 def _record_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
     """JSON(L) and CSV history dated by its records' own timestamps, never by file times."""
-    oldest: float | None = None
-    where = ""
-    dated = 0
+    marks: list[tuple[float, str]] = []
     for info in store.files:
         text = _inflated(read_head(fs, info.path, JSON_READ_LIMIT)).decode("utf-8", "replace")
         docs: list[Any] = []
@@ -258,18 +256,22 @@ def _record_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts
                 docs.append(json.loads(text))
             except ValueError:
                 continue
-        for doc in docs:
-            times = _times(doc)
-            if times:
-                dated += 1
-                if oldest is None or min(times) < oldest:
-                    oldest, where = min(times), f"{posixpath.basename(info.path)} record time"
-    if oldest is None:
-        raise CouldNotCheck(f"{store.path}: no record in {len(store.files)} file(s) carries a "
-                            "timestamp; its age cannot be read from the data")
+        marks += [(min(times), f"{posixpath.basename(info.path)} record time")
+                  for doc in docs if (times := _times(doc))]
+    return _oldest_mark(facts, store, marks, "records",
+                        f"{store.path}: no record in {len(store.files)} file(s) carries a "
+                        "timestamp; its age cannot be read from the data")
+
+
+def _oldest_mark(facts: RetentionFacts, store: Store, marks: list[tuple[float, str]],
+                 kind: str, missing: str) -> RetentionFacts:
+    """The store's age from the oldest (time, where) its own data carries, one mark per
+    dated record or file (the first of equal times); none: CouldNotCheck, never PASS."""
+    if not marks:
+        raise CouldNotCheck(missing)
+    oldest, facts.oldest_where = min(marks, key=lambda mark: mark[0])
     facts.oldest_days = (time.time() - oldest) / DAY
-    facts.oldest_where = where
-    facts.dated = {f"{store.path} records": dated}
+    facts.dated = {f"{store.path} {kind}": len(marks)}
     return facts
 
 
@@ -288,9 +290,7 @@ def _log_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
     the session's start in its dir name (Ray), else the log lines' own leading times;
     never by file times. Nothing dated: CouldNotCheck, never PASS."""
     pattern = re.compile(ray.SESSION_TIME) if store.app == ray.APP else None
-    oldest: float | None = None
-    where = ""
-    dated = 0
+    marks: list[tuple[float, str]] = []
     for info in store.files:
         found = pattern.search(info.path) if pattern else None
         times = [t for t in [_stamp(*found.groups())] if t is not None] if found else []
@@ -301,16 +301,10 @@ def _log_ages(fs: Any, store: Store, facts: RetentionFacts) -> RetentionFacts:
                      if (t := _stamp(*(g.decode() for g in m.groups()))) is not None]
             how = "log line time"
         if times:
-            dated += 1
-            if oldest is None or min(times) < oldest:
-                oldest, where = min(times), f"{posixpath.basename(info.path)} {how}"
-    if oldest is None:
-        raise CouldNotCheck(f"{store.path}: none of its {len(store.files)} log file(s) carries "
-                            "a time the app wrote; its age cannot be read from the data")
-    facts.oldest_days = (time.time() - oldest) / DAY
-    facts.oldest_where = where
-    facts.dated = {f"{store.path} logs": dated}
-    return facts
+            marks.append((min(times), f"{posixpath.basename(info.path)} {how}"))
+    return _oldest_mark(facts, store, marks, "logs",
+                        f"{store.path}: none of its {len(store.files)} log file(s) carries "
+                        "a time the app wrote; its age cannot be read from the data")
 
 
 def _conversation_columns(store: Store) -> dict[str, tuple[str, ...]] | None:
