@@ -434,7 +434,7 @@ def _read_local_tree(root: str, max_bytes: int, denied: list[str]) -> list[Skill
     return entries
 
 
-def _json_record(files: list[SkillFile], path: str) -> Any:
+def json_record(files: list[SkillFile], path: str) -> Any:
     entry = next((f for f in files if f.path == path and f.data is not None), None)
     if entry is None:
         return None
@@ -448,7 +448,7 @@ def _plugin_record(entries: list[SkillFile]) -> Any:
     """The manifest of a Claude Code plugin root (.claude-plugin/plugin.json). OpenClaw's
     extensions/<id> plugins are items of openclaw_plugins.plugin_item, with their install
     record."""
-    return _json_record(entries, PLUGIN_MANIFEST)
+    return json_record(entries, PLUGIN_MANIFEST)
 
 
 def _openclaw_plugin_json(entries: list[SkillFile]) -> Any:
@@ -526,11 +526,11 @@ def skills_in_tree(root: SkillRoot, entries: list[SkillFile]) -> list[Skill]:
             skill.records["plugin-doc"] = doc
         for name in (".clawhub/origin.json", ".clawdhub/origin.json",
                      ".openclaw/source-origin.json"):
-            record = _json_record(files, name)
+            record = json_record(files, name)
             if record is not None:
                 skill.records[name] = record
         skills.append(skill)
-    hub_lock = _json_record(entries, ".hub/lock.json")
+    hub_lock = json_record(entries, ".hub/lock.json")
     if hub_lock is not None:
         for skill in skills:
             skill.records["hermes-lock"] = hub_lock

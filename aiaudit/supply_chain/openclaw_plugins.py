@@ -10,7 +10,6 @@ record (provenance.py), SUP-03/04 scan the code like any skill's.
 
 from __future__ import annotations
 
-import json
 import posixpath
 from typing import Any
 
@@ -28,12 +27,12 @@ def is_plugin_root(root: SkillRoot) -> bool:
 
 
 def _json(entries: list[SkillFile], path: str) -> dict[str, Any]:
-    entry = next((f for f in entries if f.path == path and f.data is not None), None)
-    try:
-        doc = json.loads(entry.data.decode("utf-8", "replace")) if entry else {}
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    """The JSON object of one of the plugin's files ({} when absent, invalid or no object),
+    read as discovery reads a skill's records."""
+    from aiaudit.supply_chain.discovery import json_record  # discovery imports this module
+
+    doc = json_record(entries, path)
+    return doc if isinstance(doc, dict) and "_error" not in doc else {}
 
 
 def plugin_item(root: SkillRoot, entries: list[SkillFile], skills: list[Skill],
