@@ -293,6 +293,8 @@ def n8n_state(root: Path, name: str) -> Path:
     if name == "chathub":  # its Chat Hub conversation back-dated by its own times
         for table, cols in (("chat_hub_messages", ("createdAt", "updatedAt")),
                             ("chat_hub_sessions", ("createdAt", "updatedAt", "lastMessageAt"))):
+            for c in cols:  # from today, not from the recording (it aged a day a day)
+                _to_now(conn, table, c, "%Y-%m-%d %H:%M:%f")
             conn.execute(f"UPDATE {table} SET " + ", ".join(
                 f"{c} = strftime('%Y-%m-%d %H:%M:%f', {c}, '-{DAYS_OLD} days')" for c in cols))
     if name == "vulnerable":
